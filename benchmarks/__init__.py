@@ -1,0 +1,1 @@
+"""`make bench`: each ``bench_*.py`` module's ``run()`` measures ratios against a baseline in the same process."""

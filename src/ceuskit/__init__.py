@@ -1,0 +1,60 @@
+"""ceuskit: contrast-enhanced ultrasound (CEUS) of focal liver lesions, from the scanner's cine loop to
+cohort statistics.
+
+The public API (everything else is internal)::
+
+    clip = ceuskit.open_clip("clip.dcm")            # frames, true frame times, spacing, layout
+    result = ceuskit.analyze("clip.dcm", "rois.json", out_dir="out")
+    fits = ceuskit.fit_curves(t, Y, model="auto")   # many bolus fits in one call
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "Analysis",
+    "CeusError",
+    "Clip",
+    "FitResult",
+    "RoiSet",
+    "__version__",
+    "analyze",
+    "fit_curves",
+    "load_rois",
+    "open_clip",
+    "simulate_clip",
+]
+
+_LAZY = {
+    "Analysis": "ceuskit.pipeline",
+    "analyze": "ceuskit.pipeline",
+    "Clip": "ceuskit.io.clip",
+    "open_clip": "ceuskit.io",
+    "FitResult": "ceuskit.models",
+    "fit_curves": "ceuskit.models",
+    "RoiSet": "ceuskit.roi",
+    "load_rois": "ceuskit.roi",
+    "simulate_clip": "ceuskit.simulate",
+    "CeusError": "ceuskit.errors",
+}
+
+if TYPE_CHECKING:
+    from ceuskit.errors import CeusError
+    from ceuskit.io import open_clip
+    from ceuskit.io.clip import Clip
+    from ceuskit.models import FitResult, fit_curves
+    from ceuskit.pipeline import Analysis, analyze
+    from ceuskit.roi import RoiSet, load_rois
+    from ceuskit.simulate import simulate_clip
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public API lazily, so ``import ceuskit`` stays fast for the command line."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ceuskit' has no attribute {name!r}")

@@ -1,0 +1,130 @@
+"""Single-clip commands: info, analyze, simulate, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ceuskit.cli import app
+from ceuskit.cli.progress import progress_bar
+from ceuskit.errors import InputError
+
+FpsOption = Annotated[float | None, typer.Option("--fps", help="Frame rate (frames/s) when the file has no timing.")]
+LayoutOption = Annotated[str, typer.Option("--layout", help="auto, single, dual-left-ceus or dual-right-ceus.")]
+
+
+@app.command()
+def info(clip: Annotated[Path, typer.Argument(help="DICOM, video, frame folder or .npy/.npz clip.")],
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+         fps: FpsOption = None, layout: LayoutOption = "auto") -> None:
+    """Show a clip's frames, true frame times, pixel spacing and display layout."""
+    from ceuskit.io import open_clip
+
+    with open_clip(clip, fps=fps, layout=layout) as opened:
+        summary = opened.summary()
+    if as_json:
+        typer.echo(json.dumps(summary, indent=1))
+        return
+    spacing = summary["pixel_spacing_mm"]
+    typer.echo(f"{clip}: {summary['n_frames']} frames, {summary['columns']}×{summary['rows']} px, "
+               f"{summary['duration_s']:.2f} s at {summary['frame_rate_hz']:.2f} frames/s (mean), layout "
+               f"{summary['layout']}, spacing " + ("unknown" if spacing is None else f"{spacing[0]:.3f}×{spacing[1]:.3f} mm"))
+    for region in summary["regions"]:
+        typer.echo(f"  region {region['role'] or region['kind']}: box {region['box']}")
+
+
+def _summary_lines(document: dict[str, object]) -> list[str]:
+    lines = []
+    motion = document["motion"]
+    assert isinstance(motion, dict)
+    lines.append(f"motion: {'applied' if motion['applied'] else 'not applied'}, {motion['rejected_frames']} frame(s) "
+                 f"rejected, max shift {motion['max_shift_px']} px")
+    for lesion in document["lesions"]:  # type: ignore[attr-defined]
+        art, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
+        onset = "n/a" if art["onset_s"] is None else f"{art['onset_s']:.1f} s"
+        rel = "n/a" if art["relative_peak_db"] is None else f"{art['relative_peak_db']:+.1f} dB"
+        washout = (f"{pv['washout_timing']} {pv['washout_degree']} wash-out from {pv['washout_onset_s']:.1f} s"
+                   if pv["washout"] else "no wash-out")
+        late_db = "" if late["relative_db"] is None else f" ({late['relative_db']:+.1f} dB)"
+        lines.append(f"{lesion['roi']} vs {lesion['reference']}: arterial {art['enhancement']} ({rel}), onset {onset}; "
+                     f"{washout}; late {late['enhancement']}{late_db}")
+        if lesion["lirads"]["category"]:
+            lines.append(f"  CEUS LI-RADS (decision support): {lesion['lirads']['category']}")
+    return lines
+
+
+@app.command()
+def analyze(clip: Annotated[Path, typer.Argument(help="The CEUS clip.")],
+            roi: Annotated[Path, typer.Option("--roi", help="ROI file: JSON, or PNG/NIfTI label mask.")],
+            out: Annotated[Path | None, typer.Option("--out", help="Write analysis.json, tic.csv, tic.png here.")] = None,
+            injection_time: Annotated[float, typer.Option("--injection-time", help="Injection, s after the first frame.")] = 0.0,
+            dynamic_range: Annotated[float, typer.Option("--dynamic-range", help="Display dynamic range (dB).")] = 60.0,
+            model: Annotated[str, typer.Option("--model", help="auto, lognormal, gamma, ldrw or fpt.")] = "auto",
+            no_motion: Annotated[bool, typer.Option("--no-motion", help="Switch motion compensation off.")] = False,
+            size_mm: Annotated[float | None, typer.Option("--size-mm", help="Lesion size, for CEUS LI-RADS.")] = None,
+            at_risk: Annotated[bool | None, typer.Option("--at-risk/--not-at-risk", help="HCC risk, for CEUS LI-RADS.")] = None,
+            as_json: Annotated[bool, typer.Option("--json", help="Print analysis.json to stdout.")] = False,
+            fps: FpsOption = None, layout: LayoutOption = "auto") -> None:
+    """Analyse one clip: TICs, bolus fits, parameters and each lesion's phase characterisation."""
+    from ceuskit.pipeline import analyze as run_analysis
+
+    with progress_bar("analysing frames") as progress:
+        result = run_analysis(clip, roi, out_dir=out, injection_time_s=injection_time, dynamic_range_db=dynamic_range,
+                              model=model, motion=not no_motion, fps=fps, layout=layout, size_mm=size_mm,
+                              at_risk=at_risk, progress=progress)
+    if as_json:
+        typer.echo(result.to_json())
+        return
+    for line in _summary_lines(result.document):
+        typer.echo(line)
+    if out is not None:
+        typer.echo(f"wrote {out / 'analysis.json'}")
+
+
+@app.command()
+def simulate(out_dir: Annotated[Path, typer.Argument(help="Folder for the phantom's files.")],
+             pattern: Annotated[str, typer.Option("--pattern", help="Enhancement pattern (see --list-patterns).")] = "hyper-early-hypo",
+             seed: Annotated[int, typer.Option("--seed")] = 0,
+             dual: Annotated[bool, typer.Option("--dual", help="B-mode | CEUS side by side.")] = False,
+             duration: Annotated[float, typer.Option("--duration", help="Clip length (s).")] = 150.0,
+             fps: Annotated[float, typer.Option("--fps", help="Mean frame rate.")] = 4.0,
+             jitter: Annotated[float, typer.Option("--jitter", help="Relative frame-interval jitter, 0–0.9.")] = 0.0,
+             lead_in: Annotated[float, typer.Option("--lead-in", help="Seconds recorded before the injection.")] = 0.0,
+             breathing: Annotated[float, typer.Option("--breathing", help="Breathing amplitude (px, vertical).")] = 0.0,
+             out_of_plane: Annotated[float, typer.Option("--out-of-plane", help="Fraction of out-of-plane frames.")] = 0.0,
+             cohort: Annotated[int, typer.Option("--cohort", help="Simulate a seed-like cohort of N patients instead.")] = 0,
+             list_patterns: Annotated[bool, typer.Option("--list-patterns", help="List the patterns and exit.")] = False,
+             name: Annotated[str, typer.Option("--name", help="File name stem.")] = "phantom") -> None:
+    """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
+    from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
+
+    if list_patterns:
+        for key, spec in PATTERNS.items():
+            typer.echo(f"{key:20s} arterial {spec.arterial}, wash-out {spec.washout} ({spec.degree}), late {spec.late}")
+        return
+    if cohort:
+        with progress_bar("simulating patients") as progress:
+            manifest = simulate_cohort(out_dir, n_patients=cohort, seed=seed, progress=progress)
+        typer.echo(f"wrote {manifest}")
+        return
+    if not 0 <= jitter < 0.9 or duration <= 0 or fps <= 0 or lead_in < 0 or lead_in >= duration:
+        raise InputError("need duration > 0, fps > 0, 0 ≤ jitter < 0.9 and 0 ≤ lead-in < duration")
+    phantom = Phantom(pattern=pattern, seed=seed, dual=dual, duration_s=duration, fps=fps, jitter=jitter,
+                      lead_in_s=lead_in, breathing_amplitude_px=(breathing / 3, breathing),
+                      out_of_plane_fraction=out_of_plane)
+    with progress_bar("rendering frames") as progress:
+        written = simulate_clip(out_dir, phantom, name=name, progress=progress)
+    typer.echo(f"wrote {written.dicom} ({written.roi.name}, {written.truth.name}); injection at {lead_in:g} s")
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's files.")] = Path("ceuskit-demo"),
+         clips: Annotated[int, typer.Option("--clips", help="How many phantom clips.")] = 6) -> None:
+    """Simulate a handful of phantom clips, analyse them and print the results table."""
+    from ceuskit.demo import run_clip_demo
+
+    summary = run_clip_demo(out, n_clips=clips, echo=typer.echo)
+    typer.echo(str(summary))

@@ -1,0 +1,216 @@
+"""The :class:`Clip`: a cine loop's frames, true frame times, pixel spacing and display layout.
+
+Frames are decoded on demand by a :class:`FrameSource`, so a long clip is never held in memory whole.
+Readers for each file kind (``dicom.py``, ``video.py``, ``frames.py``) build a ``Clip``; the rest of
+ceuskit only ever sees this class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ceuskit.errors import ClipError
+from ceuskit.preprocess.grey import to_grey
+
+__all__ = ["Box", "Clip", "FrameSource", "Region", "file_sha256"]
+
+Box = tuple[int, int, int, int]
+"""Pixel box ``(x0, y0, x1, y1)`` of the stored full frame, x1/y1 exclusive."""
+
+
+class FrameSource(Protocol):
+    """Decodes frames of one clip.  Frames are ``(rows, columns)`` or ``(rows, columns, 3)`` RGB arrays."""
+
+    def read(self, index: int) -> np.ndarray:
+        """Decode frame ``index`` (random access)."""
+        ...
+
+    def iterate(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        """Decode frames ``start … stop-1`` in order (the fast path for video)."""
+        ...
+
+    def close(self) -> None:
+        """Release files and decoders."""
+        ...
+
+
+@dataclass(frozen=True)
+class Region:
+    """A rectangular display region of the frame, from the DICOM ultrasound regions or detected.
+
+    Attributes
+    ----------
+    box : (x0, y0, x1, y1) in pixels of the full frame, x1/y1 exclusive.
+    spacing_mm : (dx, dy) physical size of one pixel in mm, or None when unknown.
+    kind : "tissue", "color_flow", "other" (DICOM Region Data Type) or "detected".
+    role : "ceus", "bmode" or "" (set by the layout detection).
+    """
+
+    box: Box
+    spacing_mm: tuple[float, float] | None = None
+    kind: str = "tissue"
+    role: str = ""
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+    def to_json(self) -> dict[str, object]:
+        return {"box": list(self.box), "spacing_mm": None if self.spacing_mm is None else list(self.spacing_mm),
+                "kind": self.kind, "role": self.role}
+
+
+def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A cine loop with true frame times.
+
+    Attributes
+    ----------
+    source : path of the file or folder it was read from.
+    times : (n_frames,) float64, seconds from the first frame (strictly increasing, ``times[0] == 0``).
+    rows, columns : stored full-frame size in pixels.
+    pixel_spacing_mm : (dx, dy) mm per pixel of the tissue (CEUS) region, or None when the file does not say.
+    regions : display regions; with ``layout == "dual"`` one has role "ceus" and one role "bmode".
+    layout : "single" or "dual" (B-mode and CEUS side by side).
+    info : non-identifying header facts (modality, manufacturer, transfer syntax, photometric, …).
+    """
+
+    source: str
+    times: np.ndarray
+    rows: int
+    columns: int
+    frames: FrameSource = field(repr=False, compare=False)
+    pixel_spacing_mm: tuple[float, float] | None = None
+    regions: tuple[Region, ...] = ()
+    layout: str = "single"
+    max_value: int = 255
+    info: dict[str, object] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        times = np.asarray(self.times, dtype=np.float64)
+        if times.ndim != 1 or times.size == 0:
+            raise ClipError(f"{self.source}: the clip has no frames")
+        if not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
+            raise ClipError(f"{self.source}: frame times are not strictly increasing; give the frame rate with --fps")
+        object.__setattr__(self, "times", times - times[0])
+
+    # --- facts -------------------------------------------------------------------------------------------
+    @property
+    def n_frames(self) -> int:
+        return int(self.times.size)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.times[-1])
+
+    @property
+    def frame_rate_hz(self) -> float:
+        """Mean frame rate, (n − 1) / duration; 0 for a single frame."""
+        return (self.n_frames - 1) / self.duration_s if self.n_frames > 1 else 0.0
+
+    @property
+    def ceus_region(self) -> Region:
+        """The region whose intensities are measured (the whole frame when no region is known)."""
+        for region in self.regions:
+            if region.role == "ceus":
+                return region
+        tissue = [r for r in self.regions if r.kind in ("tissue", "detected")]
+        if len(tissue) == 1:
+            return tissue[0]
+        return Region((0, 0, self.columns, self.rows), self.pixel_spacing_mm, "detected", "ceus")
+
+    @property
+    def bmode_region(self) -> Region | None:
+        """The B-mode half of a dual display (used for motion tracking), else None."""
+        for region in self.regions:
+            if region.role == "bmode":
+                return region
+        return None
+
+    # --- pixels ------------------------------------------------------------------------------------------
+    def _check_index(self, index: int) -> int:
+        if not -self.n_frames <= index < self.n_frames:
+            raise ClipError(f"{self.source}: frame {index} does not exist (the clip has {self.n_frames} frames)")
+        return index % self.n_frames
+
+    def raw(self, index: int) -> np.ndarray:
+        """Frame ``index`` as decoded: (rows, columns) or (rows, columns, 3) RGB."""
+        return self.frames.read(self._check_index(index))
+
+    def frame(self, index: int, box: Box | None = None) -> np.ndarray:
+        """Frame ``index`` as display grey 0–255 (luminance), float32 (rows, columns), optionally cropped."""
+        return to_grey(_crop(self.raw(index), box), max_value=self.max_value)
+
+    def iter_frames(self, start: int = 0, stop: int | None = None, box: Box | None = None
+                    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(index, grey)`` for frames ``start … stop-1`` in order, one frame in memory at a time."""
+        stop = self.n_frames if stop is None else min(stop, self.n_frames)
+        for offset, pixels in enumerate(self.frames.iterate(start, stop)):
+            yield start + offset, to_grey(_crop(pixels, box), max_value=self.max_value)
+
+    def with_regions(self, regions: Sequence[Region], layout: str) -> Clip:
+        """A copy with other regions/layout (e.g. a user override of the detected layout)."""
+        spacing = next((r.spacing_mm for r in regions if r.role == "ceus" and r.spacing_mm), self.pixel_spacing_mm)
+        return replace(self, regions=tuple(regions), layout=layout, pixel_spacing_mm=spacing)
+
+    def sha256(self) -> str:
+        """SHA-256 of the source file (of the sorted frame files for a folder)."""
+        path = Path(self.source)
+        if path.is_dir():
+            digest = hashlib.sha256()
+            for child in sorted(p for p in path.iterdir() if p.is_file()):
+                digest.update(child.name.encode())
+                digest.update(bytes.fromhex(file_sha256(child)))
+            return digest.hexdigest()
+        return file_sha256(path)
+
+    def close(self) -> None:
+        self.frames.close()
+
+    def __enter__(self) -> Clip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def summary(self) -> dict[str, object]:
+        """The facts ``ceuskit info --json`` prints (DESIGN: CLI)."""
+        return {
+            "source": self.source,
+            "n_frames": self.n_frames,
+            "frame_times_s": [round(float(t), 6) for t in self.times],
+            "duration_s": self.duration_s,
+            "frame_rate_hz": self.frame_rate_hz,
+            "rows": self.rows,
+            "columns": self.columns,
+            "pixel_spacing_mm": None if self.pixel_spacing_mm is None else list(self.pixel_spacing_mm),
+            "regions": [r.to_json() for r in self.regions],
+            "layout": self.layout,
+            **{k: v for k, v in self.info.items() if k not in ("source",)},
+        }
+
+
+def _crop(pixels: np.ndarray, box: Box | None) -> np.ndarray:
+    if box is None:
+        return pixels
+    x0, y0, x1, y1 = box
+    return pixels[y0:y1, x0:x1]

@@ -1,0 +1,171 @@
+"""Phase characterisation of a lesion against its parenchyma reference (DESIGN "Phases and characterisation").
+
+All times are seconds after contrast injection.  Both curves are smoothed over ~1 s and compared as
+``R(t) = 10·log10(L(t) / P(t))`` dB on total linear power:
+
+* arterial phase (0–45 s): at the lesion's peak in that window, ``hyper`` if R ≥ +1.5 dB, ``hypo`` if
+  R ≤ −1.5 dB, else ``iso``; ``onset_s`` is the lesion's arrival time;
+* wash-out (reported under ``portal_venous_phase``): searched from the lesion's arterial peak to the clip's
+  end — a lesion that was not hypo at its peak becomes hypo (R ≤ −1.5 dB) and stays so for ≥ 5 s; timing
+  early (< 60 s) or late; degree marked if R ≤ −10 dB before 120 s, else mild;
+* late phase (≥ 120 s): median R with the same ±1.5 dB rule, or ``not_assessed`` when the clip is shorter.
+
+Rejected frames (NaN) are skipped, never counted as breaks.  CEUS LI-RADS v2017 is offered as decision
+support where size and HCC-risk status are given; it is not validated for NET metastases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ceuskit.tic import moving_average
+
+__all__ = ["PhaseOptions", "characterise", "lirads_category", "relative_db"]
+
+
+@dataclass(frozen=True)
+class PhaseOptions:
+    """Thresholds and windows of the characterisation; every one a documented option."""
+
+    smoothing_s: float = 1.0
+    arterial_end_s: float = 45.0
+    portal_end_s: float = 120.0
+    late_start_s: float = 120.0
+    hyper_db: float = 1.5
+    hypo_db: float = -1.5
+    washout_min_duration_s: float = 5.0
+    early_washout_s: float = 60.0
+    marked_washout_db: float = -10.0
+    min_late_samples: int = 3
+
+
+def relative_db(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray, *, smoothing_s: float = 1.0
+                ) -> np.ndarray:
+    """R(t) = 10·log10(L/P) of the curves smoothed over ``smoothing_s``; NaN where either is missing."""
+    smooth_l = moving_average(times_s, lesion, smoothing_s)
+    smooth_p = moving_average(times_s, parenchyma, smoothing_s)
+    valid = np.isfinite(lesion) & np.isfinite(parenchyma) & (smooth_l > 0) & (smooth_p > 0)
+    out = np.full(times_s.shape, np.nan)
+    out[valid] = 10.0 * np.log10(smooth_l[valid] / smooth_p[valid])
+    return out
+
+
+def _label(r_db: float, opts: PhaseOptions) -> str:
+    if r_db >= opts.hyper_db:
+        return "hyper"
+    if r_db <= opts.hypo_db:
+        return "hypo"
+    return "iso"
+
+
+def _washout_onset(times_s: np.ndarray, r_db: np.ndarray, start: int, opts: PhaseOptions) -> float | None:
+    """First time from sample ``start`` on where R ≤ hypo threshold and stays so for the minimum duration."""
+    valid = np.flatnonzero(np.isfinite(r_db))
+    valid = valid[valid >= start]
+    if valid.size == 0:
+        return None
+    t, hypo = times_s[valid], r_db[valid] <= opts.hypo_db
+    run_start: int | None = None
+    for j in range(valid.size):
+        if hypo[j]:
+            if run_start is None:
+                run_start = j
+            if t[j] - t[run_start] >= opts.washout_min_duration_s:
+                return float(t[run_start])
+        else:
+            run_start = None
+    return None
+
+
+def characterise(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray, *, onset_s: float | None,
+                 options: PhaseOptions | None = None) -> dict[str, Any]:
+    """Arterial, portal-venous (wash-out) and late-phase reading of one lesion.
+
+    Parameters
+    ----------
+    times_s : (n,) seconds after injection, increasing.
+    lesion, parenchyma : (n,) linear power TICs (NaN for rejected frames).
+    onset_s : the lesion's arrival time from its fitted curve (reported as the arterial onset).
+
+    Returns
+    -------
+    dict with ``arterial_phase``, ``portal_venous_phase``, ``late_phase`` and ``pattern`` as in DESIGN's
+    analysis.json, plus ``relative_db`` (n,) R(t) and ``arterial_peak_s``.
+    """
+    opts = options or PhaseOptions()
+    r_db = relative_db(times_s, lesion, parenchyma, smoothing_s=opts.smoothing_s)
+    smooth_l = moving_average(times_s, lesion, opts.smoothing_s)
+    window = (times_s >= 0) & (times_s <= opts.arterial_end_s) & np.isfinite(r_db)
+    if window.any():
+        peak = int(np.flatnonzero(window)[np.argmax(smooth_l[window])])
+        peak_db = float(r_db[peak])
+        arterial = _label(peak_db, opts)
+        arterial_peak_s: float | None = float(times_s[peak])
+    else:
+        peak, peak_db, arterial, arterial_peak_s = 0, float("nan"), "not_assessed", None
+    washout_onset = None
+    if arterial in ("hyper", "iso"):
+        washout_onset = _washout_onset(times_s, r_db, peak, opts)
+    if washout_onset is None:
+        timing, degree = "none", "none"
+    else:
+        timing = "early" if washout_onset < opts.early_washout_s else "late"
+        before = (times_s >= washout_onset) & (times_s < opts.portal_end_s) & np.isfinite(r_db)
+        degree = "marked" if before.any() and np.min(r_db[before]) <= opts.marked_washout_db else "mild"
+    late_window = (times_s >= opts.late_start_s) & np.isfinite(r_db)
+    if late_window.sum() >= opts.min_late_samples:
+        median_db = float(np.median(r_db[late_window]))
+        late_db: float | None = median_db
+        late = _label(median_db, opts)
+    else:
+        late_db, late = None, "not_assessed"
+    washout = washout_onset is not None
+    pattern = f"arterial {arterial}, " + (f"{timing} {degree} wash-out" if washout else "no wash-out") + f", late {late}"
+    return {
+        "arterial_phase": {"enhancement": arterial, "onset_s": _num(onset_s), "relative_peak_db": _num(peak_db),
+                           "peak_time_s": arterial_peak_s},
+        "portal_venous_phase": {"washout": washout, "washout_onset_s": washout_onset, "washout_timing": timing,
+                                "washout_degree": degree},
+        "late_phase": {"enhancement": late, "relative_db": _num(late_db)},
+        "pattern": pattern,
+        "relative_db": r_db,
+    }
+
+
+def _num(value: float | None, digits: int = 3) -> float | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def lirads_category(characterisation: dict[str, Any], *, size_mm: float | None, at_risk: bool | None
+                    ) -> dict[str, Any]:
+    """CEUS LI-RADS v2017 category as decision support (ACR CEUS LI-RADS v2017 diagnostic table).
+
+    LR-M: early (< 60 s) or marked wash-out (rim APHE is not assessed by ceuskit).  Otherwise by arterial
+    phase hyperenhancement (APHE), late-and-mild wash-out and size: no APHE → LR-3 (LR-4 with wash-out and
+    ≥ 20 mm); APHE without wash-out → LR-3 (< 10 mm) or LR-4; APHE with wash-out → LR-4 (< 10 mm) or LR-5.
+    Applies only to patients at risk of HCC; not validated for neuroendocrine metastases.
+    """
+    note = "decision support only; CEUS LI-RADS is defined for patients at risk of HCC and not validated for NET metastases"
+    if size_mm is None or at_risk is None:
+        return {"category": None, "applicable": False,
+                "reason": "needs lesion size and HCC risk status (size_mm, at_risk)", "note": note}
+    if not at_risk:
+        return {"category": None, "applicable": False, "reason": "patient not at risk of HCC", "note": note}
+    arterial = characterisation["arterial_phase"]["enhancement"]
+    pv = characterisation["portal_venous_phase"]
+    if pv["washout"] and (pv["washout_timing"] == "early" or pv["washout_degree"] == "marked"):
+        category = "LR-M"
+    else:
+        aphe, washout = arterial == "hyper", bool(pv["washout"])
+        if not aphe:
+            category = "LR-4" if washout and size_mm >= 20 else "LR-3"
+        elif not washout:
+            category = "LR-4" if size_mm >= 10 else "LR-3"
+        else:
+            category = "LR-5" if size_mm >= 10 else "LR-4"
+    return {"category": category, "applicable": True, "size_mm": size_mm, "note": note}

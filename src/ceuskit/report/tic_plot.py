@@ -1,0 +1,87 @@
+"""The single-clip figure: lesion vs liver in dB with phase bands, fitted curves, onset and wash-out marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ceuskit.pipeline import Analysis
+
+__all__ = ["draw_tic_panel", "tic_figure"]
+
+PHASE_BANDS = (("arterial", 0.0, 45.0, "#fde0dd"), ("portal venous", 45.0, 120.0, "#e0ecf4"),
+               ("late", 120.0, np.inf, "#efedf5"))
+COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
+
+
+def _db(values: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 10.0 * np.log10(np.where(values > 0, values, np.nan))
+
+
+def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion_index: int = 0) -> None:
+    """Draw one lesion's TIC panel (and its relative-enhancement panel when ``ax_rel`` is given)."""
+    doc = analysis.document
+    t = np.asarray(analysis.tic["time_s"], dtype=float)
+    lesion = doc["lesions"][lesion_index]
+    names = [lesion["roi"], lesion["reference"]]
+    end = float(np.nanmax(t))
+    for ax in (ax_tic, ax_rel):
+        if ax is None:
+            continue
+        for label, start, stop, colour in PHASE_BANDS:
+            if start < end:
+                ax.axvspan(start, min(stop, end), color=colour, zorder=0, lw=0)
+                if ax is ax_tic:
+                    ax.text((start + min(stop, end)) / 2, 1.0, label, transform=ax.get_xaxis_transform(),
+                            ha="center", va="bottom", fontsize=8, color="#555")
+    for colour, name in zip(COLOURS, names, strict=False):
+        power = np.asarray(analysis.tic[f"{name}_power"], dtype=float)
+        ax_tic.plot(t, _db(power), ".", ms=2, color=colour, alpha=0.35)
+        fit = doc["rois"][name]["fit"]
+        if name in analysis.fitted and fit["success"]:
+            ax_tic.plot(t, _db(analysis.fitted[name]), "-", color=colour, lw=1.6,
+                        label=f"{name} ({doc['rois'][name]['role']}), {fit['model']} fit, R² {fit['r2']:.2f}")
+        else:
+            smooth = np.asarray(analysis.tic.get(f"{name}_power_smoothed", power), dtype=float)
+            ax_tic.plot(t, _db(smooth), "-", color=colour, lw=1.2, label=f"{name} (smoothed; fit failed)")
+    onset = lesion["arterial_phase"]["onset_s"]
+    if onset is not None:
+        ax_tic.axvline(onset, color="k", ls="--", lw=1)
+        ax_tic.text(onset, 0.02, f" onset {onset:.1f} s", transform=ax_tic.get_xaxis_transform(), fontsize=8)
+    washout = lesion["portal_venous_phase"]["washout_onset_s"]
+    if washout is not None:
+        ax_tic.axvline(washout, color="#7f7f7f", ls=":", lw=1.2)
+        ax_tic.text(washout, 0.10, f" wash-out {washout:.1f} s", transform=ax_tic.get_xaxis_transform(), fontsize=8)
+    ax_tic.set_ylabel("echo power (dB)")
+    ax_tic.legend(loc="lower right", fontsize=7, frameon=False)
+    ax_tic.set_title(f"{lesion['roi']}: {lesion['pattern']}", fontsize=10)
+    if ax_rel is not None:
+        rel = analysis.relative_db[lesion["roi"]]
+        ax_rel.plot(t, rel, "-", color="#444", lw=1)
+        ax_rel.axhspan(-1.5, 1.5, color="#cccccc", alpha=0.5, lw=0)
+        ax_rel.axhline(0, color="#888", lw=0.6)
+        ax_rel.set_ylabel("lesion − liver (dB)")
+        ax_rel.set_xlabel("time after injection (s)")
+        ax_rel.set_xlim(ax_tic.get_xlim())
+
+
+def tic_figure(analysis: Analysis, path: str | Path, *, dpi: int = 110) -> Path:
+    """Write the figure for every lesion of ``analysis`` to ``path`` (PNG or PDF by suffix)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    n = max(1, len(analysis.document["lesions"]))
+    fig = Figure(figsize=(8.5, 4.8 * n), layout="constrained")
+    axes = fig.subplots(2 * n, 1, gridspec_kw={"height_ratios": [3, 1.3] * n}, squeeze=False)[:, 0]
+    for i in range(len(analysis.document["lesions"])):
+        draw_tic_panel(axes[2 * i], axes[2 * i + 1], analysis, i)
+    fig.savefig(path, dpi=dpi)
+    return Path(path)

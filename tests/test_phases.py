@@ -1,0 +1,100 @@
+"""Phase characterisation on curves built in the test from a prescribed lesion-to-liver ratio R(t).
+
+The expected labels and times follow from DESIGN's definitions applied by hand to the prescribed R(t).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ceuskit.phases import characterise, lirads_category, relative_db
+
+T = np.arange(0.0, 180.0, 0.25)
+LIVER = 1e-5 + 0.05 * np.exp(-((np.log(np.maximum(T - 10, 1e-3)) - np.log(30)) ** 2) / 1.2) * (T > 10)
+
+
+def _lesion(r_db: np.ndarray) -> np.ndarray:
+    return LIVER * 10 ** (r_db / 10)
+
+
+def _ratio(peak_db: float, drop_at_s: float | None, portal_db: float, late_db: float) -> np.ndarray:
+    """R(t): +peak_db around 20–28 s, then portal_db from drop_at_s, then late_db from 125 s."""
+    r = np.zeros_like(T)
+    r[(T >= 15) & (T < 30)] = peak_db
+    if drop_at_s is not None:
+        r[T >= drop_at_s] = portal_db
+    r[T >= 125] = late_db
+    return r
+
+
+@pytest.mark.parametrize(
+    ("ratio", "arterial", "washout", "timing", "degree", "late", "onset_near"),
+    [
+        (_ratio(6, 35, -4, -4), "hyper", True, "early", "mild", "hypo", 35),
+        (_ratio(6, 35, -14, -14), "hyper", True, "early", "marked", "hypo", 35),
+        (_ratio(6, 75, -4, -4), "hyper", True, "late", "mild", "hypo", 75),
+        (_ratio(6, None, 0, 0), "hyper", False, "none", "none", "iso", None),
+        (_ratio(6, None, 0, 3), "hyper", False, "none", "none", "hyper", None),
+        (_ratio(0, 90, -3, -3), "iso", True, "late", "mild", "hypo", 90),
+        (_ratio(-4, 30, -4, -4), "hypo", False, "none", "none", "hypo", None),
+        (_ratio(6, 35, -4, 0), "hyper", True, "early", "mild", "iso", 35),
+    ],
+)
+def test_labels_follow_the_definitions(ratio, arterial, washout, timing, degree, late, onset_near):
+    out = characterise(T, _lesion(ratio), LIVER, onset_s=12.0)
+    assert out["arterial_phase"]["enhancement"] == arterial
+    assert out["arterial_phase"]["onset_s"] == 12.0
+    pv = out["portal_venous_phase"]
+    assert (pv["washout"], pv["washout_timing"], pv["washout_degree"]) == (washout, timing, degree)
+    assert out["late_phase"]["enhancement"] == late
+    if onset_near is not None:
+        # a step smoothed over ±0.5 s crosses −1.5 dB within half the smoothing window of the step
+        assert abs(pv["washout_onset_s"] - onset_near) <= 0.5
+    else:
+        assert pv["washout_onset_s"] is None
+
+
+def test_a_short_dip_is_not_washout_and_rejected_frames_are_skipped():
+    ratio = _ratio(6, None, 0, 0)
+    ratio[(T >= 50) & (T < 53)] = -4  # 3 s dip: shorter than 5 s
+    out = characterise(T, _lesion(ratio), LIVER, onset_s=None)
+    assert out["portal_venous_phase"]["washout"] is False
+    # a wash-out whose hypo stretch is interrupted only by rejected (NaN) frames still counts
+    ratio = _ratio(6, 40, -4, -4)
+    lesion = _lesion(ratio)
+    lesion[(T > 41) & (T < 43)] = np.nan
+    out = characterise(T, lesion, LIVER, onset_s=None)
+    assert out["portal_venous_phase"]["washout"] is True
+    assert abs(out["portal_venous_phase"]["washout_onset_s"] - 40) <= 0.5
+
+
+def test_short_clip_late_phase_not_assessed():
+    keep = T < 100
+    out = characterise(T[keep], _lesion(_ratio(6, 35, -4, -4))[keep], LIVER[keep], onset_s=None)
+    assert out["late_phase"]["enhancement"] == "not_assessed"
+    assert out["late_phase"]["relative_db"] is None
+
+
+def test_relative_db_is_the_log_ratio_of_smoothed_curves():
+    r = relative_db(T, _lesion(np.full_like(T, 2.0)), LIVER)
+    assert np.allclose(r[np.isfinite(r)], 2.0)
+
+
+@pytest.mark.parametrize(
+    ("arterial", "washout", "timing", "degree", "size", "expected"),
+    # CEUS LI-RADS v2017 diagnostic table (ACR): rows no wash-out / late-mild; columns no APHE <20|≥20, APHE <10|≥10
+    [
+        ("iso", False, "none", "none", 15, "LR-3"), ("iso", False, "none", "none", 25, "LR-3"),
+        ("hyper", False, "none", "none", 8, "LR-3"), ("hyper", False, "none", "none", 12, "LR-4"),
+        ("iso", True, "late", "mild", 15, "LR-3"), ("iso", True, "late", "mild", 25, "LR-4"),
+        ("hyper", True, "late", "mild", 8, "LR-4"), ("hyper", True, "late", "mild", 12, "LR-5"),
+        ("hyper", True, "early", "mild", 30, "LR-M"), ("hyper", True, "late", "marked", 30, "LR-M"),
+    ],
+)
+def test_lirads_table(arterial, washout, timing, degree, size, expected):
+    reading = {"arterial_phase": {"enhancement": arterial},
+               "portal_venous_phase": {"washout": washout, "washout_timing": timing, "washout_degree": degree}}
+    assert lirads_category(reading, size_mm=size, at_risk=True)["category"] == expected
+    assert lirads_category(reading, size_mm=size, at_risk=None)["category"] is None
+    assert lirads_category(reading, size_mm=size, at_risk=False)["applicable"] is False
