@@ -8,6 +8,7 @@ __all__ = ["LUMA_WEIGHTS", "to_grey"]
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 """ITU-R BT.601 luma weights for R, G, B (DESIGN: grey = 0.299R + 0.587G + 0.114B)."""
+_WEIGHTS = np.asarray(LUMA_WEIGHTS, dtype=np.float32)
 
 
 def to_grey(pixels: np.ndarray, *, max_value: int = 255) -> np.ndarray:
@@ -26,9 +27,8 @@ def to_grey(pixels: np.ndarray, *, max_value: int = 255) -> np.ndarray:
     if pixels.ndim == 3:
         if pixels.shape[-1] != 3:
             raise ValueError(f"pixels: expected 3 colour samples, got {pixels.shape[-1]}")
-        r, g, b = LUMA_WEIGHTS
-        p = pixels.astype(np.float32, copy=False)
-        grey = r * p[..., 0] + g * p[..., 1] + b * p[..., 2]
+        flat = np.ascontiguousarray(pixels, dtype=np.float32).reshape(-1, 3)
+        grey = (flat @ _WEIGHTS).reshape(pixels.shape[:2])
     elif pixels.ndim == 2:
         grey = pixels.astype(np.float32)
     else:
