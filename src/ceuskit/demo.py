@@ -54,5 +54,5 @@ def run_clip_demo(out_dir: str | Path, *, n_clips: int = 6, echo: Callable[[str]
         writer.writeheader()
         writer.writerows(rows)
     agree = sum(r["truth"] == r["ceuskit"] for r in rows)
-    echo(f"{agree}/{len(rows)} clips read as simulated")
+    echo(f"{agree}/{len(rows)} clips read as simulated; summary: {summary.resolve()}")
     return summary.resolve()

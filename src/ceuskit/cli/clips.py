@@ -122,9 +122,20 @@ def simulate(out_dir: Annotated[Path, typer.Argument(help="Folder for the phanto
 
 @app.command()
 def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's files.")] = Path("ceuskit-demo"),
-         clips: Annotated[int, typer.Option("--clips", help="How many phantom clips.")] = 6) -> None:
-    """Simulate a handful of phantom clips, analyse them and print the results table."""
-    from ceuskit.demo import run_clip_demo
+         clips: Annotated[int, typer.Option("--clips", help="How many single phantom clips to show first.")] = 6,
+         patients: Annotated[int, typer.Option("--patients", help="Patients in the simulated cohort.")] = 18,
+         workers: Annotated[int | None, typer.Option("--workers", help="Dask workers for the cohort.")] = None) -> None:
+    """Phantom clips read against their truth, then a seed-like cohort study with its report.
 
-    summary = run_clip_demo(out, n_clips=clips, echo=typer.echo)
-    typer.echo(str(summary))
+    Everything runs on embedded defaults (simulated data, SQLite in the output folder); the last line printed
+    is the path of the cohort report.
+    """
+    from ceuskit.demo import run_clip_demo
+    from ceuskit.study import run_demo
+
+    if clips > 0:
+        typer.echo("== single clips: phantom truth vs ceuskit")
+        run_clip_demo(out / "clips", n_clips=clips, echo=typer.echo)
+    typer.echo(f"== cohort: {patients} simulated patients, seed study vs ceuskit")
+    report = run_demo(out / "cohort", n_patients=patients, workers=workers, echo=typer.echo)
+    typer.echo(str(report.resolve()))
