@@ -6,11 +6,11 @@ turns errors into the one-line form ``ceuskit: error: …`` (exit status 2) that
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from ceuskit.errors import CeusError
@@ -29,6 +29,26 @@ app = typer.Typer(
 # Sub-command modules register their commands on `app` when imported.
 from ceuskit.cli import clips as _clips  # noqa: E402,F401
 from ceuskit.cli import study as _study  # noqa: E402,F401
+from ceuskit.cli import maps as _maps  # noqa: E402,F401
+
+
+def _exception_classes(name: str) -> tuple[type[BaseException], ...]:
+    """``name`` from click and from the click that typer may vendor (typer ≥ 0.26 ships its own)."""
+    found: list[type[BaseException]] = []
+    for module in ("click.exceptions", "typer._click.exceptions", "typer.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+_NO_ARGS = _exception_classes("NoArgsIsHelpError")
+_USAGE = _exception_classes("UsageError")
+_EXIT = _exception_classes("Exit")
+_ABORT = _exception_classes("Abort")
 
 
 def _error(message: str) -> int:
@@ -42,11 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = app(args=list(argv) if argv is not None else None, standalone_mode=False, prog_name="ceuskit")
     except CeusError as exc:
         return _error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    except click.exceptions.UsageError as exc:
-        return _error(exc.format_message().replace("\n", " "))
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except _NO_ARGS as exc:  # `ceuskit` alone: show the help, as --help would
+        print(exc.format_message() if hasattr(exc, "format_message") else str(exc), file=sys.stderr)
+        return 2
+    except _USAGE as exc:
+        text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        return _error(" ".join(text.split()))
+    except _EXIT as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except (*_ABORT, KeyboardInterrupt):
         print("ceuskit: interrupted", file=sys.stderr)
         return 130
     except FileNotFoundError as exc:
