@@ -1,0 +1,347 @@
+"""Perfusion parameters of time–intensity curves (DESIGN "Parameters"), batched and compiled.
+
+From a baseline-free curve f on a time grid, PE = max f:
+
+* ``arrival_time_s`` (AT): first time f reaches ``threshold``·PE (linear interpolation between samples);
+* ``time_to_peak_s`` (TTP): time of max f; ``rise_time_s`` (RT) = TTP − AT;
+* ``peak_enhancement`` (PE, linear power) and ``peak_enhancement_db`` = 10·log10 PE;
+* ``mean_transit_time_s`` (mTT): the first moment of the curve measured from AT, ∫(t − AT)f / ∫f over t ≥ AT
+  (for fitted models: the model's closed-form first moment, t0 + E[τ] − AT);
+* ``wash_in_rate`` (WiR): max slope before TTP; ``wash_out_rate`` (WoR): |min slope| after TTP;
+* ``wash_in_auc`` = ∫_AT^TTP f; ``wash_out_auc`` = ∫_TTP^TE f, TE = first time after TTP with
+  f ≤ ``threshold``·PE (interpolated), else the grid's end; ``wash_in_wash_out_auc`` = their sum;
+* ``wash_in_perfusion_index`` = wash_in_auc / RT; ``fall_time_s`` = TE − TTP.
+
+Integrals are trapezoidal.  Every function returns name → (n,) float64 arrays, NaN where a curve has no
+positive peak or its fit failed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+from ceuskit.errors import InputError
+from ceuskit.models.fit import FitResult
+from ceuskit.models.shapes import MODELS, log_norm, shape_terms
+
+__all__ = [
+    "PARAMETER_NAMES",
+    "curve_parameters",
+    "fit_parameters",
+    "lognormal_parameters",
+    "model_free_parameters",
+    "smooth_curves",
+]
+
+PARAMETER_NAMES: tuple[str, ...] = (
+    "arrival_time_s", "time_to_peak_s", "rise_time_s", "peak_enhancement", "peak_enhancement_db",
+    "mean_transit_time_s", "wash_in_rate", "wash_out_rate", "wash_in_auc", "wash_out_auc",
+    "wash_in_wash_out_auc", "wash_in_perfusion_index", "fall_time_s",
+)
+"""Keys of every parameter dictionary, in DESIGN's analysis.json order."""
+
+_N = len(PARAMETER_NAMES)
+
+
+@njit(cache=True)
+def _one_curve(t: np.ndarray, f: np.ndarray, threshold: float, out: np.ndarray) -> None:
+    """Fill ``out`` (13,) with the parameters of one curve f (T,) on times t; leaves NaN when PE ≤ 0."""
+    n_t = t.size
+    peak = -1
+    for i in range(n_t):
+        if math.isfinite(f[i]) and (peak < 0 or f[i] > f[peak]):
+            peak = i
+    if peak < 0 or not f[peak] > 0.0:
+        return
+    pe = f[peak]
+    level = threshold * pe
+    start = 0
+    for i in range(peak + 1):
+        if f[i] >= level:
+            start = i
+            break
+    at = t[start]
+    if start > 0 and f[start - 1] < level:
+        w = (level - f[start - 1]) / (f[start] - f[start - 1])
+        at = t[start - 1] + w * (t[start] - t[start - 1])
+    ttp = t[peak]
+    te = t[n_t - 1]
+    stop = n_t - 1
+    crossed = False
+    for i in range(peak + 1, n_t):
+        if f[i] <= level:
+            stop = i
+            crossed = True
+            w = (f[i - 1] - level) / (f[i - 1] - f[i])
+            te = t[i - 1] + w * (t[i] - t[i - 1])
+            break
+    wir = np.nan
+    for i in range(peak):
+        slope = (f[i + 1] - f[i]) / (t[i + 1] - t[i])
+        if not (slope <= wir):
+            wir = slope
+    wor = np.nan
+    for i in range(peak, n_t - 1):
+        slope = (f[i + 1] - f[i]) / (t[i + 1] - t[i])
+        if not (slope >= wor):
+            wor = slope
+    # wash-in area: the partial segment from AT, then whole segments up to the peak
+    wi = 0.0
+    if start > 0:
+        wi += 0.5 * (level + f[start]) * (t[start] - at)
+    for i in range(start, peak):
+        wi += 0.5 * (f[i] + f[i + 1]) * (t[i + 1] - t[i])
+    wo = 0.0
+    for i in range(peak, stop - 1 if crossed else n_t - 1):
+        wo += 0.5 * (f[i] + f[i + 1]) * (t[i + 1] - t[i])
+    if crossed:
+        wo += 0.5 * (f[stop - 1] + level) * (te - t[stop - 1])
+    # first moment from AT over the positive part of the curve
+    num = 0.0
+    den = 0.0
+    for i in range(max(start, 1), n_t):
+        a, b = max(f[i - 1], 0.0), max(f[i], 0.0)
+        t_a, t_b = t[i - 1], t[i]
+        if i == start and start > 0:
+            a, t_a = level, at
+        dt = t_b - t_a
+        den += 0.5 * (a + b) * dt
+        num += 0.5 * (a * (t_a - at) + b * (t_b - at)) * dt
+    rt = ttp - at
+    out[0] = at
+    out[1] = ttp
+    out[2] = rt
+    out[3] = pe
+    out[4] = 10.0 * math.log10(pe)
+    out[5] = num / den if den > 0.0 else np.nan
+    out[6] = wir
+    out[7] = abs(wor) if math.isfinite(wor) else np.nan
+    out[8] = wi
+    out[9] = wo
+    out[10] = wi + wo
+    out[11] = wi / rt if rt > 0.0 else np.nan
+    out[12] = te - ttp
+
+
+@njit(parallel=True, cache=True)
+def _curves_kernel(t: np.ndarray, f: np.ndarray, threshold: float) -> np.ndarray:
+    n = f.shape[0]
+    out = np.full((n, _N), np.nan)
+    for c in prange(n):
+        _one_curve(t, f[c], threshold, out[c])
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _model_kernel(code: int, grid: np.ndarray, t0: np.ndarray, p1: np.ndarray, p2: np.ndarray, area: np.ndarray,
+                  threshold: float) -> np.ndarray:
+    """Parameters of the baseline-free model curves A·g(grid − t0) (rows with a NaN parameter are skipped)."""
+    n = t0.size
+    out = np.full((n, _N), np.nan)
+    for c in prange(n):
+        if not (math.isfinite(t0[c]) and math.isfinite(p1[c]) and math.isfinite(p2[c]) and math.isfinite(area[c])):
+            continue
+        f = np.zeros(grid.size)
+        lnorm = log_norm(code, p1[c], p2[c])
+        for i in range(grid.size):
+            tau = grid[i] - t0[c]
+            if tau > 0.0:
+                f[i] = area[c] * shape_terms(code, tau, p1[c], p2[c], lnorm)[0]
+        _one_curve(grid, f, threshold, out[c])
+    return out
+
+
+def _as_dict(out: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: np.ascontiguousarray(out[:, k]) for k, name in enumerate(PARAMETER_NAMES)}
+
+
+def _check_threshold(threshold: float) -> float:
+    if not 0.0 < float(threshold) < 1.0:
+        raise InputError(f"threshold must lie between 0 and 1 (a fraction of the peak), got {threshold!r}")
+    return float(threshold)
+
+
+def _check_curves(t_s: Any, curves: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(t_s, dtype=float)
+    y = np.asarray(curves, dtype=float)
+    if y.ndim == 1:
+        y = y[None, :]
+    if t.ndim != 1 or y.ndim != 2 or y.shape[1] != t.size or t.size < 2:
+        raise InputError(f"{name} must have shape (n_curves, {t.size}) to match t_s, got {np.shape(curves)}")
+    if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise InputError("t_s must be finite and strictly increasing (seconds)")
+    return t, np.ascontiguousarray(y)
+
+
+def curve_parameters(t_s: Any, F: Any, *, threshold: float = 0.05) -> dict[str, np.ndarray]:  # noqa: N803
+    """Parameters of baseline-free curves sampled on a (fine) time grid.
+
+    Parameters
+    ----------
+    t_s : (T,) s, strictly increasing.
+    F : (n, T) baseline-free linear power; no NaN expected (a NaN sample is skipped only when finding the peak).
+    threshold : AT/TE level as a fraction of PE (DESIGN: 5 %).
+
+    Returns
+    -------
+    dict name → (n,) for every name in :data:`PARAMETER_NAMES`; ``mean_transit_time_s`` is the curve's
+    first moment from AT.
+    """
+    t, f = _check_curves(t_s, F, "F")
+    return _as_dict(_curves_kernel(t, f, _check_threshold(threshold)))
+
+
+def fit_parameters(result: FitResult, t_s: Any, *, grid_step_s: float = 0.05,
+                   threshold: float = 0.05) -> dict[str, np.ndarray]:
+    """Parameters of fitted bolus models, evaluated without baseline on a fine grid over the clip's span.
+
+    Parameters
+    ----------
+    result : the :func:`~ceuskit.models.fit_curves` result.
+    t_s : (T,) the times the curves were sampled at, s (the grid spans t_s[0] … t_s[-1]).
+    grid_step_s : grid step, s.
+    threshold : AT/TE level as a fraction of PE.
+
+    Returns
+    -------
+    dict name → (n,); ``mean_transit_time_s`` = t0 + E[τ] − AT from the model's closed-form first moment.
+    NaN for curves whose fit did not succeed.
+    """
+    t = np.asarray(t_s, dtype=float)
+    if t.ndim != 1 or t.size < 2 or not np.all(np.isfinite(t)):
+        raise InputError("t_s must be a one-dimensional array of finite times (s)")
+    if not (np.isfinite(grid_step_s) and grid_step_s > 0):
+        raise InputError(f"grid_step_s must be a positive number of seconds, got {grid_step_s!r}")
+    thr = _check_threshold(threshold)
+    n = result.success.size
+    grid = np.arange(t[0], t[-1] + 0.5 * grid_step_s, grid_step_s)
+    models = np.full(n, result.model) if isinstance(result.model, str) else np.asarray(result.model)
+    out = np.full((n, _N), np.nan)
+    for name, spec in MODELS.items():
+        sel = (models == name) & result.success
+        if not sel.any():
+            continue
+        t0 = result.params["t0"][sel]
+        p1, p2 = (result.params[p][sel] for p in spec.shape_params)
+        part = _model_kernel(spec.code, grid, t0, p1, p2, result.params["A"][sel], thr)
+        part[:, 5] = t0 + spec.first_moment(p1, p2) - part[:, 0]
+        out[sel] = part
+    return _as_dict(out)
+
+
+def lognormal_parameters(t0: Any, mu: Any, sigma: Any, area: Any, *,
+                         threshold: float = 0.05) -> dict[str, np.ndarray]:
+    """Closed-form parameters of baseline-free lognormal boluses A·g(t − t0) (no time grid, no clip end).
+
+    With u = ln τ, ln g = −ln(√(2π)σ) − u − (u − μ)²/(2σ²) is a parabola in u, so:
+
+    * mode u_m = μ − σ² (TTP = t0 + e^u_m) and ln g(u) − ln g(u_m) = −(u − u_m)²/(2σ²), hence the
+      ``threshold`` crossings (AT, TE) lie at u_m ∓ σ·√(−2 ln threshold);
+    * areas are lognormal CDF differences: ∫ g = Φ((u − μ)/σ), Φ the standard normal CDF;
+    * slopes g' = −g·w/τ with w = 1 + (u − μ)/σ²; the inflections (g'' = 0) solve w² + w − 1/σ² = 0, the
+      rising one (max slope, WiR) at w = (−1 − √(1 + 4/σ²))/2, the falling one (WoR) at the + root;
+    * mTT = t0 + e^(μ+σ²/2) − AT.
+
+    Parameters
+    ----------
+    t0 : s.  mu, sigma : shape parameters (ln s, dimensionless).  area : A, linear power·s.  (n,) or scalars.
+    threshold : AT/TE level as a fraction of PE.
+
+    Returns
+    -------
+    dict name → (n,) for every name in :data:`PARAMETER_NAMES` (fall time and wash-out area to TE, which
+    may lie after the clip's end).
+    """
+    from scipy.special import ndtr
+
+    thr = _check_threshold(threshold)
+    t0, mu, sigma, area = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (t0, mu, sigma, area))
+    half = np.sqrt(-2.0 * math.log(thr))
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(t0) & np.isfinite(mu) & (sigma > 0) & (area > 0)
+        log_c = -0.5 * math.log(2 * math.pi) - np.log(sigma)
+        u_m = mu - sigma**2
+        ttp = t0 + np.exp(u_m)
+        pe = area * np.exp(log_c - mu + 0.5 * sigma**2)
+        at = t0 + np.exp(u_m - sigma * half)
+        te = t0 + np.exp(u_m + sigma * half)
+        wi = area * (ndtr(-sigma) - ndtr(-sigma - half))
+        wo = area * (ndtr(-sigma + half) - ndtr(-sigma))
+        root = np.sqrt(1.0 + 4.0 / sigma**2)
+        slopes = []
+        for w in ((-1.0 - root) / 2.0, (-1.0 + root) / 2.0):
+            u = mu + sigma**2 * (w - 1.0)
+            g = np.exp(log_c - u - 0.5 * ((u - mu) / sigma) ** 2)
+            slopes.append(-area * g * w / np.exp(u))
+        values = {
+            "arrival_time_s": at, "time_to_peak_s": ttp, "rise_time_s": ttp - at, "peak_enhancement": pe,
+            "peak_enhancement_db": 10.0 * np.log10(pe), "mean_transit_time_s": t0 + np.exp(mu + 0.5 * sigma**2) - at,
+            "wash_in_rate": slopes[0], "wash_out_rate": np.abs(slopes[1]), "wash_in_auc": wi, "wash_out_auc": wo,
+            "wash_in_wash_out_auc": wi + wo, "wash_in_perfusion_index": wi / (ttp - at), "fall_time_s": te - ttp,
+        }
+    return {k: np.where(ok, np.broadcast_to(v, ok.shape), np.nan) for k, v in values.items()}
+
+
+def smooth_curves(t_s: np.ndarray, Y: np.ndarray, window_s: float) -> np.ndarray:  # noqa: N803
+    """Centred moving average of each row over ``window_s`` seconds on irregular times, ignoring NaN.
+
+    Returns (n, T), NaN only where a window holds no finite sample.
+    """
+    ok = np.isfinite(Y)
+    n, n_t = Y.shape
+    csum = np.zeros((n, n_t + 1))
+    ccount = np.zeros((n, n_t + 1))
+    np.cumsum(np.where(ok, Y, 0.0), axis=1, out=csum[:, 1:])
+    np.cumsum(ok, axis=1, out=ccount[:, 1:])
+    lo = np.searchsorted(t_s, t_s - window_s / 2, side="left")
+    hi = np.searchsorted(t_s, t_s + window_s / 2, side="right")
+    count = ccount[:, hi] - ccount[:, lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, (csum[:, hi] - csum[:, lo]) / np.maximum(count, 1), np.nan)
+
+
+def model_free_parameters(t_s: Any, Y: Any, *, smoothing_s: float = 1.0,  # noqa: N803
+                          threshold: float = 0.05) -> dict[str, np.ndarray]:
+    """The same parameters from the smoothed TICs, without a model.
+
+    Each curve is smoothed by a centred ``smoothing_s`` moving average (NaN samples ignored, gaps filled by
+    linear interpolation), and its pre-arrival baseline — the mean of the smoothed curve before it first
+    rises ``threshold`` of the way from its pre-peak minimum to its peak — is subtracted.
+
+    Parameters
+    ----------
+    t_s : (T,) s.  Y : (n, T) linear power, NaN for rejected frames.  smoothing_s : window, s.
+    threshold : AT/TE level as a fraction of PE.
+
+    Returns
+    -------
+    dict name → (n,); ``mean_transit_time_s`` is the smoothed curve's first moment from AT.
+    """
+    t, y = _check_curves(t_s, Y, "Y")
+    if not (np.isfinite(smoothing_s) and smoothing_s >= 0):
+        raise InputError(f"smoothing_s must be a non-negative number of seconds, got {smoothing_s!r}")
+    thr = _check_threshold(threshold)
+    s = smooth_curves(t, y, float(smoothing_s)) if smoothing_s > 0 else np.where(np.isfinite(y), y, np.nan)
+    has = np.isfinite(s)
+    n, n_t = s.shape
+    f = np.full_like(s, np.nan)
+    for c in np.nonzero(has.sum(axis=1) >= 2)[0]:
+        f[c] = np.interp(t, t[has[c]], s[c, has[c]])
+    usable = np.isfinite(f[:, 0])
+    filled = np.where(usable[:, None], f, 0.0)
+    peak = np.argmax(filled, axis=1)
+    before = np.arange(n_t)[None, :] <= peak[:, None]
+    low = np.min(np.where(before, filled, np.inf), axis=1)
+    rise = filled[np.arange(n), peak] - low
+    below = before & (filled < (low + thr * rise)[:, None])
+    first_up = np.argmin(below, axis=1)  # first index not below the level
+    pre = np.arange(n_t)[None, :] < first_up[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        baseline = np.where(pre.any(axis=1), (filled * pre).sum(axis=1) / pre.sum(axis=1), low)
+    out = _curves_kernel(t, np.ascontiguousarray(filled - baseline[:, None]), thr)
+    out[~usable] = np.nan
+    return _as_dict(out)
