@@ -1,0 +1,147 @@
+"""``ceuskit study …``: a cohort study in a database (init, import, run, stats, export, report)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ceuskit.cli import app
+
+if TYPE_CHECKING:
+    from ceuskit.store import Store
+
+study_app = typer.Typer(help="Cohort studies: import a manifest, analyse every lesion, statistics, export, report.",
+                        no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+DbOption = Annotated[str, typer.Option("--db", help="Database URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB.")]
+StudyOption = Annotated[str | None, typer.Option("--study", help="Study name (default: the only or 'default').")]
+DEFAULT_DB = "sqlite:///ceuskit.db"
+
+
+def _store(db: str) -> Store:
+    from ceuskit.store import Store
+
+    return Store(db)
+
+
+@study_app.command("init")
+def init(db: DbOption = DEFAULT_DB) -> None:
+    """Create the study database (or migrate it to the newest schema)."""
+    from ceuskit.store import redacted, upgrade
+
+    upgrade(db)
+    typer.echo(f"database ready: {redacted(db)}")
+
+
+@study_app.command("import")
+def import_(manifest: Annotated[Path, typer.Argument(help="Manifest CSV: patient_id, lesion_id, clip, roi, ki67, …")],
+            deidentify: Annotated[bool, typer.Option("--deidentify", help="Store keyed pseudonyms, not patient ids.")] = False,
+            study: Annotated[str, typer.Option("--study", help="Study name.")] = "default",
+            db: DbOption = DEFAULT_DB) -> None:
+    """Validate every manifest row, then store all lesions (nothing is stored if any row is bad)."""
+    from ceuskit.study import import_manifest
+
+    with _store(db) as store:
+        counts = import_manifest(store, manifest, deidentify=deidentify, study=study)
+    typer.echo(f"imported {counts['lesions_new']} new and {counts['lesions_updated']} updated lesion(s) of "
+               f"{counts['patients']} new patient(s)" + (f", {counts['reads']} reader read(s)" if counts["reads"] else ""))
+
+
+@study_app.command("import-reads")
+def import_reads(reads: Annotated[Path, typer.Argument(help="CSV: patient_id, lesion_id, reader, arterial, washout, late.")],
+                 deidentify: Annotated[bool, typer.Option("--deidentify", help="Patient ids were pseudonymised on import.")] = False,
+                 study: StudyOption = None, db: DbOption = DEFAULT_DB) -> None:
+    """Store readers' visual labels (for reader-vs-software and reader-vs-reader kappa)."""
+    from ceuskit.study import import_reads as run_import
+
+    with _store(db) as store:
+        n = run_import(store, reads, deidentify=deidentify, study=study)
+    typer.echo(f"imported {n} reader read(s)")
+
+
+@study_app.command("run")
+def run(workers: Annotated[int | None, typer.Option("--workers", min=0, help="Local Dask worker processes (0: serial, in this process).")] = None,
+        scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running Dask scheduler.")] = None,
+        model: Annotated[str, typer.Option("--model", help="auto, lognormal, gamma, ldrw or fpt.")] = "auto",
+        no_motion: Annotated[bool, typer.Option("--no-motion", help="Switch motion compensation off.")] = False,
+        fps: Annotated[float | None, typer.Option("--fps", help="Frame rate for clips without timing.")] = None,
+        retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Analyse failed lesions again.")] = False,
+        study: StudyOption = None, db: DbOption = DEFAULT_DB) -> None:
+    """Analyse every new or changed lesion, in parallel; each result is committed as it arrives."""
+    from ceuskit.errors import InputError
+    from ceuskit.study import RunOptions, run_study
+
+    if workers is not None and scheduler is not None:
+        raise InputError("give either --workers or --scheduler, not both")
+    with _store(db) as store, _bar() as progress:
+        summary = run_study(store, study=study, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
+                            options=RunOptions(model=model, motion=not no_motion, fps=fps), progress=progress)
+    typer.echo(summary.line())
+
+
+@study_app.command("stats")
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+          study: StudyOption = None, db: DbOption = DEFAULT_DB) -> None:
+    """Pattern proportions, correlations with Ki-67, grade/site comparisons, ROC and reader agreement."""
+    from ceuskit.report import stats_lines
+    from ceuskit.study import study_stats
+
+    with _store(db) as store:
+        result = study_stats(store, study)
+    typer.echo(json.dumps(result, indent=1) if as_json else "\n".join(stats_lines(result)))
+
+
+@study_app.command("export")
+def export(out: Annotated[Path, typer.Option("--out", help="lesions.csv, .parquet or .xlsx.")],
+           study: StudyOption = None, db: DbOption = DEFAULT_DB) -> None:
+    """One row per lesion: ids, clinical fields, every parameter and label."""
+    from ceuskit.study import cohort_frame, export_table
+
+    with _store(db) as store:
+        frame = cohort_frame(store, study)
+    typer.echo(f"wrote {len(frame)} lesion(s) to {export_table(frame, out)}")
+
+
+@study_app.command("report")
+def report(out: Annotated[Path, typer.Option("--out", help="Folder for report.html and report.pdf.")],
+           study: StudyOption = None, db: DbOption = DEFAULT_DB) -> None:
+    """The cohort report (HTML, self-contained, and PDF) beside the seed study's published figures."""
+    from ceuskit.report import write_report
+
+    with _store(db) as store:
+        path = write_report(store, out, study=study)
+    typer.echo(f"wrote {path} and {path.with_suffix('.pdf')}")
+
+
+class _bar:
+    """A rich progress bar on stderr driven by ``progress(done, total, label)`` (silent when not a terminal)."""
+
+    def __enter__(self) -> Callable[[int, int, str], None]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from ceuskit.cli.progress import stderr_console
+
+        self._progress = None
+        if not sys.stderr.isatty():
+            return lambda done, total, label: None
+        self._progress = Progress(TextColumn("analysing lesions"), BarColumn(), MofNCompleteColumn(),
+                                  TimeRemainingColumn(), TextColumn("{task.description}"),
+                                  console=stderr_console, transient=True)
+        self._progress.__enter__()
+        task = self._progress.add_task("", total=None)
+
+        def update(done: int, total: int, label: str) -> None:
+            assert self._progress is not None
+            self._progress.update(task, completed=done, total=total, description=label)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
