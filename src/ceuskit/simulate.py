@@ -444,8 +444,8 @@ SEED_PRIMARIES = (["ileum"] * 6 + ["stomach"] + ["rectum"] + ["pancreas"] * 7 + 
                   + ["occult gastrinoma"])
 """Primary sites of the seed study's 18 patients (Massironi et al. 2010)."""
 
-SEED_PATTERNS = (["hyper-early-hypo"] * 9 + ["hyper-early-marked"] * 1 + ["hyper-late-hypo"] * 1
-                 + ["hyper-early-iso"] * 2 + ["hyper-none-iso"] * 1 + ["hyper-none-hyper"] * 1
+SEED_PATTERNS = (["hyper-early-hypo"] * 8 + ["hyper-early-marked"] * 1 + ["hyper-late-hypo"] * 1
+                 + ["hyper-early-iso"] * 3 + ["hyper-none-iso"] * 1 + ["hyper-none-hyper"] * 1
                  + ["iso-late-hypo"] * 1 + ["iso-none-iso"] * 1 + ["hypo-none-hypo"] * 1)
 """18 patterns in the seed's proportions: arterial hyper 15, wash-out 14, late hypo 12 / iso 5 / hyper 1."""
 

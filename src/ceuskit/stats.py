@@ -106,8 +106,9 @@ def proportion(successes: int, total: int, *, confidence: float = 0.95) -> dict[
     denom = 1.0 + z * z / total
     centre = (p + z * z / (2 * total)) / denom
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return {"n": int(successes), "of": int(total), "percent": 100.0 * p,
-            "ci95": [100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)]}
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the ends, free of rounding
+    high = 1.0 if successes == total else min(1.0, centre + half)
+    return {"n": int(successes), "of": int(total), "percent": 100.0 * p, "ci95": [100.0 * low, 100.0 * high]}
 
 
 def spearman_p_from_rho(rho: float, n: int) -> float:

@@ -76,6 +76,20 @@ def _crop(pixels: np.ndarray, box: Box) -> np.ndarray:
     return pixels[box[1]:box[3], box[0]:box[2]]
 
 
+MAX_TEMPLATE_PX = 128
+"""Largest template side: tracking cost grows with its area, and a lesion's surroundings suffice."""
+
+
+def _template_box(rois: RoiSet, windows: list[_RoiWindow], limit: Box) -> Box:
+    """Tracking template: the lesions' boxes plus a margin (the ROIs' union without lesions), capped in size."""
+    lesion_names = {r.name for r in rois.lesions}
+    boxes = [w.box for w in windows if w.name in lesion_names] or [w.box for w in windows]
+    x0, y0, x1, y1 = _grow(_union(boxes), 8, limit)
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    half = MAX_TEMPLATE_PX // 2
+    return (max(x0, cx - half), max(y0, cy - half), min(x1, cx + half), min(y1, cy + half))
+
+
 def _roi_mean(power: np.ndarray, crop: Box, roi: _RoiWindow, dx: int, dy: int) -> float:
     """Mean of ``power`` (the crop) inside the ROI moved by (dx, dy); NaN when mostly outside the crop."""
     x0, y0, x1, y1 = roi.box
@@ -126,7 +140,7 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
             limit = bmode.box
         else:
             limit = clip.ceus_region.box
-        tx0, ty0, tx1, ty1 = _grow(roi_union, 8, full)
+        tx0, ty0, tx1, ty1 = _template_box(rois, windows, full)
         template_box = (tx0 + track_offset[0], ty0 + track_offset[1], tx1 + track_offset[0], ty1 + track_offset[1])
         template_box = _grow(template_box, 0, limit)
         if template_box[2] - template_box[0] < 8 or template_box[3] - template_box[1] < 8:

@@ -34,8 +34,9 @@ def pattern_bars(rows: Sequence[Mapping[str, Any]]) -> Figure:
     y = np.arange(len(rows))
     seed = [r["seed_percent"] for r in rows]
     ours = [np.nan if r["percent"] is None else r["percent"] for r in rows]
-    low = [0 if r["ci95"] is None else r["percent"] - r["ci95"][0] for r in rows]
-    high = [0 if r["ci95"] is None else r["ci95"][1] - r["percent"] for r in rows]
+    # Clamped at 0: at 0 % or 100 % the Wilson bound meets the estimate up to rounding.
+    low = [0.0 if r["ci95"] is None else max(0.0, r["percent"] - r["ci95"][0]) for r in rows]
+    high = [0.0 if r["ci95"] is None else max(0.0, r["ci95"][1] - r["percent"]) for r in rows]
     ax.barh(y + 0.2, seed, height=0.38, color="#bbbbbb", label="seed study (Massironi 2010, n = 18)")
     ax.barh(y - 0.2, ours, height=0.38, color="#1f77b4", xerr=[low, high], capsize=3,
             label="ceuskit (bars: Wilson 95 % CI)")
