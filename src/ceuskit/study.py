@@ -112,15 +112,9 @@ def _float(line: int, name: str, text: str, *, low: float | None = None, high: f
 
 
 def _hash_path(path: Path) -> str:
-    from ceuskit.io.clip import file_sha256
+    from ceuskit.io.clip import source_sha256
 
-    if path.is_dir():
-        digest = hashlib.sha256()
-        for child in sorted(p for p in path.iterdir() if p.is_file()):
-            digest.update(child.name.encode())
-            digest.update(bytes.fromhex(file_sha256(child)))
-        return digest.hexdigest()
-    return file_sha256(path)
+    return source_sha256(path)
 
 
 _HEADER_KEYWORDS = ("Modality", "Manufacturer", "ManufacturerModelName", "SOPClassUID", "TransferSyntaxUID",

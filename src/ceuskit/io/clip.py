@@ -18,7 +18,7 @@ import numpy as np
 from ceuskit.errors import ClipError
 from ceuskit.preprocess.grey import to_grey
 
-__all__ = ["Box", "Clip", "FrameSource", "Region", "file_sha256"]
+__all__ = ["Box", "Clip", "FrameSource", "Region", "file_sha256", "source_sha256"]
 
 Box = tuple[int, int, int, int]
 """Pixel box ``(x0, y0, x1, y1)`` of the stored full frame, x1/y1 exclusive."""
@@ -77,6 +77,18 @@ def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
         while block := fh.read(chunk_bytes):
             digest.update(block)
     return digest.hexdigest()
+
+
+def source_sha256(path: str | Path) -> str:
+    """SHA-256 of a clip's source: the file, or for a folder of frames its sorted files' names and digests."""
+    path = Path(path)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for child in sorted(p for p in path.iterdir() if p.is_file()):
+            digest.update(child.name.encode())
+            digest.update(bytes.fromhex(file_sha256(child)))
+        return digest.hexdigest()
+    return file_sha256(path)
 
 
 @dataclass(frozen=True)
@@ -174,14 +186,7 @@ class Clip:
 
     def sha256(self) -> str:
         """SHA-256 of the source file (of the sorted frame files for a folder)."""
-        path = Path(self.source)
-        if path.is_dir():
-            digest = hashlib.sha256()
-            for child in sorted(p for p in path.iterdir() if p.is_file()):
-                digest.update(child.name.encode())
-                digest.update(bytes.fromhex(file_sha256(child)))
-            return digest.hexdigest()
-        return file_sha256(path)
+        return source_sha256(self.source)
 
     def close(self) -> None:
         self.frames.close()
