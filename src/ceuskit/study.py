@@ -15,7 +15,6 @@ import hmac
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ceuskit import stats
+from ceuskit._atomic import atomic_path
 from ceuskit.errors import CeusError, InputError, ManifestError, RoiError
 from ceuskit.store import (
     LesionInput,
@@ -761,11 +761,7 @@ def export_table(frame: pd.DataFrame, out: str | Path) -> Path:
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".xlsx"):
         raise InputError(f"cannot export to {out.name}: use a .csv, .parquet or .xlsx file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=suffix, dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(out) as tmp:
         table = frame.copy()
         for column in table.columns:  # mixed None/str/bool columns: plain strings for parquet and Excel
             if table[column].dtype == object:
@@ -777,10 +773,6 @@ def export_table(frame: pd.DataFrame, out: str | Path) -> Path:
             table.to_parquet(tmp, index=False)
         else:
             table.to_excel(tmp, index=False, sheet_name="lesions")
-        tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out
 
 

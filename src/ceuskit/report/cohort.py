@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from ceuskit._atomic import atomic_path
 
 if TYPE_CHECKING:
     from ceuskit.store import Store
@@ -157,14 +157,8 @@ def _figures(frame: pd.DataFrame, result: Mapping[str, Any], records: list[dict[
 
 
 def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp_name))
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        write(tmp)
 
 
 def _pdf(path: Path, context: Mapping[str, Any], figures: Mapping[str, Any]) -> None:
