@@ -28,8 +28,8 @@ app = typer.Typer(
 
 # Sub-command modules register their commands on `app` when imported.
 from ceuskit.cli import clips as _clips  # noqa: E402,F401
-from ceuskit.cli import study as _study  # noqa: E402,F401
 from ceuskit.cli import maps as _maps  # noqa: E402,F401
+from ceuskit.cli import study as _study  # noqa: E402,F401
 
 
 def _exception_classes(name: str) -> tuple[type[BaseException], ...]:
@@ -48,7 +48,7 @@ def _exception_classes(name: str) -> tuple[type[BaseException], ...]:
 _NO_ARGS = _exception_classes("NoArgsIsHelpError")
 _USAGE = _exception_classes("UsageError")
 _EXIT = _exception_classes("Exit")
-_ABORT = _exception_classes("Abort")
+_INTERRUPT: tuple[type[BaseException], ...] = (*_exception_classes("Abort"), KeyboardInterrupt)
 
 
 def _error(message: str) -> int:
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(" ".join(text.split()))
     except _EXIT as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
-    except (*_ABORT, KeyboardInterrupt):
+    except _INTERRUPT:
         print("ceuskit: interrupted", file=sys.stderr)
         return 130
     except FileNotFoundError as exc:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -197,7 +197,7 @@ class Clip:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> dict[str, Any]:
         """The facts ``ceuskit info --json`` prints (DESIGN: CLI)."""
         return {
             "source": self.source,
