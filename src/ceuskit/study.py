@@ -10,8 +10,6 @@ computes the statistics of :mod:`ceuskit.stats` over that table; ``export_table`
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import json
 import math
 import os
@@ -162,10 +160,17 @@ def _roi_document(line: int, path: Path, roi_name: str | None) -> dict[str, Any]
     return document
 
 
+def _pseudonym_key(study: str) -> bytes:
+    """The secret behind pseudonyms, UIDs and date shifts: ``CEUSKIT_PSEUDONYM_KEY`` (set it for real data:
+    without it the key is derived from the study's name and pseudonyms can be recomputed by anyone)."""
+    return os.environ.get("CEUSKIT_PSEUDONYM_KEY", f"ceuskit:{study}").encode()
+
+
 def pseudonym(patient_id: str, *, study: str) -> str:
     """A stable pseudonym for a patient id (keyed by ``CEUSKIT_PSEUDONYM_KEY`` when set)."""
-    key = os.environ.get("CEUSKIT_PSEUDONYM_KEY", f"ceuskit:{study}").encode()
-    return "P-" + hmac.new(key, patient_id.encode(), hashlib.sha256).hexdigest()[:12]
+    from ceuskit.io.deid import pseudonym as keyed_pseudonym
+
+    return keyed_pseudonym(patient_id, _pseudonym_key(study))
 
 
 def _grade(line: int, ki67: float | None, given: str) -> tuple[str | None, str | None]:
@@ -287,11 +292,54 @@ def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[s
         dynamic_range_db=60.0 if dynamic_range is None else dynamic_range, extra=extra)
 
 
-def import_manifest(store: Store, path: str | Path, *, deidentify: bool = False, study: str = "default"
-                    ) -> dict[str, int]:
-    """Validate ``path`` and store all its lesions in one transaction (nothing on any error)."""
+def import_manifest(store: Store, path: str | Path, *, deidentify: bool = False, study: str = "default",
+                    deid_dir: str | Path | None = None) -> dict[str, int]:
+    """Validate ``path`` and store all its lesions in one transaction (nothing on any error).
+
+    With ``deidentify`` patient ids become keyed pseudonyms, free-text columns are dropped, and every clip
+    (DICOM only) is de-identified into ``deid_dir`` (default: ``deidentified/`` beside the manifest) —
+    the study then refers to those copies, never to the originals.
+    """
     lesions, reads = read_manifest(path, deidentify=deidentify, study=study)
+    if deidentify:
+        folder = Path(deid_dir) if deid_dir is not None else Path(path).resolve().parent / "deidentified"
+        lesions = _deidentified_clips(lesions, folder, key=_pseudonym_key(study))
     return import_lesions(store, lesions, study=study, reads=reads)
+
+
+def _deidentified_clips(lesions: Sequence[LesionInput], folder: Path, *, key: bytes) -> list[LesionInput]:
+    """De-identified copies of the lesions' clips in ``folder``/<pseudonym>/ (all, or none on any error)."""
+    import dataclasses
+    import re
+
+    from ceuskit.io.deid import DeidOptions, deidentify_file
+
+    done: dict[str, Path] = {}
+    try:
+        out = []
+        for lesion in lesions:
+            source = Path(lesion.clip_path)
+            if source.is_dir() or clip_header_summary(source).get("format") != "dicom":
+                raise ManifestError(f"clip {source.name} of patient {lesion.patient} is not a DICOM file: "
+                                    "--deidentify cleans DICOM clips only; de-identify it yourself and import "
+                                    "without --deidentify")
+            target = done.get(str(source))
+            if target is None:
+                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", lesion.lesion)
+                target = folder / lesion.patient / f"{safe}.dcm"
+                if target.exists():
+                    raise ManifestError(f"{target} exists already; remove it or choose another --deid-dir")
+                deidentify_file(source, target, DeidOptions(key=key), patient_alias=lesion.patient)
+                done[str(source)] = target
+            stat = target.stat()
+            out.append(dataclasses.replace(
+                lesion, clip_path=str(target), clip_sha256=_hash_path(target), clip_size_bytes=stat.st_size,
+                clip_mtime_ns=stat.st_mtime_ns, clip_header=clip_header_summary(target)))
+        return out
+    except BaseException:
+        for written in done.values():
+            written.unlink(missing_ok=True)
+        raise
 
 
 def read_reads(path: str | Path, *, deidentify: bool = False, study: str = "default") -> list[ReadInput]:

@@ -41,14 +41,18 @@ def init(db: DbOption = DEFAULT_DB) -> None:
 
 @study_app.command("import")
 def import_(manifest: Annotated[Path, typer.Argument(help="Manifest CSV: patient_id, lesion_id, clip, roi, ki67, …")],
-            deidentify: Annotated[bool, typer.Option("--deidentify", help="Store keyed pseudonyms, not patient ids.")] = False,
+            deidentify: Annotated[bool, typer.Option("--deidentify", help="Store keyed pseudonyms, not patient ids, "
+                                                     "and de-identified copies of the DICOM clips (PS3.15 Basic "
+                                                     "Profile, clean pixels); key: CEUSKIT_PSEUDONYM_KEY.")] = False,
+            deid_dir: Annotated[Path | None, typer.Option("--deid-dir", help="Folder for the de-identified clips "
+                                                          "(default: deidentified/ beside the manifest).")] = None,
             study: Annotated[str, typer.Option("--study", help="Study name.")] = "default",
             db: DbOption = DEFAULT_DB) -> None:
     """Validate every manifest row, then store all lesions (nothing is stored if any row is bad)."""
     from ceuskit.study import import_manifest
 
     with _store(db) as store:
-        counts = import_manifest(store, manifest, deidentify=deidentify, study=study)
+        counts = import_manifest(store, manifest, deidentify=deidentify, study=study, deid_dir=deid_dir)
     typer.echo(f"imported {counts['lesions_new']} new and {counts['lesions_updated']} updated lesion(s) of "
                f"{counts['patients']} new patient(s)" + (f", {counts['reads']} reader read(s)" if counts["reads"] else ""))
 
