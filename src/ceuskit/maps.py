@@ -227,14 +227,9 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
 
 # --- writers ---------------------------------------------------------------------------------------------------
 def _nifti(path: Path, image: np.ndarray, spacing_mm: tuple[float, float] | None) -> None:
-    import nibabel as nib
+    from ceuskit.io.nifti import save_frame_image
 
-    dx, dy = spacing_mm or (1.0, 1.0)
-    affine = np.diag([dx, dy, 1.0, 1.0])
-    volume = np.ascontiguousarray(image.T[:, :, None], dtype=np.float32)  # (x = column, y = row, 1)
-    img = nib.Nifti1Image(volume, affine)
-    img.header.set_xyzt_units("mm")
-    nib.save(img, str(path))
+    save_frame_image(path, image, spacing_mm)
 
 
 def _overlay_png(path: Path, name: str, image: np.ndarray, reference: np.ndarray, rois: RoiSet) -> None:

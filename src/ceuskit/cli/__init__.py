@@ -29,6 +29,7 @@ app = typer.Typer(
 # Sub-command modules register their commands on `app` when imported.
 from ceuskit.cli import clips as _clips  # noqa: E402,F401
 from ceuskit.cli import deid as _deid  # noqa: E402,F401
+from ceuskit.cli import export as _export  # noqa: E402,F401
 from ceuskit.cli import maps as _maps  # noqa: E402,F401
 from ceuskit.cli import study as _study  # noqa: E402,F401
 

@@ -1,0 +1,70 @@
+"""``ceuskit export-dicom`` (SR + SEG for PACS) and ``ceuskit roi-export`` (NIfTI label mask)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ceuskit.cli import app
+from ceuskit.errors import InputError
+
+
+def _analysis(path: Path) -> tuple[Path, dict]:
+    document_path = path / "analysis.json" if path.is_dir() else path
+    if not document_path.is_file():
+        raise InputError(f"{path}: no analysis.json there; run `ceuskit analyze CLIP --roi ROI --out DIR` first")
+    try:
+        return document_path, json.loads(document_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{document_path}: not a valid analysis.json ({exc.__class__.__name__})") from None
+
+
+@app.command("export-dicom")
+def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis folder or its analysis.json.")],
+                 clip: Annotated[Path, typer.Option("--clip", help="The DICOM clip that was analysed.")],
+                 roi: Annotated[Path, typer.Option("--roi", help="The ROI file the analysis used.")],
+                 out: Annotated[Path, typer.Option("--out", help="Folder for sr.dcm and seg.dcm.")],
+                 sr: Annotated[bool, typer.Option("--sr/--no-sr", help="Write the structured report.")] = True,
+                 seg: Annotated[bool, typer.Option("--seg/--no-seg", help="Write the segmentation.")] = True,
+                 ) -> None:
+    """An analysis as a DICOM SR (TID 1500 measurement report) and its ROIs as DICOM SEG, for PACS."""
+    from ceuskit.export.dicom import read_source, write_seg, write_sr
+    from ceuskit.io.clip import source_sha256
+    from ceuskit.roi import load_rois
+
+    document_path, document = _analysis(analysis)
+    source = read_source(clip)
+    expected = (document.get("clip") or {}).get("sha256")
+    if expected and expected != source_sha256(clip):
+        raise InputError(f"{clip.name} is not the clip {document_path} was computed from (SHA-256 differs); "
+                         "give the analysed clip")
+    spacing = (document.get("clip") or {}).get("pixel_spacing_mm")
+    rois = load_rois(roi, pixel_spacing_mm=tuple(spacing) if spacing else None)
+    if not (sr or seg):
+        raise InputError("nothing to write: drop --no-sr or --no-seg")
+    written = []
+    if sr:
+        written.append(write_sr(out / "sr.dcm", document, source, rois))
+    if seg:
+        written.append(write_seg(out / "seg.dcm", clip, rois))
+    typer.echo("wrote " + " and ".join(str(p) for p in written))
+
+
+@app.command("roi-export")
+def roi_export(roi: Annotated[Path, typer.Argument(help="ROI file (JSON or label mask).")],
+               clip: Annotated[Path, typer.Option("--clip", help="The clip the ROIs belong to (size, spacing).")],
+               out: Annotated[Path, typer.Option("--out", help="rois.nii.gz (or .nii).")],
+               fps: Annotated[float | None, typer.Option("--fps", help="Frame rate when the clip has no timing.")] = None,
+               ) -> None:
+    """ROIs as a NIfTI label mask: 1 lesion, 2 liver, 3… further lesions (what `analyze` reads back)."""
+    from ceuskit.export.nifti import write_roi_nifti
+    from ceuskit.io import open_clip
+    from ceuskit.roi import load_rois
+
+    with open_clip(clip, fps=fps) as opened:
+        rois = load_rois(roi, pixel_spacing_mm=opened.pixel_spacing_mm)
+        path = write_roi_nifti(out, rois, opened.rows, opened.columns, opened.pixel_spacing_mm)
+    typer.echo(f"wrote {path}")
