@@ -44,7 +44,7 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from ceuskit.errors import ClipError
+from ceuskit.errors import CeusError, ClipError
 from ceuskit.io.clip import Clip, Region
 from ceuskit.io.layout import resolve_layout
 
@@ -143,12 +143,36 @@ def _pixel_format(ds: Dataset, transfer_syntax: UID, pixel_vr: str, source: str)
 
 
 # --- header and pixel data element ------------------------------------------------------------------------
+class _BoundedReader:
+    """A file whose ``read(n)`` never asks for more than the file still holds.
+
+    A damaged element length (say 0xFFFFFFF0) would otherwise make pydicom request gigabytes, which Python
+    allocates before finding the file short; bounded, the read comes back short and pydicom reports it.
+    """
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self._size = os.fstat(fh.fileno()).st_size
+
+    def read(self, n: int | None = -1) -> bytes:
+        left = max(0, self._size - self._fh.tell())
+        return self._fh.read(left if n is None or n < 0 else min(n, left))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+
 def _read_header(fh: BinaryIO, source: str) -> tuple[Dataset, list[str]]:
     """The dataset up to (not including) the pixel data; pydicom's warnings are returned, not raised."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
+            ds = pydicom.dcmread(_BoundedReader(fh), stop_before_pixels=True, force=True)
+            # pydicom converts values lazily; convert them all now, so a damaged value fails here, once
+            for _ in ds.iterall():
+                pass
+            for _ in getattr(ds, "file_meta", Dataset()).iterall():
+                pass
         except Exception as exc:  # pydicom raises many kinds for malformed input
             raise ClipError(f"{source}: not a readable DICOM file ({_one_line(exc)})") from exc
     return ds, [_one_line(w.message) if isinstance(w.message, BaseException) else str(w.message) for w in caught]
@@ -158,6 +182,9 @@ def _transfer_syntax(ds: Dataset) -> UID:
     implicit, little = getattr(ds, "original_encoding", (None, None))
     meta = getattr(ds, "file_meta", None)
     stated = meta.get("TransferSyntaxUID") if meta is not None else None
+    if stated is not None and not (isinstance(stated, str) and UID(stated).is_transfer_syntax):
+        raise ClipError(f"{stated!s:.64}: the file's Transfer Syntax UID is not a transfer syntax; the file is "
+                        "damaged")
     if stated is not None and UID(stated).is_encapsulated:
         return UID(stated)
     if stated is not None and UID(stated) == DeflatedExplicitVRLittleEndian:
@@ -574,6 +601,13 @@ def read_dicom(path: str | Path, *, fps: float | None = None, layout: str = "aut
     fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - owned by the frame source, closed by Clip.close
     try:
         clip = _open(fh, source, fps=fps, layout=layout)
+    except CeusError:
+        fh.close()
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, NotImplementedError,
+            struct.error) as exc:  # a header value no check above foresaw: still the file's fault
+        fh.close()
+        raise ClipError(f"{source}: malformed DICOM header ({_one_line(exc)})") from exc
     except BaseException:
         fh.close()
         raise

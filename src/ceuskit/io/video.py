@@ -39,6 +39,10 @@ def is_video(path: str | Path) -> bool:
     return has_video and not name.endswith("_pipe") and name not in _NOT_VIDEO_FORMATS
 
 
+MAX_FRAME_PIXELS = 8192 * 8192
+"""Largest frame a video may declare (an ultrasound display is at most a few megapixels)."""
+
+
 def _demux(path: str) -> tuple[list[int], list[bool], Fraction, dict[str, Any]]:
     """Presentation timestamps (stream time base units) and keyframe flags of every video packet."""
     try:
@@ -50,6 +54,12 @@ def _demux(path: str) -> tuple[list[int], list[bool], Fraction, dict[str, Any]]:
             raise ClipError(f"{path}: the file has no video stream")
         stream = container.streams.video[0]
         time_base = stream.time_base
+        if stream.codec_context is None:
+            raise ClipError(f"{path}: the video stream's codec is unknown or damaged; convert the file to MP4")
+        width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+        if width * height > MAX_FRAME_PIXELS:
+            raise ClipError(f"{path}: the video claims {width}×{height}-pixel frames, beyond any ultrasound "
+                            "display; the file is damaged")
         facts = {"container": container.format.name, "codec": stream.codec_context.name,
                  "container_frame_count": int(stream.frames or 0)}
         stamps: list[tuple[int, bool]] = []
@@ -61,7 +71,7 @@ def _demux(path: str) -> tuple[list[int], list[bool], Fraction, dict[str, Any]]:
                 if stamp is None:
                     raise ClipError(f"{path}: the video's packets carry no timestamps; convert it to MP4 or MKV")
                 stamps.append((int(stamp), bool(packet.is_keyframe)))
-        except av.FFmpegError as exc:
+        except (av.FFmpegError, OSError) as exc:
             raise ClipError(f"{path}: the video is truncated or corrupt ({exc})") from exc
     if time_base is None or not stamps:
         raise ClipError(f"{path}: the video has no frames")
@@ -109,11 +119,11 @@ class VideoFrames:
         if self._last is not None and self._last[0] == index:
             return self._last[1]
         next_keyframe = bisect.bisect_right(self._keyframes, index) - 1
-        if (self._decoder is None or self._position is None or self._position > index
-                or (next_keyframe >= 0 and self._position < self._keyframes[next_keyframe])):
-            self._restart(index)
-        assert self._decoder is not None
         try:
+            if (self._decoder is None or self._position is None or self._position > index
+                    or (next_keyframe >= 0 and self._position < self._keyframes[next_keyframe])):
+                self._restart(index)
+            assert self._decoder is not None
             for frame in self._decoder:
                 found = self._index.get(frame.pts) if frame.pts is not None else self._position
                 if found is None:
@@ -125,7 +135,8 @@ class VideoFrames:
                     return pixels
                 if found > index:
                     break
-        except av.FFmpegError as exc:
+        except (av.FFmpegError, OSError) as exc:  # PyAV maps some FFmpeg errors to OSError subclasses
+            self._decoder, self._position = None, None
             raise ClipError(f"{self._path}: frame {index} cannot be decoded ({exc})") from exc
         self._decoder, self._position = None, None
         raise ClipError(f"{self._path}: frame {index} cannot be decoded (the decoder skipped it); "
