@@ -1,0 +1,44 @@
+"""``ceuskit serve``: the browser workstation on this machine (loopback by default)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ceuskit.cli import app
+from ceuskit.errors import InputError
+from ceuskit.store import DEFAULT_URL
+
+
+@app.command("serve")
+def serve(host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback: this machine only).")
+                          ] = "127.0.0.1",
+          port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+          db: Annotated[str, typer.Option("--db", help="Study database URL.")] = DEFAULT_URL,
+          data: Annotated[Path, typer.Option("--data", help="Data folder: clips are read only from here; "
+                                                            "uploads land in its uploads/.")] = Path("."),
+          max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", min=1, help="Largest upload (MB).")] = 2048,
+          ) -> None:
+    """Serve the workstation: studies, clip viewer, ROI drawing, analysis, maps, cohort dashboard.
+
+    Access needs a token: CEUSKIT_TOKEN, or one generated at the first start, stored in DATA/.ceuskit/token
+    and printed once.
+    """
+    import uvicorn
+
+    from ceuskit.web import Settings, create_app, load_or_create_token
+
+    if not data.is_dir():
+        raise InputError(f"--data {data}: no such folder")
+    token, created = load_or_create_token(data)
+    settings = Settings(db_url=db, data_dir=data, token=token, max_upload_bytes=max_upload_mb << 20)
+    application = create_app(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if created:
+        typer.echo(f"access token (stored in {data / '.ceuskit' / 'token'}): {token}")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"ceuskit workstation on http://{shown}:{port}/ (Ctrl-C to stop)")
+    uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning")

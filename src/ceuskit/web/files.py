@@ -1,0 +1,91 @@
+"""Where the workstation may read and write: the data folder (and its uploads), nothing else.
+
+Every path the API touches goes through :func:`inside`, which resolves it (symbolic links included) and
+refuses anything that ends up outside its base — ``..``, absolute paths, links pointing out.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import OrderedDict
+from pathlib import Path
+from threading import Lock
+
+from ceuskit.errors import InputError
+from ceuskit.io.clip import Clip
+
+__all__ = ["ClipCache", "PathRefused", "clip_kind", "inside", "safe_name"]
+
+CLIP_SUFFIXES = (".dcm", ".dicom", ".mp4", ".avi", ".mov", ".mkv", ".npy", ".npz")
+
+
+class PathRefused(InputError):
+    """A path that leaves the data folder, or names nothing there."""
+
+
+def inside(base: Path, candidate: str | Path) -> Path:
+    """``candidate`` (relative to ``base``, or absolute) resolved, if it lies inside ``base``."""
+    root = base.resolve()
+    text = str(candidate)
+    if not text or "\x00" in text:
+        raise PathRefused("empty or invalid path")
+    path = (root / text).resolve()
+    if path != root and root not in path.parents:
+        raise PathRefused("the path leaves the data folder")
+    return path
+
+
+def safe_name(name: str) -> str:
+    """A file name for an upload: the original's base name reduced to [A-Za-z0-9._-], never hidden."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name.replace("\\", "/")).name).lstrip(".")
+    return base[:80] or "upload"
+
+
+def clip_kind(head: bytes) -> str | None:
+    """"dicom" or "video" from a file's first bytes (DICOM preamble, MP4/MOV, AVI, Matroska), else None."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head[:4] == b"\x1a\x45\xdf\xa3":
+        return "video"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video"
+    return None
+
+
+def unique_path(folder: Path, name: str) -> Path:
+    """``folder/name``, or with a random infix when that exists already."""
+    target = folder / name
+    while target.exists():
+        stem, dot, suffix = name.partition(".")
+        target = folder / f"{stem}-{secrets.token_hex(3)}{dot}{suffix}"
+    return target
+
+
+class ClipCache:
+    """A few open clips, least recently used closed first (frame requests come in bursts per clip)."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._size = size
+        self._clips: OrderedDict[str, Clip] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, path: Path) -> Clip:
+        from ceuskit.io import open_clip
+
+        key = str(path)
+        with self._lock:
+            clip = self._clips.pop(key, None)
+            if clip is None:
+                clip = open_clip(path)
+            self._clips[key] = clip
+            while len(self._clips) > self._size:
+                _, old = self._clips.popitem(last=False)
+                old.close()
+            return clip
+
+    def close(self) -> None:
+        with self._lock:
+            for clip in self._clips.values():
+                clip.close()
+            self._clips.clear()
