@@ -440,11 +440,11 @@ function drawTic(doc) {
   }
   for (const lesion of doc.lesions || []) {
     const marks = [[lesion.arterial_phase.onset_s, "onset", "marker onset"], [lesion.portal_venous_phase.washout_onset_s, "wash-out", "marker washout"]];
-    for (const [time, label, cls] of marks) {
-      if (time === null || time === undefined) continue;
+    marks.forEach(([time, label, cls], row) => {
+      if (time === null || time === undefined) return;
       svg.appendChild(svgEl("line", {x1: X(time), x2: X(time), y1: T, y2: H - B, class: cls}));
-      svg.appendChild(svgEl("text", {x: X(time) + 3, y: T + 12, class: `axis ${cls}`}, `${label} ${time.toFixed(1)} s`));
-    }
+      svg.appendChild(svgEl("text", {x: X(time) + 3, y: T + 12 + 14 * row, class: `axis ${cls}`}, `${label} ${time.toFixed(1)} s`));
+    });
   }
   let ly = T + 6;
   for (const s of series) {

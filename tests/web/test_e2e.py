@@ -1,0 +1,175 @@
+"""End to end in Debian's chromium (headless, driven by Playwright; no browser download).
+
+A sonographer's session: sign in, open a phantom clip, draw the lesion (ellipse) and the liver reference
+(polygon) where the phantom has them, run the analysis, read the curve and the labels — which must be the
+phantom's ground truth — then reload and find everything still there. Screenshots are kept in
+``build/test-artifacts/web/``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ceuskit.web import Settings, create_app
+
+from .conftest import TOKEN, Study
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parents[2] / "build" / "test-artifacts" / "web"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                                 "(make install installs it)")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(study_data: Study) -> Iterator[str]:
+    import uvicorn
+
+    app = create_app(Settings(db_url=study_data.db_url, data_dir=study_data.data, token=TOKEN))
+    port = _free_port()
+    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                             access_log=False))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert instance.started, "the workstation did not start"
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page(server: str) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+        tab.set_default_timeout(60_000)
+        yield tab
+        browser.close()
+        assert errors == [], errors
+
+
+def _to_page(page, x: float, y: float) -> tuple[float, float]:
+    """Stored-frame pixel (x, y) → page coordinates on the viewer canvas."""
+    box = page.locator("#viewer").bounding_box()
+    columns = page.evaluate("document.getElementById('viewer').width")
+    rows = page.evaluate("document.getElementById('viewer').height")
+    return box["x"] + x * box["width"] / columns, box["y"] + y * box["height"] / rows
+
+
+def test_sign_in_draw_analyse_and_read_the_labels(page, server: str, study_data: Study) -> None:
+    page.goto(server + "/")
+    page.wait_for_url("**/login")
+    page.fill("#token", "wrong")
+    page.click("#login")
+    page.wait_for_selector("#error:has-text('not valid')")
+    page.fill("#token", TOKEN)
+    page.click("#login")
+    page.wait_for_url(server + "/")
+    page.screenshot(path=str(ARTIFACTS / "01-signed-in.png"))
+
+    page.click(".lesion:has-text('P001')")
+    page.wait_for_function("document.getElementById('frame-slider').max > 0")
+    page.click("#clear-rois")
+    truth_rois = json.loads((study_data.data / "cohort" / "clips" / "P001_L1.roi.json").read_text())
+    reference = truth_rois["reference_frame"]
+    page.locator("#frame-slider").fill(str(reference))
+    page.wait_for_selector(f"#time-label:has-text('frame {reference + 1}/')")
+    page.screenshot(path=str(ARTIFACTS / "02-clip-open.png"))
+
+    lesion = next(r for r in truth_rois["rois"] if r["role"] == "lesion")
+    liver = next(r for r in truth_rois["rois"] if r["role"] == "parenchyma")
+    page.select_option("#role-select", "lesion")
+    page.keyboard.press("e")
+    cx, cy = _to_page(page, *lesion["center"])
+    ex, ey = _to_page(page, lesion["center"][0] + lesion["radii"][0], lesion["center"][1] + lesion["radii"][1])
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move((cx + ex) / 2, (cy + ey) / 2)
+    page.mouse.move(ex, ey)
+    page.mouse.up()
+
+    page.select_option("#role-select", "parenchyma")
+    page.click("#tool-polygon")
+    for x, y in liver["points"]:
+        page.mouse.click(*_to_page(page, x, y))
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#save-state:text-is('saved')")
+    assert page.locator("#roi-list li").count() == 2
+    page.screenshot(path=str(ARTIFACTS / "03-rois-drawn.png"))
+
+    page.click("#analyse")
+    page.wait_for_selector("#label-arterial", timeout=300_000)
+    page.wait_for_selector("#tic path.curve.lesion")
+    truth = study_data.truth["P001/L1"]
+    assert page.inner_text("#label-arterial") == truth["pattern"]["arterial"]
+    assert page.inner_text("#label-late") == truth["pattern"]["late"]
+    assert page.inner_text("#label-washout").startswith(truth["pattern"]["washout_timing"])
+    onset = float(page.inner_text("#onset").split()[0])
+    assert abs(onset - truth["onset_s"]) < 1.0
+    assert page.locator("#tic line.marker.onset").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "04-analysed.png"), full_page=True)
+
+    # the ROIs the browser saved are the ones drawn (same geometry within a pixel)
+    stored = page.evaluate("""async () => (await (await fetch('/api/lesions/' + JSON.parse(
+        localStorage.getItem('ceuskit.state')).lesion, {headers: {Authorization: 'Bearer ' +
+        localStorage.getItem('ceuskit.token')}})).json()).rois""")
+    drawn = {r["name"]: r for r in stored["rois"]}
+    assert stored["reference_frame"] == reference
+    assert all(abs(a - b) <= 1.0 for a, b in zip(drawn["lesion"]["center"], lesion["center"], strict=True))
+    assert all(abs(a - b) <= 1.0 for a, b in zip(drawn["lesion"]["radii"], lesion["radii"], strict=True))
+    assert len(drawn["liver"]["points"]) == len(liver["points"])
+
+    # nothing lost on reload: same lesion, frame, ROIs and result
+    page.reload()
+    page.wait_for_selector("#label-arterial")
+    assert page.locator("#roi-list li").count() == 2
+    assert f"frame {reference + 1}/" in page.inner_text("#time-label")
+    assert page.inner_text("#label-arterial") == truth["pattern"]["arterial"]
+
+    # keyboard frame stepping
+    page.locator("#viewer").focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_selector(f"#time-label:has-text('frame {reference + 2}/')")
+    page.keyboard.press("Shift+ArrowLeft")
+    page.wait_for_selector(f"#time-label:has-text('frame {reference - 8}/')")
+
+
+def test_map_overlay_and_cohort_dashboard(page, server: str) -> None:
+    page.select_option("#map-select", "arrival_time_s")
+    page.wait_for_selector("#map-legend:has-text(' s')", timeout=300_000)
+    page.locator("#map-opacity").fill("80")
+    page.screenshot(path=str(ARTIFACTS / "05-map-overlay.png"))
+    page.click("#tab-cohort")
+    page.wait_for_selector("#patterns rect.bar")
+    page.wait_for_selector("#scatter circle.dot")
+    assert "2 patients" in page.inner_text("#cohort-title")
+    page.screenshot(path=str(ARTIFACTS / "06-cohort.png"))
+    with page.expect_download() as download:
+        page.click("#download-csv")
+    assert download.value.suggested_filename == "lesions.csv"
