@@ -20,11 +20,10 @@ import pytest
 from PIL import Image
 
 from ceuskit import store
-from ceuskit.io import open_clip
 
 from .conftest import TOKEN, Study
 
-ROUTES_WITH_AUTH = [("GET", "/api/studies"), ("GET", "/api/studies/1"), ("GET", "/api/studies/1/stats"),
+ROUTES_WITH_AUTH = [("GET", "/api/studies"), ("POST", "/api/studies"), ("GET", "/api/studies/1"), ("GET", "/api/studies/1/stats"),
                     ("GET", "/api/studies/1/table"), ("GET", "/api/studies/1/export.csv"),
                     ("GET", "/api/studies/1/report"), ("POST", "/api/studies/1/lesions"), ("GET", "/api/files"),
                     ("POST", "/api/uploads"), ("GET", "/api/clips/1"), ("GET", "/api/clips/1/frames/0"),
@@ -168,9 +167,23 @@ def test_stats_table_csv_and_report(client, study_data: Study) -> None:
 
 
 def test_files_lists_clips_of_the_data_folder_only(client, study_data: Study) -> None:
+    outside = study_data.data.parent / "outside-target.dcm"
+    outside.write_bytes(_dicom_bytes(study_data))
+    (study_data.data / "links").mkdir(exist_ok=True)
+    link = study_data.data / "links" / "points-out.dcm"
+    if not link.is_symlink():
+        os.symlink(outside, link)
     listed = {f["path"] for f in client.get("/api/files").json()}
     assert {"cohort/clips/P001_L1.dcm", "cohort/clips/P002_L1.dcm"} <= listed
+    assert "links/points-out.dcm" not in listed
     assert all(not p.startswith(("/", "..")) for p in listed)
+
+
+@pytest.mark.parametrize("path", ["/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py",
+                                  "/static/%2e%2e/%2e%2e/errors.py"])
+def test_static_files_do_not_leave_their_folder(client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404 and "__all__" not in response.text
 
 
 @pytest.mark.parametrize("clip", ["../web-study.db", "/etc/passwd", "cohort/../../web-study.db", "escape/link.dcm",
@@ -219,11 +232,18 @@ def test_upload_of_a_clip(client, study_data: Study) -> None:
     assert saved.read_bytes() == _dicom_bytes(study_data) and response.json()["kind"] == "dicom"
 
 
-def test_oversized_upload_is_refused_and_leaves_nothing(client, study_data: Study) -> None:
-    big = _dicom_bytes(study_data) + bytes(80 * 1024)  # over the 64 KiB limit of this app
+@pytest.mark.parametrize("extra_kib", [8, 80])  # 8: caught while streaming to disk; 80: by Content-Length
+def test_oversized_upload_is_refused_and_leaves_nothing(client, study_data: Study, extra_kib: int) -> None:
+    big = _dicom_bytes(study_data) + bytes(extra_kib * 1024)  # over the 64 KiB limit of this app
     response = client.post("/api/uploads", files={"file": ("big.dcm", big)})
-    assert response.status_code == 413
+    assert response.status_code == 413 and "limit of 65536 bytes" in response.json()["detail"]
     assert not list((study_data.data / "uploads").glob("big*")) and not list((study_data.data / "uploads").glob(".*"))
+
+
+def test_upload_without_a_length_is_refused(client) -> None:
+    response = client.post("/api/uploads", content=iter([b"--x\r\n"] * 4),
+                           headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 411
 
 
 def test_upload_of_a_foreign_file_is_refused(client, study_data: Study) -> None:
@@ -267,3 +287,29 @@ def test_ui_pages_are_served_without_a_cdn(client) -> None:
         external = re.findall(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//|fetch\(\s*["'](?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""",
                               response.text)
         assert external == [], path
+
+
+def test_new_study_and_a_graded_lesion_in_it(client, study_data: Study) -> None:
+    response = client.post("/api/studies", json={"name": "Second cohort"})
+    assert response.status_code == 201
+    study_id = response.json()["id"]
+    listed = {s["name"]: s for s in client.get("/api/studies").json()}
+    assert listed["Second cohort"]["id"] == study_id and listed["Second cohort"]["n_lesions"] == 0
+    assert client.post("/api/studies", json={"name": "Second cohort"}).status_code == 409
+    assert client.post("/api/studies", json={"name": "../etc"}).status_code == 422
+    created = client.post(f"/api/studies/{study_id}/lesions", json={
+        "patient": "Q001", "lesion": "L1", "clip": "cohort/clips/P001_L1.dcm", "ki67_percent": 25.0,
+        "injection_time_s": 3.0})
+    assert created.status_code == 201
+    lesion = client.get(f"/api/lesions/{created.json()['id']}").json()
+    assert lesion["who_grade"] == "G3"  # WHO 2019: Ki-67 > 20 % is G3
+    assert lesion["injection_time_s"] == 3.0 and lesion["ki67_percent"] == 25.0
+
+
+def test_adding_an_existing_lesion_again_is_refused_and_keeps_its_rois(client, study_data: Study) -> None:
+    existing = _lesion(client, "P001")
+    before = client.get(f"/api/lesions/{existing['id']}").json()["rois"]
+    response = client.post("/api/studies/1/lesions", json={"patient": "P001", "lesion": existing["lesion"],
+                                                           "clip": "cohort/clips/P001_L1.dcm"})
+    assert response.status_code == 409
+    assert client.get(f"/api/lesions/{existing['id']}").json()["rois"] == before and before["rois"]

@@ -160,7 +160,9 @@ def test_sign_in_draw_analyse_and_read_the_labels(page, server: str, study_data:
     page.wait_for_selector(f"#time-label:has-text('frame {reference - 8}/')")
 
 
-def test_map_overlay_and_cohort_dashboard(page, server: str) -> None:
+def test_map_overlay_and_cohort_dashboard(page, server: str, study_data: Study) -> None:
+    from ceuskit import store
+
     page.select_option("#map-select", "arrival_time_s")
     page.wait_for_selector("#map-legend:has-text(' s')", timeout=300_000)
     page.locator("#map-opacity").fill("80")
@@ -168,8 +170,40 @@ def test_map_overlay_and_cohort_dashboard(page, server: str) -> None:
     page.click("#tab-cohort")
     page.wait_for_selector("#patterns rect.bar")
     page.wait_for_selector("#scatter circle.dot")
-    assert "2 patients" in page.inner_text("#cohort-title")
+    with store.Store(study_data.db_url) as db:  # the study as the database holds it (the API tests add lesions)
+        patients = store.get_study(db, 1)["patients"]
+    n_lesions = sum(len(patient["lesions"]) for patient in patients)
+    assert page.inner_text("#cohort-title") == f"{len(patients)} patients, {n_lesions} lesions"
     page.screenshot(path=str(ARTIFACTS / "06-cohort.png"))
     with page.expect_download() as download:
         page.click("#download-csv")
     assert download.value.suggested_filename == "lesions.csv"
+
+
+def test_add_a_lesion_from_an_uploaded_clip(page, server: str, study_data: Study,
+                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    from pydicom import dcmread
+
+    from ceuskit.simulate import Phantom, simulate_clip
+
+    phantom = Phantom(duration_s=20.0, fps=2.0, dual=True, ceus_side="right")
+    clip = simulate_clip(tmp_path_factory.mktemp("upload"), phantom, name="new clip")
+    n_frames = int(dcmread(clip.dicom, stop_before_pixels=True).NumberOfFrames)
+    page.click("#tab-lesion")
+    page.click("#add-lesion-button")
+    page.select_option("#add-study", "new")
+    page.fill("#add-study-name", "Uploads")
+    page.set_input_files("#add-upload", str(clip.dicom))
+    page.wait_for_function("document.getElementById('add-clip').value.startsWith('uploads/')")
+    assert page.input_value("#add-clip") == "uploads/new_clip.dcm"
+    page.fill("#add-patient", "U001")
+    page.fill("#add-ki67", "12")
+    page.screenshot(path=str(ARTIFACTS / "07-add-lesion.png"))
+    page.click("#add-submit")
+    page.wait_for_selector(".lesion.active:has-text('U001')")
+    page.wait_for_selector(f"#time-label:has-text('frame 1/{n_frames}')")
+    assert "G2" in page.inner_text("#lesion-title")  # WHO 2019: Ki-67 3–20 % is G2
+    assert page.inner_text("#layout-label") == "dual display · CEUS right"  # as the phantom was rendered
+    assert (study_data.data / "uploads" / "new_clip.dcm").read_bytes() == clip.dicom.read_bytes()
+    assert page.locator("#roi-list li").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "08-lesion-added.png"))

@@ -53,6 +53,10 @@ class LoginBody(BaseModel):
     token: str = Field(max_length=512)
 
 
+class NewStudy(BaseModel):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")
+
+
 class NewLesion(BaseModel):
     """A lesion to read from a clip of the data folder (its ROIs are drawn afterwards)."""
 
@@ -102,7 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.middleware("http")
     async def access_log(request: Request, call_next: Any) -> Response:
         start = time.perf_counter()
-        response = await call_next(request)
+        response = upload_gate(request) or await call_next(request)
         route = request.scope.get("route")
         template = getattr(route, "path", "(unmatched)")  # the template, e.g. /api/lesions/{lesion_id}
         log.info("%s %s %d %.0f ms", request.method, template, response.status_code,
@@ -110,6 +114,22 @@ def create_app(settings: Settings) -> FastAPI:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
+
+    def upload_gate(request: Request) -> Response | None:
+        """Refuse an upload before its body is read: no token (401), no or too large Content-Length (411/413)."""
+        if request.method != "POST" or request.url.path != "/api/uploads":
+            return None
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), settings.token.encode()):
+            return JSONResponse({"detail": "a valid access token is needed (Authorization: Bearer …)"},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit():
+            return JSONResponse({"detail": "an upload needs a Content-Length header"}, status_code=411)
+        if int(declared) > settings.max_upload_bytes + 64 * 1024:  # the multipart envelope is a few hundred bytes
+            return JSONResponse({"detail": f"the upload is larger than the limit of {settings.max_upload_bytes} bytes"},
+                                status_code=413)
+        return None
 
     @app.exception_handler(CeusError)
     async def ceus_error(request: Request, exc: CeusError) -> JSONResponse:
@@ -155,6 +175,12 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/studies", dependencies=auth)
     def studies() -> list[dict[str, Any]]:
         return st.list_studies(db)
+
+    @app.post("/api/studies", dependencies=auth, status_code=201)
+    def new_study(body: NewStudy) -> dict[str, Any]:
+        if any(item["name"] == body.name for item in st.list_studies(db)):
+            raise HTTPException(409, f"a study named {body.name!r} exists already; choose another name")
+        return {"id": st.import_lesions(db, [], study=body.name)["study_id"], "name": body.name}
 
     @app.get("/api/studies/{study_id}", dependencies=auth)
     def study(study_id: int) -> dict[str, Any]:
@@ -204,18 +230,24 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/api/studies/{study_id}/lesions", dependencies=auth, status_code=201)
     def new_lesion(study_id: int, body: NewLesion) -> dict[str, Any]:
         from ceuskit.io.clip import source_sha256
+        from ceuskit.stats import who_grade
         from ceuskit.study import clip_header_summary
 
         found = st.get_study(db, study_id)
         path = inside(data_dir, body.clip)
         if not path.is_file():
             raise HTTPException(404, "no such clip in the data folder")
+        if any(p["patient"] == body.patient and any(le["lesion"] == body.lesion for le in p["lesions"])
+               for p in found["patients"]):
+            raise HTTPException(409, "this patient already has a lesion with that name; choose another name")
         clips.get(path)  # readable, or a one-line ClipError
         stat = path.stat()
+        grade = who_grade(body.ki67_percent)
         row = st.LesionInput(patient=body.patient, lesion=body.lesion, clip_path=str(path),
                              clip_sha256=source_sha256(path), rois={"reference_frame": 0, "units": "px", "rois": []},
                              clip_size_bytes=stat.st_size, clip_mtime_ns=stat.st_mtime_ns,
                              clip_header=clip_header_summary(path), ki67_percent=body.ki67_percent,
+                             who_grade=grade, who_grade_source=None if grade is None else "ki67",
                              primary_site=body.primary_site, injection_time_s=body.injection_time_s)
         st.import_lesions(db, [row], study=found["name"])
         created = next(lesion for p in st.get_study(db, study_id)["patients"] if p["patient"] == body.patient
@@ -227,15 +259,17 @@ def create_app(settings: Settings) -> FastAPI:
     def files() -> list[dict[str, Any]]:
         out = []
         for path in sorted(data_dir.rglob("*")):
-            if path.is_file() and path.suffix.lower() in CLIP_SUFFIXES and work not in path.parents:
-                out.append({"path": str(path.relative_to(data_dir)), "size_bytes": path.stat().st_size})
+            if path.suffix.lower() not in CLIP_SUFFIXES or work in path.parents or not path.is_file():
+                continue
+            try:
+                inside(data_dir, path)  # a symbolic link out of the folder is not offered
+            except PathRefused:
+                continue
+            out.append({"path": str(path.relative_to(data_dir)), "size_bytes": path.stat().st_size})
         return out[:5000]
 
     @app.post("/api/uploads", dependencies=auth, status_code=201)
-    def upload(request: Request, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > settings.max_upload_bytes + 64 * 1024:
-            raise HTTPException(413, f"the upload is larger than the limit of {settings.max_upload_bytes} bytes")
+    def upload(file: Annotated[UploadFile, File()]) -> dict[str, Any]:
         uploads.mkdir(parents=True, exist_ok=True)
         head = file.file.read(132)
         kind = clip_kind(head)

@@ -47,12 +47,12 @@ async function loadStudies() {
   const studies = await getJSON("/api/studies");
   const tree = $("studies");
   tree.innerHTML = "";
-  if (!studies.length) { tree.innerHTML = '<p class="muted">No study yet: <code>ceuskit study import manifest.csv</code>.</p>'; return; }
+  if (!studies.length) { tree.innerHTML = '<p class="muted">No study yet: add a lesion below, or <code>ceuskit study import manifest.csv</code>.</p>'; return; }
   for (const study of studies) {
     const details = document.createElement("details");
     details.className = "study";
     details.dataset.id = study.id;
-    details.innerHTML = `<summary>${escapeHtml(study.name)} <span class="muted">${study.n_lesions} lesions</span></summary>`;
+    details.innerHTML = `<summary>${escapeHtml(study.name)} <span class="muted">${plural(study.n_lesions, "lesion")}</span></summary>`;
     details.addEventListener("toggle", () => { if (details.open) openStudy(study.id, details); });
     tree.appendChild(details);
     if (state.study === study.id) details.open = true;
@@ -68,7 +68,7 @@ async function openStudy(studyId, details) {
   for (const patient of study.patients) {
     for (const lesion of patient.lesions) {
       const item = document.createElement("li");
-      item.className = "lesion";
+      item.className = lesion.id === state.lesion ? "lesion active" : "lesion";
       item.dataset.id = lesion.id;
       const status = lesion.analysis ? lesion.analysis.status : "new";
       item.innerHTML = `${escapeHtml(patient.patient)} · ${escapeHtml(lesion.lesion)} <span class="badge ${status}">${status}</span>`;
@@ -103,12 +103,21 @@ async function openLesion(lesionId) {
   canvas.width = view.clip.columns; canvas.height = view.clip.rows;
   $("frame-slider").max = view.clip.n_frames - 1;
   state.frame = Math.min(state.frame, view.clip.n_frames - 1);
+  showLayout(view.clip);
   drawPhaseBands(null);
   renderRoiList();
   await showFrame(state.frame);
   if (lesion.analysis && lesion.analysis.status === "ok") showAnalysis(lesion.analysis);
   else { $("labels").querySelector("tbody").innerHTML = ""; $("tic").innerHTML = ""; }
   if (state.map) await loadMap(state.map);
+}
+
+function showLayout(clip) {
+  // dual display (B-mode | CEUS side by side): say which half carries the contrast; the analysis reads that one
+  const ceus = (clip.regions || []).find((r) => r.role === "ceus"), bmode = (clip.regions || []).find((r) => r.role === "bmode");
+  const label = $("layout-label");
+  label.hidden = !(clip.layout === "dual" && ceus && bmode);
+  label.textContent = label.hidden ? "" : `dual display · CEUS ${ceus.box[0] < bmode.box[0] ? "left" : "right"}`;
 }
 
 function timeAfterInjection(index) {
@@ -459,6 +468,9 @@ async function loadMap(name) {
   state.map = name; saveState();
   view.overlay = null; $("map-legend").textContent = "";
   if (!name || !view.lesion) { draw(); return; }
+  if (!((view.lesion.rois || {}).rois || []).some((roi) => roi.role === "lesion")) {
+    $("map-legend").textContent = "draw and save a lesion ROI first"; draw(); return;
+  }
   try {
     let response;
     try { response = await api(`/api/lesions/${view.lesion.id}/map/${name}`); } catch (error) {
@@ -483,7 +495,7 @@ async function loadMap(name) {
 async function loadCohort() {
   if (state.study === null) return;
   const [stats, table] = await Promise.all([getJSON(`/api/studies/${state.study}/stats`), getJSON(`/api/studies/${state.study}/table`)]);
-  $("cohort-title").textContent = `${stats.n_patients} patients, ${stats.n_lesions} lesions`;
+  $("cohort-title").textContent = `${plural(stats.n_patients, "patient")}, ${plural(stats.n_lesions, "lesion")}`;
   drawPatterns(stats.patterns || {});
   const correlation = (stats.correlations || []).find((c) => c.x === "arterial_onset_s" && c.y === "ki67");
   $("rho").textContent = correlation && correlation.rho !== null ? `Spearman rs = ${correlation.rho.toFixed(3)}, p = ${correlation.p_value.toFixed(3)}` : "";
@@ -516,7 +528,8 @@ function drawScatter(rows) {
   for (let v = 0; v <= xMax; v += xMax > 40 ? 10 : 5) {
     svg.appendChild(svgEl("text", {x: X(v), y: H - B + 14, "text-anchor": "middle", class: "axis"}, `${v}`));
   }
-  for (let v = Math.ceil(yMin / 5) * 5; v <= yMax; v += 5) {
+  const yStep = yMax - yMin <= 10 ? 1 : 5;
+  for (let v = Math.ceil(yMin / yStep) * yStep; v <= yMax; v += yStep) {
     svg.appendChild(svgEl("line", {x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: "grid"}));
     svg.appendChild(svgEl("text", {x: L - 4, y: Y(v) + 4, "text-anchor": "end", class: "axis"}, `${v}`));
   }
@@ -539,7 +552,76 @@ async function download(path, filename) {
   } catch (error) { status(`download failed: ${error.message}`); }
 }
 
+// ------------------------------------------------------------------------------------- add a lesion
+async function openAddLesion() {
+  const [studies, files] = await Promise.all([getJSON("/api/studies"), getJSON("/api/files")]);
+  const studySelect = $("add-study");
+  studySelect.innerHTML = "";
+  for (const study of studies) studySelect.add(new Option(study.name, study.id, false, study.id === state.study));
+  studySelect.add(new Option("new study…", "new", false, !studies.length));
+  toggleNewStudy();
+  fillClips(files, null);
+  $("add-error").textContent = "";
+  $("add-upload").value = "";
+  $("add-lesion").showModal();
+}
+
+function toggleNewStudy() {
+  const isNew = $("add-study").value === "new";
+  document.querySelectorAll(".new-study").forEach((node) => { node.hidden = !isNew; });
+  $("add-study-name").required = isNew;
+}
+
+function fillClips(files, selected) {
+  const clipSelect = $("add-clip");
+  clipSelect.innerHTML = "";
+  if (!files.length) clipSelect.add(new Option("no clip in the data folder: upload one", ""));
+  for (const file of files) {
+    const megabytes = (file.size_bytes / 1048576).toFixed(1);
+    clipSelect.add(new Option(`${file.path} (${megabytes} MB)`, file.path, false, file.path === selected));
+  }
+}
+
+async function uploadClip(file) {
+  $("add-error").textContent = `uploading ${file.name}…`;
+  $("add-submit").disabled = true;
+  try {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    const saved = await (await api("/api/uploads", {method: "POST", body: form})).json();
+    fillClips(await getJSON("/api/files"), saved.path);
+    $("add-error").textContent = "";
+  } catch (error) {
+    $("add-error").textContent = `upload refused: ${error.message}`;
+  } finally {
+    $("add-submit").disabled = false;
+  }
+}
+
+async function submitAddLesion(event) {
+  event.preventDefault();
+  $("add-error").textContent = "";
+  try {
+    let studyId = $("add-study").value;
+    if (studyId === "new") studyId = (await sendJSON("/api/studies", "POST", {name: $("add-study-name").value.trim()})).id;
+    const ki67 = $("add-ki67").value;
+    const body = {patient: $("add-patient").value.trim(), lesion: $("add-lesion-name").value.trim(), clip: $("add-clip").value,
+                  ki67_percent: ki67 === "" ? null : Number(ki67), injection_time_s: Number($("add-injection").value || 0)};
+    const created = await sendJSON(`/api/studies/${studyId}/lesions`, "POST", body);
+    $("add-lesion").close();
+    state.study = Number(studyId); state.lesion = created.id; state.frame = 0; saveState();
+    view.lesion = null;
+    await loadStudies();
+    await openLesion(created.id);
+    status("lesion added: draw its ROIs");
+  } catch (error) {
+    $("add-error").textContent = error.message;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------- misc
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 }
@@ -574,10 +656,11 @@ function onKey(event) {
     " ": togglePlay, e: () => setTool("ellipse"), p: () => setTool("polygon"), a: analyse,
     l: () => { const s = $("role-select"); s.value = s.value === "lesion" ? "parenchyma" : "lesion"; },
     Enter: closePolygon, Escape: () => { view.drawing = null; draw(); },
-    Delete: deleteSelected, "?": () => $("help").showModal(),
+    Delete: deleteSelected, "?": () => $("help").showModal(), n: () => openAddLesion().catch((e) => status(e.message)),
   };
   const action = keys[event.key] || keys[event.key.toLowerCase()];
-  if (action && view.clip) { event.preventDefault(); action(); }
+  if (document.querySelector("dialog[open]")) return;
+  if (action && (view.clip || event.key === "?" || event.key.toLowerCase() === "n")) { event.preventDefault(); action(); }
 }
 
 function deleteSelected() {
@@ -610,6 +693,11 @@ function init() {
   $("download-report-pdf").addEventListener("click", () => download(`/api/studies/${state.study}/report?format=pdf`, "report.pdf"));
   $("logout").addEventListener("click", () => { localStorage.removeItem(TOKEN_KEY); window.location.replace("/login"); });
   $("help-button").addEventListener("click", () => $("help").showModal());
+  $("add-lesion-button").addEventListener("click", () => openAddLesion().catch((error) => status(error.message)));
+  $("add-study").addEventListener("change", toggleNewStudy);
+  $("add-upload").addEventListener("change", (e) => { if (e.target.files.length) uploadClip(e.target.files[0]); });
+  $("add-form").addEventListener("submit", submitAddLesion);
+  $("add-cancel").addEventListener("click", () => $("add-lesion").close());
   $("help-close").addEventListener("click", () => $("help").close());
   document.addEventListener("keydown", onKey);
   window.addEventListener("resize", draw);
