@@ -31,10 +31,12 @@ def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis fold
                  seg: Annotated[bool, typer.Option("--seg/--no-seg", help="Write the segmentation.")] = True,
                  ) -> None:
     """An analysis as a DICOM SR (TID 1500 measurement report) and its ROIs as DICOM SEG, for PACS."""
-    from ceuskit.export.dicom import read_source, write_seg, write_sr
+    from ceuskit.export.dicom import build_seg, build_sr, read_source, save
     from ceuskit.io.clip import source_sha256
     from ceuskit.roi import load_rois
 
+    if not (sr or seg):
+        raise InputError("nothing to write: drop --no-sr or --no-seg")
     document_path, document = _analysis(analysis)
     source = read_source(clip)
     expected = (document.get("clip") or {}).get("sha256")
@@ -43,13 +45,12 @@ def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis fold
                          "give the analysed clip")
     spacing = (document.get("clip") or {}).get("pixel_spacing_mm")
     rois = load_rois(roi, pixel_spacing_mm=tuple(spacing) if spacing else None)
-    if not (sr or seg):
-        raise InputError("nothing to write: drop --no-sr or --no-seg")
-    written = []
+    datasets = {}  # both built before either is written: a failure leaves neither
     if sr:
-        written.append(write_sr(out / "sr.dcm", document, source, rois))
+        datasets["sr.dcm"] = build_sr(document, source, rois)
     if seg:
-        written.append(write_seg(out / "seg.dcm", clip, rois))
+        datasets["seg.dcm"] = build_seg(clip, rois)
+    written = [save(dataset, out / name) for name, dataset in datasets.items()]
     typer.echo("wrote " + " and ".join(str(p) for p in written))
 
 

@@ -3,14 +3,17 @@
 Both reference the source clip (a DICOM ultrasound file): same patient and study, the clip's SOP instance
 and the ROIs' reference frame.  Built with highdicom.
 
-Codes: real ones where DICOM/SNOMED define them (Imaging Measurement Report, Tracking Identifier, Neoplasm,
-Liver, UCUM units); ceuskit's CEUS quantities and labels have no standard codes, so they use the private
-coding scheme ``99CEUSKIT`` (PS3.16 8.2: a private scheme's designator starts with "99"), listed in
-:data:`CEUS_CODES` — a reader maps them by value.
+Codes: real ones where DICOM/SNOMED CT define them (Imaging Measurement Report, Tracking Identifier,
+Neoplasm, Liver, Bolus Arrival Time, Time To Peak, Mean Transit Time, Maximum Slope, Yes/No, UCUM units;
+:data:`STANDARD_CODES`, all from pydicom's code dictionary); the other CEUS quantities and labels have no
+standard code, so they use the private coding scheme ``99CEUSKIT`` (PS3.16 8.2: a private scheme's
+designator starts with "99"), listed in :data:`CEUS_CODES` — a reader maps them by code value.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,67 +23,86 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
 
 from ceuskit._atomic import atomic_path
 from ceuskit.errors import ClipError, InputError
 from ceuskit.roi import RoiSet
 
-__all__ = ["CEUS_CODES", "PRIVATE_SCHEME", "PARAMETER_UNITS", "write_seg", "write_sr"]
+__all__ = ["CEUS_CODES", "MEASUREMENT_UNITS", "PRIVATE_SCHEME", "ROI_PARAMETERS", "STANDARD_CODES", "build_seg",
+           "build_sr", "concept", "lesion_labels", "lesion_values", "read_source", "save", "write_seg", "write_sr"]
 
 PRIVATE_SCHEME = "99CEUSKIT"
 
-CEUS_CODES: dict[str, str] = {
-    # measurements (per lesion ROI)
-    "arrival_time_s": "Arrival time after injection",
-    "time_to_peak_s": "Time to peak after injection",
-    "rise_time_s": "Rise time",
-    "peak_enhancement_db": "Peak enhancement",
-    "mean_transit_time_s": "Mean transit time",
-    "wash_in_rate": "Wash-in rate",
-    "wash_out_rate": "Wash-out rate",
-    "wash_in_auc": "Wash-in area under the curve",
-    "fall_time_s": "Fall time",
-    "onset_s": "Arterial enhancement onset after injection",
-    "relative_peak_db": "Arterial peak enhancement relative to liver",
-    "washout_onset_s": "Wash-out onset after injection",
-    "late_relative_db": "Late phase enhancement relative to liver",
-    # qualitative evaluations and their values
-    "arterial_enhancement": "Arterial phase enhancement",
-    "washout": "Portal venous wash-out",
-    "washout_timing": "Wash-out timing",
-    "washout_degree": "Wash-out degree",
-    "late_enhancement": "Late phase enhancement",
-    "lirads": "CEUS LI-RADS category",
-    "hyper": "Hyperenhancing", "iso": "Isoenhancing", "hypo": "Hypoenhancing",
-    "early": "Early wash-out", "late": "Late wash-out", "none": "No wash-out",
-    "mild": "Mild wash-out", "marked": "Marked wash-out",
-    "yes": "Present", "no": "Absent",
-    "procedure": "Contrast-enhanced ultrasound of the liver",
+CEUS_CODES: dict[str, tuple[str, str]] = {
+    # measurements without a standard code (per lesion ROI and its phase reading)
+    "rise_time_s": ("RT", "Rise time"),
+    "peak_enhancement": ("PE", "Peak enhancement, linear power"),
+    "peak_enhancement_db": ("PE-DB", "Peak enhancement, dB"),
+    "wash_out_rate": ("WOR", "Wash-out rate"),
+    "wash_in_auc": ("WIAUC", "Wash-in area under the curve"),
+    "wash_out_auc": ("WOAUC", "Wash-out area under the curve"),
+    "wash_in_wash_out_auc": ("WIWOAUC", "Wash-in and wash-out area under the curve"),
+    "wash_in_perfusion_index": ("WIPI", "Wash-in perfusion index"),
+    "fall_time_s": ("FT", "Fall time"),
+    "onset_s": ("ART-ONSET", "Arterial enhancement onset after injection"),
+    "relative_peak_db": ("ART-REL-DB", "Arterial peak enhancement relative to liver"),
+    "washout_onset_s": ("WO-ONSET", "Wash-out onset after injection"),
+    "late_relative_db": ("LATE-REL-DB", "Late phase enhancement relative to liver"),
+    # qualitative evaluations (concept names) ...
+    "arterial_enhancement": ("ART-ENH", "Arterial phase enhancement"),
+    "washout": ("WO", "Wash-out"),
+    "washout_timing": ("WO-TIMING", "Wash-out timing"),
+    "washout_degree": ("WO-DEGREE", "Wash-out degree"),
+    "late_enhancement": ("LATE-ENH", "Late phase enhancement"),
+    "lirads": ("CEUS-LIRADS", "CEUS LI-RADS v2017 category"),
+    # ... and their values
+    "hyper": ("HYPER", "Hyperenhancement"), "iso": ("ISO", "Isoenhancement"), "hypo": ("HYPO", "Hypoenhancement"),
+    "not_assessed": ("NOT-ASSESSED", "Not assessed"),
+    "early": ("WO-EARLY", "Early wash-out"), "late": ("WO-LATE", "Late wash-out"), "none": ("WO-NONE", "No wash-out"),
+    "mild": ("WO-MILD", "Mild wash-out"), "marked": ("WO-MARKED", "Marked wash-out"),
+    "LR-3": ("LR-3", "LR-3 intermediate probability of HCC"), "LR-4": ("LR-4", "LR-4 probably HCC"),
+    "LR-5": ("LR-5", "LR-5 definitely HCC"), "LR-M": ("LR-M", "LR-M probably or definitely malignant, not HCC"),
+    # the procedure reported
+    "procedure": ("CEUS-LIVER", "Contrast-enhanced ultrasound of the liver"),
 }
-"""Value → meaning of the private ``99CEUSKIT`` codes."""
+"""ceuskit name → (code value, code meaning) in the private scheme ``99CEUSKIT`` (values at most 16 characters)."""
 
-PARAMETER_UNITS: dict[str, tuple[str, str]] = {
-    "arrival_time_s": ("s", "second"), "time_to_peak_s": ("s", "second"), "rise_time_s": ("s", "second"),
-    "peak_enhancement_db": ("dB", "decibel"), "mean_transit_time_s": ("s", "second"),
-    "wash_in_rate": ("/s", "per second"), "wash_out_rate": ("/s", "per second"),
-    "wash_in_auc": ("s", "second"), "fall_time_s": ("s", "second"),
-    "onset_s": ("s", "second"), "relative_peak_db": ("dB", "decibel"), "washout_onset_s": ("s", "second"),
-    "late_relative_db": ("dB", "decibel"),
+STANDARD_CODES: dict[str, Code] = {
+    "arrival_time_s": codes.DCM.BolusArrivalTime,  # DCM 126371
+    "time_to_peak_s": codes.DCM.TimeToPeak,  # DCM 113069
+    "mean_transit_time_s": codes.DCM.MeanTransitTime,  # DCM 113052
+    "wash_in_rate": codes.DCM.MaximumSlope,  # DCM 126375: WiR is the curve's maximum slope before its peak
+    "yes": codes.SCT.Yes, "no": codes.SCT.No,  # wash-out present or not
 }
-"""UCUM unit (code, meaning) of each measurement (power is relative, so rates are per second)."""
+"""ceuskit names that DICOM or SNOMED CT already code (taken from pydicom's code dictionary, never invented)."""
+
+MEASUREMENT_UNITS: dict[str, Code] = {
+    "arrival_time_s": codes.UCUM.Second, "time_to_peak_s": codes.UCUM.Second, "rise_time_s": codes.UCUM.Second,
+    "peak_enhancement": codes.UCUM.NoUnits, "peak_enhancement_db": codes.UCUM.Decibel,
+    "mean_transit_time_s": codes.UCUM.Second, "wash_in_rate": codes.UCUM.PerSecond,
+    "wash_out_rate": codes.UCUM.PerSecond, "wash_in_auc": codes.UCUM.Second, "wash_out_auc": codes.UCUM.Second,
+    "wash_in_wash_out_auc": codes.UCUM.Second, "wash_in_perfusion_index": codes.UCUM.NoUnits,
+    "fall_time_s": codes.UCUM.Second,
+    "onset_s": codes.UCUM.Second, "relative_peak_db": codes.UCUM.Decibel,
+    "washout_onset_s": codes.UCUM.Second, "late_relative_db": codes.UCUM.Decibel,
+}
+"""UCUM unit of each measurement, in SR order.  Echo power is relative (dimensionless, unit 1), so a rate of
+power is per second, an area under the power curve is in seconds and the perfusion index (area / rise time)
+has no unit; times are seconds after injection, dB values are 10·log10 of power ratios."""
+
+ROI_PARAMETERS = ("arrival_time_s", "time_to_peak_s", "rise_time_s", "peak_enhancement", "peak_enhancement_db",
+                  "mean_transit_time_s", "wash_in_rate", "wash_out_rate", "wash_in_auc", "wash_out_auc",
+                  "wash_in_wash_out_auc", "wash_in_perfusion_index", "fall_time_s")
+"""The lesion ROI's parameters (analysis.json ``rois.NAME.parameters``) that the SR carries."""
 
 
-def _code(value: str) -> Any:
-    from highdicom.sr import CodedConcept
-
-    return CodedConcept(value=value, scheme_designator=PRIVATE_SCHEME, meaning=CEUS_CODES[value])
-
-
-def _ucum(name: str) -> Any:
-    from highdicom.sr import CodedConcept
-
-    unit, meaning = PARAMETER_UNITS[name]
-    return CodedConcept(value=unit, scheme_designator="UCUM", meaning=meaning)
+def concept(name: str) -> Code:
+    """The code of a ceuskit name: the standard one of :data:`STANDARD_CODES`, else the private one."""
+    if name in STANDARD_CODES:
+        return STANDARD_CODES[name]
+    value, meaning = CEUS_CODES[name]
+    return Code(value=value, scheme_designator=PRIVATE_SCHEME, meaning=meaning)
 
 
 def read_source(path: str | Path) -> Dataset:
@@ -111,29 +133,34 @@ def _fill_type2(ds: Dataset) -> None:
             setattr(ds, keyword, "")
 
 
-def _lesion_values(document: Mapping[str, Any], lesion: Mapping[str, Any]) -> dict[str, float]:
-    """Measurements of one lesion: its ROI's parameters and its phase reading's numbers."""
-    values: dict[str, float] = {}
-    parameters = document["rois"][lesion["roi"]].get("parameters", {})
-    for name in ("arrival_time_s", "time_to_peak_s", "rise_time_s", "peak_enhancement_db", "mean_transit_time_s",
-                 "wash_in_rate", "wash_out_rate", "wash_in_auc", "fall_time_s"):
-        values[name] = parameters.get(name)
-    values["onset_s"] = lesion["arterial_phase"].get("onset_s")
-    values["relative_peak_db"] = lesion["arterial_phase"].get("relative_peak_db")
-    values["washout_onset_s"] = lesion["portal_venous_phase"].get("washout_onset_s")
-    values["late_relative_db"] = lesion["late_phase"].get("relative_db")
-    return {k: float(v) for k, v in values.items() if v is not None and np.isfinite(v)}
+def lesion_values(document: Mapping[str, Any], lesion: Mapping[str, Any]) -> dict[str, float]:
+    """Measurements of one analysis.json lesion: its ROI's parameters and its phase reading's numbers.
+
+    Keys are those of :data:`MEASUREMENT_UNITS`, in its order; missing or non-finite values are left out.
+    """
+    parameters = document["rois"][lesion["roi"]].get("parameters")
+    found: dict[str, Any] = {name: parameters.get(name) if isinstance(parameters, Mapping) else None
+                             for name in ROI_PARAMETERS}
+    found["onset_s"] = (lesion.get("arterial_phase") or {}).get("onset_s")
+    found["relative_peak_db"] = (lesion.get("arterial_phase") or {}).get("relative_peak_db")
+    found["washout_onset_s"] = (lesion.get("portal_venous_phase") or {}).get("washout_onset_s")
+    found["late_relative_db"] = (lesion.get("late_phase") or {}).get("relative_db")
+    return {k: float(found[k]) for k in MEASUREMENT_UNITS
+            if isinstance(found.get(k), int | float) and not isinstance(found[k], bool) and math.isfinite(found[k])}
 
 
-def _lesion_labels(lesion: Mapping[str, Any]) -> dict[str, str]:
-    """Qualitative evaluations of one lesion: name → value code (both in :data:`CEUS_CODES`)."""
-    pv = lesion["portal_venous_phase"]
-    labels = {"arterial_enhancement": lesion["arterial_phase"].get("enhancement"),
-              "washout": None if pv.get("washout") is None else ("yes" if pv["washout"] else "no"),
+def lesion_labels(lesion: Mapping[str, Any]) -> dict[str, str]:
+    """Qualitative evaluations of one analysis.json lesion: concept name → value name (both coded by
+    :func:`concept`); labels the analysis did not give are left out."""
+    pv = lesion.get("portal_venous_phase") or {}
+    washout = pv.get("washout")
+    labels = {"arterial_enhancement": (lesion.get("arterial_phase") or {}).get("enhancement"),
+              "washout": None if washout is None else ("yes" if washout else "no"),
               "washout_timing": pv.get("washout_timing"),
               "washout_degree": pv.get("washout_degree"),
-              "late_enhancement": lesion["late_phase"].get("enhancement")}
-    return {k: v for k, v in labels.items() if v in CEUS_CODES}
+              "late_enhancement": (lesion.get("late_phase") or {}).get("enhancement"),
+              "lirads": (lesion.get("lirads") or {}).get("category")}
+    return {k: v for k, v in labels.items() if isinstance(v, str) and (v in CEUS_CODES or v in STANDARD_CODES)}
 
 
 def _region(roi: Any, source: Dataset, frame_number: int) -> Any:
@@ -166,7 +193,12 @@ def _region(roi: Any, source: Dataset, frame_number: int) -> Any:
 
 def write_sr(path: str | Path, document: Mapping[str, Any], source: Dataset, rois: RoiSet, *,
              series_number: int = 901) -> Path:
-    """Write ``document`` (an analysis.json) as a Comprehensive 3D SR with a TID 1500 measurement report.
+    """Write :func:`build_sr` to ``path`` (atomically)."""
+    return save(build_sr(document, source, rois, series_number=series_number), path)
+
+
+def build_sr(document: Mapping[str, Any], source: Dataset, rois: RoiSet, *, series_number: int = 901) -> Dataset:
+    """``document`` (an analysis.json) as a Comprehensive 3D SR with a TID 1500 measurement report.
 
     One measurement group per lesion: tracking identifier (ROI name + UID), the ROI as an image region on
     the reference frame, finding type Neoplasm, finding site Liver, every numeric result with its UCUM unit
@@ -174,6 +206,7 @@ def write_sr(path: str | Path, document: Mapping[str, Any], source: Dataset, roi
     """
     import highdicom as hd
     from highdicom.sr import (
+        AlgorithmIdentification,
         Comprehensive3DSR,
         DeviceObserverIdentifyingAttributes,
         FindingSite,
@@ -186,6 +219,7 @@ def write_sr(path: str | Path, document: Mapping[str, Any], source: Dataset, roi
         TrackingIdentifier,
     )
 
+    _check_document(document)
     by_name = {r.name: r for r in rois.rois}
     groups = []
     for lesion in document.get("lesions", []):
@@ -193,14 +227,16 @@ def write_sr(path: str | Path, document: Mapping[str, Any], source: Dataset, roi
         if roi is None:
             raise InputError(f"analysis lesion {lesion['roi']!r} is not in the ROI file; export with the ROI "
                              "file the analysis used")
-        measurements = [Measurement(name=_code(name), value=value, unit=_ucum(name))
-                        for name, value in _lesion_values(document, lesion).items()]
-        evaluations = [QualitativeEvaluation(name=_code(name), value=_code(value))
-                       for name, value in _lesion_labels(lesion).items()]
+        measurements = [Measurement(name=concept(name), value=value, unit=MEASUREMENT_UNITS[name])
+                        for name, value in lesion_values(document, lesion).items()]
+        evaluations = [QualitativeEvaluation(name=concept(name), value=concept(value))
+                       for name, value in lesion_labels(lesion).items()]
         groups.append(PlanarROIMeasurementsAndQualitativeEvaluations(
             tracking_identifier=TrackingIdentifier(uid=hd.UID(), identifier=lesion["roi"]),
             referenced_region=_region(roi, source, rois.reference_frame + 1),
             finding_type=codes.SCT.Neoplasm, finding_sites=[FindingSite(codes.SCT.Liver)],
+            algorithm_id=AlgorithmIdentification(name="ceuskit", version=_version(),
+                                                 parameters=_fit_model(document, lesion)),
             measurements=measurements or None, qualitative_evaluations=evaluations or None))
     if not groups:
         raise InputError("the analysis has no lesion to report; analyse a clip with a lesion ROI first")
@@ -209,20 +245,36 @@ def write_sr(path: str | Path, document: Mapping[str, Any], source: Dataset, roi
         observer_identifying_attributes=DeviceObserverIdentifyingAttributes(
             uid=hd.UID(), name="ceuskit", model_name=str(document.get("ceuskit_version", "ceuskit"))))
     report = MeasurementReport(observation_context=ObservationContext(observer_device_context=observer),
-                               procedure_reported=_code("procedure"), imaging_measurements=groups)
+                               procedure_reported=concept("procedure"), imaging_measurements=groups)
     sr = Comprehensive3DSR(evidence=[source], content=report[0], series_number=series_number,
                            series_instance_uid=hd.UID(), sop_instance_uid=hd.UID(), instance_number=1,
                            manufacturer="ceuskit", series_description="ceuskit CEUS measurements",
                            is_complete=True, is_final=False, is_verified=False)
-    return _save(sr, path)
+    return sr
 
 
 def write_seg(path: str | Path, source_path: str | Path, rois: RoiSet, *, series_number: int = 902) -> Path:
-    """Write the ROIs as a BINARY DICOM Segmentation of the source clip's reference frame.
+    """Write :func:`build_seg` to ``path`` (atomically)."""
+    return save(build_seg(source_path, rois, series_number=series_number), path)
 
-    Segment numbers follow the ROI order; lesions are typed Neoplasm, parenchyma ROIs Liver, labelled with
-    the ROI names.  An ultrasound multi-frame image has no frame of reference, so the segmentation holds one
-    frame per source frame; only the reference frame is non-empty and only it is stored.
+
+def build_seg(source_path: str | Path, rois: RoiSet, *, series_number: int = 902) -> Dataset:
+    """The ROIs as a BINARY DICOM Segmentation of the source clip's reference frame.
+
+    One segment per ROI, numbered in ROI order and labelled with the ROI's name: lesions are typed
+    Morphologically Abnormal Structure / Neoplasm, parenchyma ROIs Organ / Liver (SCT).  Masks are
+    :meth:`ceuskit.roi.Roi.mask` of the ROI file, on the stored full frame; ROIs may overlap (a liver region
+    drawn around a lesion), each segment keeps its whole mask and Segments Overlap says YES.
+
+    Ultrasound images have no frame of reference (no patient position or orientation), and highdicom
+    segments a source without one only as a single frame.  So highdicom is given the clip's header as a
+    single-frame ultrasound image (a copy: the clip's own header is not changed), and every reference to it
+    in the result is then pointed back at the real clip: its SOP class and, for a multi-frame clip, Referenced
+    Frame Number = the ROIs' reference frame (1-based).  The segmentation stores one frame per segment, each
+    derived from that source frame, with no plane position and no Pixel Measures: an ultrasound clip's
+    calibration is per region (Sequence of Ultrasound Regions), not a whole-image Pixel Spacing, and highdicom
+    reads Pixel Measures only with a Slice Thickness, which a 2-D scan does not have.  Pixel (x, y) of the
+    segmentation is pixel (x, y) of the clip, so viewers measure on the clip's own calibration.
     """
     import highdicom as hd
     from highdicom.seg import (
@@ -237,13 +289,10 @@ def write_seg(path: str | Path, source_path: str | Path, rois: RoiSet, *, series
     n_frames = int(source.get("NumberOfFrames", 1) or 1)
     if not 0 <= rois.reference_frame < n_frames:
         raise InputError(f"ROI reference frame {rois.reference_frame} is outside the clip's {n_frames} frames")
-    labels = np.zeros((rows, columns), dtype=np.uint8)
+    # one binary plane per ROI, so overlapping ROIs (a liver region around a lesion) stay whole
+    masks = np.stack([roi.mask(rows, columns) for roi in rois.rois], axis=-1)[None]  # (1, rows, columns, n)
     descriptions = []
     for number, roi in enumerate(rois.rois, 1):
-        mask = roi.mask(rows, columns)
-        if (mask & (labels > 0)).any():
-            raise InputError(f"ROI {roi.name!r} overlaps an earlier ROI; a DICOM SEG label map needs them apart")
-        labels[mask] = number
         lesion = roi.role == "lesion"
         descriptions.append(SegmentDescription(
             segment_number=number, segment_label=roi.name,
@@ -252,21 +301,21 @@ def write_seg(path: str | Path, source_path: str | Path, rois: RoiSet, *, series
             algorithm_type=SegmentAlgorithmTypeValues.MANUAL))
     # highdicom segments a multi-frame image only within a frame of reference, which ultrasound lacks: it is
     # given the reference frame as a single-frame ultrasound image, and the references are put right after.
-    view = Dataset(source)
+    view = copy.deepcopy(source)  # Dataset(source) would share, and so change, the source's elements
     for keyword in ("NumberOfFrames", "FrameIncrementPointer"):
         if keyword in view:
             delattr(view, keyword)
     view.SOPClassUID = _US_IMAGE_STORAGE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        seg = Segmentation(source_images=[view], pixel_array=labels,
+        seg = Segmentation(source_images=[view], pixel_array=masks,
                            segmentation_type=SegmentationTypeValues.BINARY, segment_descriptions=descriptions,
                            series_instance_uid=hd.UID(), series_number=series_number, sop_instance_uid=hd.UID(),
                            instance_number=1, manufacturer="ceuskit", manufacturer_model_name="ceuskit",
                            software_versions=_version(), device_serial_number="0",
                            series_description="ceuskit ROIs")
     _restore_references(seg, source, frame_number=rois.reference_frame + 1 if n_frames > 1 else None)
-    return _save(seg, path)
+    return seg
 
 
 _US_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
@@ -285,13 +334,35 @@ def _restore_references(ds: Dataset, source: Dataset, *, frame_number: int | Non
             _restore_references(item, source, frame_number=frame_number)
 
 
+def _check_document(document: Any) -> None:
+    """InputError unless ``document`` has the analysis.json shape the SR reads (DESIGN "Interfaces")."""
+    ok = isinstance(document, Mapping) and isinstance(document.get("rois"), Mapping) \
+        and isinstance(document.get("lesions"), list)
+    if ok:
+        for lesion in document["lesions"]:
+            ok = ok and isinstance(lesion, Mapping) and isinstance(document["rois"].get(lesion.get("roi")), Mapping) \
+                and all(isinstance(lesion.get(k) or {}, Mapping)
+                        for k in ("arterial_phase", "portal_venous_phase", "late_phase", "lirads"))
+    if not ok:
+        raise InputError("the analysis is not an analysis.json of `ceuskit analyze` (lesions, rois and phases "
+                         "missing or malformed); export from an unedited analysis folder")
+
+
+def _fit_model(document: Mapping[str, Any], lesion: Mapping[str, Any]) -> list[str] | None:
+    """The bolus model behind the lesion's parameters, as an algorithm parameter (``model=fpt``)."""
+    fit = document["rois"][lesion["roi"]].get("fit")
+    model = fit.get("model") if isinstance(fit, Mapping) else None
+    return [f"model={model}"] if isinstance(model, str) and model else None
+
+
 def _version() -> str:
     from ceuskit import __version__
 
     return str(__version__)
 
 
-def _save(dataset: Dataset, path: str | Path) -> Path:
+def save(dataset: Dataset, path: str | Path) -> Path:
+    """Write a DICOM dataset as a DICOM file (with file meta information), atomically."""
     path = Path(path)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
