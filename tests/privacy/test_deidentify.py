@@ -215,12 +215,13 @@ def test_cli_tree_mirrors_skips_and_prints_no_identifier(tmp_path: Path, capsys:
         target.write_bytes(source.read_bytes())
         names.append(target.relative_to(tree))
     (tree / "notes.txt").write_text("not DICOM\n")
+    (tree / "link.dcm").symlink_to(tree / names[0])  # links are not followed
     originals = {v for n in names for v in _identifying_values(_read(tree / n, stop_before_pixels=True))["text"]
                  if len(v) >= 4}
     out = tmp_path / "clean"
     assert main(["deidentify", str(tree), str(out), "--key-file", str(tmp_path / "k.key")]) == 0
     printed = capsys.readouterr()
-    assert "3 file(s)" in printed.out and "1 non-DICOM" in printed.out
+    assert "3 file(s)" in printed.out and "2 other file(s) skipped" in printed.out
     for value in originals:
         assert value not in printed.out + printed.err
     assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == sorted(names)

@@ -56,8 +56,9 @@ def deidentify(source: Annotated[Path, typer.Argument(help="A DICOM file or a fo
             writer = csv.writer(fh)
             writer.writerow(["patient_id", "pseudonym"])
             writer.writerows(sorted(summary.pseudonyms.items()))
-    typer.echo(f"de-identified {summary.written} file(s) into {out}; {summary.skipped} non-DICOM file(s) "
-               f"skipped; {len(summary.pseudonyms)} patient(s)" + (f"; map: {map_file}" if map_file else ""))
+    mapped = f"; map: {map_file}" if map_file else ""
+    typer.echo(f"de-identified {summary.written} file(s) into {out}; {summary.skipped} other file(s) skipped "
+               f"(not DICOM, or links); {len(summary.pseudonyms)} patient(s){mapped}")
     for relative, message in summary.failed:
         typer.echo(f"  failed: {relative}: {message}", err=True)
     if summary.failed:

@@ -23,10 +23,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import os
 import struct
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,13 +37,12 @@ import numpy as np
 import pydicom
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, UID_dictionary
 
 from ceuskit._atomic import atomic_path
-from ceuskit.errors import ClipError, InputError
+from ceuskit.errors import CeusError, ClipError, InputError
 from ceuskit.io.clip import Box
 
 __all__ = ["BASIC_PROFILE", "DeidOptions", "DeidSummary", "deidentify_dataset", "deidentify_file",
@@ -84,6 +85,19 @@ ScheduledProcedureStepDescription SeriesDescription ServiceEpisodeDescription Se
 SoftwareVersions SpecialNeeds StationName StudyComments StudyDescription StudyID:Z TextComments TextString
 TopicAuthor TopicKeywords TopicSubject TopicTitle VerifyingObserverIdentificationCodeSequence
 VerifyingObserverName:D VerifyingObserverSequence VerifyingOrganization VisitComments
+AcquisitionProtocolDescription DataSetTrailingPadding DeviceDescription DeviceLabel EncryptedAttributesSequence
+EthnicGroupCodeSequence FillerOrderNumberProcedure HumanPerformerOrganization InstitutionalDepartmentTypeCodeSequence
+IssuerOfServiceEpisodeIDSequence LabelText LongDeviceDescription MACParametersSequence
+OrderCallbackTelecomInformation PatientAlternativeCalendar PatientBirthDateInAlternativeCalendar
+PatientDeathDateInAlternativeCalendar PatientInstitutionResidence PatientTelecomInformation
+PerformedStationAETitle PerformedStationGeographicLocationCodeSequence PerformedStationName
+PerformedStationNameCodeSequence PersonIdentificationCodeSequence PersonTelecomInformation
+PlacerOrderNumberProcedure PreMedication ReferencedDigitalSignatureSequence ReferencedPatientPhotoSequence
+ReferencedPerformedProcedureStepSequence ReferencedSOPInstanceMACSequence RequestingPhysicianIdentificationSequence
+ScheduledHumanPerformersSequence ScheduledPatientInstitutionResidence ScheduledProcedureStepID
+ScheduledProcedureStepLocation ScheduledStationAETitle ScheduledStationGeographicLocationCodeSequence
+ScheduledStationName ScheduledStationNameCodeSequence ScheduledStudyLocation ScheduledStudyLocationAETitle
+SourceSerialNumber StorageMediaFileSetID StudyIDIssuer TimezoneOffsetFromUTC
 """
 BASIC_PROFILE: dict[str, str] = {
     entry.split(":")[0]: (entry.split(":")[1] if ":" in entry else "X") for entry in _REMOVE.split()
@@ -190,8 +204,8 @@ def _clean_dataset(ds: Dataset, *, key: bytes, days: int | None) -> None:
     ds.remove_private_tags()
     for element in list(ds):
         tag = element.tag
-        if tag.group & 0xFF00 in (0x5000, 0x6000):  # curves, overlays (the image's own overlay planes too)
-            del ds[tag]
+        if tag.group & 0xFF00 in (0x5000, 0x6000) or tag.group in (0x0000, 0x0002) or tag.element == 0:
+            del ds[tag]  # curves, overlays (the image's own too); command or meta elements, group lengths
             continue
         keyword = element.keyword
         if element.VR == "UN":  # unknown content may hold anything: it goes
@@ -246,7 +260,7 @@ def deidentify_dataset(ds: Dataset, options: DeidOptions, *, pixels_cleaned: boo
     ds.PatientIdentityRemoved = "YES"
     ds.LongitudinalTemporalInformationModified = "REMOVED" if days is None else "MODIFIED"
     codes = ["113100"] + ([_CLEANED_PIXELS] if pixels_cleaned else []) + ([] if days is None else ["113107"])
-    ds.DeidentificationMethod = "; ".join(_METHOD_CODES[c] for c in codes) + " (ceuskit)"
+    ds.DeidentificationMethod = [_METHOD_CODES[c] for c in codes] + ["ceuskit"]  # LO: one value per method
     _method_codes(ds, codes)
     if pixels_cleaned:
         ds.BurnedInAnnotation = "NO"
@@ -297,11 +311,20 @@ def _pixel_element_header(length: int, *, vr: bytes) -> bytes:
 
 # -------------------------------------------------------------------------------------------------- files
 def _read(path: Path, *, pixels: bool = False) -> Dataset:
+    """The dataset of ``path``, every value converted (a damaged one fails here), reads bounded by the file.
+
+    Errors name the exception's type only: pydicom's messages may quote the (identifying) values.
+    """
+    from ceuskit.io.dicom import _BoundedReader
+
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, stop_before_pixels=not pixels)
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, struct.error) as exc:
+        with _quiet(), open(path, "rb") as fh:
+            ds = pydicom.dcmread(_BoundedReader(fh), stop_before_pixels=not pixels)
+            for _ in ds.iterall():
+                pass
+            for _ in getattr(ds, "file_meta", Dataset()).iterall():
+                pass
+    except Exception as exc:  # pydicom raises many kinds for malformed input
         raise ClipError(f"{path.name}: not a readable DICOM file ({type(exc).__name__})") from None
     if "SOPInstanceUID" not in ds:
         raise ClipError(f"{path.name}: not a DICOM image (no SOP Instance UID)")
@@ -324,9 +347,28 @@ def deidentify_file(src: str | Path, dst: str | Path, options: DeidOptions, *, p
     src, dst = Path(src), Path(dst)
     if dst.exists() and dst.resolve() == src.resolve():
         raise InputError(f"{dst}: the output would overwrite the input; choose another output")
-    with warnings.catch_warnings():  # pydicom's warnings about the source's values would echo them
-        warnings.simplefilter("ignore")
-        return _deidentify_file(src, dst, options, patient_alias)
+    with _quiet():
+        try:
+            return _deidentify_file(src, dst, options, patient_alias)
+        except CeusError:
+            raise
+        except Exception as exc:  # pydicom refusing a damaged value while writing; its message may quote it
+            raise ClipError(f"{src.name}: a damaged header value could not be written ({type(exc).__name__}); "
+                            "it was not de-identified") from None
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """No pydicom warning or log record while a file is handled: they would quote the source's values."""
+    logger = logging.getLogger("pydicom")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _deidentify_file(src: Path, dst: Path, options: DeidOptions, patient_alias: str | None) -> str:
@@ -338,7 +380,10 @@ def _deidentify_file(src: Path, dst: Path, options: DeidOptions, patient_alias: 
             full.save_as(tmp, enforce_file_format=True)
         return alias
     ds = _read(src)
-    keep = _keep_mask(ds, options, src.name) if "Rows" in ds and "Columns" in ds else None
+    keep = None
+    if "Rows" in ds and "Columns" in ds:
+        _check_size(ds, src.name)
+        keep = _keep_mask(ds, options, src.name)
     alias = deidentify_dataset(ds, options, pixels_cleaned=keep is not None, patient_alias=patient_alias)
     with atomic_path(dst) as tmp:
         if keep is None:  # no image (e.g. a structured report): the header is all there is
@@ -348,6 +393,13 @@ def _deidentify_file(src: Path, dst: Path, options: DeidOptions, patient_alias: 
         else:
             _write_cleaned(src, ds, keep, tmp)
     return alias
+
+
+def _check_size(ds: Dataset, source: str) -> None:
+    """The reader's limits (frame size, frame count, decoded bytes, sample format): absurd headers refused."""
+    from ceuskit.io.dicom import _pixel_format, _transfer_syntax
+
+    _pixel_format(ds, _transfer_syntax(ds), "OB", source)
 
 
 def _write_cleaned(src: Path, ds: Dataset, keep: np.ndarray, tmp: Path) -> None:
@@ -425,8 +477,8 @@ def deidentify_tree(src: str | Path, dst: str | Path, options: DeidOptions, *,
                     progress: Callable[[int, int], None] | None = None) -> DeidSummary:
     """De-identify a file, or every DICOM file (Part 10, ``DICM`` preamble) of a folder tree into ``dst``.
 
-    The tree's structure is mirrored; other files are skipped and counted; a bad file is recorded in
-    ``failed`` and the others go on.  ``dst`` must not be inside ``src`` (nor the reverse).
+    The tree's structure is mirrored; other files and symbolic links are skipped and counted; a bad file is
+    recorded in ``failed`` and the others go on.  ``dst`` must not be inside ``src`` (nor the reverse).
     """
     src, dst = Path(src), Path(dst)
     if not src.exists():
@@ -442,10 +494,10 @@ def deidentify_tree(src: str | Path, dst: str | Path, options: DeidOptions, *,
     src_r, dst_r = src.resolve(), dst.resolve()
     if dst_r == src_r or src_r in dst_r.parents or dst_r in src_r.parents:
         raise InputError(f"{dst}: the output folder must lie outside the input folder (and not contain it)")
-    files = sorted(p for p in src.rglob("*") if p.is_file() and not p.is_symlink())
+    files = sorted(p for p in src.rglob("*") if p.is_symlink() or p.is_file())
     for done, path in enumerate(files, 1):
         relative = path.relative_to(src)
-        if not _is_dicom(path):
+        if path.is_symlink() or not _is_dicom(path):  # links are not followed (they may lead anywhere)
             summary.skipped += 1
         else:
             try:
