@@ -32,6 +32,8 @@ __all__ = ["Roi", "RoiSet", "load_rois", "parse_rois", "rois_from_label_mask"]
 
 SHAPES = ("ellipse", "polygon", "rectangle", "mask")
 ROLES = ("lesion", "parenchyma")
+_MAX_MASK_PIXELS = 8192 * 8192
+"""Largest label mask accepted (the largest frame ceuskit reads, 8192 × 8192 px)."""
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,13 @@ def load_rois(path: str | Path, *, pixel_spacing_mm: tuple[float, float] | None 
         try:
             import nibabel
 
-            data = np.asarray(nibabel.load(str(path)).get_fdata())  # type: ignore[attr-defined]
+            image = nibabel.load(str(path))
+            shape = tuple(image.shape)  # type: ignore[attr-defined]
+            if math.prod(shape) > _MAX_MASK_PIXELS:  # the header's size, checked before loading the data
+                raise RoiError(f"{path}: the NIfTI label mask claims shape {shape}, larger than any frame")
+            data = np.asarray(image.get_fdata())  # type: ignore[attr-defined]
+        except RoiError:
+            raise
         except Exception as exc:
             raise RoiError(f"{path}: not a readable NIfTI label mask ({exc})") from None
         # NIfTI stores (i, j) = (column, row); our masks are (row, column).
@@ -309,16 +317,21 @@ def load_rois(path: str | Path, *, pixel_spacing_mm: tuple[float, float] | None 
 
         try:
             with Image.open(path) as img:
+                if img.width * img.height > _MAX_MASK_PIXELS:  # the header's size, checked before decoding
+                    raise RoiError(f"{path}: the label image claims {img.width}×{img.height} px, larger than any "
+                                   "frame")
                 data = np.asarray(img)
-        except (UnidentifiedImageError, OSError) as exc:
+        except RoiError:
+            raise
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             raise RoiError(f"{path}: not a readable label image ({exc})") from None
         if data.ndim == 3:
             data = data[..., 0]
         return rois_from_label_mask(data, reference_frame=reference_frame, source=str(path))
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RoiError(f"{path}: not valid ROI JSON ({exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError, OSError) as exc:  # ValueError: bad JSON, huge ints
+        raise RoiError(f"{path}: not valid ROI JSON ({' '.join(str(exc).split())[:200]})") from None
     return parse_rois(document, pixel_spacing_mm=pixel_spacing_mm, source=str(path))
 
 

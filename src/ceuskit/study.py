@@ -13,6 +13,7 @@ import csv
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,10 +128,12 @@ def clip_header_summary(path: Path) -> dict[str, Any]:
         return summary
     summary["size_bytes"] = path.stat().st_size
     try:
-        import pydicom
+        from ceuskit.io.dicom import read_dataset
 
-        dataset = pydicom.dcmread(path, stop_before_pixels=True)
-    except Exception:
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset = read_dataset(fh)
+    except Exception:  # not DICOM, or damaged: the summary says what it can
         return summary
     summary["format"] = "dicom"
     for keyword in _HEADER_KEYWORDS:
@@ -151,7 +154,7 @@ def _roi_document(line: int, path: Path, roi_name: str | None) -> dict[str, Any]
         else:
             roi_set = load_rois(path)
             document = roi_set.to_json()
-    except (RoiError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (RoiError, UnicodeDecodeError, ValueError, RecursionError, OSError) as exc:  # ValueError: JSON, huge ints
         raise ManifestError(f"line {line}: roi {path.name}: {str(exc).splitlines()[0]}") from None
     names = [r.name for r in roi_set.lesions]
     if roi_name is not None and roi_name not in names:
@@ -253,7 +256,8 @@ def read_manifest(path: str | Path, *, deidentify: bool = False, study: str = "d
             problems.append(str(exc))
     if problems:
         more = f" (and {len(problems) - 1} more bad line(s))" if len(problems) > 1 else ""
-        raise ManifestError(f"{path.name} {problems[0]}{more}; nothing was imported")
+        first = " ".join(problems[0].split())  # one line even when a quoted field held line breaks
+        raise ManifestError(f"{path.name} {first}{more}; nothing was imported")
     return lesions, reads
 
 
@@ -271,12 +275,18 @@ def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[s
     injection = _float(line, "injection_time_s", row.get("injection_time_s", ""), low=0.0)
     dynamic_range = _float(line, "dynamic_range_db", row.get("dynamic_range_db", ""), low=0.0, low_open=True)
     size = _float(line, "size_mm", row.get("size_mm", ""), low=0.0, low_open=True)
-    clip_path = (base / row["clip"]).resolve()
-    if not clip_path.exists():
-        raise ManifestError(f"line {line}: clip {row['clip']} not found (paths are relative to the manifest)")
-    roi_path = (base / row["roi"]).resolve()
-    if not roi_path.is_file():
-        raise ManifestError(f"line {line}: roi {row['roi']} not found (paths are relative to the manifest)")
+    try:  # a NUL byte or an over-long name is not a path; a device or FIFO is not a clip (reading it hangs)
+        clip_path, roi_path = (base / row["clip"]).resolve(), (base / row["roi"]).resolve()
+        clip_found, roi_found = clip_path.is_file() or clip_path.is_dir(), roi_path.is_file()
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"line {line}: clip {row['clip']!r} or roi {row['roi']!r} is not a usable path "
+                            f"({exc})") from None
+    if not clip_found:
+        raise ManifestError(f"line {line}: clip {row['clip']} not found as a file or folder (paths are relative "
+                            "to the manifest)")
+    if not roi_found:
+        raise ManifestError(f"line {line}: roi {row['roi']} not found as a file (paths are relative to the "
+                            "manifest)")
     roi_name = row.get("roi_name") or None
     document = _roi_document(line, roi_path, roi_name)
     extra = {} if deidentify else {k: v for k, v in row.items() if k not in KNOWN_COLUMNS and v}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import sys
+import time
 import tracemalloc
 import warnings
 from pathlib import Path
@@ -21,8 +22,11 @@ from ceuskit.errors import CeusError, ClipError
 from ceuskit.io import open_clip
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "io"))
-from conftest import examples  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))
+from fuzz_settings import examples, time_limit_s  # noqa: E402
 from io_testdata import discover_us_files, materialise, write_us  # noqa: E402
+
+pytestmark = pytest.mark.timeout(time_limit_s(300))
 
 FRAMES = (np.arange(4 * 16 * 20) % 251).astype(np.uint8).reshape(4, 16, 20)
 REAL_SEEDS = ("data/OBXXXX1A_rle_2frame.dcm", "data/US1_J2KR.dcm", "test_files/examples_ybr_color.dcm",
@@ -76,8 +80,18 @@ def _mutate(data: bytes, operation: str, edits: list[tuple[float, int]]) -> byte
     return bytes(out)
 
 
+CASE_SECONDS = 10.0
+"""Longest time one case may take (typically 1–20 ms): a reader that loops on a damaged file fails here."""
+
+
 def _exercise(path: Path, **kwargs: object) -> None:
     """Open and read the first and last frames; a CeusError is an acceptable outcome."""
+    started = time.perf_counter()
+    _read_or_refuse(path, **kwargs)
+    assert time.perf_counter() - started < CASE_SECONDS
+
+
+def _read_or_refuse(path: Path, **kwargs: object) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -22,7 +22,9 @@ from ceuskit.roi import load_rois, parse_rois
 from ceuskit.study import read_manifest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import examples  # noqa: E402
+from fuzz_settings import examples, time_limit_s  # noqa: E402
+
+pytestmark = pytest.mark.timeout(time_limit_s(300))
 
 ROWS, COLUMNS = 48, 64
 
@@ -135,7 +137,7 @@ def manifest_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@settings(settings.get_profile("ceuskit-fuzz"), max_examples=examples(2000))
+@settings(settings.get_profile("ceuskit-fuzz"), max_examples=examples(3000))
 @given(columns=st.one_of(
            st.lists(st.sampled_from(_MANIFEST_COLUMNS + ["extra", "patient_id"]), min_size=0, max_size=9),
            st.lists(st.sampled_from(_MANIFEST_COLUMNS[5:] + ["extra"]), max_size=4, unique=True).map(

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import examples  # noqa: E402
+from fuzz_settings import examples  # noqa: E402
 
 TOKEN = "fuzz-token"
 TEMPLATES = ["/api/studies", "/api/studies/{}", "/api/studies/{}/stats", "/api/studies/{}/table",

@@ -18,7 +18,7 @@ import numpy as np
 from ceuskit.errors import ClipError
 from ceuskit.preprocess.grey import to_grey
 
-__all__ = ["Box", "Clip", "FrameSource", "Region", "file_sha256", "source_sha256"]
+__all__ = ["Box", "Clip", "FrameSource", "Region", "file_sha256", "one_line", "source_sha256"]
 
 Box = tuple[int, int, int, int]
 """Pixel box ``(x0, y0, x1, y1)`` of the stored full frame, x1/y1 exclusive."""
@@ -68,6 +68,12 @@ class Region:
     def to_json(self) -> dict[str, object]:
         return {"box": list(self.box), "spacing_mm": None if self.spacing_mm is None else list(self.spacing_mm),
                 "kind": self.kind, "role": self.role}
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's text as one line of at most 200 characters, for a ``ClipError`` message."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:197] + "…"
 
 
 def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:

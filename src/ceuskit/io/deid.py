@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -315,15 +314,11 @@ def _read(path: Path, *, pixels: bool = False) -> Dataset:
 
     Errors name the exception's type only: pydicom's messages may quote the (identifying) values.
     """
-    from ceuskit.io.dicom import _BoundedReader
+    from ceuskit.io.dicom import read_dataset
 
     try:
         with _quiet(), open(path, "rb") as fh:
-            ds = pydicom.dcmread(_BoundedReader(fh), stop_before_pixels=not pixels)
-            for _ in ds.iterall():
-                pass
-            for _ in getattr(ds, "file_meta", Dataset()).iterall():
-                pass
+            ds = read_dataset(fh, pixels=pixels)
     except Exception as exc:  # pydicom raises many kinds for malformed input
         raise ClipError(f"{path.name}: not a readable DICOM file ({type(exc).__name__})") from None
     if "SOPInstanceUID" not in ds:

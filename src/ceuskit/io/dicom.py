@@ -46,6 +46,7 @@ from pydicom.uid import (
 
 from ceuskit.errors import CeusError, ClipError
 from ceuskit.io.clip import Clip, Region
+from ceuskit.io.clip import one_line as _one_line
 from ceuskit.io.layout import resolve_layout
 
 __all__ = ["MAX_DECODED_BYTES", "MAX_FRAMES", "MAX_SIDE", "DicomFrames", "PixelFormat", "read_dicom"]
@@ -97,11 +98,6 @@ class PixelFormat:
         """Bytes of the whole clip once decoded to RGB."""
         samples = 3 if self.samples == 3 or self.photometric == "PALETTE COLOR" else 1
         return self.n_frames * self.rows * self.columns * samples * max(1, self.bits_allocated // 8)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= 200 else text[:197] + "…"
 
 
 def _int(ds: Dataset, keyword: str, default: int | None, source: str) -> int:
@@ -162,17 +158,23 @@ class _BoundedReader:
         return getattr(self._fh, name)
 
 
+def read_dataset(fh: BinaryIO, *, pixels: bool = False, force: bool = False) -> Dataset:
+    """A DICOM dataset read with bounded reads and every value converted now (pydicom converts lazily),
+    so a damaged file fails here, once, with whatever pydicom raises; the caller turns that into its error."""
+    ds = pydicom.dcmread(_BoundedReader(fh), stop_before_pixels=not pixels, force=force)
+    for _ in ds.iterall():
+        pass
+    for _ in getattr(ds, "file_meta", Dataset()).iterall():
+        pass
+    return ds
+
+
 def _read_header(fh: BinaryIO, source: str) -> tuple[Dataset, list[str]]:
     """The dataset up to (not including) the pixel data; pydicom's warnings are returned, not raised."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ds = pydicom.dcmread(_BoundedReader(fh), stop_before_pixels=True, force=True)
-            # pydicom converts values lazily; convert them all now, so a damaged value fails here, once
-            for _ in ds.iterall():
-                pass
-            for _ in getattr(ds, "file_meta", Dataset()).iterall():
-                pass
+            ds = read_dataset(fh, force=True)
         except Exception as exc:  # pydicom raises many kinds for malformed input
             raise ClipError(f"{source}: not a readable DICOM file ({_one_line(exc)})") from exc
     return ds, [_one_line(w.message) if isinstance(w.message, BaseException) else str(w.message) for w in caught]
@@ -604,7 +606,7 @@ def read_dicom(path: str | Path, *, fps: float | None = None, layout: str = "aut
     except CeusError:
         fh.close()
         raise
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, NotImplementedError,
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RuntimeError,
             struct.error) as exc:  # a header value no check above foresaw: still the file's fault
         fh.close()
         raise ClipError(f"{source}: malformed DICOM header ({_one_line(exc)})") from exc

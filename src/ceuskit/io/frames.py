@@ -10,20 +10,27 @@ a compressed one is read into memory whole.  Integer frames: uint8 (white = 255)
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from tokenize import TokenError
+from typing import IO
 
 import numpy as np
 
 from ceuskit.errors import ClipError
-from ceuskit.io.clip import Clip
+from ceuskit.io.clip import Clip, one_line
 from ceuskit.io.layout import resolve_layout
 
 __all__ = ["ArrayFrames", "ImageFrames", "natural_key", "read_folder", "read_npy", "read_npz"]
 
 FRAME_SUFFIXES = (".png", ".tif", ".tiff")
+MAX_IN_MEMORY_BYTES = 4 * 2**30
+"""Largest compressed .npz member that is read into memory whole, 4 GiB."""
 
 
 def natural_key(name: str) -> list[object]:
@@ -57,7 +64,7 @@ class ImageFrames:
                     image = image.convert("I")
                 pixels = np.asarray(image)
         except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise ClipError(f"{path}: the frame image cannot be read ({exc})") from exc
+            raise ClipError(f"{path}: the frame image cannot be read ({one_line(exc)})") from exc
         if pixels.dtype == np.int32:
             pixels = np.clip(pixels, 0, 65535).astype(np.uint16)
         if pixels.shape[:2] != self._shape:
@@ -88,7 +95,7 @@ def read_folder(path: str | Path, *, fps: float | None = None, layout: str = "au
             columns, rows = first.size
             deep = first.mode.startswith("I")
     except (OSError, UnidentifiedImageError) as exc:
-        raise ClipError(f"{files[0]}: the frame image cannot be read ({exc})") from exc
+        raise ClipError(f"{files[0]}: the frame image cannot be read ({one_line(exc)})") from exc
     clip = Clip(source=str(folder), times=times, rows=rows, columns=columns,
                 frames=ImageFrames(files, rows, columns), max_value=65535 if deep else 255,
                 info={"format": "frames", "timing_source": "fps"})
@@ -139,11 +146,48 @@ def read_npy(path: str | Path, *, fps: float | None = None, layout: str = "auto"
     """Open a ``.npy`` frames array, memory-mapped, at ``fps`` frames/s."""
     source = str(path)
     try:
+        with open(source, "rb") as fh:
+            shape, _, dtype = _npy_header(fh)
+            stored = os.fstat(fh.fileno()).st_size - fh.tell()
+        declared = math.prod(shape) * dtype.itemsize
+        if declared > stored:  # checked here: NumPy's own size arithmetic overflows on absurd shapes
+            raise ClipError(f"{source}: the .npy header declares shape {shape} ({declared} bytes) but the file "
+                            f"holds {stored} bytes; the file is truncated or damaged")
         array = np.load(source, mmap_mode="r", allow_pickle=False)
+    except ClipError:
+        raise
     except (OSError, ValueError) as exc:
-        raise ClipError(f"{source}: not a readable .npy array ({exc})") from exc
+        raise ClipError(f"{source}: not a readable .npy array ({one_line(exc)})") from exc
     _check_array(source, array)
     return _array_clip(source, array, _fps_times(source, array.shape[0], fps, "a .npy array"), "fps", layout)
+
+
+def _npy_header(fh: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, Fortran order, dtype) from the .npy header at ``fh``'s position; the file is left after it."""
+    version = np.lib.format.read_magic(fh)
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    try:
+        return reader(fh)
+    except (TokenError, SyntaxError) as exc:  # NumPy runs Python's tokenizer over a damaged header
+        raise ValueError(f"damaged .npy header ({exc})") from exc
+
+
+def _check_member(source: str, archive: zipfile.ZipFile, key: str) -> None:
+    """Refuse a .npz member whose .npy header declares more data than the archive holds or memory allows.
+
+    The header is read on its own, before NumPy allocates the array it declares.
+    """
+    name = f"{key}.npy" if f"{key}.npy" in archive.namelist() else key
+    info = archive.getinfo(name)
+    with archive.open(info) as fh:
+        shape, _, dtype = _npy_header(fh)
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > info.file_size:
+        raise ClipError(f"{source}: the .npz member {key!r} declares shape {shape} ({declared} bytes) but holds "
+                        f"{info.file_size} bytes; the archive is damaged")
+    if info.compress_type != zipfile.ZIP_STORED and declared > MAX_IN_MEMORY_BYTES:
+        raise ClipError(f"{source}: the compressed .npz member {key!r} would take {declared / 2**30:.1f} GiB in "
+                        f"memory, more than {MAX_IN_MEMORY_BYTES // 2**30} GiB; save it with np.savez (uncompressed)")
 
 
 def _mapped_member(path: str, name: str) -> np.ndarray | None:
@@ -157,11 +201,7 @@ def _mapped_member(path: str, name: str) -> np.ndarray | None:
         local = fh.read(30)
         name_length, extra_length = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
         fh.seek(info.header_offset + 30 + name_length + extra_length)
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        shape, fortran, dtype = _npy_header(fh)
         offset = fh.tell()
     if fortran or dtype.hasobject:
         return None
@@ -172,15 +212,22 @@ def read_npz(path: str | Path, *, fps: float | None = None, layout: str = "auto"
     """Open a ``.npz`` with ``frames`` and optional ``times_s`` (seconds), else at ``fps`` frames/s."""
     source = str(path)
     try:
-        with np.load(source, allow_pickle=False) as archive:
+        with open(source, "rb") as fh, np.load(fh, allow_pickle=False) as archive:  # closed even if not a zip
             if "frames" not in archive.files:
-                raise ClipError(f"{source}: the .npz has no 'frames' array (it holds {', '.join(archive.files)})")
+                raise ClipError(f"{source}: the .npz has no 'frames' array (it holds "
+                                f"{', '.join(repr(name) for name in archive.files)})")
+            for key in ("frames", "times_s"):
+                if key in archive.files:
+                    _check_member(source, archive.zip, key)
             times = np.asarray(archive["times_s"], dtype=np.float64).ravel() if "times_s" in archive.files else None
             array = _mapped_member(source, "frames.npy")
             if array is None:
                 array = archive["frames"]
-    except (OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
-        raise ClipError(f"{source}: not a readable .npz archive ({exc})") from exc
+    except ClipError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, KeyError, EOFError, zlib.error,
+            RuntimeError) as exc:  # zipfile: unsupported version, method or encryption (RuntimeError and subclasses)
+        raise ClipError(f"{source}: not a readable .npz archive ({one_line(exc)})") from exc
     _check_array(source, array)
     if times is None:
         return _array_clip(source, array, _fps_times(source, array.shape[0], fps, "a .npz without times_s"),
