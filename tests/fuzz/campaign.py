@@ -54,7 +54,7 @@ def write_named_files(work: Path) -> None:
 
 def write_seeds(target: str, corpus: Path, work: Path) -> None:
     """Small valid inputs of the target's kind."""
-    from io_testdata import discover_us_files, materialise, write_us
+    from io_testdata import discover_us_files, materialise, write_mp4, write_us
 
     if target == "dicom":
         write_us(corpus / "rgb.dcm", np.stack([FRAMES] * 3, -1), FrameTimeVector=["0", "40", "40", "40"])
@@ -64,17 +64,7 @@ def write_seeds(target: str, corpus: Path, work: Path) -> None:
             if path.stat().st_size < 400_000:
                 (corpus / path.name).write_bytes(path.read_bytes())
     elif target == "video":
-        import av
-
-        with av.open(str(corpus / "v.mp4"), "w") as container:
-            stream = container.add_stream("mpeg4", rate=10)
-            stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
-            for i in range(5):
-                frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 40, np.uint8), format="rgb24")
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
+        write_mp4(corpus / "v.mp4")
     elif target == "npy":
         np.save(corpus / "a.npy", FRAMES)
     elif target == "npz":

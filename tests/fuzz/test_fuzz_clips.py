@@ -24,7 +24,7 @@ from ceuskit.io import open_clip
 sys.path.insert(0, str(Path(__file__).parents[1] / "io"))
 sys.path.insert(0, str(Path(__file__).parent))
 from fuzz_settings import examples, time_limit_s  # noqa: E402
-from io_testdata import discover_us_files, materialise, write_us  # noqa: E402
+from io_testdata import discover_us_files, materialise, write_mp4, write_us  # noqa: E402
 
 pytestmark = pytest.mark.timeout(time_limit_s(300))
 
@@ -44,19 +44,7 @@ def dicom_seeds(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def video_seed(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    import av
-
-    path = tmp_path_factory.mktemp("video") / "v.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
-        for i in range(5):
-            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 40, np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path.read_bytes()
+    return write_mp4(tmp_path_factory.mktemp("video") / "v.mp4").read_bytes()
 
 
 def _mutations(seeds_size: int) -> st.SearchStrategy:

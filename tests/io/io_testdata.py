@@ -134,3 +134,19 @@ def write_us(path: Path, frames: np.ndarray, *, transfer_syntax: UID = ExplicitV
         ds["PixelData"].VR = "OB"
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def write_mp4(path: Path, n_frames: int = 5, size_px: int = 32) -> Path:
+    """A tiny MPEG-4 video of flat grey frames (0, 40, 80, …), written with PyAV."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = size_px, size_px, "yuv420p"
+        for i in range(n_frames):
+            frame = av.VideoFrame.from_ndarray(np.full((size_px, size_px, 3), i * 40, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
