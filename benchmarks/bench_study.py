@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-N_PATIENTS = 16
+N_PATIENTS = 36
 
 
 def run() -> dict[str, object]:
