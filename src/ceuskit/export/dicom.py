@@ -25,6 +25,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
+from ceuskit import __version__
 from ceuskit._atomic import atomic_path
 from ceuskit.errors import ClipError, InputError
 from ceuskit.roi import RoiSet
@@ -235,7 +236,7 @@ def build_sr(document: Mapping[str, Any], source: Dataset, rois: RoiSet, *, seri
             tracking_identifier=TrackingIdentifier(uid=hd.UID(), identifier=lesion["roi"]),
             referenced_region=_region(roi, source, rois.reference_frame + 1),
             finding_type=codes.SCT.Neoplasm, finding_sites=[FindingSite(codes.SCT.Liver)],
-            algorithm_id=AlgorithmIdentification(name="ceuskit", version=_version(),
+            algorithm_id=AlgorithmIdentification(name="ceuskit", version=__version__,
                                                  parameters=_fit_model(document, lesion)),
             measurements=measurements or None, qualitative_evaluations=evaluations or None))
     if not groups:
@@ -312,7 +313,7 @@ def build_seg(source_path: str | Path, rois: RoiSet, *, series_number: int = 902
                            segmentation_type=SegmentationTypeValues.BINARY, segment_descriptions=descriptions,
                            series_instance_uid=hd.UID(), series_number=series_number, sop_instance_uid=hd.UID(),
                            instance_number=1, manufacturer="ceuskit", manufacturer_model_name="ceuskit",
-                           software_versions=_version(), device_serial_number="0",
+                           software_versions=__version__, device_serial_number="0",
                            series_description="ceuskit ROIs")
     _restore_references(seg, source, frame_number=rois.reference_frame + 1 if n_frames > 1 else None)
     return seg
@@ -355,10 +356,6 @@ def _fit_model(document: Mapping[str, Any], lesion: Mapping[str, Any]) -> list[s
     return [f"model={model}"] if isinstance(model, str) and model else None
 
 
-def _version() -> str:
-    from ceuskit import __version__
-
-    return str(__version__)
 
 
 def save(dataset: Dataset, path: str | Path) -> Path:
