@@ -29,7 +29,7 @@ _segment = st.one_of(st.integers(-2**63, 2**63).map(str), st.sampled_from(["1", 
                                                                            "../../etc/passwd", "999999999999"]),
                      st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12))
 _body = st.one_of(st.none(), st.binary(max_size=64),
-                  st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                  st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
                                          st.text(max_size=10)),
                                lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                        st.dictionaries(st.text(max_size=8), inner, max_size=3)),

@@ -313,3 +313,19 @@ def test_adding_an_existing_lesion_again_is_refused_and_keeps_its_rois(client, s
                                                            "clip": "cohort/clips/P001_L1.dcm"})
     assert response.status_code == 409
     assert client.get(f"/api/lesions/{existing['id']}").json()["rois"] == before and before["rois"]
+
+
+@pytest.mark.parametrize("path", ["/api/studies/{}", "/api/lesions/{}", "/api/clips/{}", "/api/analyses/{}"])
+@pytest.mark.parametrize("key", [2**63, -(2**63) - 1, -1])
+def test_ids_beyond_the_database_are_not_found(client, path: str, key: int) -> None:
+    """Ids no 64-bit key column can hold (found by tests/fuzz/test_fuzz_web.py): 404, not a server error."""
+    assert client.get(path.format(key)).status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/api/studies"), ("PUT", "/api/lesions/1/rois"),
+                                              ("POST", "/api/studies/1/lesions")])
+@pytest.mark.parametrize("body", [b"\x80", b"\x80SECRET", b'"\xff\xfeSECRET"'])
+def test_undecodable_body_is_refused_without_echo(client, method: str, path: str, body: bytes) -> None:
+    """Found by tests/fuzz/test_fuzz_web.py: FastAPI's own 422 handler crashed echoing the bytes back."""
+    response = client.request(method, path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code in (400, 422) and "SECRET" not in response.text

@@ -99,9 +99,17 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+_MAX_ID = 2**63 - 1  # database integer keys are 64-bit signed
+
+
+def _by_id(session: Session, model: type[Any], key: int) -> Any:
+    """The row of ``model`` with primary key ``key``, or None — also for ids no database column can hold."""
+    return session.get(model, key) if 0 <= key <= _MAX_ID else None
+
+
 def _resolve_study(session: Session, study: int | str | None, *, create: bool = False) -> Study:
     if isinstance(study, int):
-        found = session.get(Study, study)
+        found = _by_id(session, Study, study)
         if found is None:
             raise StoreError(f"no study with id {study}; list them with `ceuskit study stats` or GET /api/studies")
         return found
@@ -209,7 +217,7 @@ def get_study(store: Store, study: int | str | None = None) -> dict[str, Any]:
 def get_lesion(store: Store, lesion_id: int) -> dict[str, Any]:
     """One lesion with its clip, ROI document and newest analysis."""
     with store.transaction() as session:
-        lesion = session.get(Lesion, lesion_id)
+        lesion = _by_id(session, Lesion, lesion_id)
         if lesion is None:
             raise StoreError(f"no lesion with id {lesion_id}")
         out = _lesion_dict(lesion, lesion.patient)
@@ -222,7 +230,7 @@ def get_lesion(store: Store, lesion_id: int) -> dict[str, Any]:
 def get_clip(store: Store, clip_id: int) -> dict[str, Any]:
     """One clip: ``id``, ``path``, ``sha256``, ``size_bytes``, ``header`` summary, ``created_at``."""
     with store.transaction() as session:
-        clip = session.get(Clip, clip_id)
+        clip = _by_id(session, Clip, clip_id)
         if clip is None:
             raise StoreError(f"no clip with id {clip_id}")
         result = _clip_dict(clip)
@@ -234,7 +242,7 @@ def update_clip_file(store: Store, clip_id: int, *, sha256: str, size_bytes: int
                      mtime_ns: int | None) -> None:
     """Record a clip file's current hash, size and modification time."""
     with store.transaction() as session:
-        clip = session.get(Clip, clip_id)
+        clip = _by_id(session, Clip, clip_id)
         if clip is None:
             raise StoreError(f"no clip with id {clip_id}")
         clip.sha256, clip.size_bytes, clip.mtime_ns = sha256, size_bytes, mtime_ns
@@ -244,7 +252,7 @@ def set_lesion_rois(store: Store, lesion_id: int, document: dict[str, Any], *,
                     roi_name: str | None = None) -> dict[str, Any]:
     """Replace a lesion's ROI document (DESIGN's ROI JSON); the next run re-analyses the lesion."""
     with store.transaction() as session:
-        lesion = session.get(Lesion, lesion_id)
+        lesion = _by_id(session, Lesion, lesion_id)
         if lesion is None:
             raise StoreError(f"no lesion with id {lesion_id}")
         _put_rois(session, lesion, document, roi_name)
@@ -353,7 +361,7 @@ def record_analysis(store: Store, lesion_id: int, *, status: str, document: dict
     if status not in ("ok", "failed"):
         raise ValueError(f"status must be 'ok' or 'failed', got {status!r}")
     with store.transaction() as session:
-        if session.get(Lesion, lesion_id) is None:
+        if _by_id(session, Lesion, lesion_id) is None:
             raise StoreError(f"no lesion with id {lesion_id}")
         record = AnalysisRecord(lesion_id=lesion_id, status=status, document=document, error=error,
                                 software_version=software_version, parameters=parameters,
@@ -367,7 +375,7 @@ def record_analysis(store: Store, lesion_id: int, *, status: str, document: dict
 def get_analysis(store: Store, analysis_id: int) -> dict[str, Any]:
     """One analysis record with its full ``document`` (analysis.json)."""
     with store.transaction() as session:
-        result = _analysis_dict(session.get(AnalysisRecord, analysis_id))
+        result = _analysis_dict(_by_id(session, AnalysisRecord, analysis_id))
         if result is None:
             raise StoreError(f"no analysis with id {analysis_id}")
         return result

@@ -22,12 +22,15 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from ceuskit import __version__
 from ceuskit.errors import CeusError, StoreError
+from ceuskit.study import _json_safe  # NaN/inf → None, numpy → Python: the store's JSON rules
 from ceuskit.web.files import CLIP_SUFFIXES, ClipCache, PathRefused, clip_kind, inside, safe_name, unique_path
 from ceuskit.web.jobs import JobRunner
 
@@ -68,12 +71,6 @@ class NewLesion(BaseModel):
     primary_site: str | None = Field(default=None, max_length=64)
 
 
-def _json_safe(value: Any) -> Any:
-    from ceuskit.study import _json_safe as safe
-
-    return safe(value)
-
-
 def create_app(settings: Settings) -> FastAPI:
     """The app for ``settings`` (``ceuskit serve`` runs it with uvicorn; tests use it directly)."""
     from ceuskit import store as st
@@ -93,7 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         clips.close()
         db.close()
 
-    app = FastAPI(title="ceuskit workstation", version=_version(), docs_url="/api/docs", redoc_url=None,
+    app = FastAPI(title="ceuskit workstation", version=__version__, docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/openapi.json", lifespan=lifespan)
     def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
         given = "" if credentials is None else credentials.credentials
@@ -131,6 +128,14 @@ def create_app(settings: Settings) -> FastAPI:
                                 status_code=413)
         return None
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the offending input, which fails on undecodable bytes (a 500) and
+        # would repeat whatever the client sent; where and what is wrong is enough.
+        errors = [{"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", "")),
+                   "type": str(error.get("type", ""))} for error in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
     @app.exception_handler(CeusError)
     async def ceus_error(request: Request, exc: CeusError) -> JSONResponse:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -163,7 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
     # ---------------------------------------------------------------------------------------------- open
     @app.get("/api/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "version": _version()}
+        return {"status": "ok", "version": __version__}
 
     @app.post("/api/login")
     def login(body: LoginBody) -> dict[str, Any]:
@@ -203,7 +208,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         st.get_study(db, study_id)
         frame = cohort_frame(db, study_id)
-        return _json_safe(frame.replace({np.nan: None}).to_dict(orient="records"))
+        return _json_safe(frame.to_dict(orient="records"))  # NaN → None there
 
     @app.get("/api/studies/{study_id}/export.csv", dependencies=auth)
     def study_csv(study_id: int) -> Response:
@@ -368,7 +373,7 @@ def create_app(settings: Settings) -> FastAPI:
                 from ceuskit.io import open_clip
 
                 with open_clip(path) as opened:
-                    rois = parse_rois(found_now()["rois"], pixel_spacing_mm=opened.pixel_spacing_mm)
+                    rois = parse_rois(found["rois"], pixel_spacing_mm=opened.pixel_spacing_mm)  # the cached ROIs
                     maps = parametric_maps(opened, rois, block_px=settings.map_block_px,
                                            injection_time_s=found["injection_time_s"],
                                            dynamic_range_db=found["dynamic_range_db"], progress=progress)
@@ -378,9 +383,6 @@ def create_app(settings: Settings) -> FastAPI:
                     np.savez_compressed(fh, **maps)  # type: ignore[arg-type]
                 staged.replace(target)
             return {"maps": sorted(np.load(target).files)}
-
-        def found_now() -> dict[str, Any]:
-            return lesion_or_404(lesion_id)
 
         return jobs.submit("map", run).view()
 
@@ -450,10 +452,6 @@ def _colour_png(values: np.ndarray) -> tuple[bytes, float, float]:
     return buffer.getvalue(), low, high
 
 
-def _version() -> str:
-    from ceuskit import __version__
-
-    return str(__version__)
 
 
 def load_or_create_token(data_dir: Path) -> tuple[str, bool]:
