@@ -370,7 +370,7 @@ def test_run_demo_end_to_end(tmp_path: Path) -> None:
     with store.Store(f"sqlite:///{tmp_path / 'demo.db'}") as s:
         frame = study.cohort_frame(s)
     assert (frame["analysis_status"] == "ok").all()
-    # The simulator's ground truth (simulate.py) vs the analysis: every label, and onset within 1 s.
+    # The simulator's ground truth (ceuskit.simulate) vs the analysis: every label, and onset within 1 s.
     for _, row in frame.iterrows():
         expected = truth[f"{row['patient_id']}/{row['lesion_id']}"]
         assert row["arterial_enhancement"] == expected["pattern"]["arterial"]
