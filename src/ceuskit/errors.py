@@ -7,7 +7,8 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
 
     CeusError
      ├── InputError            bad argument or option value
-     │    ├── ClipError        unreadable, truncated or foreign clip file; missing or absurd frame timing
+     │    ├── ClipError        unreadable, truncated or foreign clip file; absurd frame timing
+     │    │    └── TimingError  the file states no usable frame timing (give --fps)
      │    ├── RoiError         malformed ROI file, ROI outside the image or degenerate
      │    └── ManifestError    bad study manifest row (names the line)
      ├── FitError              a fit that cannot even be attempted (too few samples)
@@ -26,6 +27,7 @@ __all__ = [
     "ManifestError",
     "RoiError",
     "StoreError",
+    "TimingError",
 ]
 
 
@@ -39,6 +41,11 @@ class InputError(CeusError, ValueError):
 
 class ClipError(InputError):
     """A clip file cannot be read: truncated, foreign, absurd dimensions or no usable frame timing."""
+
+
+class TimingError(ClipError):
+    """A readable clip states no usable frame timing; ``--fps`` supplies it (``ceuskit info`` still describes
+    the file)."""
 
 
 class RoiError(InputError):

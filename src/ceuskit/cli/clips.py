@@ -21,16 +21,16 @@ def info(clip: Annotated[Path, typer.Argument(help="DICOM, video, frame folder o
          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
          fps: FpsOption = None, layout: LayoutOption = "auto") -> None:
     """Show a clip's frames, true frame times, pixel spacing and display layout."""
-    from ceuskit.io import open_clip
+    from ceuskit.io import clip_summary
 
-    with open_clip(clip, fps=fps, layout=layout) as opened:
-        summary = opened.summary()
+    summary = clip_summary(clip, fps=fps, layout=layout)
     if as_json:
         typer.echo(json.dumps(summary, indent=1))
         return
     spacing = summary["pixel_spacing_mm"]
-    typer.echo(f"{clip}: {summary['n_frames']} frames, {summary['columns']}×{summary['rows']} px, "
-               f"{summary['duration_s']:.2f} s at {summary['frame_rate_hz']:.2f} frames/s (mean), layout "
+    timing = ("timing unknown (give --fps)" if summary["frame_times_s"] is None else
+              f"{summary['duration_s']:.2f} s at {summary['frame_rate_hz']:.2f} frames/s (mean)")
+    typer.echo(f"{clip}: {summary['n_frames']} frames, {summary['columns']}×{summary['rows']} px, {timing}, layout "
                f"{summary['layout']}, spacing " + ("unknown" if spacing is None else f"{spacing[0]:.3f}×{spacing[1]:.3f} mm"))
     for region in summary["regions"]:
         typer.echo(f"  region {region['role'] or region['kind']}: box {region['box']}")
@@ -53,6 +53,9 @@ def _summary_lines(document: dict[str, object]) -> list[str]:
                      f"{washout}; late {late['enhancement']}{late_db}")
         if lesion["lirads"]["category"]:
             lines.append(f"  CEUS LI-RADS (decision support): {lesion['lirads']['category']}")
+    for flag in document.get("quality", []):  # type: ignore[attr-defined]
+        where = f" ({flag['roi']})" if flag["roi"] else ""
+        lines.append(f"quality {flag['severity']}: {flag['code']}{where}: {flag['message']}")
     return lines
 
 
@@ -70,11 +73,14 @@ def analyze(clip: Annotated[Path, typer.Argument(help="The CEUS clip.")],
             fps: FpsOption = None, layout: LayoutOption = "auto") -> None:
     """Analyse one clip: TICs, bolus fits, parameters and each lesion's phase characterisation."""
     from ceuskit.pipeline import analyze as run_analysis
+    from ceuskit.report import write_analysis
 
     with progress_bar("analysing frames") as progress:
-        result = run_analysis(clip, roi, out_dir=out, injection_time_s=injection_time, dynamic_range_db=dynamic_range,
+        result = run_analysis(clip, roi, injection_time_s=injection_time, dynamic_range_db=dynamic_range,
                               model=model, motion=not no_motion, fps=fps, layout=layout, size_mm=size_mm,
                               at_risk=at_risk, progress=progress)
+    if out is not None:
+        write_analysis(result, out)
     if as_json:
         typer.echo(result.to_json())
         return
