@@ -27,7 +27,6 @@ from ceuskit.io.clip import Box, Clip
 from ceuskit.models import fit_curves
 from ceuskit.models.parameters import fit_parameters, lognormal_parameters
 from ceuskit.models.shapes import MODEL_NAMES
-from ceuskit.preprocess.grey import to_grey
 from ceuskit.preprocess.linearize import check_dynamic_range, grey_to_power
 from ceuskit.roi import RoiSet
 
@@ -116,7 +115,7 @@ def _stack(clip: Clip, box: Box, block: int, shifts: np.ndarray, bins: np.ndarra
             ix1, iy1 = min(sx0 + w, lx1), min(sy0 + h, ly1)
             window.fill(np.nan)
             if ix1 > ix0 and iy1 > iy0:
-                grey = to_grey(pixels[iy0:iy1, ix0:ix1], max_value=clip.max_value)
+                grey = clip.display_map().to_grey(pixels[iy0:iy1, ix0:ix1])
                 window[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = grey_to_power(grey, dynamic_range_db)
             blocks = window if block == 1 else window.reshape(hb, block, wb, block).mean(axis=(1, 3))
             seen = np.isfinite(blocks)

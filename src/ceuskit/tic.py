@@ -14,7 +14,6 @@ import numpy as np
 
 from ceuskit.errors import AnalysisError, RoiError
 from ceuskit.io.clip import Box, Clip
-from ceuskit.preprocess.grey import to_grey
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.preprocess.motion import MotionResult, MotionTracker, choose_tracked
 from ceuskit.roi import RoiSet
@@ -146,7 +145,8 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
         if template_box[2] - template_box[0] < 8 or template_box[3] - template_box[1] < 8:
             raise RoiError("the ROIs lie outside the ultrasound image region; redraw them on the image")
         search_box = _grow(template_box, search_px, limit)
-        reference = to_grey(_crop(clip.raw(rois.reference_frame), search_box), max_value=clip.max_value)
+        reference = clip.display_map("bmode" if bmode is not None else "ceus").to_grey(
+            _crop(clip.raw(rois.reference_frame), search_box), off_map=0.0)
         tracker = MotionTracker(reference, template_box, search_box,
                                 smoothing_px=1.0 if bmode is not None else 2.0,
                                 gate_fraction=None if bmode is not None else 0.3,
@@ -160,11 +160,12 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     rejected = np.zeros(n, dtype=bool)
     tracked = np.zeros(n, dtype=bool)
     for k, pixels in enumerate(clip.frames.iterate(0, n)):
-        power = grey_to_power(to_grey(_crop(pixels, crop_box), max_value=clip.max_value), dynamic_range_db)
+        power = grey_to_power(clip.display_map().to_grey(_crop(pixels, crop_box)), dynamic_range_db)
         for w in windows:
             still_power[w.name][k] = _roi_mean(power, crop_box, w, 0, 0)
         if tracker is not None:
-            search = to_grey(_crop(pixels, tracker.search_box), max_value=clip.max_value)
+            search = clip.display_map("bmode" if clip.bmode_region is not None else "ceus").to_grey(
+                _crop(pixels, tracker.search_box), off_map=0.0)
             dx, dy, q, was_tracked, was_rejected = tracker.update(search)
             shifts[k], quality[k], tracked[k], rejected[k] = (dx, dy), q, was_tracked, was_rejected
             if not was_rejected:
