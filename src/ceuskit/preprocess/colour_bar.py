@@ -5,7 +5,7 @@ a strip outside the ultrasound region, a few pixels wide, constant across its wi
 from the map's first entry at one end to its last at the other.  :func:`find_colour_bars` finds such strips
 in frames sampled over a clip and reads each as a :class:`~ceuskit.preprocess.colour_curve.ColourCurve`,
 index 0 at its darker end and 255 at its brighter end, linear in between (by the centres of runs of equal
-colour, so a bar longer than 256 px that repeats entries reads the same).  When the map's first entry is
+colour; a bar that shows all 256 entries, each in its own run, reads each run's order as its index).  When the map's first entry is
 the background colour (black), the bar's dark end is invisible; it is put one run length before the first
 visible run, when the clip shows that colour inside the image.
 """
@@ -65,14 +65,15 @@ def _read_strip(profile: np.ndarray, darkest: np.ndarray | None, noise: float) -
     if darkest is not None and np.abs(colours[0] - darkest).max() > noise and darkest @ LUMA < colours[0] @ LUMA:
         first = centres[0] - float(np.median(np.diff(centres)))
         centres, colours = np.concatenate([[first], centres]), np.vstack([darkest, colours])
-    index = 255.0 * (centres - first) / (centres[-1] - first)
-    if centres.size == 256:  # every entry shown once: whole indices
-        index = np.round(index)
+    if centres.size == 256:  # every entry shown, each in its own run: the run's order is its index
+        index = np.arange(256, dtype=np.float64)
+    else:
+        index = 255.0 * (centres - first) / (centres[-1] - first)
     return ColourCurve(colours.astype(np.float64), index)
 
 
 def find_colour_bars(frames: Sequence[np.ndarray], box: Box, *, darkest: np.ndarray | None = None,
-                     noise: float = 2.0) -> list[tuple[Box, ColourCurve]]:
+                     noise: float = 0.0) -> list[tuple[Box, ColourCurve]]:
     """Colour bars outside the ultrasound region, read as curves.
 
     Parameters

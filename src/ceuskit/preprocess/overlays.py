@@ -8,6 +8,8 @@ is echo, so it must stay out of TICs and tracking.  What tells an overlay pixel 
   of consecutive frames;
 * an overlay is much brighter than the changing image around it (``min_contrast`` grey levels above the
   mean of the neighbouring pixels that change), or on a colour display off the map altogether;
+* or it holds a bright value (≥ 128) in most runs while the image around it changes (grey text over bright
+  contrast, where it is not much brighter);
 * a pixel held at the display maximum counts only where the changing image around it does not reach the
   maximum too (a saturated lesion clips many of its pixels, each by chance in some frames);
 * it is seen so in at least ``min_runs`` runs sampled over the clip (pixels seen in one run join it when
@@ -47,6 +49,13 @@ NEIGHBOURHOOD_PX = 15
 MIN_CHANGING = 0.3
 """Fraction of a pixel's neighbourhood that must change during a run for its brightness to count."""
 
+PERSISTENT_GREY = 128.0
+"""A pixel held at this grey or brighter …"""
+
+PERSISTENT_SHARE = 0.75
+"""… in this share of the runs where its neighbourhood changes is an overlay even without contrast (grey text
+over bright contrast; static tissue in contrast mode is dimmer)."""
+
 SATURATED_GREY = 254.5
 """Grey index of the display maximum (saturation)."""
 
@@ -55,8 +64,16 @@ MAX_SATURATING = 0.02
 neighbourhood's pixels reach the maximum during the run (a saturated lesion clips many, independently)."""
 
 
-def _run_evidence(run: np.ndarray, display: DisplayMap, min_contrast: float) -> np.ndarray:
-    """(rows, columns) bool: pixels that look like an overlay in one run of (k, rows, columns[, 3]) frames."""
+def _run_evidence(run: np.ndarray, display: DisplayMap, min_contrast: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What one run of (k, rows, columns[, 3]) frames says about each pixel, as three (rows, columns) bools.
+
+    Returns
+    -------
+    overlay : held and off the map, or held and ``min_contrast`` above the changing neighbourhood.
+    bright_held : held at a bright grey (≥ :data:`PERSISTENT_GREY`) among changing pixels.
+    evaluable : enough of the neighbourhood changes for a held pixel to stand out.
+    """
     held = np.all(run == run[:1], axis=0)
     if held.ndim == 3:
         held = held.all(axis=-1)
@@ -64,7 +81,7 @@ def _run_evidence(run: np.ndarray, display: DisplayMap, min_contrast: float) -> 
     finite = np.isfinite(grey).all(axis=0)
     off_map = held & ~np.isfinite(grey).any(axis=0)
     if run.shape[0] < 2:
-        return off_map
+        return off_map, np.zeros_like(held), np.zeros_like(held)
     mean = np.where(finite, grey.mean(axis=0), 0.0)
     changing = (~held & finite).astype(np.float64)
     size = NEIGHBOURHOOD_PX
@@ -73,9 +90,9 @@ def _run_evidence(run: np.ndarray, display: DisplayMap, min_contrast: float) -> 
         around = ndimage.uniform_filter(mean * changing, size, mode="constant") / changing_share
         saturating = ndimage.uniform_filter((grey >= SATURATED_GREY).mean(axis=0) * changing, size,
                                             mode="constant") / changing_share
-    bright = held & finite & (changing_share >= MIN_CHANGING) & (mean - around >= min_contrast)
-    bright &= (mean < SATURATED_GREY) | (saturating < MAX_SATURATING)
-    return off_map | bright
+    evaluable = changing_share >= MIN_CHANGING
+    candidate = held & finite & evaluable & ((mean < SATURATED_GREY) | (saturating < MAX_SATURATING))
+    return off_map | (candidate & (mean - around >= min_contrast)), candidate & (mean >= PERSISTENT_GREY), evaluable
 
 
 def overlay_mask(runs: Sequence[np.ndarray], display: DisplayMap, *, min_contrast: float = MIN_CONTRAST,
@@ -98,10 +115,15 @@ def overlay_mask(runs: Sequence[np.ndarray], display: DisplayMap, *, min_contras
     if not runs:
         raise ValueError("runs: at least one run of frames is needed")
     votes = np.zeros(runs[0].shape[1:3], dtype=np.int32)
+    persistent = np.zeros_like(votes)
+    evaluable = np.zeros_like(votes)
     for run in runs:
-        votes += _run_evidence(run, display, min_contrast)
-    seen = votes >= 1
-    mask = ndimage.binary_propagation(votes >= min_runs, mask=seen, structure=np.ones((3, 3), dtype=bool))
+        overlay, bright_held, seen_changing = _run_evidence(run, display, min_contrast)
+        votes += overlay
+        persistent += bright_held
+        evaluable += seen_changing
+    core = (votes >= min_runs) | (persistent >= np.maximum(min_runs, PERSISTENT_SHARE * evaluable))
+    mask = ndimage.binary_propagation(core, mask=core | (votes >= 1), structure=np.ones((3, 3), dtype=bool))
     if dilate_px > 0 and mask.any():
         mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool), iterations=dilate_px)
     return mask

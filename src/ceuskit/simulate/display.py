@@ -42,7 +42,7 @@ COLOUR_MAPS: dict[str, np.ndarray] = {
     # black → amber → pale gold (255, 240, 200); luminance rises steeply at first, then slowly
     "gold": _distinct_table(np.stack([255 * _X**0.45, 240 * _X**0.95, 200 * _X**2.4], axis=1)),
     # dark brown (20, 8, 2) → copper → tan (235, 180, 120); index 0 is not black
-    "bronze": _distinct_table(np.stack([20 + 215 * _X**0.6, 8 + 172 * _X**1.4, 2 + 118 * _X**2.0], axis=1)),
+    "bronze": _distinct_table(np.stack([20 + 215 * _X**0.4, 8 + 172 * _X**1.3, 2 + 118 * _X**2.2], axis=1)),
 }
 """Name → (256, 3) uint8 RGB table: entry ``i`` is the colour of grey index ``i``."""
 
