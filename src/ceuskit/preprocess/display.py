@@ -141,9 +141,9 @@ class DisplayMap:
         if self._lookup is None:
             grey = to_grey(pixels, max_value=self.max_value)
             if pixels.ndim == 3 and self.kind == "grey":
-                hi = np.maximum(np.maximum(pixels[..., 0], pixels[..., 1]), pixels[..., 2])
-                lo = np.minimum(np.minimum(pixels[..., 0], pixels[..., 1]), pixels[..., 2])
-                grey[(hi - lo) > self.grey_tolerance * self.max_value / 255] = off_map
+                r, g, b = np.ascontiguousarray(pixels).reshape(-1, 3).T.copy()  # planes: fastest max/min
+                spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+                grey[(spread > self.grey_tolerance * self.max_value / 255).reshape(grey.shape)] = off_map
             return grey
         if pixels.ndim != 3 or pixels.shape[-1] != 3:
             raise ValueError(f"pixels: a colour map reads (rows, columns, 3) RGB frames, got shape {pixels.shape}")
