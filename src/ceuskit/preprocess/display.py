@@ -9,7 +9,7 @@ through a colour map it is a non-linear function of it, so a colour display is r
   coloured marker) are off the map;
 * colour displays read through a lookup table from colour to index, fitted once per clip by
   :func:`display_map_of` from frames spread over the clip: from the map's colour bar when the screen shows
-  one beside the image (:mod:`ceuskit.preprocess.colour_bar`), else from the clip's own colours, which lie
+  one beside the image, drawn without loss (:mod:`ceuskit.preprocess.colour_bar`), else from the clip's own colours, which lie
   on a 1-D curve in RGB (:mod:`ceuskit.preprocess.colour_curve`).  Colours farther than ``tolerance`` from
   the curve (white text, markers, callipers) are off the map: NaN.
 
@@ -171,8 +171,8 @@ def _as_uint8(pixels: np.ndarray, max_value: int) -> np.ndarray:
     """Pixels rescaled to 8-bit (``max_value`` → 255), rounded."""
     if pixels.dtype == np.uint8 and max_value == 255:
         return pixels
-    scaled = np.round(np.asarray(pixels, dtype=np.float32) * np.float32(255.0 / max_value))
-    return np.clip(scaled, 0, 255).astype(np.uint8)
+    scaled = np.nan_to_num(np.asarray(pixels, dtype=np.float32) * np.float32(255.0 / max_value), posinf=255.0)
+    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
 
 
 # --- fitting ----------------------------------------------------------------------------------------------
@@ -256,6 +256,8 @@ def fit_display_map(runs: Sequence[np.ndarray], box: Box, *, max_value: int = 25
     x0, y0, x1, y1 = box
     step = max(1, int(np.ceil(np.sqrt((x1 - x0) * (y1 - y0) / MAX_SAMPLE_PIXELS))))
     crops = [run[:, y0:y1:step, x0:x1:step] for run in runs]
+    if crops[0][0, ..., 0].size == 0:
+        raise ValueError(f"box: {box} holds no pixel of the frames")
     coloured_pixels = sum(int(np.count_nonzero(np.ptp(crop, axis=-1) > GREY_TOLERANCE)) for crop in crops)
     if coloured_pixels < MIN_COLOUR_FRACTION * sum(crop[..., 0].size for crop in crops):
         return DisplayMap.grey(max_value)
@@ -264,27 +266,28 @@ def fit_display_map(runs: Sequence[np.ndarray], box: Box, *, max_value: int = 25
     if np.count_nonzero(coloured & (seen.changing > 0)) < MIN_COLOURS:
         return DisplayMap.grey(max_value)
     candidates = seen.map_candidates()
+    if np.count_nonzero(candidates) < 2:
+        return _unmapped("too few map colours", fallback, max_value)
     colours, weights = seen.colours[candidates], np.maximum(seen.changing[candidates], 1.0)
     dark = colours[np.argmin(np.where(seen.changing[candidates] >= MIN_CHANGING * seen.counts[candidates],
                                       colours @ LUMA, np.inf))]
-    for noise in (0.0, 3.0):
-        for bar_box, curve in find_colour_bars([run[0] for run in runs], box, darkest=dark, noise=noise):
-            tol, off = _fit_curve(curve, colours, weights, tolerance)
-            if off <= MAX_OFF_CURVE:
-                return DisplayMap("colour", "colour_bar", max_value, curve, tol, bar_box)
-    reason = ""
-    if colours.shape[0] >= 2:
-        curve, _ = order_colours(colours, seen.counts[candidates])
+    for bar_box, curve in find_colour_bars([run[0] for run in runs], box, darkest=dark):
         tol, off = _fit_curve(curve, colours, weights, tolerance)
-        if curve.index[-1] > MAX_ENTRIES - 1:
-            reason = (f"the image's colours span {int(curve.index[-1]) + 1} steps, more than an 8-bit map has "
-                      "(colours blurred by lossy compression?)")
-        elif off > MAX_OFF_CURVE:
-            reason = f"{100 * off:.0f} % of the changing image pixels lie off one colour curve"
-        else:
-            return DisplayMap("colour", "clip_colours", max_value, extended(curve), tol)
-    else:
-        reason = "too few map colours"
+        if off <= MAX_OFF_CURVE:
+            return DisplayMap("colour", "colour_bar", max_value, curve, tol, bar_box)
+    curve, _ = order_colours(colours, seen.counts[candidates])
+    tol, off = _fit_curve(curve, colours, weights, tolerance)
+    if curve.index[-1] > MAX_ENTRIES - 1:
+        return _unmapped(f"the image's colours span {int(curve.index[-1]) + 1} steps, more than an 8-bit map has "
+                         "(colours blurred by lossy compression?)", fallback, max_value)
+    if off > MAX_OFF_CURVE:
+        return _unmapped(f"{100 * off:.0f} % of the changing image pixels lie off one colour curve", fallback,
+                         max_value)
+    return DisplayMap("colour", "clip_colours", max_value, extended(curve), tol)
+
+
+def _unmapped(reason: str, fallback: str, max_value: int) -> DisplayMap:
+    """A colour display whose map was not recovered: read by luminance with a note, or ClipError."""
     if fallback == "raise":
         raise ClipError(f"the colour-mapped display cannot be read through its map ({reason}); export the clip "
                         "uncompressed, with the map's colour bar on screen, or in grey")
@@ -323,8 +326,9 @@ def display_map_of(clip: Clip, *, box: Box | None = None, n_runs: int = 16, run_
     ClipError
         With ``fallback="raise"``, a colour display that cannot be read through its map.
     """
-    box = clip.ceus_region.box if box is None else box
-    if clip.raw(0).ndim == 2:
+    x0, y0, x1, y1 = clip.ceus_region.box if box is None else box
+    box = (max(x0, 0), max(y0, 0), min(x1, clip.columns), min(y1, clip.rows))
+    if clip.raw(0).ndim == 2 or box[2] <= box[0] or box[3] <= box[1]:
         return DisplayMap.grey(clip.max_value)
     try:
         return fit_display_map(sample_runs(clip, n_runs, run_length), box, max_value=clip.max_value,
