@@ -29,7 +29,6 @@ from ceuskit.models.parameters import fit_parameters, lognormal_parameters
 from ceuskit.models.shapes import MODEL_NAMES
 from ceuskit.onset import ArrivalOptions, find_arrivals
 from ceuskit.phases import ARTERIAL_WINDOW_S
-from ceuskit.preprocess.grey import to_grey
 from ceuskit.preprocess.linearize import check_dynamic_range, grey_to_power
 from ceuskit.roi import RoiSet
 
@@ -102,6 +101,7 @@ def _stack(clip: Clip, box: Box, block: int, shifts: np.ndarray, bins: np.ndarra
     sums = np.zeros((hb, wb), dtype=np.float64)
     counts = np.zeros((hb, wb), dtype=np.int32)
     window = np.empty((h, w), dtype=np.float32)
+    display = clip.display_map()
     current = -1
     for k, pixels in enumerate(clip.frames.iterate(0, clip.n_frames)):
         b = int(bins[k])
@@ -118,7 +118,7 @@ def _stack(clip: Clip, box: Box, block: int, shifts: np.ndarray, bins: np.ndarra
             ix1, iy1 = min(sx0 + w, lx1), min(sy0 + h, ly1)
             window.fill(np.nan)
             if ix1 > ix0 and iy1 > iy0:
-                grey = to_grey(pixels[iy0:iy1, ix0:ix1], max_value=clip.max_value)
+                grey = display.to_grey(pixels[iy0:iy1, ix0:ix1])
                 window[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = grey_to_power(grey, dynamic_range_db)
             blocks = window if block == 1 else window.reshape(hb, block, wb, block).mean(axis=(1, 3))
             seen = np.isfinite(blocks)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ceuskit.errors import AnalysisError, RoiError
 from ceuskit.io.clip import Box, Clip
-from ceuskit.preprocess.grey import to_grey
+from ceuskit.preprocess.display import DisplayMap
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.preprocess.motion import (
     FEATURE_SCALE,
@@ -214,10 +214,12 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     if exclude is not None:
         echo &= ~exclude
     smoothing_px = 1.0 if bmode is not None else 2.0
+    display = clip.display_map()
+    track_display = clip.display_map("bmode") if bmode is not None else display
     for k, pixels in enumerate(clip.frames.iterate(0, n)):
         for store in stores:
             sx0, sy0, sx1, sy1 = store.store_box
-            grey = to_grey(pixels[sy0:sy1, sx0:sx1], max_value=clip.max_value)
+            grey = display.to_grey(pixels[sy0:sy1, sx0:sx1])
             bad = ~echo[sy0:sy1, sx0:sx1] | ~np.isfinite(grey)
             store.grey[k] = np.rint(np.clip(np.nan_to_num(grey), 0, 255))
             if bad.any():
@@ -226,7 +228,7 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
                 store.invalid[k] = bad
         if features is not None and feature_valid is not None:
             grey_area, valid = _search_area(pixels, search_box, track_limit, exclude if bmode is None else None,
-                                            clip.max_value)
+                                            track_display)
             features[k], feature_valid[k] = frame_features(grey_area, valid, smoothing_px)
         if progress is not None:
             progress(k + 1, n)
@@ -250,7 +252,7 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
                      {s.name: _overlay_pixels(s, exclude, shifts, np.isfinite(means[s.name][0])) for s in stores})
 
 
-def _search_area(pixels: np.ndarray, box: Box, limit: Box, exclude: np.ndarray | None, max_value: int
+def _search_area(pixels: np.ndarray, box: Box, limit: Box, exclude: np.ndarray | None, display: DisplayMap
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Grey of ``box`` (which may reach past the frame) and its validity: inside ``limit``, finite, not excluded."""
     x0, y0, x1, y1 = box
@@ -258,7 +260,7 @@ def _search_area(pixels: np.ndarray, box: Box, limit: Box, exclude: np.ndarray |
     valid = np.zeros(crop.shape, dtype=bool)
     lx0, ly0, lx1, ly1 = max(x0, limit[0]), max(y0, limit[1]), min(x1, limit[2]), min(y1, limit[3])
     if lx1 > lx0 and ly1 > ly0:
-        grey = to_grey(pixels[ly0:ly1, lx0:lx1], max_value=max_value)
+        grey = display.to_grey(pixels[ly0:ly1, lx0:lx1])
         good = np.isfinite(grey)
         if exclude is not None:
             good &= ~exclude[ly0:ly1, lx0:lx1]

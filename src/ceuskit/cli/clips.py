@@ -34,6 +34,9 @@ def info(clip: Annotated[Path, typer.Argument(help="DICOM, video, frame folder o
                f"{summary['layout']}, spacing " + ("unknown" if spacing is None else f"{spacing[0]:.3f}×{spacing[1]:.3f} mm"))
     for region in summary["regions"]:
         typer.echo(f"  region {region['role'] or region['kind']}: box {region['box']}")
+    display = summary["display"]
+    typer.echo(f"  display: {display['kind']}" + ("" if display["kind"] == "grey" else f" map (from {display['source']})")
+               + (f"; {display['note']}" if display["note"] else ""))
 
 
 def _summary_lines(document: dict[str, object]) -> list[str]:
