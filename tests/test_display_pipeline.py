@@ -84,17 +84,25 @@ def test_overlays_left_out_of_the_rois_do_not_change_the_tics(tmp_path, colour_m
         found = detect_overlays(clip)
     kept = _without(rois, found, layout.rows, layout.columns)
 
-    def run(name: str, roi_set: RoiSet) -> tuple[float, float, np.ndarray]:
-        return _lesion(analyze(tmp_path / f"{name}.dcm", roi_set, injection_time_s=ph.lead_in_s, motion=False))
+    def analysed(name: str, roi_set: RoiSet, **options: bool) -> Analysis:
+        return analyze(tmp_path / f"{name}.dcm", roi_set, injection_time_s=ph.lead_in_s, motion=False, **options)
+
+    def run(name: str, roi_set: RoiSet, **options: bool) -> tuple[float, float, np.ndarray]:
+        return _lesion(analysed(name, roi_set, **options))
 
     clean_full, clean_kept, decorated_kept = run("clean", rois), run("clean", kept), run("decorated", kept)
     # every overlay pixel left the ROIs: the decorated clip reads as the clean one on the same pixels
     tolerance = 1e-6 if colour_map is None else 0.3
     assert np.nanmax(np.abs(decorated_kept[2] - clean_kept[2])) <= tolerance
+    # the analysis finds them itself: the whole ROIs on the decorated clip read the same, and say so
+    automatic = analysed("decorated", rois)
+    assert np.nanmax(np.abs(_lesion(automatic)[2] - clean_kept[2])) <= tolerance
+    flagged = {flag["roi"] for flag in automatic.document["quality"] if flag["code"] == "overlay_in_roi"}
+    assert flagged == {"lesion", "liver"}
     # and leaving those pixels out changes the reading by less than the noise of the ROI's sampling
     assert abs(clean_kept[0] - clean_full[0]) <= 0.3 and abs(clean_kept[1] - clean_full[1]) <= 0.3
     if colour_map is None:  # the control: white overlays inside the ROIs do change a grey clip's relative dB
         white = tuple(replace(o, colour=(255, 255, 255)) for o in overlays)
         frames, _ = apply_display(rendered["frames"], times, layout.ceus_box, overlays=white)
         write_dicom(tmp_path / "white.dcm", frames, times, ph, layout)
-        assert np.nanmax(np.abs(run("white", rois)[2] - clean_full[2])) > 1.0
+        assert np.nanmax(np.abs(run("white", rois, overlays=False)[2] - clean_full[2])) > 1.0

@@ -7,11 +7,12 @@ peak**, never by scanning forward from the first frame:
 1. the curve is smoothed over ``smoothing_s`` (NaN samples skipped, then bridged for the search);
 2. the peak is the largest smoothed value in the search window (for a lesion: the arterial phase);
 3. walking back from the peak, the *foot* is the last sample at or below 5 % of the way from the lowest
-   pre-peak level to the peak; a transient earlier in the clip, separated from the rise by a return to
-   baseline, is never reached;
+   pre-peak level to the peak *whose preceding* ``baseline_s`` *seconds lie mostly (80 %) below it too*:
+   a short dip inside the rise (an out-of-plane second, dropped frames) is walked past, and a transient
+   earlier in the clip, separated from the rise by a return to baseline, is never reached;
 4. the **baseline** is the median of the smoothed curve over the ``baseline_s`` seconds up to the foot (a
-   robust pre-arrival window), and the arrival time is where the curve last rises past baseline +
-   ``threshold`` × (peak − baseline) before the peak, interpolated between samples;
+   robust pre-arrival window), and the arrival time is where the curve, from the foot on, first rises
+   past baseline + ``threshold`` × (peak − baseline), interpolated between samples;
 5. when less than ``min_baseline_s`` of data precede the foot, the clip started during the wash-in: there
    is no baseline and the arrival is unknown (``no_baseline``), never the first frame's time;
 6. when the peak rises less than ``min_enhancement_db`` above the baseline, there is no clear enhancement
@@ -31,6 +32,9 @@ from numba import njit, prange
 from ceuskit.timeseries import moving_average
 
 __all__ = ["REASONS", "Arrival", "ArrivalOptions", "find_arrival", "find_arrivals"]
+
+BASELINE_SHARE = 0.8
+"""Share of a candidate baseline window that must lie below the foot level (a dip inside the rise does not)."""
 
 REASONS = (None, "no_baseline", "low_enhancement", "no_data")
 """What a ``reason`` code (index) means; 0: the arrival was found."""
@@ -70,19 +74,54 @@ class Arrival:
 
 
 @njit(cache=True)
-def _last_crossing(t: np.ndarray, s: np.ndarray, level: float, peak: int) -> tuple[int, float]:
-    """Last index i ≤ peak with s[i] ≤ level (−1 if none) and the time where s rises past level after it."""
+def _window_median(t: np.ndarray, s: np.ndarray, end: int, span_s: float) -> float:
+    """Median of s over the samples within ``span_s`` seconds up to and including ``end``."""
+    start = end
+    while start > 0 and t[start - 1] >= t[end] - span_s:
+        start -= 1
+    return float(np.median(s[start:end + 1]))
+
+
+@njit(cache=True)
+def _fraction_below(t: np.ndarray, s: np.ndarray, end: int, span_s: float, level: float) -> float:
+    """Fraction of the samples within ``span_s`` seconds up to ``end`` that lie at or below ``level``."""
+    start = end
+    while start > 0 and t[start - 1] >= t[end] - span_s:
+        start -= 1
+    return float(np.mean(s[start:end + 1] <= level))
+
+
+@njit(cache=True)
+def _foot(t: np.ndarray, s: np.ndarray, level: float, peak: int, span_s: float) -> int:
+    """Last index ≤ peak at or below ``level`` whose preceding ``span_s`` seconds lie mostly (80 %) below it
+    (−1 if none): where the sustained rise to the peak starts, walking past short dips inside the rise."""
     i = peak
-    while i >= 0 and s[i] > level:
+    while i >= 0:
+        while i >= 0 and s[i] > level:
+            i -= 1
+        if i < 0 or _fraction_below(t, s, i, span_s, level) >= BASELINE_SHARE:
+            return i
         i -= 1
-    if i < 0:
-        return -1, t[0]
-    if i >= peak:
-        return i, t[i]
-    step = s[i + 1] - s[i]
-    w = (level - s[i]) / step if step != 0.0 else 0.0
+    return -1
+
+
+@njit(cache=True)
+def _rise_time(t: np.ndarray, s: np.ndarray, level: float, start: int) -> float:
+    """Time at which the curve rises past ``level`` around index ``start`` (forward if it is below level
+    there, backward to the last sample below otherwise), interpolated between samples."""
+    k = start
+    if s[k] >= level:
+        while k > 0 and s[k - 1] >= level:
+            k -= 1
+    else:
+        while k < s.size - 1 and s[k] < level:
+            k += 1
+    if k == 0 or s[k] < level:
+        return t[k]
+    step = s[k] - s[k - 1]
+    w = (level - s[k - 1]) / step if step != 0.0 else 1.0
     w = min(max(w, 0.0), 1.0)
-    return i, t[i] + w * (t[i + 1] - t[i])
+    return t[k - 1] + w * (t[k] - t[k - 1])
 
 
 @njit(cache=True)
@@ -101,25 +140,18 @@ def _one(t: np.ndarray, s: np.ndarray, lo: int, hi: int, threshold: float, basel
     low = s[0]
     for i in range(peak + 1):
         low = min(low, s[i])
-    foot, _ = _last_crossing(t, s, low + threshold * (s[peak] - low), peak)
+    foot = _foot(t, s, low + threshold * (s[peak] - low), peak, baseline_s)
     if foot < 0 or t[foot] - t[0] < min_baseline_s:
         out[5] = 1
         return
-    window = np.empty(foot + 1)
-    m = 0
-    for i in range(foot + 1):
-        if t[i] >= t[foot] - baseline_s:
-            window[m] = s[i]
-            m += 1
-    baseline = np.median(window[:m])
+    baseline = _window_median(t, s, foot, baseline_s)
     out[3] = baseline
     if baseline > 0.0 and s[peak] > 0.0:
         out[4] = 10.0 * math.log10(s[peak] / baseline)
     if not out[4] >= min_enhancement_db:
         out[5] = 2
         return
-    _, arrival = _last_crossing(t, s, baseline + threshold * (s[peak] - baseline), peak)
-    out[0] = arrival
+    out[0] = _rise_time(t, s, baseline + threshold * (s[peak] - baseline), foot)
     out[5] = 0
 
 

@@ -28,6 +28,7 @@ from ceuskit.models.parameters import fit_parameters, model_free_parameters
 from ceuskit.onset import REASONS, ArrivalOptions, find_arrivals
 from ceuskit.phases import PhaseOptions, characterise, lirads_category
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
+from ceuskit.preprocess.overlays import detect_overlays
 from ceuskit.quality import Flag
 from ceuskit.roi import RoiSet, check_reference_frame, load_rois, parse_rois, roi_areas
 from ceuskit.tic import TicResult, extract_tics, tic_table
@@ -49,6 +50,7 @@ class AnalysisOptions:
     dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB
     model: str = "auto"
     motion: bool = True
+    overlays: bool = True
     max_shift_mm: float = 8.0
     phases: PhaseOptions = field(default_factory=PhaseOptions)
 
@@ -118,7 +120,7 @@ def _param_json(params: Mapping[str, np.ndarray], index: int) -> dict[str, float
 def analyze(clip: str | Path | Clip, rois: str | Path | RoiSet | Mapping[str, Any], *,
             out_dir: str | Path | None = None, injection_time_s: float = 0.0,
             dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB, model: str = "auto", motion: bool = True,
-            fps: float | None = None, layout: str = "auto", size_mm: float | None = None,
+            overlays: bool = True, fps: float | None = None, layout: str = "auto", size_mm: float | None = None,
             at_risk: bool | None = None, phase_options: PhaseOptions | None = None,
             progress: Callable[[int, int], None] | None = None) -> Analysis:
     """Analyse one clip: TICs per ROI, bolus fits, parameters and each lesion's phase characterisation.
@@ -133,6 +135,7 @@ def analyze(clip: str | Path | Clip, rois: str | Path | RoiSet | Mapping[str, An
     dynamic_range_db : the display dynamic range used to linearise grey values.
     model : "auto" (lowest AIC per curve) or one of "lognormal", "gamma", "ldrw", "fpt".
     motion : motion compensation with frame rejection.
+    overlays : find burned-in overlays (timer, markers, callipers) and leave them out of tracking and TICs.
     fps, layout : passed to :func:`ceuskit.io.open_clip` when ``clip`` is a path.
     size_mm, at_risk : lesion size and HCC-risk status, for the CEUS LI-RADS decision support.
     progress : called with (frames done, total frames).
@@ -141,7 +144,7 @@ def analyze(clip: str | Path | Clip, rois: str | Path | RoiSet | Mapping[str, An
     try:
         return _analyze_open(opened, rois, out_dir=out_dir, size_mm=size_mm, at_risk=at_risk, progress=progress,
                              opts=AnalysisOptions(float(injection_time_s), float(dynamic_range_db), model, motion,
-                                                  phases=phase_options or PhaseOptions()))
+                                                  overlays, phases=phase_options or PhaseOptions()))
     finally:
         if not isinstance(clip, Clip):
             opened.close()
@@ -166,8 +169,10 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
     for lesion in rois.lesions:
         if rois.reference_of(lesion) is None:
             raise RoiError("no parenchyma ROI: add a liver ROI with role 'parenchyma' to compare the lesion with")
+    overlays = detect_overlays(clip) if opts.overlays else np.zeros((clip.rows, clip.columns), dtype=bool)
     tics = extract_tics(clip, rois, dynamic_range_db=opts.dynamic_range_db, motion=opts.motion,
-                        max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_time_s, progress=progress)
+                        max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_time_s,
+                        exclude=overlays if overlays.any() else None, progress=progress)
     names = [r.name for r in rois.rois]
     curves = np.vstack([tics.power[n] for n in names])
     t = tics.times_s
@@ -185,7 +190,7 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
         }
     arrivals = find_arrivals(t, curves, window_s=(0.0, opts.phases.arterial_end_s),
                              options=ArrivalOptions(smoothing_s=opts.phases.smoothing_s))
-    flags = _quality(rois, names, tics, fit, arrivals, t, opts)
+    flags = quality.display_flag(clip.display_map().note) + _quality(rois, names, tics, fit, arrivals, t, opts)
     lesion_docs, relative = [], {}
     for roi in rois.lesions:
         i = names.index(roi.name)
@@ -210,7 +215,8 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
                  "duration_s": round(clip.duration_s, 4), "frame_rate_hz": round(clip.frame_rate_hz, 4),
                  "pixel_spacing_mm": None if clip.pixel_spacing_mm is None else [round(v, 6) for v in clip.pixel_spacing_mm],
                  "injection_time_s": opts.injection_time_s, "dynamic_range_db": opts.dynamic_range_db,
-                 "layout": clip.layout},
+                 "layout": clip.layout, "display": clip.display_map().to_json(),
+                 "overlay_pixels": int(overlays.sum())},
         "motion": tics.motion.to_json(),
         "rois": roi_docs,
         "roi_set": rois.to_json(),

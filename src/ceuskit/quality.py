@@ -5,7 +5,8 @@ Each flag is ``{"code", "roi", "severity", "message"}``; ``roi`` is None for cli
 late phase). The checks take arrays and return flags; they never change a result.
 
 Codes: ``no_baseline``, ``low_enhancement``, ``saturation``, ``poor_fit``, ``motion``,
-``late_phase_missing``, ``overlay_in_roi``, ``extrapolated``, ``gap``.
+``late_phase_missing``, ``overlay_in_roi``, ``extrapolated``, ``gap``, ``display`` (a colour display whose
+map could not be recovered, read by luminance).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "CODES",
     "Flag",
     "arrival_flags",
+    "display_flag",
     "fit_flags",
     "late_phase_flag",
     "motion_flag",
@@ -27,7 +29,7 @@ __all__ = [
 ]
 
 CODES = ("no_baseline", "low_enhancement", "saturation", "poor_fit", "motion", "late_phase_missing",
-         "overlay_in_roi", "extrapolated", "gap")
+         "overlay_in_roi", "extrapolated", "gap", "display")
 
 SATURATION_FRACTION = 0.02
 """An ROI is flagged when at least this fraction of its pixels sit at the display maximum around its peak."""
@@ -140,3 +142,8 @@ def overlay_flags(touching: Mapping[str, int]) -> list[Flag]:
     return [Flag("overlay_in_roi", roi, "warning", f"{count} burned-in overlay pixel(s) (text, markers, "
                  "callipers) lie inside the ROI; they are left out of its mean")
             for roi, count in touching.items() if count > 0]
+
+
+def display_flag(note: str) -> list[Flag]:
+    """``display`` when the clip's display map carries a note (a colour display read by luminance)."""
+    return [Flag("display", None, "warning", note)] if note else []

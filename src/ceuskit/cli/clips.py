@@ -70,6 +70,8 @@ def analyze(clip: Annotated[Path, typer.Argument(help="The CEUS clip.")],
             dynamic_range: Annotated[float, typer.Option("--dynamic-range", help="Display dynamic range (dB).")] = 60.0,
             model: Annotated[str, typer.Option("--model", help="auto, lognormal, gamma, ldrw or fpt.")] = "auto",
             no_motion: Annotated[bool, typer.Option("--no-motion", help="Switch motion compensation off.")] = False,
+            keep_overlays: Annotated[bool, typer.Option("--keep-overlays", help="Do not look for burned-in overlays "
+                                                        "(timer, markers) to leave out of the ROIs.")] = False,
             size_mm: Annotated[float | None, typer.Option("--size-mm", help="Lesion size, for CEUS LI-RADS.")] = None,
             at_risk: Annotated[bool | None, typer.Option("--at-risk/--not-at-risk", help="HCC risk, for CEUS LI-RADS.")] = None,
             as_json: Annotated[bool, typer.Option("--json", help="Print analysis.json to stdout.")] = False,
@@ -80,8 +82,8 @@ def analyze(clip: Annotated[Path, typer.Argument(help="The CEUS clip.")],
 
     with progress_bar("analysing frames") as progress:
         result = run_analysis(clip, roi, injection_time_s=injection_time, dynamic_range_db=dynamic_range,
-                              model=model, motion=not no_motion, fps=fps, layout=layout, size_mm=size_mm,
-                              at_risk=at_risk, progress=progress)
+                              model=model, motion=not no_motion, overlays=not keep_overlays, fps=fps, layout=layout,
+                              size_mm=size_mm, at_risk=at_risk, progress=progress)
     if out is not None:
         write_analysis(result, out)
     if as_json:

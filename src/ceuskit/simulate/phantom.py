@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ceuskit.errors import InputError
+from ceuskit.simulate.display import COLOUR_MAPS
 
 __all__ = ["LATE_PHASE_START_S", "PATTERNS", "Phantom", "PhantomPattern", "phantom_with"]
 
@@ -73,6 +74,9 @@ class Phantom:
     rgb: bool = False
     curve_family: str = "lognormal"  # bolus shape of liver and arterial curves: "lognormal" or "gamma"
     gain_db: float = 0.0  # receive gain added before log compression; high gain clips bright speckle at white
+    colour_map: str | None = None  # show the contrast image through a colour map ("gold", "bronze")
+    colour_bar: bool = False  # draw the display's bar beside the image
+    overlays: tuple[str, ...] = ()  # burned-in: "timer", "mi", "markers", "calliper", "lesion-marker"
 
     def pattern_spec(self) -> PhantomPattern:
         try:
@@ -89,6 +93,12 @@ class Phantom:
             raise InputError("lead_in_s must lie within ±duration_s (negative: the recording starts after injection)")
         if self.curve_family not in ("lognormal", "gamma"):
             raise InputError(f"curve_family {self.curve_family!r} is not 'lognormal' or 'gamma'")
+        if self.colour_map is not None and self.colour_map not in COLOUR_MAPS:
+            raise InputError(f"colour_map {self.colour_map!r} is not one of {', '.join(COLOUR_MAPS)}")
+        unknown = set(self.overlays) - {"timer", "mi", "markers", "calliper", "lesion-marker"}
+        if unknown:
+            raise InputError(f"unknown overlay(s) {', '.join(sorted(unknown))}; use timer, mi, markers, calliper, "
+                             "lesion-marker")
         if not 0 <= self.breathing_irregularity < 1 or self.out_of_plane_period_s < 0:
             raise InputError("breathing_irregularity must lie in [0, 1) and out_of_plane_period_s be ≥ 0")
 

@@ -11,8 +11,10 @@ import numpy as np
 from scipy import ndimage
 
 from ceuskit.preprocess.linearize import power_to_grey
+from ceuskit.quality import SATURATION_WINDOW_S
 from ceuskit.roi import parse_rois
 from ceuskit.simulate.curves import contrast_curves, truth_timing
+from ceuskit.simulate.display import Overlay, apply_display
 from ceuskit.simulate.phantom import Phantom
 
 __all__ = ["Layout", "layout_of", "render_frames"]
@@ -129,8 +131,9 @@ def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.n
 
 
 def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, peak_s: float, masks: dict[str, np.ndarray],
-                        moves: np.ndarray, window_s: float = 3.0) -> dict[str, float]:
-    """Per ROI, the fraction of its pixels at display white (255) in the frames within ``window_s`` of the peak."""
+                        moves: np.ndarray, window_s: float = SATURATION_WINDOW_S) -> dict[str, float]:
+    """Per ROI, the fraction of its pixels at display white (255) in the frames within ``window_s`` of the
+    lesion's peak (the ``saturation`` flag's definition)."""
     near = np.flatnonzero(np.abs(t_inj - peak_s) <= window_s)
     out = {}
     for name, mask in masks.items():
@@ -138,6 +141,24 @@ def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, peak_s: float, ma
             np.roll(np.roll(mask, int(moves[k][1]), axis=0), int(moves[k][0]), axis=1)] >= 255 for k in near]
         out[name] = float(np.mean(np.concatenate(at_white))) if at_white else 0.0
     return out
+
+
+def _screen(ph: Phantom, frames: np.ndarray, times_s: np.ndarray, layout: Layout, roi_doc: dict[str, Any]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The scanner's screen over the grey frames: colour map, colour bar, burned-in overlays (with their mask).
+
+    ``overlays`` names go to :func:`ceuskit.simulate.display.default_overlays`; "lesion-marker" puts a yellow
+    + on the lesion's centre in the reference frame (an overlay that touches an ROI).
+    """
+    if ph.colour_map is None and not ph.colour_bar and not ph.overlays:
+        return frames, np.zeros(frames.shape[1:3], dtype=bool)
+    items: list[str | Overlay] = [name for name in ph.overlays if name != "lesion-marker"]
+    if "lesion-marker" in ph.overlays:
+        cx, cy = roi_doc["rois"][0]["center"]
+        items.append(Overlay("plus", (int(round(cx)), int(round(cy))), colour=(255, 255, 0)))
+    # the elapsed-time counter shows time since the recording started
+    return apply_display(frames, times_s - times_s[0], layout.ceus_box, colour_map=ph.colour_map,
+                         colour_bar=ph.colour_bar, overlays=items, seed=ph.seed)
 
 
 def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -203,6 +224,8 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
             truth_tic[name].append(float(full[moved].mean()))
         if progress is not None:
             progress(k + 1, n)
+    saturated = _saturated_fraction(frames, t_inj, peak_time_s, roi_masks_ref, shifts - shifts[ref_frame])
+    frames, overlay_mask = _screen(ph, frames, times, layout, roi_doc)
     truth = {
         "generator": "ceuskit.simulate",
         "phantom": asdict(ph),
@@ -214,8 +237,9 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         "injection_time_s": ph.lead_in_s,
         "recording_start_s": float(t_inj[0]),
         "baseline_observed": bool(timing["arrival_time_s"] is not None and timing["arrival_time_s"] > t_inj[0] + 1.0),
-        "saturated_fraction": _saturated_fraction(frames, t_inj, peak_time_s, roi_masks_ref,
-                                                  shifts - shifts[ref_frame]),
+        "saturated_fraction": saturated,
+        "overlay_pixels": int(overlay_mask.sum()),
+        "overlay_in_roi": {name: int((mask & overlay_mask).sum()) for name, mask in roi_masks_ref.items()},
         "dynamic_range_db": ph.dynamic_range_db,
         "frame_times_s": times.tolist(),
         "shifts_px": shifts.tolist(),
