@@ -49,7 +49,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ceuskit.errors import InputError
 
 __all__ = ["DEFAULT_AET", "Credentials", "PacsTarget", "Transport", "default_config_path", "load_entries",
-           "redact_url", "resolve_target"]
+           "redact_url", "resolve_destination", "resolve_target"]
 
 DEFAULT_AET = "CEUSKIT"
 _AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # PS3.5 AE: 16 chars, no backslash, no control chars
@@ -314,3 +314,21 @@ def resolve_target(*, url: str | None = None, dimse: str | None = None, aet: str
                       aet=_ae_title(aet or str((entry or {}).get("aet") or DEFAULT_AET), "--aet"),
                       aec=_ae_title(aec or str((entry or {}).get("aec") or "ANY-SCP"), "--aec"),
                       credentials=credentials, transport=transport)
+
+
+def resolve_destination(value: str, *, config: Path | None = None, ca_bundle: Path | None = None,
+                        env: Mapping[str, str] | None = None) -> PacsTarget:
+    """A PACS given as one value: a DICOMweb URL, or the name of a config entry (DICOMweb or DIMSE).
+
+    What ``export-dicom --push`` and ``serve --pacs`` take.
+    """
+    env = os.environ if env is None else env
+    if not value.lower().startswith(("http://", "https://")):
+        path = config if config is not None else default_config_path(env)
+        entry = next((e for e in load_entries(path, required=config is not None) if e.get("name") == value), None)
+        if entry is None:
+            raise InputError("the PACS must be a DICOMweb URL (http:// or https://) or the name of an entry of "
+                             f"the PACS config file {path}")
+        if entry.get("dimse") and not entry.get("url"):
+            return resolve_target(dimse=value, config=config, ca_bundle=ca_bundle, env=env)
+    return resolve_target(url=value, config=config, ca_bundle=ca_bundle, env=env)

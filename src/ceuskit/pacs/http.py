@@ -42,9 +42,25 @@ class BearerAuth(AuthBase):
         return "BearerAuth(***)"
 
 
+class _Session(requests.Session):
+    """A session that sends the QIDO wildcards ``*`` and ``?`` unescaped in query strings.
+
+    Both are legal there (RFC 3986 3.4) and some servers (Orthanc 1.10's DICOMweb plugin) match the
+    escaped forms ``%2A``/``%3F`` literally, so ``PatientID=SIM*`` would find nothing.
+    """
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        prepared = super().prepare_request(request)
+        if prepared.url and "?" in prepared.url:
+            head, _, query = prepared.url.partition("?")
+            query = re.sub(r"%2[aA]", "*", query)
+            prepared.url = head + "?" + re.sub(r"%3[fF]", "?", query)
+        return prepared
+
+
 def make_session(target: PacsTarget) -> requests.Session:
     """A session that verifies TLS (system store or the target's CA bundle) and sends the target's credentials."""
-    session = requests.Session()
+    session = _Session()
     session.verify = target.transport.verify
     credentials = target.credentials
     if credentials.token:
