@@ -149,6 +149,7 @@ class DimsePacs:
                      handlers: Sequence[Any] = ()) -> Iterator[Any]:
         from pynetdicom import build_role
 
+        self._check_reachable()  # pynetdicom leaks its socket when the connection is refused
         ae = self._ae()
         for abstract, syntaxes in contexts:
             ae.add_requested_context(abstract, list(syntaxes))
@@ -165,19 +166,24 @@ class DimsePacs:
                 assoc.release()
             ae.shutdown()
 
-    def _not_associated(self, assoc: Any) -> PacsError:
-        where = f"the PACS at {self.target.label}"
-        if assoc.is_rejected:
-            return PacsError(f"{where} rejected the association: check its AE title (--aec, here "
-                             f"{self.target.aec}) and that it knows ours (--aet, here {self.target.aet})")
+    def _check_reachable(self) -> None:
+        """A TCP connection to the peer opens, else PacsError saying why (refused, no answer, unknown host)."""
         try:
             with socket.create_connection((self.target.host, self.target.port),
                                           timeout=self.target.transport.connect_timeout_s):
                 pass
         except OSError as exc:
             reason = {ConnectionRefusedError: "connection refused", TimeoutError: "no answer",
-                      socket.gaierror: "host name not found"}.get(type(exc), type(exc).__name__)
-            return PacsError(f"cannot reach {where} ({reason}); check HOST:PORT and that the server is running")
+                      socket.timeout: "no answer", socket.gaierror: "host name not found"}.get(
+                type(exc), type(exc).__name__)
+            raise PacsError(f"cannot reach the PACS at {self.target.label} ({reason}); check HOST:PORT and that "
+                            "the server is running") from None
+
+    def _not_associated(self, assoc: Any) -> PacsError:
+        where = f"the PACS at {self.target.label}"
+        if assoc.is_rejected:
+            return PacsError(f"{where} rejected the association: check its AE title (--aec, here "
+                             f"{self.target.aec}) and that it knows ours (--aet, here {self.target.aet})")
         return PacsError(f"{where} accepts connections but no DICOM association (aborted or timed out); "
                          "check that HOST:PORT is its DICOM port")
 
@@ -382,13 +388,13 @@ class DimsePacs:
                 size = self._received.pop(instance.sop_uid, None)
         if size is not None:
             return size
-        where = f"the PACS at {self.target.label}"
-        if final.Status in (0x0000, 0xA900, 0xC000) and not _int(final, "NumberOfCompletedSuboperations"):
-            raise PacsNotFoundError(NOT_FOUND)
-        if final.Status == 0xA801:
-            raise PacsError(f"{where} does not know our AE title as a C-MOVE destination ({self.target.aet}); "
-                            "register it there with our host and --move-port, or retrieve by C-GET")
-        raise PacsError(f"{where} did not deliver the instance (status 0x{final.Status:04X})")
+        where, code = f"the PACS at {self.target.label}", f"0x{final.Status:04X}"
+        if self.move_port is not None and (final.Status == 0xA801
+                                           or not _int(final, "NumberOfCompletedSuboperations")):
+            raise PacsError(f"{where} did not send the instance to us (status {code}): it must know our AE title "
+                            f"({self.target.aet}) as a C-MOVE destination, with our host and --move-port; or "
+                            "retrieve by C-GET")
+        raise PacsError(f"{where} did not deliver the instance (status {code})")
 
     def _final(self, responses: Any) -> Dataset:
         for status, _identifier in responses:
