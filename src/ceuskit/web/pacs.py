@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from ceuskit.errors import CeusError, PacsError, PacsNotFoundError
 
 if TYPE_CHECKING:
-    from ceuskit.pacs import InstanceRecord, PacsTarget
+    from ceuskit.pacs import PacsTarget
     from ceuskit.store import Store
     from ceuskit.web.jobs import JobRunner
 
@@ -32,8 +32,6 @@ __all__ = ["PacsLesion", "pacs_router"]
 
 log = logging.getLogger("ceuskit.web")
 T = TypeVar("T")
-_NOT_CLIPS = ("1.2.840.10008.5.1.4.1.1.88.", "1.2.840.10008.5.1.4.1.1.66.", "1.2.840.10008.5.1.4.1.1.104.",
-              "1.2.840.10008.5.1.4.1.1.11.")  # SR, SEG (and other derived objects), encapsulated docs, states
 
 
 class PacsLesion(BaseModel):
@@ -49,10 +47,6 @@ class PacsLesion(BaseModel):
     ki67_percent: float | None = Field(default=None, ge=0, le=100)
     injection_time_s: float = Field(default=0.0, ge=0)
     primary_site: str | None = Field(default=None, max_length=64)
-
-
-def _clip_instances(instances: Sequence[InstanceRecord]) -> list[InstanceRecord]:
-    return [i for i in instances if not (i.sop_class_uid or "").startswith(_NOT_CLIPS)]
 
 
 def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
@@ -121,9 +115,10 @@ def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
 
         def work(progress: Callable[[int, int], None]) -> dict[str, Any]:
             from ceuskit.pacs import ObjectRef, connect, pull
+            from ceuskit.pacs.cache import clip_instances
 
             with connect(server) as client:
-                clips = _clip_instances(client.instances(study_uid, series_uid, instance_uid))
+                clips = clip_instances(client.instances(study_uid, series_uid, instance_uid))
                 if len(clips) != 1:
                     raise CeusError("this series holds no clip" if not clips else
                                     f"this series holds {len(clips)} clips: pick one of its instances")
