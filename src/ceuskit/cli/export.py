@@ -43,6 +43,13 @@ def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis fold
 
     if not (sr or seg):
         raise InputError("nothing to write: drop --no-sr or --no-seg")
+    target = None
+    if push is not None:  # checked before anything is read or written
+        from ceuskit.pacs.config import resolve_destination
+
+        target = resolve_destination(push, config=config, ca_bundle=ca_bundle)
+    elif config is not None or ca_bundle is not None:
+        raise InputError("--config and --ca-bundle are for --push")
     document_path, document = _analysis(analysis)
     source = read_source(clip)
     expected = (document.get("clip") or {}).get("sha256")
@@ -56,13 +63,6 @@ def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis fold
         datasets["sr.dcm"] = build_sr(document, source, rois)
     if seg:
         datasets["seg.dcm"] = build_seg(clip, rois)
-    target = None
-    if push is not None:  # checked before anything is written
-        from ceuskit.pacs.config import resolve_destination
-
-        target = resolve_destination(push, config=config, ca_bundle=ca_bundle)
-    elif config is not None or ca_bundle is not None:
-        raise InputError("--config and --ca-bundle are for --push")
     written = [save(dataset, out / name) for name, dataset in datasets.items()]
     typer.echo("wrote " + " and ".join(str(p) for p in written))
     if target is not None:
