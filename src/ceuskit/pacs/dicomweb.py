@@ -34,6 +34,7 @@ _TAGS = {"StudyInstanceUID": "0020000D", "SeriesInstanceUID": "0020000E", "SOPIn
          "SeriesDate": "00080021", "InstanceNumber": "00200013", "NumberOfFrames": "00280008",
          "FailureReason": "00081197"}
 _NOT_FINGERPRINTED = ("BulkDataURI", "00081190")  # server-specific URLs, not content
+_PAGE, _MAX_PAGES = 1000, 100  # QIDO instance pages: at most 100 000 instances per study
 _MAX_BATCH_BYTES = 256 << 20
 _MAX_BATCH_FILES = 100
 NOT_FOUND = "the PACS has no such study, series or instance"
@@ -156,9 +157,17 @@ class DicomWebPacs:
             Nothing there (when ``must_exist``).
         """
         filters = {"SOPInstanceUID": sop_uid} if sop_uid else {}
-        found = self._call(lambda: self.client.search_for_instances(
-            study_instance_uid=study_uid, series_instance_uid=series_uid, fields=list(_INSTANCE_FIELDS),
-            search_filters=filters, get_remaining=True))
+        found: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for page in range(_MAX_PAGES):  # bounded: a server that ignores offset must not loop us forever
+            items = self._call(partial(self.client.search_for_instances, study_instance_uid=study_uid,
+                                       series_instance_uid=series_uid, fields=list(_INSTANCE_FIELDS),
+                                       search_filters=filters, limit=_PAGE, offset=page * _PAGE))
+            new = [i for i in items if _text(i, "SOPInstanceUID") not in seen]
+            seen.update(str(_text(i, "SOPInstanceUID")) for i in new)
+            found.extend(new)
+            if len(items) < _PAGE or not new:
+                break
         records = []
         for item in found:
             sop, series = _text(item, "SOPInstanceUID"), _text(item, "SeriesInstanceUID") or series_uid
