@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from ceuskit import __version__
 from ceuskit.errors import CeusError, StoreError
-from ceuskit.study import _json_safe  # NaN/inf → None, numpy → Python: the store's JSON rules
+from ceuskit.store import json_safe  # NaN/inf → None, numpy → Python: the store's JSON rules
 from ceuskit.web.files import CLIP_SUFFIXES, ClipCache, PathRefused, clip_kind, inside, safe_name, unique_path
 from ceuskit.web.jobs import JobRunner
 
@@ -201,7 +201,7 @@ def create_app(settings: Settings) -> FastAPI:
         from ceuskit.study import study_stats as stats
 
         st.get_study(db, study_id)
-        return _json_safe(stats(db, study_id))
+        return json_safe(stats(db, study_id))
 
     @app.get("/api/studies/{study_id}/table", dependencies=auth)
     def study_table(study_id: int) -> list[dict[str, Any]]:
@@ -209,7 +209,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         st.get_study(db, study_id)
         frame = cohort_frame(db, study_id)
-        return _json_safe(frame.to_dict(orient="records"))  # NaN → None there
+        return json_safe(frame.to_dict(orient="records"))  # NaN → None there
 
     @app.get("/api/studies/{study_id}/export.csv", dependencies=auth)
     def study_csv(study_id: int) -> Response:
@@ -303,7 +303,7 @@ def create_app(settings: Settings) -> FastAPI:
     def clip_info(clip_id: int) -> dict[str, Any]:
         stored = st.get_clip(db, clip_id)
         opened = clips.get(clip_path(stored["path"]))
-        summary = _json_safe(opened.summary())
+        summary = json_safe(opened.summary())
         summary.pop("source", None)
         summary["id"] = clip_id
         summary["path"] = public_clip(stored)["path"]  # type: ignore[index]
@@ -330,7 +330,7 @@ def create_app(settings: Settings) -> FastAPI:
         found = lesion_or_404(lesion_id)
         found["clip"] = public_clip(found.get("clip"))
         found.pop("extra", None)
-        return _json_safe(found)
+        return json_safe(found)
 
     @app.put("/api/lesions/{lesion_id}/rois", dependencies=auth)
     def put_rois(lesion_id: int, document: dict[str, Any]) -> dict[str, Any]:
@@ -412,7 +412,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/analyses/{analysis_id}", dependencies=auth)
     def analysis(analysis_id: int) -> dict[str, Any]:
-        return _json_safe(st.get_analysis(db, analysis_id))
+        return json_safe(st.get_analysis(db, analysis_id))
 
     # ----------------------------------------------------------------------------------------------- UI
     @app.get("/", include_in_schema=False)
