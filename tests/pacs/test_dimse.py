@@ -110,3 +110,24 @@ def test_missing_study_over_dimse(orthanc: Orthanc, tmp_path: Path, capsys: pyte
     status, out, err = run(capsys, "pacs", "pull", *dimse(orthanc), "--study", "1.2.3.4.5.6.7.8", "--out", tmp_path)
     assert (status, out, err) == (2, "", "ceuskit: error: the PACS has no such study, series or instance\n")
     assert not any(tmp_path.rglob("*"))
+
+
+def test_c_store_of_a_class_the_pacs_refuses(orthanc: Orthanc, phantom_dir: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import pydicom
+
+    clip = make_phantom(phantom_dir, "private-class", patient_id="CEUSKIT-PRIVATE", seed=22, duration_s=4.0)
+    ds = pydicom.dcmread(clip.dicom)  # a SOP class Orthanc does not know (UnknownSopClassAccepted is off)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.826.0.1.3680043.8.498.99"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    private = tmp_path / "private.dcm"
+    ds.save_as(private, enforce_file_format=True)
+    status, out, err = run(capsys, "pacs", "push", *dimse(orthanc), private)
+    assert (status, out) == (2, "")
+    assert err == (f"ceuskit: error: the PACS at {orthanc.dimse} does not accept 1.2.826.0.1.3680043.8.498.99 in "
+                   "Explicit VR Little Endian\n")
+    status, out, err = run(capsys, "pacs", "push", *dimse(orthanc), clip.dicom, private)  # one accepted, one not
+    assert (status, out) == (2, "")
+    assert err == (f"ceuskit: error: the PACS at {orthanc.dimse} does not accept 1.2.826.0.1.3680043.8.498.99 in "
+                   "Explicit VR Little Endian; nothing more was sent\n")
+    assert orthanc.lookup("Instance", "SOPInstanceUID", ds.SOPInstanceUID) == []

@@ -25,6 +25,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import (
     JPEG2000,
     MPEG4HP41,
+    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -157,7 +158,7 @@ class DimsePacs:
         assoc = ae.associate(self.target.host, self.target.port, ae_title=self.target.aec, ext_neg=roles or None,
                              evt_handlers=list(handlers))
         if not assoc.is_established:
-            raise self._not_associated(assoc)
+            raise self._not_associated(assoc, contexts)
         try:
             yield assoc
         finally:
@@ -179,11 +180,17 @@ class DimsePacs:
             raise PacsError(f"cannot reach the PACS at {self.target.label} ({reason}); check HOST:PORT and that "
                             "the server is running") from None
 
-    def _not_associated(self, assoc: Any) -> PacsError:
+    def _not_associated(self, assoc: Any, contexts: Sequence[tuple[str, Sequence[str]]]) -> PacsError:
         where = f"the PACS at {self.target.label}"
         if assoc.is_rejected:
             return PacsError(f"{where} rejected the association: check its AE title (--aec, here "
                              f"{self.target.aec}) and that it knows ours (--aet, here {self.target.aet})")
+        rejected = list(getattr(assoc, "rejected_contexts", None) or [])
+        if rejected and not assoc.accepted_contexts:  # the peer answered, but took none of our proposals
+            sop = str(rejected[0].abstract_syntax)
+            syntax = next((syntaxes[0] for abstract, syntaxes in contexts if abstract == sop), "")
+            more = f" (nor the {len(rejected) - 1} other proposal(s))" if len(rejected) > 1 else ""
+            return PacsError(f"{where} does not accept {UID(sop).name} in {UID(syntax).name}{more}")
         return PacsError(f"{where} accepts connections but no DICOM association (aborted or timed out); "
                          "check that HOST:PORT is its DICOM port")
 
@@ -419,7 +426,12 @@ class DimsePacs:
                 contexts = [(sop, [syntax]) for sop, syntax in sorted(chunk)]
                 with self._association(contexts) as assoc:
                     for path in [p for p in remaining if classes[p] in chunk]:
-                        status = assoc.send_c_store(path)
+                        try:
+                            status = assoc.send_c_store(path)
+                        except ValueError:  # pynetdicom: no accepted presentation context for this file
+                            sop, syntax = (UID(uid).name for uid in classes[path])
+                            raise PacsError(f"the PACS at {self.target.label} does not accept {sop} in {syntax}; "
+                                            "nothing more was sent") from None
                         if not status:
                             raise TransferBroken("association ended during the store")
                         done[path] = int(status.Status)
@@ -427,11 +439,7 @@ class DimsePacs:
                         if progress:
                             progress(sent[0])
 
-        try:
-            self._call(run)
-        except ValueError as exc:  # pynetdicom: no accepted context for that SOP class and transfer syntax
-            raise PacsError(f"the PACS at {self.target.label} does not accept one of the files' SOP class or "
-                            f"transfer syntax ({type(exc).__name__})") from None
+        self._call(run)
         failed = sorted({code for code in done.values() if code & 0xF000 in (0xA000, 0xC000)})
         n_failed = sum(1 for code in done.values() if code & 0xF000 in (0xA000, 0xC000))
         return StoreResult(stored=len(done) - n_failed, failed=n_failed, failure_reasons=tuple(failed))
