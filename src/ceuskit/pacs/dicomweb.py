@@ -1,6 +1,8 @@
 """DICOMweb (PS3.18): search with QIDO-RS through ``dicomweb-client``, retrieve with WADO-RS and store with
 STOW-RS streamed through the same session (a clip of hundreds of MB never sits in memory).
 
+dicomweb-client's own log records stay at WARNING and above: at INFO it names studies by UID.
+
 Retrieval asks for the stored transfer syntax (``transfer-syntax=*``), so the file that arrives is the file
 the PACS holds, byte for byte where the PACS keeps files as received (Orthanc does).
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -81,6 +84,9 @@ class DicomWebPacs:
 
         if target.url is None:
             raise ValueError("a DICOMweb target needs a URL")
+        logger = logging.getLogger("dicomweb_client")  # it logs study UIDs at INFO
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
         self.target = target
         self.session = make_session(target)
         self._timeout = (target.transport.connect_timeout_s, target.transport.timeout_s)
