@@ -7,7 +7,8 @@
     http.py       one requests session, bounded retries, errors as one line without identifiers
     multipart.py  multipart/related streamed both ways (WADO-RS answers, STOW-RS requests)
     dicomweb.py   QIDO-RS (dicomweb-client), WADO-RS, STOW-RS
-    dimse.py      C-ECHO, C-FIND, C-GET / C-MOVE, C-STORE (pynetdicom)
+    association.py  DICOM associations (pynetdicom): AE, presentation contexts, one-line failures
+    dimse.py      C-ECHO, C-FIND, C-GET / C-MOVE, C-STORE
     transfer.py   pull (atomic, hash-indexed, de-identification on the way in) and push, either protocol
     cache.py      PACS clips of a study manifest: fetched into a local cache, provenance recorded
 

@@ -3,76 +3,43 @@
 C-ECHO checks the association; C-FIND (Study Root) searches studies → series → images; an instance comes
 back by C-GET on our own association (default) or by C-MOVE to a storage SCP that we start for the pull
 (``move_port``: the PACS must know our AE title, host and that port); C-STORE sends files.  Received and sent
-datasets stream through files (pynetdicom's chunked modes), never whole in memory.
-
-pynetdicom's own log records stay at WARNING and above: at INFO and DEBUG it prints identifiers.
+datasets stream through files (pynetdicom's chunked modes, see :mod:`ceuskit.pacs.association`), never whole
+in memory.
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
-import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import (
-    JPEG2000,
-    MPEG4HP41,
-    UID,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    JPEG2000Lossless,
-    JPEGBaseline8Bit,
-    JPEGExtended12Bit,
-    JPEGLosslessSV1,
-    JPEGLSLossless,
-    JPEGLSNearLossless,
-    RLELossless,
-)
+from pydicom.uid import UID
 
 from ceuskit.errors import InputError, PacsError, PacsNotFoundError
+from ceuskit.pacs.association import (
+    ECHO,
+    FIND,
+    GET,
+    IMAGE_SYNTAXES,
+    MOVE,
+    PLAIN_SYNTAXES,
+    Link,
+    drop_partial,
+    storage_contexts,
+)
 from ceuskit.pacs.config import PacsTarget
 from ceuskit.pacs.http import TransferBroken, with_retries
 from ceuskit.pacs.records import InstanceRecord, Query, SeriesRecord, StoreResult, StudyRecord
 
-__all__ = ["DimsePacs", "RECEIVED_SOP_CLASSES"]
+__all__ = ["DimsePacs"]
 
 NOT_FOUND = "the PACS has no such study, series or instance"
-_FIND, _GET, _MOVE, _ECHO = ("1.2.840.10008.5.1.4.1.2.2.1", "1.2.840.10008.5.1.4.1.2.2.3",
-                             "1.2.840.10008.5.1.4.1.2.2.2", "1.2.840.10008.1.1")
-_IMAGE_CLASSES = ("1.2.840.10008.5.1.4.1.1.3.1",  # Ultrasound Multi-frame Image
-                  "1.2.840.10008.5.1.4.1.1.6.1")  # Ultrasound Image
-_OTHER_CLASSES = ("1.2.840.10008.5.1.4.1.1.6.2",  # Enhanced US Volume
-                  "1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture
-                  "1.2.840.10008.5.1.4.1.1.7.2", "1.2.840.10008.5.1.4.1.1.7.4",  # multi-frame SC
-                  "1.2.840.10008.5.1.4.1.1.88.11", "1.2.840.10008.5.1.4.1.1.88.22",  # Basic Text SR, Enhanced SR
-                  "1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.88.34",  # Comprehensive (3D) SR
-                  "1.2.840.10008.5.1.4.1.1.66.4",  # Segmentation
-                  "1.2.840.10008.5.1.4.1.1.104.1",  # Encapsulated PDF
-                  "1.2.840.10008.5.1.4.1.1.77.1.4.1")  # Video Photographic
-RECEIVED_SOP_CLASSES = _IMAGE_CLASSES + _OTHER_CLASSES
-"""Storage SOP classes ceuskit accepts on a C-GET or C-MOVE (ultrasound, secondary capture, SR, SEG, …)."""
-_IMAGE_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
-                   JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1, JPEGLSLossless, JPEGLSNearLossless,
-                   JPEG2000Lossless, JPEG2000, RLELossless, MPEG4HP41)
-_PLAIN_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian)
 _PENDING = (0xFF00, 0xFF01)
-_QUIET_LOGGERS = ("pynetdicom",)
-
-
-def _quiet_pynetdicom() -> None:
-    for name in _QUIET_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
-            logger.setLevel(logging.WARNING)
 
 
 def _str(ds: Dataset, keyword: str) -> str | None:
@@ -106,15 +73,9 @@ class DimsePacs:
     """
 
     def __init__(self, target: PacsTarget, *, move_port: int | None = None) -> None:
-        from pynetdicom import _config
-
-        if target.host is None or target.port is None:
-            raise ValueError("a DIMSE target needs a host and port")
         if move_port is not None and not 0 < move_port < 65536:
             raise InputError("--move-port must be a TCP port (1-65535)")
-        _config.STORE_RECV_CHUNKED_DATASET = True  # received datasets go to a file, not memory
-        _config.STORE_SEND_CHUNKED_DATASET = True  # sent files are read in chunks, not decoded
-        _quiet_pynetdicom()
+        self.link = Link(target)
         self.target = target
         self.move_port = move_port
         self._server: Any = None
@@ -134,66 +95,6 @@ class DimsePacs:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------------------------------- associations
-    def _ae(self) -> Any:
-        from pynetdicom import AE
-
-        ae = AE(ae_title=self.target.aet)
-        transport = self.target.transport
-        ae.connection_timeout = transport.connect_timeout_s
-        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = transport.timeout_s
-        ae.maximum_pdu_size = 1 << 18
-        return ae
-
-    @contextmanager
-    def _association(self, contexts: Sequence[tuple[str, Sequence[str]]], *, scp_classes: Sequence[str] = (),
-                     handlers: Sequence[Any] = ()) -> Iterator[Any]:
-        from pynetdicom import build_role
-
-        self._check_reachable()  # pynetdicom leaks its socket when the connection is refused
-        ae = self._ae()
-        for abstract, syntaxes in contexts:
-            ae.add_requested_context(abstract, list(syntaxes))
-        roles = [build_role(uid, scp_role=True) for uid in scp_classes]
-        assoc = ae.associate(self.target.host, self.target.port, ae_title=self.target.aec, ext_neg=roles or None,
-                             evt_handlers=list(handlers))
-        if not assoc.is_established:
-            raise self._not_associated(assoc, contexts)
-        try:
-            yield assoc
-        finally:
-            _drop_partial(assoc)
-            if assoc.is_established:
-                assoc.release()
-            ae.shutdown()
-
-    def _check_reachable(self) -> None:
-        """A TCP connection to the peer opens, else PacsError saying why (refused, no answer, unknown host)."""
-        try:
-            with socket.create_connection((self.target.host, self.target.port),
-                                          timeout=self.target.transport.connect_timeout_s):
-                pass
-        except OSError as exc:
-            reason = {ConnectionRefusedError: "connection refused", TimeoutError: "no answer",
-                      socket.timeout: "no answer", socket.gaierror: "host name not found"}.get(
-                type(exc), type(exc).__name__)
-            raise PacsError(f"cannot reach the PACS at {self.target.label} ({reason}); check HOST:PORT and that "
-                            "the server is running") from None
-
-    def _not_associated(self, assoc: Any, contexts: Sequence[tuple[str, Sequence[str]]]) -> PacsError:
-        where = f"the PACS at {self.target.label}"
-        if assoc.is_rejected:
-            return PacsError(f"{where} rejected the association: check its AE title (--aec, here "
-                             f"{self.target.aec}) and that it knows ours (--aet, here {self.target.aet})")
-        rejected = list(getattr(assoc, "rejected_contexts", None) or [])
-        if rejected and not assoc.accepted_contexts:  # the peer answered, but took none of our proposals
-            sop = str(rejected[0].abstract_syntax)
-            syntax = next((syntaxes[0] for abstract, syntaxes in contexts if abstract == sop), "")
-            more = f" (nor the {len(rejected) - 1} other proposal(s))" if len(rejected) > 1 else ""
-            return PacsError(f"{where} does not accept {UID(sop).name} in {UID(syntax).name}{more}")
-        return PacsError(f"{where} accepts connections but no DICOM association (aborted or timed out); "
-                         "check that HOST:PORT is its DICOM port")
-
     def _call(self, call: Callable[[], Any]) -> Any:
         return with_retries(call, self.target, not_found=NOT_FOUND)
 
@@ -201,7 +102,7 @@ class DimsePacs:
     def echo(self) -> None:
         """C-ECHO: the association works and the peer answers."""
         def run() -> None:
-            with self._association([(_ECHO, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])]) as assoc:
+            with self.link.open([(ECHO, PLAIN_SYNTAXES)]) as assoc:
                 status = assoc.send_c_echo()
                 if not status:
                     raise TransferBroken("no C-ECHO answer")
@@ -212,7 +113,7 @@ class DimsePacs:
 
     def _find(self, assoc: Any, identifier: Dataset) -> list[Dataset]:
         found = []
-        for status, answer in assoc.send_c_find(identifier, _FIND):
+        for status, answer in assoc.send_c_find(identifier, FIND):
             if not status:
                 raise TransferBroken("C-FIND answer missing")
             if status.Status in _PENDING:
@@ -226,7 +127,7 @@ class DimsePacs:
     def find(self, query: Query) -> tuple[list[StudyRecord], bool]:
         """Studies matching ``query`` with their series and instances; and whether more studies matched."""
         def run() -> tuple[list[StudyRecord], bool]:
-            with self._association([(_FIND, _PLAIN_SYNTAXES)]) as assoc:
+            with self.link.open([(FIND, PLAIN_SYNTAXES)]) as assoc:
                 ask = Dataset()
                 ask.QueryRetrieveLevel = "STUDY"
                 ask.PatientID = query.patient_id or ""
@@ -299,7 +200,7 @@ class DimsePacs:
             Nothing there (when ``must_exist``).
         """
         def run() -> list[InstanceRecord]:
-            with self._association([(_FIND, _PLAIN_SYNTAXES)]) as assoc:
+            with self.link.open([(FIND, PLAIN_SYNTAXES)]) as assoc:
                 if series_uid is not None:
                     return self._images(assoc, study_uid, series_uid, sop_uid)
                 return [inst for series in self._series(assoc, study_uid) for inst in series.instances
@@ -333,21 +234,14 @@ class DimsePacs:
             self._received[sop] = destination.stat().st_size
         return 0x0000
 
-    def _storage_contexts(self) -> list[tuple[str, Sequence[str]]]:
-        contexts: list[tuple[str, Sequence[str]]] = []
-        for uid in _IMAGE_CLASSES:  # one context per syntax: the stored encoding comes back as it is
-            contexts.extend((uid, [syntax]) for syntax in _IMAGE_SYNTAXES)
-        contexts.extend((uid, _PLAIN_SYNTAXES) for uid in _OTHER_CLASSES)
-        return contexts
-
     def _ensure_server(self) -> None:
         from pynetdicom import evt
 
         if self._server is not None:
             return
-        ae = self._ae()
-        for abstract in sorted({uid for uid, _ in self._storage_contexts()}):
-            ae.add_supported_context(abstract, list(_IMAGE_SYNTAXES))
+        ae = self.link.ae()
+        for abstract in sorted({uid for uid, _ in storage_contexts()}):
+            ae.add_supported_context(abstract, list(IMAGE_SYNTAXES))
         try:
             self._server = ae.start_server(("", self.move_port), block=False,
                                            evt_handlers=[(evt.EVT_C_STORE, self._on_store),
@@ -381,14 +275,14 @@ class DimsePacs:
         try:
             if self.move_port is not None:
                 self._ensure_server()
-                with self._association([(_MOVE, _PLAIN_SYNTAXES)]) as assoc:
-                    final = self._final(assoc.send_c_move(ask, self.target.aet, _MOVE))
+                with self.link.open([(MOVE, PLAIN_SYNTAXES)]) as assoc:
+                    final = self._final(assoc.send_c_move(ask, self.target.aet, MOVE))
             else:
-                storage = self._storage_contexts()
-                with self._association([(_GET, _PLAIN_SYNTAXES), *storage],
+                storage = storage_contexts()
+                with self.link.open([(GET, PLAIN_SYNTAXES), *storage],
                                        scp_classes=sorted({uid for uid, _ in storage}),
                                        handlers=[(evt.EVT_C_STORE, self._on_store)]) as assoc:
-                    final = self._final(assoc.send_c_get(ask, _GET))
+                    final = self._final(assoc.send_c_get(ask, GET))
         finally:
             with self._lock:
                 self._expected.pop(instance.sop_uid, None)
@@ -424,7 +318,7 @@ class DimsePacs:
             for start in range(0, len(pairs), 100):
                 chunk = set(pairs[start:start + 100])
                 contexts = [(sop, [syntax]) for sop, syntax in sorted(chunk)]
-                with self._association(contexts) as assoc:
+                with self.link.open(contexts) as assoc:
                     for path in [p for p in remaining if classes[p] in chunk]:
                         try:
                             status = assoc.send_c_store(path)
@@ -446,19 +340,4 @@ class DimsePacs:
 
 
 def _on_ended(event: Any) -> None:
-    _drop_partial(event.assoc)
-
-
-def _drop_partial(assoc: Any) -> None:
-    """Remove the temporary file of a dataset whose reception was cut off (pynetdicom leaves it)."""
-    message = getattr(getattr(assoc, "dimse", None), "message", None)
-    handle = getattr(message, "_data_set_file", None)
-    partial = getattr(message, "_data_set_path", None)
-    if handle is not None:
-        try:
-            handle.close()
-        except OSError:
-            pass
-    if isinstance(partial, Path):
-        partial.unlink(missing_ok=True)
-
+    drop_partial(event.assoc)
