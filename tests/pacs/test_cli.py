@@ -67,3 +67,10 @@ def test_missing_optional_packages_say_what_to_install(monkeypatch: pytest.Monke
     assert status == 2
     assert err == "ceuskit: error: PACS support needs the optional package dicomweb_client.api: pip install " \
                   "'ceuskit[pacs]'\n"
+
+
+def test_pull_into_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "clips"
+    target.write_text("a file, not a folder")
+    status, out, err = run(capsys, "pacs", "pull", "--url", URL, "--study", "1.2.3", "--out", target)
+    assert (status, out, err) == (2, "", f"ceuskit: error: {target} is a file; --out must be a folder\n")

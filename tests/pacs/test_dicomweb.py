@@ -213,3 +213,19 @@ def test_credentials_from_a_private_config_file(orthanc: Orthanc, stored_clip, t
     status, out, _ = run(capsys, "pacs", "find", "--url", orthanc.dicomweb, "--config", config,  # matched by URL
                          "--patient-id", "CEUSKIT-STORED", "--json")
     assert status == 0 and len(json.loads(out)) == 1
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(credentials: Orthanc, stored_clip, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("ceuskit.pacs.transfer._check_received", full)  # after the download, before the rename
+    study, _, _ = uids(stored_clip.dicom)
+    status, out, err = run(capsys, "pacs", "pull", "--url", credentials.dicomweb, "--study", study, "--out", tmp_path)
+    assert (status, out) == (2, "")
+    assert err == f"ceuskit: error: cannot write into {tmp_path}: No space left on device; nothing incomplete was kept\n"
+    assert not list(tmp_path.rglob("*.dcm")) and leftovers(tmp_path) == []

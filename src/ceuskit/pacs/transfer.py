@@ -160,6 +160,8 @@ def pull(pacs: Pacs, study_uid: str, series_uid: str | None = None, sop_uid: str
     PacsError
         Unreachable, refused, or a transfer that kept breaking off; no incomplete file is left in ``out``.
     """
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file; --out must be a folder")
     instances = pacs.instances(study_uid, series_uid, sop_uid)
     fingerprints = pacs.fingerprints(instances)
     index = _Index(out)
@@ -175,26 +177,37 @@ def pull(pacs: Pacs, study_uid: str, series_uid: str | None = None, sop_uid: str
         if index.fresh(relative, target, remote):
             result.skipped += 1
         else:
-            with _staging(target.parent) as staging:
-                size = pacs.fetch(instance, staging, _bytes_progress(progress, number, total))
-                _check_received(staging, instance, pacs.target)
-                result.bytes_fetched += size
-                if deidentify is not None:
-                    from ceuskit.io.deid import deidentify_file
-
-                    deidentify_file(staging, target, deidentify)
-                    result.fetched += 1
-                elif target.is_file() and file_sha256(target) == file_sha256(staging):
-                    result.skipped += 1  # the same bytes are there already: leave them be
-                else:
-                    with atomic_path(target) as tmp:
-                        os.replace(staging, tmp)
-                    result.fetched += 1
-            index.record(relative, target, remote)
+            try:
+                _fetch_one(pacs, instance, target, deidentify=deidentify, result=result,
+                           progress=_bytes_progress(progress, number, total))
+                index.record(relative, target, remote)
+            except OSError as exc:  # the local disk: full, read-only, … (the path would name the UIDs)
+                raise InputError(f"cannot write into {out}: {exc.strerror or type(exc).__name__}; nothing "
+                                 "incomplete was kept") from None
         result.files.append(target)
     if progress:
         progress(total, total, 0)
     return result
+
+
+def _fetch_one(pacs: Pacs, instance: InstanceRecord, target: Path, *, deidentify: Any,
+               result: PullResult, progress: Callable[[int], None] | None) -> None:
+    """Download one instance beside ``target`` and put it (or its de-identified copy) there atomically."""
+    with _staging(target.parent) as staging:
+        size = pacs.fetch(instance, staging, progress)
+        _check_received(staging, instance, pacs.target)
+        result.bytes_fetched += size
+        if deidentify is not None:
+            from ceuskit.io.deid import deidentify_file
+
+            deidentify_file(staging, target, deidentify)
+            result.fetched += 1
+        elif target.is_file() and file_sha256(target) == file_sha256(staging):
+            result.skipped += 1  # the same bytes are there already: leave them be
+        else:
+            with atomic_path(target) as tmp:
+                os.replace(staging, tmp)
+            result.fetched += 1
 
 
 def _bytes_progress(progress: Progress | None, number: int, total: int) -> Callable[[int], None] | None:
