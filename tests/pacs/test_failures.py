@@ -167,6 +167,28 @@ def test_tls_is_verified_and_a_site_ca_bundle_is_accepted(https_orthanc: str, si
     assert status == 0, err
 
 
+def test_dimse_over_tls_is_verified(orthanc: Orthanc, site_ca: dict[str, Path], stored_clip, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(site_ca["cert"], site_ca["key"])
+    with CuttingProxy(orthanc.dicom_port, tls=context) as proxy:  # Orthanc's DICOM port behind DICOM TLS
+        where = ["--dimse", f"127.0.0.1:{proxy.port}", "--aec", orthanc.aet, "--tls"]
+        status, _, err = run(capsys, "pacs", "echo", *where)
+        assert status == 2
+        assert err == (f"ceuskit: error: the PACS at 127.0.0.1:{proxy.port}: TLS failed (certificate verify failed: "
+                       "unable to get local issuer certificate); if the site uses its own certificate authority, "
+                       "give its CA bundle (--ca-bundle FILE or ca_bundle in the PACS config)\n")
+        study, _, _ = uids(stored_clip.dicom)
+        status, out, err = run(capsys, "pacs", "pull", *where, "--ca-bundle", site_ca["ca"], "--study", study,
+                               "--out", tmp_path)
+        assert status == 0, err
+        assert np.array_equal(pixels(Path(out.strip())), pixels(stored_clip.dicom))
+        status, _, err = run(capsys, "pacs", "pull", *where, "--study", study, "--out", tmp_path, "--move-port", "1")
+        assert status == 2 and "C-MOVE to us over TLS is not supported" in err
+    status, _, err = run(capsys, "pacs", "echo", "--url", "https://127.0.0.1:1/dicom-web", "--tls")
+    assert status == 2 and err == "ceuskit: error: --tls is for DIMSE; for DICOMweb use an https:// URL\n"
+
+
 def test_credentials_over_plain_http_are_refused_off_this_machine(capsys: pytest.CaptureFixture[str],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CEUSKIT_PACS_TOKEN", "secret-token")

@@ -39,18 +39,20 @@ CaOption = Annotated[Path | None, typer.Option("--ca-bundle", help="PEM file of 
 TimeoutOption = Annotated[float | None, typer.Option("--timeout", help="Seconds to wait for an answer (default 60).")]
 RetriesOption = Annotated[int | None, typer.Option("--retries", help="Tries again after a transient failure "
                                                                      "(default 2, at most 10).")]
+TlsOption = Annotated[bool, typer.Option("--tls", help="DIMSE over TLS (the PACS's certificate is verified; "
+                                                       "--ca-bundle for a site CA).")]
 
 
 def target_from_options(url: str | None, dimse: str | None, aet: str | None = None, aec: str | None = None,
                         config: Path | None = None, ca_bundle: Path | None = None, timeout: float | None = None,
-                        retries: int | None = None) -> PacsTarget:
+                        retries: int | None = None, tls: bool = False) -> PacsTarget:
     """The PACS the options name (see :func:`ceuskit.pacs.resolve_target`)."""
     from ceuskit.pacs import resolve_target
 
     if (aet or aec) and url is not None:
         raise InputError("--aet and --aec are for DIMSE (--dimse), not DICOMweb (--url)")
     return resolve_target(url=url, dimse=dimse, aet=aet, aec=aec, config=config, ca_bundle=ca_bundle,
-                          timeout_s=timeout, retries=retries)
+                          timeout_s=timeout, retries=retries, tls=tls or None)
 
 
 @contextmanager
@@ -115,11 +117,11 @@ def _human(studies: list[StudyRecord], more: bool) -> str:
 @pacs_app.command("echo")
 def echo(url: UrlOption = None, dimse: DimseOption = None, aet: AetOption = None, aec: AecOption = None,
          config: ConfigOption = None, ca_bundle: CaOption = None, timeout: TimeoutOption = None,
-         retries: RetriesOption = None) -> None:
+         retries: RetriesOption = None, tls: TlsOption = False) -> None:
     """Check the connection: C-ECHO over DIMSE, a minimal search over DICOMweb (credentials included)."""
     from ceuskit.pacs import connect
 
-    target = target_from_options(url, dimse, aet, aec, config, ca_bundle, timeout, retries)
+    target = target_from_options(url, dimse, aet, aec, config, ca_bundle, timeout, retries, tls)
     with connect(target) as pacs:
         pacs.echo()
     typer.echo(f"the PACS at {target.label} answered ({'C-ECHO' if target.kind == 'dimse' else 'QIDO-RS'})")
@@ -136,13 +138,13 @@ def find(url: UrlOption = None, dimse: DimseOption = None,
          as_json: Annotated[bool, typer.Option("--json", help="A JSON list of studies with their series and "
                                                "instances (DICOM keywords as keys).")] = False,
          aet: AetOption = None, aec: AecOption = None, config: ConfigOption = None, ca_bundle: CaOption = None,
-         timeout: TimeoutOption = None, retries: RetriesOption = None) -> None:
+         timeout: TimeoutOption = None, retries: RetriesOption = None, tls: TlsOption = False) -> None:
     """Search studies (QIDO-RS or C-FIND) and list them with their series and instances."""
     from ceuskit.pacs import Query, connect, parse_date_range
 
     query = Query(patient_id=patient_id, study_date=None if study_date is None else parse_date_range(study_date),
                   modality=modality.upper() if modality else None, limit=limit)
-    target = target_from_options(url, dimse, aet, aec, config, ca_bundle, timeout, retries)
+    target = target_from_options(url, dimse, aet, aec, config, ca_bundle, timeout, retries, tls)
     with connect(target) as pacs:
         studies, more = pacs.find(query)
     if as_json:
@@ -167,7 +169,7 @@ def pull(out: Annotated[Path, typer.Option("--out", help="Folder for the files (
                                                        "C-GET.")] = None,
          as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
          aet: AetOption = None, aec: AecOption = None, config: ConfigOption = None, ca_bundle: CaOption = None,
-         timeout: TimeoutOption = None, retries: RetriesOption = None) -> None:
+         timeout: TimeoutOption = None, retries: RetriesOption = None, tls: TlsOption = False) -> None:
     """Retrieve a study, series or instance (WADO-RS, C-GET or C-MOVE), streamed to disk, written atomically,
     skipped when already there with the same hash."""
     from ceuskit.pacs import connect
@@ -186,7 +188,7 @@ def pull(out: Annotated[Path, typer.Option("--out", help="Folder for the files (
         from ceuskit.io.deid import DeidOptions, load_or_create_key
 
         options = DeidOptions(key=load_or_create_key(key_file))
-    target = target_from_options(url, dimse, aet, aec, config, ca_bundle, timeout, retries)
+    target = target_from_options(url, dimse, aet, aec, config, ca_bundle, timeout, retries, tls)
     with connect(target, move_port=move_port) as pacs, transfer_progress("pulling") as progress:
         result = run_pull(pacs, study, series, instance, out=out, deidentify=options, progress=progress)
     if as_json:
@@ -203,12 +205,12 @@ def pull(out: Annotated[Path, typer.Option("--out", help="Folder for the files (
 def push(files: Annotated[list[Path], typer.Argument(help="DICOM files, or folders of them.")],
          url: UrlOption = None, dimse: DimseOption = None, aet: AetOption = None, aec: AecOption = None,
          config: ConfigOption = None, ca_bundle: CaOption = None, timeout: TimeoutOption = None,
-         retries: RetriesOption = None) -> None:
+         retries: RetriesOption = None, tls: TlsOption = False) -> None:
     """Store DICOM files in the PACS (STOW-RS or C-STORE), each in its own encoding."""
     from ceuskit.pacs import connect
     from ceuskit.pacs import push as run_push
 
-    target = target_from_options(url, dimse, aet, aec, config, ca_bundle, timeout, retries)
+    target = target_from_options(url, dimse, aet, aec, config, ca_bundle, timeout, retries, tls)
     with connect(target) as pacs, bytes_progress("pushing") as progress:
         result = run_push(pacs, files, progress=progress)
     typer.echo(f"stored {result.stored} object(s) in the PACS at {target.label}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,13 +108,15 @@ class Link:
         released afterwards; PacsError when there is none."""
         from pynetdicom import build_role
 
-        self._check_reachable()  # pynetdicom leaks its socket when the connection is refused
+        tls = self._tls_context()
+        self._check_reachable(tls)  # pynetdicom leaks its socket when the connection or handshake fails
         ae = self.ae()
         for abstract, syntaxes in contexts:
             ae.add_requested_context(abstract, list(syntaxes))
         roles = [build_role(uid, scp_role=True) for uid in scp_classes]
         assoc = ae.associate(self.target.host, self.target.port, ae_title=self.target.aec, ext_neg=roles or None,
-                             evt_handlers=list(handlers))
+                             evt_handlers=list(handlers),
+                             tls_args=None if tls is None else (tls, str(self.target.host)))
         if not assoc.is_established:
             raise self._not_associated(assoc, contexts)
         try:
@@ -124,12 +127,28 @@ class Link:
                 assoc.release()
             ae.shutdown()
 
-    def _check_reachable(self) -> None:
-        """A TCP connection to the peer opens, else PacsError saying why (refused, no answer, unknown host)."""
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """For DICOM TLS: a client context verifying the peer (system store or the target's CA bundle)."""
+        if not self.target.tls:
+            return None
+        verify = self.target.transport.verify
+        return ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+
+    def _check_reachable(self, tls: ssl.SSLContext | None) -> None:
+        """A TCP connection (and TLS handshake) to the peer succeeds, else PacsError saying why."""
         try:
             with socket.create_connection((self.target.host, self.target.port),
-                                          timeout=self.target.transport.connect_timeout_s):
-                pass
+                                          timeout=self.target.transport.connect_timeout_s) as raw:
+                if tls is not None:
+                    with tls.wrap_socket(raw, server_hostname=str(self.target.host)):
+                        pass
+        except ssl.SSLError as exc:
+            reason = exc.reason or type(exc).__name__
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                reason = f"certificate verify failed: {exc.verify_message}"
+            raise PacsError(f"the PACS at {self.target.label}: TLS failed ({reason}); if the site uses its own "
+                            "certificate authority, give its CA bundle (--ca-bundle FILE or ca_bundle in the "
+                            "PACS config)") from None
         except OSError as exc:
             reason = {ConnectionRefusedError: "connection refused", TimeoutError: "no answer",
                       socket.timeout: "no answer", socket.gaierror: "host name not found"}.get(

@@ -25,6 +25,7 @@ of its keys.  Example::
     dimse = "pacs.example.org:104"                  # DIMSE: --dimse modality-archive
     aet = "CEUSKIT"                                 # our AE title
     aec = "ARCHIVE"                                 # theirs
+    tls = true                                      # DICOM over TLS (certificate verified, ca_bundle applies)
 
 An entry is chosen by its ``name``, or by its ``url`` / ``dimse`` being the one given (compared without a
 trailing slash, host case-insensitively): credentials are never sent to a server they were not written for.
@@ -54,7 +55,7 @@ __all__ = ["DEFAULT_AET", "Credentials", "PacsTarget", "Transport", "default_con
 DEFAULT_AET = "CEUSKIT"
 _AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # PS3.5 AE: 16 chars, no backslash, no control chars
 _KNOWN_KEYS = {"name", "url", "dimse", "username", "password", "token", "ca_bundle", "timeout_s", "retries",
-               "aet", "aec", "allow_plain_http"}
+               "aet", "aec", "allow_plain_http", "tls"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class PacsTarget:
     aec: str = "ANY-SCP"
     credentials: Credentials = field(default_factory=Credentials)
     transport: Transport = field(default_factory=Transport)
+    tls: bool = False  # DIMSE over TLS (DICOMweb: the URL's scheme decides)
 
     @property
     def kind(self) -> str:
@@ -260,12 +262,13 @@ def _credentials(env: Mapping[str, str], entry: Mapping[str, Any] | None) -> Cre
 
 def resolve_target(*, url: str | None = None, dimse: str | None = None, aet: str | None = None,
                    aec: str | None = None, config: Path | None = None, ca_bundle: Path | None = None,
-                   timeout_s: float | None = None, retries: int | None = None,
+                   timeout_s: float | None = None, retries: int | None = None, tls: bool | None = None,
                    env: Mapping[str, str] | None = None) -> PacsTarget:
     """The PACS named by ``url`` (DICOMweb) or ``dimse`` (``HOST:PORT``), either possibly a config entry name.
 
     Explicit arguments win over the config entry, which wins over the defaults; credentials come from the
-    environment, else the entry (see the module docstring).
+    environment, else the entry (see the module docstring).  ``tls`` (DIMSE only): DICOM over TLS, the
+    peer's certificate verified against the system store or the CA bundle.
 
     Raises
     ------
@@ -306,6 +309,8 @@ def resolve_target(*, url: str | None = None, dimse: str | None = None, aet: str
                 and not (entry or {}).get("allow_plain_http"):
             raise InputError("credentials would travel unencrypted over http://; use https:// (or set "
                              "allow_plain_http = true in the PACS config entry)")
+        if tls:
+            raise InputError("--tls is for DIMSE; for DICOMweb use an https:// URL")
         return PacsTarget(url=base, credentials=credentials, transport=transport)
     assert dimse is not None
     address = str(entry["dimse"]) if entry and entry.get("dimse") and entry.get("name") == dimse else dimse
@@ -313,7 +318,8 @@ def resolve_target(*, url: str | None = None, dimse: str | None = None, aet: str
     return PacsTarget(host=host, port=port,
                       aet=_ae_title(aet or str((entry or {}).get("aet") or DEFAULT_AET), "--aet"),
                       aec=_ae_title(aec or str((entry or {}).get("aec") or "ANY-SCP"), "--aec"),
-                      credentials=credentials, transport=transport)
+                      credentials=credentials, transport=transport,
+                      tls=bool(tls if tls is not None else (entry or {}).get("tls", False)))
 
 
 def resolve_destination(value: str, *, config: Path | None = None, ca_bundle: Path | None = None,

@@ -75,6 +75,8 @@ class DimsePacs:
     def __init__(self, target: PacsTarget, *, move_port: int | None = None) -> None:
         if move_port is not None and not 0 < move_port < 65536:
             raise InputError("--move-port must be a TCP port (1-65535)")
+        if move_port is not None and target.tls:
+            raise InputError("C-MOVE to us over TLS is not supported: leave out --move-port to retrieve by C-GET")
         self.link = Link(target)
         self.target = target
         self.move_port = move_port
