@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Orthanc, make_phantom
-from pacs_testing import header, pixels, uids
+from pacs_testing import Orthanc, header, make_phantom, pixels, uids
 
 from ceuskit import store as st
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Orthanc, make_phantom
-from pacs_testing import header, pixels, run
+from pacs_testing import Orthanc, header, make_phantom, pixels, run
 
 pytestmark = pytest.mark.pacs
 

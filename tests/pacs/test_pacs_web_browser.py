@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Orthanc, make_phantom
+from pacs_testing import Orthanc, make_phantom
 
 ARTIFACTS = Path(__file__).parents[2] / "build" / "test-artifacts" / "web"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

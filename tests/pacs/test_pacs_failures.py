@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Orthanc, start_orthanc, stop_orthanc
-from pacs_testing import leftovers, pixels, run, uids
-from proxy import CuttingProxy, SilentServer
+from pacs_proxy import CuttingProxy, SilentServer
+from pacs_testing import Orthanc, leftovers, pixels, run, start_orthanc, stop_orthanc, uids
 
 pytestmark = pytest.mark.pacs
 CUT_BYTES = 1_000_000  # the phantom clip is ~2.5 MB: the cut falls inside its transfer

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Orthanc, make_phantom
-from pacs_testing import header, pixels, run, uids
+from pacs_testing import Orthanc, header, make_phantom, pixels, run, uids
 
 from ceuskit import store as st
 

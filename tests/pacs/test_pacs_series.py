@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import Orthanc, make_phantom
-from pacs_testing import header, pixels, run
+from pacs_testing import Orthanc, header, make_phantom, pixels, run
 
 pytestmark = pytest.mark.pacs
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Orthanc, make_phantom
-from pacs_testing import header, leftovers, pixels, run, uids
+from pacs_testing import Orthanc, header, leftovers, make_phantom, pixels, run, uids
 
 pytestmark = pytest.mark.pacs
 
