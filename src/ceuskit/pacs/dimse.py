@@ -9,6 +9,7 @@ in memory.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Callable, Sequence
@@ -225,9 +226,12 @@ class DimsePacs:
             destination = self._expected.get(sop)
         if destination is None:
             return 0xA900  # not what we asked for
-        source = Path(event.dataset_path)
+        source = Path(event.dataset_path)  # pynetdicom's spool file, complete
         try:
-            shutil.copyfile(source, destination)
+            try:
+                os.replace(source, destination)  # same file system: a rename, no second copy
+            except OSError:
+                shutil.copyfile(source, destination)
         except OSError:
             return 0xA700  # out of resources (disk full, …)
         finally:
@@ -281,9 +285,8 @@ class DimsePacs:
                     final = self._final(assoc.send_c_move(ask, self.target.aet, MOVE))
             else:
                 storage = storage_contexts()
-                with self.link.open([(GET, PLAIN_SYNTAXES), *storage],
-                                       scp_classes=sorted({uid for uid, _ in storage}),
-                                       handlers=[(evt.EVT_C_STORE, self._on_store)]) as assoc:
+                with self.link.open([(GET, PLAIN_SYNTAXES), *storage], scp_classes=sorted({u for u, _ in storage}),
+                                    handlers=[(evt.EVT_C_STORE, self._on_store)]) as assoc:
                     final = self._final(assoc.send_c_get(ask, GET))
         finally:
             with self._lock:
