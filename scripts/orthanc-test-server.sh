@@ -112,7 +112,7 @@ PY
         fi
         sleep 0.1
       done
-      kill "$(cat "$dir/pid")" 2>/dev/null || true
+      kill -9 "$(cat "$dir/pid")" 2>/dev/null || true
       wait "$(cat "$dir/pid")" 2>/dev/null || true
     done
     echo "ceuskit: Orthanc did not start; see $dir/logs and $dir/stdout.log" >&2
