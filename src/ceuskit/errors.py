@@ -13,7 +13,9 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
      │    └── ManifestError    bad study manifest row (names the line)
      ├── FitError              a fit that cannot even be attempted (too few samples)
      ├── AnalysisError         an analysis that cannot produce a result (e.g. no parenchyma reference)
-     └── StoreError           study database problems (unknown study, schema mismatch, server down)
+     ├── StoreError           study database problems (unknown study, schema mismatch, server down)
+     └── PacsError            a PACS unreachable, refusing our credentials or association, or a transfer cut off
+          └── PacsNotFoundError  the PACS has no such study, series or instance
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ __all__ = [
     "FitError",
     "InputError",
     "ManifestError",
+    "PacsError",
+    "PacsNotFoundError",
     "RoiError",
     "StoreError",
     "TimingError",
@@ -66,3 +70,15 @@ class AnalysisError(CeusError):
 
 class StoreError(CeusError):
     """The study database cannot do what was asked."""
+
+
+class PacsError(CeusError):
+    """A PACS cannot do what was asked: unreachable, credentials or association refused, transfer broken off.
+
+    Messages name the server (its base URL or host:port, never credentials) but no patient, study or other
+    identifier: they end up in logs and screenshots.
+    """
+
+
+class PacsNotFoundError(PacsError):
+    """The PACS has no study, series or instance matching the UIDs asked for."""

@@ -50,6 +50,7 @@ class Settings:
     token: str
     max_upload_bytes: int = 2 << 30
     map_block_px: int = 4
+    pacs: str | None = None  # DICOMweb URL or PACS config entry name (ceuskit.web.pacs)
 
 
 class LoginBody(BaseModel):
@@ -430,6 +431,9 @@ def create_app(settings: Settings) -> FastAPI:
     def index_alias() -> RedirectResponse:
         return RedirectResponse("/")
 
+    from ceuskit.web.pacs import pacs_router
+
+    app.include_router(pacs_router(pacs=settings.pacs, db=db, jobs=jobs, data_dir=data_dir, dependencies=auth))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.store, app.state.jobs, app.state.clips = db, jobs, clips
     return app
