@@ -90,7 +90,7 @@ def test_region_and_progress(phantom):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"block_px": 0}, "block size"), ({"region": (0, 0, 0, 0)}, "region"), ({"dynamic_range_db": 3.0}, "dynamic range"),
-    ({"injection_time_s": -1.0}, "injection time"), ({"model": "spline"}, "model"),
+    ({"injection_time_s": -7200.0}, "injection time"), ({"model": "spline"}, "model"),
 ])
 def test_bad_options_raise_input_error(phantom, kwargs, match):
     ph, sim, clip, rois, _ = phantom

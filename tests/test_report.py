@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "store"))
@@ -55,3 +56,18 @@ def test_report_pdf_has_every_page(db_url: str, tmp_path: Path, capsys: pytest.C
     assert pages == 1 + 3 + (len(COHORT) - 1)  # cover, three cohort figures, one page per TIC panel
     assert "report.html" in capsys.readouterr().out
     assert not list((tmp_path / "r").glob(".report-*"))
+
+
+def test_report_lists_the_lesions_with_quality_flags(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'flags.db'}"
+    planned = {"P02": ["no_baseline"], "P05": ["saturation", "motion"]}
+    with store.Store(url) as s:
+        study.import_manifest(s, write_cohort(tmp_path / "c", flags=planned))
+        study.run_study(s, workers=0, analyze=fake_analyze)
+        html = Path(write_report(s, tmp_path / "report")).read_text()
+        frame = study.cohort_frame(s)
+    assert "2 lesion(s) carry quality flags" in html
+    assert "P02/L1: no_baseline (lesion)" in html and "P05/L1: saturation (lesion); motion (lesion)" in html
+    cells = dict(zip(frame["patient_id"], frame["quality"], strict=True))  # the export's one column
+    assert cells["P02"] == "no_baseline (lesion)" and cells["P05"] == "saturation (lesion); motion (lesion)"
+    assert all(pd.isna(cells[p]) for p in cells if p not in planned)

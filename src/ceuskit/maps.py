@@ -31,6 +31,7 @@ from ceuskit.onset import ArrivalOptions, find_arrivals
 from ceuskit.phases import ARTERIAL_WINDOW_S
 from ceuskit.preprocess.linearize import check_dynamic_range, grey_to_power
 from ceuskit.roi import RoiSet
+from ceuskit.timeseries import check_injection_time
 
 __all__ = ["MAP_NAMES", "MAP_UNITS", "parametric_maps", "write_maps"]
 
@@ -171,7 +172,8 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
     block_px : K, the side of the square pixel blocks averaged into one curve (1 = every pixel).
     region : (x0, y0, x1, y1) analysis box in pixels of the reference frame; default the clip's CEUS region.
     dynamic_range_db : display dynamic range used to linearise grey values.
-    injection_time_s : injection moment, s after the clip's first frame; map times count from it.
+    injection_time_s : injection moment, s after the clip's first frame (negative: before it); map times
+        count from it.
     motion : follow the tissue with the motion compensation of the TIC extraction (rejected frames skipped).
     time_bin_s : frames are averaged into bins of this many seconds before fitting (0: no binning); single
         pixel curves are speckle-dominated, and 1 s bins keep a 150 s clip's curves at 150 samples.
@@ -191,9 +193,7 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
     if not (np.isfinite(time_bin_s) and time_bin_s >= 0):
         raise InputError(f"time_bin_s must be a non-negative number of seconds, got {time_bin_s!r}")
     check_dynamic_range(dynamic_range_db)
-    if not (np.isfinite(injection_time_s) and 0 <= injection_time_s < clip.duration_s):
-        raise InputError(f"injection time {injection_time_s!r} s must lie within the clip (0 to "
-                         f"{clip.duration_s:.1f} s after its first frame)")
+    check_injection_time(injection_time_s, clip.duration_s)
     box = _check_box(region if region is not None else clip.ceus_region.box, clip)
     if (box[2] - box[0]) < block_px or (box[3] - box[1]) < block_px:
         raise InputError(f"the region is smaller than one {block_px}×{block_px} block")

@@ -15,7 +15,9 @@ peak**, never by scanning forward from the first frame:
    past baseline + ``threshold`` × (peak − baseline), interpolated between samples;
 5. when less than ``min_baseline_s`` of data precede the foot, the clip started during the wash-in: there
    is no baseline and the arrival is unknown (``no_baseline``), never the first frame's time;
-6. when the peak rises less than ``min_enhancement_db`` above the baseline, there is no clear enhancement
+6. when the peak rises less above the baseline (or above the curve's lowest level, checked first: noise and
+   flat curves) than ``min_enhancement_db`` or ``enhancement_sigmas`` times the smoothed curve's own noise
+   (robust, from the raw samples' scatter about it, in dB), there is no clear enhancement
    (``low_enhancement``) and no arrival either.
 
 :func:`find_arrivals` does this for many curves at once (compiled); :func:`find_arrival` for one.
@@ -24,6 +26,7 @@ peak**, never by scanning forward from the first frame:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +51,8 @@ class ArrivalOptions:
     threshold: float = 0.05  # fraction of the rise (peak − baseline) that marks the arrival
     baseline_s: float = 3.0  # pre-arrival window for the baseline
     min_baseline_s: float = 1.0  # less pre-arrival data than this: no baseline
-    min_enhancement_db: float = 3.0  # a peak less far above the baseline is no clear enhancement
+    min_enhancement_db: float = 3.0  # a peak less far above the baseline is no clear enhancement …
+    enhancement_sigmas: float = 6.0  # … nor one less than this many times the smoothed curve's noise (dB)
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,12 @@ def _one(t: np.ndarray, s: np.ndarray, lo: int, hi: int, threshold: float, basel
         return
     out[1] = t[peak]
     out[2] = s[peak]
+    lowest = np.min(s)
+    if not (lowest > 0.0 and 10.0 * math.log10(s[peak] / lowest) >= min_enhancement_db):
+        # not even the whole curve's range reaches a clear enhancement: noise, or a flat curve
+        out[4] = 10.0 * math.log10(s[peak] / lowest) if lowest > 0.0 and s[peak] > 0.0 else np.nan
+        out[5] = 2
+        return
     low = s[0]
     for i in range(peak + 1):
         low = min(low, s[i])
@@ -157,7 +167,7 @@ def _one(t: np.ndarray, s: np.ndarray, lo: int, hi: int, threshold: float, basel
 
 @njit(parallel=True, cache=True)
 def _kernel(t: np.ndarray, smooth: np.ndarray, lo: int, hi: int, threshold: float, baseline_s: float,
-            min_baseline_s: float, min_enhancement_db: float) -> np.ndarray:
+            min_baseline_s: float, min_enhancement_db: np.ndarray) -> np.ndarray:
     n, n_t = smooth.shape
     out = np.full((n, 6), np.nan)
     for c in prange(n):
@@ -166,8 +176,21 @@ def _kernel(t: np.ndarray, smooth: np.ndarray, lo: int, hi: int, threshold: floa
             out[c, 5] = 3
             continue
         s = np.interp(t, t[has], smooth[c][has])  # rejected frames bridged for the search only
-        _one(t, s, lo, hi, threshold, baseline_s, min_baseline_s, min_enhancement_db, out[c])
+        _one(t, s, lo, hi, threshold, baseline_s, min_baseline_s, min_enhancement_db[c], out[c])
     return out
+
+
+def _smoothed_noise_db(t: np.ndarray, curves: np.ndarray, smooth: np.ndarray, smoothing_s: float) -> np.ndarray:
+    """Per curve, the noise (dB) left in its smoothed version: the robust scatter of the raw samples about
+    it (1.4826 × MAD of the dB residual) over the root of the samples a smoothing window holds."""
+    raw = np.atleast_2d(np.asarray(curves, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        residual = 10.0 * np.log10(np.where(raw > 0, raw, np.nan)) - 10.0 * np.log10(np.where(smooth > 0, smooth, np.nan))
+    with warnings.catch_warnings():  # a curve with no usable sample has no noise figure (NaN)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        spread = 1.4826 * np.nanmedian(np.abs(residual - np.nanmedian(residual, axis=1, keepdims=True)), axis=1)
+    per_window = max(1.0, smoothing_s / float(np.median(np.diff(t)))) if t.size > 1 else 1.0
+    return spread / np.sqrt(per_window)
 
 
 def find_arrivals(times_s: np.ndarray, curves: np.ndarray, *, window_s: tuple[float, float] | None = None,
@@ -193,8 +216,10 @@ def find_arrivals(times_s: np.ndarray, curves: np.ndarray, *, window_s: tuple[fl
     if window_s is not None:
         lo = int(np.searchsorted(t, window_s[0], side="left"))
         hi = int(np.searchsorted(t, window_s[1], side="right"))
+    required = np.maximum(opts.min_enhancement_db, opts.enhancement_sigmas * _smoothed_noise_db(t, curves, smooth,
+                                                                                               opts.smoothing_s))
     out = _kernel(t, np.ascontiguousarray(smooth), lo, hi, opts.threshold, opts.baseline_s, opts.min_baseline_s,
-                  opts.min_enhancement_db)
+                  np.nan_to_num(required, nan=opts.min_enhancement_db))
     names = ("arrival_time_s", "peak_time_s", "peak", "baseline", "enhancement_db")
     result = {name: out[:, k] for k, name in enumerate(names)}
     result["reason"] = out[:, 5].astype(int)

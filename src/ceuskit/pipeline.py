@@ -32,14 +32,11 @@ from ceuskit.preprocess.overlays import detect_overlays
 from ceuskit.quality import Flag
 from ceuskit.roi import RoiSet, check_reference_frame, load_rois, parse_rois, roi_areas
 from ceuskit.tic import TicResult, extract_tics, tic_table
-from ceuskit.timeseries import moving_average
+from ceuskit.timeseries import check_injection_time, moving_average
 
 __all__ = ["MODELS", "Analysis", "AnalysisOptions", "analyze", "write_outputs"]
 
 MODELS = ("auto", "lognormal", "gamma", "ldrw", "fpt")
-
-MAX_INJECTION_LEAD_S = 3600.0
-"""An injection may precede the first frame by at most this long (``injection_time_s`` ≥ −this)."""
 
 
 @dataclass(frozen=True)
@@ -78,11 +75,7 @@ def _validate_options(clip: Clip, opts: AnalysisOptions) -> None:
     check_dynamic_range(opts.dynamic_range_db)
     if opts.model not in MODELS:
         raise InputError(f"model {opts.model!r} is not one of {', '.join(MODELS)}")
-    inj = opts.injection_time_s
-    if not np.isfinite(inj) or not -MAX_INJECTION_LEAD_S <= inj < clip.duration_s:
-        raise InputError(f"injection time {inj!r} s must be before the clip's end ({clip.duration_s:.1f} s after its "
-                         f"first frame) and at most {MAX_INJECTION_LEAD_S:.0f} s before its first frame (negative: "
-                         "the injection came before the recording started)")
+    check_injection_time(opts.injection_time_s, clip.duration_s)
     if clip.n_frames < 8:
         raise AnalysisError(f"{clip.source}: {clip.n_frames} frame(s) is too few for a time–intensity analysis; a "
                             "CEUS cine loop is needed")

@@ -72,6 +72,25 @@ class _RoiStore:
     invalid: np.ndarray | None = None  # (n, h, w) bool, only once some pixel was invalid
 
 
+@dataclass
+class _FeatureStack:
+    """Every frame's tracking features (float16: smoothed grey needs no more) and, once some pixel was
+    invalid, their validity."""
+
+    values: np.ndarray  # (n, H, W) float16
+    valid: np.ndarray | None = None  # (n, H, W) bool, allocated at the first invalid pixel
+
+    def put(self, k: int, values: np.ndarray, valid: np.ndarray) -> None:
+        self.values[k] = values
+        if self.valid is None and not valid.all():
+            self.valid = np.ones(self.values.shape, dtype=bool)
+        if self.valid is not None:
+            self.valid[k] = valid
+
+    def validity(self) -> np.ndarray:
+        return self.valid if self.valid is not None else np.broadcast_to(np.True_, self.values.shape)
+
+
 def _bbox(mask: np.ndarray) -> Box:
     ys, xs = np.nonzero(mask)
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
@@ -207,8 +226,7 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
             raise RoiError("the ROIs lie outside the ultrasound image region; redraw them on the image")
     search_box = (template_box[0] - radius, template_box[1] - radius, template_box[2] + radius, template_box[3] + radius)
     feature_shape = ((search_box[3] - search_box[1]) // FEATURE_SCALE, (search_box[2] - search_box[0]) // FEATURE_SCALE)
-    features = np.zeros((n, *feature_shape), np.float32) if motion else None
-    feature_valid = np.zeros((n, *feature_shape), bool) if motion else None
+    features = _FeatureStack(np.zeros((n, *feature_shape), np.float16)) if motion else None
     echo = np.zeros((clip.rows, clip.columns), dtype=bool)
     echo[ceus[1]:ceus[3], ceus[0]:ceus[2]] = True
     if exclude is not None:
@@ -226,10 +244,10 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
                 if store.invalid is None:
                     store.invalid = np.zeros(store.grey.shape, dtype=bool)
                 store.invalid[k] = bad
-        if features is not None and feature_valid is not None:
+        if features is not None:
             grey_area, valid = _search_area(pixels, search_box, track_limit, exclude if bmode is None else None,
                                             track_display)
-            features[k], feature_valid[k] = frame_features(grey_area, valid, smoothing_px)
+            features.put(k, *frame_features(grey_area, valid, smoothing_px))
         if progress is not None:
             progress(k + 1, n)
     zeros, none = np.zeros((n, 2), int), np.zeros(n, bool)
@@ -237,14 +255,16 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     if all(np.isnan(v[0]).all() for v in still.values()):
         raise AnalysisError(f"{clip.source}: no frame could be measured inside the ROIs")
     times_s = clip.times - injection_time_s
-    if features is None or feature_valid is None:
+    if features is None:
         result = MotionResult.still(n, "motion compensation off (--no-motion)")
     else:
         r = radius // FEATURE_SCALE
-        centre = features[:, r:feature_shape[0] - r, r:feature_shape[1] - r]
-        start = 0 if bmode is not None else _contrast_start(centre.mean(axis=(1, 2)), clip.times, rois.reference_frame)
-        result = track(features, feature_valid, clip.times, radius=r, reference_index=rois.reference_frame,
-                       start_index=start, feature_scale=FEATURE_SCALE, options=tracking)
+        centre = features.values[:, r:feature_shape[0] - r, r:feature_shape[1] - r]
+        levels = centre.mean(axis=(1, 2), dtype=np.float32)
+        start = 0 if bmode is not None else _contrast_start(levels, clip.times, rois.reference_frame)
+        result = track(features.values, features.validity(), clip.times, radius=r,
+                       reference_index=rois.reference_frame, start_index=start, feature_scale=FEATURE_SCALE,
+                       options=tracking)
     means = ({s.name: _roi_means(s, result.shifts_px, result.rejected, dynamic_range_db) for s in stores}
              if result.applied else still)
     shifts = result.shifts_px if result.applied else zeros

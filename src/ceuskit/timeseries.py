@@ -1,10 +1,27 @@
-"""Smoothing of sampled time series on irregular times (TICs, relative enhancement), ignoring NaN samples."""
+"""Time axes and smoothing of sampled time series (TICs, relative enhancement) on irregular times."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["moving_average"]
+__all__ = ["MAX_INJECTION_LEAD_S", "check_injection_time", "moving_average"]
+
+MAX_INJECTION_LEAD_S = 3600.0
+"""An injection may precede a clip's first frame by at most this long (``injection_time_s`` ≥ −this): times
+after injection are the clip's times minus the (possibly negative) injection time."""
+
+
+def check_injection_time(injection_time_s: float, duration_s: float) -> float:
+    """Validate an injection moment (s after a clip's first frame, negative when before it) for a clip of
+    ``duration_s`` seconds; raise :class:`~ceuskit.errors.InputError` saying what is allowed."""
+    from ceuskit.errors import InputError
+
+    value = float(injection_time_s)
+    if not np.isfinite(value) or not -MAX_INJECTION_LEAD_S <= value < duration_s:
+        raise InputError(f"injection time {injection_time_s!r} s must be before the clip's end ({duration_s:.1f} s "
+                         f"after its first frame) and at most {MAX_INJECTION_LEAD_S:.0f} s before its first frame "
+                         "(negative: the injection came before the recording started)")
+    return value
 
 
 def moving_average(times_s: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:

@@ -81,13 +81,13 @@ def test_forward_backward_equals_exact_marginals():
         p /= p.sum()
         mean = np.array([sum(p[i] * offsets[s[0]] for i, s in enumerate(states)),
                          sum(p[i] * offsets[s[1]] for i, s in enumerate(states))])
-        np.testing.assert_allclose(posterior.mean[k], mean, atol=1e-9)
+        np.testing.assert_allclose(posterior.mean[k], mean, atol=1e-5)  # probabilities carried in float32
         if 0 < k < n - 1:  # the cavity leaves the frame's own likelihood out
             c = (alpha[k - 1] @ _transition(size, sigma[k])) * beta[k]
             c /= c.sum()
             predicted = np.array([sum(c[i] * offsets[s[0]] for i, s in enumerate(states)),
                                   sum(c[i] * offsets[s[1]] for i, s in enumerate(states))])
-            np.testing.assert_allclose(posterior.predicted[k], predicted, atol=1e-9)
+            np.testing.assert_allclose(posterior.predicted[k], predicted, atol=1e-5)
 
 
 def test_flat_evidence_stays_at_the_centre():

@@ -90,6 +90,8 @@ def fake_analyze(clip: Any, rois: Any, *, out_dir: Any = None, injection_time_s:
                                     "relative_db": {"hyper": 2.0, "iso": 0.1, "hypo": -4.0}[plan["late"]]},
                      "pattern": f"arterial {plan['arterial']}, {plan['washout']} wash-out, late {plan['late']}",
                      "lirads": {"category": None}}],
+        "quality": [{"code": code, "roi": name, "severity": "warning", "message": f"planned {code}"}
+                    for code in plan.get("quality", [])],
     }
     tic = {"time_s": t, f"{name}_power": lesion_curve, "liver_power": liver_curve,
            f"{name}_power_smoothed": lesion_curve, "liver_power_smoothed": liver_curve}
@@ -98,15 +100,17 @@ def fake_analyze(clip: Any, rois: Any, *, out_dir: Any = None, injection_time_s:
 
 
 def write_cohort(folder: Path, *, rows: list[tuple] | None = None, fail: set[str] = frozenset(),
-                 sleep_s: float = 0.0, extra_columns: dict[str, str] | None = None) -> Path:
-    """Fake clips, ROI files and ``manifest.csv`` (and ``reads.csv``) for ``rows`` (default COHORT)."""
+                 sleep_s: float = 0.0, extra_columns: dict[str, str] | None = None,
+                 flags: dict[str, list[str]] | None = None) -> Path:
+    """Fake clips, ROI files and ``manifest.csv`` (and ``reads.csv``) for ``rows`` (default COHORT); ``flags``
+    maps a patient to the quality flag codes its planned analysis carries (on its lesion ROI)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "clips").mkdir(exist_ok=True)
     lines = []
     reads = []
     for pid, ki67, primary, arterial, washout, late, onset in rows or COHORT:
         plan = {"ki67": ki67, "arterial": arterial, "washout": washout, "late": late, "onset_s": onset,
-                "fail": pid in fail, "sleep_s": sleep_s}
+                "fail": pid in fail, "sleep_s": sleep_s, "quality": (flags or {}).get(pid, [])}
         (folder / "clips" / f"{pid}.dcm").write_text(json.dumps(plan))
         (folder / "clips" / f"{pid}.roi.json").write_text(json.dumps(roi_document()))
         lines.append({"patient_id": pid, "lesion_id": "L1", "clip": f"clips/{pid}.dcm", "roi": f"clips/{pid}.roi.json",

@@ -33,7 +33,7 @@ def test_import_stores_clinical_fields_and_who_grade(db: store.Store, tmp_path: 
     (6, "clips/P05.roi.json", "clips/none.json", "line 6: roi clips/none.json not found"),
     (3, "P02,", ",", "line 3: patient_id is empty"),
     (3, "P02,L1", "P01,L1", "line 3: lesion 'L1' of this patient repeats line 2"),
-    (2, ",2.0,", ",-1,", "line 2: injection_time_s '-1' must be"),
+    (2, ",2.0,", ",-7200,", "line 2: injection_time_s '-7200' must be"),
 ])
 def test_bad_row_names_its_line_and_imports_nothing(db: store.Store, tmp_path: Path, line: int, old: str, new: str,
                                                      message: str) -> None:

@@ -26,6 +26,20 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ceuskit import __version__
+
+        typer.echo(f"ceuskit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", help="Print ceuskit's version and exit.",
+                                          callback=_print_version, is_eager=True)) -> None:
+    """Contrast-enhanced ultrasound of focal liver lesions: clips in, characterisation and statistics out."""
+
+
 # Sub-command modules register their commands on `app` when imported.
 from ceuskit.cli import clips as _clips  # noqa: E402,F401
 from ceuskit.cli import deid as _deid  # noqa: E402,F401

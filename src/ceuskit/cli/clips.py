@@ -96,39 +96,59 @@ def analyze(clip: Annotated[Path, typer.Argument(help="The CEUS clip.")],
 
 
 @app.command()
-def simulate(out_dir: Annotated[Path, typer.Argument(help="Folder for the phantom's files.")],
+def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the phantom's files.")] = None,
              pattern: Annotated[str, typer.Option("--pattern", help="Enhancement pattern (see --list-patterns).")] = "hyper-early-hypo",
              seed: Annotated[int, typer.Option("--seed")] = 0,
              dual: Annotated[bool, typer.Option("--dual", help="B-mode | CEUS side by side.")] = False,
              duration: Annotated[float, typer.Option("--duration", help="Clip length (s).")] = 150.0,
              fps: Annotated[float, typer.Option("--fps", help="Mean frame rate.")] = 4.0,
              jitter: Annotated[float, typer.Option("--jitter", help="Relative frame-interval jitter, 0–0.9.")] = 0.0,
-             lead_in: Annotated[float, typer.Option("--lead-in", help="Seconds recorded before the injection.")] = 0.0,
+             lead_in: Annotated[float, typer.Option("--lead-in", help="Seconds recorded before the injection "
+                                                    "(negative: the recording starts that long after it).")] = 0.0,
              breathing: Annotated[float, typer.Option("--breathing", help="Breathing amplitude (px, vertical).")] = 0.0,
              out_of_plane: Annotated[float, typer.Option("--out-of-plane", help="Fraction of out-of-plane frames.")] = 0.0,
              cohort: Annotated[int, typer.Option("--cohort", help="Simulate a seed-like cohort of N patients instead.")] = 0,
              list_patterns: Annotated[bool, typer.Option("--list-patterns", help="List the patterns and exit.")] = False,
+             case: Annotated[str | None, typer.Option("--case", help="A real-world case (see --list-cases): "
+                                                      "its phantom replaces the settings above.")] = None,
+             list_cases: Annotated[bool, typer.Option("--list-cases", help="List the real-world cases and exit.")] = False,
              name: Annotated[str, typer.Option("--name", help="File name stem.")] = "phantom") -> None:
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
+    from ceuskit.simulate.cases import REAL_WORLD, real_world_case
 
+    if list_cases:
+        for key, ph in REAL_WORLD.items():
+            typer.echo(f"{key:32s} {ph.pattern}, breathing {max(ph.breathing_amplitude_px):g} px"
+                       + (", dual" if ph.dual else "") + (f", {ph.colour_map} map" if ph.colour_map else "")
+                       + (f", overlays {'+'.join(ph.overlays)}" if ph.overlays else "")
+                       + (f", starts {-ph.lead_in_s:g} s after injection" if ph.lead_in_s < 0 else "")
+                       + (f", gain +{ph.gain_db:g} dB" if ph.gain_db else ""))
+        return
     if list_patterns:
         for key, spec in PATTERNS.items():
             typer.echo(f"{key:20s} arterial {spec.arterial}, wash-out {spec.washout} ({spec.degree}), late {spec.late}")
         return
+    if out_dir is None:
+        raise InputError("give the folder to write the phantom to: ceuskit simulate OUT_DIR …")
     if cohort:
         with progress_bar("simulating patients") as progress:
             manifest = simulate_cohort(out_dir, n_patients=cohort, seed=seed, progress=progress)
         typer.echo(f"wrote {manifest}")
         return
-    if not 0 <= jitter < 0.9 or duration <= 0 or fps <= 0 or lead_in < 0 or lead_in >= duration:
-        raise InputError("need duration > 0, fps > 0, 0 ≤ jitter < 0.9 and 0 ≤ lead-in < duration")
-    phantom = Phantom(pattern=pattern, seed=seed, dual=dual, duration_s=duration, fps=fps, jitter=jitter,
-                      lead_in_s=lead_in, breathing_amplitude_px=(breathing / 3, breathing),
-                      out_of_plane_fraction=out_of_plane)
+    if case is not None:
+        phantom = real_world_case(case)
+    else:
+        if not 0 <= jitter < 0.9 or duration <= 0 or fps <= 0 or abs(lead_in) >= duration:
+            raise InputError("need duration > 0, fps > 0, 0 ≤ jitter < 0.9 and |lead-in| < duration")
+        phantom = Phantom(pattern=pattern, seed=seed, dual=dual, duration_s=duration, fps=fps, jitter=jitter,
+                          lead_in_s=lead_in, breathing_amplitude_px=(breathing / 3, breathing),
+                          out_of_plane_fraction=out_of_plane)
     with progress_bar("rendering frames") as progress:
         written = simulate_clip(out_dir, phantom, name=name, progress=progress)
-    typer.echo(f"wrote {written.dicom} ({written.roi.name}, {written.truth.name}); injection at {lead_in:g} s")
+    typer.echo(f"wrote {written.dicom} ({written.roi.name}, {written.truth.name}); injection at "
+               f"{phantom.lead_in_s:g} s (analyse with --injection-time {phantom.lead_in_s:g} "
+               f"--dynamic-range {phantom.dynamic_range_db:g})")
 
 
 @app.command()

@@ -129,8 +129,17 @@ def _lesion_table(frame: pd.DataFrame) -> list[dict[str, Any]]:
                      "ki67": num(r["ki67"]), "grade": r["who_grade"] or "–",
                      "arterial": r["arterial_enhancement"] or "–", "onset": num(r["arterial_onset_s"]),
                      "washout": washout, "late": r["late_enhancement"] or "–", "r2": num(r["fit_r2"], 2),
-                     "status": r["analysis_status"] or "not analysed", "error": r["analysis_error"] or ""})
+                     "status": r["analysis_status"] or "not analysed", "error": r["analysis_error"] or "",
+                     "quality": r.get("quality") or ""})
     return rows
+
+
+def flagged_lines(frame: pd.DataFrame) -> list[str]:
+    """One line per lesion whose analysis carries quality flags: "patient/lesion: code (roi); …"."""
+    if "quality" not in frame:
+        return []
+    flagged = frame[frame["quality"].notna() & (frame["quality"] != "")]
+    return [f"{r['patient_id']}/{r['lesion_id']}: {r['quality']}" for _, r in flagged.iterrows()]
 
 
 def _figures(frame: pd.DataFrame, result: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -168,7 +177,9 @@ def _pdf(path: Path, context: Mapping[str, Any], figures: Mapping[str, Any]) -> 
 
     cover = Figure(figsize=(8.27, 11.69))
     cover.text(0.06, 0.965, context["title"], va="top", ha="left", fontsize=14, weight="bold", color="#1f4e79")
-    text = [*context["summary_lines"], "", "Seed study vs ceuskit", *context["seed_lines"], "",
+    flagged = (["", f"Quality flags ({len(context['flagged'])} lesion(s))", *context["flagged"]]
+               if context["flagged"] else [])
+    text = [*context["summary_lines"], *flagged, "", "Seed study vs ceuskit", *context["seed_lines"], "",
             "Provenance", *[f"{k}: {v}" for k, v in context["provenance"].items()], "", "Methods",
             *context["methods_lines"]]
     cover.text(0.06, 0.93, "\n".join(text), va="top", ha="left", family="monospace", fontsize=7.2, wrap=True)
@@ -219,7 +230,8 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
     methods = [
         "Lesion vs liver relative enhancement R(t) = 10·log10(lesion/liver power), smoothed over ~1 s;",
         "hyper ≥ +1.5 dB, hypo ≤ −1.5 dB. Arterial phase 0–45 s, wash-out from the arterial peak (≥ 5 s hypo),",
-        "late phase ≥ 120 s. Onset = fitted arrival time (5 % of peak). WHO 2019 grade from Ki-67",
+        "late phase ≥ 120 s. Onset = start of the sustained rise to the arterial peak (5 % of the rise above a",
+        "robust pre-arrival baseline, found backward from the peak; none without a baseline). WHO 2019 grade from Ki-67",
         "(G1 < 3 %, G2 3–20 %, G3 > 20 %). Proportions: Wilson 95 % CI. Spearman p: t approximation",
         "(as scipy); permutation p exact (n ≤ 9) or Monte-Carlo with 10^6 permutations (n ≤ 20); CI: Fisher z",
         "with SE 1.06/√(n−3). Kruskal–Wallis across grades; ROC AUC with stratified bootstrap CI; Cohen's kappa",
@@ -228,7 +240,7 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
     title = f"ceuskit cohort report — study “{info['name']}”"
     context = {
         "title": title, "result": result, "seed": SEED, "seed_rows": seed_rows(result), "onset": _onset(result),
-        "lesions": _lesion_table(frame), "provenance": provenance, "methods_lines": methods,
+        "lesions": _lesion_table(frame), "flagged": flagged_lines(frame), "provenance": provenance, "methods_lines": methods,
         "labels": _LABELS, "units": _UNITS, "fmt_p": _fmt_p, "fmt_ci": _fmt_ci,
         "summary_lines": stats_lines(result), "seed_lines": seed_comparison(result),
         "images": {k: png_data_uri(figures[k]) for k in ("patterns", "scatter", "grades")},

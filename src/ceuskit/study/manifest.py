@@ -20,6 +20,7 @@ from typing import Any
 from ceuskit import stats
 from ceuskit.errors import InputError, ManifestError, RoiError
 from ceuskit.store import LesionInput, ReadInput, Store, import_lesions, record_reads
+from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 
 __all__ = [
     "ENHANCEMENT_LABELS",
@@ -238,7 +239,7 @@ def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[s
     seen[key] = line
     ki67 = _float(line, "ki67", row["ki67"], low=0.0, high=100.0)
     grade, grade_source = _grade(line, ki67, row.get("who_grade", ""))
-    injection = _float(line, "injection_time_s", row.get("injection_time_s", ""), low=0.0)
+    injection = _float(line, "injection_time_s", row.get("injection_time_s", ""), low=-MAX_INJECTION_LEAD_S)
     dynamic_range = _float(line, "dynamic_range_db", row.get("dynamic_range_db", ""), low=0.0, low_open=True)
     size = _float(line, "size_mm", row.get("size_mm", ""), low=0.0, low_open=True)
     fetched = _pacs_clip(line, row["clip"], pacs)

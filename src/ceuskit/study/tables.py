@@ -29,6 +29,14 @@ def _lesion_result(document: dict[str, Any] | None, roi_name: str | None) -> tup
     return chosen, roi
 
 
+def _quality_cell(document: dict[str, Any] | None) -> str | None:
+    """The analysis's quality flags in one cell, ``code (roi); …`` (warnings first); None when there are none."""
+    flags = (document or {}).get("quality") or []
+    ordered = sorted(flags, key=lambda flag: flag.get("severity") != "warning")
+    cell = "; ".join(f"{f['code']} ({f['roi']})" if f.get("roi") else f["code"] for f in ordered)
+    return cell or None
+
+
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     analysis = record.get("analysis") or {}
     document = analysis.get("document") if analysis.get("status") == "ok" else None
@@ -56,6 +64,7 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
         "lirads": lirads.get("category") if isinstance(lirads, dict) else lirads,
         "fit_model": fit.get("model"), "fit_r2": fit.get("r2"), "fit_success": fit.get("success"),
         "area_mm2": roi.get("area_mm2"),
+        "quality": _quality_cell(document),
     }
     for name in ROI_PARAMETERS:
         row[name] = parameters.get(name)
@@ -67,8 +76,9 @@ def cohort_frame(store: Store, study: int | str | None = None, *, reads: bool = 
 
     Columns include ``patient_id``, ``lesion_id``, ``primary_site``, ``ki67`` (%), ``who_grade``,
     ``size_mm``, ``arterial_enhancement``, ``arterial_onset_s``, ``washout``, ``washout_onset_s``,
-    ``late_enhancement``, the lesion ROI's fitted parameters (``time_to_peak_s``, …) and, when reader reads
-    exist, ``read_<reader>_arterial`` / ``_washout`` / ``_late``.
+    ``late_enhancement``, the lesion ROI's fitted parameters (``time_to_peak_s``, …), ``quality`` (the
+    analysis's quality flags, ``code (roi); …``) and, when reader reads exist, ``read_<reader>_arterial`` /
+    ``_washout`` / ``_late``.
     """
     records = cohort_records(store, study)
     frame = pd.DataFrame([_flatten(r) for r in records])

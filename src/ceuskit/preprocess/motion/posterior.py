@@ -96,8 +96,8 @@ def _forward_backward(likelihood: np.ndarray, step_sigma: np.ndarray, mean: np.n
                       predicted: np.ndarray) -> None:
     n, size, _ = likelihood.shape
     offsets = np.arange(size) - (size - 1) / 2.0
-    predicted_forward = np.empty_like(likelihood)
-    alpha = np.empty_like(likelihood)
+    predicted_forward = np.empty(likelihood.shape, dtype=np.float32)
+    alpha = np.empty(likelihood.shape, dtype=np.float32)
     predicted_forward[0] = 1.0 / (size * size)
     alpha[0] = likelihood[0]
     _normalise(alpha[0])
@@ -135,8 +135,8 @@ def forward_backward(log_likelihood: np.ndarray, step_sigma: np.ndarray) -> Shif
     :class:`ShiftPosterior`.
     """
     n, size, _ = log_likelihood.shape
-    ll = np.nan_to_num(np.asarray(log_likelihood, dtype=np.float64), nan=0.0)
-    likelihood = np.exp(ll - ll.max(axis=(1, 2), keepdims=True))
+    ll = np.nan_to_num(np.asarray(log_likelihood, dtype=np.float32), nan=0.0)
+    likelihood = np.exp(ll - ll.max(axis=(1, 2), keepdims=True))  # float32: the maps' relative values suffice
     mean, predicted, spread = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros(n)
     if n:
         sigma = np.maximum(np.asarray(step_sigma, dtype=np.float64), 1e-3)

@@ -69,34 +69,43 @@ def _window_bounds(times_s: np.ndarray, half_s: float) -> tuple[np.ndarray, np.n
             np.searchsorted(times_s, times_s + half_s, side="right"))
 
 
-def _aligned_patches(features: np.ndarray, valid: np.ndarray, states: np.ndarray, h: int, w: int
+def _chunk(features: np.ndarray, start: int, stop: int, blur: float) -> np.ndarray:
+    """Frames start … stop−1 as float32, blurred spatially by ``blur`` feature px when positive."""
+    frames = np.asarray(features[start:stop], dtype=np.float32)
+    return ndimage.gaussian_filter(frames, (0.0, blur, blur), mode="nearest") if blur > 0 else frames
+
+
+def _aligned_patches(features: np.ndarray, valid: np.ndarray, states: np.ndarray, h: int, w: int, blur: float
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's template-sized patch at its state (row, column offset inside the search image)."""
     n = features.shape[0]
     patches = np.empty((n, h, w), dtype=np.float32)
     ok = np.empty((n, h, w), dtype=bool)
-    for k in range(n):
-        y, x = int(states[k, 0]), int(states[k, 1])
-        patches[k] = features[k, y:y + h, x:x + w]
-        ok[k] = valid[k, y:y + h, x:x + w]
+    for start in range(0, n, CHUNK):
+        frames = _chunk(features, start, min(start + CHUNK, n), blur)
+        for k in range(start, min(start + CHUNK, n)):
+            y, x = int(states[k, 0]), int(states[k, 1])
+            patches[k] = frames[k - start, y:y + h, x:x + w]
+            ok[k] = valid[k, y:y + h, x:x + w]
     return patches, ok
 
 
 def _match_all(features: np.ndarray, valid: np.ndarray, states: np.ndarray, keep: np.ndarray, lo: np.ndarray,
-               hi: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+               hi: np.ndarray, h: int, w: int, blur: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """NCC surfaces of every frame against the mean of its neighbours' patches (itself left out).
 
     Neighbours of frame k are the kept frames lo[k] … hi[k]−1 (both non-decreasing in k); each contributes
     its patch at its current state. Templates come from a running window sum, a chunk of frames at a time,
-    so memory stays a few patches per frame.
+    so memory stays a few patches per frame. ``blur`` (feature px) blurs frames and patches alike.
 
     Returns
     -------
     (ncc, template_pixels): (n, S, S) float32 surfaces and (n,) the number of valid template pixels.
     """
     n = features.shape[0]
-    patches, patch_ok = _aligned_patches(features, valid, states, h, w)
+    patches, patch_ok = _aligned_patches(features, valid, states, h, w, blur)
     weight = (patch_ok & keep[:, None, None]).astype(np.float32)
+    del patch_ok
     patches *= weight
     size = features.shape[1] - h + 1
     ncc = np.empty((n, size, size), dtype=np.float32)
@@ -120,7 +129,8 @@ def _match_all(features: np.ndarray, valid: np.ndarray, states: np.ndarray, keep
             others = count - weight[k]
             template_ok[k - start] = others > 0.5
             templates[k - start] = np.where(others > 0.5, (total - patches[k]) / np.maximum(others, 1.0), 0.0)
-        ncc[start:stop] = ncc_surfaces(features[start:stop], valid[start:stop], templates, template_ok)
+        ncc[start:stop] = ncc_surfaces(_chunk(features, start, stop, blur), valid[start:stop], templates,
+                                       template_ok)
         counts[start:stop] = template_ok.sum(axis=(1, 2))
     return ncc, counts
 
@@ -130,11 +140,11 @@ def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: E
     samples), plus the envelope prior: free inside the breathing envelope, a Gaussian wall (1 state wide)
     beyond it, and a weak Gaussian pull (width ``radius``) towards its centre."""
     r = np.clip(np.nan_to_num(ncc, nan=0.0), 0.0, 0.995)
-    ll = -(0.5 * n_eff)[:, None, None] * np.log1p(-r * r)
+    ll = -(0.5 * n_eff.astype(np.float32))[:, None, None] * np.log1p(-r * r)
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     dy, dx = offsets[:, None] - envelope.centre[0], offsets[None, :] - envelope.centre[1]
     distance = np.hypot(dy, dx)
-    ll -= distance**2 / (2.0 * radius**2) + np.maximum(distance - envelope.radius, 0.0) ** 2 / 2.0
+    ll -= (distance**2 / (2.0 * radius**2) + np.maximum(distance - envelope.radius, 0.0) ** 2 / 2.0).astype(np.float32)
     return ll
 
 
@@ -250,11 +260,10 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
     states = np.full((idx.size, 2), radius)
     keep = np.ones(idx.size, dtype=bool)
     arriving = _arriving(feats[:, radius:radius + h, radius:radius + w].mean(axis=(1, 2)))
-    coarse = ndimage.gaussian_filter(feats.astype(np.float32), (0.0, opts.anchor_blur * radius,
-                                                                 opts.anchor_blur * radius), mode="nearest")
     envelope = Envelope(np.zeros(2), float(radius))
     for iteration in range(1 + opts.passes):
-        ncc, template_pixels = _match_all(coarse if iteration == 0 else feats, ok, states, keep, lo, hi, h, w)
+        blur = opts.anchor_blur * radius if iteration == 0 else 0.0
+        ncc, template_pixels = _match_all(feats, ok, states, keep, lo, hi, h, w, blur)
         n_eff = template_pixels / opts.effective_area_px
         ll = _log_likelihood(ncc, n_eff, radius, envelope)
         ll[~keep] = 0.0  # rejected frames follow their neighbours
