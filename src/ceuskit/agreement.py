@@ -354,8 +354,11 @@ def rater_agreement(labels: Mapping[str, Mapping[str, Sequence[Hashable]]],
     ICC(2,1)}; absent without ``measurements``).
     """
     readers = [r for r in labels if r != reference]
-    raters = readers + ([reference] if reference is not None and reference in labels else [])
-    pairs = list(combinations(readers, 2)) + ([(r, reference) for r in readers] if len(raters) > len(readers) else [])
+    pairs: list[tuple[str, str]] = list(combinations(readers, 2))
+    raters = list(readers)
+    if reference is not None and reference in labels:
+        raters.append(reference)
+        pairs += [(r, reference) for r in readers]
     out: dict[str, Any] = {"raters": raters, "pairs": [], "fleiss": []}
     for a, b in pairs:
         for feature, (categories, weights) in features.items():

@@ -13,14 +13,18 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
      ├── FitError              a fit that cannot even be attempted (too few samples)
      ├── AnalysisError         an analysis that cannot produce a result (e.g. no parenchyma reference)
      └── StoreError           study database problems (unknown study, schema mismatch, server down)
+          ├── ConflictError    the request clashes with what is stored (a user or read that exists already)
+          └── AccountError     an account cannot be used or changed (bad name, weak password, disabled)
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AccountError",
     "AnalysisError",
     "CeusError",
     "ClipError",
+    "ConflictError",
     "FitError",
     "InputError",
     "ManifestError",
@@ -59,3 +63,11 @@ class AnalysisError(CeusError):
 
 class StoreError(CeusError):
     """The study database cannot do what was asked."""
+
+
+class ConflictError(StoreError):
+    """What was asked clashes with what is stored: a user, a reading session or a read that exists already."""
+
+
+class AccountError(StoreError):
+    """An account cannot be created, used or changed: bad user name or role, weak password, unknown user."""
