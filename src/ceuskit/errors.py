@@ -15,6 +15,7 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
      └── StoreError           study database problems (unknown study, schema mismatch, server down)
           ├── ConflictError    the request clashes with what is stored (a user or read that exists already)
           └── AccountError     an account cannot be used or changed (bad name, weak password, disabled)
+               └── ForbiddenError   the user may not do this (another reader's session, an admin's page)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "ClipError",
     "ConflictError",
     "FitError",
+    "ForbiddenError",
     "InputError",
     "ManifestError",
     "RoiError",
@@ -71,3 +73,7 @@ class ConflictError(StoreError):
 
 class AccountError(StoreError):
     """An account cannot be created, used or changed: bad user name or role, weak password, unknown user."""
+
+
+class ForbiddenError(AccountError):
+    """The signed-in user may not do this: another reader's session, a clip outside their open sessions."""

@@ -183,7 +183,8 @@ def _pdf(path: Path, context: Mapping[str, Any], figures: Mapping[str, Any]) -> 
 
 
 def write_report(store: Store, out_dir: str | Path, *, study: int | str | None = None,
-                 frame: pd.DataFrame | None = None, result: Mapping[str, Any] | None = None) -> Path:
+                 frame: pd.DataFrame | None = None, result: Mapping[str, Any] | None = None,
+                 pdf: bool = True) -> Path:
     """Write ``report.html`` (images embedded, no external resource) and ``report.pdf`` into ``out_dir``.
 
     Returns the path of ``report.html``.
@@ -236,5 +237,6 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
     env = Environment(loader=PackageLoader("ceuskit.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("cohort.html.j2").render(**context)
     _atomic_write(out / "report.html", lambda p: p.write_text(html, encoding="utf-8"))
-    _atomic_write(out / "report.pdf", lambda p: _pdf(p, context, figures))
+    if pdf:
+        _atomic_write(out / "report.pdf", lambda p: _pdf(p, context, figures))
     return out / "report.html"

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ceuskit.errors import AccountError, ConflictError, StoreError
+from ceuskit.errors import AccountError, ConflictError, ForbiddenError, StoreError
 from ceuskit.store.audit import add_event
 from ceuskit.store.database import Store
 from ceuskit.store.repository import _by_id, _resolve_study, _study_lesions
@@ -194,7 +194,7 @@ def get_reading_session(store: Store, session_id: int) -> dict[str, Any]:
 def _assigned(session: Session, record: ReadingSession, user_id: int) -> None:
     if session.scalars(select(ReadingAssignment.id).where(ReadingAssignment.session_id == record.id,
                                                           ReadingAssignment.user_id == user_id)).first() is None:
-        raise AccountError("this reading session is not yours")
+        raise ForbiddenError("this reading session is not yours")
 
 
 def next_item(store: Store, session_id: int, user_id: int) -> dict[str, Any] | None:
