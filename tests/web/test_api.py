@@ -282,7 +282,9 @@ def test_logs_carry_no_identifiers(client, study_data: Study, caplog: pytest.Log
 
 def test_ui_pages_are_served_without_a_cdn(client) -> None:
     client.headers.pop("Authorization")
-    for path in ("/", "/login", "/static/app.js", "/static/style.css", "/static/login.js"):
+    scripts = sorted(p.name for p in (Path(__file__).parents[2] / "src/ceuskit/web/static/js").glob("*.js"))
+    assert {"main.js", "read.js", "login.js", "api.js"} <= set(scripts)
+    for path in ("/", "/login", "/read", "/static/style.css", *(f"/static/js/{name}" for name in scripts)):
         response = client.get(path)
         assert response.status_code == 200
         external = re.findall(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//|fetch\(\s*["'](?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""",
