@@ -118,7 +118,7 @@ def blinded_item(ctx: Context, session_id: int, found: dict[str, Any]) -> dict[s
     injection_s = float(lesion.get("injection_time_s") or 0.0)
     return {
         "session": session_id, "item": found["item"], "clip": clip["id"], "position": found["position"],
-        "total": found["total"], "done": found["done"], "n_frames": opened.n_frames, "rows": opened.rows,
+        "total": found["total"], "n_frames": opened.n_frames, "rows": opened.rows,
         "columns": opened.columns, "times_s": [round(float(t) - injection_s, 4) for t in opened.times],
         "layout": opened.layout, "regions": [{"role": r.role, "box": list(r.box)} for r in opened.regions],
         "target": _target(lesion, opened.pixel_spacing_mm),
