@@ -270,8 +270,8 @@ def test_roi_nifti_round_trip(analysed: dict[str, Any], tmp_path: Path) -> None:
 
 
 def test_lesions_table_formats_are_covered_elsewhere() -> None:
-    """CSV, Parquet and Excel export round trips live in tests/test_study.py (test_export_round_trip)."""
-    text = (Path(__file__).parents[1] / "test_study.py").read_text()
+    """CSV, Parquet and Excel export round trips live in tests/study/test_export.py (test_export_round_trip)."""
+    text = (Path(__file__).parents[1] / "study" / "test_export.py").read_text()
     assert "def test_export_round_trip" in text and all(s in text for s in (".csv", ".parquet", ".xlsx"))
 
 

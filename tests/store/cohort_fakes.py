@@ -125,3 +125,11 @@ def write_cohort(folder: Path, *, rows: list[tuple] | None = None, fail: set[str
         writer.writeheader()
         writer.writerows(reads)
     return folder / "manifest.csv"
+
+
+def rewrite_line(manifest: Path, line: int, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` on 1-based ``line`` of a manifest (which must contain ``old``)."""
+    lines = manifest.read_text().splitlines()
+    assert old in lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(old, new)
+    manifest.write_text("\n".join(lines) + "\n")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ceuskit import __version__
 from ceuskit._atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -196,7 +197,7 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
 
     from ceuskit.report.plots import png_data_uri
     from ceuskit.store import cohort_records, get_study
-    from ceuskit.study import cohort_frame, cohort_stats, software_version
+    from ceuskit.study import cohort_frame, cohort_stats
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -209,7 +210,7 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
     figures = _figures(frame, result, records)
     parameters = sorted({str(r["analysis"]["parameters"]) for r in records if r.get("analysis")})
     provenance = {
-        "software": f"ceuskit {software_version()}",
+        "software": f"ceuskit {__version__}",
         "report created (UTC)": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "database": store.display_url, "study": info["name"],
         "analyses by": ", ".join(sorted({str(r["analysis"]["software_version"]) for r in records

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -43,6 +45,7 @@ __all__ = [
     "get_lesion",
     "get_study",
     "import_lesions",
+    "json_safe",
     "latest_analysis",
     "list_studies",
     "reader_reads",
@@ -61,6 +64,25 @@ def canonical_sha256(document: Any) -> str:
     """SHA-256 of a JSON document in canonical form (sorted keys, no whitespace)."""
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def json_safe(value: Any) -> Any:
+    """The same document with NaN/inf as None and numpy scalars/arrays as Python numbers/lists.
+
+    The form in which the study runner stores analysis documents and the web API returns them (strict JSON
+    has no NaN).
+    """
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 @dataclass(frozen=True)

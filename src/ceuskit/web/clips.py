@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
 from ceuskit.store.audit import record_event
-from ceuskit.study import _json_safe
+from ceuskit.store import json_safe
 from ceuskit.web.context import Context, context
 from ceuskit.web.files import CLIP_SUFFIXES, PathRefused, clip_kind, inside, safe_name, unique_path
 from ceuskit.web.security import Admin, SignedIn, client_address
@@ -79,7 +79,7 @@ def clip_info(clip_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
 
     stored = st.get_clip(ctx.db, clip_id)
     opened = ctx.clips.get(ctx.clip_path(stored["path"]))
-    summary = _json_safe(opened.summary())
+    summary = json_safe(opened.summary())
     summary.pop("source", None)
     summary["id"] = clip_id
     public = ctx.public_clip(stored)

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from ceuskit.errors import CeusError
 from ceuskit.store.audit import record_event
-from ceuskit.study import _json_safe
+from ceuskit.store import json_safe
 from ceuskit.web.context import Context, context
 from ceuskit.web.security import Admin, client_address
 
@@ -35,7 +35,7 @@ def lesion(lesion_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
     found = st.get_lesion(ctx.db, lesion_id)
     found["clip"] = ctx.public_clip(found.get("clip"))
     found.pop("extra", None)
-    return dict(_json_safe(found))
+    return dict(json_safe(found))
 
 
 @router.put("/api/lesions/{lesion_id}/rois")
@@ -143,7 +143,7 @@ def analysis(analysis_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
     """One stored analysis with its full document (analysis.json)."""
     from ceuskit import store as st
 
-    return dict(_json_safe(st.get_analysis(ctx.db, analysis_id)))
+    return dict(json_safe(st.get_analysis(ctx.db, analysis_id)))
 
 
 def colour_png(values: np.ndarray) -> tuple[bytes, float, float]:

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from ceuskit.store.audit import record_event
-from ceuskit.study import _json_safe  # NaN/inf → None, numpy → Python: the store's JSON rules
+from ceuskit.store import json_safe  # NaN/inf → None, numpy → Python: the store's JSON rules
 from ceuskit.web.context import Context, context
 from ceuskit.web.files import inside
 from ceuskit.web.security import REPORT_CONTENT_SECURITY_POLICY, Admin, client_address
@@ -74,7 +74,7 @@ def study_stats(study_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
     from ceuskit.study import study_stats as stats
 
     st.get_study(ctx.db, study_id)
-    return _json_safe(stats(ctx.db, study_id))
+    return json_safe(stats(ctx.db, study_id))
 
 
 @router.get("/api/studies/{study_id}/table")
@@ -87,7 +87,7 @@ def study_table(study_id: int, principal: Admin, request: Request, ctx: Ctx) -> 
     frame = cohort_frame(ctx.db, study_id)
     record_event(ctx.db, principal.username, "export", target=f"study:{study_id}", detail={"format": "json"},
                  address=client_address(request))
-    return _json_safe(frame.to_dict(orient="records"))  # NaN → None there
+    return json_safe(frame.to_dict(orient="records"))  # NaN → None there
 
 
 @router.get("/api/studies/{study_id}/export.csv")

@@ -1,0 +1,83 @@
+"""Phantom parameters: enhancement patterns and every setting of one simulated clip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ceuskit.errors import InputError
+
+__all__ = ["LATE_PHASE_START_S", "PATTERNS", "Phantom", "PhantomPattern", "phantom_with"]
+
+LATE_PHASE_START_S = 120.0
+
+
+@dataclass(frozen=True)
+class PhantomPattern:
+    """Enhancement pattern parameters (see the module docstring) and the labels they produce."""
+
+    arterial: str
+    washout: str
+    late: str
+    degree: str
+    arterial_gain: float  # arterial bolus peak relative to the liver's peak power
+    c_early: float  # lesion's parenchymal fraction before wash-out
+    c_portal: float  # … after the wash-out step
+    c_late: float  # … in the late phase
+    washout_step_s: float = 80.0  # time of the c_early → c_portal step (s after injection)
+    late_step_s: float = 105.0  # time of the c_portal → c_late step
+
+
+PATTERNS: dict[str, PhantomPattern] = {
+    # classic NET metastasis: arterial hyper, early wash-out, late hypo
+    "hyper-early-hypo": PhantomPattern("hyper", "early", "hypo", "mild", 0.9, 0.3, 0.3, 0.3),
+    "hyper-early-marked": PhantomPattern("hyper", "early", "hypo", "marked", 1.0, 0.05, 0.05, 0.05),
+    "hyper-late-hypo": PhantomPattern("hyper", "late", "hypo", "mild", 1.4, 1.0, 0.3, 0.3, 80.0),
+    "hyper-early-iso": PhantomPattern("hyper", "early", "iso", "mild", 0.9, 0.3, 0.3, 1.0, 80.0, 100.0),
+    "hyper-none-iso": PhantomPattern("hyper", "none", "iso", "none", 1.4, 1.0, 1.0, 1.0),
+    "hyper-none-hyper": PhantomPattern("hyper", "none", "hyper", "none", 1.4, 1.0, 1.0, 1.8, 80.0, 95.0),
+    "iso-none-iso": PhantomPattern("iso", "none", "iso", "none", 0.0, 1.0, 1.0, 1.0),
+    "iso-late-hypo": PhantomPattern("iso", "late", "hypo", "mild", 0.0, 1.0, 0.3, 0.3, 75.0),
+    "hypo-none-hypo": PhantomPattern("hypo", "none", "hypo", "none", 0.0, 0.3, 0.3, 0.3),
+}
+
+
+@dataclass(frozen=True)
+class Phantom:
+    """All parameters of one phantom clip.  Times in s, sizes in px unless named otherwise."""
+
+    pattern: str = "hyper-early-hypo"
+    seed: int = 0
+    duration_s: float = 150.0
+    fps: float = 4.0
+    jitter: float = 0.0  # relative frame-interval jitter (0.25 → intervals vary ±25 %)
+    lead_in_s: float = 0.0  # clip starts this long before the injection
+    liver_arrival_s: float = 16.0  # after injection
+    arterial_arrival_s: float = 12.0  # lesion's arterial bolus arrival, after injection
+    rows: int = 160
+    columns: int = 192  # of the ultrasound image region
+    spacing_mm: float = 0.3
+    lesion_center_px: tuple[float, float] = (96.0, 72.0)
+    lesion_radii_px: tuple[float, float] = (26.0, 22.0)
+    peak_power: float = 10 ** (-12 / 10)  # liver's contrast peak, −12 dB
+    tissue_power: float = 10 ** (-48 / 10)  # pre-contrast tissue echo in contrast mode
+    dynamic_range_db: float = 60.0
+    breathing_amplitude_px: tuple[float, float] = (0.0, 0.0)  # (x, y)
+    breathing_period_s: float = 4.5
+    out_of_plane_fraction: float = 0.0  # frames where the probe left the lesion's plane (lesion absent)
+    dual: bool = False
+    ceus_side: str = "left"
+    rgb: bool = False
+
+    def pattern_spec(self) -> PhantomPattern:
+        try:
+            return PATTERNS[self.pattern]
+        except KeyError:
+            raise InputError(f"unknown pattern {self.pattern!r}; choose one of {', '.join(PATTERNS)}") from None
+
+
+
+
+def phantom_with(**changes: Any) -> Phantom:
+    """A default :class:`Phantom` with some fields changed (convenience for tests and the CLI)."""
+    return replace(Phantom(), **changes)

@@ -1,0 +1,325 @@
+"""Study manifests and reader CSVs: read and validate them, store them, de-identify on the way in.
+
+``read_manifest`` checks every row (required fields, numbers and their ranges, WHO grade vs Ki-67, clip
+and ROI files present, ROI documents valid, no duplicate lesion) before anything is stored;
+``import_manifest`` stores all rows in one transaction, de-identifying patients and DICOM clips when asked.
+``read_reads`` / ``import_reads`` do the same for readers' visual labels.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ceuskit import stats
+from ceuskit.errors import InputError, ManifestError, RoiError
+from ceuskit.store import LesionInput, ReadInput, Store, import_lesions, record_reads
+
+__all__ = [
+    "ENHANCEMENT_LABELS",
+    "KNOWN_COLUMNS",
+    "READ_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "WASHOUT_LABELS",
+    "clip_header_summary",
+    "import_manifest",
+    "import_reads",
+    "pseudonym",
+    "read_manifest",
+    "read_reads",
+]
+
+REQUIRED_COLUMNS = ("patient_id", "lesion_id", "clip", "roi", "ki67")
+KNOWN_COLUMNS = REQUIRED_COLUMNS + ("primary_site", "who_grade", "injection_time_s", "dynamic_range_db", "size_mm",
+                                    "roi_name", "reader", "arterial", "washout", "late")
+READ_COLUMNS = ("patient_id", "lesion_id", "reader", "arterial", "washout", "late")
+ENHANCEMENT_LABELS = ("hypo", "iso", "hyper")
+WASHOUT_LABELS = {"early": "early", "late": "late", "none": "none", "no": "none", "false": "none", "0": "none",
+                  "yes": "yes", "true": "yes", "1": "yes"}
+
+
+def _float(line: int, name: str, text: str, *, low: float | None = None, high: float | None = None,
+           low_open: bool = False) -> float | None:
+    if text.strip() == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ManifestError(f"line {line}: {name} {text!r} is not a number") from None
+    if not math.isfinite(value) or (low is not None and (value <= low if low_open else value < low)) or (
+            high is not None and value > high):
+        bound = f"{'>' if low_open else '≥'} {low}" + (f" and ≤ {high}" if high is not None else "")
+        raise ManifestError(f"line {line}: {name} {text!r} must be {bound}")
+    return value
+
+
+def _hash_path(path: Path) -> str:
+    from ceuskit.io.clip import source_sha256
+
+    return source_sha256(path)
+
+
+_HEADER_KEYWORDS = ("Modality", "Manufacturer", "ManufacturerModelName", "SOPClassUID", "TransferSyntaxUID",
+                    "NumberOfFrames", "Rows", "Columns", "PhotometricInterpretation", "FrameTime", "CineRate",
+                    "RecommendedDisplayFrameRate")
+
+
+def clip_header_summary(path: Path) -> dict[str, Any]:
+    """Non-identifying facts about a clip file: format, size, and for DICOM a few technical tags."""
+    summary: dict[str, Any] = {"name": path.name, "format": "folder" if path.is_dir() else path.suffix.lower().lstrip(".")}
+    if path.is_dir():
+        return summary
+    summary["size_bytes"] = path.stat().st_size
+    try:
+        from ceuskit.io.dicom import read_dataset
+
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset = read_dataset(fh)
+    except Exception:  # not DICOM, or damaged: the summary says what it can
+        return summary
+    summary["format"] = "dicom"
+    for keyword in _HEADER_KEYWORDS:
+        source = dataset.file_meta if keyword == "TransferSyntaxUID" and "file_meta" in dir(dataset) else dataset
+        value = getattr(source, keyword, None)
+        if value is not None and value != "":
+            summary[keyword] = value if isinstance(value, int | float) else str(value)
+    return summary
+
+
+def _roi_document(line: int, path: Path, roi_name: str | None) -> dict[str, Any]:
+    from ceuskit.roi import load_rois, parse_rois
+
+    try:
+        if path.suffix.lower() == ".json":
+            document = json.loads(path.read_text(encoding="utf-8"))
+            roi_set = parse_rois(document, pixel_spacing_mm=(1.0, 1.0), source=path.name)
+        else:
+            roi_set = load_rois(path)
+            document = roi_set.to_json()
+    except (RoiError, UnicodeDecodeError, ValueError, RecursionError, OSError) as exc:  # ValueError: JSON, huge ints
+        raise ManifestError(f"line {line}: roi {path.name}: {str(exc).splitlines()[0]}") from None
+    names = [r.name for r in roi_set.lesions]
+    if roi_name is not None and roi_name not in names:
+        raise ManifestError(f"line {line}: roi_name {roi_name!r} is not a lesion ROI of {path.name} "
+                            f"(lesion ROIs: {', '.join(names)})")
+    return document
+
+
+def _pseudonym_key(study: str) -> bytes:
+    """The secret behind pseudonyms, UIDs and date shifts: ``CEUSKIT_PSEUDONYM_KEY`` (set it for real data:
+    without it the key is derived from the study's name and pseudonyms can be recomputed by anyone)."""
+    return os.environ.get("CEUSKIT_PSEUDONYM_KEY", f"ceuskit:{study}").encode()
+
+
+def pseudonym(patient_id: str, *, study: str) -> str:
+    """A stable pseudonym for a patient id (keyed by ``CEUSKIT_PSEUDONYM_KEY`` when set)."""
+    from ceuskit.io.deid import pseudonym as keyed_pseudonym
+
+    return keyed_pseudonym(patient_id, _pseudonym_key(study))
+
+
+def _grade(line: int, ki67: float | None, given: str) -> tuple[str | None, str | None]:
+    derived = stats.who_grade(ki67)
+    given = given.strip().upper()
+    if not given:
+        return derived, None if derived is None else "ki67"
+    if given not in ("G1", "G2", "G3", "NEC"):
+        raise ManifestError(f"line {line}: who_grade {given!r} must be G1, G2, G3 or NEC")
+    expected = "G3" if given == "NEC" else given
+    if derived is not None and derived != expected:
+        raise ManifestError(f"line {line}: who_grade {given} disagrees with ki67 {ki67:g} % ({derived} by WHO "
+                            "2019); correct one of them or leave who_grade empty")
+    return given, "manifest"
+
+
+def _read_csv(path: Path, required: Sequence[str], kind: str) -> list[tuple[int, dict[str, str]]]:
+    if not path.is_file():
+        raise InputError(f"{kind} {path} does not exist")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise ManifestError(f"{path.name} line 1: missing column(s) {', '.join(missing)}; "
+                                    f"required: {', '.join(required)}")
+            reader.fieldnames = header
+            rows = [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None})
+                    for row in reader]
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path.name}: not a UTF-8 CSV file") from None
+    except csv.Error as exc:
+        raise ManifestError(f"{path.name}: not a readable CSV file ({exc})") from None
+    if not rows:
+        raise ManifestError(f"{path.name}: no rows below the header")
+    return rows
+
+
+def _read_labels(line: int, row: dict[str, str]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for phase in ("arterial", "late"):
+        value = row.get(phase, "").lower() or None
+        if value is not None and value not in ENHANCEMENT_LABELS:
+            raise ManifestError(f"line {line}: {phase} {value!r} must be one of {', '.join(ENHANCEMENT_LABELS)}")
+        out[phase] = value
+    washout = row.get("washout", "").lower() or None
+    if washout is not None and washout not in WASHOUT_LABELS:
+        raise ManifestError(f"line {line}: washout {washout!r} must be early, late, none, yes or no")
+    out["washout"] = None if washout is None else WASHOUT_LABELS[washout]
+    return out
+
+
+def read_manifest(path: str | Path, *, deidentify: bool = False, study: str = "default"
+                  ) -> tuple[list[LesionInput], list[ReadInput]]:
+    """Read and validate a study manifest (DESIGN: "Study manifest"); nothing is stored.
+
+    Every row is checked (required fields, numbers and their ranges, WHO grade vs Ki-67, clip and ROI
+    files present, ROI documents valid, no duplicate lesion).  ``deidentify`` replaces patient ids by
+    keyed pseudonyms and drops unknown (free-text) columns.
+
+    Raises
+    ------
+    ManifestError
+        Naming the first bad line (and how many more lines are bad).
+    """
+    path = Path(path)
+    base = path.resolve().parent
+    lesions: list[LesionInput] = []
+    reads: list[ReadInput] = []
+    problems: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
+    for line, row in _read_csv(path, REQUIRED_COLUMNS, "manifest"):
+        try:
+            lesions.append(_manifest_row(line, row, base, seen, deidentify=deidentify, study=study))
+            if row.get("reader"):
+                labels = _read_labels(line, row)
+                reads.append(ReadInput(lesions[-1].patient, lesions[-1].lesion, row["reader"], **labels))
+        except ManifestError as exc:
+            problems.append(str(exc))
+    if problems:
+        more = f" (and {len(problems) - 1} more bad line(s))" if len(problems) > 1 else ""
+        first = " ".join(problems[0].split())  # one line even when a quoted field held line breaks
+        raise ManifestError(f"{path.name} {first}{more}; nothing was imported")
+    return lesions, reads
+
+
+def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[str, str], int], *,
+                  deidentify: bool, study: str) -> LesionInput:
+    for column in ("patient_id", "lesion_id", "clip", "roi"):
+        if not row.get(column):
+            raise ManifestError(f"line {line}: {column} is empty")
+    key = (row["patient_id"], row["lesion_id"])
+    if key in seen:
+        raise ManifestError(f"line {line}: lesion {row['lesion_id']!r} of this patient repeats line {seen[key]}")
+    seen[key] = line
+    ki67 = _float(line, "ki67", row["ki67"], low=0.0, high=100.0)
+    grade, grade_source = _grade(line, ki67, row.get("who_grade", ""))
+    injection = _float(line, "injection_time_s", row.get("injection_time_s", ""), low=0.0)
+    dynamic_range = _float(line, "dynamic_range_db", row.get("dynamic_range_db", ""), low=0.0, low_open=True)
+    size = _float(line, "size_mm", row.get("size_mm", ""), low=0.0, low_open=True)
+    try:  # a NUL byte or an over-long name is not a path; a device or FIFO is not a clip (reading it hangs)
+        clip_path, roi_path = (base / row["clip"]).resolve(), (base / row["roi"]).resolve()
+        clip_found, roi_found = clip_path.is_file() or clip_path.is_dir(), roi_path.is_file()
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"line {line}: clip {row['clip']!r} or roi {row['roi']!r} is not a usable path "
+                            f"({exc})") from None
+    if not clip_found:
+        raise ManifestError(f"line {line}: clip {row['clip']} not found as a file or folder (paths are relative "
+                            "to the manifest)")
+    if not roi_found:
+        raise ManifestError(f"line {line}: roi {row['roi']} not found as a file (paths are relative to the "
+                            "manifest)")
+    roi_name = row.get("roi_name") or None
+    document = _roi_document(line, roi_path, roi_name)
+    extra = {} if deidentify else {k: v for k, v in row.items() if k not in KNOWN_COLUMNS and v}
+    stat = clip_path.stat()
+    patient = pseudonym(row["patient_id"], study=study) if deidentify else row["patient_id"]
+    return LesionInput(
+        patient=patient, lesion=row["lesion_id"], clip_path=str(clip_path), clip_sha256=_hash_path(clip_path),
+        clip_size_bytes=None if clip_path.is_dir() else stat.st_size,
+        clip_mtime_ns=None if clip_path.is_dir() else stat.st_mtime_ns,
+        clip_header=clip_header_summary(clip_path), rois=document, roi_name=roi_name, ki67_percent=ki67,
+        who_grade=grade, who_grade_source=grade_source, primary_site=row.get("primary_site") or None,
+        size_mm=size, injection_time_s=0.0 if injection is None else injection,
+        dynamic_range_db=60.0 if dynamic_range is None else dynamic_range, extra=extra)
+
+
+def import_manifest(store: Store, path: str | Path, *, deidentify: bool = False, study: str = "default",
+                    deid_dir: str | Path | None = None) -> dict[str, int]:
+    """Validate ``path`` and store all its lesions in one transaction (nothing on any error).
+
+    With ``deidentify`` patient ids become keyed pseudonyms, free-text columns are dropped, and every clip
+    (DICOM only) is de-identified into ``deid_dir`` (default: ``deidentified/`` beside the manifest) —
+    the study then refers to those copies, never to the originals.
+    """
+    lesions, reads = read_manifest(path, deidentify=deidentify, study=study)
+    if deidentify:
+        folder = Path(deid_dir) if deid_dir is not None else Path(path).resolve().parent / "deidentified"
+        lesions = _deidentified_clips(lesions, folder, key=_pseudonym_key(study))
+    return import_lesions(store, lesions, study=study, reads=reads)
+
+
+def _deidentified_clips(lesions: Sequence[LesionInput], folder: Path, *, key: bytes) -> list[LesionInput]:
+    """De-identified copies of the lesions' clips in ``folder``/<pseudonym>/ (all, or none on any error)."""
+    import dataclasses
+    import re
+
+    from ceuskit.io.deid import DeidOptions, deidentify_file
+
+    done: dict[str, Path] = {}
+    try:
+        out = []
+        for lesion in lesions:
+            source = Path(lesion.clip_path)
+            if source.is_dir() or clip_header_summary(source).get("format") != "dicom":
+                raise ManifestError(f"clip {source.name} of patient {lesion.patient} is not a DICOM file: "
+                                    "--deidentify cleans DICOM clips only; de-identify it yourself and import "
+                                    "without --deidentify")
+            target = done.get(str(source))
+            if target is None:
+                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", lesion.lesion)
+                target = folder / lesion.patient / f"{safe}.dcm"
+                if target.exists():
+                    raise ManifestError(f"{target} exists already; remove it or choose another --deid-dir")
+                deidentify_file(source, target, DeidOptions(key=key), patient_alias=lesion.patient)
+                done[str(source)] = target
+            stat = target.stat()
+            out.append(dataclasses.replace(
+                lesion, clip_path=str(target), clip_sha256=_hash_path(target), clip_size_bytes=stat.st_size,
+                clip_mtime_ns=stat.st_mtime_ns, clip_header=clip_header_summary(target)))
+        return out
+    except BaseException:
+        for written in done.values():
+            written.unlink(missing_ok=True)
+        raise
+
+
+def read_reads(path: str | Path, *, deidentify: bool = False, study: str = "default") -> list[ReadInput]:
+    """Read and validate a reader CSV (patient_id, lesion_id, reader, arterial, washout, late)."""
+    path = Path(path)
+    reads, problems = [], []
+    for line, row in _read_csv(path, READ_COLUMNS, "reads file"):
+        try:
+            for column in ("patient_id", "lesion_id", "reader"):
+                if not row.get(column):
+                    raise ManifestError(f"line {line}: {column} is empty")
+            patient = pseudonym(row["patient_id"], study=study) if deidentify else row["patient_id"]
+            reads.append(ReadInput(patient, row["lesion_id"], row["reader"], **_read_labels(line, row)))
+        except ManifestError as exc:
+            problems.append(str(exc))
+    if problems:
+        more = f" (and {len(problems) - 1} more bad line(s))" if len(problems) > 1 else ""
+        raise ManifestError(f"{path.name} {problems[0]}{more}; nothing was imported")
+    return reads
+
+
+def import_reads(store: Store, path: str | Path, *, deidentify: bool = False, study: str | None = None) -> int:
+    """Validate a reader CSV and store every read in one transaction; returns how many."""
+    return record_reads(store, read_reads(path, deidentify=deidentify, study=study or "default"), study=study)

@@ -1,0 +1,264 @@
+"""Running a study: plan which lesions need analysing, analyse them, record each result as it arrives.
+
+``plan_run`` compares every lesion's inputs (clip SHA-256, ROI document, analysis parameters) with those of
+its newest analysis; ``run_study`` analyses the new or changed ones (serially, on a local Dask cluster or on
+a scheduler: :mod:`ceuskit.study.execute`) and commits each result at once, so an interrupted run resumes
+where it stopped.  ``analyse_task`` is what runs for one lesion, on a worker or in this process.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ceuskit import __version__
+from ceuskit.errors import CeusError, InputError
+from ceuskit.store import (
+    Store,
+    canonical_sha256,
+    get_analysis,
+    get_lesion,
+    json_safe,
+    record_analysis,
+    update_clip_file,
+    work_items,
+)
+from ceuskit.store.schema import utcnow
+from ceuskit.study.execute import execute
+
+__all__ = [
+    "ProgressFn",
+    "RunOptions",
+    "RunSummary",
+    "analyse_lesion",
+    "analyse_task",
+    "plan_run",
+    "run_study",
+    "software_version",
+]
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def software_version() -> str:
+    """The ceuskit version recorded with every analysis (``ceuskit.__version__``)."""
+    return __version__
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Analysis options shared by every lesion of a run (per-lesion timing/range come from the manifest)."""
+
+    model: str = "auto"
+    motion: bool = True
+    fps: float | None = None
+
+
+@dataclass
+class RunSummary:
+    """What a run did: counts and the ids of the analysis records it wrote."""
+
+    analysed: int = 0
+    failed: int = 0
+    up_to_date: int = 0
+    total: int = 0
+    analysis_ids: list[int] = field(default_factory=list)
+
+    def line(self) -> str:
+        """``"3 analysed (1 failed), 15 up to date"``."""
+        failed = f" ({self.failed} failed)" if self.failed else ""
+        return f"{self.analysed} analysed{failed}, {self.up_to_date} up to date"
+
+
+def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
+    """The TICs, fitted curves and lesion-minus-liver dB of an analysis, thinned to ``max_points`` frames."""
+    tic = getattr(result, "tic", None)
+    if not tic or "time_s" not in tic:
+        return None
+    n = len(tic["time_s"])
+    keep = np.unique(np.linspace(0, n - 1, min(n, max_points)).round().astype(int)) if n else np.arange(0)
+
+    def thin(values: Any) -> list[float | None]:
+        return [None if not math.isfinite(v) else float(f"{v:.6g}") for v in np.asarray(values, float)[keep]]
+
+    return {"tic": {k: thin(v) for k, v in tic.items() if k == "time_s" or k.endswith(("_power", "_smoothed"))},
+            "fitted": {k: thin(v) for k, v in (getattr(result, "fitted", None) or {}).items()},
+            "relative_db": {k: thin(v) for k, v in (getattr(result, "relative_db", None) or {}).items()}}
+
+
+def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """Analyse one lesion (runs on a Dask worker or in-process); never raises.
+
+    Parameters
+    ----------
+    task : dict
+        ``lesion_id``, ``clip_path``, ``rois`` (ROI document), ``roi_name``, ``parameters``
+        (``injection_time_s``, ``dynamic_range_db``, ``model``, ``motion``, ``fps``).
+        The stored document is analysis.json plus ``curves`` (TICs, fits and relative dB, thinned) for
+        the report's per-lesion panels.
+    analyze : callable, optional
+        Replaces :func:`ceuskit.pipeline.analyze` (same signature); for tests.
+
+    Returns
+    -------
+    dict with ``lesion_id``, ``status`` ("ok"/"failed"), ``document`` and ``error``, plus
+    ``started_at`` / ``finished_at``.
+    """
+    started = utcnow()
+    out: dict[str, Any] = {"lesion_id": task["lesion_id"], "started_at": started, "document": None, "error": None}
+    try:
+        if analyze is None:
+            from ceuskit.pipeline import analyze as pipeline_analyze
+
+            analyze = pipeline_analyze
+        p = task["parameters"]
+        result = analyze(task["clip_path"], task["rois"], injection_time_s=p["injection_time_s"],
+                         dynamic_range_db=p["dynamic_range_db"], model=p["model"], motion=p["motion"], fps=p["fps"])
+        document = json_safe(getattr(result, "document", result))
+        curves = _curves(result)
+        if curves:
+            document["curves"] = curves
+        if task.get("roi_name") and not any(item.get("roi") == task["roi_name"] for item in document.get("lesions", [])):
+            raise CeusError(f"the analysis has no lesion ROI named {task['roi_name']!r}")
+        out.update(status="ok", document=document)
+    except CeusError as exc:
+        out.update(status="failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except Exception as exc:  # a bug or an unforeseen input: recorded, never stops the other lesions
+        out.update(status="failed", error=f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+    out["finished_at"] = utcnow()
+    return out
+
+
+def _current_sha(store: Store, clip: dict[str, Any]) -> str | None:
+    from ceuskit.io.clip import source_sha256
+
+    path = Path(clip["path"])
+    if not path.exists():
+        return None
+    if path.is_dir():
+        return source_sha256(path)
+    stat = path.stat()
+    if stat.st_size == clip.get("size_bytes") and stat.st_mtime_ns == clip.get("mtime_ns"):
+        return str(clip["sha256"])
+    sha = source_sha256(path)
+    update_clip_file(store, int(clip["id"]), sha256=sha, size_bytes=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    return sha
+
+
+def plan_run(store: Store, *, study: int | str | None = None, options: RunOptions = RunOptions(),
+             retry_failed: bool = False, lesion_ids: Collection[int] | None = None,
+             force: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """The lesions a run must analyse (as tasks) and how many are up to date.
+
+    ``lesion_ids`` restricts the run to those lesions; ``force`` analyses them even when up to date.
+    """
+    tasks, up_to_date = [], 0
+    for item in work_items(store, study):
+        if lesion_ids is not None and item["id"] not in lesion_ids:
+            continue
+        parameters = {"injection_time_s": item["injection_time_s"], "dynamic_range_db": item["dynamic_range_db"],
+                      "model": options.model, "motion": options.motion, "fps": options.fps}
+        parameter_hash = canonical_sha256(parameters)
+        clip = item["clip"]
+        sha = None if clip is None else _current_sha(store, clip)
+        input_hash = canonical_sha256({"clip_sha256": sha, "rois": item["rois_sha256"], "roi_name": item["roi_name"],
+                                       "parameters": parameter_hash})
+        if not force and item["latest_input_hash"] == input_hash and not (
+                retry_failed and item["latest_status"] == "failed"):
+            up_to_date += 1
+            continue
+        tasks.append({"lesion_id": item["id"], "clip_path": None if clip is None else clip["path"],
+                      "clip_found": sha is not None, "rois": item["rois"], "roi_name": item["roi_name"],
+                      "parameters": parameters, "parameter_hash": parameter_hash, "input_hash": input_hash})
+    return tasks, up_to_date
+
+
+def _record(store: Store, task: dict[str, Any], result: dict[str, Any], summary: RunSummary) -> None:
+    summary.analysis_ids.append(record_analysis(
+        store, task["lesion_id"], status=result["status"], document=result["document"], error=result["error"],
+        software_version=software_version(), parameters=task["parameters"], parameter_hash=task["parameter_hash"],
+        input_hash=task["input_hash"], started_at=result["started_at"], finished_at=result["finished_at"]))
+    summary.analysed += 1
+    summary.failed += result["status"] == "failed"
+
+
+def _missing_clip(task: dict[str, Any]) -> dict[str, Any]:
+    now = utcnow()
+    return {"lesion_id": task["lesion_id"], "status": "failed", "document": None, "started_at": now,
+            "finished_at": now, "error": f"clip file {Path(task['clip_path'] or '?').name} not found; "
+                                         "restore it or re-import the manifest"}
+
+
+def run_study(store: Store, *, study: int | str | None = None, workers: int | None = None,
+              scheduler: str | None = None, options: RunOptions = RunOptions(), retry_failed: bool = False,
+              progress: ProgressFn | None = None, analyze: Callable[..., Any] | None = None,
+              lesion_ids: Collection[int] | None = None, force: bool = False) -> RunSummary:
+    """Analyse every new or changed lesion of a study, committing each result as it arrives.
+
+    Parameters
+    ----------
+    store : Store
+    study : int, str or None
+        Study id or name (None: the only / default study).
+    workers : int, optional
+        Dask LocalCluster worker processes on 127.0.0.1 (default: CPU count, at most the number of
+        lesions); 0 analyses serially in this process.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:8786``) instead of a LocalCluster.
+    options : RunOptions
+        Model, motion compensation and fps override for every lesion.
+    retry_failed : bool
+        Analyse again lesions whose newest analysis failed even when their inputs did not change.
+    progress : callable(done, total, label), optional
+    analyze : callable, optional
+        Replaces :func:`ceuskit.pipeline.analyze` (tests); must be picklable for Dask.
+    lesion_ids : collection of int, optional
+        Only these lesions (database ids).
+    force : bool
+        Analyse the selected lesions even when their inputs did not change.
+    """
+    from ceuskit.pipeline import MODELS
+
+    if options.model not in MODELS:
+        raise InputError(f"model {options.model!r} is not one of {', '.join(MODELS)}")
+    if options.fps is not None and not (math.isfinite(options.fps) and options.fps > 0):
+        raise InputError(f"fps {options.fps!r} must be a positive number of frames per second")
+    if workers is not None and workers < 0:
+        raise InputError(f"workers must be 0 (serial) or more, got {workers}")
+    tasks, up_to_date = plan_run(store, study=study, options=options, retry_failed=retry_failed,
+                                 lesion_ids=lesion_ids, force=force)
+    summary = RunSummary(up_to_date=up_to_date, total=len(tasks) + up_to_date)
+    runnable = []
+    for task in tasks:
+        if task["clip_found"]:
+            runnable.append(task)
+        else:
+            _record(store, task, _missing_clip(task), summary)
+    if progress is not None:
+        progress(summary.analysed, len(tasks), "")
+    if not runnable:
+        return summary
+    by_id = {t["lesion_id"]: t for t in runnable}
+    for result in execute(analyse_task, runnable, workers=workers, scheduler=scheduler, analyze=analyze):
+        _record(store, by_id[result["lesion_id"]], result, summary)
+        if progress is not None:
+            progress(summary.analysed, len(tasks), f"lesion {result['lesion_id']}: {result['status']}")
+    return summary
+
+
+def analyse_lesion(store: Store, lesion_id: int, *, options: RunOptions = RunOptions(),
+                   analyze: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """Analyse one lesion now, in this process, record the result and return the analysis record.
+
+    The web app's "analyse this lesion" (e.g. after its ROIs were edited); a failure is recorded and
+    returned with ``status`` "failed", not raised.
+    """
+    lesion = get_lesion(store, lesion_id)
+    summary = run_study(store, study=int(lesion["study_id"]), workers=0, options=options, analyze=analyze,
+                        lesion_ids={lesion_id}, force=True)
+    return get_analysis(store, summary.analysis_ids[-1])

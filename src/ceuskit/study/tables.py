@@ -1,0 +1,90 @@
+"""The cohort table: the newest analysis of every lesion flattened into one row per lesion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ceuskit.store import Store, cohort_records, reader_reads
+
+__all__ = ["ROI_PARAMETERS", "cohort_frame"]
+
+ROI_PARAMETERS = ("arrival_time_s", "time_to_peak_s", "rise_time_s", "peak_enhancement", "peak_enhancement_db",
+                  "mean_transit_time_s", "wash_in_rate", "wash_out_rate", "wash_in_auc", "wash_out_auc",
+                  "wash_in_wash_out_auc", "wash_in_perfusion_index", "fall_time_s")
+"""The lesion ROI's fitted parameters (analysis.json ``rois.NAME.parameters``) that become columns."""
+
+
+def _lesion_result(document: dict[str, Any] | None, roi_name: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not document:
+        return {}, {}
+    lesions = document.get("lesions") or []
+    chosen = next((item for item in lesions if roi_name and item.get("roi") == roi_name), None)
+    if chosen is None and lesions:
+        chosen = lesions[0]
+    if chosen is None:
+        return {}, {}
+    roi = (document.get("rois") or {}).get(chosen.get("roi"), {})
+    return chosen, roi
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, Any]:
+    analysis = record.get("analysis") or {}
+    document = analysis.get("document") if analysis.get("status") == "ok" else None
+    lesion, roi = _lesion_result(document, record.get("roi_name"))
+    arterial = lesion.get("arterial_phase") or {}
+    portal = lesion.get("portal_venous_phase") or {}
+    late = lesion.get("late_phase") or {}
+    fit = roi.get("fit") or {}
+    parameters = roi.get("parameters") or {}
+    lirads = lesion.get("lirads")
+    row: dict[str, Any] = {
+        "lesion_db_id": record["id"], "patient_id": record["patient"], "lesion_id": record["lesion"],
+        "primary_site": record["primary_site"], "ki67": record["ki67_percent"], "who_grade": record["who_grade"],
+        "size_mm": record["size_mm"], "injection_time_s": record["injection_time_s"],
+        "dynamic_range_db": record["dynamic_range_db"], "clip_sha256": record.get("clip_sha256"),
+        "analysis_id": analysis.get("id"), "analysis_status": analysis.get("status"),
+        "analysis_error": analysis.get("error"), "software_version": analysis.get("software_version"),
+        "roi": lesion.get("roi"), "reference": lesion.get("reference"),
+        "arterial_enhancement": arterial.get("enhancement"), "arterial_onset_s": arterial.get("onset_s"),
+        "arterial_relative_peak_db": arterial.get("relative_peak_db"),
+        "washout": portal.get("washout"), "washout_onset_s": portal.get("washout_onset_s"),
+        "washout_timing": portal.get("washout_timing"), "washout_degree": portal.get("washout_degree"),
+        "late_enhancement": late.get("enhancement"), "late_relative_db": late.get("relative_db"),
+        "pattern": lesion.get("pattern"),
+        "lirads": lirads.get("category") if isinstance(lirads, dict) else lirads,
+        "fit_model": fit.get("model"), "fit_r2": fit.get("r2"), "fit_success": fit.get("success"),
+        "area_mm2": roi.get("area_mm2"),
+    }
+    for name in ROI_PARAMETERS:
+        row[name] = parameters.get(name)
+    return row
+
+
+def cohort_frame(store: Store, study: int | str | None = None, *, reads: bool = True) -> pd.DataFrame:
+    """One row per lesion: ids, clinical fields, analysis status and every parameter and label.
+
+    Columns include ``patient_id``, ``lesion_id``, ``primary_site``, ``ki67`` (%), ``who_grade``,
+    ``size_mm``, ``arterial_enhancement``, ``arterial_onset_s``, ``washout``, ``washout_onset_s``,
+    ``late_enhancement``, the lesion ROI's fitted parameters (``time_to_peak_s``, …) and, when reader reads
+    exist, ``read_<reader>_arterial`` / ``_washout`` / ``_late``.
+    """
+    records = cohort_records(store, study)
+    frame = pd.DataFrame([_flatten(r) for r in records])
+    if frame.empty:
+        frame = pd.DataFrame(columns=list(_flatten({"id": 0, "patient": "", "lesion": "", "primary_site": None,
+                                                    "ki67_percent": None, "who_grade": None, "size_mm": None,
+                                                    "injection_time_s": 0.0, "dynamic_range_db": 60.0})))
+    numeric = ["ki67", "size_mm", "arterial_onset_s", "arterial_relative_peak_db", "washout_onset_s",
+               "late_relative_db", "fit_r2", "area_mm2", *ROI_PARAMETERS]
+    for column in numeric:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    if reads and not frame.empty:
+        for read in reader_reads(store, study):
+            for phase in ("arterial", "washout", "late"):
+                column = f"read_{read['reader']}_{phase}"
+                if column not in frame:
+                    frame[column] = None
+                frame.loc[frame["lesion_db_id"] == read["lesion_id"], column] = read[phase]
+    return frame
