@@ -351,7 +351,7 @@ def rater_agreement(labels: Mapping[str, Mapping[str, Sequence[Hashable]]],
     weighted_kappa, weighted_ci, weights, …}] for every reader pair and every reader against the
     reference), ``fleiss`` ([{feature, raters, kappa, ci, z, p_value, n}] when there are more than two
     readers) and ``measurement`` ({pairs: [{a, b, n, bias, sd, limits, …, icc, icc_ci}], icc: readers'
-    ICC(2,1)}; absent without ``measurements``).
+    ICC(2,1) over the readers who measured at all}; absent without ``measurements``).
     """
     readers = [r for r in labels if r != reference]
     pairs: list[tuple[str, str]] = list(combinations(readers, 2))
@@ -395,7 +395,7 @@ def _measurement_agreement(values: Mapping[str, Sequence[float]], pairs: Sequenc
                         "bias_ci": ba["bias_ci"], "lower_ci": ba["lower_ci"], "upper_ci": ba["upper_ci"],
                         "means": ba["means"], "differences": ba["differences"], "icc": pair_icc["icc"],
                         "icc_ci": pair_icc["ci95"]})
-    present = [r for r in readers if r in values]
+    present = [r for r in readers if r in values and bool(np.isfinite(np.asarray(values[r], float)).any())]
     overall = None
     if len(present) >= 2:
         result = icc(np.column_stack([np.asarray(values[r], float) for r in present]))
