@@ -12,6 +12,7 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
      │    └── ManifestError    bad study manifest row (names the line)
      ├── FitError              a fit that cannot even be attempted (too few samples)
      ├── AnalysisError         an analysis that cannot produce a result (e.g. no parenchyma reference)
+     ├── ReportError           a report cannot be made (no Chromium to print the PDF)
      └── StoreError           study database problems (unknown study, schema mismatch, server down)
           ├── ConflictError    the request clashes with what is stored (a user or read that exists already)
           └── AccountError     an account cannot be used or changed (bad name, weak password, disabled)
@@ -30,6 +31,7 @@ __all__ = [
     "ForbiddenError",
     "InputError",
     "ManifestError",
+    "ReportError",
     "RoiError",
     "StoreError",
 ]
@@ -61,6 +63,10 @@ class FitError(CeusError):
 
 class AnalysisError(CeusError):
     """An analysis cannot produce a result from otherwise valid inputs."""
+
+
+class ReportError(CeusError):
+    """A report cannot be made: no Chromium to print its PDF, or the printing failed."""
 
 
 class StoreError(CeusError):

@@ -8,6 +8,7 @@ whose labels the blinded reader must never see.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ from ceuskit.study import import_manifest
 from ceuskit.web import Settings, create_app
 
 TOKEN = "test-token-not-secret"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parents[2] / "build" / "test-artifacts" / "web"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
 @dataclass
@@ -113,8 +118,6 @@ def sign_in(client, username: str) -> str:
 @pytest.fixture()
 def reader_app(reader_study: ReaderStudy, tmp_path: Path):
     """A fresh database copy of ``reader_study`` per test (reads and sessions do not leak between tests)."""
-    import shutil
-
     from ceuskit.web import Settings, create_app
 
     source = Path(reader_study.db_url.removeprefix("sqlite:///"))
@@ -130,3 +133,15 @@ def anonymous(reader_app) -> Iterator:
 
     with TestClient(reader_app) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Debian's chromium, headless, driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()

@@ -9,7 +9,6 @@ phantom's ground truth — then reload and find everything still there. Screensh
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
@@ -20,14 +19,10 @@ import pytest
 
 from ceuskit.web import Settings, create_app
 
-from .conftest import TOKEN, Study
+from .conftest import ARTIFACTS, CHROMIUM, TOKEN, Study
 
 ADMIN, ADMIN_PASSWORD = "sono", "sonographer password"
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parents[2] / "build" / "test-artifacts" / "web"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
@@ -77,17 +72,6 @@ def watch(tab, errors: list[str]) -> None:
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.on("console", lambda message: errors.append(message.text)
            if "Content Security Policy" in message.text else None)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ import pytest
 from ceuskit import store
 from ceuskit.web import Settings, create_app
 
-from .conftest import PASSWORDS, TOKEN, ReaderStudy
-from .test_e2e import ARTIFACTS, CHROMIUM, browser, serve, wait_until, watch  # noqa: F401 (fixture)
+from .conftest import ARTIFACTS, CHROMIUM, PASSWORDS, TOKEN, ReaderStudy
+from .test_e2e import serve, wait_until, watch
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
@@ -77,7 +77,7 @@ def _keys(value: object) -> set[str]:
     return set()
 
 
-def test_admin_opens_a_session_and_two_readers_read_blind(browser, server: str, db_url: str,  # noqa: F811
+def test_admin_opens_a_session_and_two_readers_read_blind(browser, server: str, db_url: str,
                                                           reader_study: ReaderStudy) -> None:
     from statsmodels.stats.inter_rater import cohens_kappa
 

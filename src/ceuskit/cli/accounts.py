@@ -27,7 +27,8 @@ PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the 
                                              "standard input instead of generating one.")]
 
 
-def _actor() -> str:
+def cli_actor() -> str:
+    """Who changes things from the command line, for the audit log: ``cli:OSUSER``."""
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no user name for this uid (some containers)
@@ -54,7 +55,7 @@ def add(name: NameArgument,
 
     password = _password_from_stdin() if password_stdin else generate_password()
     with Store(db) as store:
-        user = add_user(store, name, role=role, password=password, actor=_actor())
+        user = add_user(store, name, role=role, password=password, actor=cli_actor())
     typer.echo(f"added {user['role']} {user['username']}")
     if not password_stdin:
         typer.echo(f"password (shown once): {password}")
@@ -88,7 +89,7 @@ def disable(name: NameArgument, db: DbOption = DEFAULT_URL) -> None:
     from ceuskit.store.accounts import set_user_disabled
 
     with Store(db) as store:
-        user = set_user_disabled(store, name, True, actor=_actor())
+        user = set_user_disabled(store, name, True, actor=cli_actor())
     typer.echo(f"disabled {user['username']}")
 
 
@@ -99,7 +100,7 @@ def enable(name: NameArgument, db: DbOption = DEFAULT_URL) -> None:
     from ceuskit.store.accounts import set_user_disabled
 
     with Store(db) as store:
-        user = set_user_disabled(store, name, False, actor=_actor())
+        user = set_user_disabled(store, name, False, actor=cli_actor())
     typer.echo(f"enabled {user['username']}")
 
 
@@ -111,7 +112,7 @@ def password(name: NameArgument, password_stdin: PasswordStdin = False, db: DbOp
 
     new = _password_from_stdin() if password_stdin else generate_password()
     with Store(db) as store:
-        set_password(store, name, new, actor=_actor())
+        set_password(store, name, new, actor=cli_actor())
     typer.echo(f"new password set for {name.strip().lower()}")
     if not password_stdin:
         typer.echo(f"password (shown once): {new}")
@@ -127,10 +128,10 @@ def token(name: NameArgument,
 
     with Store(db) as store:
         if revoke:
-            count = revoke_api_tokens(store, name, actor=_actor())
+            count = revoke_api_tokens(store, name, actor=cli_actor())
             typer.echo(f"revoked {count} API token(s) of {name.strip().lower()}")
             return
-        made = new_api_token(store, name, actor=_actor())
+        made = new_api_token(store, name, actor=cli_actor())
     typer.echo(f"API token for {name.strip().lower()} (shown once): {made}")
 
 

@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from ceuskit import __version__
-from ceuskit.errors import AccountError, CeusError, ConflictError, ForbiddenError, StoreError
+from ceuskit.errors import AccountError, CeusError, ConflictError, ForbiddenError, ReportError, StoreError
 from ceuskit.web import audit, auth, clips, lesions, reading, studies
 from ceuskit.web.context import Context, Settings
 from ceuskit.web.files import PathRefused
@@ -47,6 +47,8 @@ def _status(exc: CeusError, message: str) -> int:
         return 403
     if isinstance(exc, ConflictError):
         return 409
+    if isinstance(exc, ReportError):
+        return 503  # the server lacks Chromium to print the PDF
     if isinstance(exc, StoreError) and not isinstance(exc, AccountError) and message.startswith("no "):
         return 404
     return 400

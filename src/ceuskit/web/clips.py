@@ -13,8 +13,8 @@ import numpy as np
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
-from ceuskit.store.audit import record_event
 from ceuskit.store import json_safe
+from ceuskit.store.audit import record_event
 from ceuskit.web.context import Context, context
 from ceuskit.web.files import CLIP_SUFFIXES, PathRefused, clip_kind, inside, safe_name, unique_path
 from ceuskit.web.security import Admin, SignedIn, client_address

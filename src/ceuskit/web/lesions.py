@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
 from ceuskit.errors import CeusError
-from ceuskit.store.audit import record_event
 from ceuskit.store import json_safe
+from ceuskit.store.audit import record_event
 from ceuskit.web.context import Context, context
 from ceuskit.web.security import Admin, client_address
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from ceuskit.store.audit import record_event
 from ceuskit.store import json_safe  # NaN/inf → None, numpy → Python: the store's JSON rules
+from ceuskit.store.audit import record_event
 from ceuskit.web.context import Context, context
 from ceuskit.web.files import inside
 from ceuskit.web.security import REPORT_CONTENT_SECURITY_POLICY, Admin, client_address
