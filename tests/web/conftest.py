@@ -116,15 +116,17 @@ def sign_in(client, username: str) -> str:
 
 
 @pytest.fixture()
-def reader_app(reader_study: ReaderStudy, tmp_path: Path):
+def reader_app(reader_study: ReaderStudy, tmp_path: Path) -> Iterator:
     """A fresh database copy of ``reader_study`` per test (reads and sessions do not leak between tests)."""
     from ceuskit.web import Settings, create_app
 
     source = Path(reader_study.db_url.removeprefix("sqlite:///"))
     copy = tmp_path / "reader-study.db"
     shutil.copy(source, copy)
-    return create_app(Settings(db_url=f"sqlite:///{copy}", data_dir=reader_study.data, token=TOKEN,
-                               max_upload_bytes=64 * 1024))
+    app = create_app(Settings(db_url=f"sqlite:///{copy}", data_dir=reader_study.data, token=TOKEN,
+                              max_upload_bytes=64 * 1024))
+    yield app
+    app.state.context.close()  # clients made without the app's lifespan leave its clips open otherwise
 
 
 @pytest.fixture()

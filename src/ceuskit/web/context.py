@@ -132,6 +132,12 @@ class Context:
             relative = None  # outside the data folder: not served
         return {"id": clip["id"], "path": relative, "sha256": clip["sha256"], "size_bytes": clip["size_bytes"]}
 
+    def has_users(self) -> bool:
+        """Whether any account exists (else only the bootstrap token can get in)."""
+        from ceuskit.store.accounts import list_users
+
+        return bool(list_users(self.db))
+
     def close(self) -> None:
         """Stop the jobs, close the clips, release the database."""
         self.jobs.close()
