@@ -80,6 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
         log.info("%s %s %d %.0f ms", request.method, template, response.status_code,
                  1000 * (time.perf_counter() - start))
         security_headers(response)
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")  # patient data stays out of caches
         return response
 
     async def upload_gate(request: Request) -> Response | None:
