@@ -110,3 +110,15 @@ def test_report_agreement_section_methods_and_provenance(db_url: str, tmp_path: 
     assert "read model-free" in html and "fitted arrival time (5 % of peak)" not in html  # Methods follow the code
     assert "<th>software</th>" in html and "{" not in re.sub(r"<style>.*?</style>", "", html, flags=re.S)
     assert "lesions analysed" in html and "Analysis parameters" in html and analysed
+
+
+def test_report_of_a_study_with_nothing_analysed_yet(tmp_path: Path) -> None:
+    """Found by tests/fuzz/test_fuzz_web.py: an empty scatter plot warned (no legend entries), a 500 in the API."""
+    import warnings
+
+    with store.Store(f"sqlite:///{tmp_path / 'empty.db'}") as s:
+        study.import_manifest(s, write_cohort(tmp_path / "c"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            html = Path(write_report(s, tmp_path / "r", pdf=False)).read_text()
+    assert "10 patients, 10 lesions, 0 analysed" in html

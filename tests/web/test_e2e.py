@@ -115,7 +115,8 @@ def test_sign_in_draw_analyse_and_read_the_labels(page, server: str, study_data:
     page.wait_for_url(server + "/")
     page.wait_for_selector(f"#user-name:text-is('{ADMIN}')")
     assert page.evaluate("document.cookie") == ""  # the session cookie is HttpOnly: no script can read it
-    assert "csrf" not in page.evaluate("JSON.stringify(localStorage)").lower()
+    stored = page.evaluate("JSON.stringify(localStorage)").lower()
+    assert "csrf" not in stored and "token" not in stored  # the access token left localStorage
     page.screenshot(path=str(ARTIFACTS / "01-signed-in.png"))
 
     page.click(".lesion:has-text('P001')")

@@ -70,7 +70,8 @@ def onset_scatter(frame: pd.DataFrame, correlation: Mapping[str, Any], *, x: str
         extra = "" if p_exact is None else f", permutation p {fmt(p_exact)}"
         ax.set_title(f"Spearman rs = {correlation['rho']:.3f}, p {fmt(correlation['p_value'])}{extra} "
                      f"(n = {correlation['n']})\nseed study: rs = 0.516, p = 0.028 (n = 18)", fontsize=9)
-    ax.legend(title="WHO 2019", fontsize=8, frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # no analysed lesion yet: no points, no legend
+        ax.legend(title="WHO 2019", fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return fig
 
