@@ -25,7 +25,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not browser and not postgres"
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not postgres and not pacs"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -123,7 +123,7 @@ def test_broken_rois(capsys, phantom, tmp_path, roi_text, message):
 
 @pytest.mark.parametrize(
     ("option", "value", "message"),
-    [("--injection-time", "-3", "injection time"), ("--injection-time", "999", "injection time"),
+    [("--injection-time", "-7200", "injection time"), ("--injection-time", "999", "injection time"),
      ("--dynamic-range", "0", "dynamic range"), ("--model", "spline", "model 'spline'")],
 )
 def test_nonsense_options(capsys, phantom, tmp_path, option, value, message):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ceuskit.pipeline import analyze
+from ceuskit.report import write_analysis
 from ceuskit.simulate import PATTERNS, Phantom, simulate_clip
 
 BASE = Phantom(fps=3.0, jitter=0.2, lead_in_s=3.0)
@@ -35,7 +36,8 @@ def results(tmp_path_factory):
     for key, phantom in CASES.items():
         name = key.replace("/", "_")
         sim = simulate_clip(root, phantom, name=name)
-        analysis = analyze(sim.dicom, sim.roi, injection_time_s=phantom.lead_in_s, out_dir=root / name)
+        analysis = analyze(sim.dicom, sim.roi, injection_time_s=phantom.lead_in_s)
+        write_analysis(analysis, root / name)
         out[key] = (sim.truth_data, analysis.document, root / name)
     return out
 

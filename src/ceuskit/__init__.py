@@ -4,7 +4,8 @@ cohort statistics.
 The public API (everything else is internal)::
 
     clip = ceuskit.open_clip("clip.dcm")            # frames, true frame times, spacing, layout
-    result = ceuskit.analyze("clip.dcm", "rois.json", out_dir="out")
+    result = ceuskit.analyze("clip.dcm", "rois.json", out_dir="out")   # analysis.json and tic.csv
+    ceuskit.report.write_analysis(result, "out")    # … and the tic.png figure beside them
     fits = ceuskit.fit_curves(t, Y, model="auto")   # many bolus fits in one call
 """
 

@@ -25,6 +25,7 @@ DEMO_PHANTOMS = (
 def run_clip_demo(out_dir: str | Path, *, n_clips: int = 6, echo: Callable[[str], None] = print) -> Path:
     """Simulate ``n_clips`` phantoms, analyse each, print a table and write ``summary.csv``; return its path."""
     from ceuskit.pipeline import analyze
+    from ceuskit.report import write_analysis
 
     out = Path(out_dir)
     rows = []
@@ -35,7 +36,8 @@ def run_clip_demo(out_dir: str | Path, *, n_clips: int = 6, echo: Callable[[str]
         name = f"clip{i + 1:02d}"
         sim = simulate_clip(out / "clips", phantom, name=name, patient_id=f"DEMO{i + 1:02d}")
         truth = sim.truth_data
-        result = analyze(sim.dicom, sim.roi, out_dir=out / "analyses" / name, injection_time_s=phantom.lead_in_s)
+        result = analyze(sim.dicom, sim.roi, injection_time_s=phantom.lead_in_s)
+        write_analysis(result, out / "analyses" / name)
         lesion = result.document["lesions"][0]
         art, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
         t_pat = truth["pattern"]

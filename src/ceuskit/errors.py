@@ -7,16 +7,19 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
 
     CeusError
      ├── InputError            bad argument or option value
-     │    ├── ClipError        unreadable, truncated or foreign clip file; missing or absurd frame timing
+     │    ├── ClipError        unreadable, truncated or foreign clip file; absurd frame timing
+     │    │    └── TimingError  the file states no usable frame timing (give --fps)
      │    ├── RoiError         malformed ROI file, ROI outside the image or degenerate
      │    └── ManifestError    bad study manifest row (names the line)
      ├── FitError              a fit that cannot even be attempted (too few samples)
      ├── AnalysisError         an analysis that cannot produce a result (e.g. no parenchyma reference)
      ├── ReportError           a report cannot be made (no Chromium to print the PDF)
-     └── StoreError           study database problems (unknown study, schema mismatch, server down)
-          ├── ConflictError    the request clashes with what is stored (a user or read that exists already)
-          └── AccountError     an account cannot be used or changed (bad name, weak password, disabled)
-               └── ForbiddenError   the user may not do this (another reader's session, an admin's page)
+     ├── StoreError           study database problems (unknown study, schema mismatch, server down)
+     │    ├── ConflictError    the request clashes with what is stored (a user or read that exists already)
+     │    └── AccountError     an account cannot be used or changed (bad name, weak password, disabled)
+     │         └── ForbiddenError   the user may not do this (another reader's session, an admin's page)
+     └── PacsError            a PACS unreachable, refusing our credentials or association, or a transfer cut off
+          └── PacsNotFoundError  the PACS has no such study, series or instance
 """
 
 from __future__ import annotations
@@ -31,9 +34,12 @@ __all__ = [
     "ForbiddenError",
     "InputError",
     "ManifestError",
+    "PacsError",
+    "PacsNotFoundError",
     "ReportError",
     "RoiError",
     "StoreError",
+    "TimingError",
 ]
 
 
@@ -47,6 +53,11 @@ class InputError(CeusError, ValueError):
 
 class ClipError(InputError):
     """A clip file cannot be read: truncated, foreign, absurd dimensions or no usable frame timing."""
+
+
+class TimingError(ClipError):
+    """A readable clip states no usable frame timing; ``--fps`` supplies it (``ceuskit info`` still describes
+    the file)."""
 
 
 class RoiError(InputError):
@@ -83,3 +94,15 @@ class AccountError(StoreError):
 
 class ForbiddenError(AccountError):
     """The signed-in user may not do this: another reader's session, a clip outside their open sessions."""
+
+
+class PacsError(CeusError):
+    """A PACS cannot do what was asked: unreachable, credentials or association refused, transfer broken off.
+
+    Messages name the server (its base URL or host:port, never credentials) but no patient, study or other
+    identifier: they end up in logs and screenshots.
+    """
+
+
+class PacsNotFoundError(PacsError):
+    """The PACS has no study, series or instance matching the UIDs asked for."""

@@ -27,7 +27,8 @@ from ceuskit.io.clip import Box, Clip
 from ceuskit.models import fit_curves
 from ceuskit.models.parameters import fit_parameters, lognormal_parameters
 from ceuskit.models.shapes import MODEL_NAMES
-from ceuskit.preprocess.grey import to_grey
+from ceuskit.onset import ArrivalOptions, find_arrivals
+from ceuskit.phases import ARTERIAL_WINDOW_S
 from ceuskit.preprocess.linearize import check_dynamic_range, grey_to_power
 from ceuskit.roi import RoiSet
 
@@ -100,6 +101,7 @@ def _stack(clip: Clip, box: Box, block: int, shifts: np.ndarray, bins: np.ndarra
     sums = np.zeros((hb, wb), dtype=np.float64)
     counts = np.zeros((hb, wb), dtype=np.int32)
     window = np.empty((h, w), dtype=np.float32)
+    display = clip.display_map()
     current = -1
     for k, pixels in enumerate(clip.frames.iterate(0, clip.n_frames)):
         b = int(bins[k])
@@ -116,7 +118,7 @@ def _stack(clip: Clip, box: Box, block: int, shifts: np.ndarray, bins: np.ndarra
             ix1, iy1 = min(sx0 + w, lx1), min(sy0 + h, ly1)
             window.fill(np.nan)
             if ix1 > ix0 and iy1 > iy0:
-                grey = to_grey(pixels[iy0:iy1, ix0:ix1], max_value=clip.max_value)
+                grey = display.to_grey(pixels[iy0:iy1, ix0:ix1])
                 window[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = grey_to_power(grey, dynamic_range_db)
             blocks = window if block == 1 else window.reshape(hb, block, wb, block).mean(axis=(1, 3))
             seen = np.isfinite(blocks)
@@ -136,9 +138,14 @@ def _bin_times(times_s: np.ndarray, bins: np.ndarray) -> np.ndarray:
     return np.bincount(bins[kept], weights=times_s[kept], minlength=n_bins) / np.bincount(bins[kept], minlength=n_bins)
 
 
-def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str) -> dict[str, np.ndarray]:
+def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str, arrival: ArrivalOptions) -> dict[str, np.ndarray]:
     """Map values of each curve (rows of ``curves``); one starting value per pixel curve (a second one
-    changes fewer than 0.1 % of per-pixel optima by more than 1 % and costs half again the time)."""
+    changes fewer than 0.1 % of per-pixel optima by more than 1 % and costs half again the time).
+
+    The arrival time is the model-free one of the ROI reading (:mod:`ceuskit.onset`: backward from the
+    first-pass peak above a robust baseline), so a map and the ROI beside it agree: a bolus model that is not
+    the perfusion's own family puts its 5 % point seconds late. Other values come from the fitted model.
+    """
     fit = fit_curves(t, curves, model=model, n_starts=1)
     if model == "lognormal":
         p = fit.params
@@ -147,6 +154,7 @@ def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str) -> dict[str, np.n
     else:
         values = fit_parameters(fit, t, grid_step_s=0.1)
     values["r2"] = np.where(fit.success, fit.r2, np.nan)
+    values["arrival_time_s"] = find_arrivals(t, curves, window_s=ARTERIAL_WINDOW_S, options=arrival)["arrival_time_s"]
     return {k: values[k] for k in MAP_NAMES}
 
 
@@ -206,12 +214,14 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
     stack = _stack(clip, box, block_px, shifts, bins, dynamic_range_db, progress, start, total)
     t = _bin_times(clip.times, bins) - injection_time_s
     curves = stack.reshape(stack.shape[0], -1)
+    # binned curves are already averaged over time_bin_s: no further smoothing beyond the ROI reading's
+    arrival_options = ArrivalOptions(smoothing_s=max(ArrivalOptions().smoothing_s, time_bin_s))
     values = {name: np.full(hb * wb, np.nan) for name in MAP_NAMES}
     for c in range(n_chunks):
         lo, hi = c * _CHUNK_CURVES, min((c + 1) * _CHUNK_CURVES, hb * wb)
         chunk = np.ascontiguousarray(curves[:, lo:hi].T, dtype=np.float64)
         seen = np.isfinite(chunk).mean(axis=1) >= MIN_SEEN_FRACTION
-        for name, v in _curve_maps(t, chunk, model).items():
+        for name, v in _curve_maps(t, chunk, model, arrival_options).items():
             values[name][lo:hi] = np.where(seen, v, np.nan)
         if progress is not None:
             progress(start + n + c + 1, total)

@@ -21,9 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit.tic import moving_average
+from ceuskit.timeseries import moving_average
 
-__all__ = ["PhaseOptions", "characterise", "lirads_category", "relative_db"]
+__all__ = ["ARTERIAL_WINDOW_S", "PhaseOptions", "characterise", "lirads_category", "relative_db"]
+
+ARTERIAL_WINDOW_S = (0.0, 45.0)
+"""The arterial phase, s after injection: where a lesion's first-pass peak and its arrival are sought."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class PhaseOptions:
     """Thresholds and windows of the characterisation; every one a documented option."""
 
     smoothing_s: float = 1.0
-    arterial_end_s: float = 45.0
+    arterial_end_s: float = ARTERIAL_WINDOW_S[1]
     portal_end_s: float = 120.0
     late_start_s: float = 120.0
     hyper_db: float = 1.5

@@ -19,20 +19,27 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit import __version__
+from ceuskit import __version__, quality
 from ceuskit.errors import AnalysisError, InputError, RoiError
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
 from ceuskit.models import FitResult, fit_curves
 from ceuskit.models.parameters import fit_parameters, model_free_parameters
+from ceuskit.onset import REASONS, ArrivalOptions, find_arrivals
 from ceuskit.phases import PhaseOptions, characterise, lirads_category
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
+from ceuskit.preprocess.overlays import detect_overlays
+from ceuskit.quality import Flag
 from ceuskit.roi import RoiSet, check_reference_frame, load_rois, parse_rois, roi_areas
-from ceuskit.tic import extract_tics, moving_average, tic_table
+from ceuskit.tic import TicResult, extract_tics, tic_table
+from ceuskit.timeseries import moving_average
 
 __all__ = ["MODELS", "Analysis", "AnalysisOptions", "analyze", "write_outputs"]
 
 MODELS = ("auto", "lognormal", "gamma", "ldrw", "fpt")
+
+MAX_INJECTION_LEAD_S = 3600.0
+"""An injection may precede the first frame by at most this long (``injection_time_s`` ≥ −this)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class AnalysisOptions:
     dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB
     model: str = "auto"
     motion: bool = True
+    overlays: bool = True
     max_shift_mm: float = 8.0
     phases: PhaseOptions = field(default_factory=PhaseOptions)
 
@@ -71,9 +79,10 @@ def _validate_options(clip: Clip, opts: AnalysisOptions) -> None:
     if opts.model not in MODELS:
         raise InputError(f"model {opts.model!r} is not one of {', '.join(MODELS)}")
     inj = opts.injection_time_s
-    if not np.isfinite(inj) or inj < 0 or inj >= clip.duration_s:
-        raise InputError(f"injection time {inj!r} s must lie within the clip (0 to {clip.duration_s:.1f} s after its "
-                         "first frame)")
+    if not np.isfinite(inj) or not -MAX_INJECTION_LEAD_S <= inj < clip.duration_s:
+        raise InputError(f"injection time {inj!r} s must be before the clip's end ({clip.duration_s:.1f} s after its "
+                         f"first frame) and at most {MAX_INJECTION_LEAD_S:.0f} s before its first frame (negative: "
+                         "the injection came before the recording started)")
     if clip.n_frames < 8:
         raise AnalysisError(f"{clip.source}: {clip.n_frames} frame(s) is too few for a time–intensity analysis; a "
                             "CEUS cine loop is needed")
@@ -111,7 +120,7 @@ def _param_json(params: Mapping[str, np.ndarray], index: int) -> dict[str, float
 def analyze(clip: str | Path | Clip, rois: str | Path | RoiSet | Mapping[str, Any], *,
             out_dir: str | Path | None = None, injection_time_s: float = 0.0,
             dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB, model: str = "auto", motion: bool = True,
-            fps: float | None = None, layout: str = "auto", size_mm: float | None = None,
+            overlays: bool = True, fps: float | None = None, layout: str = "auto", size_mm: float | None = None,
             at_risk: bool | None = None, phase_options: PhaseOptions | None = None,
             progress: Callable[[int, int], None] | None = None) -> Analysis:
     """Analyse one clip: TICs per ROI, bolus fits, parameters and each lesion's phase characterisation.
@@ -120,11 +129,13 @@ def analyze(clip: str | Path | Clip, rois: str | Path | RoiSet | Mapping[str, An
     ----------
     clip : a path (DICOM, video, frame folder, .npy/.npz) or an open :class:`Clip`.
     rois : an ROI file path (JSON, PNG/NIfTI label mask), a parsed ROI document or a :class:`RoiSet`.
-    out_dir : when given, ``analysis.json``, ``tic.csv`` and ``tic.png`` are written there atomically.
-    injection_time_s : injection moment, seconds after the clip's first frame.
+    out_dir : when given, ``analysis.json`` and ``tic.csv`` are written there atomically (the figure is the
+        report layer's: :func:`ceuskit.report.write_analysis` writes all three).
+    injection_time_s : injection moment, seconds after the clip's first frame (negative: before it).
     dynamic_range_db : the display dynamic range used to linearise grey values.
     model : "auto" (lowest AIC per curve) or one of "lognormal", "gamma", "ldrw", "fpt".
     motion : motion compensation with frame rejection.
+    overlays : find burned-in overlays (timer, markers, callipers) and leave them out of tracking and TICs.
     fps, layout : passed to :func:`ceuskit.io.open_clip` when ``clip`` is a path.
     size_mm, at_risk : lesion size and HCC-risk status, for the CEUS LI-RADS decision support.
     progress : called with (frames done, total frames).
@@ -133,7 +144,7 @@ def analyze(clip: str | Path | Clip, rois: str | Path | RoiSet | Mapping[str, An
     try:
         return _analyze_open(opened, rois, out_dir=out_dir, size_mm=size_mm, at_risk=at_risk, progress=progress,
                              opts=AnalysisOptions(float(injection_time_s), float(dynamic_range_db), model, motion,
-                                                  phases=phase_options or PhaseOptions()))
+                                                  overlays, phases=phase_options or PhaseOptions()))
     finally:
         if not isinstance(clip, Clip):
             opened.close()
@@ -158,8 +169,10 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
     for lesion in rois.lesions:
         if rois.reference_of(lesion) is None:
             raise RoiError("no parenchyma ROI: add a liver ROI with role 'parenchyma' to compare the lesion with")
+    overlays = detect_overlays(clip) if opts.overlays else np.zeros((clip.rows, clip.columns), dtype=bool)
     tics = extract_tics(clip, rois, dynamic_range_db=opts.dynamic_range_db, motion=opts.motion,
-                        max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_time_s, progress=progress)
+                        max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_time_s,
+                        exclude=overlays if overlays.any() else None, progress=progress)
     names = [r.name for r in rois.rois]
     curves = np.vstack([tics.power[n] for n in names])
     t = tics.times_s
@@ -175,20 +188,25 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
             "fit": _fit_json(fit, i), "parameters": _param_json(fitted_params, i),
             "parameters_model_free": _param_json(free_params, i),
         }
+    arrivals = find_arrivals(t, curves, window_s=(0.0, opts.phases.arterial_end_s),
+                             options=ArrivalOptions(smoothing_s=opts.phases.smoothing_s))
+    flags = quality.display_flag(clip.display_map().note) + _quality(rois, names, tics, fit, arrivals, t, opts)
     lesion_docs, relative = [], {}
     for roi in rois.lesions:
         i = names.index(roi.name)
         reference = rois.reference_of(roi)
         assert reference is not None
-        # The onset is the arrival time of the smoothed TIC itself; a single bolus model fitted to a lesion fed
-        # by two supplies (arterial, then portal) shifts its 5 % point by ~0.5 s, so the fit is the fallback.
-        onset, source = free_params["arrival_time_s"][i], "model_free"
-        if not np.isfinite(onset) and fit.success[i]:
-            onset, source = fitted_params["arrival_time_s"][i], "fit"
+        # The onset is the arrival of the measured curve itself (backward from its arterial peak, above a
+        # robust baseline); a bolus model fitted to a lesion fed by two supplies shifts its 5 % point, so the
+        # fit only stands in when the curve has no samples to search.
+        onset, source, reason = arrivals["arrival_time_s"][i], "model_free", REASONS[int(arrivals["reason"][i])]
+        if reason == "no_data" and fit.success[i]:
+            onset, source, reason = fitted_params["arrival_time_s"][i], "fit", None
         reading = characterise(t, tics.power[roi.name], tics.power[reference.name],
                                onset_s=float(onset) if np.isfinite(onset) else None, options=opts.phases)
         relative[roi.name] = reading.pop("relative_db")
-        reading["arterial_phase"]["onset_source"] = source
+        reading["arterial_phase"]["onset_source"] = source if np.isfinite(onset) else None
+        reading["arterial_phase"]["onset_reason"] = reason
         lesion_docs.append({"roi": roi.name, "reference": reference.name, **reading,
                             "lirads": lirads_category(reading, size_mm=size_mm, at_risk=at_risk)})
     document = {
@@ -197,11 +215,13 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
                  "duration_s": round(clip.duration_s, 4), "frame_rate_hz": round(clip.frame_rate_hz, 4),
                  "pixel_spacing_mm": None if clip.pixel_spacing_mm is None else [round(v, 6) for v in clip.pixel_spacing_mm],
                  "injection_time_s": opts.injection_time_s, "dynamic_range_db": opts.dynamic_range_db,
-                 "layout": clip.layout},
+                 "layout": clip.layout, "display": clip.display_map().to_json(),
+                 "overlay_pixels": int(overlays.sum())},
         "motion": tics.motion.to_json(),
         "rois": roi_docs,
         "roi_set": rois.to_json(),
         "lesions": lesion_docs,
+        "quality": [flag.to_json() for flag in flags],
         "provenance": {"software": f"ceuskit {__version__}", "options": opts.to_json(),
                        "options_hash": opts.digest(), "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        "python": platform.python_version()},
@@ -213,6 +233,22 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
     return analysis
 
 
+def _quality(rois: RoiSet, names: list[str], tics: TicResult, fit: FitResult, arrivals: Mapping[str, np.ndarray],
+             t: np.ndarray, opts: AnalysisOptions) -> list[Flag]:
+    """Every quality flag of one analysis (DESIGN: analysis.json ``quality``)."""
+    flags = quality.motion_flag(tics.motion.tracked, tics.motion.rejected, tics.motion.quality, tics.motion.applied)
+    for i, name in enumerate(names):
+        flags += quality.arrival_flags(name, REASONS[int(arrivals["reason"][i])], float(arrivals["enhancement_db"][i]))
+    peaks = {name: (float(arrivals["peak_time_s"][i]) if np.isfinite(arrivals["peak_time_s"][i]) else None)
+             for i, name in enumerate(names)}
+    flags += quality.saturation_flags(t, tics.saturated, peaks)
+    flags += quality.fit_flags(names, fit.r2, fit.success)
+    flags += quality.overlay_flags(tics.overlay_pixels)
+    for roi in rois.lesions:
+        flags += quality.late_phase_flag(roi.name, float(t[-1]), opts.phases.late_start_s)
+    return flags
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -221,10 +257,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def write_outputs(analysis: Analysis, out_dir: str | Path) -> Path:
-    """Write analysis.json, tic.csv and tic.png into ``out_dir`` atomically; returns the analysis.json path.
+def write_outputs(analysis: Analysis, out_dir: str | Path, *,
+                  figures: Mapping[str, Callable[[Path], object]] | None = None) -> Path:
+    """Write analysis.json and tic.csv into ``out_dir`` atomically; returns the analysis.json path.
 
-    Everything is written into a temporary folder first and moved in afterwards, analysis.json last, so an
+    ``figures`` maps further file names to functions that write them (the report layer passes its plots);
+    everything goes into a temporary folder first and is moved in afterwards, analysis.json last, so an
     interrupted or failed run never leaves a partial analysis.json.
     """
     out = Path(out_dir)
@@ -232,11 +270,10 @@ def write_outputs(analysis: Analysis, out_dir: str | Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".ceuskit-", dir=out))
     try:
         _write_tic_csv(analysis.tic, tmp / "tic.csv")
-        from ceuskit.report.tic_plot import tic_figure
-
-        tic_figure(analysis, tmp / "tic.png")
+        for name, draw in (figures or {}).items():
+            draw(tmp / name)
         (tmp / "analysis.json").write_text(json.dumps(analysis.document, indent=2, default=_json_default, allow_nan=False))
-        for name in ("tic.csv", "tic.png", "analysis.json"):
+        for name in ("tic.csv", *(figures or {}), "analysis.json"):
             os.replace(tmp / name, out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,8 +1,9 @@
-"""Time–intensity curves: mean linear echo power inside each ROI, per frame, streamed.
+"""Time–intensity curves: mean linear echo power inside each ROI, per frame, motion-compensated.
 
-One pass over the clip decodes each frame once, crops the area around the ROIs (and the B-mode tracking area
-for dual displays), linearises only those pixels, moves the ROIs with the tracked tissue and averages.
-Memory is independent of the clip's length.
+The clip is decoded once. Each frame contributes its ROIs' surroundings (grey, kept compactly as uint8) and
+the tracking features of its search area; once every frame is in, the tissue is tracked over the whole clip
+(:mod:`ceuskit.preprocess.motion`) and the ROI means are taken at the tracked positions. Pixels that carry
+no echo (outside the image region, burned-in overlays, colours off the display map) never enter a mean.
 """
 
 from __future__ import annotations
@@ -14,49 +15,61 @@ import numpy as np
 
 from ceuskit.errors import AnalysisError, RoiError
 from ceuskit.io.clip import Box, Clip
-from ceuskit.preprocess.grey import to_grey
+from ceuskit.preprocess.display import DisplayMap
 from ceuskit.preprocess.linearize import grey_to_power
-from ceuskit.preprocess.motion import MotionResult, MotionTracker, choose_tracked
+from ceuskit.preprocess.motion import (
+    FEATURE_SCALE,
+    MotionResult,
+    TrackingOptions,
+    frame_features,
+    track,
+)
 from ceuskit.roi import RoiSet
 
-__all__ = ["TicResult", "extract_tics", "moving_average"]
+__all__ = ["TicResult", "extract_tics", "tic_table"]
 
 MIN_INSIDE_FRACTION = 0.5
-"""A frame's ROI mean needs at least this fraction of the ROI's pixels inside the image."""
+"""A frame's ROI mean needs at least this fraction of the ROI's pixels valid (inside the image, no overlay)."""
 
+MAX_TEMPLATE_PX = 128
+"""Largest tracking-template side: tracking cost grows with its area, and a lesion's surroundings suffice."""
 
-def moving_average(times_s: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:
-    """Centred moving average over ``window_s`` seconds on irregular times, ignoring NaN samples.
-
-    Returns NaN only where the window holds no finite sample.
-    """
-    times_s = np.asarray(times_s, dtype=float)
-    values = np.asarray(values, dtype=float)
-    ok = np.isfinite(values)
-    csum = np.concatenate([[0.0], np.cumsum(np.where(ok, values, 0.0))])
-    ccount = np.concatenate([[0], np.cumsum(ok)])
-    lo = np.searchsorted(times_s, times_s - window_s / 2, side="left")
-    hi = np.searchsorted(times_s, times_s + window_s / 2, side="right")
-    count = ccount[hi] - ccount[lo]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
+TEMPLATE_MARGIN_PX = 12
+"""Context around the lesions included in the tracking template."""
 
 
 @dataclass(frozen=True)
 class TicResult:
-    """TICs of every ROI: ``power[name]`` (n_frames,) mean linear power, NaN in rejected frames."""
+    """TICs of every ROI.
+
+    Attributes
+    ----------
+    times_s : (n_frames,) s after injection.
+    power : ROI → (n_frames,) mean linear power, NaN in rejected frames.
+    motion : the tracking result (applied or not).
+    masks : ROI → (rows, columns) bool mask on the reference frame.
+    saturated : ROI → (n_frames,) fraction of the ROI's valid pixels at the display maximum.
+    overlay_pixels : ROI → the most burned-in overlay pixels that fell inside the ROI in any measured frame.
+    """
 
     times_s: np.ndarray
     power: dict[str, np.ndarray]
     motion: MotionResult
     masks: dict[str, np.ndarray]
+    saturated: dict[str, np.ndarray]
+    overlay_pixels: dict[str, int]
 
 
-@dataclass(frozen=True)
-class _RoiWindow:
+@dataclass
+class _RoiStore:
+    """One ROI: its mask in its bounding box, and every frame's grey around it (the box ± the search radius)."""
+
     name: str
-    box: Box  # bounding box of the mask in the full frame
-    mask: np.ndarray  # the mask inside its box
+    box: Box
+    mask: np.ndarray
+    store_box: Box
+    grey: np.ndarray  # (n, h, w) uint8
+    invalid: np.ndarray | None = None  # (n, h, w) bool, only once some pixel was invalid
 
 
 def _bbox(mask: np.ndarray) -> Box:
@@ -72,126 +85,200 @@ def _grow(box: Box, by: int, limit: Box) -> Box:
     return (max(box[0] - by, limit[0]), max(box[1] - by, limit[1]), min(box[2] + by, limit[2]), min(box[3] + by, limit[3]))
 
 
-def _crop(pixels: np.ndarray, box: Box) -> np.ndarray:
-    return pixels[box[1]:box[3], box[0]:box[2]]
+def _search_radius_px(clip: Clip, max_shift_mm: float) -> int:
+    """Largest shift searched, full-frame px (even): ``max_shift_mm`` at the clip's spacing (0.3 mm if unknown)."""
+    spacing = min(clip.pixel_spacing_mm) if clip.pixel_spacing_mm else 0.3
+    radius = int(np.clip(np.ceil(max_shift_mm / spacing), 4, 64))
+    return radius + radius % 2
 
 
-MAX_TEMPLATE_PX = 128
-"""Largest template side: tracking cost grows with its area, and a lesion's surroundings suffice."""
-
-
-def _template_box(rois: RoiSet, windows: list[_RoiWindow], limit: Box) -> Box:
-    """Tracking template: the lesions' boxes plus a margin (the ROIs' union without lesions), capped in size."""
+def _template_box(rois: RoiSet, stores: list[_RoiStore]) -> Box:
+    """Tracking template: the lesions' boxes plus context, capped in size, sides even (half-resolution features)."""
     lesion_names = {r.name for r in rois.lesions}
-    boxes = [w.box for w in windows if w.name in lesion_names] or [w.box for w in windows]
-    x0, y0, x1, y1 = _grow(_union(boxes), 8, limit)
-    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
-    half = MAX_TEMPLATE_PX // 2
-    return (max(x0, cx - half), max(y0, cy - half), min(x1, cx + half), min(y1, cy + half))
+    boxes = [s.box for s in stores if s.name in lesion_names] or [s.box for s in stores]
+    x0, y0, x1, y1 = _union(boxes)
+    x0, y0, x1, y1 = x0 - TEMPLATE_MARGIN_PX, y0 - TEMPLATE_MARGIN_PX, x1 + TEMPLATE_MARGIN_PX, y1 + TEMPLATE_MARGIN_PX
+    cx, cy, half = (x0 + x1) // 2, (y0 + y1) // 2, MAX_TEMPLATE_PX // 2
+    x0, y0, x1, y1 = max(x0, cx - half), max(y0, cy - half), min(x1, cx + half), min(y1, cy + half)
+    return x0, y0, x1 + (x1 - x0) % 2, y1 + (y1 - y0) % 2
 
 
-def _roi_mean(power: np.ndarray, crop: Box, roi: _RoiWindow, dx: int, dy: int) -> float:
-    """Mean of ``power`` (the crop) inside the ROI moved by (dx, dy); NaN when mostly outside the crop."""
-    x0, y0, x1, y1 = roi.box
-    x0, x1, y0, y1 = x0 + dx - crop[0], x1 + dx - crop[0], y0 + dy - crop[1], y1 + dy - crop[1]
-    h, w = power.shape
-    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if cx1 <= cx0 or cy1 <= cy0:
-        return float("nan")
-    mask = roi.mask[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
-    inside = int(mask.sum())
-    if inside < MIN_INSIDE_FRACTION * roi.mask.sum():
-        return float("nan")
-    return float(power[cy0:cy1, cx0:cx1][mask].mean())
+def _contrast_start(levels: np.ndarray, times_s: np.ndarray, reference_index: int, *, fraction: float = 0.05,
+                    lead_s: float = 1.0) -> int:
+    """Where tracking starts on a CEUS-only clip: ``lead_s`` before the template area's grey has risen
+    ``fraction`` of the way from the clip's start to the reference frame's level (before the contrast
+    arrives there is nothing to match); 0 when there is no clear rise (the contrast was already there, or
+    the reference frame is dark). Weakly enhanced early frames are tracked: where their match is vague the
+    tracker follows their neighbours."""
+    early = levels[times_s <= times_s[0] + 1.0]
+    start_level = float(np.median(early))
+    rise = float(levels[reference_index]) - start_level
+    if rise < 8.0:
+        return 0
+    above = np.flatnonzero(levels >= start_level + fraction * rise)
+    if not above.size:
+        return 0
+    return int(np.searchsorted(times_s, times_s[above[0]] - lead_s))
+
+
+def _roi_means(store: _RoiStore, shifts: np.ndarray, skip: np.ndarray, dynamic_range_db: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean linear power inside the ROI moved by each frame's shift (NaN where skipped or mostly invalid),
+    and the fraction of its valid pixels at the display maximum (grey 255)."""
+    n = store.grey.shape[0]
+    out = np.full(n, np.nan)
+    saturated = np.full(n, np.nan)
+    sx0, sy0, sx1, sy1 = store.store_box
+    bx0, by0, bx1, by1 = store.box
+    height, width = sy1 - sy0, sx1 - sx0
+    need = MIN_INSIDE_FRACTION * store.mask.sum()
+    for k in range(n):
+        if skip[k]:
+            continue
+        dx, dy = int(shifts[k, 0]), int(shifts[k, 1])
+        x0, y0, x1, y1 = bx0 + dx - sx0, by0 + dy - sy0, bx1 + dx - sx0, by1 + dy - sy0
+        cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+        if cx1 <= cx0 or cy1 <= cy0:
+            continue
+        mask = store.mask[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+        if store.invalid is not None:
+            mask = mask & ~store.invalid[k, cy0:cy1, cx0:cx1]
+        if mask.sum() < need:
+            continue
+        grey = store.grey[k, cy0:cy1, cx0:cx1][mask]
+        out[k] = float(grey_to_power(grey, dynamic_range_db).mean())
+        saturated[k] = float(np.mean(grey >= 255))
+    return out, saturated
+
+
+def _overlay_pixels(store: _RoiStore, exclude: np.ndarray | None, shifts: np.ndarray, used: np.ndarray) -> int:
+    """The most overlay pixels inside the ROI (moved by the frames' shifts) over the frames used."""
+    if exclude is None or not used.any():
+        return 0
+    bx0, by0, bx1, by1 = store.box
+    rows, columns = exclude.shape
+    most = 0
+    for dx, dy in {(int(a), int(b)) for a, b in shifts[used]}:
+        x0, y0, x1, y1 = bx0 + dx, by0 + dy, bx1 + dx, by1 + dy
+        cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, columns), min(y1, rows)
+        if cx1 > cx0 and cy1 > cy0:
+            inside = store.mask[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0] & exclude[cy0:cy1, cx0:cx1]
+            most = max(most, int(inside.sum()))
+    return most
 
 
 def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: bool = True,
                  max_shift_mm: float = 8.0, injection_time_s: float = 0.0,
+                 exclude: np.ndarray | None = None, tracking: TrackingOptions | None = None,
                  progress: Callable[[int, int], None] | None = None) -> TicResult:
-    """Stream the clip once and return every ROI's TIC, motion-compensated when that helps.
+    """Decode the clip once and return every ROI's TIC, motion-compensated where the image supports it.
 
     Parameters
     ----------
     clip : the clip; ROIs are in pixels of its stored full frame, drawn on ``rois.reference_frame``.
     dynamic_range_db : display dynamic range used for linearisation.
-    motion : track tissue motion (B-mode half when dual) and move the ROIs with it.
-    max_shift_mm : largest displacement searched (pixels without spacing: 8 mm ↔ 27 px at 0.3 mm).
+    motion : track the tissue (on the B-mode half when dual) and move the ROIs with it.
+    max_shift_mm : largest displacement searched (0.3 mm per pixel assumed when the spacing is unknown).
+    injection_time_s : injection moment, s after the first frame; the result's times are after injection.
+    exclude : (rows, columns) bool, pixels that never carry echo (burned-in overlays); left out of every ROI
+        mean and of the tracking.
+    tracking : tracker settings.
     progress : called with (frames done, total).
     """
     masks = rois.masks(clip.rows, clip.columns)
-    windows = []
+    full: Box = (0, 0, clip.columns, clip.rows)
+    ceus = clip.ceus_region.box
+    radius = _search_radius_px(clip, max_shift_mm) if motion else 0
+    n = clip.n_frames
+    stores = []
     for name, mask in masks.items():
         box = _bbox(mask)
-        windows.append(_RoiWindow(name, box, _crop(mask, box)))
-    full: Box = (0, 0, clip.columns, clip.rows)
-    spacing = min(clip.pixel_spacing_mm) if clip.pixel_spacing_mm else None
-    search_px = int(np.ceil(max_shift_mm / spacing)) if spacing else 27
-    search_px = max(4, min(search_px, 64))
-    roi_union = _union([w.box for w in windows])
-    crop_box = _grow(roi_union, search_px if motion else 0, full)
-
-    tracker: MotionTracker | None = None
-    track_offset = (0, 0)
+        store_box = _grow(box, radius, full)
+        shape = (n, store_box[3] - store_box[1], store_box[2] - store_box[0])
+        stores.append(_RoiStore(name, box, mask[box[1]:box[3], box[0]:box[2]], store_box, np.zeros(shape, np.uint8)))
+    bmode = clip.bmode_region if motion else None
+    offset = (bmode.box[0] - ceus[0], bmode.box[1] - ceus[1]) if bmode is not None else (0, 0)
+    track_limit = bmode.box if bmode is not None else ceus
+    tx0, ty0, tx1, ty1 = _template_box(rois, stores)
+    template_box = (tx0 + offset[0], ty0 + offset[1], tx1 + offset[0], ty1 + offset[1])
     if motion:
-        bmode = clip.bmode_region
-        if bmode is not None:
-            ceus = clip.ceus_region
-            track_offset = (bmode.box[0] - ceus.box[0], bmode.box[1] - ceus.box[1])
-            limit = bmode.box
-        else:
-            limit = clip.ceus_region.box
-        tx0, ty0, tx1, ty1 = _template_box(rois, windows, full)
-        template_box = (tx0 + track_offset[0], ty0 + track_offset[1], tx1 + track_offset[0], ty1 + track_offset[1])
-        template_box = _grow(template_box, 0, limit)
-        if template_box[2] - template_box[0] < 8 or template_box[3] - template_box[1] < 8:
+        inside = _grow(template_box, 0, track_limit)
+        if inside[2] - inside[0] < 8 or inside[3] - inside[1] < 8:
             raise RoiError("the ROIs lie outside the ultrasound image region; redraw them on the image")
-        search_box = _grow(template_box, search_px, limit)
-        reference = to_grey(_crop(clip.raw(rois.reference_frame), search_box), max_value=clip.max_value)
-        tracker = MotionTracker(reference, template_box, search_box,
-                                smoothing_px=1.0 if bmode is not None else 2.0,
-                                gate_fraction=None if bmode is not None else 0.3,
-                                adapt=0.05 if bmode is not None else 0.2, edges=bmode is None)
-
-    n = clip.n_frames
-    tracked_power = {w.name: np.full(n, np.nan) for w in windows}
-    still_power = {w.name: np.full(n, np.nan) for w in windows}
-    shifts = np.zeros((n, 2), dtype=int)
-    quality = np.full(n, np.nan)
-    rejected = np.zeros(n, dtype=bool)
-    tracked = np.zeros(n, dtype=bool)
+    search_box = (template_box[0] - radius, template_box[1] - radius, template_box[2] + radius, template_box[3] + radius)
+    feature_shape = ((search_box[3] - search_box[1]) // FEATURE_SCALE, (search_box[2] - search_box[0]) // FEATURE_SCALE)
+    features = np.zeros((n, *feature_shape), np.float32) if motion else None
+    feature_valid = np.zeros((n, *feature_shape), bool) if motion else None
+    echo = np.zeros((clip.rows, clip.columns), dtype=bool)
+    echo[ceus[1]:ceus[3], ceus[0]:ceus[2]] = True
+    if exclude is not None:
+        echo &= ~exclude
+    smoothing_px = 1.0 if bmode is not None else 2.0
+    display = clip.display_map()
+    track_display = clip.display_map("bmode") if bmode is not None else display
     for k, pixels in enumerate(clip.frames.iterate(0, n)):
-        power = grey_to_power(to_grey(_crop(pixels, crop_box), max_value=clip.max_value), dynamic_range_db)
-        for w in windows:
-            still_power[w.name][k] = _roi_mean(power, crop_box, w, 0, 0)
-        if tracker is not None:
-            search = to_grey(_crop(pixels, tracker.search_box), max_value=clip.max_value)
-            dx, dy, q, was_tracked, was_rejected = tracker.update(search)
-            shifts[k], quality[k], tracked[k], rejected[k] = (dx, dy), q, was_tracked, was_rejected
-            if not was_rejected:
-                for w in windows:
-                    tracked_power[w.name][k] = _roi_mean(power, crop_box, w, dx, dy)
+        for store in stores:
+            sx0, sy0, sx1, sy1 = store.store_box
+            grey = display.to_grey(pixels[sy0:sy1, sx0:sx1])
+            bad = ~echo[sy0:sy1, sx0:sx1] | ~np.isfinite(grey)
+            store.grey[k] = np.rint(np.clip(np.nan_to_num(grey), 0, 255))
+            if bad.any():
+                if store.invalid is None:
+                    store.invalid = np.zeros(store.grey.shape, dtype=bool)
+                store.invalid[k] = bad
+        if features is not None and feature_valid is not None:
+            grey_area, valid = _search_area(pixels, search_box, track_limit, exclude if bmode is None else None,
+                                            track_display)
+            features[k], feature_valid[k] = frame_features(grey_area, valid, smoothing_px)
         if progress is not None:
             progress(k + 1, n)
-    if all(np.isnan(v).all() for v in still_power.values()):
+    zeros, none = np.zeros((n, 2), int), np.zeros(n, bool)
+    still = {s.name: _roi_means(s, zeros, none, dynamic_range_db) for s in stores}
+    if all(np.isnan(v[0]).all() for v in still.values()):
         raise AnalysisError(f"{clip.source}: no frame could be measured inside the ROIs")
     times_s = clip.times - injection_time_s
-    if tracker is None:
-        result = MotionResult(shifts, quality, rejected, tracked, False, "motion compensation off (--no-motion)")
-        return TicResult(times_s, still_power, result, masks)
-    start = times_s[np.argmax(tracked)] if tracked.any() else None
-    applied, note = choose_tracked(times_s, tracked_power, still_power, start)
-    result = MotionResult(shifts, quality, rejected, tracked, applied, note)
-    return TicResult(times_s, tracked_power if applied else still_power, result, masks)
+    if features is None or feature_valid is None:
+        result = MotionResult.still(n, "motion compensation off (--no-motion)")
+    else:
+        r = radius // FEATURE_SCALE
+        centre = features[:, r:feature_shape[0] - r, r:feature_shape[1] - r]
+        start = 0 if bmode is not None else _contrast_start(centre.mean(axis=(1, 2)), clip.times, rois.reference_frame)
+        result = track(features, feature_valid, clip.times, radius=r, reference_index=rois.reference_frame,
+                       start_index=start, feature_scale=FEATURE_SCALE, options=tracking)
+    means = ({s.name: _roi_means(s, result.shifts_px, result.rejected, dynamic_range_db) for s in stores}
+             if result.applied else still)
+    shifts = result.shifts_px if result.applied else zeros
+    return TicResult(times_s, {k: v[0] for k, v in means.items()}, result, masks, {k: v[1] for k, v in means.items()},
+                     {s.name: _overlay_pixels(s, exclude, shifts, np.isfinite(means[s.name][0])) for s in stores})
+
+
+def _search_area(pixels: np.ndarray, box: Box, limit: Box, exclude: np.ndarray | None, display: DisplayMap
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Grey of ``box`` (which may reach past the frame) and its validity: inside ``limit``, finite, not excluded."""
+    x0, y0, x1, y1 = box
+    crop = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
+    valid = np.zeros(crop.shape, dtype=bool)
+    lx0, ly0, lx1, ly1 = max(x0, limit[0]), max(y0, limit[1]), min(x1, limit[2]), min(y1, limit[3])
+    if lx1 > lx0 and ly1 > ly0:
+        grey = display.to_grey(pixels[ly0:ly1, lx0:lx1])
+        good = np.isfinite(grey)
+        if exclude is not None:
+            good &= ~exclude[ly0:ly1, lx0:lx1]
+        crop[ly0 - y0:ly1 - y0, lx0 - x0:lx1 - x0] = np.where(good, grey, 0.0)
+        valid[ly0 - y0:ly1 - y0, lx0 - x0:lx1 - x0] = good
+    return crop, valid
 
 
 def tic_table(tics: TicResult, smoothed: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Columns of ``tic.csv``: time, frame flags and each ROI's power and dB (and smoothed power)."""
+    applied = tics.motion.applied
+    zeros = np.zeros(tics.times_s.size, int)
     columns: dict[str, np.ndarray] = {
         "frame": np.arange(tics.times_s.size),
         "time_s": tics.times_s,
-        "rejected": tics.motion.rejected.astype(int) if tics.motion.applied else np.zeros(tics.times_s.size, int),
-        "shift_x_px": tics.motion.shifts_px[:, 0] if tics.motion.applied else np.zeros(tics.times_s.size, int),
-        "shift_y_px": tics.motion.shifts_px[:, 1] if tics.motion.applied else np.zeros(tics.times_s.size, int),
+        "rejected": tics.motion.rejected.astype(int) if applied else zeros,
+        "shift_x_px": tics.motion.shifts_px[:, 0] if applied else zeros,
+        "shift_y_px": tics.motion.shifts_px[:, 1] if applied else zeros,
     }
     for name, values in tics.power.items():
         columns[f"{name}_power"] = values

@@ -21,19 +21,22 @@ def info(clip: Annotated[Path, typer.Argument(help="DICOM, video, frame folder o
          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
          fps: FpsOption = None, layout: LayoutOption = "auto") -> None:
     """Show a clip's frames, true frame times, pixel spacing and display layout."""
-    from ceuskit.io import open_clip
+    from ceuskit.io import clip_summary
 
-    with open_clip(clip, fps=fps, layout=layout) as opened:
-        summary = opened.summary()
+    summary = clip_summary(clip, fps=fps, layout=layout)
     if as_json:
         typer.echo(json.dumps(summary, indent=1))
         return
     spacing = summary["pixel_spacing_mm"]
-    typer.echo(f"{clip}: {summary['n_frames']} frames, {summary['columns']}×{summary['rows']} px, "
-               f"{summary['duration_s']:.2f} s at {summary['frame_rate_hz']:.2f} frames/s (mean), layout "
+    timing = ("timing unknown (give --fps)" if summary["frame_times_s"] is None else
+              f"{summary['duration_s']:.2f} s at {summary['frame_rate_hz']:.2f} frames/s (mean)")
+    typer.echo(f"{clip}: {summary['n_frames']} frames, {summary['columns']}×{summary['rows']} px, {timing}, layout "
                f"{summary['layout']}, spacing " + ("unknown" if spacing is None else f"{spacing[0]:.3f}×{spacing[1]:.3f} mm"))
     for region in summary["regions"]:
         typer.echo(f"  region {region['role'] or region['kind']}: box {region['box']}")
+    display = summary["display"]
+    typer.echo(f"  display: {display['kind']}" + ("" if display["kind"] == "grey" else f" map (from {display['source']})")
+               + (f"; {display['note']}" if display["note"] else ""))
 
 
 def _summary_lines(document: dict[str, object]) -> list[str]:
@@ -53,6 +56,9 @@ def _summary_lines(document: dict[str, object]) -> list[str]:
                      f"{washout}; late {late['enhancement']}{late_db}")
         if lesion["lirads"]["category"]:
             lines.append(f"  CEUS LI-RADS (decision support): {lesion['lirads']['category']}")
+    for flag in document.get("quality", []):  # type: ignore[attr-defined]
+        where = f" ({flag['roi']})" if flag["roi"] else ""
+        lines.append(f"quality {flag['severity']}: {flag['code']}{where}: {flag['message']}")
     return lines
 
 
@@ -64,17 +70,22 @@ def analyze(clip: Annotated[Path, typer.Argument(help="The CEUS clip.")],
             dynamic_range: Annotated[float, typer.Option("--dynamic-range", help="Display dynamic range (dB).")] = 60.0,
             model: Annotated[str, typer.Option("--model", help="auto, lognormal, gamma, ldrw or fpt.")] = "auto",
             no_motion: Annotated[bool, typer.Option("--no-motion", help="Switch motion compensation off.")] = False,
+            keep_overlays: Annotated[bool, typer.Option("--keep-overlays", help="Do not look for burned-in overlays "
+                                                        "(timer, markers) to leave out of the ROIs.")] = False,
             size_mm: Annotated[float | None, typer.Option("--size-mm", help="Lesion size, for CEUS LI-RADS.")] = None,
             at_risk: Annotated[bool | None, typer.Option("--at-risk/--not-at-risk", help="HCC risk, for CEUS LI-RADS.")] = None,
             as_json: Annotated[bool, typer.Option("--json", help="Print analysis.json to stdout.")] = False,
             fps: FpsOption = None, layout: LayoutOption = "auto") -> None:
     """Analyse one clip: TICs, bolus fits, parameters and each lesion's phase characterisation."""
     from ceuskit.pipeline import analyze as run_analysis
+    from ceuskit.report import write_analysis
 
     with progress_bar("analysing frames") as progress:
-        result = run_analysis(clip, roi, out_dir=out, injection_time_s=injection_time, dynamic_range_db=dynamic_range,
-                              model=model, motion=not no_motion, fps=fps, layout=layout, size_mm=size_mm,
-                              at_risk=at_risk, progress=progress)
+        result = run_analysis(clip, roi, injection_time_s=injection_time, dynamic_range_db=dynamic_range,
+                              model=model, motion=not no_motion, overlays=not keep_overlays, fps=fps, layout=layout,
+                              size_mm=size_mm, at_risk=at_risk, progress=progress)
+    if out is not None:
+        write_analysis(result, out)
     if as_json:
         typer.echo(result.to_json())
         return

@@ -29,6 +29,12 @@ def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis fold
                  out: Annotated[Path, typer.Option("--out", help="Folder for sr.dcm and seg.dcm.")],
                  sr: Annotated[bool, typer.Option("--sr/--no-sr", help="Write the structured report.")] = True,
                  seg: Annotated[bool, typer.Option("--seg/--no-seg", help="Write the segmentation.")] = True,
+                 push: Annotated[str | None, typer.Option("--push", help="Then store them in this PACS (a DICOMweb "
+                                                          "URL or a PACS config entry name): they join the clip's "
+                                                          "study.")] = None,
+                 config: Annotated[Path | None, typer.Option("--config", help="PACS config file (for --push).")] = None,
+                 ca_bundle: Annotated[Path | None, typer.Option("--ca-bundle", help="Site CA bundle (for --push).")
+                                      ] = None,
                  ) -> None:
     """An analysis as a DICOM SR (TID 1500 measurement report) and its ROIs as DICOM SEG, for PACS."""
     from ceuskit.export.dicom import build_seg, build_sr, read_source, save
@@ -37,6 +43,13 @@ def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis fold
 
     if not (sr or seg):
         raise InputError("nothing to write: drop --no-sr or --no-seg")
+    target = None
+    if push is not None:  # checked before anything is read or written
+        from ceuskit.pacs.config import resolve_destination
+
+        target = resolve_destination(push, config=config, ca_bundle=ca_bundle)
+    elif config is not None or ca_bundle is not None:
+        raise InputError("--config and --ca-bundle are for --push")
     document_path, document = _analysis(analysis)
     source = read_source(clip)
     expected = (document.get("clip") or {}).get("sha256")
@@ -52,6 +65,13 @@ def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis fold
         datasets["seg.dcm"] = build_seg(clip, rois)
     written = [save(dataset, out / name) for name, dataset in datasets.items()]
     typer.echo("wrote " + " and ".join(str(p) for p in written))
+    if target is not None:
+        from ceuskit.pacs import connect
+        from ceuskit.pacs import push as run_push
+
+        with connect(target) as pacs:
+            result = run_push(pacs, written)
+        typer.echo(f"stored {result.stored} object(s) in the PACS at {target.label}, in the clip's study")
 
 
 @app.command("roi-export")

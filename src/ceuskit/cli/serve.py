@@ -21,6 +21,9 @@ def serve(host: Annotated[str, typer.Option("--host", help="Address to listen on
           data: Annotated[Path, typer.Option("--data", help="Data folder: clips are read only from here; "
                                                             "uploads land in its uploads/.")] = Path("."),
           max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", min=1, help="Largest upload (MB).")] = 2048,
+          pacs: Annotated[str | None, typer.Option("--pacs", help="Hospital PACS to search, fetch clips from and "
+                                                   "send results to: a DICOMweb URL or a PACS config entry name "
+                                                   "(credentials: environment or config file).")] = None,
           ) -> None:
     """Serve the workstation: studies, clip viewer, ROI drawing, analysis, maps, cohort dashboard, blinded reads.
 
@@ -35,7 +38,7 @@ def serve(host: Annotated[str, typer.Option("--host", help="Address to listen on
     if not data.is_dir():
         raise InputError(f"--data {data}: no such folder")
     token, created = load_or_create_token(data)
-    settings = Settings(db_url=db, data_dir=data, token=token, max_upload_bytes=max_upload_mb << 20)
+    settings = Settings(db_url=db, data_dir=data, token=token, max_upload_bytes=max_upload_mb << 20, pacs=pacs)
     application = create_app(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if created:

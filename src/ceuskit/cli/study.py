@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,16 @@ app.add_typer(study_app, name="study")
 DbOption = Annotated[str, typer.Option("--db", help="Database URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB.")]
 StudyOption = Annotated[str | None, typer.Option("--study", help="Study name (default: the only or 'default').")]
 DEFAULT_DB = "sqlite:///ceuskit.db"
+PacsOption = Annotated[str | None, typer.Option("--pacs", help="PACS for dicomweb:STUDY/SERIES[/INSTANCE] clips: a "
+                                                "DICOMweb URL or a PACS config entry name (credentials: "
+                                                "environment or config file).")]
+
+
+def _resolver(pacs: str, cache: Path | None) -> Any:
+    from ceuskit.pacs.cache import ClipResolver
+    from ceuskit.pacs.config import resolve_destination
+
+    return ClipResolver(resolve_destination(pacs), cache)
 
 
 def _store(db: str) -> Store:
@@ -47,12 +57,19 @@ def import_(manifest: Annotated[Path, typer.Argument(help="Manifest CSV: patient
             deid_dir: Annotated[Path | None, typer.Option("--deid-dir", help="Folder for the de-identified clips "
                                                           "(default: deidentified/ beside the manifest).")] = None,
             study: Annotated[str, typer.Option("--study", help="Study name.")] = "default",
+            pacs: PacsOption = None,
+            pacs_cache: Annotated[Path | None, typer.Option("--pacs-cache", help="Folder for clips fetched from "
+                                                            "the PACS (default: CEUSKIT_PACS_CACHE or "
+                                                            "~/.cache/ceuskit/pacs).")] = None,
             db: DbOption = DEFAULT_DB) -> None:
     """Validate every manifest row, then store all lesions (nothing is stored if any row is bad)."""
+    from contextlib import nullcontext
+
     from ceuskit.study import import_manifest
 
-    with _store(db) as store:
-        counts = import_manifest(store, manifest, deidentify=deidentify, study=study, deid_dir=deid_dir)
+    with _resolver(pacs, pacs_cache) if pacs else nullcontext() as resolver, _store(db) as store:
+        counts = import_manifest(store, manifest, deidentify=deidentify, study=study, deid_dir=deid_dir,
+                                 pacs=resolver)
     typer.echo(f"imported {counts['lesions_new']} new and {counts['lesions_updated']} updated lesion(s) of "
                f"{counts['patients']} new patient(s)" + (f", {counts['reads']} reader read(s)" if counts["reads"] else ""))
 
@@ -76,13 +93,20 @@ def run(workers: Annotated[int | None, typer.Option("--workers", min=0, help="Lo
         no_motion: Annotated[bool, typer.Option("--no-motion", help="Switch motion compensation off.")] = False,
         fps: Annotated[float | None, typer.Option("--fps", help="Frame rate for clips without timing.")] = None,
         retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Analyse failed lesions again.")] = False,
-        study: StudyOption = None, db: DbOption = DEFAULT_DB) -> None:
+        pacs: PacsOption = None, study: StudyOption = None, db: DbOption = DEFAULT_DB) -> None:
     """Analyse every new or changed lesion, in parallel; each result is committed as it arrives."""
     from ceuskit.errors import InputError
     from ceuskit.study import RunOptions, run_study
 
     if workers is not None and scheduler is not None:
         raise InputError("give either --workers or --scheduler, not both")
+    if pacs:  # PACS clips first: fetched again where changed on the PACS, missing or damaged in the cache
+        from ceuskit.pacs.cache import refresh_clips
+        from ceuskit.pacs.config import resolve_destination
+
+        with _store(db) as store:
+            refreshed = refresh_clips(store, resolve_destination(pacs), study=study)
+        typer.echo(f"PACS clips: {refreshed.checked} checked, {refreshed.fetched} fetched again", err=True)
     with _store(db) as store, _bar() as progress:
         summary = run_study(store, study=study, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
                             options=RunOptions(model=model, motion=not no_motion, fps=fps), progress=progress)

@@ -316,6 +316,8 @@ def build_seg(source_path: str | Path, rois: RoiSet, *, series_number: int = 902
                            software_versions=__version__, device_serial_number="0",
                            series_description="ceuskit ROIs")
     _restore_references(seg, source, frame_number=rois.reference_frame + 1 if n_frames > 1 else None)
+    if "PatientOrientation" not in seg:  # General Image, Type 2C: required without a frame of reference
+        seg.PatientOrientation = source.get("PatientOrientation") or ""
     return seg
 
 

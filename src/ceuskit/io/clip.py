@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ceuskit.errors import ClipError
+from ceuskit.preprocess.display import DisplayMap, display_map_of
 from ceuskit.preprocess.grey import to_grey
 
 __all__ = ["Box", "Clip", "FrameSource", "Region", "file_sha256", "one_line", "source_sha256"]
@@ -110,6 +111,8 @@ class Clip:
     regions : display regions; with ``layout == "dual"`` one has role "ceus" and one role "bmode".
     layout : "single" or "dual" (B-mode and CEUS side by side).
     info : non-identifying header facts (modality, manufacturer, transfer syntax, photometric, …).
+
+    :meth:`display_map` reads the display back to the grey index (through a colour map when there is one).
     """
 
     source: str
@@ -122,6 +125,7 @@ class Clip:
     layout: str = "single"
     max_value: int = 255
     info: dict[str, object] = field(default_factory=dict, compare=False)
+    _display_maps: dict[str, DisplayMap] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         times = np.asarray(self.times, dtype=np.float64)
@@ -174,8 +178,27 @@ class Clip:
         """Frame ``index`` as decoded: (rows, columns) or (rows, columns, 3) RGB."""
         return self.frames.read(self._check_index(index))
 
+    def display_map(self, role: str = "ceus") -> DisplayMap:
+        """How the display shows the grey index in the CEUS (or the B-mode) region, and the way back.
+
+        Fitted once from frames sampled over the clip (:func:`ceuskit.preprocess.display.display_map_of`) and
+        cached; a colour display that cannot be mapped is read by luminance with a ``note``.
+        """
+        if role not in self._display_maps:
+            if role == "ceus":
+                box = self.ceus_region.box
+            elif role == "bmode" and self.bmode_region is not None:
+                box = self.bmode_region.box
+            else:
+                raise ValueError(f"role: {role!r} is not a region of this clip (ceus, or bmode on dual displays)")
+            self._display_maps[role] = display_map_of(self, box=box)
+        return self._display_maps[role]
+
     def frame(self, index: int, box: Box | None = None) -> np.ndarray:
-        """Frame ``index`` as display grey 0–255 (luminance), float32 (rows, columns), optionally cropped."""
+        """Frame ``index`` as display luminance 0–255, float32 (rows, columns), optionally cropped.
+
+        Luminance is the grey index of grey displays only; intensities go through :meth:`display_map`.
+        """
         return to_grey(_crop(self.raw(index), box), max_value=self.max_value)
 
     def iter_frames(self, start: int = 0, stop: int | None = None, box: Box | None = None
@@ -216,6 +239,7 @@ class Clip:
             "pixel_spacing_mm": None if self.pixel_spacing_mm is None else list(self.pixel_spacing_mm),
             "regions": [r.to_json() for r in self.regions],
             "layout": self.layout,
+            "display": self.display_map().to_json(),
             **{k: v for k, v in self.info.items() if k not in ("source",)},
         }
 

@@ -45,7 +45,7 @@ from ceuskit.errors import CeusError, ClipError, InputError
 from ceuskit.io.clip import Box
 
 __all__ = ["BASIC_PROFILE", "DeidOptions", "DeidSummary", "deidentify_dataset", "deidentify_file",
-           "deidentify_tree", "pseudonym"]
+           "deidentify_tree", "keyed_uid", "pseudonym"]
 
 # PS3.15 Table E.1-1, the Basic Profile's actions for identifying attributes (by keyword). Dates, times,
 # person names and UIDs not listed here are handled by value representation (see the module docstring).
@@ -126,6 +126,11 @@ def _new_uid(uid: str, key: bytes) -> str:
     """A ``2.25.`` UID (PS3.5 B.2) from HMAC(key, uid): one original always gives the same new UID."""
     digest = hmac.new(key, b"uid:" + uid.encode(), hashlib.sha256).digest()[:16]
     return f"2.25.{int.from_bytes(digest, 'big')}"
+
+
+def keyed_uid(uid: str, key: bytes) -> str:
+    """The UID that de-identification with ``key`` gives ``uid`` (to name a de-identified file beforehand)."""
+    return _new_uid(uid, key)
 
 
 def _shift_days(patient_id: str, key: bytes) -> int:

@@ -44,7 +44,7 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from ceuskit.errors import CeusError, ClipError
+from ceuskit.errors import CeusError, ClipError, TimingError
 from ceuskit.io.clip import Clip, Region
 from ceuskit.io.clip import one_line as _one_line
 from ceuskit.io.layout import resolve_layout
@@ -354,12 +354,12 @@ def frame_times(ds: Dataset, n_frames: int, fps: float | None, source: str) -> t
     if fps is not None:
         return np.arange(n_frames) / fps, "fps"
     if problem is not None:
-        raise ClipError(f"{source}: {problem}; give the frame rate with --fps")
+        raise TimingError(f"{source}: {problem}; give the frame rate with --fps")
     hint = ""
     if _positive(ds.get("RecommendedDisplayFrameRate")) is not None:
         hint = (f" (it only recommends displaying at {ds.RecommendedDisplayFrameRate!s} frames/s, which is not "
                 "acquisition timing)")
-    raise ClipError(f"{source}: no frame timing in the file{hint}; give the frame rate with --fps")
+    raise TimingError(f"{source}: no frame timing in the file{hint}; give the frame rate with --fps")
 
 
 def ultrasound_regions(ds: Dataset, rows: int, columns: int) -> list[Region]:

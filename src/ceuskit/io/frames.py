@@ -22,7 +22,7 @@ from typing import IO
 
 import numpy as np
 
-from ceuskit.errors import ClipError
+from ceuskit.errors import ClipError, TimingError
 from ceuskit.io.clip import Clip, one_line
 from ceuskit.io.layout import resolve_layout
 
@@ -40,7 +40,7 @@ def natural_key(name: str) -> list[object]:
 
 def _fps_times(source: str, n_frames: int, fps: float | None, what: str) -> np.ndarray:
     if fps is None:
-        raise ClipError(f"{source}: {what} carries no frame timing; give the frame rate with --fps")
+        raise TimingError(f"{source}: {what} carries no frame timing; give the frame rate with --fps")
     return np.arange(n_frames) / float(fps)
 
 

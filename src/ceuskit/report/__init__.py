@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["seed_comparison", "stats_lines", "write_report"]
+__all__ = ["seed_comparison", "stats_lines", "write_analysis", "write_report"]
+
+
+def write_analysis(*args: Any, **kwargs: Any) -> Any:
+    """See :func:`ceuskit.report.tic_plot.write_analysis` (imported lazily: it needs matplotlib)."""
+    from ceuskit.report.tic_plot import write_analysis as impl
+
+    return impl(*args, **kwargs)
 
 
 def write_report(*args: Any, **kwargs: Any) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
     from ceuskit.pipeline import Analysis
 
-__all__ = ["draw_tic_panel", "tic_figure"]
+__all__ = ["draw_tic_panel", "quality_lines", "tic_figure", "write_analysis"]
 
 PHASE_BANDS = (("arterial", 0.0, 45.0, "#fde0dd"), ("portal venous", 45.0, 120.0, "#e0ecf4"),
                ("late", 120.0, np.inf, "#efedf5"))
@@ -71,6 +71,17 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
         ax_rel.set_xlim(ax_tic.get_xlim())
 
 
+def quality_lines(document: dict[str, Any]) -> list[str]:
+    """One short line per quality flag of an analysis document: "⚠ code (roi): message" (• for information)."""
+    lines = []
+    for flag in document.get("quality", []):
+        mark = "⚠" if flag["severity"] == "warning" else "•"
+        where = f" ({flag['roi']})" if flag["roi"] else ""
+        message = flag["message"] if len(flag["message"]) <= 110 else flag["message"][:107] + "…"
+        lines.append(f"{mark} {flag['code']}{where}: {message}")
+    return lines
+
+
 def tic_figure(analysis: Analysis, path: str | Path, *, dpi: int = 110) -> Path:
     """Write the figure for every lesion of ``analysis`` to ``path`` (PNG or PDF by suffix)."""
     import matplotlib
@@ -79,9 +90,19 @@ def tic_figure(analysis: Analysis, path: str | Path, *, dpi: int = 110) -> Path:
     from matplotlib.figure import Figure
 
     n = max(1, len(analysis.document["lesions"]))
-    fig = Figure(figsize=(8.5, 4.8 * n), layout="constrained")
+    flags = quality_lines(analysis.document)
+    fig = Figure(figsize=(8.5, 4.8 * n + 0.18 * len(flags)), layout="constrained")
     axes = fig.subplots(2 * n, 1, gridspec_kw={"height_ratios": [3, 1.3] * n}, squeeze=False)[:, 0]
     for i in range(len(analysis.document["lesions"])):
         draw_tic_panel(axes[2 * i], axes[2 * i + 1], analysis, i)
+    if flags:
+        fig.supxlabel("\n".join(flags), fontsize=7, color="#b35806", ha="left", x=0.01)
     fig.savefig(path, dpi=dpi)
     return Path(path)
+
+
+def write_analysis(analysis: Analysis, out_dir: str | Path) -> Path:
+    """Write ``analysis.json``, ``tic.csv`` and ``tic.png`` into ``out_dir`` atomically; return the JSON's path."""
+    from ceuskit.pipeline import write_outputs
+
+    return write_outputs(analysis, out_dir, figures={"tic.png": lambda path: tic_figure(analysis, path)})

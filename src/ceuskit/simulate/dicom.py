@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit.errors import InputError
+from ceuskit._atomic import atomic_path
 from ceuskit.simulate.phantom import Phantom
 from ceuskit.simulate.render import Layout, render_frames
 
@@ -86,25 +86,20 @@ def write_dicom(path: Path, frames: np.ndarray, times_s: np.ndarray, ph: Phantom
         regions.append(region)
     ds.SequenceOfUltrasoundRegions = Sequence(regions)
     ds.PixelData = frames.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    ds.save_as(tmp, enforce_file_format=True)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
 
 
 def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
 
 
 def simulate_clip(out_dir: str | Path, phantom: Phantom | None = None, *, name: str = "phantom",
                   patient_id: str = "SIM0000", progress: Callable[[int, int], None] | None = None) -> SimulatedClip:
     """Render one phantom and write ``NAME.dcm``, ``NAME.roi.json`` and ``NAME.truth.json`` into ``out_dir``."""
     ph = phantom or Phantom()
-    ph.pattern_spec()
-    if ph.duration_s <= 0 or ph.fps <= 0 or not 0 <= ph.jitter < 1:
-        raise InputError("duration and fps must be positive and jitter in [0, 1)")
+    ph.check()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rendered = render_frames(ph, progress)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ceuskit.errors import InputError
+from ceuskit.simulate.display import COLOUR_MAPS
 
 __all__ = ["LATE_PHASE_START_S", "PATTERNS", "Phantom", "PhantomPattern", "phantom_with"]
 
@@ -51,7 +52,7 @@ class Phantom:
     duration_s: float = 150.0
     fps: float = 4.0
     jitter: float = 0.0  # relative frame-interval jitter (0.25 → intervals vary ±25 %)
-    lead_in_s: float = 0.0  # clip starts this long before the injection
+    lead_in_s: float = 0.0  # clip starts this long before the injection (negative: that long after it)
     liver_arrival_s: float = 16.0  # after injection
     arterial_arrival_s: float = 12.0  # lesion's arterial bolus arrival, after injection
     rows: int = 160
@@ -64,10 +65,18 @@ class Phantom:
     dynamic_range_db: float = 60.0
     breathing_amplitude_px: tuple[float, float] = (0.0, 0.0)  # (x, y)
     breathing_period_s: float = 4.5
+    breathing_irregularity: float = 0.0  # > 0: cos⁴ breathing whose period and depth vary cycle to cycle by this
     out_of_plane_fraction: float = 0.0  # frames where the probe left the lesion's plane (lesion absent)
+    out_of_plane_period_s: float = 0.0  # > 0: out-of-plane episodes, one in every this many seconds …
+    out_of_plane_duration_s: float = 1.0  # … each this long
     dual: bool = False
     ceus_side: str = "left"
     rgb: bool = False
+    curve_family: str = "lognormal"  # bolus shape of liver and arterial curves: "lognormal" or "gamma"
+    gain_db: float = 0.0  # receive gain added before log compression; high gain clips bright speckle at white
+    colour_map: str | None = None  # show the contrast image through a colour map ("gold", "bronze")
+    colour_bar: bool = False  # draw the display's bar beside the image
+    overlays: tuple[str, ...] = ()  # burned-in: "timer", "mi", "markers", "calliper", "lesion-marker"
 
     def pattern_spec(self) -> PhantomPattern:
         try:
@@ -75,7 +84,23 @@ class Phantom:
         except KeyError:
             raise InputError(f"unknown pattern {self.pattern!r}; choose one of {', '.join(PATTERNS)}") from None
 
-
+    def check(self) -> None:
+        """Raise :class:`InputError` naming the first setting that cannot be simulated."""
+        self.pattern_spec()
+        if not (self.duration_s > 0 and self.fps > 0 and 0 <= self.jitter < 1):
+            raise InputError("duration and fps must be positive and jitter in [0, 1)")
+        if not -self.duration_s < self.lead_in_s < self.duration_s:
+            raise InputError("lead_in_s must lie within ±duration_s (negative: the recording starts after injection)")
+        if self.curve_family not in ("lognormal", "gamma"):
+            raise InputError(f"curve_family {self.curve_family!r} is not 'lognormal' or 'gamma'")
+        if self.colour_map is not None and self.colour_map not in COLOUR_MAPS:
+            raise InputError(f"colour_map {self.colour_map!r} is not one of {', '.join(COLOUR_MAPS)}")
+        unknown = set(self.overlays) - {"timer", "mi", "markers", "calliper", "lesion-marker"}
+        if unknown:
+            raise InputError(f"unknown overlay(s) {', '.join(sorted(unknown))}; use timer, mi, markers, calliper, "
+                             "lesion-marker")
+        if not 0 <= self.breathing_irregularity < 1 or self.out_of_plane_period_s < 0:
+            raise InputError("breathing_irregularity must lie in [0, 1) and out_of_plane_period_s be ≥ 0")
 
 
 def phantom_with(**changes: Any) -> Phantom:

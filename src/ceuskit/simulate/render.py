@@ -11,8 +11,10 @@ import numpy as np
 from scipy import ndimage
 
 from ceuskit.preprocess.linearize import power_to_grey
+from ceuskit.quality import SATURATION_WINDOW_S
 from ceuskit.roi import parse_rois
 from ceuskit.simulate.curves import contrast_curves, truth_timing
+from ceuskit.simulate.display import Overlay, apply_display
 from ceuskit.simulate.phantom import Phantom
 
 __all__ = ["Layout", "layout_of", "render_frames"]
@@ -37,9 +39,46 @@ def _speckle(shape: tuple[int, int], rng: np.random.Generator, corr_px: float = 
 
 
 def _shifts(ph: Phantom, times_s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Tissue displacement (dx, dy) px per frame: a sinusoid, or irregular cos⁴ breathing (Lujan et al. 1999).
+
+    With ``breathing_irregularity`` > 0 each cycle gets its own period and depth (± that fraction); the cos⁴
+    waveform rests at end-expiration (−amplitude) for most of the cycle and peaks briefly at +amplitude.
+    """
     ax, ay = ph.breathing_amplitude_px
     phase = 2 * math.pi * times_s / ph.breathing_period_s + rng.uniform(0, 2 * math.pi)
-    return np.round(np.stack([ax * np.sin(phase + 0.6), ay * np.sin(phase)], axis=1)).astype(int)
+    if ph.breathing_irregularity <= 0:
+        return np.round(np.stack([ax * np.sin(phase + 0.6), ay * np.sin(phase)], axis=1)).astype(int)
+    own = np.random.default_rng([ph.seed, 1])  # its own stream: default phantoms stay as they were
+    irregular = ph.breathing_irregularity
+    start = -own.uniform(0, ph.breathing_period_s)
+    starts, periods, depths = [], [], []
+    while start <= times_s[-1]:
+        period = ph.breathing_period_s * (1 + irregular * own.uniform(-1, 1))
+        starts.append(start)
+        periods.append(period)
+        depths.append(1 + irregular * own.uniform(-1, 1))
+        start += period
+    cycle = np.searchsorted(np.asarray(starts), times_s, side="right") - 1
+    u = (times_s - np.asarray(starts)[cycle]) / np.asarray(periods)[cycle]
+    depth = np.asarray(depths)[cycle]
+    wave_y = 2 * np.cos(math.pi * u) ** 4 - 1
+    wave_x = 2 * np.cos(math.pi * (u + 0.04)) ** 4 - 1  # a little hysteresis between the two directions
+    return np.round(np.stack([ax * depth * wave_x, ay * depth * wave_y], axis=1)).astype(int)
+
+
+def _out_of_plane(ph: Phantom, t_inj: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Frames where the probe left the lesion's plane: random single frames and/or periodic episodes."""
+    out = np.zeros(t_inj.size, dtype=bool)
+    if ph.out_of_plane_fraction > 0:
+        k = max(1, int(round(ph.out_of_plane_fraction * t_inj.size)))
+        candidates = np.flatnonzero(t_inj > ph.liver_arrival_s + 5)
+        out[rng.choice(candidates, size=min(k, candidates.size), replace=False)] = True
+    if ph.out_of_plane_period_s > 0:
+        own = np.random.default_rng([ph.seed, 2])
+        offset = own.uniform(0, ph.out_of_plane_period_s)
+        into_period = np.mod(t_inj - t_inj[0] - offset, ph.out_of_plane_period_s)
+        out |= into_period < ph.out_of_plane_duration_s
+    return out
 
 
 @dataclass
@@ -91,6 +130,37 @@ def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.n
     return {"reference_frame": int(reference_frame), "units": "px", "rois": [lesion, liver]}
 
 
+def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, peak_s: float, masks: dict[str, np.ndarray],
+                        moves: np.ndarray, window_s: float = SATURATION_WINDOW_S) -> dict[str, float]:
+    """Per ROI, the fraction of its pixels at display white (255) in the frames within ``window_s`` of the
+    lesion's peak (the ``saturation`` flag's definition)."""
+    near = np.flatnonzero(np.abs(t_inj - peak_s) <= window_s)
+    out = {}
+    for name, mask in masks.items():
+        at_white = [(frames[k][..., 0] if frames.ndim == 4 else frames[k])[
+            np.roll(np.roll(mask, int(moves[k][1]), axis=0), int(moves[k][0]), axis=1)] >= 255 for k in near]
+        out[name] = float(np.mean(np.concatenate(at_white))) if at_white else 0.0
+    return out
+
+
+def _screen(ph: Phantom, frames: np.ndarray, times_s: np.ndarray, layout: Layout, roi_doc: dict[str, Any]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The scanner's screen over the grey frames: colour map, colour bar, burned-in overlays (with their mask).
+
+    ``overlays`` names go to :func:`ceuskit.simulate.display.default_overlays`; "lesion-marker" puts a yellow
+    + on the lesion's centre in the reference frame (an overlay that touches an ROI).
+    """
+    if ph.colour_map is None and not ph.colour_bar and not ph.overlays:
+        return frames, np.zeros(frames.shape[1:3], dtype=bool)
+    items: list[str | Overlay] = [name for name in ph.overlays if name != "lesion-marker"]
+    if "lesion-marker" in ph.overlays:
+        cx, cy = roi_doc["rois"][0]["center"]
+        items.append(Overlay("plus", (int(round(cx)), int(round(cy))), colour=(255, 255, 0)))
+    # the elapsed-time counter shows time since the recording started
+    return apply_display(frames, times_s - times_s[0], layout.ceus_box, colour_map=ph.colour_map,
+                         colour_bar=ph.colour_bar, overlays=items, seed=ph.seed)
+
+
 def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Render the phantom: uint8 frames, times, shifts and noiseless per-ROI truth.  Returns a dict."""
     rng = np.random.default_rng(ph.seed)
@@ -99,13 +169,9 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
     t_inj = times - ph.lead_in_s
     shifts = _shifts(ph, times, rng)
     n = times.size
-    out_of_plane = np.zeros(n, dtype=bool)
-    if ph.out_of_plane_fraction > 0:
-        k = max(1, int(round(ph.out_of_plane_fraction * n)))
-        candidates = np.flatnonzero(t_inj > ph.liver_arrival_s + 5)
-        out_of_plane[rng.choice(candidates, size=min(k, candidates.size), replace=False)] = True
+    out_of_plane = _out_of_plane(ph, t_inj, rng)
     layout = layout_of(ph)
-    margin = int(max(ph.breathing_amplitude_px) + 24)
+    margin = int(np.abs(shifts).max() + 24)
     canvas_shape = (ph.rows + 2 * margin, ph.columns + 2 * margin)
     yy, xx = np.mgrid[0:canvas_shape[0], 0:canvas_shape[1]].astype(float)
     cx, cy = ph.lesion_center_px[0] + margin, ph.lesion_center_px[1] + margin
@@ -119,7 +185,8 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
     liver_curve, lesion_curve = contrast_curves(ph, t_inj)
     timing = truth_timing(ph)
     peak_time_s = float(timing["peak_time_s"] or 0.0)
-    ref_frame = int(np.argmin(np.abs(t_inj - peak_time_s)))
+    # the ROIs are drawn where the lesion shows best: the in-plane frame nearest its arterial peak
+    ref_frame = int(np.argmin(np.where(out_of_plane, np.inf, np.abs(t_inj - peak_time_s))))
     roi_doc = _roi_document(ph, ref_frame, layout, shifts[ref_frame])
     frames = np.zeros((n, layout.rows, layout.columns) + ((3,) if ph.rgb else ()), dtype=np.uint8)
     base = np.zeros((layout.rows, layout.columns), dtype=np.uint8)
@@ -128,17 +195,19 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
     roi_masks_ref = {r.name: r.mask(layout.rows, layout.columns) for r in rois.rois}
     truth_tic: dict[str, list[float]] = {name: [] for name in roi_masks_ref}
     x0, y0, x1, y1 = layout.ceus_box
+    gain = 10 ** (ph.gain_db / 10)
     for k in range(n):
         dx, dy = (int(v) for v in shifts[k])
         view = (slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns))
-        w = lesion_weight[view] if not out_of_plane[k] else np.zeros((ph.rows, ph.columns))
-        local_perfusion = perfusion[view] if not out_of_plane[k] else perfusion[view][::-1, ::-1]
-        contrast = local_perfusion * ((1 - w) * liver_curve[k] + w * lesion_curve[k])
-        noiseless = ph.tissue_power + contrast
+        w, local_perfusion = lesion_weight[view], perfusion[view]
+        in_plane = local_perfusion * ((1 - w) * liver_curve[k] + w * lesion_curve[k])
+        noiseless = ph.tissue_power + in_plane  # the truth: what the ROI sees in the lesion's plane
+        contrast = in_plane if not out_of_plane[k] else local_perfusion[::-1, ::-1] * liver_curve[k]
         contrast_speckle = _speckle((ph.rows, ph.columns), rng)
         speckle = tissue_speckle[view] if not out_of_plane[k] else _speckle((ph.rows, ph.columns), rng)
         power = ph.tissue_power * speckle + contrast * contrast_speckle
         power += 10 ** (-55 / 10) * rng.exponential(1.0, power.shape)
+        power *= gain
         frame = base.copy()
         frame[y0:y1, x0:x1] = np.round(power_to_grey(power, ph.dynamic_range_db)).astype(np.uint8)
         if layout.bmode_box is not None:
@@ -155,6 +224,8 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
             truth_tic[name].append(float(full[moved].mean()))
         if progress is not None:
             progress(k + 1, n)
+    saturated = _saturated_fraction(frames, t_inj, peak_time_s, roi_masks_ref, shifts - shifts[ref_frame])
+    frames, overlay_mask = _screen(ph, frames, times, layout, roi_doc)
     truth = {
         "generator": "ceuskit.simulate",
         "phantom": asdict(ph),
@@ -164,6 +235,11 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         "lesion_peak_time_s": timing["peak_time_s"],
         "washout_onset_s": timing["washout_onset_s"],
         "injection_time_s": ph.lead_in_s,
+        "recording_start_s": float(t_inj[0]),
+        "baseline_observed": bool(timing["arrival_time_s"] is not None and timing["arrival_time_s"] > t_inj[0] + 1.0),
+        "saturated_fraction": saturated,
+        "overlay_pixels": int(overlay_mask.sum()),
+        "overlay_in_roi": {name: int((mask & overlay_mask).sum()) for name, mask in roi_masks_ref.items()},
         "dynamic_range_db": ph.dynamic_range_db,
         "frame_times_s": times.tolist(),
         "shifts_px": shifts.tolist(),

@@ -176,13 +176,15 @@ def _read_labels(line: int, row: dict[str, str]) -> dict[str, str | None]:
     return out
 
 
-def read_manifest(path: str | Path, *, deidentify: bool = False, study: str = "default"
+def read_manifest(path: str | Path, *, deidentify: bool = False, study: str = "default", pacs: Any = None
                   ) -> tuple[list[LesionInput], list[ReadInput]]:
     """Read and validate a study manifest (DESIGN: "Study manifest"); nothing is stored.
 
     Every row is checked (required fields, numbers and their ranges, WHO grade vs Ki-67, clip and ROI
     files present, ROI documents valid, no duplicate lesion).  ``deidentify`` replaces patient ids by
-    keyed pseudonyms and drops unknown (free-text) columns.
+    keyed pseudonyms and drops unknown (free-text) columns.  A ``clip`` cell ``dicomweb:STUDY/SERIES[/INSTANCE]``
+    is fetched through ``pacs`` (a :class:`ceuskit.pacs.cache.ClipResolver`) into its cache, and the clip's
+    header summary records where it came from (``pacs``).
 
     Raises
     ------
@@ -197,7 +199,7 @@ def read_manifest(path: str | Path, *, deidentify: bool = False, study: str = "d
     seen: dict[tuple[str, str], int] = {}
     for line, row in _read_csv(path, REQUIRED_COLUMNS, "manifest"):
         try:
-            lesions.append(_manifest_row(line, row, base, seen, deidentify=deidentify, study=study))
+            lesions.append(_manifest_row(line, row, base, seen, deidentify=deidentify, study=study, pacs=pacs))
             if row.get("reader"):
                 labels = _read_labels(line, row)
                 reads.append(ReadInput(lesions[-1].patient, lesions[-1].lesion, row["reader"], **labels))
@@ -210,8 +212,23 @@ def read_manifest(path: str | Path, *, deidentify: bool = False, study: str = "d
     return lesions, reads
 
 
+def _pacs_clip(line: int, cell: str, pacs: Any) -> Any:
+    """The PACS clip a ``dicomweb:`` cell names, fetched (None for a local path); ManifestError naming the line
+    for a bad reference or an object the PACS lacks.  A PACS that cannot be reached stops the import."""
+    from ceuskit.errors import PacsNotFoundError
+    from ceuskit.pacs.records import parse_ref
+
+    try:
+        ref = parse_ref(cell)
+        if ref is not None and pacs is None:
+            raise InputError("the clip is a PACS object: give the PACS with --pacs URL (or a config entry name)")
+        return None if ref is None else pacs.resolve(ref)
+    except (InputError, PacsNotFoundError) as exc:
+        raise ManifestError(f"line {line}: {exc}") from None
+
+
 def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[str, str], int], *,
-                  deidentify: bool, study: str) -> LesionInput:
+                  deidentify: bool, study: str, pacs: Any = None) -> LesionInput:
     for column in ("patient_id", "lesion_id", "clip", "roi"):
         if not row.get(column):
             raise ManifestError(f"line {line}: {column} is empty")
@@ -224,8 +241,10 @@ def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[s
     injection = _float(line, "injection_time_s", row.get("injection_time_s", ""), low=0.0)
     dynamic_range = _float(line, "dynamic_range_db", row.get("dynamic_range_db", ""), low=0.0, low_open=True)
     size = _float(line, "size_mm", row.get("size_mm", ""), low=0.0, low_open=True)
+    fetched = _pacs_clip(line, row["clip"], pacs)
     try:  # a NUL byte or an over-long name is not a path; a device or FIFO is not a clip (reading it hangs)
-        clip_path, roi_path = (base / row["clip"]).resolve(), (base / row["roi"]).resolve()
+        clip_path = fetched.path if fetched is not None else (base / row["clip"]).resolve()
+        roi_path = (base / row["roi"]).resolve()
         clip_found, roi_found = clip_path.is_file() or clip_path.is_dir(), roi_path.is_file()
     except (OSError, ValueError) as exc:
         raise ManifestError(f"line {line}: clip {row['clip']!r} or roi {row['roi']!r} is not a usable path "
@@ -241,25 +260,29 @@ def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[s
     extra = {} if deidentify else {k: v for k, v in row.items() if k not in KNOWN_COLUMNS and v}
     stat = clip_path.stat()
     patient = pseudonym(row["patient_id"], study=study) if deidentify else row["patient_id"]
+    header = clip_header_summary(clip_path)
+    if fetched is not None:
+        header["pacs"] = fetched.provenance  # where the clip came from
     return LesionInput(
         patient=patient, lesion=row["lesion_id"], clip_path=str(clip_path), clip_sha256=_hash_path(clip_path),
         clip_size_bytes=None if clip_path.is_dir() else stat.st_size,
         clip_mtime_ns=None if clip_path.is_dir() else stat.st_mtime_ns,
-        clip_header=clip_header_summary(clip_path), rois=document, roi_name=roi_name, ki67_percent=ki67,
+        clip_header=header, rois=document, roi_name=roi_name, ki67_percent=ki67,
         who_grade=grade, who_grade_source=grade_source, primary_site=row.get("primary_site") or None,
         size_mm=size, injection_time_s=0.0 if injection is None else injection,
         dynamic_range_db=60.0 if dynamic_range is None else dynamic_range, extra=extra)
 
 
 def import_manifest(store: Store, path: str | Path, *, deidentify: bool = False, study: str = "default",
-                    deid_dir: str | Path | None = None) -> dict[str, int]:
+                    deid_dir: str | Path | None = None, pacs: Any = None) -> dict[str, int]:
     """Validate ``path`` and store all its lesions in one transaction (nothing on any error).
 
     With ``deidentify`` patient ids become keyed pseudonyms, free-text columns are dropped, and every clip
     (DICOM only) is de-identified into ``deid_dir`` (default: ``deidentified/`` beside the manifest) —
-    the study then refers to those copies, never to the originals.
+    the study then refers to those copies, never to the originals (nor to their PACS references).
+    ``pacs`` resolves ``dicomweb:`` clips (see :func:`read_manifest`).
     """
-    lesions, reads = read_manifest(path, deidentify=deidentify, study=study)
+    lesions, reads = read_manifest(path, deidentify=deidentify, study=study, pacs=pacs)
     if deidentify:
         folder = Path(deid_dir) if deid_dir is not None else Path(path).resolve().parent / "deidentified"
         lesions = _deidentified_clips(lesions, folder, key=_pseudonym_key(study))

@@ -2,7 +2,7 @@
 
 Routers by concern: :mod:`~ceuskit.web.auth` (sign-in, sessions), :mod:`~ceuskit.web.studies`,
 :mod:`~ceuskit.web.clips`, :mod:`~ceuskit.web.lesions`, :mod:`~ceuskit.web.reading` (blinded reading
-sessions) and :mod:`~ceuskit.web.audit`; who may call what is decided in :mod:`~ceuskit.web.security`.
+sessions), :mod:`~ceuskit.web.audit` and :mod:`~ceuskit.web.pacs` (the hospital PACS); who may call what is decided in :mod:`~ceuskit.web.security`.
 
 Access: every ``/api/…`` route but ``/api/health``, ``POST /api/session`` and ``POST /api/login`` needs a
 session cookie or a bearer token; administrators may do everything, readers only read.  Files: only inside
@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -32,7 +32,7 @@ from ceuskit.errors import AccountError, CeusError, ConflictError, ForbiddenErro
 from ceuskit.web import audit, auth, clips, lesions, reading, studies
 from ceuskit.web.context import Context, Settings
 from ceuskit.web.files import PathRefused
-from ceuskit.web.security import CSRF_HEADER, SESSION_COOKIE, authenticate, security_headers
+from ceuskit.web.security import CSRF_HEADER, SESSION_COOKIE, admin, authenticate, security_headers
 
 __all__ = ["Settings", "create_app", "load_or_create_token"]
 
@@ -126,6 +126,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     for module in (auth, studies, clips, lesions, reading, audit):
         app.include_router(module.router)
+    from ceuskit.web.pacs import pacs_router  # the hospital PACS: administrators only
+
+    app.include_router(pacs_router(pacs=settings.pacs, db=ctx.db, jobs=ctx.jobs, data_dir=ctx.data_dir,
+                                   dependencies=[Depends(admin)]))
 
     def page(name: str) -> Any:
         def serve() -> FileResponse:

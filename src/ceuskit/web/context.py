@@ -48,6 +48,8 @@ class Settings:
         Failed sign-ins of one user name within ``sign_in_window_s`` after which sign-in answers 429.
     sign_in_window_s : float
         The window of that count, in seconds (default 15 min).
+    pacs : str, optional
+        DICOMweb URL or PACS configuration entry of the hospital PACS (:mod:`ceuskit.web.pacs`).
     """
 
     db_url: str
@@ -59,6 +61,7 @@ class Settings:
     session_max_s: float = 12 * 3600.0
     max_sign_in_failures: int = 5
     sign_in_window_s: float = 900.0
+    pacs: str | None = None
 
 
 class ReaderClips:

@@ -1,0 +1,14 @@
+"""Motion compensation: rigid tissue translation per frame relative to the ROIs' reference frame.
+
+* :mod:`.features`: speckle-smoothed, half-resolution features of each frame's search area;
+* :mod:`.ncc`: masked normalised cross-correlation for every candidate shift at once;
+* :mod:`.viterbi`: the most probable path of shifts under a tissue-speed prior;
+* :mod:`.tracker`: whole-clip tracking anchored to the breathing centre, rejection, and the decision to apply;
+* :mod:`.result`: :class:`MotionResult`.
+"""
+
+from ceuskit.preprocess.motion.features import FEATURE_SCALE, frame_features
+from ceuskit.preprocess.motion.result import MotionResult
+from ceuskit.preprocess.motion.tracker import TrackingOptions, track
+
+__all__ = ["FEATURE_SCALE", "MotionResult", "TrackingOptions", "frame_features", "track"]

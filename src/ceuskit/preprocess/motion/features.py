@@ -1,0 +1,41 @@
+"""Tracking features of one frame: the search area's grey, speckle-smoothed and halved, with its validity.
+
+Pixels that carry no echo — outside the image region, burned-in overlays, colours off the display map — are
+left out by normalised convolution (smooth the valid pixels and their indicator alike, divide), so they
+neither pull a match nor leave a hole; a feature pixel stays valid when most of its neighbourhood was.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["FEATURE_SCALE", "frame_features"]
+
+FEATURE_SCALE = 2
+"""Full-frame pixels per feature pixel (features are computed at half resolution)."""
+
+
+def frame_features(crop: np.ndarray, valid: np.ndarray, smoothing_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Half-resolution, speckle-smoothed features of a search-area crop.
+
+    Parameters
+    ----------
+    crop : (H, W) grey, H and W even; ``valid`` (H, W) bool marks the pixels that carry echo.
+    smoothing_px : Gaussian σ in full-frame pixels.
+
+    Returns
+    -------
+    (features, valid), each (H/2, W/2): float32 smoothed grey (0 where invalid) and bool validity.
+    """
+    h, w = crop.shape[0] // 2, crop.shape[1] // 2
+    weights = valid[:2 * h, :2 * w].reshape(h, 2, w, 2).sum(axis=(1, 3)).astype(np.float32)
+    sums = np.where(valid, crop, 0.0)[:2 * h, :2 * w].reshape(h, 2, w, 2).sum(axis=(1, 3)).astype(np.float32)
+    sigma = max(np.sqrt(max(smoothing_px**2 - 0.25, 0.0)) / FEATURE_SCALE, 0.3)
+    if bool(valid.all()):
+        return ndimage.gaussian_filter(sums / 4.0, sigma, mode="nearest"), np.ones((h, w), dtype=bool)
+    smooth_sums = ndimage.gaussian_filter(sums, sigma, mode="nearest")
+    smooth_weights = ndimage.gaussian_filter(weights, sigma, mode="nearest")
+    ok = smooth_weights > 2.0  # at least half of the neighbourhood's weight was valid
+    features = np.where(ok, smooth_sums / np.maximum(smooth_weights, 1e-6), 0.0).astype(np.float32)
+    return features, ok

@@ -1,0 +1,144 @@
+"""Posterior of each frame's 2-D shift in a hidden Markov model of tissue motion (forward–backward).
+
+The hidden state is the shift; each frame's image match gives a likelihood per candidate shift, and
+between frames the shift performs a Gaussian random walk (a prior on tissue speed). The forward–backward
+(sum-product) recursions give, for every frame, the posterior over shifts given the whole clip, and the
+*cavity* distribution: the same posterior without that frame's own match — the shift its neighbours
+predict for it, independent of its own image noise. Propagation through the random walk is a Gaussian blur
+of the probability map; mass that would leave the searched range is dropped.
+
+The posterior mean, not the most probable path, is the estimate: where a frame's match is ambiguous
+(flat, or several similar peaks of speckle noise) the mean stays with what the neighbours support instead
+of jumping to a chance maximum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+__all__ = ["ShiftPosterior", "forward_backward"]
+
+
+@dataclass(frozen=True)
+class ShiftPosterior:
+    """Per-frame summaries of the shift posterior, in state units (offsets from the grid's centre).
+
+    Attributes
+    ----------
+    mean : (n, 2) posterior mean (row, column offset).
+    spread : (n,) posterior standard deviation (root of the summed per-axis variances).
+    predicted : (n, 2) mean of the cavity distribution (the neighbours' prediction, the frame's own match
+        left out).
+    """
+
+    mean: np.ndarray
+    spread: np.ndarray
+    predicted: np.ndarray
+
+
+@njit(cache=True)
+def _blur(p: np.ndarray, sigma: float, out: np.ndarray) -> None:
+    """Separable Gaussian blur of the square map ``p`` into ``out``, zero outside (mass may leave)."""
+    size = p.shape[0]
+    reach = min(int(3.0 * sigma + 1.0), size - 1)
+    kernel = np.empty(2 * reach + 1)
+    for i in range(-reach, reach + 1):
+        kernel[i + reach] = np.exp(-0.5 * (i / sigma) ** 2)
+    kernel /= kernel.sum()
+    tmp = np.zeros_like(p)
+    for y in range(size):
+        for x in range(size):
+            acc = 0.0
+            for i in range(max(-reach, -x), min(reach, size - 1 - x) + 1):
+                acc += kernel[i + reach] * p[y, x + i]
+            tmp[y, x] = acc
+    for y in range(size):
+        for x in range(size):
+            acc = 0.0
+            for i in range(max(-reach, -y), min(reach, size - 1 - y) + 1):
+                acc += kernel[i + reach] * tmp[y + i, x]
+            out[y, x] = acc
+
+
+@njit(cache=True)
+def _normalise(p: np.ndarray) -> None:
+    total = p.sum()
+    if total > 0.0 and np.isfinite(total):
+        p /= total
+    else:
+        p[:] = 1.0 / p.size
+
+
+@njit(cache=True)
+def _moments(p: np.ndarray, offsets: np.ndarray, out: np.ndarray, row: int) -> float:
+    """Posterior mean of the normalised map ``p`` into out[row]; returns its standard deviation."""
+    size = p.shape[0]
+    mean_y = 0.0
+    mean_x = 0.0
+    for y in range(size):
+        for x in range(size):
+            mean_y += p[y, x] * offsets[y]
+            mean_x += p[y, x] * offsets[x]
+    var = 0.0
+    for y in range(size):
+        for x in range(size):
+            var += p[y, x] * ((offsets[y] - mean_y) ** 2 + (offsets[x] - mean_x) ** 2)
+    out[row, 0] = mean_y
+    out[row, 1] = mean_x
+    return np.sqrt(max(var, 0.0))
+
+
+@njit(cache=True)
+def _forward_backward(likelihood: np.ndarray, step_sigma: np.ndarray, mean: np.ndarray, spread: np.ndarray,
+                      predicted: np.ndarray) -> None:
+    n, size, _ = likelihood.shape
+    offsets = np.arange(size) - (size - 1) / 2.0
+    predicted_forward = np.empty_like(likelihood)
+    alpha = np.empty_like(likelihood)
+    predicted_forward[0] = 1.0 / (size * size)
+    alpha[0] = likelihood[0]
+    _normalise(alpha[0])
+    for k in range(1, n):
+        _blur(alpha[k - 1], step_sigma[k], predicted_forward[k])
+        _normalise(predicted_forward[k])
+        alpha[k] = predicted_forward[k] * likelihood[k]
+        _normalise(alpha[k])
+    beta = np.ones((size, size))
+    work = np.empty((size, size))
+    for k in range(n - 1, -1, -1):
+        if k < n - 1:
+            _blur(likelihood[k + 1] * beta, step_sigma[k + 1], work)
+            beta[:] = work
+            _normalise(beta)
+        work[:] = alpha[k] * beta
+        _normalise(work)
+        spread[k] = _moments(work, offsets, mean, k)
+        work[:] = predicted_forward[k] * beta
+        _normalise(work)
+        _moments(work, offsets, predicted, k)
+
+
+def forward_backward(log_likelihood: np.ndarray, step_sigma: np.ndarray) -> ShiftPosterior:
+    """Posterior summaries of a random-walk shift given per-frame log-likelihood maps.
+
+    Parameters
+    ----------
+    log_likelihood : (n, S, S) log-likelihood of each candidate shift per frame (any additive constant per
+        frame); the grid's centre is shift (0, 0). NaN counts as no evidence.
+    step_sigma : (n,) standard deviation (states) of the step from frame k−1 to k; entry 0 unused.
+
+    Returns
+    -------
+    :class:`ShiftPosterior`.
+    """
+    n, size, _ = log_likelihood.shape
+    ll = np.nan_to_num(np.asarray(log_likelihood, dtype=np.float64), nan=0.0)
+    likelihood = np.exp(ll - ll.max(axis=(1, 2), keepdims=True))
+    mean, predicted, spread = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros(n)
+    if n:
+        sigma = np.maximum(np.asarray(step_sigma, dtype=np.float64), 1e-3)
+        _forward_backward(likelihood, sigma, mean, spread, predicted)
+    return ShiftPosterior(mean, spread, predicted)

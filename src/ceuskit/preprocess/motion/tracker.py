@@ -1,0 +1,266 @@
+"""Whole-clip tissue tracking anchored to the breathing centre, never to its own past.
+
+The clip is read once before anything is decided, so tracking need not be causal:
+
+1. **Anchor.** Breathing moves the liver back and forth around a position it keeps returning to, so the
+   plain (unaligned) mean of the frames over a few seconds is a blurred image of the anatomy *at that
+   centre*. Each frame is matched against the mean of its neighbours (itself left out); the matches
+   measure displacement from the breathing centre, and errors cannot accumulate: no template is ever
+   built from earlier estimates of the same chain. This pass works on features blurred to about a third
+   of the search range: a sharp texture that persists from frame to frame (B-mode speckle) would otherwise
+   average into ghost copies at the extremes of the breathing, and a frame would match the far ghost.
+2. **Sharpen.** The neighbours are then aligned with those estimates and averaged again: a sharp template
+   of the local appearance (bright arterial lesion, dark wash-out, …) still expressed at the centre.
+3. **Posterior.** For every frame, the masked normalised cross-correlation over all candidate shifts gives a
+   log-likelihood; a hidden Markov model with a Gaussian prior on tissue speed combines the frames
+   (forward–backward) and each frame's shift is its posterior mean: a frame with no clear match follows its
+   neighbours instead of jumping to a chance peak of speckle noise.
+4. **Reject.** A frame whose match at its estimated shift falls far below its neighbours' (out of plane, a
+   deep breath) is rejected (NaN in the TICs) and left out of the templates and of the evidence.
+5. **Decide, by held-out evidence.** Each frame's shift is also predicted from its neighbours alone (the
+   posterior without the frame's own match). Tracking is applied only if, on average, a frame matches its
+   template better at that prediction than at the still ROI's position: the prediction never saw the
+   frame's own speckle, so chance matches cannot vote for tracking — an ROI wandering over homogeneous
+   liver gains nothing there, however smooth its TIC.
+
+Shifts are finally expressed relative to the reference frame, where the ROIs were drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from scipy import ndimage
+
+from ceuskit.preprocess.motion.ncc import CHUNK, ncc_surfaces
+from ceuskit.preprocess.motion.posterior import forward_backward
+from ceuskit.preprocess.motion.result import MotionResult
+
+__all__ = ["TrackingOptions", "track"]
+
+
+@dataclass(frozen=True)
+class TrackingOptions:
+    """Settings of :func:`track`.  Lengths in feature pixels (``feature_scale`` full-frame pixels each)."""
+
+    window_s: float = 6.0  # neighbours within ± window/2 make a frame's template (≥ one breathing cycle)
+    speed_px_s: float = 16.0  # typical tissue speed (Gaussian prior on the frame-to-frame step), px/s
+    step_floor_px: float = 0.5  # a frame-to-frame step of this size is always plausible
+    effective_area_px: float = 12.0  # pixels per independent sample in the smoothed features
+    reject_z: float = 4.0  # reject a frame whose match lies this many standard errors below its neighbours'
+    reject_window_s: float = 6.0  # … the neighbours within ± this/2 …
+    reject_ratio: float = 0.5  # … and below this fraction of their correlation
+    evidence_z: float = 3.0  # tracking must beat the static position by this many standard errors
+    min_gain: float = 0.02  # … and by at least this much correlation (Fisher z), on average
+    passes: int = 2  # sharpening passes after the anchoring one
+    anchor_blur: float = 0.33  # the anchoring pass blurs the features by this fraction of the search radius
+
+
+def _window_bounds(times_s: np.ndarray, half_s: float) -> tuple[np.ndarray, np.ndarray]:
+    return (np.searchsorted(times_s, times_s - half_s, side="left"),
+            np.searchsorted(times_s, times_s + half_s, side="right"))
+
+
+def _aligned_patches(features: np.ndarray, valid: np.ndarray, states: np.ndarray, h: int, w: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's template-sized patch at its state (row, column offset inside the search image)."""
+    n = features.shape[0]
+    patches = np.empty((n, h, w), dtype=np.float32)
+    ok = np.empty((n, h, w), dtype=bool)
+    for k in range(n):
+        y, x = int(states[k, 0]), int(states[k, 1])
+        patches[k] = features[k, y:y + h, x:x + w]
+        ok[k] = valid[k, y:y + h, x:x + w]
+    return patches, ok
+
+
+def _match_all(features: np.ndarray, valid: np.ndarray, states: np.ndarray, keep: np.ndarray, lo: np.ndarray,
+               hi: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """NCC surfaces of every frame against the mean of its neighbours' patches (itself left out).
+
+    Neighbours of frame k are the kept frames lo[k] … hi[k]−1 (both non-decreasing in k); each contributes
+    its patch at its current state. Templates come from a running window sum, a chunk of frames at a time,
+    so memory stays a few patches per frame.
+
+    Returns
+    -------
+    (ncc, template_pixels): (n, S, S) float32 surfaces and (n,) the number of valid template pixels.
+    """
+    n = features.shape[0]
+    patches, patch_ok = _aligned_patches(features, valid, states, h, w)
+    weight = (patch_ok & keep[:, None, None]).astype(np.float32)
+    patches *= weight
+    size = features.shape[1] - h + 1
+    ncc = np.empty((n, size, size), dtype=np.float32)
+    counts = np.empty(n)
+    total = np.zeros((h, w), dtype=np.float64)
+    count = np.zeros((h, w), dtype=np.float64)
+    first = last = 0
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
+        templates = np.empty((stop - start, h, w), dtype=np.float32)
+        template_ok = np.empty((stop - start, h, w), dtype=bool)
+        for k in range(start, stop):
+            while last < hi[k]:
+                total += patches[last]
+                count += weight[last]
+                last += 1
+            while first < lo[k]:
+                total -= patches[first]
+                count -= weight[first]
+                first += 1
+            others = count - weight[k]
+            template_ok[k - start] = others > 0.5
+            templates[k - start] = np.where(others > 0.5, (total - patches[k]) / np.maximum(others, 1.0), 0.0)
+        ncc[start:stop] = ncc_surfaces(features[start:stop], valid[start:stop], templates, template_ok)
+        counts[start:stop] = template_ok.sum(axis=(1, 2))
+    return ncc, counts
+
+
+def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: float) -> np.ndarray:
+    """−(N/2)·ln(1 − r²) per shift (r > 0; the profile likelihood of a linear match with N independent
+    samples), plus a weak Gaussian prior of width ``envelope`` states around the breathing centre."""
+    r = np.clip(np.nan_to_num(ncc, nan=0.0), 0.0, 0.995)
+    ll = -(0.5 * n_eff)[:, None, None] * np.log1p(-r * r)
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+    ll -= (offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2.0 * envelope**2)
+    return ll
+
+
+def _path_quality(ncc: np.ndarray, path: np.ndarray) -> np.ndarray:
+    return ncc[np.arange(path.shape[0]), path[:, 0], path[:, 1]]
+
+
+def _rejected(quality: np.ndarray, n_eff: np.ndarray, times_s: np.ndarray, opts: TrackingOptions) -> np.ndarray:
+    """Frames whose match falls far below the level their neighbours reach: out of plane or a deep breath.
+
+    The level is the 80th percentile of the neighbours' correlations (within ± ``reject_window_s``/2). Its
+    uncertainty is the larger of the sampling error of a correlation ρ over N independent samples,
+    (1 − ρ²)/√(N − 3), and the neighbours' frame-to-frame scatter (robust, from successive differences, so
+    a trend does not count). A frame is rejected when it lies ``reject_z`` of those below the level and
+    below ``reject_ratio`` of it. Where the neighbours themselves barely match (no structure: the lesion iso
+    to the liver) the threshold falls below zero and nothing is rejected.
+    """
+    lo, hi = _window_bounds(times_s, opts.reject_window_s / 2)
+    samples = np.asarray(n_eff, dtype=np.float64)
+    return _rejected_kernel(np.asarray(quality, dtype=np.float64), lo, hi, samples, opts.reject_z, opts.reject_ratio)
+
+
+@njit(cache=True)
+def _rejected_kernel(q: np.ndarray, lo: np.ndarray, hi: np.ndarray, samples: np.ndarray, reject_z: float,
+                     reject_ratio: float) -> np.ndarray:
+    n = q.size
+    out = np.zeros(n, dtype=np.bool_)
+    for k in range(n):
+        if not np.isfinite(q[k]):
+            out[k] = True
+            continue
+        around = q[lo[k]:hi[k]]
+        around = around[np.isfinite(around)]
+        if around.size < 5:
+            continue
+        level = np.percentile(around, 80.0)
+        sampling = (1.0 - min(level * level, 1.0)) / np.sqrt(max(samples[k] - 3.0, 1.0))
+        scatter = 1.4826 * np.median(np.abs(np.diff(around))) / np.sqrt(2.0)
+        out[k] = q[k] < level - reject_z * max(sampling, scatter) and q[k] < reject_ratio * level
+    return out
+
+
+def _arriving(levels: np.ndarray, fraction: float = 0.5) -> np.ndarray:
+    """Frames before the template area first reaches ``fraction`` of its brightness rise: the contrast is
+    still arriving, their matches are weak because the image is faint, not because the plane was left."""
+    low, high = float(np.min(levels)), float(np.percentile(levels, 95))
+    risen = np.flatnonzero(levels >= low + fraction * (high - low))
+    out = np.zeros(levels.size, dtype=bool)
+    out[:risen[0] if risen.size else 0] = True
+    return out
+
+
+def _fisher(r: np.ndarray) -> np.ndarray:
+    return np.arctanh(np.clip(r, -0.999, 0.999))
+
+
+def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radius: int, reference_index: int,
+          start_index: int = 0, feature_scale: int = 2, options: TrackingOptions | None = None) -> MotionResult:
+    """Track the tissue in a stack of search-area features.
+
+    Parameters
+    ----------
+    features : (n, h + 2·radius, w + 2·radius) float, smoothed grey of each frame's search area; the template
+        area (the ROIs' surroundings at zero shift) is the centre h × w.
+    valid : same shape, bool: pixels carrying echo (False outside the image, on overlays, off the map).
+    times_s : (n,) frame times, s.
+    radius : largest shift searched, feature pixels.
+    reference_index : the frame the ROIs were drawn on; shifts are returned relative to it.
+    start_index : frames before it are not tracked (CEUS-only clips before the contrast arrives).
+    feature_scale : full-frame pixels per feature pixel.
+
+    Returns
+    -------
+    :class:`MotionResult` with full-frame pixel shifts; ``applied`` says whether the image evidence supports
+    using them.
+    """
+    opts = options or TrackingOptions()
+    n = features.shape[0]
+    size = 2 * radius + 1
+    h, w = features.shape[1] - 2 * radius, features.shape[2] - 2 * radius
+    shifts = np.zeros((n, 2), dtype=int)
+    quality = np.full(n, np.nan)
+    rejected = np.zeros(n, dtype=bool)
+    tracked = np.zeros(n, dtype=bool)
+    idx = np.arange(start_index, n)
+    if idx.size < 8:
+        return MotionResult(shifts, quality, rejected, tracked, False, "too few frames with contrast to track")
+    feats, ok, t = features[start_index:], valid[start_index:], times_s[start_index:]
+    lo, hi = _window_bounds(t, opts.window_s / 2)
+    dt = np.diff(t, prepend=t[0])
+    step_sigma = np.sqrt((opts.speed_px_s * dt) ** 2 + opts.step_floor_px**2)
+    states = np.full((idx.size, 2), radius)
+    keep = np.ones(idx.size, dtype=bool)
+    arriving = _arriving(feats[:, radius:radius + h, radius:radius + w].mean(axis=(1, 2)))
+    coarse = ndimage.gaussian_filter(feats.astype(np.float32), (0.0, opts.anchor_blur * radius,
+                                                                 opts.anchor_blur * radius), mode="nearest")
+    for iteration in range(1 + opts.passes):
+        ncc, template_pixels = _match_all(coarse if iteration == 0 else feats, ok, states, keep, lo, hi, h, w)
+        n_eff = template_pixels / opts.effective_area_px
+        ll = _log_likelihood(ncc, n_eff, radius, envelope=float(radius))
+        ll[~keep] = 0.0  # rejected frames follow their neighbours
+        posterior = forward_backward(ll, step_sigma)
+        states = np.clip(np.rint(posterior.mean).astype(int) + radius, 0, size - 1)
+        keep = ~_rejected(_path_quality(ncc, states), n_eff, t, opts) | arriving
+    q = _path_quality(ncc, states)
+    fine = posterior.mean  # displacement from the breathing centre, feature px
+    anchored = np.searchsorted(idx, reference_index)
+    if anchored < idx.size and idx[anchored] == reference_index:
+        origin = fine[anchored]
+    else:  # the reference frame was not tracked (e.g. drawn before the contrast came): use the usual position
+        origin = np.median(fine[keep], axis=0)
+    relative = np.rint((fine - origin) * feature_scale).astype(int)
+    shifts[idx] = relative[:, ::-1]  # (dx, dy)
+    quality[idx] = q
+    rejected[idx] = ~keep
+    tracked[idx] = True
+    rows = np.arange(idx.size)
+    static = np.clip(np.rint(origin).astype(int) + radius, 0, size - 1)
+    predicted = np.clip(np.rint(posterior.predicted).astype(int) + radius, 0, size - 1)
+    static_q = ncc[:, static[0], static[1]]
+    predicted_q = ncc[rows, predicted[:, 0], predicted[:, 1]]
+    use = keep & np.isfinite(static_q) & np.isfinite(predicted_q)
+    gain = _fisher(predicted_q[use]) - _fisher(static_q[use])
+    applied, note = _decide(gain, opts)
+    return MotionResult(shifts, quality, rejected, tracked, applied, note,
+                        evidence_gain=float(np.mean(gain)) if gain.size else float("nan"))
+
+
+def _decide(gain: np.ndarray, opts: TrackingOptions) -> tuple[bool, str]:
+    if gain.size < 8:
+        return False, "too few well-matched frames to judge the tracking; ROIs kept still"
+    mean = float(np.mean(gain))
+    se = float(np.std(gain, ddof=1)) / math.sqrt(gain.size)
+    if mean >= opts.min_gain and mean >= opts.evidence_z * se:
+        return True, (f"tracked positions match the anatomy better than still ROIs (Fisher-z gain {mean:.3f} ± "
+                      f"{se:.3f} over {gain.size} frames)")
+    return False, (f"no significant motion evidence (Fisher-z gain {mean:.3f} ± {se:.3f}); ROIs kept still")

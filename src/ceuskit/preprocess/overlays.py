@@ -1,0 +1,157 @@
+"""Burned-in overlays inside the image region: the pixels that are not echo.
+
+Scanners burn text and graphics into the image they record: an elapsed-time counter that changes every
+second, the mechanical index, markers (+, ×), calliper dots and lines, in white, grey or colour.  None of it
+is echo, so it must stay out of TICs and tracking.  What tells an overlay pixel from echo:
+
+* contrast speckle decorrelates every frame, while an overlay pixel holds exactly the same value over runs
+  of consecutive frames;
+* an overlay is much brighter than the changing image around it (``min_contrast`` grey levels above the
+  mean of the neighbouring pixels that change), or on a colour display off the map altogether;
+* or it holds a bright value (≥ 128) in most runs while the image around it changes (grey text over bright
+  contrast, where it is not much brighter);
+* a pixel held at the display maximum counts only where the changing image around it does not reach the
+  maximum too (a saturated lesion clips many of its pixels, each by chance in some frames);
+* it is seen so in at least ``min_runs`` runs sampled over the clip (pixels seen in one run join it when
+  they touch such a pixel: the counter's strokes change with the digits).
+
+Dark, constant image (grey 0 before the contrast arrives) is not brighter than anything; a saturated lesion
+(speckle clipped at the display maximum) holds 255 only by chance and is no brighter than its bright
+surroundings; static tissue before the contrast arrives has no changing neighbourhood to stand out from.
+None of them is called an overlay.  Limits: an overlay darker than the image, or one drawn in a colour of
+the map over image of the same brightness, is not found; a B-mode image whose tissue does not move at all
+gives no changing neighbourhood, so only off-map overlays are found there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import ndimage
+
+from ceuskit.preprocess.display import DisplayMap, display_map_of, sample_runs
+
+if TYPE_CHECKING:
+    from ceuskit.io.clip import Clip
+
+__all__ = ["detect_overlays", "overlay_mask"]
+
+Box = tuple[int, int, int, int]
+
+MIN_CONTRAST = 64.0
+"""Grey levels an overlay pixel stands above the mean of the changing pixels around it."""
+
+NEIGHBOURHOOD_PX = 15
+"""Side of the square neighbourhood an overlay pixel is compared with."""
+
+MIN_CHANGING = 0.3
+"""Fraction of a pixel's neighbourhood that must change during a run for its brightness to count."""
+
+PERSISTENT_GREY = 128.0
+"""A pixel held at this grey or brighter …"""
+
+PERSISTENT_SHARE = 0.75
+"""… in this share of the runs where its neighbourhood changes is an overlay even without contrast (grey text
+over bright contrast; static tissue in contrast mode is dimmer)."""
+
+SATURATED_GREY = 254.5
+"""Grey index of the display maximum (saturation)."""
+
+MAX_SATURATING = 0.02
+"""A pixel held at the display maximum is an overlay only where less than this fraction of the changing
+neighbourhood's pixels reach the maximum during the run (a saturated lesion clips many, independently)."""
+
+
+def _run_evidence(run: np.ndarray, display: DisplayMap, min_contrast: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What one run of (k, rows, columns[, 3]) frames says about each pixel, as three (rows, columns) bools.
+
+    Returns
+    -------
+    overlay : held and off the map, or held and ``min_contrast`` above the changing neighbourhood.
+    bright_held : held at a bright grey (≥ :data:`PERSISTENT_GREY`) among changing pixels.
+    evaluable : enough of the neighbourhood changes for a held pixel to stand out.
+    """
+    held = np.all(run == run[:1], axis=0)
+    if held.ndim == 3:
+        held = held.all(axis=-1)
+    grey = np.stack([display.to_grey(frame) for frame in run])
+    finite = np.isfinite(grey).all(axis=0)
+    off_map = held & ~np.isfinite(grey).any(axis=0)
+    if run.shape[0] < 2:
+        return off_map, np.zeros_like(held), np.zeros_like(held)
+    mean = np.where(finite, grey.mean(axis=0), 0.0)
+    changing = (~held & finite).astype(np.float64)
+    size = NEIGHBOURHOOD_PX
+    changing_share = ndimage.uniform_filter(changing, size, mode="constant")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        around = ndimage.uniform_filter(mean * changing, size, mode="constant") / changing_share
+        saturating = ndimage.uniform_filter((grey >= SATURATED_GREY).mean(axis=0) * changing, size,
+                                            mode="constant") / changing_share
+    evaluable = changing_share >= MIN_CHANGING
+    candidate = held & finite & evaluable & ((mean < SATURATED_GREY) | (saturating < MAX_SATURATING))
+    return off_map | (candidate & (mean - around >= min_contrast)), candidate & (mean >= PERSISTENT_GREY), evaluable
+
+
+def overlay_mask(runs: Sequence[np.ndarray], display: DisplayMap, *, min_contrast: float = MIN_CONTRAST,
+                 min_runs: int = 2, dilate_px: int = 1) -> np.ndarray:
+    """Overlay pixels of an image region from runs of consecutive frames.
+
+    Parameters
+    ----------
+    runs : sequence of (k, rows, columns) or (k, rows, columns, 3) crops of the image region, each ``k ≥ 2``
+        consecutive frames (with ``k == 1`` only off-map pixels can be told), spread over the clip.
+    display : the region's display map (grey index, NaN off the map).
+    min_contrast : grey levels above the changing neighbourhood that make a held pixel an overlay.
+    min_runs : runs in which a pixel must look like an overlay.
+    dilate_px : the mask is grown by this many pixels (anti-aliased edges, digits not seen in the sample).
+
+    Returns
+    -------
+    (rows, columns) bool.
+    """
+    if not runs:
+        raise ValueError("runs: at least one run of frames is needed")
+    votes = np.zeros(runs[0].shape[1:3], dtype=np.int32)
+    persistent = np.zeros_like(votes)
+    evaluable = np.zeros_like(votes)
+    for run in runs:
+        overlay, bright_held, seen_changing = _run_evidence(run, display, min_contrast)
+        votes += overlay
+        persistent += bright_held
+        evaluable += seen_changing
+    core = (votes >= min_runs) | (persistent >= np.maximum(min_runs, PERSISTENT_SHARE * evaluable))
+    mask = ndimage.binary_propagation(core, mask=core | (votes >= 1), structure=np.ones((3, 3), dtype=bool))
+    if dilate_px > 0 and mask.any():
+        mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool), iterations=dilate_px)
+    return mask
+
+
+def detect_overlays(clip: Clip, *, box: Box | None = None, display: DisplayMap | None = None, n_runs: int = 24,
+                    run_length: int = 3, min_contrast: float = MIN_CONTRAST, min_runs: int = 2,
+                    dilate_px: int = 1) -> np.ndarray:
+    """Burned-in overlay pixels inside a clip's image region.
+
+    Parameters
+    ----------
+    clip : the clip.
+    box : (x0, y0, x1, y1) of the image region; default the CEUS region.
+    display : the region's display map; default ``clip.display_map()`` for the CEUS region.
+    n_runs, run_length : runs of consecutive frames sampled over the clip (24 runs of 3 decode 72 frames).
+    min_contrast, min_runs, dilate_px : see :func:`overlay_mask`.
+
+    Returns
+    -------
+    (rows, columns) bool mask of the full frame, True on overlay pixels (inside ``box`` only).
+    """
+    box = clip.ceus_region.box if box is None else box
+    if display is None:
+        display = clip.display_map() if box == clip.ceus_region.box else display_map_of(clip, box=box)
+    x0, y0, x1, y1 = box
+    runs = [run[:, y0:y1, x0:x1] for run in sample_runs(clip, n_runs, run_length)]
+    full = np.zeros((clip.rows, clip.columns), dtype=bool)
+    full[y0:y1, x0:x1] = overlay_mask(runs, display, min_contrast=min_contrast, min_runs=min_runs,
+                                      dilate_px=dilate_px)
+    return full

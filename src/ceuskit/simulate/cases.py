@@ -1,0 +1,60 @@
+"""Real-world conditions as named phantoms: what real screens and real hands add to a clip.
+
+Every case is a :class:`~ceuskit.simulate.Phantom` with a known truth, read by the test suite and by
+``make bench`` (and written by ``ceuskit simulate --case NAME``). They share the held-out clips' format:
+gamma-variate perfusion, 8 frames/s, a 160×120 image, a 45 dB display, irregular cos⁴ breathing, and —
+unless the case says otherwise — an out-of-plane second in every nine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ceuskit.simulate.phantom import Phantom
+
+__all__ = ["REAL_WORLD", "real_world_case"]
+
+_BASE = Phantom(fps=8.0, rows=120, columns=160, lesion_center_px=(80.0, 62.0), lesion_radii_px=(20.0, 16.0),
+                dynamic_range_db=45.0, curve_family="gamma", duration_s=100.0, lead_in_s=3.0, jitter=0.1,
+                breathing_irregularity=0.2, out_of_plane_period_s=9.0, out_of_plane_duration_s=1.0)
+
+REAL_WORLD: dict[str, Phantom] = {
+    # CEUS-only screens: breathing, out-of-plane frames, lesions that turn from bright to dark
+    "ceus-breathing-10px": replace(_BASE, pattern="hyper-early-hypo", seed=1, breathing_amplitude_px=(3, 10)),
+    "ceus-breathing-15px": replace(_BASE, pattern="hyper-early-hypo", seed=4, breathing_amplitude_px=(5, 15)),
+    "ceus-breathing-6px-late-washout": replace(_BASE, pattern="hyper-late-hypo", seed=2, duration_s=150.0,
+                                              breathing_amplitude_px=(2, 6)),
+    "ceus-breathing-3.5px": replace(_BASE, pattern="hyper-early-iso", seed=3, duration_s=150.0,
+                                    breathing_amplitude_px=(1.5, 3.5), out_of_plane_period_s=0.0),
+    "ceus-breathing-8px-hypo": replace(_BASE, pattern="hypo-none-hypo", seed=7, breathing_amplitude_px=(3, 8)),
+    "ceus-breathing-10px-late-hyper": replace(_BASE, pattern="hyper-none-hyper", seed=8, duration_s=150.0,
+                                              breathing_amplitude_px=(3, 10)),
+    "ceus-still-iso": replace(_BASE, pattern="iso-none-iso", seed=6, breathing_irregularity=0.0,
+                              out_of_plane_period_s=0.0),
+    # B-mode | CEUS side by side: tracked on the B-mode half
+    "dual-breathing-14px": replace(_BASE, pattern="hyper-early-marked", seed=5, dual=True,
+                                   breathing_amplitude_px=(4, 14)),
+    # the screen: a colour map, a burned-in timer and markers (one on the lesion)
+    "gold-map": replace(_BASE, pattern="hyper-early-hypo", seed=11, colour_map="gold",
+                        breathing_amplitude_px=(2, 6), out_of_plane_period_s=0.0),
+    "bronze-map-with-bar": replace(_BASE, pattern="hyper-late-hypo", seed=12, colour_map="bronze", colour_bar=True,
+                                   duration_s=150.0, breathing_amplitude_px=(2, 6), out_of_plane_period_s=0.0),
+    "burned-in-timer": replace(_BASE, pattern="hyper-early-hypo", seed=13, breathing_amplitude_px=(3, 8),
+                               overlays=("timer", "mi", "markers", "lesion-marker")),
+    # the hands: a recording started after the contrast came, a gain set too high
+    "late-start": replace(_BASE, pattern="hyper-early-hypo", seed=14, lead_in_s=-20.0, duration_s=80.0,
+                          breathing_amplitude_px=(2, 6)),
+    "saturated": replace(_BASE, pattern="hyper-early-hypo", seed=15, gain_db=10.0, breathing_amplitude_px=(2, 6),
+                         out_of_plane_period_s=0.0),
+}
+"""Named real-world phantoms (see the module docstring)."""
+
+
+def real_world_case(name: str) -> Phantom:
+    """The phantom of a named case; ``InputError`` listing the names for an unknown one."""
+    from ceuskit.errors import InputError
+
+    try:
+        return REAL_WORLD[name]
+    except KeyError:
+        raise InputError(f"unknown case {name!r}; choose one of {', '.join(REAL_WORLD)}") from None
