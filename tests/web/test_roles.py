@@ -37,6 +37,8 @@ ROLE_MATRIX = [
     ("POST", "/api/reading-sessions/{session_id}/reads", "reader"),
     ("POST", "/api/reading-sessions/{session_id}/reopen", "admin"),
     ("POST", "/api/reading-sessions/{session_id}/close", "admin"), ("GET", "/api/audit", "admin"),
+    ("GET", "/api/pacs", "admin"), ("GET", "/api/pacs/studies", "admin"), ("POST", "/api/pacs/lesions", "admin"),
+    ("POST", "/api/lesions/{lesion_id}/push", "admin"),
 ]
 STATE_CHANGING = [(m, p) for m, p, _ in ROLE_MATRIX if m in ("POST", "PUT", "DELETE")]
 
@@ -113,7 +115,7 @@ def _request(client: TestClient, method: str, template: str, ids: dict[str, Any]
         body = {"name": "role check"}
     elif method in ("POST", "PUT") and not template.endswith(("/analyze", "/map", "/close", "/uploads")):
         body = {}
-    if harmless and template.endswith(("/analyze", "/map")):
+    if harmless and template.endswith(("/analyze", "/map", "/push")):
         path = template.format(**{**ids, "lesion_id": 10**6})  # a 404 proves access without starting a job
     params = {"format": "docx"} if harmless and template.endswith("/report") else None
     headers = {} if csrf is None else {"X-CSRF-Token": csrf}
@@ -142,7 +144,8 @@ def test_an_administrator_may_do_everything_but_read_blinded(world: World, metho
                                                              who: str) -> None:
     response = _request(world.admin, method, template, world.ids, world.csrf["boss"], harmless=True,
                         sign_out_as="boss")
-    assert response.status_code < 500, response.text
+    unconfigured = "no PACS configured" in response.text  # a 503 of the PACS routes: but let in
+    assert response.status_code < 500 or unconfigured, response.text
     if who == "reader":  # reading is the reader's act: an administrator has no items of their own
         assert response.status_code == 403 and "not yours" in response.json()["detail"]
     else:
