@@ -17,7 +17,10 @@ The clip is read once before anything is decided, so tracking need not be causal
    neighbours instead of jumping to a chance peak of speckle noise.
 4. **Reject.** A frame whose match at its estimated shift falls far below its neighbours' (out of plane, a
    deep breath) is rejected (NaN in the TICs) and left out of the templates and of the evidence.
-5. **Decide, by held-out evidence.** Each frame's shift is also predicted from its neighbours alone (the
+5. **Envelope.** The frames placed confidently show how far the breathing takes the tissue; later passes
+   keep every frame inside that envelope (a frame with vague evidence cannot be pulled outside it), and a
+   frame still outside at the end is rejected, not measured.
+6. **Decide, by held-out evidence.** Each frame's shift is also predicted from its neighbours alone (the
    posterior without the frame's own match). Tracking is applied only if, on average, a frame matches its
    template better at that prediction than at the still ROI's position: the prediction never saw the
    frame's own speckle, so chance matches cannot vote for tracking — an ROI wandering over homogeneous
@@ -57,6 +60,8 @@ class TrackingOptions:
     min_gain: float = 0.02  # … and by at least this much correlation (Fisher z), on average
     passes: int = 2  # sharpening passes after the anchoring one
     anchor_blur: float = 0.33  # the anchoring pass blurs the features by this fraction of the search radius
+    confident_spread_px: float = 1.0  # frames placed this precisely (posterior s.d.) define the envelope …
+    envelope_margin_px: float = 1.0  # … widened by this margin
 
 
 def _window_bounds(times_s: np.ndarray, half_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -120,14 +125,38 @@ def _match_all(features: np.ndarray, valid: np.ndarray, states: np.ndarray, keep
     return ncc, counts
 
 
-def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: float) -> np.ndarray:
+def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: Envelope) -> np.ndarray:
     """−(N/2)·ln(1 − r²) per shift (r > 0; the profile likelihood of a linear match with N independent
-    samples), plus a weak Gaussian prior of width ``envelope`` states around the breathing centre."""
+    samples), plus the envelope prior: free inside the breathing envelope, a Gaussian wall (1 state wide)
+    beyond it, and a weak Gaussian pull (width ``radius``) towards its centre."""
     r = np.clip(np.nan_to_num(ncc, nan=0.0), 0.0, 0.995)
     ll = -(0.5 * n_eff)[:, None, None] * np.log1p(-r * r)
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
-    ll -= (offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2.0 * envelope**2)
+    dy, dx = offsets[:, None] - envelope.centre[0], offsets[None, :] - envelope.centre[1]
+    distance = np.hypot(dy, dx)
+    ll -= distance**2 / (2.0 * radius**2) + np.maximum(distance - envelope.radius, 0.0) ** 2 / 2.0
     return ll
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Where the breathing takes the tissue: a disc (feature px) around the usual position."""
+
+    centre: np.ndarray
+    radius: float
+
+    @classmethod
+    def of(cls, mean: np.ndarray, spread: np.ndarray, keep: np.ndarray, search_radius: int,
+           opts: TrackingOptions) -> Envelope:
+        """The envelope of the confidently placed frames (posterior spread ≤ ``confident_spread_px``):
+        their median position and the 99th percentile of their distance from it, plus a margin. With too
+        few confident frames it is the whole searched range."""
+        confident = keep & (spread <= opts.confident_spread_px)
+        if confident.sum() < 10:
+            return cls(np.zeros(2), float(search_radius))
+        centre = np.median(mean[confident], axis=0)
+        reach = float(np.percentile(np.hypot(*(mean[confident] - centre).T), 99))
+        return cls(centre, reach + opts.envelope_margin_px)
 
 
 def _path_quality(ncc: np.ndarray, path: np.ndarray) -> np.ndarray:
@@ -223,17 +252,21 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
     arriving = _arriving(feats[:, radius:radius + h, radius:radius + w].mean(axis=(1, 2)))
     coarse = ndimage.gaussian_filter(feats.astype(np.float32), (0.0, opts.anchor_blur * radius,
                                                                  opts.anchor_blur * radius), mode="nearest")
+    envelope = Envelope(np.zeros(2), float(radius))
     for iteration in range(1 + opts.passes):
         ncc, template_pixels = _match_all(coarse if iteration == 0 else feats, ok, states, keep, lo, hi, h, w)
         n_eff = template_pixels / opts.effective_area_px
-        ll = _log_likelihood(ncc, n_eff, radius, envelope=float(radius))
+        ll = _log_likelihood(ncc, n_eff, radius, envelope)
         ll[~keep] = 0.0  # rejected frames follow their neighbours
         posterior = forward_backward(ll, step_sigma)
         states = np.clip(np.rint(posterior.mean).astype(int) + radius, 0, size - 1)
         keep = ~_rejected(_path_quality(ncc, states), n_eff, t, opts) | arriving
+        envelope = Envelope.of(posterior.mean, posterior.spread, keep, radius, opts)
+    # what still lies outside the envelope had no evidence of its own to be there: never measured
+    keep &= np.hypot(*(posterior.mean - envelope.centre).T) <= envelope.radius + opts.envelope_margin_px
     q = _path_quality(ncc, states)
     fine = posterior.mean  # displacement from the breathing centre, feature px
-    anchored = np.searchsorted(idx, reference_index)
+    anchored = int(np.searchsorted(idx, reference_index))
     if anchored < idx.size and idx[anchored] == reference_index:
         origin = fine[anchored]
     else:  # the reference frame was not tracked (e.g. drawn before the contrast came): use the usual position
