@@ -194,9 +194,11 @@ METHODS = (
     "10·log10(lesion/liver), both smoothed over about 1 s; hyper-enhancing where R ≥ +1.5 dB, hypo-enhancing where "
     "R ≤ −1.5 dB, iso-enhancing between. Arterial phase 0–45 s (at the lesion's peak), wash-out searched from that "
     "peak to the end of the clip (hypo for at least 5 s; early before 60 s), late phase from 120 s (median R).",
-    "The onset (time of arterial enhancement) is the lesion's arrival time read model-free from its smoothed "
-    "time–intensity curve; the fitted bolus model gives it only where the curve gives none, and it is left empty "
-    "when the clip starts after contrast arrival. Times are seconds after injection.",
+    "The onset (time of arterial enhancement) is read model-free from the lesion's smoothed time–intensity "
+    "curve: the start of the sustained rise that leads to its arterial peak, found backward from the peak, where "
+    "the curve passes 5 % of the rise above a robust pre-arrival baseline (the median of the preceding seconds). "
+    "It is left empty when the clip starts after contrast arrival or the lesion does not clearly enhance; the "
+    "fitted bolus model stands in only when the curve has no samples. Times are seconds after injection.",
     "WHO 2019 grade from Ki-67 (G1 < 3 %, G2 3–20 %, G3 > 20 %). Proportions with Wilson 95 % intervals. Spearman "
     "correlation with the t approximation for p (as scipy), a permutation p (exact for n ≤ 9, 10^6 random "
     "permutations for n ≤ 20) and Fisher-z intervals (SE 1.06/√(n−3)); Kruskal–Wallis across grades; ROC AUC with "
