@@ -13,7 +13,11 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
      │    └── ManifestError    bad study manifest row (names the line)
      ├── FitError              a fit that cannot even be attempted (too few samples)
      ├── AnalysisError         an analysis that cannot produce a result (e.g. no parenchyma reference)
+     ├── ReportError           a report cannot be made (no Chromium to print the PDF)
      ├── StoreError           study database problems (unknown study, schema mismatch, server down)
+     │    ├── ConflictError    the request clashes with what is stored (a user or read that exists already)
+     │    └── AccountError     an account cannot be used or changed (bad name, weak password, disabled)
+     │         └── ForbiddenError   the user may not do this (another reader's session, an admin's page)
      └── PacsError            a PACS unreachable, refusing our credentials or association, or a transfer cut off
           └── PacsNotFoundError  the PACS has no such study, series or instance
 """
@@ -21,14 +25,18 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
 from __future__ import annotations
 
 __all__ = [
+    "AccountError",
     "AnalysisError",
     "CeusError",
     "ClipError",
+    "ConflictError",
     "FitError",
+    "ForbiddenError",
     "InputError",
     "ManifestError",
     "PacsError",
     "PacsNotFoundError",
+    "ReportError",
     "RoiError",
     "StoreError",
     "TimingError",
@@ -68,8 +76,24 @@ class AnalysisError(CeusError):
     """An analysis cannot produce a result from otherwise valid inputs."""
 
 
+class ReportError(CeusError):
+    """A report cannot be made: no Chromium to print its PDF, or the printing failed."""
+
+
 class StoreError(CeusError):
     """The study database cannot do what was asked."""
+
+
+class ConflictError(StoreError):
+    """What was asked clashes with what is stored: a user, a reading session or a read that exists already."""
+
+
+class AccountError(StoreError):
+    """An account cannot be created, used or changed: bad user name or role, weak password, unknown user."""
+
+
+class ForbiddenError(AccountError):
+    """The signed-in user may not do this: another reader's session, a clip outside their open sessions."""
 
 
 class PacsError(CeusError):

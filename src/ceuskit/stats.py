@@ -17,8 +17,8 @@ Methods, with their sources:
 * Mann–Whitney U (``scipy.stats.mannwhitneyu``, exact for small samples without ties).
 * ROC AUC = P(score of a positive > score of a negative) + ½ P(tie), with a stratified percentile
   bootstrap CI.
-* Cohen's kappa, unweighted or with linear / quadratic agreement weights; CI from the large-sample
-  standard error of Fleiss, Cohen & Everitt (1969).
+* Agreement (Cohen's and Fleiss' kappa, Bland–Altman, ICC): :mod:`ceuskit.agreement` (``cohen_kappa`` is
+  re-exported here).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats as sps
+
+from ceuskit.agreement import cohen_kappa  # re-exported: agreement statistics live in ceuskit.agreement
 
 __all__ = [
     "EXACT_ENUMERATION_MAX_N",
@@ -335,70 +337,6 @@ def roc_auc(scores: Sequence[float], positive: Sequence[bool], *, n_bootstrap: i
                           for _ in range(n_bootstrap)])
         low, high = np.percentile(boots, [2.5, 97.5])
         out["ci95"] = [float(low), float(high)]
-    return out
-
-
-def _agreement_weights(k: int, weights: str | None) -> np.ndarray:
-    i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-    if weights is None:
-        return (i == j).astype(float)
-    if k < 2:
-        return np.ones((k, k))
-    if weights == "linear":
-        return 1.0 - np.abs(i - j) / (k - 1)
-    if weights == "quadratic":
-        return 1.0 - (i - j) ** 2 / (k - 1) ** 2
-    raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
-
-
-def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable], *, categories: Sequence[Hashable] | None = None,
-                weights: str | None = None) -> dict[str, Any]:
-    """Cohen's kappa between two raters labelling the same items (pairs with a missing label dropped).
-
-    Parameters
-    ----------
-    a, b : sequences of labels
-        Ratings of the same items by rater A and rater B.
-    categories : sequence, optional
-        Ordered categories (required in a meaningful order for weighted kappa); default: sorted labels seen.
-    weights : None, "linear" or "quadratic"
-        Agreement weights 1 − |i−j|/(k−1) or 1 − (i−j)²/(k−1)² for ordered categories.
-
-    Returns
-    -------
-    dict with ``kappa``, ``se`` (Fleiss–Cohen–Everitt large-sample SE), ``ci95``, ``observed_agreement``,
-    ``expected_agreement``, ``n``, ``categories`` and ``weights``.
-    """
-    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
-    if categories is None:
-        categories = sorted({v for p in pairs for v in p}, key=str)
-    index = {c: i for i, c in enumerate(categories)}
-    k, n = len(categories), len(pairs)
-    out: dict[str, Any] = {"kappa": None, "se": None, "ci95": None, "observed_agreement": None,
-                           "expected_agreement": None, "n": n, "categories": [str(c) for c in categories],
-                           "weights": weights}
-    if n == 0:
-        return out
-    table = np.zeros((k, k))
-    for x, y in pairs:
-        if x not in index or y not in index:
-            raise ValueError(f"label {x if x not in index else y!r} is not one of the categories {list(categories)}")
-        table[index[x], index[y]] += 1
-    p = table / n
-    w = _agreement_weights(k, weights)
-    row, col = p.sum(axis=1), p.sum(axis=0)
-    po = float(np.sum(w * p))
-    pe = float(np.sum(w * np.outer(row, col)))
-    out.update(observed_agreement=po, expected_agreement=pe)
-    if pe >= 1.0:
-        return out
-    kappa = (po - pe) / (1.0 - pe)
-    w_row = w @ col          # w̄_i. = Σ_j p_.j w_ij
-    w_col = row @ w          # w̄_.j = Σ_i p_i. w_ij
-    inner = (w - (w_row[:, None] + w_col[None, :]) * (1.0 - kappa)) ** 2
-    var = (float(np.sum(p * inner)) - (kappa - pe * (1.0 - kappa)) ** 2) / (n * (1.0 - pe) ** 2)
-    se = math.sqrt(max(var, 0.0))
-    out.update(kappa=float(kappa), se=se, ci95=[kappa - _Z975 * se, kappa + _Z975 * se])
     return out
 
 

@@ -1,7 +1,7 @@
 """Hostile requests to the workstation API: random routes, ids, path segments, bodies and headers.
 
 Property: never a server error (5xx) and never a body that echoes a traceback; without the token every
-/api route but /api/health answers 401.
+/api route but /api/health, signing in (POST /api/session) and the token check answers 401.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ TEMPLATES = ["/api/studies", "/api/studies/{}", "/api/studies/{}/stats", "/api/s
              "/api/studies/{}/export.csv", "/api/studies/{}/report", "/api/studies/{}/lesions", "/api/files",
              "/api/uploads", "/api/clips/{}", "/api/clips/{}/frames/{}", "/api/lesions/{}", "/api/lesions/{}/rois",
              "/api/lesions/{}/analyze", "/api/lesions/{}/map", "/api/lesions/{}/map/{}", "/api/jobs/{}",
-             "/api/analyses/{}", "/api/login", "/api/health", "/static/{}", "/{}"]
+             "/api/analyses/{}", "/api/login", "/api/health", "/api/session", "/api/users", "/api/audit",
+             "/api/studies/{}/reading-sessions", "/api/reading-sessions", "/api/reading-sessions/{}",
+             "/api/reading-sessions/{}/next", "/api/reading-sessions/{}/reads", "/api/reading-sessions/{}/reopen",
+             "/api/reading-sessions/{}/close", "/static/{}", "/static/js/{}", "/{}"]
 _segment = st.one_of(st.integers(-2**63, 2**63).map(str), st.sampled_from(["1", "0", "-1", "..", "%2e%2e", "..%2f..",
                                                                            "%00", "arrival_time_s", "app.js",
                                                                            "../../etc/passwd", "999999999999"]),
@@ -81,5 +84,6 @@ def test_api_never_fails_on_hostile_requests(client, template: str, segments: li
     assert "Traceback" not in response.text
     protected = path.startswith("/api/") and not path.startswith(("/api/health", "/api/login", "/api/openapi",
                                                                   "/api/docs"))
+    protected = protected and not (method == "POST" and path.rstrip("/") == "/api/session")  # signing in is open
     if auth != "good" and protected and response.status_code not in (404, 405, 411, 413):
         assert response.status_code == 401, (method, path, response.status_code)

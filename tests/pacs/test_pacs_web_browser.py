@@ -55,14 +55,19 @@ def test_make_a_lesion_from_the_pacs_in_the_browser(credentials: Orthanc, phanto
     try:
         import httpx
 
+        from ceuskit.store import Store, accounts
+
         httpx.post(url + "/api/studies", json={"name": "from the PACS"}, headers={"Authorization": f"Bearer {TOKEN}"})
+        with Store(f"sqlite:///{tmp_path / 'study.db'}") as db:
+            accounts.add_user(db, "radiologist", role="admin", password="a pacs test password", actor="cli:test")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.set_default_timeout(60_000)
             page.goto(url + "/login")
-            page.fill("#token", TOKEN)
+            page.fill("#username", "radiologist")
+            page.fill("#password", "a pacs test password")
             page.click("#login")
             page.wait_for_url(url + "/")
             page.click("#pacs-button")
@@ -75,7 +80,10 @@ def test_make_a_lesion_from_the_pacs_in_the_browser(credentials: Orthanc, phanto
             page.screenshot(path=str(ARTIFACTS / "pacs-01-search.png"))
             page.click("#pacs-make-button")
             page.wait_for_selector(".lesion.active:has-text('P-BROWSER')")  # reloaded, the new lesion open
-            page.wait_for_function("document.getElementById('frame-slider').max > 0")
+            deadline = time.monotonic() + 60  # polled: wait_for_function evaluates with eval, which the CSP forbids
+            while not page.evaluate("document.getElementById('frame-slider').max > 0"):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
             page.screenshot(path=str(ARTIFACTS / "pacs-02-lesion.png"))
             page.click("#pacs-push")
             page.wait_for_selector("#status:has-text('not sent: this lesion has no finished analysis yet')")

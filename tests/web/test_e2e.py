@@ -1,6 +1,6 @@
 """End to end in Debian's chromium (headless, driven by Playwright; no browser download).
 
-A sonographer's session: sign in, open a phantom clip, draw the lesion (ellipse) and the liver reference
+A sonographer's session (an administrator): sign in with user name and password, open a phantom clip, draw the lesion (ellipse) and the liver reference
 (polygon) where the phantom has them, run the analysis, read the curve and the labels — which must be the
 phantom's ground truth — then reload and find everything still there. Screenshots are kept in
 ``build/test-artifacts/web/``.
@@ -9,7 +9,6 @@ phantom's ground truth — then reload and find everything still there. Screensh
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
@@ -20,12 +19,10 @@ import pytest
 
 from ceuskit.web import Settings, create_app
 
-from .conftest import TOKEN, Study
+from .conftest import ARTIFACTS, CHROMIUM, TOKEN, Study
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parents[2] / "build" / "test-artifacts" / "web"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ADMIN, ADMIN_PASSWORD = "sono", "sonographer password"
+
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
@@ -38,11 +35,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(study_data: Study) -> Iterator[str]:
+def serve(app) -> Iterator[str]:
+    """Run ``app`` with uvicorn on 127.0.0.1 in a thread; yields its base URL."""
     import uvicorn
 
-    app = create_app(Settings(db_url=study_data.db_url, data_dir=study_data.data, token=TOKEN))
     port = _free_port()
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                              access_log=False))
@@ -58,20 +54,45 @@ def server(study_data: Study) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(server: str) -> Iterator:
-    from playwright.sync_api import sync_playwright
+def server(study_data: Study) -> Iterator[str]:
+    from ceuskit import store
+    from ceuskit.errors import ConflictError
+    from ceuskit.store import accounts
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
-        tab.set_default_timeout(60_000)
-        yield tab
-        browser.close()
-        assert errors == [], errors
+    with store.Store(study_data.db_url) as db:
+        try:
+            accounts.add_user(db, ADMIN, role="admin", password=ADMIN_PASSWORD, actor="cli:test")
+        except ConflictError:
+            pass
+    yield from serve(create_app(Settings(db_url=study_data.db_url, data_dir=study_data.data, token=TOKEN)))
+
+
+def watch(tab, errors: list[str]) -> None:
+    """Collect the page's script errors and every Content-Security-Policy violation it reports."""
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("console", lambda message: errors.append(message.text)
+           if "Content Security Policy" in message.text else None)
+
+
+@pytest.fixture(scope="module")
+def page(server: str, browser) -> Iterator:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    errors: list[str] = []
+    watch(tab, errors)
+    tab.set_default_timeout(60_000)
+    yield tab
+    context.close()
+    assert errors == [], errors
+
+
+def wait_until(page, expression: str, timeout_s: float = 60.0) -> None:
+    """Poll a JavaScript expression until it is true (Playwright's wait_for_function evaluates strings with
+    eval, which the workstation's Content-Security-Policy rightly forbids)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        time.sleep(0.1)
 
 
 def _to_page(page, x: float, y: float) -> tuple[float, float]:
@@ -85,16 +106,21 @@ def _to_page(page, x: float, y: float) -> tuple[float, float]:
 def test_sign_in_draw_analyse_and_read_the_labels(page, server: str, study_data: Study) -> None:
     page.goto(server + "/")
     page.wait_for_url("**/login")
-    page.fill("#token", "wrong")
+    page.fill("#username", ADMIN)
+    page.fill("#password", "not the password")
     page.click("#login")
-    page.wait_for_selector("#error:has-text('not valid')")
-    page.fill("#token", TOKEN)
-    page.click("#login")
+    page.wait_for_selector("#error:has-text('Wrong user name or password')")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.keyboard.press("Enter")
     page.wait_for_url(server + "/")
+    page.wait_for_selector(f"#user-name:text-is('{ADMIN}')")
+    assert page.evaluate("document.cookie") == ""  # the session cookie is HttpOnly: no script can read it
+    stored = page.evaluate("JSON.stringify(localStorage)").lower()
+    assert "csrf" not in stored and "token" not in stored  # the access token left localStorage
     page.screenshot(path=str(ARTIFACTS / "01-signed-in.png"))
 
     page.click(".lesion:has-text('P001')")
-    page.wait_for_function("document.getElementById('frame-slider').max > 0")
+    wait_until(page, "document.getElementById('frame-slider').max > 0")
     page.click("#clear-rois")
     truth_rois = json.loads((study_data.data / "cohort" / "clips" / "P001_L1.roi.json").read_text())
     reference = truth_rois["reference_frame"]
@@ -137,8 +163,7 @@ def test_sign_in_draw_analyse_and_read_the_labels(page, server: str, study_data:
 
     # the ROIs the browser saved are the ones drawn (same geometry within a pixel)
     stored = page.evaluate("""async () => (await (await fetch('/api/lesions/' + JSON.parse(
-        localStorage.getItem('ceuskit.state')).lesion, {headers: {Authorization: 'Bearer ' +
-        localStorage.getItem('ceuskit.token')}})).json()).rois""")
+        localStorage.getItem('ceuskit.state')).lesion)).json()).rois""")  # the cookie goes by itself
     drawn = {r["name"]: r for r in stored["rois"]}
     assert stored["reference_frame"] == reference
     assert all(abs(a - b) <= 1.0 for a, b in zip(drawn["lesion"]["center"], lesion["center"], strict=True))
@@ -194,7 +219,7 @@ def test_add_a_lesion_from_an_uploaded_clip(page, server: str, study_data: Study
     page.select_option("#add-study", "new")
     page.fill("#add-study-name", "Uploads")
     page.set_input_files("#add-upload", str(clip.dicom))
-    page.wait_for_function("document.getElementById('add-clip').value.startsWith('uploads/')")
+    wait_until(page, "document.getElementById('add-clip').value.startsWith('uploads/')")
     assert page.input_value("#add-clip") == "uploads/new_clip.dcm"
     page.fill("#add-patient", "U001")
     page.fill("#add-ki67", "12")

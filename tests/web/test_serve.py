@@ -33,6 +33,7 @@ def test_a_token_is_generated_once_printed_once_and_required(recorded: list[dict
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and len(token) >= 24
     first = capsys.readouterr().out
     assert token in first and "http://127.0.0.1:8123/" in first
+    assert "no user accounts yet: add an administrator with `ceuskit user add NAME --role admin" in first
     assert recorded[0]["host"] == "127.0.0.1" and recorded[0]["port"] == 8123
     assert main(argv) == 0
     assert token not in capsys.readouterr().out  # printed at the first start only
@@ -58,3 +59,12 @@ def test_a_missing_data_folder_is_a_one_line_error(recorded: list[dict], tmp_pat
     err = capsys.readouterr().err
     assert err.startswith("ceuskit: error: --data") and err.count("\n") == 1
     assert recorded == []
+
+
+def test_no_hint_once_an_administrator_exists(recorded: list[dict], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert main(["user", "add", "boss", "--role", "admin", "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["serve", "--data", str(tmp_path), "--db", db]) == 0
+    assert "no user accounts" not in capsys.readouterr().out

@@ -41,6 +41,7 @@ def _options(version: bool = typer.Option(False, "--version", help="Print ceuski
 
 
 # Sub-command modules register their commands on `app` when imported.
+from ceuskit.cli import accounts as _accounts  # noqa: E402,F401
 from ceuskit.cli import clips as _clips  # noqa: E402,F401
 from ceuskit.cli import deid as _deid  # noqa: E402,F401
 from ceuskit.cli import export as _export  # noqa: E402,F401

@@ -25,10 +25,11 @@ def serve(host: Annotated[str, typer.Option("--host", help="Address to listen on
                                                    "send results to: a DICOMweb URL or a PACS config entry name "
                                                    "(credentials: environment or config file).")] = None,
           ) -> None:
-    """Serve the workstation: studies, clip viewer, ROI drawing, analysis, maps, cohort dashboard.
+    """Serve the workstation: studies, clip viewer, ROI drawing, analysis, maps, cohort dashboard, blinded reads.
 
-    Access needs a token: CEUSKIT_TOKEN, or one generated at the first start, stored in DATA/.ceuskit/token
-    and printed once.
+    People sign in with accounts made by `ceuskit user add NAME --role admin|reader`; scripts send a user's API
+    token (`ceuskit user token NAME`) or the bootstrap administrator token: CEUSKIT_TOKEN, or one generated at
+    the first start, stored in DATA/.ceuskit/token and printed once.
     """
     import uvicorn
 
@@ -41,7 +42,10 @@ def serve(host: Annotated[str, typer.Option("--host", help="Address to listen on
     application = create_app(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if created:
-        typer.echo(f"access token (stored in {data / '.ceuskit' / 'token'}): {token}")
+        typer.echo(f"bootstrap administrator token (stored in {data / '.ceuskit' / 'token'}): {token}")
+    if not application.state.context.has_users():
+        typer.echo(f"no user accounts yet: add an administrator with `ceuskit user add NAME --role admin --db {db}` "
+                   "to sign in with a browser")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(f"ceuskit workstation on http://{shown}:{port}/ (Ctrl-C to stop)")
     uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning")

@@ -110,6 +110,8 @@ def run(workers: Annotated[int | None, typer.Option("--workers", min=0, help="Lo
     with _store(db) as store, _bar() as progress:
         summary = run_study(store, study=study, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
                             options=RunOptions(model=model, motion=not no_motion, fps=fps), progress=progress)
+        if summary.analysed:
+            _audit(store, "analysis", study, {"analysed": summary.analysed, "failed": summary.failed})
     typer.echo(summary.line())
 
 
@@ -133,18 +135,35 @@ def export(out: Annotated[Path, typer.Option("--out", help="lesions.csv, .parque
 
     with _store(db) as store:
         frame = cohort_frame(store, study)
-    typer.echo(f"wrote {len(frame)} lesion(s) to {export_table(frame, out)}")
+        written = export_table(frame, out)
+        _audit(store, "export", study, {"format": written.suffix.lstrip(".")})
+    typer.echo(f"wrote {len(frame)} lesion(s) to {written}")
 
 
 @study_app.command("report")
 def report(out: Annotated[Path, typer.Option("--out", help="Folder for report.html and report.pdf.")],
            study: StudyOption = None, db: DbOption = DEFAULT_DB) -> None:
-    """The cohort report (HTML, self-contained, and PDF) beside the seed study's published figures."""
+    """The cohort report (HTML, self-contained, and its PDF printed by Chromium) beside the seed study's figures."""
     from ceuskit.report import write_report
 
     with _store(db) as store:
         path = write_report(store, out, study=study)
-    typer.echo(f"wrote {path} and {path.with_suffix('.pdf')}")
+        pdf = path.with_suffix(".pdf")
+        _audit(store, "report", study, {"format": "html+pdf" if pdf.exists() else "html"})
+    if pdf.exists():
+        typer.echo(f"wrote {path} and {pdf}")
+    else:
+        typer.echo(f"wrote {path} (no PDF: it is printed by Chromium, which is not installed; apt install chromium "
+                   "or set CEUSKIT_CHROMIUM)")
+
+
+def _audit(store: Store, action: str, study: str | None, detail: dict[str, object]) -> None:
+    """Record a command-line export, report or analysis run in the audit log (actor ``cli:OSUSER``)."""
+    from ceuskit.cli.accounts import cli_actor
+    from ceuskit.store import study_id_of
+    from ceuskit.store.audit import record_event
+
+    record_event(store, cli_actor(), action, target=f"study:{study_id_of(store, study)}", detail=detail)
 
 
 class _bar:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +16,7 @@ from ceuskit._atomic import atomic_path
 if TYPE_CHECKING:
     from ceuskit.store import Store
 
-__all__ = ["SEED", "seed_comparison", "seed_rows", "stats_lines", "write_report"]
+__all__ = ["METHODS", "SEED", "agreement_lines", "seed_comparison", "seed_rows", "stats_lines", "write_report"]
 
 SEED: dict[str, Any] = {
     "citation": "Massironi S, et al. Contrast-enhanced ultrasonography in evaluating hepatic metastases from "
@@ -107,11 +108,36 @@ def stats_lines(result: Mapping[str, Any]) -> list[str]:
     if onset_grade.get("p_value") is not None:
         lines.append(f"Arterial onset by WHO grade: Kruskal–Wallis H = {onset_grade['h']:.2f}, "
                      f"p {_p_eq(onset_grade['p_value'])}")
-    if result["agreement"]:
-        lines += ["", "Agreement (Cohen's kappa; linear weights for enhancement):"]
-        for a in result["agreement"]:
-            k = "–" if a["kappa"] is None else f"{a['kappa']:.2f} (95% CI {_fmt_ci(a['ci95'], 2)})"
-            lines.append(f"  {a['rater_a']} vs {a['rater_b']}, {a['label']:8s}: {k}, n = {a['n']}")
+    lines += agreement_lines(result["agreement"])
+    return lines
+
+
+def _kappa(value: float | None, ci: list[float] | None) -> str:
+    return "–" if value is None else f"{value:.2f} (95% CI {_fmt_ci(ci, 2)})"
+
+
+def agreement_lines(agreement: Mapping[str, Any]) -> list[str]:
+    """The ``agreement`` of ``cohort_stats`` as text lines (none without reader reads)."""
+    if not agreement.get("pairs"):
+        return []
+    lines = ["", "Agreement (Cohen's kappa; linearly weighted kappa beside for the ordered enhancement labels):"]
+    for p in agreement["pairs"]:
+        weighted = "" if p["weights"] is None else f"; weighted {_kappa(p['weighted_kappa'], p['weighted_ci'])}"
+        lines.append(f"  {p['a']} vs {p['b']}, {p['feature']:8s}: {_kappa(p['kappa'], p['ci'])}{weighted}, n = {p['n']}")
+    for f in agreement.get("fleiss") or []:
+        lines.append(f"  Fleiss' kappa, {f['feature']:8s} ({', '.join(f['raters'])}): {_kappa(f['kappa'], f['ci'])}, "
+                     f"n = {f['n']}")
+    onset = agreement.get("onset") or {}
+    for p in onset.get("pairs") or []:
+        if p["bias"] is None:
+            continue
+        limits = "–" if p["limits"] is None else f"{p['limits'][0]:+.2f} to {p['limits'][1]:+.2f} s"
+        icc = "" if p["icc"] is None else f", ICC {_kappa(p['icc'], p['icc_ci'])}"
+        lines.append(f"  onset {p['a']} − {p['b']}: bias {p['bias']:+.2f} s, 95% limits {limits}{icc}, n = {p['n']}")
+    overall = onset.get("icc")
+    if overall and overall.get("icc") is not None:
+        lines.append(f"  onset ICC(2,1) of {', '.join(overall['raters'])}: {_kappa(overall['icc'], overall['ci'])}, "
+                     f"n = {overall['n']}")
     return lines
 
 
@@ -143,7 +169,7 @@ def flagged_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def _figures(frame: pd.DataFrame, result: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    from ceuskit.report.plots import grade_boxplots, onset_scatter, pattern_bars, tic_panel
+    from ceuskit.report.plots import bland_altman_plot, grade_boxplots, onset_scatter, pattern_bars, tic_panel
 
     ok = frame[frame["analysis_status"] == "ok"]
     figures: dict[str, Any] = {
@@ -152,6 +178,7 @@ def _figures(frame: pd.DataFrame, result: Mapping[str, Any], records: list[dict[
         "grades": grade_boxplots(ok, {k: _UNITS[k] for k in ("arterial_onset_s", "time_to_peak_s",
                                                                "arterial_relative_peak_db")}, result["by_grade"]),
         "tics": [],
+        "bland_altman": bland_altman_plot(((result.get("agreement") or {}).get("onset") or {}).get("pairs") or []),
     }
     for record in records:
         analysis = record.get("analysis") or {}
@@ -171,40 +198,75 @@ def _atomic_write(path: Path, write: Any) -> None:
         write(tmp)
 
 
-def _pdf(path: Path, context: Mapping[str, Any], figures: Mapping[str, Any]) -> None:
-    from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
+METHODS = (
+    "Enhancement is read on total linear echo power: the lesion against its liver reference as R(t) = "
+    "10·log10(lesion/liver), both smoothed over about 1 s; hyper-enhancing where R ≥ +1.5 dB, hypo-enhancing where "
+    "R ≤ −1.5 dB, iso-enhancing between. Arterial phase 0–45 s (at the lesion's peak), wash-out searched from that "
+    "peak to the end of the clip (hypo for at least 5 s; early before 60 s), late phase from 120 s (median R).",
+    "The onset (time of arterial enhancement) is read model-free from the lesion's smoothed time–intensity "
+    "curve: the start of the sustained rise that leads to its arterial peak, found backward from the peak, where "
+    "the curve passes 5 % of the rise above a robust pre-arrival baseline (the median of the preceding seconds). "
+    "It is left empty when the clip starts after contrast arrival or the lesion does not clearly enhance; the "
+    "fitted bolus model stands in only when the curve has no samples. Times are seconds after injection.",
+    "WHO 2019 grade from Ki-67 (G1 < 3 %, G2 3–20 %, G3 > 20 %). Proportions with Wilson 95 % intervals. Spearman "
+    "correlation with the t approximation for p (as scipy), a permutation p (exact for n ≤ 9, 10^6 random "
+    "permutations for n ≤ 20) and Fisher-z intervals (SE 1.06/√(n−3)); Kruskal–Wallis across grades; ROC AUC with "
+    "a stratified bootstrap interval.",
+    "Reader agreement: Cohen's kappa for every pair of readers and every reader against the software, unweighted, "
+    "with the linearly weighted kappa beside it for the ordered enhancement labels (Fleiss–Cohen–Everitt standard "
+    "errors); Fleiss' kappa for more than two readers (bootstrap interval over lesions); for the onset, "
+    "Bland–Altman bias with 95 % limits of agreement and the ICC(2,1) (two-way random effects, absolute agreement, "
+    "McGraw–Wong interval). Readers read blind in reading sessions: each in their own random order, seeing neither "
+    "patient, Ki-67, grade, software result nor another reader's read.",
+)
+"""The report's Methods section, one paragraph per item (it follows the code: change both together)."""
 
-    cover = Figure(figsize=(8.27, 11.69))
-    cover.text(0.06, 0.965, context["title"], va="top", ha="left", fontsize=14, weight="bold", color="#1f4e79")
-    flagged = (["", f"Quality flags ({len(context['flagged'])} lesion(s))", *context["flagged"]]
-               if context["flagged"] else [])
-    text = [*context["summary_lines"], *flagged, "", "Seed study vs ceuskit", *context["seed_lines"], "",
-            "Provenance", *[f"{k}: {v}" for k, v in context["provenance"].items()], "", "Methods",
-            *context["methods_lines"]]
-    cover.text(0.06, 0.93, "\n".join(text), va="top", ha="left", family="monospace", fontsize=7.2, wrap=True)
-    with PdfPages(path) as pdf:
-        info = pdf.infodict()
-        info["Title"] = context["title"]
-        info["Creator"] = context["provenance"]["software"]
-        pdf.savefig(cover)
-        for key in ("patterns", "scatter", "grades"):
-            pdf.savefig(figures[key])
-        for _title, fig in figures["tics"]:
-            pdf.savefig(fig)
+
+def _provenance(store: Store, info: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Who made the report, from what: rows of text, and the distinct analysis parameter sets as tables."""
+    analyses = [r["analysis"] for r in records if r.get("analysis")]
+    sets: dict[str, dict[str, Any]] = {}
+    for analysis in analyses:
+        parameters = analysis.get("parameters") or {}
+        sets.setdefault(json.dumps(parameters, sort_keys=True, default=str), parameters)
+    rows = {"software": f"ceuskit {__version__}",
+            "report created (UTC)": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+            "database": store.display_url, "study": info["name"],
+            "lesions analysed": f"{sum(a.get('status') == 'ok' for a in analyses)} of {len(records)}",
+            "analyses by": ", ".join(sorted({str(a["software_version"]) for a in analyses})) or "–"}
+    tables = [[(key, _plain(value)) for key, value in sorted(parameters.items())] for parameters in sets.values()]
+    return {"rows": rows, "parameter_sets": tables}
+
+
+def _plain(value: Any) -> str:
+    """A parameter value as readers of a report write it (no Python quotes or braces)."""
+    if value is None:
+        return "–"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in sorted(value.items())) or "–"
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) or "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def write_report(store: Store, out_dir: str | Path, *, study: int | str | None = None,
-                 frame: pd.DataFrame | None = None, result: Mapping[str, Any] | None = None) -> Path:
+                 frame: pd.DataFrame | None = None, result: Mapping[str, Any] | None = None,
+                 pdf: bool | None = None) -> Path:
     """Write ``report.html`` (images embedded, no external resource) and ``report.pdf`` into ``out_dir``.
 
-    Returns the path of ``report.html``.
+    The PDF is the same HTML printed by Chromium (:mod:`ceuskit.report.pdf`).  ``pdf``: True — required (a
+    :class:`~ceuskit.errors.ReportError` after the HTML is written when Chromium is missing); None — printed when
+    Chromium is installed; False — not printed.  A ``report.pdf`` left from an earlier run is removed when no new
+    one is printed.  Returns the path of ``report.html``.
     """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from jinja2 import Environment, PackageLoader, select_autoescape
 
+    from ceuskit.report.pdf import find_chromium, html_to_pdf
     from ceuskit.report.plots import png_data_uri
     from ceuskit.store import cohort_records, get_study
     from ceuskit.study import cohort_frame, cohort_stats
@@ -218,36 +280,25 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
     info = get_study(store, study)
     records = cohort_records(store, study)
     figures = _figures(frame, result, records)
-    parameters = sorted({str(r["analysis"]["parameters"]) for r in records if r.get("analysis")})
-    provenance = {
-        "software": f"ceuskit {__version__}",
-        "report created (UTC)": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
-        "database": store.display_url, "study": info["name"],
-        "analyses by": ", ".join(sorted({str(r["analysis"]["software_version"]) for r in records
-                                         if r.get("analysis")})) or "–",
-        "analysis parameters": "; ".join(parameters) or "–",
-    }
-    methods = [
-        "Lesion vs liver relative enhancement R(t) = 10·log10(lesion/liver power), smoothed over ~1 s;",
-        "hyper ≥ +1.5 dB, hypo ≤ −1.5 dB. Arterial phase 0–45 s, wash-out from the arterial peak (≥ 5 s hypo),",
-        "late phase ≥ 120 s. Onset = start of the sustained rise to the arterial peak (5 % of the rise above a",
-        "robust pre-arrival baseline, found backward from the peak; none without a baseline). WHO 2019 grade from Ki-67",
-        "(G1 < 3 %, G2 3–20 %, G3 > 20 %). Proportions: Wilson 95 % CI. Spearman p: t approximation",
-        "(as scipy); permutation p exact (n ≤ 9) or Monte-Carlo with 10^6 permutations (n ≤ 20); CI: Fisher z",
-        "with SE 1.06/√(n−3). Kruskal–Wallis across grades; ROC AUC with stratified bootstrap CI; Cohen's kappa",
-        "with Fleiss–Cohen–Everitt SE.",
-    ]
     title = f"ceuskit cohort report — study “{info['name']}”"
     context = {
         "title": title, "result": result, "seed": SEED, "seed_rows": seed_rows(result), "onset": _onset(result),
-        "lesions": _lesion_table(frame), "flagged": flagged_lines(frame), "provenance": provenance, "methods_lines": methods,
+        "lesions": _lesion_table(frame), "flagged": flagged_lines(frame),
+        "provenance": _provenance(store, info, records), "methods": METHODS,
         "labels": _LABELS, "units": _UNITS, "fmt_p": _fmt_p, "fmt_ci": _fmt_ci,
-        "summary_lines": stats_lines(result), "seed_lines": seed_comparison(result),
         "images": {k: png_data_uri(figures[k]) for k in ("patterns", "scatter", "grades")},
+        "bland_altman": None if figures["bland_altman"] is None else png_data_uri(figures["bland_altman"]),
         "tics": [(t, png_data_uri(f, dpi=90)) for t, f in figures["tics"]],
     }
     env = Environment(loader=PackageLoader("ceuskit.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("cohort.html.j2").render(**context)
     _atomic_write(out / "report.html", lambda p: p.write_text(html, encoding="utf-8"))
-    _atomic_write(out / "report.pdf", lambda p: _pdf(p, context, figures))
+    if pdf is False or (pdf is None and find_chromium() is None):
+        (out / "report.pdf").unlink(missing_ok=True)
+    else:
+        try:
+            _atomic_write(out / "report.pdf", lambda p: html_to_pdf(out / "report.html", p))
+        except BaseException:
+            (out / "report.pdf").unlink(missing_ok=True)
+            raise
     return out / "report.html"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["grade_boxplots", "onset_scatter", "pattern_bars", "png_data_uri", "tic_panel"]
+__all__ = ["bland_altman_plot", "grade_boxplots", "onset_scatter", "pattern_bars", "png_data_uri", "tic_panel"]
 
 GRADE_ORDER = ("G1", "G2", "G3", "NEC")
 
@@ -70,7 +70,8 @@ def onset_scatter(frame: pd.DataFrame, correlation: Mapping[str, Any], *, x: str
         extra = "" if p_exact is None else f", permutation p {fmt(p_exact)}"
         ax.set_title(f"Spearman rs = {correlation['rho']:.3f}, p {fmt(correlation['p_value'])}{extra} "
                      f"(n = {correlation['n']})\nseed study: rs = 0.516, p = 0.028 (n = 18)", fontsize=9)
-    ax.legend(title="WHO 2019", fontsize=8, frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # no analysed lesion yet: no points, no legend
+        ax.legend(title="WHO 2019", fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return fig
 
@@ -93,6 +94,41 @@ def grade_boxplots(frame: pd.DataFrame, parameters: Mapping[str, str], tests: Ma
         ax.set_title(label + ("" if p is None else f"\nKruskal–Wallis p = {p:.3f}"), fontsize=9)
         ax.set_xlabel("WHO 2019 grade")
         ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def bland_altman_plot(pairs: Sequence[Mapping[str, Any]], *, unit: str = "s", max_panels: int = 6) -> Figure | None:
+    """Bland–Altman plots of the onset, one panel per rater pair with at least two paired values.
+
+    ``pairs``: the ``agreement["onset"]["pairs"]`` entries (``a``, ``b``, ``means``, ``differences``, ``bias``,
+    ``limits``, ``n``, ``icc``).  Each panel: the difference a − b against the mean of a and b (in ``unit``),
+    the bias (solid) and the 95 % limits of agreement (dashed).  None when no pair has two values.
+    """
+    shown = [p for p in pairs if p.get("limits") is not None and p.get("n", 0) >= 2][:max_panels]
+    if not shown:
+        return None
+    columns = min(3, len(shown))
+    rows = (len(shown) + columns - 1) // columns
+    fig = Figure(figsize=(3.3 * columns, 2.9 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    for ax, pair in zip(axes, shown, strict=False):
+        means, diffs = np.asarray(pair["means"], float), np.asarray(pair["differences"], float)
+        ax.scatter(means, diffs, s=22, color="#1f77b4", edgecolor="k", lw=0.4, zorder=3)
+        ax.axhline(pair["bias"], color="#d62728", lw=1.5, label=f"bias {pair['bias']:+.2f} {unit}")
+        low, high = pair["limits"]
+        for value in (low, high):
+            ax.axhline(value, color="#d62728", lw=1.0, ls="--")
+        ax.axhline(0.0, color="#888888", lw=0.6)
+        icc = "" if pair.get("icc") is None else f", ICC {pair['icc']:.2f}"
+        ax.set_title(f"{pair['a']} − {pair['b']} (n = {pair['n']}{icc})", fontsize=9)
+        ax.set_xlabel(f"mean onset ({unit})", fontsize=8)
+        ax.set_ylabel(f"difference ({unit})", fontsize=8)
+        ax.text(0.98, 0.03, f"95 % limits {low:+.2f} to {high:+.2f} {unit}", transform=ax.transAxes, ha="right",
+                va="bottom", fontsize=7, color="#d62728")
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
     return fig
 
 

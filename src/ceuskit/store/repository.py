@@ -26,8 +26,11 @@ from ceuskit.store.schema import (
     Lesion,
     Patient,
     ReaderRead,
+    ReadingItem,
+    ReadingRead,
     RoiSetRecord,
     Study,
+    User,
     utcnow,
 )
 
@@ -365,14 +368,41 @@ def record_reads(store: Store, reads: Sequence[ReadInput], *, study: int | str |
         return _put_reads(session, _resolve_study(session, study), reads)
 
 
+def _manifest_washout(washout: str | None, timing: str | None) -> str | None:
+    """A blinded read's wash-out in the manifest's words: early / late, yes (timing not given) or none."""
+    if washout is None:
+        return None
+    if washout == "no":
+        return "none"
+    return timing if timing in ("early", "late") else "yes"
+
+
 def reader_reads(store: Store, study: int | str | None = None) -> list[dict[str, Any]]:
-    """Every reader read of a study: ``lesion_id``, ``reader``, ``arterial``, ``washout``, ``late``."""
+    """Every reader read of a study: ``lesion_id``, ``reader``, ``arterial``, ``washout``, ``late``,
+    ``onset_s`` (s after injection, None when not read) and ``source`` ("manifest" or "session").
+
+    Reads imported from a manifest come first; a reader's blinded read of the same lesion (reading
+    sessions, under their user name) replaces it, and of several blinded reads the newest counts.
+    """
     with store.transaction() as session:
         found = _resolve_study(session, study)
         rows = session.scalars(select(ReaderRead).join(Lesion).join(Patient)
                                .where(Patient.study_id == found.id).order_by(ReaderRead.id)).all()
-        return [{"lesion_id": r.lesion_id, "reader": r.reader, "arterial": r.arterial, "washout": r.washout,
-                 "late": r.late} for r in rows]
+        merged: dict[tuple[int, str], dict[str, Any]] = {}
+        for r in rows:
+            merged[(r.lesion_id, r.reader)] = {"lesion_id": r.lesion_id, "reader": r.reader, "arterial": r.arterial,
+                                               "washout": r.washout, "late": r.late, "onset_s": None,
+                                               "source": "manifest"}
+        blinded = session.execute(
+            select(ReadingRead, ReadingItem.lesion_id, User.username)
+            .join(ReadingItem, ReadingRead.item_id == ReadingItem.id).join(User, ReadingRead.user_id == User.id)
+            .join(Lesion, ReadingItem.lesion_id == Lesion.id).join(Patient, Lesion.patient_id == Patient.id)
+            .where(Patient.study_id == found.id).order_by(ReadingRead.created_at, ReadingRead.id)).all()
+        for read, lesion_id, username in blinded:
+            merged[(lesion_id, username)] = {"lesion_id": lesion_id, "reader": username, "arterial": read.arterial,
+                                             "washout": _manifest_washout(read.washout, read.washout_timing),
+                                             "late": read.late, "onset_s": read.onset_s, "source": "session"}
+        return list(merged.values())
 
 
 def record_analysis(store: Store, lesion_id: int, *, status: str, document: dict[str, Any] | None,

@@ -2,7 +2,9 @@
 
 One database may hold several studies.  Patients carry pseudonymous ids only.  A lesion has one clip
 and one ROI set; each ``ceuskit study run`` appends an :class:`AnalysisRecord` per lesion it analyses,
-and the newest record of a lesion is its current result.  The Alembic migrations in
+and the newest record of a lesion is its current result.  Accounts (users, API tokens, browser sessions),
+the audit log and blinded reading sessions live beside the study tables; secrets are stored only as hashes
+(Argon2 for passwords, SHA-256 for random 256-bit tokens).  The Alembic migrations in
 ``store/migrations`` create exactly these tables; change both together.
 """
 
@@ -11,15 +13,33 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["AnalysisRecord", "Base", "Clip", "Lesion", "Patient", "ReaderRead", "RoiSetRecord", "Study", "utcnow"]
+__all__ = ["AnalysisRecord", "ApiToken", "AuditEvent", "Base", "Clip", "Lesion", "Patient", "ReaderRead",
+           "ReadingAssignment", "ReadingItem", "ReadingRead", "ReadingSession", "RoiSetRecord", "Study", "User",
+           "WebSession", "as_utc", "utcnow"]
 
 
 def utcnow() -> datetime:
     """Timezone-aware current UTC time."""
     return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives naive UTC, PostgreSQL the session's zone)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -110,4 +130,110 @@ class ReaderRead(Base):
     arterial: Mapped[str | None] = mapped_column(String(16), nullable=True)
     washout: Mapped[str | None] = mapped_column(String(16), nullable=True)
     late: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class User(Base):
+    """A person who signs in: ``role`` admin or reader; only the Argon2 hash of the password is kept."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """A user's API token for scripts (``Authorization: Bearer``); only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebSession(Base):
+    """A browser sign-in: the cookie's SHA-256, its CSRF tokens' SHA-256s, when it was last used and ended."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_sha256: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEvent(Base):
+    """Who did what, when: sign-ins, user changes, ROI edits, analyses, reads, exports, reports."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ReadingSession(Base):
+    """A blinded reading session of a study: its lesions, read by its readers in their own random order."""
+
+    __tablename__ = "reading_sessions"
+    __table_args__ = (UniqueConstraint("study_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ReadingItem(Base):
+    """One lesion to read in a reading session."""
+
+    __tablename__ = "reading_items"
+    __table_args__ = (UniqueConstraint("session_id", "lesion_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reading_sessions.id", ondelete="CASCADE"), index=True)
+    lesion_id: Mapped[int] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"), index=True)
+
+
+class ReadingAssignment(Base):
+    """Where an item comes in a reader's own random order, and when it was first shown to them."""
+
+    __tablename__ = "reading_assignments"
+    __table_args__ = (UniqueConstraint("session_id", "user_id", "item_id"),
+                      UniqueConstraint("session_id", "user_id", "position"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reading_sessions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("reading_items.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    shown_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ReadingRead(Base):
+    """A reader's final read of an item: labels, the onset they marked (s after injection), when."""
+
+    __tablename__ = "reading_reads"
+    __table_args__ = (UniqueConstraint("item_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("reading_items.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    arterial: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    washout: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    washout_timing: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    late: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    onset_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reading_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

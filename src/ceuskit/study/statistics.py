@@ -11,12 +11,12 @@ from typing import Any
 
 import pandas as pd
 
-from ceuskit import stats
+from ceuskit import agreement, stats
 from ceuskit.store import Store
 from ceuskit.study.manifest import ENHANCEMENT_LABELS
 from ceuskit.study.tables import cohort_frame
 
-__all__ = ["CORRELATION_PARAMETERS", "PATTERN_NAMES", "cohort_stats", "study_stats"]
+__all__ = ["CORRELATION_PARAMETERS", "PATTERN_NAMES", "READ_FEATURES", "cohort_stats", "study_stats"]
 
 PATTERN_NAMES = ("arterial_hyper", "arterial_iso", "arterial_hypo", "washout", "washout_early", "washout_late",
                  "late_hypo", "late_iso", "late_hyper")
@@ -26,6 +26,10 @@ CORRELATION_PARAMETERS = ("arterial_onset_s", "time_to_peak_s", "rise_time_s", "
                           "arterial_relative_peak_db", "washout_onset_s", "late_relative_db",
                           "mean_transit_time_s", "wash_in_rate", "wash_out_rate")
 """Lesion parameters correlated with Ki-67 by ``cohort_stats`` (names as in the export)."""
+
+
+READ_FEATURES = ("arterial", "washout", "late", "onset_s")
+"""What a reader read of each lesion: the ``read_<reader>_<feature>`` columns of the cohort table."""
 
 
 def _software_washout(row: pd.Series) -> str | None:
@@ -40,28 +44,40 @@ def _binary_washout(value: Any) -> str | None:
     return "none" if value == "none" else "yes"
 
 
-def _agreement(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    readers = sorted({c[len("read_"):].rsplit("_", 1)[0] for c in frame.columns if c.startswith("read_")})
+def _enhancement(values: pd.Series) -> list[str | None]:
+    return [v if v in ENHANCEMENT_LABELS else None for v in values]
+
+
+def _readers(frame: pd.DataFrame) -> list[str]:
+    found = set()
+    for column in frame.columns:
+        for feature in READ_FEATURES:
+            if column.startswith("read_") and column.endswith(f"_{feature}"):
+                found.add(column[len("read_"):-len(feature) - 1])
+    return sorted(found)
+
+
+def _agreement(frame: pd.DataFrame) -> dict[str, Any]:
+    """Reader agreement (:func:`ceuskit.agreement.rater_agreement`) of the cohort table's reads."""
+    readers = _readers(frame)
     if not readers:
-        return []
-    raters: dict[str, dict[str, list[Any]]] = {"software": {
-        "arterial": [v if v in ENHANCEMENT_LABELS else None for v in frame["arterial_enhancement"]],
-        "washout": [_software_washout(r) for _, r in frame.iterrows()],
-        "late": [v if v in ENHANCEMENT_LABELS else None for v in frame["late_enhancement"]]}}
-    for reader in readers:
-        raters[reader] = {
-            "arterial": [v if v in ENHANCEMENT_LABELS else None for v in frame[f"read_{reader}_arterial"]],
-            "washout": [_binary_washout(v) for v in frame[f"read_{reader}_washout"]],
-            "late": [v if v in ENHANCEMENT_LABELS else None for v in frame[f"read_{reader}_late"]]}
-    pairs = [(r, "software") for r in readers] + [(a, b) for i, a in enumerate(readers) for b in readers[i + 1:]]
-    out = []
-    for a, b in pairs:
-        for phase in ("arterial", "washout", "late"):
-            categories = ("none", "yes") if phase == "washout" else ENHANCEMENT_LABELS
-            weights = None if phase == "washout" else "linear"
-            result = stats.cohen_kappa(raters[a][phase], raters[b][phase], categories=categories, weights=weights)
-            out.append({"rater_a": a, "rater_b": b, "label": phase, **result})
-    return out
+        return {"raters": [], "pairs": [], "fleiss": [], "onset": {"unit": "s", "pairs": [], "icc": None}}
+    ok = frame["analysis_status"] == "ok"
+    labels: dict[str, dict[str, list[Any]]] = {reader: {
+        "arterial": _enhancement(frame[f"read_{reader}_arterial"]),
+        "washout": [_binary_washout(v) for v in frame[f"read_{reader}_washout"]],
+        "late": _enhancement(frame[f"read_{reader}_late"])} for reader in readers}
+    labels["software"] = {"arterial": _enhancement(frame["arterial_enhancement"].where(ok, None)),
+                          "washout": [_software_washout(r) for _, r in frame.iterrows()],
+                          "late": _enhancement(frame["late_enhancement"].where(ok, None))}
+    onsets = {reader: frame.get(f"read_{reader}_onset_s", pd.Series(float("nan"), index=frame.index))
+              .to_numpy(float) for reader in readers}
+    onsets["software"] = frame["arterial_onset_s"].where(ok).to_numpy(float)
+    features = {"arterial": (ENHANCEMENT_LABELS, "linear"), "washout": (("none", "yes"), None),
+                "late": (ENHANCEMENT_LABELS, "linear")}
+    result = agreement.rater_agreement(labels, features, measurements=onsets, reference="software")
+    result["onset"] = {"unit": "s", **result.pop("measurement")}
+    return result
 
 
 def cohort_stats(frame: pd.DataFrame, *, parameters: Sequence[str] = CORRELATION_PARAMETERS) -> dict[str, Any]:
@@ -72,7 +88,9 @@ def cohort_stats(frame: pd.DataFrame, *, parameters: Sequence[str] = CORRELATION
     dict with ``n_patients``, ``n_lesions``, ``n_analysed``, ``n_failed``, ``patterns`` ({name: {n, of,
     percent, ci95}}), ``correlations`` ([{x, y, method, rho, p_value, p_exact, ci95, n, …}] against
     Ki-67), ``by_grade`` and ``by_primary_site`` ({parameter: Kruskal–Wallis result}), ``roc``
-    (onset for G2+ vs G1) and ``agreement`` (Cohen's kappa, reader vs software and reader vs reader).
+    (onset for G2+ vs G1) and ``agreement``: ``{"raters", "pairs": [{a, b, feature, kappa, ci, n,
+    weighted_kappa, weighted_ci, …}], "fleiss": [...], "onset": {unit, pairs: [Bland–Altman, ICC], icc}}``
+    for every reader pair and every reader against "software" (see :func:`ceuskit.agreement.rater_agreement`).
     """
     ok = frame[frame["analysis_status"] == "ok"] if not frame.empty else frame
     patterns: dict[str, Any] = {}

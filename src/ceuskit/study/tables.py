@@ -78,7 +78,8 @@ def cohort_frame(store: Store, study: int | str | None = None, *, reads: bool = 
     ``size_mm``, ``arterial_enhancement``, ``arterial_onset_s``, ``washout``, ``washout_onset_s``,
     ``late_enhancement``, the lesion ROI's fitted parameters (``time_to_peak_s``, …), ``quality`` (the
     analysis's quality flags, ``code (roi); …``) and, when reader reads exist, ``read_<reader>_arterial`` /
-    ``_washout`` / ``_late``.
+    ``_washout`` / ``_late`` and ``read_<reader>_onset_s`` (the onset a reader marked in a blinded reading
+    session, s after injection).
     """
     records = cohort_records(store, study)
     frame = pd.DataFrame([_flatten(r) for r in records])
@@ -97,4 +98,9 @@ def cohort_frame(store: Store, study: int | str | None = None, *, reads: bool = 
                 if column not in frame:
                     frame[column] = None
                 frame.loc[frame["lesion_db_id"] == read["lesion_id"], column] = read[phase]
+            column = f"read_{read['reader']}_onset_s"
+            if column not in frame:
+                frame[column] = float("nan")
+            if read.get("onset_s") is not None:
+                frame.loc[frame["lesion_db_id"] == read["lesion_id"], column] = float(read["onset_s"])
     return frame

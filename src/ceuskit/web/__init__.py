@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from ceuskit.web.app import Settings, create_app, load_or_create_token
+from ceuskit.web.app import create_app, load_or_create_token
+from ceuskit.web.context import Settings
 
 __all__ = ["Settings", "create_app", "load_or_create_token"]

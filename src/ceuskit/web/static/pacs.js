@@ -1,8 +1,9 @@
 // ceuskit workstation, PACS view: search the hospital PACS, make a lesion from a series (the server fetches
 // the clip), send a finished analysis back as SR + SEG. An ES module on its own: it adds its buttons and its
-// dialog to the page when the server has a PACS (GET /api/pacs) and talks to the API with the page's token.
+// dialog to the page when the server has a PACS (GET /api/pacs) and talks to the API with the page's session
+// (cookie and CSRF token, through api.js).
+import {api} from "./js/api.js";
 
-const TOKEN_KEY = "ceuskit.token";
 const STATE_KEY = "ceuskit.state";
 
 const el = (tag, attrs = {}, text = "") => {
@@ -13,15 +14,8 @@ const el = (tag, attrs = {}, text = "") => {
 };
 
 async function call(path, options = {}) {
-  const headers = Object.assign({Authorization: `Bearer ${localStorage.getItem(TOKEN_KEY)}`}, options.headers || {});
-  const response = await fetch(path, Object.assign({}, options, {headers}));
-  let body = null;
-  try { body = await response.json(); } catch (e) { /* not JSON */ }
-  if (!response.ok) {
-    const detail = body && body.detail;
-    throw new Error(typeof detail === "string" ? detail : (detail ? JSON.stringify(detail) : response.statusText));
-  }
-  return body;
+  const response = await api(path, options);
+  try { return await response.json(); } catch (e) { return null; }  // not JSON
 }
 
 const post = (path, body) => call(path, {method: "POST", headers: {"Content-Type": "application/json"},
@@ -182,7 +176,6 @@ async function pushResults(button) {
 }
 
 async function init() {
-  if (!localStorage.getItem(TOKEN_KEY)) return;
   let info;
   try { info = await call("/api/pacs"); } catch (e) { return; }
   if (!info.configured) return;

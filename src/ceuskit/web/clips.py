@@ -1,0 +1,114 @@
+"""Clips: the data folder's clip files, uploads, a clip's facts and its frames as PNG.
+
+Frames are served to administrators, and to a reader for the clips of their open reading sessions only.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi.responses import Response
+
+from ceuskit.store import json_safe
+from ceuskit.store.audit import record_event
+from ceuskit.web.context import Context, context
+from ceuskit.web.files import CLIP_SUFFIXES, PathRefused, clip_kind, inside, safe_name, unique_path
+from ceuskit.web.security import Admin, SignedIn, client_address
+
+__all__ = ["frame_png", "router"]
+
+router = APIRouter(tags=["clips"])
+Ctx = Annotated[Context, Depends(context)]
+
+
+
+
+@router.get("/api/files")
+def files(_: Admin, ctx: Ctx) -> list[dict[str, Any]]:
+    """Clip files of the data folder (paths relative to it; links out of it are not offered)."""
+    out = []
+    data_dir = ctx.data_dir
+    for path in sorted(data_dir.rglob("*")):
+        if path.suffix.lower() not in CLIP_SUFFIXES or ctx.work in path.parents or not path.is_file():
+            continue
+        try:
+            inside(data_dir, path)  # a symbolic link out of the folder is not offered
+        except PathRefused:
+            continue
+        out.append({"path": str(path.relative_to(data_dir)), "size_bytes": path.stat().st_size})
+    return out[:5000]
+
+
+@router.post("/api/uploads", status_code=201)
+def upload(file: Annotated[UploadFile, File()], principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
+    """Upload a clip (DICOM or video) into the data folder's ``uploads/`` (size checked before the body)."""
+    limit = ctx.settings.max_upload_bytes
+    ctx.uploads.mkdir(parents=True, exist_ok=True)
+    head = file.file.read(132)
+    kind = clip_kind(head)
+    if kind is None:
+        raise HTTPException(415, "not a clip: upload a DICOM (Part 10) file or a video (MP4, MOV, AVI, MKV)")
+    target = unique_path(ctx.uploads, safe_name(file.filename or f"upload.{'dcm' if kind == 'dicom' else 'mp4'}"))
+    partial_path = target.with_name("." + target.name + ".part")
+    size = len(head)
+    try:
+        with open(partial_path, "wb") as out:
+            out.write(head)
+            while chunk := file.file.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"the upload is larger than the limit of {limit} bytes")
+                out.write(chunk)
+        partial_path.replace(target)
+    finally:
+        partial_path.unlink(missing_ok=True)
+    relative = str(target.relative_to(ctx.data_dir))
+    record_event(ctx.db, principal.username, "upload", detail={"kind": kind, "size_bytes": size},
+                 address=client_address(request))
+    return {"path": relative, "kind": kind, "size_bytes": size}
+
+
+@router.get("/api/clips/{clip_id}")
+def clip_info(clip_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
+    """A clip's facts (``ceuskit info --json``) and its path in the data folder."""
+    from ceuskit import store as st
+
+    stored = st.get_clip(ctx.db, clip_id)
+    opened = ctx.clips.get(ctx.clip_path(stored["path"]))
+    summary = json_safe(opened.summary())
+    summary.pop("source", None)
+    summary["id"] = clip_id
+    public = ctx.public_clip(stored)
+    summary["path"] = None if public is None else public["path"]
+    return dict(summary)
+
+
+def frame_png(path: Path, index: int, ctx: Context) -> bytes:
+    """Frame ``index`` of the clip at ``path`` as an 8-bit PNG (404 outside the clip)."""
+    from PIL import Image
+
+    opened = ctx.clips.get(path)
+    if not 0 <= index < opened.n_frames:
+        raise HTTPException(404, f"frame {index} is outside the clip's {opened.n_frames} frames")
+    pixels = opened.raw(index)
+    if pixels.dtype != np.uint8:
+        pixels = np.clip(pixels.astype(np.float32) * (255.0 / max(1, opened.max_value)), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+@router.get("/api/clips/{clip_id}/frames/{index}")
+def clip_frame(clip_id: int, index: int, principal: SignedIn, ctx: Ctx) -> Response:
+    """Frame ``index`` (0-based) as PNG: any clip for an administrator, a reader's session clips for a reader."""
+    from ceuskit import store as st
+
+    if not principal.is_admin and (principal.id is None or clip_id not in ctx.reader_clips.allowed(ctx.db, principal.id)):
+        raise HTTPException(403, "this clip is not in one of your open reading sessions")
+    stored = st.get_clip(ctx.db, clip_id)
+    png = frame_png(ctx.clip_path(stored["path"]), index, ctx)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

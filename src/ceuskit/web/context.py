@@ -1,0 +1,154 @@
+"""What every router of the workstation shares: settings, the study database, open clips, background jobs.
+
+One :class:`Context` per app, kept on ``app.state.context``; routers receive it through the
+:func:`context` dependency, so no module keeps global state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from threading import Lock
+from typing import TYPE_CHECKING, Any
+
+from fastapi import HTTPException, Request
+
+from ceuskit.web.files import ClipCache, inside
+from ceuskit.web.jobs import JobRunner
+
+if TYPE_CHECKING:
+    from ceuskit.store import Store
+
+__all__ = ["Context", "ReaderClips", "Settings", "context"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Server settings.
+
+    Parameters
+    ----------
+    db_url : str
+        Study database URL.
+    data_dir : Path
+        The only folder clips are read from (uploads land in its ``uploads/``).
+    token : str
+        The bootstrap administrator's bearer token (``CEUSKIT_TOKEN``, or generated once and kept in
+        ``DATA/.ceuskit/token``).
+    max_upload_bytes : int
+        Largest upload, in bytes.
+    map_block_px : int
+        Block size of parametric maps, in pixels.
+    session_idle_s : float
+        A browser session ends after this many seconds without a request (default 30 min).
+    session_max_s : float
+        ... and this many seconds after sign-in, whatever (default 12 h).
+    max_sign_in_failures : int
+        Failed sign-ins of one user name within ``sign_in_window_s`` after which sign-in answers 429.
+    sign_in_window_s : float
+        The window of that count, in seconds (default 15 min).
+    pacs : str, optional
+        DICOMweb URL or PACS configuration entry of the hospital PACS (:mod:`ceuskit.web.pacs`).
+    """
+
+    db_url: str
+    data_dir: Path
+    token: str
+    max_upload_bytes: int = 2 << 30
+    map_block_px: int = 4
+    session_idle_s: float = 1800.0
+    session_max_s: float = 12 * 3600.0
+    max_sign_in_failures: int = 5
+    sign_in_window_s: float = 900.0
+    pacs: str | None = None
+
+
+class ReaderClips:
+    """Which clips each reader may see (their open sessions'), remembered for a few seconds: a player asks
+    for many frames in a burst, and closing a session takes effect within ``ttl_s``."""
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        self._ttl_s = ttl_s
+        self._known: dict[int, tuple[float, frozenset[int]]] = {}
+        self._lock = Lock()
+
+    def allowed(self, db: Store, user_id: int) -> frozenset[int]:
+        """The reader's clip ids now."""
+        from ceuskit.store.reading import reader_clip_ids
+
+        now = time.monotonic()
+        with self._lock:
+            found = self._known.get(user_id)
+            if found is not None and now - found[0] < self._ttl_s:
+                return found[1]
+        clips = frozenset(reader_clip_ids(db, user_id))
+        with self._lock:
+            self._known[user_id] = (now, clips)
+        return clips
+
+    def forget(self) -> None:
+        """Drop what is remembered (after a session is opened, closed or reopened)."""
+        with self._lock:
+            self._known.clear()
+
+
+@dataclass
+class Context:
+    """The app's shared state: settings, store, clip cache, job runner and its folders."""
+
+    settings: Settings
+    db: Store
+    clips: ClipCache = field(default_factory=ClipCache)
+    jobs: JobRunner = field(default_factory=JobRunner)
+    reader_clips: ReaderClips = field(default_factory=ReaderClips)
+
+    @property
+    def data_dir(self) -> Path:
+        """The data folder, resolved."""
+        return self.settings.data_dir.resolve()
+
+    @property
+    def uploads(self) -> Path:
+        """Where uploads land."""
+        return self.data_dir / "uploads"
+
+    @property
+    def work(self) -> Path:
+        """The server's own files (maps, reports) inside the data folder."""
+        return self.data_dir / ".ceuskit"
+
+    def clip_path(self, path: str) -> Path:
+        """A stored clip's path, if it lies in the data folder (PathRefused otherwise, 404 when missing)."""
+        resolved = inside(self.data_dir, path)
+        if not resolved.exists():
+            raise HTTPException(404, "the clip file is missing from the data folder")
+        return resolved
+
+    def public_clip(self, clip: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A stored clip as the API shows it: its path relative to the data folder (None outside it)."""
+        if clip is None:
+            return None
+        try:
+            relative: str | None = str(Path(clip["path"]).resolve().relative_to(self.data_dir))
+        except ValueError:
+            relative = None  # outside the data folder: not served
+        return {"id": clip["id"], "path": relative, "sha256": clip["sha256"], "size_bytes": clip["size_bytes"]}
+
+    def has_users(self) -> bool:
+        """Whether any account exists (else only the bootstrap token can get in)."""
+        from ceuskit.store.accounts import list_users
+
+        return bool(list_users(self.db))
+
+    def close(self) -> None:
+        """Stop the jobs, close the clips, release the database."""
+        self.jobs.close()
+        self.clips.close()
+        self.db.close()
+
+
+def context(request: Request) -> Context:
+    """FastAPI dependency: the app's :class:`Context`."""
+    found: Context = request.app.state.context
+    return found

@@ -1,0 +1,137 @@
+// ROI drawing on the viewer (ellipse by dragging from the centre, polygon by clicks), the ROI list, and
+// saving: drafts stay in this browser until the server has accepted them.
+import {getJSON, sendJSON} from "./api.js";
+import {loadMap} from "./maps.js";
+import {state, view} from "./state.js";
+import {$, escapeHtml} from "./util.js";
+import {draw} from "./viewer.js";
+
+function imagePoint(event) {
+  const canvas = $("viewer"), box = canvas.getBoundingClientRect();
+  return [Math.round(((event.clientX - box.left) * canvas.width) / box.width * 10) / 10,
+          Math.round(((event.clientY - box.top) * canvas.height) / box.height * 10) / 10];
+}
+
+function nextName(role) {
+  const base = role === "lesion" ? "lesion" : "liver";
+  const names = new Set(view.rois.map((roi) => roi.name));
+  if (!names.has(base)) return base;
+  for (let i = 2; ; i++) if (!names.has(`${base}${i}`)) return `${base}${i}`;
+}
+
+function addRoi(roi) {
+  if (view.referenceFrame === null || !view.rois.length) view.referenceFrame = state.frame;
+  roi.name = nextName(roi.role);
+  delete roi.open;
+  view.rois.push(roi);
+  view.selected = view.rois.length - 1;
+  roisChanged();
+}
+
+export function setTool(tool) {
+  view.tool = tool; view.drawing = null;
+  $("tool-ellipse").classList.toggle("active", tool === "ellipse");
+  $("tool-polygon").classList.toggle("active", tool === "polygon");
+  draw();
+}
+
+export function setupCanvas() {
+  const canvas = $("viewer");
+  canvas.addEventListener("mousedown", (event) => {
+    if (!view.clip || view.tool !== "ellipse") return;
+    const [x, y] = imagePoint(event);
+    view.drawing = {role: $("role-select").value, shape: "ellipse", center: [x, y], radii: [0, 0]};
+  });
+  canvas.addEventListener("mousemove", (event) => {
+    if (!view.drawing) return;
+    const [x, y] = imagePoint(event);
+    if (view.drawing.shape === "ellipse") {
+      view.drawing.radii = [Math.abs(x - view.drawing.center[0]), Math.abs(y - view.drawing.center[1])];
+    } else {
+      view.drawing.points[view.drawing.points.length - 1] = [x, y];
+    }
+    draw();
+  });
+  canvas.addEventListener("mouseup", () => {
+    if (!view.drawing || view.drawing.shape !== "ellipse") return;
+    const roi = view.drawing; view.drawing = null;
+    if (roi.radii[0] >= 2 && roi.radii[1] >= 2) addRoi(roi); else draw();
+  });
+  canvas.addEventListener("click", (event) => {
+    if (!view.clip || view.tool !== "polygon") return;
+    const point = imagePoint(event);
+    if (!view.drawing) view.drawing = {role: $("role-select").value, shape: "polygon", points: [point, point], open: true};
+    else view.drawing.points.splice(view.drawing.points.length - 1, 0, point);
+    draw();
+  });
+  canvas.addEventListener("dblclick", () => closePolygon());
+}
+
+export function closePolygon() {
+  if (!view.drawing || view.drawing.shape !== "polygon") return;
+  const points = view.drawing.points.slice(0, -1).filter((p, i, all) => i === 0 || p[0] !== all[i - 1][0] || p[1] !== all[i - 1][1]);
+  const roi = {role: view.drawing.role, shape: "polygon", points};
+  view.drawing = null;
+  if (points.length >= 3) addRoi(roi); else draw();
+}
+
+export function cancelDrawing() { view.drawing = null; draw(); }
+
+export function renderRoiList() {
+  const list = $("roi-list");
+  list.innerHTML = "";
+  view.rois.forEach((roi, i) => {
+    const item = document.createElement("li");
+    item.className = i === view.selected ? "selected" : "";
+    const role = roi.role === "parenchyma" ? "parenchyma" : "lesion";
+    item.innerHTML = `<span class="swatch ${role}"></span>${escapeHtml(roi.name)} <span class="muted">${role === "parenchyma" ? "liver reference" : "lesion"}, ${escapeHtml(roi.shape)}</span>`;
+    item.addEventListener("click", () => { view.selected = i; renderRoiList(); draw(); });
+    list.appendChild(item);
+  });
+  $("reference-frame").textContent = view.referenceFrame === null ? "—" : view.referenceFrame + 1;
+}
+
+let saveTimer = null;
+
+export function cancelSave() { clearTimeout(saveTimer); }
+
+function roisChanged() {
+  renderRoiList(); draw();
+  localStorage.setItem(`ceuskit.draft.${view.lesion.id}`, JSON.stringify(roiDocument()));
+  const ready = view.rois.some((r) => r.role === "lesion");
+  $("save-state").textContent = ready ? "saving…" : "unsaved: draw a lesion ROI";
+  clearTimeout(saveTimer);
+  if (ready) saveTimer = setTimeout(saveRois, 250);
+}
+
+function roiDocument() {
+  return {reference_frame: view.referenceFrame || 0, units: "px",
+          rois: view.rois.map(({name, role, shape, center, radii, points, box}) =>
+            Object.fromEntries(Object.entries({name, role, shape, center, radii, points, box}).filter(([, v]) => v !== undefined)))};
+}
+
+export async function saveRois() {
+  const lesionId = view.lesion.id;
+  try {
+    await sendJSON(`/api/lesions/${lesionId}/rois`, "PUT", roiDocument());
+    localStorage.removeItem(`ceuskit.draft.${lesionId}`);
+    $("save-state").textContent = "saved";
+    view.lesion = await getJSON(`/api/lesions/${lesionId}`);
+    view.overlay = null; if (state.map) loadMap(state.map);
+    return true;
+  } catch (error) {
+    $("save-state").textContent = `not saved: ${error.message}`;
+    return false;
+  }
+}
+
+export function deleteSelected() {
+  if (view.selected < 0) return;
+  view.rois.splice(view.selected, 1); view.selected = -1;
+  if (!view.rois.length) view.referenceFrame = null;
+  roisChanged();
+}
+
+export function clearRois() {
+  view.rois = []; view.selected = -1; view.referenceFrame = null; roisChanged();
+}

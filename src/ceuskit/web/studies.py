@@ -1,0 +1,155 @@
+"""Studies (administrators): list, create, detail, statistics, cohort table, CSV export, report, new lesions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
+
+from ceuskit.store import json_safe  # NaN/inf → None, numpy → Python: the store's JSON rules
+from ceuskit.store.audit import record_event
+from ceuskit.web.context import Context, context
+from ceuskit.web.files import inside
+from ceuskit.web.security import REPORT_CONTENT_SECURITY_POLICY, Admin, client_address
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["studies"])
+Ctx = Annotated[Context, Depends(context)]
+
+
+class NewStudy(BaseModel):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")
+
+
+class NewLesion(BaseModel):
+    """A lesion to read from a clip of the data folder (its ROIs are drawn afterwards)."""
+
+    patient: str = Field(min_length=1, max_length=64)
+    lesion: str = Field(min_length=1, max_length=64)
+    clip: str = Field(min_length=1, max_length=1024, description="Path relative to the data folder.")
+    ki67_percent: float | None = Field(default=None, ge=0, le=100)
+    injection_time_s: float = Field(default=0.0, ge=0)
+    primary_site: str | None = Field(default=None, max_length=64)
+
+
+@router.get("/api/studies")
+def studies(_: Admin, ctx: Ctx) -> list[dict[str, Any]]:
+    """Every study with its patient and lesion counts."""
+    from ceuskit import store as st
+
+    return st.list_studies(ctx.db)
+
+
+@router.post("/api/studies", status_code=201)
+def new_study(body: NewStudy, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
+    """Create an empty study."""
+    from ceuskit import store as st
+
+    if any(item["name"] == body.name for item in st.list_studies(ctx.db)):
+        raise HTTPException(409, f"a study named {body.name!r} exists already; choose another name")
+    study_id = st.import_lesions(ctx.db, [], study=body.name)["study_id"]
+    record_event(ctx.db, principal.username, "study_add", target=f"study:{study_id}", address=client_address(request))
+    return {"id": study_id, "name": body.name}
+
+
+@router.get("/api/studies/{study_id}")
+def study(study_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
+    """A study with its patients and lesions (each with its newest analysis's status)."""
+    from ceuskit import store as st
+
+    found = st.get_study(ctx.db, study_id)
+    for patient in found["patients"]:
+        for lesion in patient["lesions"]:
+            lesion.pop("extra", None)
+    return found
+
+
+@router.get("/api/studies/{study_id}/stats")
+def study_stats(study_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
+    """The cohort statistics of ``ceuskit study stats --json`` (with reader agreement)."""
+    from ceuskit import store as st
+    from ceuskit.study import study_stats as stats
+
+    st.get_study(ctx.db, study_id)
+    return json_safe(stats(ctx.db, study_id))
+
+
+@router.get("/api/studies/{study_id}/table")
+def study_table(study_id: int, principal: Admin, request: Request, ctx: Ctx) -> list[dict[str, Any]]:
+    """One row per lesion (the export's columns), as JSON."""
+    from ceuskit import store as st
+    from ceuskit.study import cohort_frame
+
+    st.get_study(ctx.db, study_id)
+    frame = cohort_frame(ctx.db, study_id)
+    record_event(ctx.db, principal.username, "export", target=f"study:{study_id}", detail={"format": "json"},
+                 address=client_address(request))
+    return json_safe(frame.to_dict(orient="records"))  # NaN → None there
+
+
+@router.get("/api/studies/{study_id}/export.csv")
+def study_csv(study_id: int, principal: Admin, request: Request, ctx: Ctx) -> Response:
+    """One row per lesion, as CSV."""
+    from ceuskit import store as st
+    from ceuskit.study import cohort_frame
+
+    st.get_study(ctx.db, study_id)
+    text = cohort_frame(ctx.db, study_id).to_csv(index=False)
+    record_event(ctx.db, principal.username, "export", target=f"study:{study_id}", detail={"format": "csv"},
+                 address=client_address(request))
+    return Response(text, media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="study-{study_id}-lesions.csv"'})
+
+
+@router.get("/api/studies/{study_id}/report")
+def study_report(study_id: int, principal: Admin, request: Request, ctx: Ctx, format: str = "html") -> FileResponse:
+    """The cohort report, HTML (self-contained) or PDF (typeset from the same HTML by Chromium)."""
+    from ceuskit import store as st
+    from ceuskit.report import write_report
+
+    if format not in ("html", "pdf"):
+        raise HTTPException(400, "format must be html or pdf")
+    st.get_study(ctx.db, study_id)
+    folder = ctx.work / "reports" / f"study-{study_id}"
+    html = write_report(ctx.db, folder, study=study_id, pdf=format == "pdf")
+    record_event(ctx.db, principal.username, "report", target=f"study:{study_id}", detail={"format": format},
+                 address=client_address(request))
+    path = html if format == "html" else html.with_suffix(".pdf")
+    headers = {"Content-Security-Policy": REPORT_CONTENT_SECURITY_POLICY} if format == "html" else {}
+    return FileResponse(path, media_type="text/html" if format == "html" else "application/pdf",
+                        filename=f"study-{study_id}-report.{format}", headers=headers)
+
+
+@router.post("/api/studies/{study_id}/lesions", status_code=201)
+def new_lesion(study_id: int, body: NewLesion, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
+    """Add a lesion from a clip of the data folder (its ROIs are drawn afterwards)."""
+    from ceuskit import store as st
+    from ceuskit.io.clip import source_sha256
+    from ceuskit.stats import who_grade
+    from ceuskit.study import clip_header_summary
+
+    found = st.get_study(ctx.db, study_id)
+    path = inside(ctx.data_dir, body.clip)
+    if not path.is_file():
+        raise HTTPException(404, "no such clip in the data folder")
+    if any(p["patient"] == body.patient and any(le["lesion"] == body.lesion for le in p["lesions"])
+           for p in found["patients"]):
+        raise HTTPException(409, "this patient already has a lesion with that name; choose another name")
+    ctx.clips.get(path)  # readable, or a one-line ClipError
+    stat = path.stat()
+    grade = who_grade(body.ki67_percent)
+    row = st.LesionInput(patient=body.patient, lesion=body.lesion, clip_path=str(path),
+                         clip_sha256=source_sha256(path), rois={"reference_frame": 0, "units": "px", "rois": []},
+                         clip_size_bytes=stat.st_size, clip_mtime_ns=stat.st_mtime_ns,
+                         clip_header=clip_header_summary(path), ki67_percent=body.ki67_percent,
+                         who_grade=grade, who_grade_source=None if grade is None else "ki67",
+                         primary_site=body.primary_site, injection_time_s=body.injection_time_s)
+    st.import_lesions(ctx.db, [row], study=found["name"])
+    created = next(lesion for p in st.get_study(ctx.db, study_id)["patients"] if p["patient"] == body.patient
+                   for lesion in p["lesions"] if lesion["lesion"] == body.lesion)
+    record_event(ctx.db, principal.username, "lesion_add", target=f"lesion:{created['id']}",
+                 detail={"study": study_id}, address=client_address(request))
+    return {"id": created["id"]}
