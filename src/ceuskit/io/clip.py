@@ -19,7 +19,7 @@ from ceuskit.errors import ClipError
 from ceuskit.preprocess.display import DisplayMap, display_map_of
 from ceuskit.preprocess.grey import to_grey
 
-__all__ = ["Box", "Clip", "FrameSource", "Region", "file_sha256", "one_line", "source_sha256"]
+__all__ = ["Box", "Clip", "ClipHeader", "FrameSource", "Region", "file_sha256", "one_line", "source_sha256"]
 
 Box = tuple[int, int, int, int]
 """Pixel box ``(x0, y0, x1, y1)`` of the stored full frame, x1/y1 exclusive."""
@@ -71,6 +71,39 @@ class Region:
                 "kind": self.kind, "role": self.role}
 
 
+@dataclass(frozen=True)
+class ClipHeader:
+    """What a clip's file says about when it was taken and whose it is, as stored (DICOM text values).
+
+    :mod:`ceuskit.io.examination` reads these to place the clips of one examination on one time axis and
+    to check that they belong together.  The identifiers are kept only to be compared: they are left out of
+    ``repr`` (so out of tracebacks and logs) and never shown.  Empty strings mean the element is absent.
+    Video, frame folders and arrays carry no header: every field is empty.
+
+    Attributes
+    ----------
+    acquisition_datetime : Acquisition DateTime (0008,002A), DT, possibly with a ``&ZZXX`` offset.
+    acquisition_date, acquisition_time : Acquisition Date (0008,0022) DA and Time (0008,0032) TM.
+    content_date, content_time : Content Date (0008,0023) DA and Time (0008,0033) TM.
+    timezone_offset : Timezone Offset From UTC (0008,0201), ``&ZZXX``.
+    contrast_start_time : Contrast/Bolus Start Time (0018,1042), TM (a time of day).
+    contrast_agent : Contrast/Bolus Agent (0018,0010).
+    patient_id : Patient ID (0010,0020) — compared, never shown.
+    study_uid : Study Instance UID (0020,000D) — compared, never shown.
+    """
+
+    acquisition_datetime: str = ""
+    acquisition_date: str = ""
+    acquisition_time: str = ""
+    content_date: str = ""
+    content_time: str = ""
+    timezone_offset: str = ""
+    contrast_start_time: str = ""
+    contrast_agent: str = ""
+    patient_id: str = field(default="", repr=False)
+    study_uid: str = field(default="", repr=False)
+
+
 def one_line(exc: BaseException) -> str:
     """An exception's text as one line of at most 200 characters, for a ``ClipError`` message."""
     text = " ".join(str(exc).split())
@@ -111,6 +144,8 @@ class Clip:
     regions : display regions; with ``layout == "dual"`` one has role "ceus" and one role "bmode".
     layout : "single" or "dual" (B-mode and CEUS side by side).
     info : non-identifying header facts (modality, manufacturer, transfer syntax, photometric, …).
+    header : acquisition and contrast times and the identity to compare (:class:`ClipHeader`; empty for
+        files without a DICOM header).
 
     :meth:`display_map` reads the display back to the grey index (through a colour map when there is one).
     """
@@ -125,6 +160,7 @@ class Clip:
     layout: str = "single"
     max_value: int = 255
     info: dict[str, object] = field(default_factory=dict, compare=False)
+    header: ClipHeader = field(default_factory=ClipHeader, repr=False, compare=False)
     _display_maps: dict[str, DisplayMap] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

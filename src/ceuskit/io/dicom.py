@@ -45,11 +45,11 @@ from pydicom.uid import (
 )
 
 from ceuskit.errors import CeusError, ClipError, TimingError
-from ceuskit.io.clip import Clip, Region
+from ceuskit.io.clip import Clip, ClipHeader, Region
 from ceuskit.io.clip import one_line as _one_line
 from ceuskit.io.layout import resolve_layout
 
-__all__ = ["MAX_DECODED_BYTES", "MAX_FRAMES", "MAX_SIDE", "DicomFrames", "PixelFormat", "read_dicom"]
+__all__ = ["MAX_DECODED_BYTES", "MAX_FRAMES", "MAX_SIDE", "DicomFrames", "PixelFormat", "clip_header", "read_dicom"]
 
 MAX_SIDE = 8192
 """Largest accepted Rows or Columns."""
@@ -425,6 +425,28 @@ def _info(ds: Dataset, fmt: PixelFormat, timing: str, notes: list[str]) -> dict[
     return info
 
 
+_HEADER_KEYWORDS = {
+    "acquisition_datetime": "AcquisitionDateTime", "acquisition_date": "AcquisitionDate",
+    "acquisition_time": "AcquisitionTime", "content_date": "ContentDate", "content_time": "ContentTime",
+    "timezone_offset": "TimezoneOffsetFromUTC", "contrast_start_time": "ContrastBolusStartTime",
+    "contrast_agent": "ContrastBolusAgent", "patient_id": "PatientID", "study_uid": "StudyInstanceUID",
+}
+
+
+def clip_header(ds: Dataset) -> ClipHeader:
+    """The acquisition/contrast times and identity of a DICOM header as text (:class:`ClipHeader`).
+
+    Values are kept as stored (stripped; a multi-valued element's first value) and parsed only when an
+    examination needs them (:mod:`ceuskit.io.examination`), so a malformed date never stops a clip from
+    being read on its own.
+    """
+    values = {}
+    for name, keyword in _HEADER_KEYWORDS.items():
+        found = _values(ds.get(keyword))
+        values[name] = str(found[0]).strip() if found else ""
+    return ClipHeader(**values)
+
+
 # --- frames -----------------------------------------------------------------------------------------------
 class DicomFrames:
     """Decodes frames of one DICOM file on demand from an open file handle (a :class:`FrameSource`)."""
@@ -656,7 +678,7 @@ def _open(fh: BinaryIO, source: str, *, fps: float | None, layout: str) -> Clip:
     source_frames = DicomFrames(fh, ds, fmt, value_offset, frames, source)
     clip = Clip(source=source, times=times, rows=fmt.rows, columns=fmt.columns, frames=source_frames,
                 pixel_spacing_mm=_pixel_spacing(ds), max_value=source_frames.max_value,
-                info=_info(ds, fmt, timing, notes))
+                info=_info(ds, fmt, timing, notes), header=clip_header(ds))
     return resolve_layout(clip, ultrasound_regions(ds, fmt.rows, fmt.columns), layout)
 
 
