@@ -112,10 +112,19 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
              case: Annotated[str | None, typer.Option("--case", help="A real-world case (see --list-cases): "
                                                       "its phantom replaces the settings above.")] = None,
              list_cases: Annotated[bool, typer.Option("--list-cases", help="List the real-world cases and exit.")] = False,
-             name: Annotated[str, typer.Option("--name", help="File name stem.")] = "phantom") -> None:
+             name: Annotated[str, typer.Option("--name", help="File name stem.")] = "phantom",
+             examination: Annotated[bool, typer.Option("--examination", help="Write a whole examination instead: "
+                                                       "a continuous loop (--loop s) and late-phase sweeps "
+                                                       "(--sweeps), one DICOM file and ROI file per clip.")] = False,
+             loop: Annotated[float, typer.Option("--loop", help="With --examination: loop length (s).")] = 70.0,
+             sweeps: Annotated[str, typer.Option("--sweeps", help="With --examination: sweep starts, s after the "
+                                                 "injection, comma-separated.")] = "120,180,240",
+             sweep_duration: Annotated[float, typer.Option("--sweep-duration", help="With --examination: sweep "
+                                                           "length (s).")] = 8.0) -> None:
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
     from ceuskit.simulate.cases import REAL_WORLD, real_world_case
+    from ceuskit.simulate.examination import simulate_examination
 
     if list_cases:
         for key, ph in REAL_WORLD.items():
@@ -144,6 +153,18 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
         phantom = Phantom(pattern=pattern, seed=seed, dual=dual, duration_s=duration, fps=fps, jitter=jitter,
                           lead_in_s=lead_in, breathing_amplitude_px=(breathing / 3, breathing),
                           out_of_plane_fraction=out_of_plane)
+    if examination:
+        try:
+            starts = [float(value) for value in sweeps.split(",") if value.strip()]
+        except ValueError:
+            raise InputError(f"--sweeps {sweeps!r} is not a comma-separated list of seconds") from None
+        with progress_bar("rendering frames") as progress:
+            exam = simulate_examination(out_dir, phantom, loop_s=loop, sweeps_s=starts, sweep_duration_s=sweep_duration,
+                                        name="exam" if name == "phantom" else name, progress=progress)
+        typer.echo(f"wrote {len(exam.dicoms)} clips of one examination ({', '.join(p.name for p in exam.dicoms)}), "
+                   f"their ROI files and {exam.truth.name}; analyse it with:")
+        typer.echo(exam.command())
+        return
     with progress_bar("rendering frames") as progress:
         written = simulate_clip(out_dir, phantom, name=name, progress=progress)
     typer.echo(f"wrote {written.dicom} ({written.roi.name}, {written.truth.name}); injection at "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,12 @@ class SimulatedClip:
 
 # DICOM writing
 def write_dicom(path: Path, frames: np.ndarray, times_s: np.ndarray, ph: Phantom, layout: Layout,
-                *, patient_id: str = "SIM0000") -> None:
-    """Write frames as a US Multi-frame Image (explicit VR little endian) with real timing and regions."""
+                *, patient_id: str = "SIM0000", header: Mapping[str, object] | None = None) -> None:
+    """Write frames as a US Multi-frame Image (explicit VR little endian) with real timing and regions.
+
+    ``header`` sets further elements by keyword, after (and over) the defaults: an examination's clips share
+    their Study Instance UID and carry their Acquisition DateTime and the contrast's start time and agent.
+    """
     from pydicom import Dataset
     from pydicom.dataset import FileMetaDataset
     from pydicom.sequence import Sequence
@@ -85,6 +89,8 @@ def write_dicom(path: Path, frames: np.ndarray, times_s: np.ndarray, ph: Phantom
         region.ReferencePixelY0 = 0
         regions.append(region)
     ds.SequenceOfUltrasoundRegions = Sequence(regions)
+    for keyword, value in (header or {}).items():
+        setattr(ds, keyword, value)
     ds.PixelData = frames.tobytes()
     with atomic_path(path) as tmp:
         ds.save_as(tmp, enforce_file_format=True)

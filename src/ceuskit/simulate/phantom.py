@@ -7,6 +7,7 @@ from typing import Any
 
 from ceuskit.errors import InputError
 from ceuskit.simulate.display import COLOUR_MAPS
+from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 
 __all__ = ["LATE_PHASE_START_S", "PATTERNS", "Phantom", "PhantomPattern", "phantom_with"]
 
@@ -89,8 +90,9 @@ class Phantom:
         self.pattern_spec()
         if not (self.duration_s > 0 and self.fps > 0 and 0 <= self.jitter < 1):
             raise InputError("duration and fps must be positive and jitter in [0, 1)")
-        if not -self.duration_s < self.lead_in_s < self.duration_s:
-            raise InputError("lead_in_s must lie within ±duration_s (negative: the recording starts after injection)")
+        if not -MAX_INJECTION_LEAD_S <= self.lead_in_s < self.duration_s:
+            raise InputError(f"lead_in_s must be less than duration_s and at least −{MAX_INJECTION_LEAD_S:g} s "
+                             "(negative: the recording starts that long after the injection)")
         if self.curve_family not in ("lognormal", "gamma"):
             raise InputError(f"curve_family {self.curve_family!r} is not 'lognormal' or 'gamma'")
         if self.colour_map is not None and self.colour_map not in COLOUR_MAPS:
