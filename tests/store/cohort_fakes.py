@@ -137,3 +137,48 @@ def rewrite_line(manifest: Path, line: int, old: str, new: str) -> None:
     assert old in lines[line - 1]
     lines[line - 1] = lines[line - 1].replace(old, new)
     manifest.write_text("\n".join(lines) + "\n")
+
+
+def fake_analyze_examination(clips: list[Any], rois: list[Any], *, clip_offsets_s: list[float | None] | None = None,
+                             injection_time_s: float = 0.0, dynamic_range_db: float = 60.0, model: str = "auto",
+                             motion: bool = True, fps: float | None = None, progress: Any = None) -> FakeAnalysis:
+    """Stand-in for ceuskit.pipeline.analyze_examination: the first clip's planned result, the late phase from
+    the last sweep's plan, and what it was given (clips, ROI names, offsets) in ``document["given"]``."""
+    first = fake_analyze(clips[0], rois[0], injection_time_s=injection_time_s, dynamic_range_db=dynamic_range_db,
+                         model=model, motion=motion, fps=fps)
+    sweeps = [json.loads(Path(c).read_text()) for c in clips[1:]]
+    document = json.loads(json.dumps(first.document))
+    document["lesions"][0]["late_phase"]["enhancement"] = sweeps[-1]["late"]
+    document["clips"] = [{"source": str(c), "sha256": "0" * 64, "offset_s": 120.0 * k, "acquired": None,
+                          "n_frames": 76} for k, c in enumerate(clips)]
+    document["given"] = {"clips": [Path(c).name for c in clips],
+                         "rois": [r["rois"][0]["name"] for r in rois], "clip_offsets_s": clip_offsets_s}
+    tic = dict(first.tic)
+    tic["clip"] = np.zeros(len(tic["time_s"]))
+    return FakeAnalysis(document, tic, first.fitted, first.relative_db)
+
+
+def write_examination_cohort(folder: Path, *, sweeps: int = 2, rows: list[tuple] | None = None) -> Path:
+    """The fake cohort as examinations: per patient a loop (the COHORT plan, but late "iso") and ``sweeps``
+    sweep files whose plans give the COHORT's late phase; ``manifest.csv`` lists them ``;``-separated, each with its own ROI file (the
+    lesion ROI of sweep k is named ``lesion`` too, drawn elsewhere)."""
+    manifest = write_cohort(folder, rows=rows)
+    with open(manifest, newline="") as fh:
+        lines = list(csv.DictReader(fh))
+    for line, (pid, *_rest, late, _onset) in zip(lines, rows or COHORT, strict=True):
+        loop = folder / "clips" / f"{pid}.dcm"
+        loop.write_text(json.dumps({**json.loads(loop.read_text()), "late": "iso"}))  # the loop alone: not the truth
+        clips, roi_files = [line["clip"]], [line["roi"]]
+        for k in range(1, sweeps + 1):
+            (folder / "clips" / f"{pid}_s{k}.dcm").write_text(json.dumps({"late": late, "sweep": k}))
+            document = roi_document()
+            document["rois"][0]["center"] = [40 + 5 * k, 40 - 3 * k]
+            (folder / "clips" / f"{pid}_s{k}.roi.json").write_text(json.dumps(document))
+            clips.append(f"clips/{pid}_s{k}.dcm")
+            roi_files.append(f"clips/{pid}_s{k}.roi.json")
+        line["clip"], line["roi"] = ";".join(clips), ";".join(roi_files)
+    with open(manifest, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(lines[0]))
+        writer.writeheader()
+        writer.writerows(lines)
+    return manifest

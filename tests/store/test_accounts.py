@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from cohort_fakes import write_cohort
+from old_databases import migrate_to, table_rows, write_old_study
 from sqlalchemy import create_engine, inspect, text
 
 from ceuskit import store, study
@@ -261,32 +262,19 @@ def test_blinded_reads_replace_manifest_reads_of_the_same_reader(db: store.Store
 OLD_TABLES = ("studies", "patients", "clips", "lesions", "rois", "analyses", "reader_reads")
 
 
-def _rows(url: str) -> dict[str, list[tuple]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return {table: [tuple(row) for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
-                    for table in OLD_TABLES}
-    finally:
-        engine.dispose()
-
-
 def test_migration_0002_keeps_a_0001_database_and_downgrades(db_url: str, tmp_path: Path) -> None:
     from alembic import command
 
     from ceuskit.store.database import _alembic_config
 
-    engine = create_engine(db_url)
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), "0001")
-    engine.dispose()
-    with store.Store(db_url, migrate=False) as old:  # a 0001 database with a study and manifest reads
-        lesions, _ = study.read_manifest(write_cohort(tmp_path / "cohort"))
-        store.import_lesions(old, lesions, reads=study.read_reads(tmp_path / "cohort" / "reads.csv"))
-    before = _rows(db_url)
+    migrate_to(db_url, "0001")  # a 0001 database with a study and manifest reads, as that version stored it
+    lesions, _ = study.read_manifest(write_cohort(tmp_path / "cohort"))
+    write_old_study(db_url, lesions, study.read_reads(tmp_path / "cohort" / "reads.csv"))
+    before = table_rows(db_url, OLD_TABLES)
     assert len(before["lesions"]) == 10 and len(before["reader_reads"]) == 20
-    with store.Store(db_url) as new:  # opening migrates to 0002
-        assert _rows(db_url) == before
+    migrate_to(db_url, "0002")
+    assert table_rows(db_url, OLD_TABLES) == before
+    with store.Store(db_url, migrate=False) as new:
         assert len(store.reader_reads(new)) == 20
         accounts.add_user(new, "ann", role="reader", password=PASSWORD, actor="cli:test")
     engine = create_engine(db_url)
@@ -297,4 +285,4 @@ def test_migration_0002_keeps_a_0001_database_and_downgrades(db_url: str, tmp_pa
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     engine.dispose()
     assert version == "0001" and "users" not in tables and "reading_reads" not in tables
-    assert _rows(db_url) == before
+    assert table_rows(db_url, OLD_TABLES) == before

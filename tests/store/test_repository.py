@@ -29,10 +29,10 @@ def test_upgrade_creates_every_table_and_is_idempotent(db_url: str) -> None:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     finally:
         engine.dispose()
-    assert {"studies", "patients", "lesions", "clips", "rois", "analyses", "reader_reads", "users", "api_tokens",
+    assert {"studies", "patients", "lesions", "lesion_clips", "clips", "rois", "analyses", "reader_reads", "users", "api_tokens",
             "web_sessions", "audit_events", "reading_sessions", "reading_items", "reading_assignments",
             "reading_reads"} <= tables
-    assert version == "0002"
+    assert version == "0003"
 
 
 def test_import_and_read_back_study(db_url: str, tmp_path: Path) -> None:

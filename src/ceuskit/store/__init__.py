@@ -9,8 +9,10 @@ from __future__ import annotations
 from ceuskit.store.database import DEFAULT_URL, Store, open_store, redacted, upgrade
 from ceuskit.store.repository import (
     DEFAULT_STUDY,
+    ClipInput,
     LesionInput,
     ReadInput,
+    add_lesion_clip,
     canonical_sha256,
     cohort_records,
     get_analysis,
@@ -33,9 +35,11 @@ from ceuskit.store.repository import (
 __all__ = [
     "DEFAULT_STUDY",
     "DEFAULT_URL",
+    "ClipInput",
     "LesionInput",
     "ReadInput",
     "Store",
+    "add_lesion_clip",
     "canonical_sha256",
     "cohort_records",
     "get_analysis",

@@ -12,18 +12,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ceuskit.errors import StoreError
+from ceuskit.errors import ConflictError, StoreError
 from ceuskit.store.database import Store
 from ceuskit.store.schema import (
     AnalysisRecord,
     Clip,
     Lesion,
+    LesionClip,
     Patient,
     ReaderRead,
     ReadingItem,
@@ -36,8 +38,10 @@ from ceuskit.store.schema import (
 
 __all__ = [
     "DEFAULT_STUDY",
+    "ClipInput",
     "LesionInput",
     "ReadInput",
+    "add_lesion_clip",
     "canonical_sha256",
     "cohort_records",
     "get_analysis",
@@ -98,8 +102,28 @@ class ReadInput:
 
 
 @dataclass(frozen=True)
+class ClipInput:
+    """One clip of a lesion's examination with the ROI set drawn on it, ready to store.
+
+    ``offset_s``: an explicit start, s after the examination's first frame (None: by acquisition time).
+    """
+
+    path: str
+    sha256: str
+    rois: dict[str, Any]
+    size_bytes: int | None = None
+    mtime_ns: int | None = None
+    header: dict[str, Any] = field(default_factory=dict)
+    offset_s: float | None = None
+
+
+@dataclass(frozen=True)
 class LesionInput:
-    """One validated manifest row, ready to store."""
+    """One validated manifest row, ready to store.
+
+    ``clip_*`` and ``rois`` describe the lesion's first clip; ``more_clips`` the further clips of its
+    examination, in the manifest's order (:attr:`clips` lists them all).
+    """
 
     patient: str
     lesion: str
@@ -118,6 +142,15 @@ class LesionInput:
     injection_time_s: float = 0.0
     dynamic_range_db: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
+    clip_offset_s: float | None = None
+    more_clips: tuple[ClipInput, ...] = ()
+
+    @property
+    def clips(self) -> tuple[ClipInput, ...]:
+        """Every clip of the examination, the first one first."""
+        first = ClipInput(self.clip_path, self.clip_sha256, self.rois, self.clip_size_bytes, self.clip_mtime_ns,
+                          self.clip_header, self.clip_offset_s)
+        return (first, *self.more_clips)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -183,12 +216,13 @@ def _analysis_dict(record: AnalysisRecord | None, *, document: bool = True) -> d
 
 def _lesion_dict(lesion: Lesion, patient: Patient) -> dict[str, Any]:
     roi = lesion.roi_set
+    n_clips = len(lesion.exam_clips) or (1 if lesion.clip_id is not None else 0)
     return {"id": lesion.id, "study_id": patient.study_id, "patient_id": patient.id, "patient": patient.pseudonym,
             "lesion": lesion.label,
             "primary_site": lesion.primary_site, "ki67_percent": lesion.ki67_percent,
             "who_grade": lesion.who_grade, "who_grade_source": lesion.who_grade_source, "size_mm": lesion.size_mm,
             "injection_time_s": lesion.injection_time_s, "dynamic_range_db": lesion.dynamic_range_db,
-            "extra": lesion.extra, "clip_id": lesion.clip_id,
+            "extra": lesion.extra, "clip_id": lesion.clip_id, "n_clips": n_clips,
             "roi_name": None if roi is None else roi.roi_name,
             "rois_sha256": None if roi is None else roi.sha256}
 
@@ -206,7 +240,8 @@ def _study_lesions(session: Session, study: Study) -> list[tuple[Lesion, Patient
     rows = session.execute(
         select(Lesion, Patient).join(Patient, Lesion.patient_id == Patient.id)
         .where(Patient.study_id == study.id).order_by(Patient.pseudonym, Lesion.label, Lesion.id)
-        .options(selectinload(Lesion.roi_set), selectinload(Lesion.clip))).all()
+        .options(selectinload(Lesion.roi_sets), selectinload(Lesion.clip),
+                 selectinload(Lesion.exam_clips).selectinload(LesionClip.clip))).all()
     return [(lesion, patient) for lesion, patient in rows]
 
 
@@ -239,8 +274,26 @@ def get_study(store: Store, study: int | str | None = None) -> dict[str, Any]:
                 "patients": list(patients.values())}
 
 
+def _exam_clips(lesion: Lesion) -> list[dict[str, Any]]:
+    """The lesion's clips in manifest order, each with its ``position``, ``offset_s`` (explicit start or None),
+    ``rois`` (the ROI document drawn on it, None before any) and ``rois_sha256``."""
+    rois = {r.position: r for r in lesion.roi_sets}
+    entries = [(item.position, item.clip, item.offset_s) for item in lesion.exam_clips]
+    if not entries and lesion.clip is not None:  # a lesion stored without its clip list (never by this module)
+        entries = [(0, lesion.clip, None)]
+    out = []
+    for position, clip, offset in entries:
+        entry = _clip_dict(clip) or {}
+        roi = rois.get(position)
+        entry.update(position=position, offset_s=offset, mtime_ns=clip.mtime_ns,
+                     rois=None if roi is None else roi.document, rois_sha256=None if roi is None else roi.sha256)
+        out.append(entry)
+    return out
+
+
 def get_lesion(store: Store, lesion_id: int) -> dict[str, Any]:
-    """One lesion with its clip, ROI document and newest analysis."""
+    """One lesion with its first clip (``clip``) and ROI document (``rois``), every clip of its examination
+    (``clips``, see :func:`work_items`) and its newest analysis."""
     with store.transaction() as session:
         lesion = _by_id(session, Lesion, lesion_id)
         if lesion is None:
@@ -248,6 +301,7 @@ def get_lesion(store: Store, lesion_id: int) -> dict[str, Any]:
         out = _lesion_dict(lesion, lesion.patient)
         out["clip"] = _clip_dict(lesion.clip)
         out["rois"] = None if lesion.roi_set is None else lesion.roi_set.document
+        out["clips"] = _exam_clips(lesion)
         out["analysis"] = _analysis_dict(_latest(session, [lesion.id]).get(lesion.id))
         return out
 
@@ -274,24 +328,83 @@ def update_clip_file(store: Store, clip_id: int, *, sha256: str, size_bytes: int
 
 
 def set_lesion_rois(store: Store, lesion_id: int, document: dict[str, Any], *,
-                    roi_name: str | None = None) -> dict[str, Any]:
-    """Replace a lesion's ROI document (DESIGN's ROI JSON); the next run re-analyses the lesion."""
+                    roi_name: str | None = None, position: int = 0) -> dict[str, Any]:
+    """Replace the ROI document (DESIGN's ROI JSON) drawn on the lesion's clip at ``position`` (0: the first);
+    the next run re-analyses the lesion."""
     with store.transaction() as session:
         lesion = _by_id(session, Lesion, lesion_id)
         if lesion is None:
             raise StoreError(f"no lesion with id {lesion_id}")
-        _put_rois(session, lesion, document, roi_name)
+        if position != 0 and position not in {item.position for item in lesion.exam_clips}:
+            raise StoreError(f"no clip at position {position} of lesion {lesion_id} "
+                             f"(it has {len(lesion.exam_clips)})")
+        _put_rois(session, lesion, document, roi_name, position)
         session.flush()
         return _lesion_dict(lesion, lesion.patient)
 
 
-def _put_rois(session: Session, lesion: Lesion, document: dict[str, Any], roi_name: str | None) -> None:
+def _put_rois(session: Session, lesion: Lesion, document: dict[str, Any], roi_name: str | None,
+              position: int = 0) -> None:
     digest = canonical_sha256(document)
-    if lesion.roi_set is None:
-        lesion.roi_set = RoiSetRecord(document=document, roi_name=roi_name, sha256=digest, updated_at=utcnow())
-    elif lesion.roi_set.sha256 != digest or lesion.roi_set.roi_name != roi_name:
-        lesion.roi_set.document, lesion.roi_set.roi_name = document, roi_name
-        lesion.roi_set.sha256, lesion.roi_set.updated_at = digest, utcnow()
+    found = next((r for r in lesion.roi_sets if r.position == position), None)
+    if found is None:
+        lesion.roi_sets.append(RoiSetRecord(position=position, document=document, roi_name=roi_name, sha256=digest,
+                                            updated_at=utcnow()))
+    elif found.sha256 != digest or found.roi_name != roi_name:
+        found.document, found.roi_name = document, roi_name
+        found.sha256, found.updated_at = digest, utcnow()
+
+
+def _clip_row(session: Session, clip: ClipInput, known: dict[str, Clip]) -> Clip:
+    """The clips row of ``clip.path`` (the newest one for that path), created or updated."""
+    row = known.get(clip.path) or session.scalars(
+        select(Clip).where(Clip.path == clip.path).order_by(Clip.id.desc())).first()
+    if row is None:
+        row = Clip(path=clip.path, created_at=utcnow(), sha256=clip.sha256)
+        session.add(row)
+    row.sha256, row.header = clip.sha256, clip.header
+    row.size_bytes, row.mtime_ns = clip.size_bytes, clip.mtime_ns
+    known[clip.path] = row
+    session.flush()
+    return row
+
+
+def _put_clips(session: Session, lesion: Lesion, clips: Sequence[ClipInput], roi_name: str | None,
+               known: dict[str, Clip]) -> None:
+    """Make the lesion's examination exactly ``clips`` (positions 0 …), each with its ROI set."""
+    rows = [_clip_row(session, clip, known) for clip in clips]
+    existing = {item.position: item for item in lesion.exam_clips}
+    for position, (clip, row) in enumerate(zip(clips, rows, strict=True)):
+        item = existing.get(position)
+        if item is None:
+            lesion.exam_clips.append(LesionClip(position=position, clip_id=row.id, offset_s=clip.offset_s))
+        else:
+            item.clip_id, item.offset_s = row.id, clip.offset_s
+        _put_rois(session, lesion, clip.rois, roi_name, position)
+    for item in [i for i in lesion.exam_clips if i.position >= len(clips)]:
+        lesion.exam_clips.remove(item)
+    for roi in [r for r in lesion.roi_sets if r.position >= len(clips)]:
+        lesion.roi_sets.remove(roi)
+    lesion.clip_id = rows[0].id
+
+
+def add_lesion_clip(store: Store, lesion_id: int, clip: ClipInput, *, roi_name: str | None = None
+                    ) -> dict[str, Any]:
+    """Add a clip (a late-phase sweep, say) to a lesion's examination, after its other clips; returns the
+    lesion (as :func:`get_lesion`).  ``clip.rois`` is the ROI set drawn on it (may list no ROI yet)."""
+    with store.transaction() as session:
+        lesion = _by_id(session, Lesion, lesion_id)
+        if lesion is None:
+            raise StoreError(f"no lesion with id {lesion_id}")
+        rois = {r.position: r.document for r in lesion.roi_sets}
+        current = [ClipInput(item.clip.path, item.clip.sha256, rois.get(item.position, {}), item.clip.size_bytes,
+                             item.clip.mtime_ns, item.clip.header, item.offset_s) for item in lesion.exam_clips]
+        if any(Path(c.path) == Path(clip.path) for c in current):
+            raise ConflictError("this clip is part of the lesion's examination already")
+        name = roi_name if roi_name is not None else (lesion.roi_set.roi_name if lesion.roi_set else None)
+        _put_clips(session, lesion, [*current, clip], name, {})
+        session.flush()
+    return get_lesion(store, lesion_id)
 
 
 def import_lesions(store: Store, rows: Sequence[LesionInput], *, study: str = DEFAULT_STUDY,
@@ -306,7 +419,7 @@ def import_lesions(store: Store, rows: Sequence[LesionInput], *, study: str = DE
     with store.transaction() as session:
         found = _resolve_study(session, study, create=True)
         patients = {p.pseudonym: p for p in session.scalars(select(Patient).where(Patient.study_id == found.id))}
-        clips: dict[str, Clip] = {}
+        known: dict[str, Clip] = {}
         for row in rows:
             patient = patients.get(row.patient)
             if patient is None:
@@ -315,15 +428,6 @@ def import_lesions(store: Store, rows: Sequence[LesionInput], *, study: str = DE
                 session.flush()
                 patients[row.patient] = patient
                 counts["patients"] += 1
-            clip = clips.get(row.clip_path) or session.scalars(
-                select(Clip).where(Clip.path == row.clip_path).order_by(Clip.id.desc())).first()
-            if clip is None:
-                clip = Clip(path=row.clip_path, created_at=utcnow(), sha256=row.clip_sha256)
-                session.add(clip)
-            clip.sha256, clip.header = row.clip_sha256, row.clip_header
-            clip.size_bytes, clip.mtime_ns = row.clip_size_bytes, row.clip_mtime_ns
-            clips[row.clip_path] = clip
-            session.flush()
             lesion = session.scalars(select(Lesion).where(Lesion.patient_id == patient.id,
                                                           Lesion.label == row.lesion)).first()
             if lesion is None:
@@ -335,9 +439,9 @@ def import_lesions(store: Store, rows: Sequence[LesionInput], *, study: str = DE
             lesion.primary_site, lesion.ki67_percent = row.primary_site, row.ki67_percent
             lesion.who_grade, lesion.who_grade_source = row.who_grade, row.who_grade_source
             lesion.size_mm, lesion.injection_time_s = row.size_mm, row.injection_time_s
-            lesion.dynamic_range_db, lesion.extra, lesion.clip_id = row.dynamic_range_db, row.extra, clip.id
+            lesion.dynamic_range_db, lesion.extra = row.dynamic_range_db, row.extra
             session.flush()
-            _put_rois(session, lesion, row.rois, row.roi_name)
+            _put_clips(session, lesion, row.clips, row.roi_name, known)
         session.flush()
         counts["reads"] = _put_reads(session, found, reads)
         counts["study_id"] = found.id
@@ -442,8 +546,10 @@ def latest_analysis(store: Store, lesion_id: int) -> dict[str, Any] | None:
 def work_items(store: Store, study: int | str | None = None) -> list[dict[str, Any]]:
     """Every lesion of a study with what its analysis needs and its newest analysis's hash and status.
 
-    Each item: the lesion dict plus ``clip`` (dict, with ``mtime_ns``), ``rois`` (document),
-    ``latest_input_hash`` and ``latest_status`` (None when never analysed).
+    Each item: the lesion dict plus ``clip`` (the first clip, with ``mtime_ns``), ``rois`` (its document),
+    ``clips`` (every clip of the examination in manifest order: ``id``, ``path``, ``sha256``, ``size_bytes``,
+    ``mtime_ns``, ``header``, ``position``, ``offset_s``, ``rois``, ``rois_sha256``), ``latest_input_hash``
+    and ``latest_status`` (None when never analysed).
     """
     with store.transaction() as session:
         found = _resolve_study(session, study)
@@ -457,6 +563,7 @@ def work_items(store: Store, study: int | str | None = None) -> list[dict[str, A
                 clip["mtime_ns"] = lesion.clip.mtime_ns
             item["clip"] = clip
             item["rois"] = None if lesion.roi_set is None else lesion.roi_set.document
+            item["clips"] = _exam_clips(lesion)
             record = latest.get(lesion.id)
             item["latest_input_hash"] = None if record is None else record.input_hash
             item["latest_status"] = None if record is None else record.status

@@ -1,8 +1,10 @@
 """The study database schema (SQLAlchemy 2 declarative models).
 
-One database may hold several studies.  Patients carry pseudonymous ids only.  A lesion has one clip
-and one ROI set; each ``ceuskit study run`` appends an :class:`AnalysisRecord` per lesion it analyses,
-and the newest record of a lesion is its current result.  Accounts (users, API tokens, browser sessions),
+One database may hold several studies.  Patients carry pseudonymous ids only.  A lesion has the clips of
+one examination (:class:`LesionClip`, a continuous loop and late-phase sweeps; usually just one) and one ROI
+set per clip (:class:`RoiSetRecord` by position); ``lesions.clip_id`` is its first clip, kept by the
+repository for the readers of a single clip.  Each ``ceuskit study run`` appends an :class:`AnalysisRecord`
+per lesion it analyses, and the newest record of a lesion is its current result.  Accounts (users, API tokens, browser sessions),
 the audit log and blinded reading sessions live beside the study tables; secrets are stored only as hashes
 (Argon2 for passwords, SHA-256 for random 256-bit tokens).  The Alembic migrations in
 ``store/migrations`` create exactly these tables; change both together.
@@ -27,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["AnalysisRecord", "ApiToken", "AuditEvent", "Base", "Clip", "Lesion", "Patient", "ReaderRead",
+__all__ = ["AnalysisRecord", "ApiToken", "AuditEvent", "Base", "Clip", "Lesion", "LesionClip", "Patient", "ReaderRead",
            "ReadingAssignment", "ReadingItem", "ReadingRead", "ReadingSession", "RoiSetRecord", "Study", "User",
            "WebSession", "as_utc", "utcnow"]
 
@@ -92,18 +94,47 @@ class Lesion(Base):
     clip_id: Mapped[int | None] = mapped_column(ForeignKey("clips.id"), nullable=True, index=True)
     patient: Mapped[Patient] = relationship(back_populates="lesions")
     clip: Mapped[Clip | None] = relationship()
-    roi_set: Mapped[RoiSetRecord | None] = relationship(back_populates="lesion", uselist=False)
+    exam_clips: Mapped[list[LesionClip]] = relationship(order_by="LesionClip.position",
+                                                        cascade="all, delete-orphan", passive_deletes=True)
+    roi_sets: Mapped[list[RoiSetRecord]] = relationship(back_populates="lesion", order_by="RoiSetRecord.position",
+                                                        cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def roi_set(self) -> RoiSetRecord | None:
+        """The first clip's ROI set (position 0), or None."""
+        return next((r for r in self.roi_sets if r.position == 0), None)
+
+
+class LesionClip(Base):
+    """One clip of a lesion's examination; ``position`` is its place in the manifest's list (0 = first).
+
+    ``offset_s`` is an explicit start, seconds after the examination's first frame, for a clip whose file
+    states no acquisition time (None: placed by its acquisition time).
+    """
+
+    __tablename__ = "lesion_clips"
+    __table_args__ = (UniqueConstraint("lesion_id", "position", name="uq_lesion_clips_lesion_position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesion_id: Mapped[int] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clips.id"), index=True)
+    offset_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    clip: Mapped[Clip] = relationship()
 
 
 class RoiSetRecord(Base):
+    """The ROI document drawn on one clip of a lesion (``position`` as in :class:`LesionClip`)."""
+
     __tablename__ = "rois"
+    __table_args__ = (UniqueConstraint("lesion_id", "position", name="uq_rois_lesion_position"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    lesion_id: Mapped[int] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"), unique=True)
+    lesion_id: Mapped[int] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     roi_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     sha256: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    lesion: Mapped[Lesion] = relationship(back_populates="roi_set")
+    lesion: Mapped[Lesion] = relationship(back_populates="roi_sets")
 
 
 class AnalysisRecord(Base):

@@ -8,6 +8,7 @@ computes the statistics of :mod:`ceuskit.stats` over that table; ``export_table`
 
 One module per concern, each importing only those listed above it:
 
+- :mod:`~ceuskit.study.files`: a manifest row's clip and ROI files (an examination's, ``;``-separated);
 - :mod:`~ceuskit.study.manifest`: manifests and reader CSVs read, validated, de-identified and imported;
 - :mod:`~ceuskit.study.execute`: tasks run serially, on a local Dask cluster or on a scheduler;
 - :mod:`~ceuskit.study.runner`: which lesions need analysing, one lesion's analysis, results recorded;
@@ -21,8 +22,8 @@ from __future__ import annotations
 
 from ceuskit.study.demo import run_demo
 from ceuskit.study.export import export_table
+from ceuskit.study.files import clip_header_summary
 from ceuskit.study.manifest import (
-    clip_header_summary,
     import_manifest,
     import_reads,
     read_manifest,

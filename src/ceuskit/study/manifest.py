@@ -1,7 +1,8 @@
 """Study manifests and reader CSVs: read and validate them, store them, de-identify on the way in.
 
 ``read_manifest`` checks every row (required fields, numbers and their ranges, WHO grade vs Ki-67, clip
-and ROI files present, ROI documents valid, no duplicate lesion) before anything is stored;
+and ROI files present — an examination's several, ``;``-separated, see :mod:`~ceuskit.study.files` —,
+ROI documents valid, no duplicate lesion) before anything is stored;
 ``import_manifest`` stores all rows in one transaction, de-identifying patients and DICOM clips when asked.
 ``read_reads`` / ``import_reads`` do the same for readers' visual labels.
 """
@@ -9,17 +10,16 @@ and ROI files present, ROI documents valid, no duplicate lesion) before anything
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ceuskit import stats
-from ceuskit.errors import InputError, ManifestError, RoiError
-from ceuskit.store import LesionInput, ReadInput, Store, import_lesions, record_reads
+from ceuskit.errors import InputError, ManifestError
+from ceuskit.store import ClipInput, LesionInput, ReadInput, Store, import_lesions, record_reads
+from ceuskit.study.files import clip_header_summary, injection_from_clips, row_clips
 from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 
 __all__ = [
@@ -38,7 +38,7 @@ __all__ = [
 
 REQUIRED_COLUMNS = ("patient_id", "lesion_id", "clip", "roi", "ki67")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + ("primary_site", "who_grade", "injection_time_s", "dynamic_range_db", "size_mm",
-                                    "roi_name", "reader", "arterial", "washout", "late")
+                                    "roi_name", "reader", "arterial", "washout", "late", "clip_offset_s")
 READ_COLUMNS = ("patient_id", "lesion_id", "reader", "arterial", "washout", "late")
 ENHANCEMENT_LABELS = ("hypo", "iso", "hyper")
 WASHOUT_LABELS = {"early": "early", "late": "late", "none": "none", "no": "none", "false": "none", "0": "none",
@@ -58,59 +58,6 @@ def _float(line: int, name: str, text: str, *, low: float | None = None, high: f
         bound = f"{'>' if low_open else '≥'} {low}" + (f" and ≤ {high}" if high is not None else "")
         raise ManifestError(f"line {line}: {name} {text!r} must be {bound}")
     return value
-
-
-def _hash_path(path: Path) -> str:
-    from ceuskit.io.clip import source_sha256
-
-    return source_sha256(path)
-
-
-_HEADER_KEYWORDS = ("Modality", "Manufacturer", "ManufacturerModelName", "SOPClassUID", "TransferSyntaxUID",
-                    "NumberOfFrames", "Rows", "Columns", "PhotometricInterpretation", "FrameTime", "CineRate",
-                    "RecommendedDisplayFrameRate")
-
-
-def clip_header_summary(path: Path) -> dict[str, Any]:
-    """Non-identifying facts about a clip file: format, size, and for DICOM a few technical tags."""
-    summary: dict[str, Any] = {"name": path.name, "format": "folder" if path.is_dir() else path.suffix.lower().lstrip(".")}
-    if path.is_dir():
-        return summary
-    summary["size_bytes"] = path.stat().st_size
-    try:
-        from ceuskit.io.dicom import read_dataset
-
-        with open(path, "rb") as fh, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dataset = read_dataset(fh)
-    except Exception:  # not DICOM, or damaged: the summary says what it can
-        return summary
-    summary["format"] = "dicom"
-    for keyword in _HEADER_KEYWORDS:
-        source = dataset.file_meta if keyword == "TransferSyntaxUID" and "file_meta" in dir(dataset) else dataset
-        value = getattr(source, keyword, None)
-        if value is not None and value != "":
-            summary[keyword] = value if isinstance(value, int | float) else str(value)
-    return summary
-
-
-def _roi_document(line: int, path: Path, roi_name: str | None) -> dict[str, Any]:
-    from ceuskit.roi import load_rois, parse_rois
-
-    try:
-        if path.suffix.lower() == ".json":
-            document = json.loads(path.read_text(encoding="utf-8"))
-            roi_set = parse_rois(document, pixel_spacing_mm=(1.0, 1.0), source=path.name)
-        else:
-            roi_set = load_rois(path)
-            document = roi_set.to_json()
-    except (RoiError, UnicodeDecodeError, ValueError, RecursionError, OSError) as exc:  # ValueError: JSON, huge ints
-        raise ManifestError(f"line {line}: roi {path.name}: {str(exc).splitlines()[0]}") from None
-    names = [r.name for r in roi_set.lesions]
-    if roi_name is not None and roi_name not in names:
-        raise ManifestError(f"line {line}: roi_name {roi_name!r} is not a lesion ROI of {path.name} "
-                            f"(lesion ROIs: {', '.join(names)})")
-    return document
 
 
 def _pseudonym_key(study: str) -> bytes:
@@ -213,21 +160,6 @@ def read_manifest(path: str | Path, *, deidentify: bool = False, study: str = "d
     return lesions, reads
 
 
-def _pacs_clip(line: int, cell: str, pacs: Any) -> Any:
-    """The PACS clip a ``dicomweb:`` cell names, fetched (None for a local path); ManifestError naming the line
-    for a bad reference or an object the PACS lacks.  A PACS that cannot be reached stops the import."""
-    from ceuskit.errors import PacsNotFoundError
-    from ceuskit.pacs.records import parse_ref
-
-    try:
-        ref = parse_ref(cell)
-        if ref is not None and pacs is None:
-            raise InputError("the clip is a PACS object: give the PACS with --pacs URL (or a config entry name)")
-        return None if ref is None else pacs.resolve(ref)
-    except (InputError, PacsNotFoundError) as exc:
-        raise ManifestError(f"line {line}: {exc}") from None
-
-
 def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[str, str], int], *,
                   deidentify: bool, study: str, pacs: Any = None) -> LesionInput:
     for column in ("patient_id", "lesion_id", "clip", "roi"):
@@ -239,38 +171,24 @@ def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[s
     seen[key] = line
     ki67 = _float(line, "ki67", row["ki67"], low=0.0, high=100.0)
     grade, grade_source = _grade(line, ki67, row.get("who_grade", ""))
-    injection = _float(line, "injection_time_s", row.get("injection_time_s", ""), low=-MAX_INJECTION_LEAD_S)
+    injection = None if row.get("injection_time_s", "").strip().lower() == "auto" else \
+        _float(line, "injection_time_s", row.get("injection_time_s", ""), low=-MAX_INJECTION_LEAD_S)
     dynamic_range = _float(line, "dynamic_range_db", row.get("dynamic_range_db", ""), low=0.0, low_open=True)
     size = _float(line, "size_mm", row.get("size_mm", ""), low=0.0, low_open=True)
-    fetched = _pacs_clip(line, row["clip"], pacs)
-    try:  # a NUL byte or an over-long name is not a path; a device or FIFO is not a clip (reading it hangs)
-        clip_path = fetched.path if fetched is not None else (base / row["clip"]).resolve()
-        roi_path = (base / row["roi"]).resolve()
-        clip_found, roi_found = clip_path.is_file() or clip_path.is_dir(), roi_path.is_file()
-    except (OSError, ValueError) as exc:
-        raise ManifestError(f"line {line}: clip {row['clip']!r} or roi {row['roi']!r} is not a usable path "
-                            f"({exc})") from None
-    if not clip_found:
-        raise ManifestError(f"line {line}: clip {row['clip']} not found as a file or folder (paths are relative "
-                            "to the manifest)")
-    if not roi_found:
-        raise ManifestError(f"line {line}: roi {row['roi']} not found as a file (paths are relative to the "
-                            "manifest)")
     roi_name = row.get("roi_name") or None
-    document = _roi_document(line, roi_path, roi_name)
+    clips = row_clips(line, row, base, roi_name=roi_name, pacs=pacs)
+    if row.get("injection_time_s", "").strip().lower() == "auto":
+        injection = injection_from_clips(line, clips)
     extra = {} if deidentify else {k: v for k, v in row.items() if k not in KNOWN_COLUMNS and v}
-    stat = clip_path.stat()
     patient = pseudonym(row["patient_id"], study=study) if deidentify else row["patient_id"]
-    header = clip_header_summary(clip_path)
-    if fetched is not None:
-        header["pacs"] = fetched.provenance  # where the clip came from
+    first = clips[0]
     return LesionInput(
-        patient=patient, lesion=row["lesion_id"], clip_path=str(clip_path), clip_sha256=_hash_path(clip_path),
-        clip_size_bytes=None if clip_path.is_dir() else stat.st_size,
-        clip_mtime_ns=None if clip_path.is_dir() else stat.st_mtime_ns,
-        clip_header=header, rois=document, roi_name=roi_name, ki67_percent=ki67,
-        who_grade=grade, who_grade_source=grade_source, primary_site=row.get("primary_site") or None,
-        size_mm=size, injection_time_s=0.0 if injection is None else injection,
+        patient=patient, lesion=row["lesion_id"], clip_path=first.path, clip_sha256=first.sha256,
+        clip_size_bytes=first.size_bytes, clip_mtime_ns=first.mtime_ns, clip_header=first.header,
+        clip_offset_s=first.offset_s, more_clips=tuple(clips[1:]), rois=first.rois, roi_name=roi_name,
+        ki67_percent=ki67, who_grade=grade, who_grade_source=grade_source,
+        primary_site=row.get("primary_site") or None, size_mm=size,
+        injection_time_s=0.0 if injection is None else injection,
         dynamic_range_db=60.0 if dynamic_range is None else dynamic_range, extra=extra)
 
 
@@ -291,33 +209,43 @@ def import_manifest(store: Store, path: str | Path, *, deidentify: bool = False,
 
 
 def _deidentified_clips(lesions: Sequence[LesionInput], folder: Path, *, key: bytes) -> list[LesionInput]:
-    """De-identified copies of the lesions' clips in ``folder``/<pseudonym>/ (all, or none on any error)."""
+    """De-identified copies of the lesions' clips in ``folder``/<pseudonym>/ (all, or none on any error).
+
+    An examination's further clips are named after the lesion with ``-clipK`` (K = 2, 3, …).
+    """
     import dataclasses
     import re
 
+    from ceuskit.io.clip import source_sha256
     from ceuskit.io.deid import DeidOptions, deidentify_file
 
     done: dict[str, Path] = {}
+
+    def copy(lesion: LesionInput, clip: ClipInput, position: int) -> ClipInput:
+        source = Path(clip.path)
+        if source.is_dir() or clip_header_summary(source).get("format") != "dicom":
+            raise ManifestError(f"clip {source.name} of patient {lesion.patient} is not a DICOM file: "
+                                "--deidentify cleans DICOM clips only; de-identify it yourself and import "
+                                "without --deidentify")
+        target = done.get(str(source))
+        if target is None:
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", lesion.lesion) + (f"-clip{position + 1}" if position else "")
+            target = folder / lesion.patient / f"{safe}.dcm"
+            if target.exists():
+                raise ManifestError(f"{target} exists already; remove it or choose another --deid-dir")
+            deidentify_file(source, target, DeidOptions(key=key), patient_alias=lesion.patient)
+            done[str(source)] = target
+        stat = target.stat()
+        return dataclasses.replace(clip, path=str(target), sha256=source_sha256(target), size_bytes=stat.st_size,
+                                   mtime_ns=stat.st_mtime_ns, header=clip_header_summary(target))
+
     try:
         out = []
         for lesion in lesions:
-            source = Path(lesion.clip_path)
-            if source.is_dir() or clip_header_summary(source).get("format") != "dicom":
-                raise ManifestError(f"clip {source.name} of patient {lesion.patient} is not a DICOM file: "
-                                    "--deidentify cleans DICOM clips only; de-identify it yourself and import "
-                                    "without --deidentify")
-            target = done.get(str(source))
-            if target is None:
-                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", lesion.lesion)
-                target = folder / lesion.patient / f"{safe}.dcm"
-                if target.exists():
-                    raise ManifestError(f"{target} exists already; remove it or choose another --deid-dir")
-                deidentify_file(source, target, DeidOptions(key=key), patient_alias=lesion.patient)
-                done[str(source)] = target
-            stat = target.stat()
+            first, *more = [copy(lesion, clip, k) for k, clip in enumerate(lesion.clips)]
             out.append(dataclasses.replace(
-                lesion, clip_path=str(target), clip_sha256=_hash_path(target), clip_size_bytes=stat.st_size,
-                clip_mtime_ns=stat.st_mtime_ns, clip_header=clip_header_summary(target)))
+                lesion, clip_path=first.path, clip_sha256=first.sha256, clip_size_bytes=first.size_bytes,
+                clip_mtime_ns=first.mtime_ns, clip_header=first.header, more_clips=tuple(more)))
         return out
     except BaseException:
         for written in done.values():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,23 +87,36 @@ def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
     def thin(values: Any) -> list[float | None]:
         return [None if not math.isfinite(v) else float(f"{v:.6g}") for v in np.asarray(values, float)[keep]]
 
-    return {"tic": {k: thin(v) for k, v in tic.items() if k == "time_s" or k.endswith(("_power", "_smoothed"))},
+    return {"tic": {k: thin(v) for k, v in tic.items()
+                    if k in ("time_s", "clip") or k.endswith(("_power", "_smoothed"))},
             "fitted": {k: thin(v) for k, v in (getattr(result, "fitted", None) or {}).items()},
             "relative_db": {k: thin(v) for k, v in (getattr(result, "relative_db", None) or {}).items()}}
 
 
-def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None) -> dict[str, Any]:
+def _pipeline(name: str) -> Callable[..., Any]:
+    """The pipeline's entry point ``name`` (imported late: workers import it once, on first use)."""
+    import ceuskit.pipeline
+
+    found: Callable[..., Any] = getattr(ceuskit.pipeline, name)
+    return found
+
+
+def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None, *,
+                 analyze_examination: Callable[..., Any] | None = None) -> dict[str, Any]:
     """Analyse one lesion (runs on a Dask worker or in-process); never raises.
 
     Parameters
     ----------
     task : dict
-        ``lesion_id``, ``clip_path``, ``rois`` (ROI document), ``roi_name``, ``parameters``
+        ``lesion_id``, ``clips`` (the examination's clips in manifest order: ``path``, ``rois`` (ROI document
+        drawn on it), ``offset_s`` (explicit start or None)), ``roi_name``, ``parameters``
         (``injection_time_s``, ``dynamic_range_db``, ``model``, ``motion``, ``fps``).
         The stored document is analysis.json plus ``curves`` (TICs, fits and relative dB, thinned) for
         the report's per-lesion panels.
     analyze : callable, optional
-        Replaces :func:`ceuskit.pipeline.analyze` (same signature); for tests.
+        Replaces :func:`ceuskit.pipeline.analyze` (same signature) for a lesion of one clip; for tests.
+    analyze_examination : callable, optional
+        Replaces :func:`ceuskit.pipeline.analyze_examination` (same signature) for a lesion of several clips.
 
     Returns
     -------
@@ -112,13 +126,17 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
     started = utcnow()
     out: dict[str, Any] = {"lesion_id": task["lesion_id"], "started_at": started, "document": None, "error": None}
     try:
-        if analyze is None:
-            from ceuskit.pipeline import analyze as pipeline_analyze
-
-            analyze = pipeline_analyze
         p = task["parameters"]
-        result = analyze(task["clip_path"], task["rois"], injection_time_s=p["injection_time_s"],
-                         dynamic_range_db=p["dynamic_range_db"], model=p["model"], motion=p["motion"], fps=p["fps"])
+        options = {"injection_time_s": p["injection_time_s"], "dynamic_range_db": p["dynamic_range_db"],
+                   "model": p["model"], "motion": p["motion"], "fps": p["fps"]}
+        clips = task["clips"]
+        if len(clips) > 1:
+            offsets = [clip["offset_s"] for clip in clips]
+            result = (analyze_examination or _pipeline("analyze_examination"))(
+                [clip["path"] for clip in clips], [clip["rois"] for clip in clips],
+                clip_offsets_s=None if all(o is None for o in offsets) else offsets, **options)
+        else:
+            result = (analyze or _pipeline("analyze"))(clips[0]["path"], clips[0]["rois"], **options)
         document = json_safe(getattr(result, "document", result))
         curves = _curves(result)
         if curves:
@@ -164,17 +182,26 @@ def plan_run(store: Store, *, study: int | str | None = None, options: RunOption
         parameters = {"injection_time_s": item["injection_time_s"], "dynamic_range_db": item["dynamic_range_db"],
                       "model": options.model, "motion": options.motion, "fps": options.fps}
         parameter_hash = canonical_sha256(parameters)
-        clip = item["clip"]
-        sha = None if clip is None else _current_sha(store, clip)
-        input_hash = canonical_sha256({"clip_sha256": sha, "rois": item["rois_sha256"], "roi_name": item["roi_name"],
-                                       "parameters": parameter_hash})
+        clips = item["clips"]
+        shas = [_current_sha(store, clip) for clip in clips]
+        if len(clips) <= 1:  # as before examinations: the analyses of older databases stay up to date
+            input_hash = canonical_sha256({"clip_sha256": shas[0] if shas else None, "rois": item["rois_sha256"],
+                                           "roi_name": item["roi_name"], "parameters": parameter_hash})
+        else:  # any clip, ROI set or explicit offset changed: analysed again
+            input_hash = canonical_sha256({
+                "clips": [{"sha256": sha, "rois": clip["rois_sha256"], "offset_s": clip["offset_s"]}
+                          for sha, clip in zip(shas, clips, strict=True)],
+                "roi_name": item["roi_name"], "parameters": parameter_hash})
         if not force and item["latest_input_hash"] == input_hash and not (
                 retry_failed and item["latest_status"] == "failed"):
             up_to_date += 1
             continue
-        tasks.append({"lesion_id": item["id"], "clip_path": None if clip is None else clip["path"],
-                      "clip_found": sha is not None, "rois": item["rois"], "roi_name": item["roi_name"],
-                      "parameters": parameters, "parameter_hash": parameter_hash, "input_hash": input_hash})
+        missing = [Path(clip["path"]).name for clip, sha in zip(clips, shas, strict=True) if sha is None]
+        tasks.append({"lesion_id": item["id"], "missing": missing if clips else ["(no clip)"],
+                      "clips": [{"path": clip["path"], "rois": clip["rois"], "offset_s": clip["offset_s"]}
+                                for clip in clips],
+                      "roi_name": item["roi_name"], "parameters": parameters, "parameter_hash": parameter_hash,
+                      "input_hash": input_hash})
     return tasks, up_to_date
 
 
@@ -190,14 +217,15 @@ def _record(store: Store, task: dict[str, Any], result: dict[str, Any], summary:
 def _missing_clip(task: dict[str, Any]) -> dict[str, Any]:
     now = utcnow()
     return {"lesion_id": task["lesion_id"], "status": "failed", "document": None, "started_at": now,
-            "finished_at": now, "error": f"clip file {Path(task['clip_path'] or '?').name} not found; "
+            "finished_at": now, "error": f"clip file {', '.join(task['missing'])} not found; "
                                          "restore it or re-import the manifest"}
 
 
 def run_study(store: Store, *, study: int | str | None = None, workers: int | None = None,
               scheduler: str | None = None, options: RunOptions = RunOptions(), retry_failed: bool = False,
               progress: ProgressFn | None = None, analyze: Callable[..., Any] | None = None,
-              lesion_ids: Collection[int] | None = None, force: bool = False) -> RunSummary:
+              lesion_ids: Collection[int] | None = None, force: bool = False,
+              analyze_examination: Callable[..., Any] | None = None) -> RunSummary:
     """Analyse every new or changed lesion of a study, committing each result as it arrives.
 
     Parameters
@@ -217,6 +245,8 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
     progress : callable(done, total, label), optional
     analyze : callable, optional
         Replaces :func:`ceuskit.pipeline.analyze` (tests); must be picklable for Dask.
+    analyze_examination : callable, optional
+        Replaces :func:`ceuskit.pipeline.analyze_examination` for lesions of several clips (tests, progress).
     lesion_ids : collection of int, optional
         Only these lesions (database ids).
     force : bool
@@ -235,7 +265,7 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
     summary = RunSummary(up_to_date=up_to_date, total=len(tasks) + up_to_date)
     runnable = []
     for task in tasks:
-        if task["clip_found"]:
+        if not task["missing"]:
             runnable.append(task)
         else:
             _record(store, task, _missing_clip(task), summary)
@@ -244,7 +274,9 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
     if not runnable:
         return summary
     by_id = {t["lesion_id"]: t for t in runnable}
-    for result in execute(analyse_task, runnable, workers=workers, scheduler=scheduler, analyze=analyze):
+    work = analyse_task if analyze_examination is None else partial(analyse_task,
+                                                                    analyze_examination=analyze_examination)
+    for result in execute(work, runnable, workers=workers, scheduler=scheduler, analyze=analyze):
         _record(store, by_id[result["lesion_id"]], result, summary)
         if progress is not None:
             progress(summary.analysed, len(tasks), f"lesion {result['lesion_id']}: {result['status']}")
@@ -252,7 +284,8 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
 
 
 def analyse_lesion(store: Store, lesion_id: int, *, options: RunOptions = RunOptions(),
-                   analyze: Callable[..., Any] | None = None) -> dict[str, Any]:
+                   analyze: Callable[..., Any] | None = None,
+                   analyze_examination: Callable[..., Any] | None = None) -> dict[str, Any]:
     """Analyse one lesion now, in this process, record the result and return the analysis record.
 
     The web app's "analyse this lesion" (e.g. after its ROIs were edited); a failure is recorded and
@@ -260,5 +293,5 @@ def analyse_lesion(store: Store, lesion_id: int, *, options: RunOptions = RunOpt
     """
     lesion = get_lesion(store, lesion_id)
     summary = run_study(store, study=int(lesion["study_id"]), workers=0, options=options, analyze=analyze,
-                        lesion_ids={lesion_id}, force=True)
+                        analyze_examination=analyze_examination, lesion_ids={lesion_id}, force=True)
     return get_analysis(store, summary.analysis_ids[-1])

@@ -52,6 +52,7 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
         "primary_site": record["primary_site"], "ki67": record["ki67_percent"], "who_grade": record["who_grade"],
         "size_mm": record["size_mm"], "injection_time_s": record["injection_time_s"],
         "dynamic_range_db": record["dynamic_range_db"], "clip_sha256": record.get("clip_sha256"),
+        "n_clips": record.get("n_clips"),
         "analysis_id": analysis.get("id"), "analysis_status": analysis.get("status"),
         "analysis_error": analysis.get("error"), "software_version": analysis.get("software_version"),
         "roi": lesion.get("roi"), "reference": lesion.get("reference"),
@@ -75,8 +76,8 @@ def cohort_frame(store: Store, study: int | str | None = None, *, reads: bool = 
     """One row per lesion: ids, clinical fields, analysis status and every parameter and label.
 
     Columns include ``patient_id``, ``lesion_id``, ``primary_site``, ``ki67`` (%), ``who_grade``,
-    ``size_mm``, ``arterial_enhancement``, ``arterial_onset_s``, ``washout``, ``washout_onset_s``,
-    ``late_enhancement``, the lesion ROI's fitted parameters (``time_to_peak_s``, …), ``quality`` (the
+    ``size_mm``, ``n_clips`` (clips of the lesion's examination; ``clip_sha256`` is the first's),
+    ``arterial_enhancement``, ``arterial_onset_s``, ``washout``, ``washout_onset_s``, ``late_enhancement``, the lesion ROI's fitted parameters (``time_to_peak_s``, …), ``quality`` (the
     analysis's quality flags, ``code (roi); …``) and, when reader reads exist, ``read_<reader>_arterial`` /
     ``_washout`` / ``_late`` and ``read_<reader>_onset_s`` (the onset a reader marked in a blinded reading
     session, s after injection).

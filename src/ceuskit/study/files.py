@@ -1,0 +1,184 @@
+"""A manifest row's files: its clips (local, or fetched from the PACS) and the ROI document drawn on each.
+
+The ``clip`` and ``roi`` cells may list an examination's files separated by ``;`` (a continuous loop, then
+late-phase sweeps), in the same order; an optional ``clip_offset_s`` cell lists, the same way, an explicit
+start for clips whose files state no acquisition time (empty entries: by acquisition time).  Paths are
+relative to the manifest.  Every problem is a :class:`~ceuskit.errors.ManifestError` naming the line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ceuskit.errors import CeusError, InputError, ManifestError, RoiError
+from ceuskit.store import ClipInput
+
+__all__ = ["clip_header_summary", "injection_from_clips", "roi_document", "row_clips", "split_cell"]
+
+_HEADER_KEYWORDS = ("Modality", "Manufacturer", "ManufacturerModelName", "SOPClassUID", "TransferSyntaxUID",
+                    "NumberOfFrames", "Rows", "Columns", "PhotometricInterpretation", "FrameTime", "CineRate",
+                    "RecommendedDisplayFrameRate")
+
+
+def clip_header_summary(path: Path) -> dict[str, Any]:
+    """Non-identifying facts about a clip file: format, size, and for DICOM a few technical tags."""
+    summary: dict[str, Any] = {"name": path.name, "format": "folder" if path.is_dir() else path.suffix.lower().lstrip(".")}
+    if path.is_dir():
+        return summary
+    summary["size_bytes"] = path.stat().st_size
+    try:
+        from ceuskit.io.dicom import read_dataset
+
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset = read_dataset(fh)
+    except Exception:  # not DICOM, or damaged: the summary says what it can
+        return summary
+    summary["format"] = "dicom"
+    for keyword in _HEADER_KEYWORDS:
+        source = dataset.file_meta if keyword == "TransferSyntaxUID" and "file_meta" in dir(dataset) else dataset
+        value = getattr(source, keyword, None)
+        if value is not None and value != "":
+            summary[keyword] = value if isinstance(value, int | float) else str(value)
+    return summary
+
+
+def roi_document(line: int, path: Path, roi_name: str | None) -> dict[str, Any]:
+    """The ROI document of an ROI file (JSON, or a PNG/NIfTI label mask), checked; ``roi_name`` must name
+    one of its lesion ROIs."""
+    from ceuskit.roi import load_rois, parse_rois
+
+    try:
+        if path.suffix.lower() == ".json":
+            document = json.loads(path.read_text(encoding="utf-8"))
+            roi_set = parse_rois(document, pixel_spacing_mm=(1.0, 1.0), source=path.name)
+        else:
+            roi_set = load_rois(path)
+            document = roi_set.to_json()
+    except (RoiError, UnicodeDecodeError, ValueError, RecursionError, OSError) as exc:  # ValueError: JSON, huge ints
+        raise ManifestError(f"line {line}: roi {path.name}: {str(exc).splitlines()[0]}") from None
+    names = [r.name for r in roi_set.lesions]
+    if roi_name is not None and roi_name not in names:
+        raise ManifestError(f"line {line}: roi_name {roi_name!r} is not a lesion ROI of {path.name} "
+                            f"(lesion ROIs: {', '.join(names)})")
+    return dict(document)
+
+
+def _pacs_clip(line: int, cell: str, pacs: Any) -> Any:
+    """The PACS clip a ``dicomweb:`` cell names, fetched (None for a local path); ManifestError naming the line
+    for a bad reference or an object the PACS lacks.  A PACS that cannot be reached stops the import."""
+    from ceuskit.errors import PacsNotFoundError
+    from ceuskit.pacs.records import parse_ref
+
+    try:
+        ref = parse_ref(cell)
+        if ref is not None and pacs is None:
+            raise InputError("the clip is a PACS object: give the PACS with --pacs URL (or a config entry name)")
+        return None if ref is None else pacs.resolve(ref)
+    except (InputError, PacsNotFoundError) as exc:
+        raise ManifestError(f"line {line}: {exc}") from None
+
+
+def split_cell(line: int, column: str, text: str, *, empty_entries: bool = False) -> list[str]:
+    """The ``;``-separated entries of a cell, stripped (one entry when there is no ``;``); an empty entry is a
+    ManifestError unless ``empty_entries``."""
+    entries = [entry.strip() for entry in text.split(";")]
+    if not empty_entries and any(not entry for entry in entries):
+        raise ManifestError(f"line {line}: {column} lists an empty entry; separate an examination's files with "
+                            "';' and leave none empty")
+    return entries
+
+
+def _offsets(line: int, text: str, n: int) -> list[float | None]:
+    if not text.strip():
+        return [None] * n
+    entries = split_cell(line, "clip_offset_s", text, empty_entries=True)
+    if len(entries) != n:
+        raise ManifestError(f"line {line}: clip_offset_s lists {len(entries)} offset(s) for {n} clip(s); give one "
+                            "per clip in the same order (empty: by acquisition time)")
+    offsets: list[float | None] = []
+    for entry in entries:
+        try:
+            value = None if not entry else float(entry)
+        except ValueError:
+            raise ManifestError(f"line {line}: clip_offset_s {entry!r} is not a number of seconds") from None
+        if value is not None and not math.isfinite(value):
+            raise ManifestError(f"line {line}: clip_offset_s {entry!r} is not a number of seconds")
+        offsets.append(value)
+    return offsets
+
+
+def _one_clip(line: int, clip_cell: str, roi_cell: str, base: Path, roi_name: str | None, offset: float | None,
+              pacs: Any) -> ClipInput:
+    from ceuskit.io.clip import source_sha256
+
+    fetched = _pacs_clip(line, clip_cell, pacs)
+    try:  # a NUL byte or an over-long name is not a path; a device or FIFO is not a clip (reading it hangs)
+        clip_path = fetched.path if fetched is not None else (base / clip_cell).resolve()
+        roi_path = (base / roi_cell).resolve()
+        clip_found, roi_found = clip_path.is_file() or clip_path.is_dir(), roi_path.is_file()
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"line {line}: clip {clip_cell!r} or roi {roi_cell!r} is not a usable path "
+                            f"({exc})") from None
+    if not clip_found:
+        raise ManifestError(f"line {line}: clip {clip_cell} not found as a file or folder (paths are relative "
+                            "to the manifest)")
+    if not roi_found:
+        raise ManifestError(f"line {line}: roi {roi_cell} not found as a file (paths are relative to the "
+                            "manifest)")
+    document = roi_document(line, roi_path, roi_name)
+    stat = clip_path.stat()
+    header = clip_header_summary(clip_path)
+    if fetched is not None:
+        header["pacs"] = fetched.provenance  # where the clip came from
+    return ClipInput(path=str(clip_path), sha256=source_sha256(clip_path), rois=document,
+                     size_bytes=None if clip_path.is_dir() else stat.st_size,
+                     mtime_ns=None if clip_path.is_dir() else stat.st_mtime_ns, header=header, offset_s=offset)
+
+
+def row_clips(line: int, row: dict[str, str], base: Path, *, roi_name: str | None, pacs: Any = None
+              ) -> list[ClipInput]:
+    """The clips of a manifest row (its ``clip``, ``roi`` and ``clip_offset_s`` cells), in the listed order.
+
+    Raises
+    ------
+    ManifestError
+        Naming the line: lists of different lengths, an empty entry, a clip listed twice, a file not found,
+        a bad ROI document, a bad offset.
+    """
+    clips = split_cell(line, "clip", row["clip"])
+    rois = split_cell(line, "roi", row["roi"])
+    if len(clips) != len(rois):
+        raise ManifestError(f"line {line}: clip lists {len(clips)} file(s) but roi lists {len(rois)}; give one ROI "
+                            "file per clip, in the same order, separated by ';'")
+    offsets = _offsets(line, row.get("clip_offset_s", ""), len(clips))
+    out = [_one_clip(line, clip, roi, base, roi_name, offset, pacs)
+           for clip, roi, offset in zip(clips, rois, offsets, strict=True)]
+    paths = [item.path for item in out]
+    for k, path in enumerate(paths):
+        if path in paths[:k]:
+            raise ManifestError(f"line {line}: clip {clips[k]} is listed twice")
+    return out
+
+
+def injection_from_clips(line: int, clips: list[ClipInput]) -> float:
+    """``injection_time_s`` = ``auto``: the injection moment from the clips' Contrast/Bolus Start Time, in
+    seconds after the earliest clip's first frame (:func:`ceuskit.io.examination.injection_from_header`)."""
+    from ceuskit.io import open_clip
+    from ceuskit.io.examination import injection_from_header
+
+    opened = []
+    try:
+        for item in clips:
+            opened.append(open_clip(item.path))
+        injection, _agent = injection_from_header(opened, [item.offset_s for item in clips])
+    except CeusError as exc:
+        raise ManifestError(f"line {line}: injection_time_s auto: {str(exc).splitlines()[0]}") from None
+    finally:
+        for clip in opened:
+            clip.close()
+    return injection
