@@ -153,7 +153,7 @@ def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str, arrival: ArrivalO
         values = lognormal_parameters(p["t0"], p["mu"], p["sigma"], p["A"])
         values = {k: np.where(fit.success, v, np.nan) for k, v in values.items()}
     else:
-        values = fit_parameters(fit, t, grid_step_s=0.1)
+        values = dict(fit_parameters(fit, t, grid_step_s=0.1))
     values["r2"] = np.where(fit.success, fit.r2, np.nan)
     values["arrival_time_s"] = find_arrivals(t, curves, window_s=ARTERIAL_WINDOW_S, options=arrival)["arrival_time_s"]
     return {k: values[k] for k in MAP_NAMES}

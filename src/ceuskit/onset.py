@@ -6,7 +6,7 @@ peak**, never by scanning forward from the first frame:
 
 1. the curve is smoothed over ``smoothing_s`` (NaN samples skipped, then bridged for the search);
 2. the peak is the largest smoothed value in the search window (for a lesion: the arterial phase);
-3. walking back from the peak, the *foot* is the last sample at or below 5 % of the way from the lowest
+3. walking back from the peak, the *foot* is the last sample at or below 2.5 % of the way from the lowest
    pre-peak level to the peak *whose preceding* ``baseline_s`` *seconds lie mostly (80 %) below it too*:
    a short dip inside the rise (an out-of-plane second, dropped frames) is walked past, and a transient
    earlier in the clip, separated from the rise by a return to baseline, is never reached;
@@ -34,13 +34,18 @@ from numba import njit, prange
 
 from ceuskit.timeseries import moving_average
 
-__all__ = ["REASONS", "Arrival", "ArrivalOptions", "find_arrival", "find_arrivals"]
+__all__ = ["REASONS", "Arrival", "ArrivalOptions", "find_arrival", "find_arrivals", "largest_gap_s"]
+
+FOOT_FRACTION = 0.5
+"""The foot is sought at this fraction of the arrival threshold above the lowest level (2.5 % of the rise),
+so the baseline window before it holds as little of a slow start as possible."""
 
 BASELINE_SHARE = 0.8
 """Share of a candidate baseline window that must lie below the foot level (a dip inside the rise does not)."""
 
-REASONS = (None, "no_baseline", "low_enhancement", "no_data")
-"""What a ``reason`` code (index) means; 0: the arrival was found."""
+REASONS = (None, "no_baseline", "low_enhancement", "no_data", "gap")
+"""What a ``reason`` code (index) means; 0: the arrival was found. (:func:`find_arrivals` gives 0–3; "gap" is
+the caller's verdict from :func:`largest_gap_s`: frames missing over the rise.)"""
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,7 @@ def _one(t: np.ndarray, s: np.ndarray, lo: int, hi: int, threshold: float, basel
     low = s[0]
     for i in range(peak + 1):
         low = min(low, s[i])
-    foot = _foot(t, s, low + threshold * (s[peak] - low), peak, baseline_s)
+    foot = _foot(t, s, low + FOOT_FRACTION * threshold * (s[peak] - low), peak, baseline_s)
     if foot < 0 or t[foot] - t[0] < min_baseline_s:
         out[5] = 1
         return
@@ -237,3 +242,17 @@ def find_arrival(times_s: np.ndarray, power: np.ndarray, *, window_s: tuple[floa
     arrival, peak_time = value("arrival_time_s"), value("peak_time_s")
     return Arrival(arrival if np.isfinite(arrival) else None, peak_time if np.isfinite(peak_time) else None,
                    value("peak"), value("baseline"), value("enhancement_db"), REASONS[int(found["reason"][0])])
+
+
+def largest_gap_s(times_s: np.ndarray, values: np.ndarray, start_s: float, stop_s: float) -> float:
+    """Longest stretch (s) without a finite sample of ``values`` between ``start_s`` and ``stop_s``, counting
+    from the last finite sample before the stretch to the first after it (a missing block of frames)."""
+    t = np.asarray(times_s, dtype=float)
+    ok = np.isfinite(np.asarray(values, dtype=float))
+    inside = np.flatnonzero(ok & (t >= start_s) & (t <= stop_s))
+    before = np.flatnonzero(ok & (t < start_s))
+    after = np.flatnonzero(ok & (t > stop_s))
+    edges = np.concatenate([before[-1:], inside, after[:1]])
+    if edges.size < 2:
+        return float(stop_s - start_s)
+    return float(np.max(np.diff(t[edges])))

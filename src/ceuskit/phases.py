@@ -8,7 +8,8 @@ All times are seconds after contrast injection.  Both curves are smoothed over ~
 * wash-out (reported under ``portal_venous_phase``): searched from the lesion's arterial peak to the clip's
   end — a lesion that was not hypo at its peak becomes hypo (R ≤ −1.5 dB) and stays so for ≥ 5 s; timing
   early (< 60 s) or late; degree marked if R ≤ −10 dB before 120 s, else mild;
-* late phase (≥ 120 s): median R with the same ±1.5 dB rule, or ``not_assessed`` when the clip is shorter.
+* late phase (≥ 120 s): median R with the same ±1.5 dB rule, or ``not_assessed`` when less than
+  ``min_late_duration_s`` of it was observed.
 
 Rejected frames (NaN) are skipped, never counted as breaks.  CEUS LI-RADS v2017 is offered as decision
 support where size and HCC-risk status are given; it is not validated for NET metastases.
@@ -42,7 +43,7 @@ class PhaseOptions:
     washout_min_duration_s: float = 5.0
     early_washout_s: float = 60.0
     marked_washout_db: float = -10.0
-    min_late_samples: int = 3
+    min_late_duration_s: float = 3.0  # the late phase needs this much observed time (not a sample count)
 
 
 def relative_db(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray, *, smoothing_s: float = 1.0
@@ -54,6 +55,16 @@ def relative_db(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray,
     out = np.full(times_s.shape, np.nan)
     out[valid] = 10.0 * np.log10(smooth_l[valid] / smooth_p[valid])
     return out
+
+
+def observed_s(times_s: np.ndarray, *, max_step_s: float = 1.0) -> float:
+    """Time covered by samples at ``times_s`` (s): the sum of the steps between them, a step longer than
+    ``max_step_s`` (or three median steps) counting as a gap, not as observation."""
+    if times_s.size < 2:
+        return 0.0
+    steps = np.diff(times_s)
+    allowed = max(max_step_s, 3.0 * float(np.median(steps)))
+    return float(steps[steps <= allowed].sum())
 
 
 def _label(r_db: float, opts: PhaseOptions) -> str:
@@ -119,7 +130,7 @@ def characterise(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray
         before = (times_s >= washout_onset) & (times_s < opts.portal_end_s) & np.isfinite(r_db)
         degree = "marked" if before.any() and np.min(r_db[before]) <= opts.marked_washout_db else "mild"
     late_window = (times_s >= opts.late_start_s) & np.isfinite(r_db)
-    if late_window.sum() >= opts.min_late_samples:
+    if observed_s(times_s[late_window]) >= opts.min_late_duration_s:
         median_db = float(np.median(r_db[late_window]))
         late_db: float | None = median_db
         late = _label(median_db, opts)

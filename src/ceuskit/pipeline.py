@@ -25,18 +25,21 @@ from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
 from ceuskit.models import FitResult, fit_curves
 from ceuskit.models.parameters import fit_parameters, model_free_parameters
-from ceuskit.onset import REASONS, ArrivalOptions, find_arrivals
+from ceuskit.onset import REASONS, ArrivalOptions, find_arrivals, largest_gap_s
 from ceuskit.phases import PhaseOptions, characterise, lirads_category
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
 from ceuskit.preprocess.overlays import detect_overlays
 from ceuskit.quality import Flag
 from ceuskit.roi import RoiSet, check_reference_frame, load_rois, parse_rois, roi_areas
 from ceuskit.tic import TicResult, extract_tics, tic_table
-from ceuskit.timeseries import check_injection_time, moving_average
+from ceuskit.timeseries import check_injection_time, moving_average, spikes
 
 __all__ = ["MODELS", "Analysis", "AnalysisOptions", "analyze", "write_outputs"]
 
 MODELS = ("auto", "lognormal", "gamma", "ldrw", "fpt")
+
+MAX_GAP_S = 2.0
+"""An arrival that falls inside a stretch of missing frames longer than this (or four frame intervals) is unknown."""
 
 
 @dataclass(frozen=True)
@@ -167,8 +170,10 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
                         max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_time_s,
                         exclude=overlays if overlays.any() else None, progress=progress)
     names = [r.name for r in rois.rois]
-    curves = np.vstack([tics.power[n] for n in names])
     t = tics.times_s
+    raw = np.vstack([tics.power[n] for n in names])
+    flashes = spikes(t, raw)  # single-frame flashes and dropouts decide neither peaks nor fits
+    curves = np.where(flashes, np.nan, raw)
     fit = fit_curves(t, curves, model=opts.model)
     fitted_params = fit_parameters(fit, t)
     free_params = model_free_parameters(t, curves, smoothing_s=opts.phases.smoothing_s)
@@ -177,13 +182,14 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
     for i, roi in enumerate(rois.rois):
         roi_docs[roi.name] = {
             "role": roi.role, "area_px": areas[roi.name][0], "area_mm2": _num(areas[roi.name][1] or np.nan, 2),
-            "valid_frames": int(np.isfinite(tics.power[roi.name]).sum()),
+            "valid_frames": int(np.isfinite(curves[i]).sum()), "spikes": int(flashes[i].sum()),
             "fit": _fit_json(fit, i), "parameters": _param_json(fitted_params, i),
             "parameters_model_free": _param_json(free_params, i),
         }
-    arrivals = find_arrivals(t, curves, window_s=(0.0, opts.phases.arterial_end_s),
-                             options=ArrivalOptions(smoothing_s=opts.phases.smoothing_s))
-    flags = quality.display_flag(clip.display_map().note) + _quality(rois, names, tics, fit, arrivals, t, opts)
+    arrivals = _arrivals(t, curves, opts)
+    flags = quality.display_flag(clip.display_map().note) + _quality(
+        rois, names, tics, fit, arrivals, t, opts, flashes=flashes.sum(axis=1),
+        left_out={name: (fitted_params.left_out(i), free_params.left_out(i)) for i, name in enumerate(names)})
     lesion_docs, relative = [], {}
     for roi in rois.lesions:
         i = names.index(roi.name)
@@ -195,7 +201,7 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
         onset, source, reason = arrivals["arrival_time_s"][i], "model_free", REASONS[int(arrivals["reason"][i])]
         if reason == "no_data" and fit.success[i]:
             onset, source, reason = fitted_params["arrival_time_s"][i], "fit", None
-        reading = characterise(t, tics.power[roi.name], tics.power[reference.name],
+        reading = characterise(t, curves[i], curves[names.index(reference.name)],
                                onset_s=float(onset) if np.isfinite(onset) else None, options=opts.phases)
         relative[roi.name] = reading.pop("relative_db")
         reading["arterial_phase"]["onset_source"] = source if np.isfinite(onset) else None
@@ -226,16 +232,32 @@ def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], 
     return analysis
 
 
+def _arrivals(t: np.ndarray, curves: np.ndarray, opts: AnalysisOptions) -> dict[str, np.ndarray]:
+    """Each curve's arrival (backward from its arterial peak); an arrival that falls inside a block of missing
+    frames is unknown (reason "gap"): where in the gap the contrast came cannot be told."""
+    arrivals = find_arrivals(t, curves, window_s=(0.0, opts.phases.arterial_end_s),
+                             options=ArrivalOptions(smoothing_s=opts.phases.smoothing_s))
+    allowed = max(MAX_GAP_S, 4.0 * float(np.median(np.diff(t))))
+    for i, arrival in enumerate(arrivals["arrival_time_s"]):
+        if np.isfinite(arrival) and largest_gap_s(t, curves[i], arrival, arrival) > allowed:
+            arrivals["arrival_time_s"][i] = np.nan
+            arrivals["reason"][i] = REASONS.index("gap")
+    return arrivals
+
+
 def _quality(rois: RoiSet, names: list[str], tics: TicResult, fit: FitResult, arrivals: Mapping[str, np.ndarray],
-             t: np.ndarray, opts: AnalysisOptions) -> list[Flag]:
+             t: np.ndarray, opts: AnalysisOptions, *, flashes: np.ndarray,
+             left_out: Mapping[str, tuple[list[str], list[str]]]) -> list[Flag]:
     """Every quality flag of one analysis (DESIGN: analysis.json ``quality``)."""
     flags = quality.motion_flag(tics.motion.tracked, tics.motion.rejected, tics.motion.quality, tics.motion.applied)
     for i, name in enumerate(names):
         flags += quality.arrival_flags(name, REASONS[int(arrivals["reason"][i])], float(arrivals["enhancement_db"][i]))
+        flags += quality.flash_flag(name, int(flashes[i]))
+        flags += quality.extrapolated_flag(name, *left_out[name])
     peaks = {name: (float(arrivals["peak_time_s"][i]) if np.isfinite(arrivals["peak_time_s"][i]) else None)
              for i, name in enumerate(names)}
     flags += quality.saturation_flags(t, tics.saturated, peaks)
-    flags += quality.fit_flags(names, fit.r2, fit.success)
+    flags += quality.fit_flags(names, fit.r2, fit.success, fit.message)
     flags += quality.overlay_flags(tics.overlay_pixels)
     for roi in rois.lesions:
         flags += quality.late_phase_flag(roi.name, float(t[-1]), opts.phases.late_start_s)

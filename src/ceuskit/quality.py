@@ -6,7 +6,7 @@ late phase). The checks take arrays and return flags; they never change a result
 
 Codes: ``no_baseline``, ``low_enhancement``, ``saturation``, ``poor_fit``, ``motion``,
 ``late_phase_missing``, ``overlay_in_roi``, ``extrapolated``, ``gap``, ``display`` (a colour display whose
-map could not be recovered, read by luminance).
+map could not be recovered, read by luminance), ``flash`` (single-frame flashes left out).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ __all__ = [
     "Flag",
     "arrival_flags",
     "display_flag",
+    "extrapolated_flag",
     "fit_flags",
+    "flash_flag",
     "late_phase_flag",
     "motion_flag",
     "overlay_flags",
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 CODES = ("no_baseline", "low_enhancement", "saturation", "poor_fit", "motion", "late_phase_missing",
-         "overlay_in_roi", "extrapolated", "gap", "display")
+         "overlay_in_roi", "extrapolated", "gap", "display", "flash")
 
 SATURATION_FRACTION = 0.02
 """An ROI is flagged when at least this fraction of its pixels sit at the display maximum around its peak."""
@@ -61,11 +63,14 @@ class Flag:
 
 
 def arrival_flags(roi: str, reason: str | None, enhancement_db: float) -> list[Flag]:
-    """``no_baseline`` / ``low_enhancement`` from the arrival search of one ROI (:mod:`ceuskit.onset`)."""
+    """``no_baseline`` / ``low_enhancement`` / ``gap`` from the arrival search of one ROI (:mod:`ceuskit.onset`)."""
     if reason == "no_baseline":
         return [Flag("no_baseline", roi, "warning",
                      "contrast was already rising at the start of the recording: there is no pre-contrast "
                      "baseline, so the arrival time (onset) is unknown and left empty")]
+    if reason == "gap":
+        return [Flag("gap", roi, "warning", "frames are missing over the wash-in: when the contrast arrived cannot "
+                     "be told, so the arrival time (onset) is left empty")]
     if reason == "low_enhancement":
         rise = "" if not np.isfinite(enhancement_db) else f" ({enhancement_db:.1f} dB)"
         return [Flag("low_enhancement", roi, "warning",
@@ -100,13 +105,13 @@ def saturation_flags(times_s: np.ndarray, saturated: Mapping[str, np.ndarray], p
     return flags
 
 
-def fit_flags(names: Iterable[str], r2: np.ndarray, success: np.ndarray) -> list[Flag]:
+def fit_flags(names: Iterable[str], r2: np.ndarray, success: np.ndarray, messages: Iterable[str]) -> list[Flag]:
     """``poor_fit`` for each ROI whose bolus fit failed or has R² below :data:`POOR_FIT_R2`."""
     flags = []
-    for name, value, ok in zip(names, r2, success, strict=True):
+    for name, value, ok, why in zip(names, r2, success, messages, strict=True):
         if not ok:
-            flags.append(Flag("poor_fit", name, "warning", "the bolus model could not be fitted; fitted "
-                              "parameters are empty, model-free ones remain"))
+            flags.append(Flag("poor_fit", name, "warning", f"no bolus fit ({why}); fitted parameters are empty, "
+                              "model-free ones remain"))
         elif not value >= POOR_FIT_R2:
             flags.append(Flag("poor_fit", name, "warning", f"the bolus model fits poorly (R² {value:.2f}); "
                               "prefer the model-free parameters"))
@@ -147,3 +152,21 @@ def overlay_flags(touching: Mapping[str, int]) -> list[Flag]:
 def display_flag(note: str) -> list[Flag]:
     """``display`` when the clip's display map carries a note (a colour display read by luminance)."""
     return [Flag("display", None, "warning", note)] if note else []
+
+
+def flash_flag(roi: str, count: int) -> list[Flag]:
+    """``flash`` when single-frame flashes or dropouts were left out of an ROI's curve."""
+    if count <= 0:
+        return []
+    return [Flag("flash", roi, "info", f"{count} single-frame flash(es) or dropout(s) left out of the curve "
+                 "(they decide neither the peak nor the fit)")]
+
+
+def extrapolated_flag(roi: str, fitted: Iterable[str], model_free: Iterable[str]) -> list[Flag]:
+    """``extrapolated`` naming the parameters left empty because the recording does not cover them."""
+    parts = [f"{kind}: {', '.join(sorted(names))}" for kind, names in (("fitted", list(fitted)),
+                                                                       ("model-free", list(model_free))) if names]
+    if not parts:
+        return []
+    return [Flag("extrapolated", roi, "warning", "left empty, the recording does not cover them (arrival before "
+                 "the first frame, peak not resolved, or tail beyond the end): " + "; ".join(parts))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_INJECTION_LEAD_S", "check_injection_time", "moving_average"]
+__all__ = ["MAX_INJECTION_LEAD_S", "check_injection_time", "moving_average", "spikes"]
 
 MAX_INJECTION_LEAD_S = 3600.0
 """An injection may precede a clip's first frame by at most this long (``injection_time_s`` ≥ −this): times
@@ -52,3 +52,49 @@ def moving_average(times_s: np.ndarray, values: np.ndarray, window_s: float) -> 
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(count > 0, (csum[:, hi] - csum[:, lo]) / np.maximum(count, 1), np.nan)
     return out.reshape(values.shape)
+
+
+def spikes(times_s: np.ndarray, values: np.ndarray, *, window_s: float = 1.0, sigmas: float = 6.0,
+           min_db: float = 3.0, max_samples: int = 2) -> np.ndarray:
+    """Single-frame flashes and dropouts: samples far off the curve's running median.
+
+    A destruction flash (or a glitch) lifts one or two frames far above the curve; they must not decide a
+    peak or a fit's starting values. A sample is a spike when it lies more than ``sigmas`` local robust
+    standard deviations from the median of the samples within ± ``window_s``/2 (the scale: 1.4826 × the
+    median absolute residual over three such windows, so noise that grows with the signal is allowed for),
+    at least ``min_db`` away from that median in dB, and the run of such samples is at most ``max_samples``
+    long (a longer excursion is the curve itself: an arrival, an out-of-plane stretch).
+
+    Parameters
+    ----------
+    times_s : (T,) s.  values : (n, T) or (T,) linear power, NaN where missing.
+
+    Returns
+    -------
+    bool array of the shape of ``values``.
+    """
+    from scipy import ndimage
+
+    rows = np.atleast_2d(np.asarray(values, dtype=float))
+    out = np.zeros(rows.shape, dtype=bool)
+    if rows.shape[1] < 5:
+        return out.reshape(np.shape(values))
+    step = float(np.median(np.diff(np.asarray(times_s, dtype=float))))
+    width = max(3, int(round(window_s / step)) | 1)
+    ratio = 10 ** (min_db / 10)
+    for c, row in enumerate(rows):
+        ok = np.isfinite(row)
+        if ok.sum() < 5:
+            continue
+        filled = np.interp(np.arange(row.size), np.flatnonzero(ok), row[ok])
+        level = ndimage.median_filter(filled, size=width, mode="nearest")
+        residual = filled - level
+        scale = 1.4826 * ndimage.median_filter(np.abs(residual), size=3 * width, mode="nearest")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            off = (filled > level * ratio) | (filled < level / ratio)
+        far = ok & off & (np.abs(residual) > sigmas * np.maximum(scale, 1e-300))
+        labels, count = ndimage.label(far)
+        if count:
+            lengths = np.bincount(labels.ravel())[1:]
+            out[c] = far & np.isin(labels, 1 + np.flatnonzero(lengths <= max_samples))
+    return out.reshape(np.shape(values))

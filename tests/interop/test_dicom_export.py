@@ -36,8 +36,8 @@ from io_testdata import discover_us_files, materialise  # noqa: E402
 # values, linear power is a dimensionless ratio so its slopes are per second and its areas seconds) and, where
 # DICOM defines one, its standard code (pydicom's code dictionary).
 PARAMETERS = {"arrival_time_s": "s", "time_to_peak_s": "s", "rise_time_s": "s", "peak_enhancement": "1",
-              "peak_enhancement_db": "dB", "mean_transit_time_s": "s", "wash_in_rate": "/s", "wash_out_rate": "/s",
-              "wash_in_auc": "s", "wash_out_auc": "s", "wash_in_wash_out_auc": "s", "wash_in_perfusion_index": "1",
+              "peak_enhancement_db": "dB", "mean_transit_time_s": "s", "mean_transit_time_t0_s": "s",
+              "wash_in_rate": "/s", "wash_out_rate": "/s", "wash_in_auc": "s", "wash_out_auc": "s", "wash_in_wash_out_auc": "s", "wash_in_perfusion_index": "1",
               "fall_time_s": "s"}
 PHASE_NUMBERS = {("arterial_phase", "onset_s"): ("onset_s", "s"),
                  ("arterial_phase", "relative_peak_db"): ("relative_peak_db", "dB"),

@@ -12,7 +12,7 @@ from ceuskit.models.parameters import PARAMETER_NAMES, curve_parameters, fit_par
 from ceuskit.models.shapes import MODELS
 
 DESIGN_KEYS = ("arrival_time_s", "time_to_peak_s", "rise_time_s", "peak_enhancement", "peak_enhancement_db",
-               "mean_transit_time_s", "wash_in_rate", "wash_out_rate", "wash_in_auc", "wash_out_auc",
+               "mean_transit_time_s", "mean_transit_time_t0_s", "wash_in_rate", "wash_out_rate", "wash_in_auc", "wash_out_auc",
                "wash_in_wash_out_auc", "wash_in_perfusion_index", "fall_time_s")  # DESIGN analysis.json
 
 T0, MU, SIGMA, AREA = 8.0, 2.8, 0.6, 40.0
@@ -36,6 +36,7 @@ def _analytic_lognormal() -> dict[str, float]:
     wo = integrate.quad(f, ttp, te)[0]
     return {"arrival_time_s": at, "time_to_peak_s": ttp, "rise_time_s": ttp - at, "peak_enhancement": pe,
             "peak_enhancement_db": 10 * np.log10(pe), "mean_transit_time_s": T0 + np.exp(MU + SIGMA**2 / 2) - at,
+            "mean_transit_time_t0_s": np.exp(MU + SIGMA**2 / 2),  # VueBox / literature: from t0
             "wash_in_rate": slopes[grid < ttp].max(),
             "wash_out_rate": abs(slopes[grid > ttp].min()), "wash_in_auc": wi, "wash_out_auc": wo,
             "wash_in_wash_out_auc": wi + wo, "wash_in_perfusion_index": wi / (ttp - at), "fall_time_s": te - ttp}

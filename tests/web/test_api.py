@@ -307,6 +307,11 @@ def test_new_study_and_a_graded_lesion_in_it(client, study_data: Study) -> None:
     lesion = client.get(f"/api/lesions/{created.json()['id']}").json()
     assert lesion["who_grade"] == "G3"  # WHO 2019: Ki-67 > 20 % is G3
     assert lesion["injection_time_s"] == 3.0 and lesion["ki67_percent"] == 25.0
+    # an injection before the recording started is a negative time (DESIGN: seconds after the first frame)
+    late = client.post(f"/api/studies/{study_id}/lesions", json={
+        "patient": "Q002", "lesion": "L1", "clip": "cohort/clips/P001_L1.dcm", "injection_time_s": -20.0})
+    assert late.status_code == 201
+    assert client.get(f"/api/lesions/{late.json()['id']}").json()["injection_time_s"] == -20.0
 
 
 def test_adding_an_existing_lesion_again_is_refused_and_keeps_its_rois(client, study_data: Study) -> None:

@@ -159,6 +159,12 @@ def test_sign_in_draw_analyse_and_read_the_labels(page, server: str, study_data:
     onset = float(page.inner_text("#onset").split()[0])
     assert abs(onset - truth["onset_s"]) < 1.0
     assert page.locator("#tic line.marker.onset").count() == 1
+    # the quality flags shown are the analysis's own (the API's document)
+    document = page.evaluate("""async () => {
+        const lesion = await (await fetch('/api/lesions/' + JSON.parse(localStorage.getItem('ceuskit.state')).lesion)).json();
+        return (await (await fetch('/api/analyses/' + lesion.analysis.id)).json()).document; }""")
+    shown = page.eval_on_selector_all("#quality li", "items => items.map(i => i.dataset.code)")
+    assert shown == [flag["code"] for flag in document["quality"]]
     page.screenshot(path=str(ARTIFACTS / "04-analysed.png"), full_page=True)
 
     # the ROIs the browser saved are the ones drawn (same geometry within a pixel)

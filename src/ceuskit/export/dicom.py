@@ -28,6 +28,7 @@ from pydicom.sr.coding import Code
 from ceuskit import __version__
 from ceuskit._atomic import atomic_path
 from ceuskit.errors import ClipError, InputError
+from ceuskit.models.parameters import PARAMETER_NAMES
 from ceuskit.roi import RoiSet
 
 __all__ = ["CEUS_CODES", "MEASUREMENT_UNITS", "PRIVATE_SCHEME", "ROI_PARAMETERS", "STANDARD_CODES", "build_seg",
@@ -46,6 +47,7 @@ CEUS_CODES: dict[str, tuple[str, str]] = {
     "wash_in_wash_out_auc": ("WIWOAUC", "Wash-in and wash-out area under the curve"),
     "wash_in_perfusion_index": ("WIPI", "Wash-in perfusion index"),
     "fall_time_s": ("FT", "Fall time"),
+    "mean_transit_time_t0_s": ("MTT-T0", "Mean transit time from the bolus model's start t0"),
     "onset_s": ("ART-ONSET", "Arterial enhancement onset after injection"),
     "relative_peak_db": ("ART-REL-DB", "Arterial peak enhancement relative to liver"),
     "washout_onset_s": ("WO-ONSET", "Wash-out onset after injection"),
@@ -81,8 +83,8 @@ STANDARD_CODES: dict[str, Code] = {
 MEASUREMENT_UNITS: dict[str, Code] = {
     "arrival_time_s": codes.UCUM.Second, "time_to_peak_s": codes.UCUM.Second, "rise_time_s": codes.UCUM.Second,
     "peak_enhancement": codes.UCUM.NoUnits, "peak_enhancement_db": codes.UCUM.Decibel,
-    "mean_transit_time_s": codes.UCUM.Second, "wash_in_rate": codes.UCUM.PerSecond,
-    "wash_out_rate": codes.UCUM.PerSecond, "wash_in_auc": codes.UCUM.Second, "wash_out_auc": codes.UCUM.Second,
+    "mean_transit_time_s": codes.UCUM.Second, "mean_transit_time_t0_s": codes.UCUM.Second,
+    "wash_in_rate": codes.UCUM.PerSecond, "wash_out_rate": codes.UCUM.PerSecond, "wash_in_auc": codes.UCUM.Second, "wash_out_auc": codes.UCUM.Second,
     "wash_in_wash_out_auc": codes.UCUM.Second, "wash_in_perfusion_index": codes.UCUM.NoUnits,
     "fall_time_s": codes.UCUM.Second,
     "onset_s": codes.UCUM.Second, "relative_peak_db": codes.UCUM.Decibel,
@@ -92,10 +94,8 @@ MEASUREMENT_UNITS: dict[str, Code] = {
 power is per second, an area under the power curve is in seconds and the perfusion index (area / rise time)
 has no unit; times are seconds after injection, dB values are 10·log10 of power ratios."""
 
-ROI_PARAMETERS = ("arrival_time_s", "time_to_peak_s", "rise_time_s", "peak_enhancement", "peak_enhancement_db",
-                  "mean_transit_time_s", "wash_in_rate", "wash_out_rate", "wash_in_auc", "wash_out_auc",
-                  "wash_in_wash_out_auc", "wash_in_perfusion_index", "fall_time_s")
-"""The lesion ROI's parameters (analysis.json ``rois.NAME.parameters``) that the SR carries."""
+ROI_PARAMETERS = PARAMETER_NAMES
+"""The lesion ROI's parameters (analysis.json ``rois.NAME.parameters``) that the SR carries: all of them."""
 
 
 def concept(name: str) -> Code:

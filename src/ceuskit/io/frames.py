@@ -125,11 +125,34 @@ def _check_array(source: str, array: np.ndarray) -> int:
     if array.ndim not in (3, 4) or (array.ndim == 4 and array.shape[3] != 3) or 0 in array.shape:
         raise ClipError(f"{source}: frames must have shape (n, rows, columns) or (n, rows, columns, 3), "
                         f"not {array.shape}")
-    if array.dtype == np.uint8 or array.dtype.kind == "f":
+    if array.dtype.kind == "f":
+        _check_float_range(source, array)
+        return 255
+    if array.dtype == np.uint8:
         return 255
     if array.dtype == np.uint16:
         return 65535
     raise ClipError(f"{source}: frames of type {array.dtype} are not supported (uint8, uint16 or float grey 0–255)")
+
+
+FLOAT_SAMPLE_FRAMES = 16
+"""Frames of a float array looked at to tell its intensity range."""
+
+
+def _check_float_range(source: str, array: np.ndarray) -> None:
+    """Float frames must be display grey 0–255: frames normalised to 0–1 (or holding negative or non-finite
+    values) would be read as almost black, a flat curve with no error — refuse them and say what to do."""
+    picks = np.unique(np.linspace(0, array.shape[0] - 1, min(FLOAT_SAMPLE_FRAMES, array.shape[0])).astype(int))
+    sample = np.asarray(array[picks], dtype=np.float64)
+    if not np.isfinite(sample).all():
+        raise ClipError(f"{source}: the float frames hold NaN or infinite values; give display grey 0–255")
+    low, high = float(sample.min()), float(sample.max())
+    if low < 0.0 or high > 255.0:
+        raise ClipError(f"{source}: float frames span {low:g} to {high:g}, outside display grey 0–255; rescale them "
+                        "to the scanner's display (0 black, 255 white)")
+    if 0.0 < high <= 1.0:
+        raise ClipError(f"{source}: float frames span {low:g} to {high:g}: they look normalised to 0–1, but ceuskit "
+                        "reads display grey 0–255; multiply them by 255 (or save them as uint8)")
 
 
 def _array_clip(source: str, array: np.ndarray, times: np.ndarray, timing: str, layout: str) -> Clip:

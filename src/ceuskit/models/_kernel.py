@@ -23,15 +23,16 @@ __all__ = ["STATUS_MESSAGES", "features_kernel", "fit_kernel"]
 
 Arr = np.ndarray
 
-CONVERGED, MAX_ITER, TOO_FEW, FLAT, NO_START, NO_ENHANCEMENT, NOT_FINITE = 0, 1, 2, 3, 4, 5, 6
+CONVERGED, MAX_ITER, TOO_FEW, FLAT, NO_START, NO_ENHANCEMENT, NOT_FINITE, POOR_FIT = 0, 1, 2, 3, 4, 5, 6, 7
 STATUS_MESSAGES = {
     CONVERGED: "converged",
     MAX_ITER: "max iterations",
     TOO_FEW: "too few samples",
     FLAT: "flat curve",
     NO_START: "model could not be evaluated from any start",
-    NO_ENHANCEMENT: "no enhancement (area 0)",
+    NO_ENHANCEMENT: "no clear enhancement above the noise",
     NOT_FINITE: "non-finite result",
+    POOR_FIT: "poor fit (R² below 0.5)",
 }
 
 _LOG_CAP = 700.0

@@ -18,7 +18,9 @@ from ceuskit.models._kernel import (
     CONVERGED,
     FLAT,
     MAX_ITER,
+    NO_ENHANCEMENT,
     NOT_FINITE,
+    POOR_FIT,
     STATUS_MESSAGES,
     TOO_FEW,
     features_kernel,
@@ -36,6 +38,12 @@ _FTOL = 1e-6  # final stage: stop when a step would lower the RSS by less than t
 _XTOL = 1e-8  # … or moves every parameter by less than this fraction
 _START_FRACTIONS = (0.3, 1.0)  # t0 = arrival − f·(peak − arrival), one start per f
 
+MIN_R2 = 0.5
+"""A converged fit with a lower coefficient of determination is not a success ("poor fit")."""
+
+MIN_RISE_SIGMAS = 3.0
+"""… nor one whose fitted rise above its baseline is below this many residual standard deviations."""
+
 
 @dataclass(frozen=True)
 class FitResult:
@@ -47,7 +55,8 @@ class FitResult:
     params : parameter name → (n,) float64 (``t0`` s, ``A`` linear power·s, ``b`` linear power, shape
         parameters as in :mod:`ceuskit.models.shapes`); NaN where a fit failed or the model lacks it.
     fitted : (n, T) model curves on the input times (NaN rows where the fit failed).
-    success : (n,) bool; never True for a non-finite fit.
+    success : (n,) bool: a converged, finite fit with R² ≥ :data:`MIN_R2` whose fitted rise above its
+        baseline clears :data:`MIN_RISE_SIGMAS` residual standard deviations (else ``message`` says which).
     rss : (n,) residual sum of squares over valid samples (linear power²).
     r2 : (n,) coefficient of determination, 1 − RSS/TSS.
     aic : (n,) m·ln(RSS/m) + 2k, m valid samples, k = 5 parameters.
@@ -149,8 +158,15 @@ def _fit_one_model(name: str, t: np.ndarray, y: np.ndarray, scale: np.ndarray, f
               & np.isfinite(aic))
     finite[finite] = np.isfinite(fitted[finite]).all(axis=1)
     status = np.where((status <= 1) & ~finite, NOT_FINITE, status)
-    success = (status == CONVERGED) & finite & (params["A"] > 0)
-    bad = ~np.isin(status, (CONVERGED, MAX_ITER)) | ~finite
+    # a fit stands only for a real enhancement: the fitted rise clears the residual noise, and R² is adequate
+    with np.errstate(invalid="ignore", divide="ignore"):
+        noise = np.sqrt(rss / np.maximum(m, 1))
+        rise = np.nanmax(np.where(np.isfinite(fitted), fitted, -np.inf), axis=1) - lin[:, 1]
+    enhanced = (params["A"] > 0) & (rise >= MIN_RISE_SIGMAS * noise)
+    status = np.where((status == CONVERGED) & finite & ~enhanced, NO_ENHANCEMENT, status)
+    status = np.where((status == CONVERGED) & finite & ~(r2 >= MIN_R2), POOR_FIT, status)
+    success = (status == CONVERGED) & finite
+    bad = ~np.isin(status, (CONVERGED, MAX_ITER, POOR_FIT, NO_ENHANCEMENT)) | ~finite
     if bad.any():
         for key in params:
             params[key][bad] = np.nan

@@ -19,6 +19,9 @@ positive peak or its fit failed.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,29 +30,49 @@ from numba import njit, prange
 from ceuskit.errors import InputError
 from ceuskit.models.fit import FitResult
 from ceuskit.models.shapes import MODELS, log_norm, shape_terms
+from ceuskit.onset import REASONS, ArrivalOptions, find_arrivals
+from ceuskit.timeseries import moving_average
 
 __all__ = [
     "PARAMETER_NAMES",
+    "Parameters",
     "curve_parameters",
     "fit_parameters",
     "lognormal_parameters",
     "model_free_parameters",
-    "smooth_curves",
 ]
 
 PARAMETER_NAMES: tuple[str, ...] = (
     "arrival_time_s", "time_to_peak_s", "rise_time_s", "peak_enhancement", "peak_enhancement_db",
-    "mean_transit_time_s", "wash_in_rate", "wash_out_rate", "wash_in_auc", "wash_out_auc",
-    "wash_in_wash_out_auc", "wash_in_perfusion_index", "fall_time_s",
+    "mean_transit_time_s", "mean_transit_time_t0_s", "wash_in_rate", "wash_out_rate", "wash_in_auc",
+    "wash_out_auc", "wash_in_wash_out_auc", "wash_in_perfusion_index", "fall_time_s",
 )
-"""Keys of every parameter dictionary, in DESIGN's analysis.json order."""
+"""Keys of every parameter dictionary, in DESIGN's analysis.json order (``mean_transit_time_s`` from the
+arrival time, ``mean_transit_time_t0_s`` from the model's start t0 as VueBox and the literature give it)."""
 
 _N = len(PARAMETER_NAMES)
+_FLAGS = 3  # after the parameters: arrival observed, peak resolved, tail observed (1.0 / 0.0)
+_AT, _TTP, _RT, _PE, _PE_DB, _MTT, _MTT_T0, _WIR, _WOR, _WIAUC, _WOAUC, _WIWO, _WIPI, _FT = range(_N)
+
+RESOLVED_FALL = 0.9
+"""A peak counts as observed only if the curve falls below this fraction of it before the data end …"""
+
+PLATEAU_BY = 0.8
+"""… or, as a plateau, if it was reached within this fraction of the data's span (and stayed)."""
+
+MAX_TRANSIT_SPANS = 2.0
+"""A transit time longer than this many times the data's span is not supported by the data."""
+
+_NEEDS_ARRIVAL = ("arrival_time_s", "rise_time_s", "mean_transit_time_s", "wash_in_auc", "wash_in_wash_out_auc",
+                  "wash_in_perfusion_index")
+_NEEDS_TAIL = ("mean_transit_time_s", "mean_transit_time_t0_s", "wash_out_auc", "wash_in_wash_out_auc",
+               "fall_time_s")
 
 
 @njit(cache=True)
 def _one_curve(t: np.ndarray, f: np.ndarray, threshold: float, out: np.ndarray) -> None:
-    """Fill ``out`` (13,) with the parameters of one curve f (T,) on times t; leaves NaN when PE ≤ 0."""
+    """Fill ``out`` (_N + _FLAGS,) with the parameters of one curve f (T,) on times t and three coverage flags
+    (arrival observed, peak resolved, tail observed); leaves NaN when PE ≤ 0."""
     n_t = t.size
     peak = -1
     for i in range(n_t):
@@ -78,6 +101,11 @@ def _one_curve(t: np.ndarray, f: np.ndarray, threshold: float, out: np.ndarray) 
             crossed = True
             w = (f[i - 1] - level) / (f[i - 1] - f[i])
             te = t[i - 1] + w * (t[i] - t[i - 1])
+            break
+    resolved = False
+    for i in range(peak + 1, n_t):
+        if f[i] <= RESOLVED_FALL * pe:
+            resolved = True
             break
     wir = np.nan
     for i in range(peak):
@@ -112,25 +140,28 @@ def _one_curve(t: np.ndarray, f: np.ndarray, threshold: float, out: np.ndarray) 
         den += 0.5 * (a + b) * dt
         num += 0.5 * (a * (t_a - at) + b * (t_b - at)) * dt
     rt = ttp - at
-    out[0] = at
-    out[1] = ttp
-    out[2] = rt
-    out[3] = pe
-    out[4] = 10.0 * math.log10(pe)
-    out[5] = num / den if den > 0.0 else np.nan
-    out[6] = wir
-    out[7] = abs(wor) if math.isfinite(wor) else np.nan
-    out[8] = wi
-    out[9] = wo
-    out[10] = wi + wo
-    out[11] = wi / rt if rt > 0.0 else np.nan
-    out[12] = te - ttp
+    out[_AT] = at
+    out[_TTP] = ttp
+    out[_RT] = rt
+    out[_PE] = pe
+    out[_PE_DB] = 10.0 * math.log10(pe)
+    out[_MTT] = num / den if den > 0.0 else np.nan
+    out[_WIR] = wir
+    out[_WOR] = abs(wor) if math.isfinite(wor) else np.nan
+    out[_WIAUC] = wi
+    out[_WOAUC] = wo
+    out[_WIWO] = wi + wo
+    out[_WIPI] = wi / rt if rt > 0.0 else np.nan
+    out[_FT] = te - ttp
+    out[_N] = 1.0 if start > 0 else 0.0
+    out[_N + 1] = 1.0 if resolved else 0.0
+    out[_N + 2] = 1.0 if crossed else 0.0
 
 
 @njit(parallel=True, cache=True)
 def _curves_kernel(t: np.ndarray, f: np.ndarray, threshold: float) -> np.ndarray:
     n = f.shape[0]
-    out = np.full((n, _N), np.nan)
+    out = np.full((n, _N + _FLAGS), np.nan)
     for c in prange(n):
         _one_curve(t, f[c], threshold, out[c])
     return out
@@ -141,7 +172,7 @@ def _model_kernel(code: int, grid: np.ndarray, t0: np.ndarray, p1: np.ndarray, p
                   threshold: float) -> np.ndarray:
     """Parameters of the baseline-free model curves A·g(grid − t0) (rows with a NaN parameter are skipped)."""
     n = t0.size
-    out = np.full((n, _N), np.nan)
+    out = np.full((n, _N + _FLAGS), np.nan)
     for c in prange(n):
         if not (math.isfinite(t0[c]) and math.isfinite(p1[c]) and math.isfinite(p2[c]) and math.isfinite(area[c])):
             continue
@@ -155,8 +186,61 @@ def _model_kernel(code: int, grid: np.ndarray, t0: np.ndarray, p1: np.ndarray, p
     return out
 
 
-def _as_dict(out: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: np.ascontiguousarray(out[:, k]) for k, name in enumerate(PARAMETER_NAMES)}
+@dataclass(frozen=True)
+class Parameters(Mapping[str, np.ndarray]):
+    """Parameters of n curves: a mapping name → (n,) float64 (NaN where unknown), and which values were
+    left out because the data do not cover them (``extrapolated``: name → (n,) bool).
+
+    A value is left out (NaN) when it would come from outside the data: anything tied to the arrival when the
+    curve already started above 5 % of its peak; when the peak is not resolved (the curve never falls below
+    90 % of it before the data end) everything but — for a plateau reached in the first 80 % of the data —
+    the arrival, the peak enhancement and the wash-in rate; the transit times, fall time and wash-out areas
+    when the tail never falls to 5 % within the data; a transit time of more than two spans of the data.
+    """
+
+    table: dict[str, np.ndarray]
+    extrapolated: dict[str, np.ndarray]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.table[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def left_out(self, index: int) -> list[str]:
+        """Names of the values of curve ``index`` left out as unsupported by the data."""
+        return [name for name, mask in self.extrapolated.items() if mask[index]]
+
+
+def _supported(out: np.ndarray, t_first: float, t_last: float) -> Parameters:
+    """Parameters from kernel rows (values + coverage flags), with values the data [t_first, t_last] do not
+    support set to NaN."""
+    span_s = t_last - t_first
+    values = {name: np.array(out[:, k]) for k, name in enumerate(PARAMETER_NAMES)}
+    has = np.isfinite(out[:, _PE])
+    arrival_seen, peak_resolved, tail_seen = (out[:, _N + i] == 1.0 for i in range(_FLAGS))
+    drop = {name: np.zeros(out.shape[0], dtype=bool) for name in PARAMETER_NAMES}
+    with np.errstate(invalid="ignore"):
+        plateau = ~peak_resolved & (out[:, _TTP] <= t_first + PLATEAU_BY * (t_last - t_first))
+    kept_on_plateau = ("arrival_time_s", "peak_enhancement", "peak_enhancement_db", "wash_in_rate")
+    for name in PARAMETER_NAMES:
+        drop[name] |= has & ~peak_resolved & ~(plateau & (name in kept_on_plateau))
+    for name in _NEEDS_ARRIVAL:
+        drop[name] |= has & ~arrival_seen
+    for name in _NEEDS_TAIL:
+        drop[name] |= has & ~tail_seen
+    for name in ("mean_transit_time_s", "mean_transit_time_t0_s"):
+        with np.errstate(invalid="ignore"):
+            drop[name] |= values[name] > MAX_TRANSIT_SPANS * span_s
+    extrapolated = {}
+    for name, mask in drop.items():
+        mask &= np.isfinite(values[name])
+        values[name][mask] = np.nan
+        extrapolated[name] = mask
+    return Parameters(values, extrapolated)
 
 
 def _check_threshold(threshold: float) -> float:
@@ -177,7 +261,7 @@ def _check_curves(t_s: Any, curves: Any, name: str) -> tuple[np.ndarray, np.ndar
     return t, np.ascontiguousarray(y)
 
 
-def curve_parameters(t_s: Any, F: Any, *, threshold: float = 0.05) -> dict[str, np.ndarray]:  # noqa: N803
+def curve_parameters(t_s: Any, F: Any, *, threshold: float = 0.05) -> Parameters:  # noqa: N803
     """Parameters of baseline-free curves sampled on a (fine) time grid.
 
     Parameters
@@ -188,15 +272,16 @@ def curve_parameters(t_s: Any, F: Any, *, threshold: float = 0.05) -> dict[str, 
 
     Returns
     -------
-    dict name → (n,) for every name in :data:`PARAMETER_NAMES`; ``mean_transit_time_s`` is the curve's
-    first moment from AT.
+    :class:`Parameters` for every name in :data:`PARAMETER_NAMES`; ``mean_transit_time_s`` is the curve's
+    first moment from AT, ``mean_transit_time_t0_s`` NaN (no model, no t0). Values the grid does not cover
+    are left out (see :class:`Parameters`).
     """
     t, f = _check_curves(t_s, F, "F")
-    return _as_dict(_curves_kernel(t, f, _check_threshold(threshold)))
+    return _supported(_curves_kernel(t, f, _check_threshold(threshold)), float(t[0]), float(t[-1]))
 
 
 def fit_parameters(result: FitResult, t_s: Any, *, grid_step_s: float = 0.05,
-                   threshold: float = 0.05) -> dict[str, np.ndarray]:
+                   threshold: float = 0.05) -> Parameters:
     """Parameters of fitted bolus models, evaluated without baseline on a fine grid over the clip's span.
 
     Parameters
@@ -208,8 +293,9 @@ def fit_parameters(result: FitResult, t_s: Any, *, grid_step_s: float = 0.05,
 
     Returns
     -------
-    dict name → (n,); ``mean_transit_time_s`` = t0 + E[τ] − AT from the model's closed-form first moment.
-    NaN for curves whose fit did not succeed.
+    :class:`Parameters`: ``mean_transit_time_s`` = t0 + E[τ] − AT and ``mean_transit_time_t0_s`` = E[τ]
+    from the model's closed-form first moment. NaN for curves whose fit did not succeed, and — the model
+    being no evidence where there are no data — for values the clip does not cover (see :class:`Parameters`).
     """
     t = np.asarray(t_s, dtype=float)
     if t.ndim != 1 or t.size < 2 or not np.all(np.isfinite(t)):
@@ -220,7 +306,7 @@ def fit_parameters(result: FitResult, t_s: Any, *, grid_step_s: float = 0.05,
     n = result.success.size
     grid = np.arange(t[0], t[-1] + 0.5 * grid_step_s, grid_step_s)
     models = np.full(n, result.model) if isinstance(result.model, str) else np.asarray(result.model)
-    out = np.full((n, _N), np.nan)
+    out = np.full((n, _N + _FLAGS), np.nan)
     for name, spec in MODELS.items():
         sel = (models == name) & result.success
         if not sel.any():
@@ -228,9 +314,11 @@ def fit_parameters(result: FitResult, t_s: Any, *, grid_step_s: float = 0.05,
         t0 = result.params["t0"][sel]
         p1, p2 = (result.params[p][sel] for p in spec.shape_params)
         part = _model_kernel(spec.code, grid, t0, p1, p2, result.params["A"][sel], thr)
-        part[:, 5] = t0 + spec.first_moment(p1, p2) - part[:, 0]
+        moment = spec.first_moment(p1, p2)
+        part[:, _MTT] = t0 + moment - part[:, _AT]
+        part[:, _MTT_T0] = moment
         out[sel] = part
-    return _as_dict(out)
+    return _supported(out, float(t[0]), float(t[-1]))
 
 
 def lognormal_parameters(t0: Any, mu: Any, sigma: Any, area: Any, *,
@@ -244,7 +332,7 @@ def lognormal_parameters(t0: Any, mu: Any, sigma: Any, area: Any, *,
     * areas are lognormal CDF differences: ∫ g = Φ((u − μ)/σ), Φ the standard normal CDF;
     * slopes g' = −g·w/τ with w = 1 + (u − μ)/σ²; the inflections (g'' = 0) solve w² + w − 1/σ² = 0, the
       rising one (max slope, WiR) at w = (−1 − √(1 + 4/σ²))/2, the falling one (WoR) at the + root;
-    * mTT = t0 + e^(μ+σ²/2) − AT.
+    * mTT = t0 + e^(μ+σ²/2) − AT from the arrival time, e^(μ+σ²/2) from t0.
 
     Parameters
     ----------
@@ -280,68 +368,72 @@ def lognormal_parameters(t0: Any, mu: Any, sigma: Any, area: Any, *,
         values = {
             "arrival_time_s": at, "time_to_peak_s": ttp, "rise_time_s": ttp - at, "peak_enhancement": pe,
             "peak_enhancement_db": 10.0 * np.log10(pe), "mean_transit_time_s": t0 + np.exp(mu + 0.5 * sigma**2) - at,
+            "mean_transit_time_t0_s": np.exp(mu + 0.5 * sigma**2),
             "wash_in_rate": slopes[0], "wash_out_rate": np.abs(slopes[1]), "wash_in_auc": wi, "wash_out_auc": wo,
             "wash_in_wash_out_auc": wi + wo, "wash_in_perfusion_index": wi / (ttp - at), "fall_time_s": te - ttp,
         }
     return {k: np.where(ok, np.broadcast_to(v, ok.shape), np.nan) for k, v in values.items()}
 
 
-def smooth_curves(t_s: np.ndarray, Y: np.ndarray, window_s: float) -> np.ndarray:  # noqa: N803
-    """Centred moving average of each row over ``window_s`` seconds on irregular times, ignoring NaN.
-
-    Returns (n, T), NaN only where a window holds no finite sample.
-    """
-    ok = np.isfinite(Y)
-    n, n_t = Y.shape
-    csum = np.zeros((n, n_t + 1))
-    ccount = np.zeros((n, n_t + 1))
-    np.cumsum(np.where(ok, Y, 0.0), axis=1, out=csum[:, 1:])
-    np.cumsum(ok, axis=1, out=ccount[:, 1:])
-    lo = np.searchsorted(t_s, t_s - window_s / 2, side="left")
-    hi = np.searchsorted(t_s, t_s + window_s / 2, side="right")
-    count = ccount[:, hi] - ccount[:, lo]
+def _chord_slopes(t: np.ndarray, s: np.ndarray, window_s: float) -> np.ndarray:
+    """Slope of each curve at every sample over the chord ± window_s/2 (one-sided at the ends), per s."""
+    lo = np.searchsorted(t, t - window_s / 2, side="left")
+    hi = np.minimum(np.searchsorted(t, t + window_s / 2, side="right") - 1, t.size - 1)
+    span = t[hi] - t[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, (csum[:, hi] - csum[:, lo]) / np.maximum(count, 1), np.nan)
+        return np.where(span > 0, (s[:, hi] - s[:, lo]) / np.where(span > 0, span, 1.0), np.nan)
 
 
 def model_free_parameters(t_s: Any, Y: Any, *, smoothing_s: float = 1.0,  # noqa: N803
-                          threshold: float = 0.05) -> dict[str, np.ndarray]:
+                          threshold: float = 0.05, slope_window_s: float = 2.0) -> Parameters:
     """The same parameters from the smoothed TICs, without a model.
 
-    Each curve is smoothed by a centred ``smoothing_s`` moving average (NaN samples ignored, gaps filled by
-    linear interpolation), and its pre-arrival baseline — the mean of the smoothed curve before it first
-    rises ``threshold`` of the way from its pre-peak minimum to its peak — is subtracted.
+    Each curve is smoothed by a centred ``smoothing_s`` moving average (NaN samples ignored, gaps bridged
+    linearly). Its baseline and arrival come from :func:`ceuskit.onset.find_arrivals` (a robust pre-arrival
+    window, the rise found backward from the peak), so a transient before the contrast counts neither as the
+    arrival nor in the wash-in area; a curve without a baseline has no arrival, one without clear enhancement
+    no parameters. The wash-in and wash-out rates are the steepest slopes over chords of ``slope_window_s``
+    seconds (sample-to-sample slopes at 10–35 frames/s measure noise, not perfusion).
 
     Parameters
     ----------
     t_s : (T,) s.  Y : (n, T) linear power, NaN for rejected frames.  smoothing_s : window, s.
-    threshold : AT/TE level as a fraction of PE.
+    threshold : AT/TE level as a fraction of PE.  slope_window_s : chord for the rates, s.
 
     Returns
     -------
-    dict name → (n,); ``mean_transit_time_s`` is the smoothed curve's first moment from AT.
+    :class:`Parameters`; ``mean_transit_time_s`` is the smoothed curve's first moment from AT,
+    ``mean_transit_time_t0_s`` NaN (t0 is a model's).
     """
     t, y = _check_curves(t_s, Y, "Y")
     if not (np.isfinite(smoothing_s) and smoothing_s >= 0):
         raise InputError(f"smoothing_s must be a non-negative number of seconds, got {smoothing_s!r}")
+    if not (np.isfinite(slope_window_s) and slope_window_s > 0):
+        raise InputError(f"slope_window_s must be a positive number of seconds, got {slope_window_s!r}")
     thr = _check_threshold(threshold)
-    s = smooth_curves(t, y, float(smoothing_s)) if smoothing_s > 0 else np.where(np.isfinite(y), y, np.nan)
+    s = moving_average(t, y, float(smoothing_s)) if smoothing_s > 0 else np.where(np.isfinite(y), y, np.nan)
     has = np.isfinite(s)
-    n, n_t = s.shape
     f = np.full_like(s, np.nan)
     for c in np.nonzero(has.sum(axis=1) >= 2)[0]:
         f[c] = np.interp(t, t[has[c]], s[c, has[c]])
-    usable = np.isfinite(f[:, 0])
-    filled = np.where(usable[:, None], f, 0.0)
-    peak = np.argmax(filled, axis=1)
-    before = np.arange(n_t)[None, :] <= peak[:, None]
-    low = np.min(np.where(before, filled, np.inf), axis=1)
-    rise = filled[np.arange(n), peak] - low
-    below = before & (filled < (low + thr * rise)[:, None])
-    first_up = np.argmin(below, axis=1)  # first index not below the level
-    pre = np.arange(n_t)[None, :] < first_up[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        baseline = np.where(pre.any(axis=1), (filled * pre).sum(axis=1) / pre.sum(axis=1), low)
-    out = _curves_kernel(t, np.ascontiguousarray(filled - baseline[:, None]), thr)
-    out[~usable] = np.nan
-    return _as_dict(out)
+    arrivals = find_arrivals(t, y, options=ArrivalOptions(smoothing_s=max(float(smoothing_s), 1e-9), threshold=thr))
+    reason = arrivals["reason"]
+    low = np.nanmin(np.where(np.isfinite(f), f, np.inf), axis=1)
+    baseline = np.where(np.isfinite(arrivals["baseline"]), arrivals["baseline"], low)
+    g = f - baseline[:, None]
+    at = arrivals["arrival_time_s"]
+    # before the arrival the curve is baseline: a transient there is neither an arrival nor wash-in area
+    before = t[None, :] < np.where(np.isfinite(at), at, -np.inf)[:, None]
+    g = np.where(before, np.minimum(g, 0.0), g)
+    out = _curves_kernel(t, np.ascontiguousarray(np.where(np.isfinite(g), g, 0.0)), thr)
+    out[~np.isfinite(f[:, 0]) | (reason == REASONS.index("low_enhancement")) | (reason == REASONS.index("no_data"))] = np.nan
+    slopes = _chord_slopes(t, np.where(np.isfinite(g), g, np.nan), float(slope_window_s))
+    peak_time = out[:, _TTP]
+    rising = t[None, :] < peak_time[:, None]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # curves without a peak: NaN rates
+        out[:, _WIR] = np.nanmax(np.where(rising, slopes, np.nan), axis=1)
+        out[:, _WOR] = np.abs(np.nanmin(np.where(~rising, slopes, np.nan), axis=1))
+    out[~np.isfinite(out[:, _PE]), _WIR] = np.nan
+    out[~np.isfinite(out[:, _PE]), _WOR] = np.nan
+    return _supported(out, float(t[0]), float(t[-1]))

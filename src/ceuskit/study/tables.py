@@ -6,13 +6,12 @@ from typing import Any
 
 import pandas as pd
 
+from ceuskit.models.parameters import PARAMETER_NAMES
 from ceuskit.store import Store, cohort_records, reader_reads
 
 __all__ = ["ROI_PARAMETERS", "cohort_frame"]
 
-ROI_PARAMETERS = ("arrival_time_s", "time_to_peak_s", "rise_time_s", "peak_enhancement", "peak_enhancement_db",
-                  "mean_transit_time_s", "wash_in_rate", "wash_out_rate", "wash_in_auc", "wash_out_auc",
-                  "wash_in_wash_out_auc", "wash_in_perfusion_index", "fall_time_s")
+ROI_PARAMETERS = PARAMETER_NAMES
 """The lesion ROI's fitted parameters (analysis.json ``rois.NAME.parameters``) that become columns."""
 
 

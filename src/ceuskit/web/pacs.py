@@ -22,6 +22,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from ceuskit.errors import CeusError, PacsError, PacsNotFoundError
+from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 
 if TYPE_CHECKING:
     from ceuskit.pacs import PacsTarget
@@ -45,7 +46,7 @@ class PacsLesion(BaseModel):
     patient: str = Field(min_length=1, max_length=64, description="Pseudonym in the study (not the PACS id).")
     lesion: str = Field(min_length=1, max_length=64)
     ki67_percent: float | None = Field(default=None, ge=0, le=100)
-    injection_time_s: float = Field(default=0.0, ge=0)
+    injection_time_s: float = Field(default=0.0, ge=-MAX_INJECTION_LEAD_S)
     primary_site: str | None = Field(default=None, max_length=64)
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ceuskit.store import json_safe  # NaN/inf → None, numpy → Python: the store's JSON rules
 from ceuskit.store.audit import record_event
+from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 from ceuskit.web.context import Context, context
 from ceuskit.web.files import inside
 from ceuskit.web.security import REPORT_CONTENT_SECURITY_POLICY, Admin, client_address
@@ -31,7 +32,7 @@ class NewLesion(BaseModel):
     lesion: str = Field(min_length=1, max_length=64)
     clip: str = Field(min_length=1, max_length=1024, description="Path relative to the data folder.")
     ki67_percent: float | None = Field(default=None, ge=0, le=100)
-    injection_time_s: float = Field(default=0.0, ge=0)
+    injection_time_s: float = Field(default=0.0, ge=-MAX_INJECTION_LEAD_S)
     primary_site: str | None = Field(default=None, max_length=64)
 
 

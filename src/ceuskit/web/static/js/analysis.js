@@ -33,6 +33,8 @@ function markLesion(id, statusName) {
 
 export function clearAnalysis() {
   $("labels").querySelector("tbody").innerHTML = "";
+  $("quality").innerHTML = "";
+  $("quality").hidden = true;
   $("tic").innerHTML = "";
 }
 
@@ -49,7 +51,8 @@ export function showAnalysis(analysis) {
     const rows = [
       [`${lesion.roi}`, `vs ${lesion.reference}`, "head"],
       ["Arterial phase", art.enhancement, "label-arterial"],
-      ["Onset", fmt(art.onset_s, 1, " s"), "onset"],
+      ["Onset", art.onset_s == null && art.onset_reason ? `n/a (${art.onset_reason.replace("_", " ")})`
+        : fmt(art.onset_s, 1, " s"), "onset"],
       ["Peak vs liver", fmt(art.relative_peak_db, 1, " dB")],
       ["Wash-out", pv.washout ? `${pv.washout_timing}, ${pv.washout_degree}` : "none", "label-washout"],
       ["Wash-out onset", fmt(pv.washout_onset_s, 1, " s"), "washout-onset"],
@@ -66,7 +69,22 @@ export function showAnalysis(analysis) {
       body.appendChild(tr);
     }
   }
+  showQuality(doc.quality || []);
   drawTic(doc);
+}
+
+function showQuality(flags) {
+  const list = $("quality");
+  list.innerHTML = "";
+  list.hidden = flags.length === 0;
+  for (const flag of flags) {
+    const item = document.createElement("li");
+    item.className = `flag ${flag.severity}`;
+    item.dataset.code = flag.code;
+    item.innerHTML = `<b>${escapeHtml(flag.code.replaceAll("_", " "))}</b>${flag.roi ? ` (${escapeHtml(flag.roi)})` : ""}: `
+      + escapeHtml(flag.message);
+    list.appendChild(item);
+  }
 }
 
 function drawTic(doc) {
