@@ -10,6 +10,7 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
      │    ├── ClipError        unreadable, truncated or foreign clip file; absurd frame timing
      │    │    └── TimingError  the file states no usable frame timing (give --fps)
      │    ├── RoiError         malformed ROI file, ROI outside the image or degenerate
+ │    ├── UntimedClipError a clip of an examination states no acquisition time and was given no offset
      │    └── ManifestError    bad study manifest row (names the line)
      ├── FitError              a fit that cannot even be attempted (too few samples)
      ├── AnalysisError         an analysis that cannot produce a result (e.g. no parenchyma reference)
@@ -40,6 +41,7 @@ __all__ = [
     "RoiError",
     "StoreError",
     "TimingError",
+    "UntimedClipError",
 ]
 
 
@@ -62,6 +64,15 @@ class TimingError(ClipError):
 
 class RoiError(InputError):
     """An ROI file is malformed, or an ROI lies outside the image or encloses no pixel."""
+
+
+class UntimedClipError(InputError):
+    """A clip of an examination (video, frame folder, array) states no acquisition time to place it by, and no
+    explicit offset (``--clip-offset``) was given; ``index`` is its 0-based place in the clips given."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class ManifestError(InputError):

@@ -38,7 +38,8 @@ ROLE_MATRIX = [
     ("POST", "/api/reading-sessions/{session_id}/reopen", "admin"),
     ("POST", "/api/reading-sessions/{session_id}/close", "admin"), ("GET", "/api/audit", "admin"),
     ("GET", "/api/pacs", "admin"), ("GET", "/api/pacs/studies", "admin"), ("POST", "/api/pacs/lesions", "admin"),
-    ("POST", "/api/lesions/{lesion_id}/push", "admin"),
+    ("POST", "/api/lesions/{lesion_id}/push", "admin"), ("POST", "/api/lesions/{lesion_id}/clips", "admin"),
+    ("DELETE", "/api/lesions/{lesion_id}/clips/{position}", "admin"),
 ]
 STATE_CHANGING = [(m, p) for m, p, _ in ROLE_MATRIX if m in ("POST", "PUT", "DELETE")]
 
@@ -67,7 +68,7 @@ def _world(app: Any, anonymous: TestClient, reader_study: ReaderStudy) -> World:
     item = reader.get(f"/api/reading-sessions/{opened.json()['id']}/next").json()
     ids = {"study_id": 1, "lesion_id": reader_study.lesion_ids[0], "clip_id": item["clip"], "index": 0,
            "analysis_id": 1, "job_id": "nope", "name": "arrival_time_s", "session_id": opened.json()["id"],
-           "item": item["item"], "other_clip": reader_study.clip_ids[2]}
+           "item": item["item"], "other_clip": reader_study.clip_ids[2], "position": 5}
     return World(app, admin, reader, outsider, anonymous, ids, csrf)
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from ceuskit.errors import InputError
+from ceuskit.errors import InputError, UntimedClipError
 from ceuskit.io.clip import Clip
 
 __all__ = ["Acquired", "acquired", "acquisition_time", "check_same_examination", "injection_from_header",
@@ -256,9 +256,10 @@ def place_clips(clips: Sequence[Clip], offsets_s: Sequence[float | None] | None 
 
     Raises
     ------
+    UntimedClipError
+        A clip that needs an offset (no acquisition time: video, frame folders, arrays) and has none.
     InputError
-        Clips of different patients or studies; a clip that needs an offset (no acquisition time: video,
-        frame folders, arrays) and has none; a malformed header time; clips that overlap (one starting
+        Clips of different patients or studies; a malformed header time; clips that overlap (one starting
         before the previous one ends); an offset that is not a number, or not one per clip.
 
     Examples
@@ -279,9 +280,9 @@ def place_clips(clips: Sequence[Clip], offsets_s: Sequence[float | None] | None 
             continue
         moment = acquired(clip, i)
         if moment is None:
-            raise InputError(f"{_name(clip, i)} states no acquisition time (a video, frame folder or array has "
-                             "none): give its start with --clip-offset S (seconds after the first clip's first "
-                             "frame)")
+            raise UntimedClipError(f"{_name(clip, i)} states no acquisition time (a video, frame folder or array "
+                                   "has none): give its start with --clip-offset S (seconds after the first clip's "
+                                   "first frame)", i)
         found.append((i, moment))
     moments = _aligned(found, clips)
     starts: list[float] = []

@@ -55,6 +55,7 @@ __all__ = [
     "reader_reads",
     "record_analysis",
     "record_reads",
+    "remove_lesion_clip",
     "set_lesion_rois",
     "study_id_of",
     "update_clip_file",
@@ -388,6 +389,12 @@ def _put_clips(session: Session, lesion: Lesion, clips: Sequence[ClipInput], roi
     lesion.clip_id = rows[0].id
 
 
+def _current_clips(lesion: Lesion) -> list[ClipInput]:
+    rois = {r.position: r.document for r in lesion.roi_sets}
+    return [ClipInput(item.clip.path, item.clip.sha256, rois.get(item.position, {}), item.clip.size_bytes,
+                      item.clip.mtime_ns, item.clip.header, item.offset_s) for item in lesion.exam_clips]
+
+
 def add_lesion_clip(store: Store, lesion_id: int, clip: ClipInput, *, roi_name: str | None = None
                     ) -> dict[str, Any]:
     """Add a clip (a late-phase sweep, say) to a lesion's examination, after its other clips; returns the
@@ -396,13 +403,29 @@ def add_lesion_clip(store: Store, lesion_id: int, clip: ClipInput, *, roi_name: 
         lesion = _by_id(session, Lesion, lesion_id)
         if lesion is None:
             raise StoreError(f"no lesion with id {lesion_id}")
-        rois = {r.position: r.document for r in lesion.roi_sets}
-        current = [ClipInput(item.clip.path, item.clip.sha256, rois.get(item.position, {}), item.clip.size_bytes,
-                             item.clip.mtime_ns, item.clip.header, item.offset_s) for item in lesion.exam_clips]
+        current = _current_clips(lesion)
         if any(Path(c.path) == Path(clip.path) for c in current):
             raise ConflictError("this clip is part of the lesion's examination already")
         name = roi_name if roi_name is not None else (lesion.roi_set.roi_name if lesion.roi_set else None)
         _put_clips(session, lesion, [*current, clip], name, {})
+        session.flush()
+    return get_lesion(store, lesion_id)
+
+
+def remove_lesion_clip(store: Store, lesion_id: int, position: int) -> dict[str, Any]:
+    """Take the clip at ``position`` (≥ 1: the first clip is the lesion's own) out of the lesion's examination,
+    with the ROI set drawn on it; later clips move up one place.  The clip's file and row stay (other lesions
+    may use them).  Returns the lesion (as :func:`get_lesion`)."""
+    with store.transaction() as session:
+        lesion = _by_id(session, Lesion, lesion_id)
+        if lesion is None:
+            raise StoreError(f"no lesion with id {lesion_id}")
+        current = _current_clips(lesion)
+        if not 1 <= position < len(current):
+            raise StoreError(f"no clip at position {position} of lesion {lesion_id} to remove (its further clips "
+                             f"are at 1 … {len(current) - 1}; the first one stays)")
+        name = lesion.roi_set.roi_name if lesion.roi_set else None
+        _put_clips(session, lesion, [c for k, c in enumerate(current) if k != position], name, {})
         session.flush()
     return get_lesion(store, lesion_id)
 

@@ -101,6 +101,11 @@ def _pipeline(name: str) -> Callable[..., Any]:
     return found
 
 
+def _call_pipeline(name: str, *args: Any, **kwargs: Any) -> Any:
+    """``ceuskit.pipeline.<name>(*args, **kwargs)``, looked up when called (picklable with ``partial``)."""
+    return _pipeline(name)(*args, **kwargs)
+
+
 def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None, *,
                  analyze_examination: Callable[..., Any] | None = None) -> dict[str, Any]:
     """Analyse one lesion (runs on a Dask worker or in-process); never raises.
@@ -285,12 +290,18 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
 
 def analyse_lesion(store: Store, lesion_id: int, *, options: RunOptions = RunOptions(),
                    analyze: Callable[..., Any] | None = None,
-                   analyze_examination: Callable[..., Any] | None = None) -> dict[str, Any]:
+                   analyze_examination: Callable[..., Any] | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Analyse one lesion now, in this process, record the result and return the analysis record.
 
     The web app's "analyse this lesion" (e.g. after its ROIs were edited); a failure is recorded and
-    returned with ``status`` "failed", not raised.
+    returned with ``status`` "failed", not raised.  ``progress`` (frames done, total) goes to the pipeline
+    when ``analyze`` / ``analyze_examination`` are not replaced.
     """
+    if progress is not None:
+        analyze = analyze or partial(_call_pipeline, "analyze", progress=progress)
+        analyze_examination = analyze_examination or partial(_call_pipeline, "analyze_examination",
+                                                             progress=progress)
     lesion = get_lesion(store, lesion_id)
     summary = run_study(store, study=int(lesion["study_id"]), workers=0, options=options, analyze=analyze,
                         analyze_examination=analyze_examination, lesion_ids={lesion_id}, force=True)

@@ -1,7 +1,8 @@
 """The workstation's server: a FastAPI app with the REST API of DESIGN and the browser UI (no CDN).
 
 Routers by concern: :mod:`~ceuskit.web.auth` (sign-in, sessions), :mod:`~ceuskit.web.studies`,
-:mod:`~ceuskit.web.clips`, :mod:`~ceuskit.web.lesions`, :mod:`~ceuskit.web.reading` (blinded reading
+:mod:`~ceuskit.web.clips`, :mod:`~ceuskit.web.lesions`, :mod:`~ceuskit.web.examination` (a lesion's
+clips on one time axis), :mod:`~ceuskit.web.reading` (blinded reading
 sessions), :mod:`~ceuskit.web.audit` and :mod:`~ceuskit.web.pacs` (the hospital PACS); who may call what is decided in :mod:`~ceuskit.web.security`.
 
 Access: every ``/api/…`` route but ``/api/health``, ``POST /api/session`` and ``POST /api/login`` needs a
@@ -29,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ceuskit import __version__
 from ceuskit.errors import AccountError, CeusError, ConflictError, ForbiddenError, ReportError, StoreError
-from ceuskit.web import audit, auth, clips, lesions, reading, studies
+from ceuskit.web import audit, auth, clips, examination, lesions, reading, studies
 from ceuskit.web.context import Context, Settings
 from ceuskit.web.files import PathRefused
 from ceuskit.web.security import CSRF_HEADER, SESSION_COOKIE, admin, authenticate, security_headers
@@ -124,7 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
     def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    for module in (auth, studies, clips, lesions, reading, audit):
+    for module in (auth, studies, clips, lesions, examination, reading, audit):
         app.include_router(module.router)
     from ceuskit.web.pacs import pacs_router  # the hospital PACS: administrators only
 

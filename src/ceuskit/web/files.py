@@ -63,9 +63,10 @@ def unique_path(folder: Path, name: str) -> Path:
 
 
 class ClipCache:
-    """A few open clips, least recently used closed first (frame requests come in bursts per clip)."""
+    """A few open clips, least recently used closed first (frame requests come in bursts per clip; a lesion's
+    examination is a loop and a few sweeps)."""
 
-    def __init__(self, size: int = 4) -> None:
+    def __init__(self, size: int = 8) -> None:
         self._size = size
         self._clips: OrderedDict[str, Clip] = OrderedDict()
         self._lock = Lock()

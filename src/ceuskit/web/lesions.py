@@ -1,20 +1,24 @@
-"""Lesions (administrators): detail, ROI edits, analysis and map jobs, map images, job status, analyses."""
+"""Lesions (administrators): detail, ROI edits, analysis and map jobs, map images, job status, analyses.
+
+A lesion's examination may hold several clips (:mod:`~ceuskit.web.examination`); its ROIs are edited per clip,
+its analysis reads them all, and its parametric maps are those of its first clip.
+"""
 
 from __future__ import annotations
 
 import io
 import math
-from functools import partial
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from ceuskit.errors import CeusError
-from ceuskit.store import json_safe
+from ceuskit.store import canonical_sha256, json_safe
 from ceuskit.store.audit import record_event
 from ceuskit.web.context import Context, context
+from ceuskit.web.examination import timeline
 from ceuskit.web.security import Admin, client_address
 
 __all__ = ["colour_png", "router"]
@@ -29,30 +33,38 @@ def _map_file(ctx: Context, lesion_id: int, rois_sha256: str | None) -> Any:
 
 @router.get("/api/lesions/{lesion_id}")
 def lesion(lesion_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
-    """A lesion with its clip, ROI document and newest analysis."""
+    """A lesion with its first clip, ROI document and newest analysis, every clip of its examination
+    (``clips``: ``id``, ``path``, ``position``, ``offset_s``, ``rois``) and where they lie (``timeline``)."""
     from ceuskit import store as st
 
     found = st.get_lesion(ctx.db, lesion_id)
+    found["timeline"] = timeline(ctx, found["clips"])
     found["clip"] = ctx.public_clip(found.get("clip"))
+    found["clips"] = [{**(ctx.public_clip(clip) or {}), "position": clip["position"], "offset_s": clip["offset_s"],
+                       "rois": clip["rois"]} for clip in found["clips"]]
     found.pop("extra", None)
     return dict(json_safe(found))
 
 
 @router.put("/api/lesions/{lesion_id}/rois")
 def put_rois(lesion_id: int, document: dict[str, Any], principal: Admin, request: Request,
-             ctx: Ctx) -> dict[str, Any]:
-    """Replace a lesion's ROIs (DESIGN's ROI JSON), checked against its clip first."""
+             ctx: Ctx, clip: Annotated[int, Query(ge=0, le=999, description="Position of the clip in the "
+                                                   "lesion's examination (0: the first).")] = 0) -> dict[str, Any]:
+    """Replace the ROIs drawn on one of the lesion's clips (DESIGN's ROI JSON), checked against that clip."""
     from ceuskit import store as st
     from ceuskit.roi import check_reference_frame, parse_rois
 
     found = st.get_lesion(ctx.db, lesion_id)
-    opened = ctx.clips.get(ctx.clip_path(found["clip"]["path"]))
+    target = next((item for item in found["clips"] if item["position"] == clip), None)
+    if target is None:
+        raise HTTPException(404, f"the lesion has no clip at position {clip}")
+    opened = ctx.clips.get(ctx.clip_path(target["path"]))
     rois = parse_rois(document, pixel_spacing_mm=opened.pixel_spacing_mm, source="ROIs")
     rois.masks(opened.rows, opened.columns)  # inside the image, not degenerate
     check_reference_frame(rois, opened.n_frames)
-    updated = st.set_lesion_rois(ctx.db, lesion_id, document, roi_name=found.get("roi_name"))
+    st.set_lesion_rois(ctx.db, lesion_id, document, roi_name=found.get("roi_name"), position=clip)
     record_event(ctx.db, principal.username, "rois_edit", target=f"lesion:{lesion_id}",
-                 detail={"rois_sha256": updated["rois_sha256"], "n_rois": len(rois.rois)},
+                 detail={"rois_sha256": canonical_sha256(document), "n_rois": len(rois.rois), "clip": clip},
                  address=client_address(request))
     return {"ok": True, "n_rois": len(rois.rois)}
 
@@ -61,15 +73,15 @@ def put_rois(lesion_id: int, document: dict[str, Any], principal: Admin, request
 def analyse(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
     """Analyse the lesion in the background; poll ``GET /api/jobs/{id}``."""
     from ceuskit import store as st
-    from ceuskit.pipeline import analyze
     from ceuskit.study import analyse_lesion
 
     found = st.get_lesion(ctx.db, lesion_id)
-    ctx.clip_path(found["clip"]["path"])
+    for clip in found["clips"]:
+        ctx.clip_path(clip["path"])
     address = client_address(request)
 
     def work(progress: Any) -> dict[str, Any]:
-        record = analyse_lesion(ctx.db, lesion_id, analyze=partial(analyze, progress=progress))
+        record = analyse_lesion(ctx.db, lesion_id, progress=progress)
         record_event(ctx.db, principal.username, "analysis", target=f"lesion:{lesion_id}",
                      detail={"analysis": record["id"], "status": record["status"]}, address=address)
         if record["status"] != "ok":

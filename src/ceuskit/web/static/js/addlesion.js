@@ -1,17 +1,18 @@
 // "Add a lesion": a clip of the data folder or an upload, a pseudonymous patient code, Ki-67.
-import {api, getJSON, sendJSON} from "./api.js";
+import {getJSON, sendJSON} from "./api.js";
 import {saveState, state, view} from "./state.js";
 import {$, status} from "./util.js";
 import {loadStudies, openLesion} from "./studies.js";
+import {dataFolderClips, fillClipSelect, uploadInto} from "./upload.js";
 
 export async function openAddLesion() {
-  const [studies, files] = await Promise.all([getJSON("/api/studies"), getJSON("/api/files")]);
+  const [studies, files] = await Promise.all([getJSON("/api/studies"), dataFolderClips()]);
   const studySelect = $("add-study");
   studySelect.innerHTML = "";
   for (const study of studies) studySelect.add(new Option(study.name, study.id, false, study.id === state.study));
   studySelect.add(new Option("new study…", "new", false, !studies.length));
   toggleNewStudy();
-  fillClips(files, null);
+  fillClipSelect($("add-clip"), files, null);
   $("add-error").textContent = "";
   $("add-upload").value = "";
   $("add-lesion").showModal();
@@ -21,32 +22,6 @@ function toggleNewStudy() {
   const isNew = $("add-study").value === "new";
   document.querySelectorAll(".new-study").forEach((node) => { node.hidden = !isNew; });
   $("add-study-name").required = isNew;
-}
-
-function fillClips(files, selected) {
-  const clipSelect = $("add-clip");
-  clipSelect.innerHTML = "";
-  if (!files.length) clipSelect.add(new Option("no clip in the data folder: upload one", ""));
-  for (const file of files) {
-    const megabytes = (file.size_bytes / 1048576).toFixed(1);
-    clipSelect.add(new Option(`${file.path} (${megabytes} MB)`, file.path, false, file.path === selected));
-  }
-}
-
-async function uploadClip(file) {
-  $("add-error").textContent = `uploading ${file.name}…`;
-  $("add-submit").disabled = true;
-  try {
-    const form = new FormData();
-    form.append("file", file, file.name);
-    const saved = await (await api("/api/uploads", {method: "POST", body: form})).json();
-    fillClips(await getJSON("/api/files"), saved.path);
-    $("add-error").textContent = "";
-  } catch (error) {
-    $("add-error").textContent = `upload refused: ${error.message}`;
-  } finally {
-    $("add-submit").disabled = false;
-  }
 }
 
 async function submitAddLesion(event) {
@@ -60,7 +35,7 @@ async function submitAddLesion(event) {
                   ki67_percent: ki67 === "" ? null : Number(ki67), injection_time_s: Number($("add-injection").value || 0)};
     const created = await sendJSON(`/api/studies/${studyId}/lesions`, "POST", body);
     $("add-lesion").close();
-    state.study = Number(studyId); state.lesion = created.id; state.frame = 0; saveState();
+    state.study = Number(studyId); state.lesion = created.id; state.clip = 0; state.frame = 0; saveState();
     view.lesion = null;
     await loadStudies();
     await openLesion(created.id);
@@ -73,7 +48,9 @@ async function submitAddLesion(event) {
 export function setupAddLesion() {
   $("add-lesion-button").addEventListener("click", () => openAddLesion().catch((error) => status(error.message)));
   $("add-study").addEventListener("change", toggleNewStudy);
-  $("add-upload").addEventListener("change", (e) => { if (e.target.files.length) uploadClip(e.target.files[0]); });
+  $("add-upload").addEventListener("change", (e) => {
+    if (e.target.files.length) uploadInto($("add-clip"), e.target.files[0], {error: $("add-error"), submit: $("add-submit")});
+  });
   $("add-form").addEventListener("submit", submitAddLesion);
   $("add-cancel").addEventListener("click", () => $("add-lesion").close());
 }

@@ -1,14 +1,14 @@
 // Running an analysis (a job on the server) and showing its result: labels, parameters and the curves.
 import {getJSON, pollJob, sendJSON} from "./api.js";
 import {cancelSave, saveRois} from "./rois.js";
-import {PHASES, view} from "./state.js";
+import {PHASES, draftKey, view} from "./state.js";
 import {$, escapeHtml, fmt, status, svgEl} from "./util.js";
 import {drawPhaseBands} from "./viewer.js";
 
 export async function analyse() {
   if (!view.lesion) return;
   cancelSave();
-  if (localStorage.getItem(`ceuskit.draft.${view.lesion.id}`) && !(await saveRois())) return;
+  if (localStorage.getItem(draftKey()) && !(await saveRois())) return;
   const bar = $("progress");
   bar.hidden = false; bar.value = 0; $("analyse").disabled = true; status("analysing…");
   try {
@@ -115,6 +115,16 @@ function drawTic(doc) {
     const x0 = X(Math.max(a, xMin)), x1 = X(Math.min(b, xMax));
     if (x1 > x0) svg.appendChild(svgEl("rect", {x: x0, y: T, width: x1 - x0, height: H - T - B, class: `band ${name}`}));
   }
+  // an examination's clips: the curves break between them and the gaps say there was no recording
+  const clip = curves.tic.clip;
+  const newSegment = (i) => Boolean(clip) && i > 0 && clip[i] !== clip[i - 1];
+  t.forEach((time, i) => {
+    if (!newSegment(i)) return;
+    const x0 = X(t[i - 1]), x1 = X(time);
+    svg.appendChild(svgEl("rect", {x: x0, y: T, width: Math.max(0, x1 - x0), height: H - T - B, class: "gap",
+                                   "data-from": t[i - 1], "data-to": time}));
+    if (x1 - x0 > 60) svg.appendChild(svgEl("text", {x: (x0 + x1) / 2, y: H - B - 6, "text-anchor": "middle", class: "gap"}, "no recording"));
+  });
   for (let v = Math.ceil(yMin / 5) * 5; v <= yMax; v += 5) {
     svg.appendChild(svgEl("line", {x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: "grid"}));
     svg.appendChild(svgEl("text", {x: L - 6, y: Y(v) + 4, "text-anchor": "end", class: "axis"}, `${v}`));
@@ -128,6 +138,7 @@ function drawTic(doc) {
     let path = "", pen = false;
     s.values.forEach((v, i) => {
       const y = db(v);
+      if (newSegment(i)) pen = false;
       if (y === null || !Number.isFinite(y)) { pen = false; return; }
       path += `${pen ? "L" : "M"}${X(t[i]).toFixed(1)},${Y(y).toFixed(1)}`; pen = true;
     });

@@ -1,5 +1,6 @@
 // The administrator's workstation: studies → lesions, clip viewer with ROI drawing, analysis, curves, maps,
 // cohort dashboard, reading sessions. Readers are sent to their own page (/read).
+import {openAddClip, setupAddClip} from "./addclip.js";
 import {setupAddLesion, openAddLesion} from "./addlesion.js";
 import {analyse} from "./analysis.js";
 import {signOut, whoAmI} from "./api.js";
@@ -34,6 +35,7 @@ function onKey(event) {
     l: () => { const s = $("role-select"); s.value = s.value === "lesion" ? "parenchyma" : "lesion"; },
     Enter: closePolygon, Escape: cancelDrawing,
     Delete: deleteSelected, "?": () => $("help").showModal(), n: () => openAddLesion().catch((e) => status(e.message)),
+    s: () => openAddClip().catch((e) => status(e.message)),
   };
   const action = keys[event.key] || keys[event.key.toLowerCase()];
   if (action && (view.clip || event.key === "?" || event.key.toLowerCase() === "n")) { event.preventDefault(); action(); }
@@ -46,6 +48,7 @@ async function init() {
   setupCanvas();
   setTool("ellipse");
   setupAddLesion();
+  setupAddClip();
   setupReadingAdmin();
   $("frame-slider").addEventListener("input", (e) => showFrame(Number(e.target.value)));
   $("prev").addEventListener("click", () => showFrame(state.frame - 1));

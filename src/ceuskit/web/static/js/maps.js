@@ -8,6 +8,7 @@ export async function loadMap(name) {
   state.map = name; saveState();
   view.overlay = null; $("map-legend").textContent = "";
   if (!name || !view.lesion) { draw(); return; }
+  if (view.position !== 0) { $("map-legend").textContent = "maps are of the first clip"; draw(); return; }
   if (!((view.lesion.rois || {}).rois || []).some((roi) => roi.role === "lesion")) {
     $("map-legend").textContent = "draw and save a lesion ROI first"; draw(); return;
   }

@@ -2,7 +2,7 @@
 // saving: drafts stay in this browser until the server has accepted them.
 import {getJSON, sendJSON} from "./api.js";
 import {loadMap} from "./maps.js";
-import {state, view} from "./state.js";
+import {draftKey, state, view} from "./state.js";
 import {$, escapeHtml} from "./util.js";
 import {draw} from "./viewer.js";
 
@@ -97,7 +97,7 @@ export function cancelSave() { clearTimeout(saveTimer); }
 
 function roisChanged() {
   renderRoiList(); draw();
-  localStorage.setItem(`ceuskit.draft.${view.lesion.id}`, JSON.stringify(roiDocument()));
+  localStorage.setItem(draftKey(), JSON.stringify(roiDocument()));
   const ready = view.rois.some((r) => r.role === "lesion");
   $("save-state").textContent = ready ? "saving…" : "unsaved: draw a lesion ROI";
   clearTimeout(saveTimer);
@@ -111,10 +111,10 @@ function roiDocument() {
 }
 
 export async function saveRois() {
-  const lesionId = view.lesion.id;
+  const lesionId = view.lesion.id, position = view.position, key = draftKey();
   try {
-    await sendJSON(`/api/lesions/${lesionId}/rois`, "PUT", roiDocument());
-    localStorage.removeItem(`ceuskit.draft.${lesionId}`);
+    await sendJSON(`/api/lesions/${lesionId}/rois?clip=${position}`, "PUT", roiDocument());
+    localStorage.removeItem(key);
     $("save-state").textContent = "saved";
     view.lesion = await getJSON(`/api/lesions/${lesionId}`);
     view.overlay = null; if (state.map) loadMap(state.map);

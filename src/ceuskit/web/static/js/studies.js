@@ -1,11 +1,10 @@
-// The study tree on the left and opening a lesion: its clip in the viewer, its ROIs, its newest analysis.
+// The study tree on the left and opening a lesion: its clip(s) in the viewer, its ROIs, its newest analysis.
 import {clearAnalysis, showAnalysis} from "./analysis.js";
 import {getJSON} from "./api.js";
-import {loadMap} from "./maps.js";
-import {renderRoiList} from "./rois.js";
+import {openClip} from "./examination.js";
 import {saveState, state, view} from "./state.js";
 import {$, escapeHtml, plural} from "./util.js";
-import {drawPhaseBands, showFrame, showLayout, stopPlaying} from "./viewer.js";
+import {stopPlaying} from "./viewer.js";
 
 const listeners = {studyOpened: () => {}};
 
@@ -54,29 +53,14 @@ async function openStudy(studyId, details) {
 export async function openLesion(lesionId) {
   stopPlaying();
   const lesion = await getJSON(`/api/lesions/${lesionId}`);
-  if (state.lesion !== lesionId) state.frame = 0;
+  if (state.lesion !== lesionId) { state.frame = 0; state.clip = 0; }
   state.lesion = lesionId; saveState();
-  view.lesion = lesion; view.frameCache.clear(); view.overlay = null; view.analysis = null;
+  view.lesion = lesion; view.analysis = null;
   document.querySelectorAll(".lesion").forEach((node) => node.classList.toggle("active", Number(node.dataset.id) === lesionId));
   $("lesion-title").textContent = `${lesion.patient} · ${lesion.lesion}` +
     (lesion.ki67_percent != null ? ` · Ki-67 ${lesion.ki67_percent} %` : "") + (lesion.who_grade ? ` · ${lesion.who_grade}` : "");
   $("lesion-title").classList.remove("muted");
-  const draft = localStorage.getItem(`ceuskit.draft.${lesionId}`);
-  const document_ = draft ? JSON.parse(draft) : (lesion.rois || {rois: []});
-  view.rois = (document_.rois || []).map((roi) => Object.assign({}, roi));
-  view.referenceFrame = view.rois.length ? (document_.reference_frame || 0) : null;
-  view.selected = -1;
-  $("save-state").textContent = draft ? "unsaved changes" : "";
-  view.clip = await getJSON(`/api/clips/${lesion.clip_id}`);
-  const canvas = $("viewer");
-  canvas.width = view.clip.columns; canvas.height = view.clip.rows;
-  $("frame-slider").max = view.clip.n_frames - 1;
-  state.frame = Math.min(state.frame, view.clip.n_frames - 1);
-  showLayout(view.clip);
-  drawPhaseBands(null);
-  renderRoiList();
-  await showFrame(state.frame);
+  await openClip(state.clip || 0);
   if (lesion.analysis && lesion.analysis.status === "ok") showAnalysis(lesion.analysis);
   else clearAnalysis();
-  if (state.map) await loadMap(state.map);
 }

@@ -13,8 +13,11 @@ export function showLayout(clip) {
   label.textContent = label.hidden ? "" : `dual display · CEUS ${ceus.box[0] < bmode.box[0] ? "left" : "right"}`;
 }
 
+// Seconds after injection of frame `index` of the clip on screen: the clip's start on the examination's time
+// axis (timeline.starts_s, s after the earliest clip's first frame) plus the frame's own time.
 export function timeAfterInjection(index) {
-  return view.clip.frame_times_s[index] - (view.lesion.injection_time_s || 0);
+  const starts = view.lesion.timeline && view.lesion.timeline.starts_s;
+  return (starts ? starts[view.position] || 0 : 0) + view.clip.frame_times_s[index] - (view.lesion.injection_time_s || 0);
 }
 
 async function frameImage(index) {
@@ -39,7 +42,9 @@ export async function showFrame(index) {
   state.frame = index; saveState();
   $("frame-slider").value = index;
   const t = timeAfterInjection(index);
-  $("time-label").textContent = `frame ${index + 1}/${view.clip.n_frames} · ${t.toFixed(1)} s after injection · ${phaseName(t)}`;
+  const clips = (view.lesion.clips || []).length;
+  $("time-label").textContent = (clips > 1 ? `clip ${view.position + 1}/${clips} · ` : "") +
+    `frame ${index + 1}/${view.clip.n_frames} · ${t.toFixed(1)} s after injection · ${phaseName(t)}`;
   view.image = await frameImage(index);
   if (state.frame === index) draw();
 }
