@@ -8,25 +8,25 @@ import {dataFolderClips, fillClipSelect, uploadInto} from "./upload.js";
 
 export async function openAddClip() {
   if (!view.lesion) { status("open a lesion first"); return; }
-  fillClipSelect($("add-clip-file"), await dataFolderClips(), null);
-  $("add-clip-error").textContent = "";
-  $("add-clip-upload").value = "";
-  $("add-clip-offset").value = "";
-  $("add-clip").showModal();
+  fillClipSelect($("add-sweep-file"), await dataFolderClips(), null);
+  $("add-sweep-error").textContent = "";
+  $("add-sweep-upload").value = "";
+  $("add-sweep-offset").value = "";
+  $("add-sweep").showModal();
 }
 
 async function submitAddClip(event) {
   event.preventDefault();
-  $("add-clip-error").textContent = "";
-  const offset = $("add-clip-offset").value;
+  $("add-sweep-error").textContent = "";
+  const offset = $("add-sweep-offset").value;
   try {
     const added = await sendJSON(`/api/lesions/${view.lesion.id}/clips`, "POST",
-                                 {clip: $("add-clip-file").value, offset_s: offset === "" ? null : Number(offset)});
-    $("add-clip").close();
+                                 {clip: $("add-sweep-file").value, offset_s: offset === "" ? null : Number(offset)});
+    $("add-sweep").close();
     await reloadLesion(added.position);
     status(`clip ${added.position + 1} added: draw its ROIs`);
   } catch (error) {
-    $("add-clip-error").textContent = error.message;
+    $("add-sweep-error").textContent = error.message;
   }
 }
 
@@ -44,13 +44,13 @@ async function removeClip() {
 }
 
 export function setupAddClip() {
-  $("add-clip-button").addEventListener("click", () => openAddClip().catch((error) => status(error.message)));
+  $("add-sweep-button").addEventListener("click", () => openAddClip().catch((error) => status(error.message)));
   $("remove-clip").addEventListener("click", removeClip);
-  $("add-clip-upload").addEventListener("change", (e) => {
+  $("add-sweep-upload").addEventListener("change", (e) => {
     if (e.target.files.length) {
-      uploadInto($("add-clip-file"), e.target.files[0], {error: $("add-clip-error"), submit: $("add-clip-submit")});
+      uploadInto($("add-sweep-file"), e.target.files[0], {error: $("add-sweep-error"), submit: $("add-sweep-submit")});
     }
   });
-  $("add-clip-form").addEventListener("submit", submitAddClip);
-  $("add-clip-cancel").addEventListener("click", () => $("add-clip").close());
+  $("add-sweep-form").addEventListener("submit", submitAddClip);
+  $("add-sweep-cancel").addEventListener("click", () => $("add-sweep").close());
 }
