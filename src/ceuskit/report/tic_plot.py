@@ -78,7 +78,7 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
         ax_tic.axvline(washout, color="#7f7f7f", ls=":", lw=1.2)
         ax_tic.text(washout, 0.10, f" wash-out {washout:.1f} s", transform=ax_tic.get_xaxis_transform(), fontsize=8)
     elif bracket is not None:
-        ax_tic.axvspan(*bracket, ymin=0.0, ymax=0.06, color="#7f7f7f", alpha=0.6, lw=0)
+        ax_tic.axvspan(bracket[0], bracket[1], ymin=0.0, ymax=0.06, color="#7f7f7f", alpha=0.6, lw=0)
         ax_tic.text(bracket[0], 0.10, f" wash-out began {bracket[0]:.0f}–{bracket[1]:.0f} s",
                     transform=ax_tic.get_xaxis_transform(), fontsize=8)
     ax_tic.set_ylabel("echo power (dB)")
