@@ -6,8 +6,10 @@ All times are seconds after contrast injection.  Both curves are smoothed over ~
 * arterial phase (0–45 s): at the lesion's peak in that window, ``hyper`` if R ≥ +1.5 dB, ``hypo`` if
   R ≤ −1.5 dB, else ``iso``; ``onset_s`` is the lesion's arrival time;
 * wash-out (reported under ``portal_venous_phase``): searched from the lesion's arterial peak to the clip's
-  end — a lesion that was not hypo at its peak becomes hypo (R ≤ −1.5 dB) and stays so for ≥ 5 s; timing
-  early (< 60 s) or late; degree marked if R ≤ −10 dB before 120 s, else mild;
+  end — a lesion that was not hypo at its peak becomes hypo (R ≤ −1.5 dB) and stays so for ≥ 5 s, observed
+  within one clip; timing early (< 60 s) or late; degree marked if R ≤ −10 dB before 120 s, else mild. A
+  wash-out that begins in the time between two clips is reported as the interval bracketing it, its timing
+  early or late only where that interval decides it, else ``indeterminate``;
 * late phase (≥ 120 s): median R with the same ±1.5 dB rule, or ``not_assessed`` when less than
   ``min_late_duration_s`` of it was observed.
 
@@ -57,14 +59,15 @@ def relative_db(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray,
     return out
 
 
-def observed_s(times_s: np.ndarray, *, max_step_s: float = 1.0) -> float:
-    """Time covered by samples at ``times_s`` (s): the sum of the steps between them, a step longer than
-    ``max_step_s`` (or three median steps) counting as a gap, not as observation."""
+def observed_s(times_s: np.ndarray, segments: np.ndarray | None = None, *, max_step_s: float = 1.0) -> float:
+    """Time covered by samples at ``times_s`` (s): the sum of the steps between them within each clip
+    (``segments``), a step longer than ``max_step_s`` (or three median steps) counting as a gap."""
     if times_s.size < 2:
         return 0.0
     steps = np.diff(times_s)
+    same = np.ones(steps.size, dtype=bool) if segments is None else np.diff(segments) == 0
     allowed = max(max_step_s, 3.0 * float(np.median(steps)))
-    return float(steps[steps <= allowed].sum())
+    return float(steps[same & (steps <= allowed)].sum())
 
 
 def _label(r_db: float, opts: PhaseOptions) -> str:
@@ -75,34 +78,60 @@ def _label(r_db: float, opts: PhaseOptions) -> str:
     return "iso"
 
 
-def _washout_onset(times_s: np.ndarray, r_db: np.ndarray, start: int, opts: PhaseOptions) -> float | None:
-    """First time from sample ``start`` on where R ≤ hypo threshold and stays so for the minimum duration."""
+def _washout(times_s: np.ndarray, r_db: np.ndarray, start: int, segments: np.ndarray, opts: PhaseOptions
+             ) -> tuple[float | None, tuple[float, float] | None]:
+    """Wash-out onset from sample ``start`` on: the first time R ≤ hypo threshold *and stays so* for the
+    minimum duration, observed within one clip (a run never spans the time between clips).
+
+    Returns (onset, None), or (None, (a, b)) when the qualifying run begins a clip after a gap: the onset lies
+    somewhere in (a, b], a being the previous clip's last sample (a hypo stretch it ended with was too short
+    to count: a duration is observed, never bridged), b the first hypo sample after the gap; or (None, None)
+    without wash-out.
+    """
     valid = np.flatnonzero(np.isfinite(r_db))
     valid = valid[valid >= start]
     if valid.size == 0:
-        return None
-    t, hypo = times_s[valid], r_db[valid] <= opts.hypo_db
+        return None, None
+    t, hypo, seg = times_s[valid], r_db[valid] <= opts.hypo_db, segments[valid]
     run_start: int | None = None
     for j in range(valid.size):
-        if hypo[j]:
-            if run_start is None:
-                run_start = j
-            if t[j] - t[run_start] >= opts.washout_min_duration_s:
-                return float(t[run_start])
-        else:
+        if j > 0 and seg[j] != seg[j - 1]:
+            run_start = None  # a duration is observed, never bridged across the time between clips
+        if not hypo[j]:
             run_start = None
-    return None
+            continue
+        if run_start is None:
+            run_start = j
+        if t[j] - t[run_start] < opts.washout_min_duration_s:
+            continue
+        if run_start == 0 or seg[run_start] == seg[run_start - 1]:
+            return float(t[run_start]), None
+        return None, (float(t[run_start - 1]), float(t[run_start]))
+    return None, None
+
+
+def _timing(onset: float | None, interval: tuple[float, float] | None, opts: PhaseOptions) -> str:
+    if onset is not None:
+        return "early" if onset < opts.early_washout_s else "late"
+    assert interval is not None
+    if interval[1] < opts.early_washout_s:
+        return "early"
+    if interval[0] >= opts.early_washout_s:
+        return "late"
+    return "indeterminate"
 
 
 def characterise(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray, *, onset_s: float | None,
-                 options: PhaseOptions | None = None) -> dict[str, Any]:
+                 options: PhaseOptions | None = None, segments: np.ndarray | None = None) -> dict[str, Any]:
     """Arterial, portal-venous (wash-out) and late-phase reading of one lesion.
 
     Parameters
     ----------
     times_s : (n,) seconds after injection, increasing.
     lesion, parenchyma : (n,) linear power TICs (NaN for rejected frames).
-    onset_s : the lesion's arrival time from its fitted curve (reported as the arterial onset).
+    onset_s : the lesion's arrival time (reported as the arterial onset).
+    segments : (n,) the clip each sample comes from (an examination of several clips); durations are
+        observed within a clip, never bridged across the time between clips. None: one clip.
 
     Returns
     -------
@@ -120,29 +149,32 @@ def characterise(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray
         arterial_peak_s: float | None = float(times_s[peak])
     else:
         peak, peak_db, arterial, arterial_peak_s = 0, float("nan"), "not_assessed", None
-    washout_onset = None
+    segments = np.zeros(times_s.size, dtype=int) if segments is None else np.asarray(segments)
+    washout_onset, interval = None, None
     if arterial in ("hyper", "iso"):
-        washout_onset = _washout_onset(times_s, r_db, peak, opts)
-    if washout_onset is None:
+        washout_onset, interval = _washout(times_s, r_db, peak, segments, opts)
+    washout = washout_onset is not None or interval is not None
+    if not washout:
         timing, degree = "none", "none"
     else:
-        timing = "early" if washout_onset < opts.early_washout_s else "late"
-        before = (times_s >= washout_onset) & (times_s < opts.portal_end_s) & np.isfinite(r_db)
+        timing = _timing(washout_onset, interval, opts)
+        begins = washout_onset if washout_onset is not None else interval[0]  # type: ignore[index]
+        before = (times_s >= begins) & (times_s < opts.portal_end_s) & np.isfinite(r_db)
         degree = "marked" if before.any() and np.min(r_db[before]) <= opts.marked_washout_db else "mild"
     late_window = (times_s >= opts.late_start_s) & np.isfinite(r_db)
-    if observed_s(times_s[late_window]) >= opts.min_late_duration_s:
+    if observed_s(times_s[late_window], segments[late_window]) >= opts.min_late_duration_s:
         median_db = float(np.median(r_db[late_window]))
         late_db: float | None = median_db
         late = _label(median_db, opts)
     else:
         late_db, late = None, "not_assessed"
-    washout = washout_onset is not None
     pattern = f"arterial {arterial}, " + (f"{timing} {degree} wash-out" if washout else "no wash-out") + f", late {late}"
     return {
         "arterial_phase": {"enhancement": arterial, "onset_s": _num(onset_s), "relative_peak_db": _num(peak_db),
                            "peak_time_s": arterial_peak_s},
-        "portal_venous_phase": {"washout": washout, "washout_onset_s": washout_onset, "washout_timing": timing,
-                                "washout_degree": degree},
+        "portal_venous_phase": {"washout": washout, "washout_onset_s": washout_onset,
+                                "washout_onset_interval_s": None if interval is None else list(interval),
+                                "washout_timing": timing, "washout_degree": degree},
         "late_phase": {"enhancement": late, "relative_db": _num(late_db)},
         "pattern": pattern,
         "relative_db": r_db,
@@ -174,6 +206,9 @@ def lirads_category(characterisation: dict[str, Any], *, size_mm: float | None, 
     pv = characterisation["portal_venous_phase"]
     if pv["washout"] and (pv["washout_timing"] == "early" or pv["washout_degree"] == "marked"):
         category = "LR-M"
+    elif pv["washout"] and pv["washout_timing"] == "indeterminate":
+        return {"category": None, "applicable": True, "size_mm": size_mm, "note": note,
+                "reason": "the wash-out began between two clips, on either side of 60 s: LR-M if it was early"}
     else:
         aphe, washout = arterial == "hyper", bool(pv["washout"])
         if not aphe:

@@ -1,6 +1,10 @@
-"""One clip, end to end: clip + ROIs → TICs → fits → parameters → phase characterisation → analysis.json.
+"""An examination end to end: clips + ROIs → TICs → fits → parameters → phase reading → analysis.json.
 
-:func:`analyze` is the single-clip entry point used by the command line, the study runner and the web app.
+:func:`analyze` reads one clip; :func:`analyze_examination` reads the clips of one examination (a continuous
+loop, then late-phase sweeps) on one time axis. Both are used by the command line, the study runner and the
+web app. Each clip is measured on its own (its ROIs, reference frame, layout, overlays and motion
+compensation), then the curves are joined with their gaps (:mod:`ceuskit.timeline`) and read once
+(:mod:`ceuskit.reading`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,23 +27,26 @@ from ceuskit import __version__, quality
 from ceuskit.errors import AnalysisError, InputError, RoiError
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
-from ceuskit.models import FitResult, fit_curves
-from ceuskit.models.parameters import fit_parameters, model_free_parameters
-from ceuskit.onset import REASONS, ArrivalOptions, find_arrivals, largest_gap_s
-from ceuskit.phases import PhaseOptions, characterise, lirads_category
+from ceuskit.io.examination import acquisition_time, injection_from_header, place_clips
+from ceuskit.phases import PhaseOptions
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
 from ceuskit.preprocess.overlays import detect_overlays
 from ceuskit.quality import Flag
+from ceuskit.reading import Reading, read_timeline
 from ceuskit.roi import RoiSet, check_reference_frame, load_rois, parse_rois, roi_areas
 from ceuskit.tic import TicResult, extract_tics, tic_table
-from ceuskit.timeseries import check_injection_time, moving_average, spikes
+from ceuskit.timeline import Timeline, join
+from ceuskit.timeseries import check_injection_time, moving_average
 
-__all__ = ["MODELS", "Analysis", "AnalysisOptions", "analyze", "write_outputs"]
+__all__ = ["MODELS", "Analysis", "AnalysisOptions", "analyze", "analyze_examination", "write_outputs"]
 
 MODELS = ("auto", "lognormal", "gamma", "ldrw", "fpt")
 
-MAX_GAP_S = 2.0
-"""An arrival that falls inside a stretch of missing frames longer than this (or four frame intervals) is unknown."""
+MIN_FRAMES = 8
+"""An examination needs at least this many frames in all (a sweep may be short; a loop may not)."""
+
+RoiInput = str | Path | RoiSet | Mapping[str, Any]
+ClipInput = str | Path | Clip
 
 
 @dataclass(frozen=True)
@@ -74,14 +81,21 @@ class Analysis:
         return json.dumps(self.document, indent=2, allow_nan=False)
 
 
-def _validate_options(clip: Clip, opts: AnalysisOptions) -> None:
+@dataclass(frozen=True)
+class _Measured:
+    """One clip measured on the examination's time axis."""
+
+    clip: Clip
+    start_s: float  # first frame, s after the earliest clip's first frame
+    rois: RoiSet
+    tics: TicResult
+    overlay_pixels: int
+
+
+def _check_options(opts: AnalysisOptions) -> None:
     check_dynamic_range(opts.dynamic_range_db)
     if opts.model not in MODELS:
         raise InputError(f"model {opts.model!r} is not one of {', '.join(MODELS)}")
-    check_injection_time(opts.injection_time_s, clip.duration_s)
-    if clip.n_frames < 8:
-        raise AnalysisError(f"{clip.source}: {clip.n_frames} frame(s) is too few for a time–intensity analysis; a "
-                            "CEUS cine loop is needed")
 
 
 def _place_rois(clip: Clip, rois: RoiSet) -> RoiSet:
@@ -97,27 +111,34 @@ def _place_rois(clip: Clip, rois: RoiSet) -> RoiSet:
     return rois
 
 
-def _fit_json(result: FitResult, index: int) -> dict[str, Any]:
-    model = result.model if isinstance(result.model, str) else str(result.model[index])
-    params = {k: _num(v[index], 6) for k, v in result.params.items() if np.isfinite(v[index])}
-    return {"model": model, "params": params, "r2": _num(result.r2[index], 5), "aic": _num(result.aic[index], 3),
-            "success": bool(result.success[index]), "message": result.message[index]}
+def _load_roi_set(rois: RoiInput, clip: Clip) -> RoiSet:
+    if isinstance(rois, RoiSet):
+        return rois
+    if isinstance(rois, Mapping):
+        return parse_rois(rois, pixel_spacing_mm=clip.pixel_spacing_mm)
+    return load_rois(rois, pixel_spacing_mm=clip.pixel_spacing_mm)
 
 
-def _num(value: Any, digits: int = 4) -> float | None:
-    value = float(value)
-    return round(value, digits) if np.isfinite(value) else None
+def _measure(clip: Clip, rois_in: RoiInput, start_s: float, opts: AnalysisOptions,
+             progress: Callable[[int, int], None] | None) -> _Measured:
+    """One clip's ROIs and TICs, its times counted after the injection."""
+    rois = _place_rois(clip, _load_roi_set(rois_in, clip))
+    check_reference_frame(rois, clip.n_frames)
+    for lesion in rois.lesions:
+        if rois.reference_of(lesion) is None:
+            raise RoiError("no parenchyma ROI: add a liver ROI with role 'parenchyma' to compare the lesion with")
+    overlays = detect_overlays(clip) if opts.overlays else np.zeros((clip.rows, clip.columns), dtype=bool)
+    tics = extract_tics(clip, rois, dynamic_range_db=opts.dynamic_range_db, motion=opts.motion,
+                        max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_time_s - start_s,
+                        exclude=overlays if overlays.any() else None, progress=progress)
+    return _Measured(clip, start_s, rois, tics, int(overlays.sum()))
 
 
-def _param_json(params: Mapping[str, np.ndarray], index: int) -> dict[str, float | None]:
-    return {k: _num(v[index], 5) for k, v in params.items()}
-
-
-def analyze(clip: str | Path | Clip, rois: str | Path | RoiSet | Mapping[str, Any], *,
-            out_dir: str | Path | None = None, injection_time_s: float = 0.0,
-            dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB, model: str = "auto", motion: bool = True,
-            overlays: bool = True, fps: float | None = None, layout: str = "auto", size_mm: float | None = None,
-            at_risk: bool | None = None, phase_options: PhaseOptions | None = None,
+def analyze(clip: ClipInput, rois: RoiInput, *, out_dir: str | Path | None = None,
+            injection_time_s: float | str = 0.0, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB,
+            model: str = "auto", motion: bool = True, overlays: bool = True, fps: float | None = None,
+            layout: str = "auto", size_mm: float | None = None, at_risk: bool | None = None,
+            phase_options: PhaseOptions | None = None,
             progress: Callable[[int, int], None] | None = None) -> Analysis:
     """Analyse one clip: TICs per ROI, bolus fits, parameters and each lesion's phase characterisation.
 
@@ -127,7 +148,8 @@ def analyze(clip: str | Path | Clip, rois: str | Path | RoiSet | Mapping[str, An
     rois : an ROI file path (JSON, PNG/NIfTI label mask), a parsed ROI document or a :class:`RoiSet`.
     out_dir : when given, ``analysis.json`` and ``tic.csv`` are written there atomically (the figure is the
         report layer's: :func:`ceuskit.report.write_analysis` writes all three).
-    injection_time_s : injection moment, seconds after the clip's first frame (negative: before it).
+    injection_time_s : injection moment, seconds after the clip's first frame (negative: before it), or
+        "auto" for the DICOM Contrast/Bolus Start Time.
     dynamic_range_db : the display dynamic range used to linearise grey values.
     model : "auto" (lowest AIC per curve) or one of "lognormal", "gamma", "ldrw", "fpt".
     motion : motion compensation with frame rejection.
@@ -136,132 +158,163 @@ def analyze(clip: str | Path | Clip, rois: str | Path | RoiSet | Mapping[str, An
     size_mm, at_risk : lesion size and HCC-risk status, for the CEUS LI-RADS decision support.
     progress : called with (frames done, total frames).
     """
-    opened = clip if isinstance(clip, Clip) else open_clip(clip, fps=fps, layout=layout)
+    return analyze_examination([clip], [rois], out_dir=out_dir, injection_time_s=injection_time_s,
+                               dynamic_range_db=dynamic_range_db, model=model, motion=motion, overlays=overlays,
+                               fps=fps, layout=layout, size_mm=size_mm, at_risk=at_risk,
+                               phase_options=phase_options, progress=progress)
+
+
+def analyze_examination(clips: Sequence[ClipInput], rois: Sequence[RoiInput], *,
+                        clip_offsets_s: Sequence[float | None] | None = None, out_dir: str | Path | None = None,
+                        injection_time_s: float | str = 0.0, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB,
+                        model: str = "auto", motion: bool = True, overlays: bool = True, fps: float | None = None,
+                        layout: str = "auto", size_mm: float | None = None, at_risk: bool | None = None,
+                        phase_options: PhaseOptions | None = None,
+                        progress: Callable[[int, int], None] | None = None) -> Analysis:
+    """Analyse the clips of one examination on one time axis (a loop, then late-phase sweeps).
+
+    Parameters
+    ----------
+    clips : the examination's clips, in any order (paths or open clips).
+    rois : one ROI input per clip, in the same order (each clip keeps its own ROIs and reference frame;
+        the ROIs carry the same names in every clip).
+    clip_offsets_s : per clip, its first frame in seconds after the earliest clip's first frame, or None to
+        place it by its DICOM acquisition time (:func:`ceuskit.io.examination.place_clips`).
+    injection_time_s : injection moment, seconds after the earliest clip's first frame (negative: before
+        it), or "auto" for the Contrast/Bolus Start Time (0018,1042) against the acquisition time.
+    Other parameters as for :func:`analyze`.
+
+    Returns
+    -------
+    :class:`Analysis`; its document lists every clip (``clips``: source, sha256, offset_s, acquired, …) and
+    keeps ``clip`` for the earliest; its TIC table has a ``clip`` column (the clip's index in time order).
+    """
+    if len(clips) == 0 or len(clips) != len(rois):
+        raise InputError(f"give one ROI file per clip, in the same order ({len(clips)} clip(s), {len(rois)} ROI "
+                         "file(s))")
+    opened: list[Clip] = []
     try:
-        return _analyze_open(opened, rois, out_dir=out_dir, size_mm=size_mm, at_risk=at_risk, progress=progress,
-                             opts=AnalysisOptions(float(injection_time_s), float(dynamic_range_db), model, motion,
-                                                  overlays, phases=phase_options or PhaseOptions()))
+        for clip in clips:
+            opened.append(clip if isinstance(clip, Clip) else open_clip(clip, fps=fps, layout=layout))
+        return _analyze_open(opened, list(rois), clip_offsets_s, injection_time_s, out_dir=out_dir,
+                             size_mm=size_mm, at_risk=at_risk, progress=progress,
+                             opts=AnalysisOptions(0.0, float(dynamic_range_db), model, motion, overlays,
+                                                  phases=phase_options or PhaseOptions()))
     finally:
-        if not isinstance(clip, Clip):
-            opened.close()
+        for clip, given in zip(opened, clips, strict=False):
+            if not isinstance(given, Clip):
+                clip.close()
 
 
-def _load_roi_set(rois: str | Path | RoiSet | Mapping[str, Any], clip: Clip) -> RoiSet:
-    if isinstance(rois, RoiSet):
-        return rois
-    if isinstance(rois, Mapping):
-        return parse_rois(rois, pixel_spacing_mm=clip.pixel_spacing_mm)
-    return load_rois(rois, pixel_spacing_mm=clip.pixel_spacing_mm)
+def _injection(clips: Sequence[Clip], offsets: Sequence[float | None] | None, given: float | str
+               ) -> tuple[float, str | None]:
+    if isinstance(given, str):
+        if given != "auto":
+            raise InputError(f"injection time {given!r} is neither a number of seconds nor 'auto'")
+        return injection_from_header(clips, offsets)
+    return float(given), None
 
 
-def _analyze_open(clip: Clip, rois_in: str | Path | RoiSet | Mapping[str, Any], *, out_dir: str | Path | None,
-                  size_mm: float | None, at_risk: bool | None, opts: AnalysisOptions,
-                  progress: Callable[[int, int], None] | None) -> Analysis:
-    _validate_options(clip, opts)
+def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[float | None] | None,
+                  injection: float | str, *, out_dir: str | Path | None, size_mm: float | None,
+                  at_risk: bool | None, opts: AnalysisOptions, progress: Callable[[int, int], None] | None
+                  ) -> Analysis:
+    _check_options(opts)
     if size_mm is not None and (not np.isfinite(size_mm) or size_mm <= 0):
         raise InputError(f"lesion size {size_mm!r} mm must be a positive number")
-    rois = _place_rois(clip, _load_roi_set(rois_in, clip))
-    check_reference_frame(rois, clip.n_frames)
-    for lesion in rois.lesions:
-        if rois.reference_of(lesion) is None:
-            raise RoiError("no parenchyma ROI: add a liver ROI with role 'parenchyma' to compare the lesion with")
-    overlays = detect_overlays(clip) if opts.overlays else np.zeros((clip.rows, clip.columns), dtype=bool)
-    tics = extract_tics(clip, rois, dynamic_range_db=opts.dynamic_range_db, motion=opts.motion,
-                        max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_time_s,
-                        exclude=overlays if overlays.any() else None, progress=progress)
-    names = [r.name for r in rois.rois]
-    t = tics.times_s
-    raw = np.vstack([tics.power[n] for n in names])
-    flashes = spikes(t, raw)  # single-frame flashes and dropouts decide neither peaks nor fits
-    curves = np.where(flashes, np.nan, raw)
-    fit = fit_curves(t, curves, model=opts.model)
-    fitted_params = fit_parameters(fit, t)
-    free_params = model_free_parameters(t, curves, smoothing_s=opts.phases.smoothing_s)
-    areas = roi_areas(rois, tics.masks, clip.pixel_spacing_mm)
-    roi_docs: dict[str, Any] = {}
-    for i, roi in enumerate(rois.rois):
-        roi_docs[roi.name] = {
-            "role": roi.role, "area_px": areas[roi.name][0], "area_mm2": _num(areas[roi.name][1] or np.nan, 2),
-            "valid_frames": int(np.isfinite(curves[i]).sum()), "spikes": int(flashes[i].sum()),
-            "fit": _fit_json(fit, i), "parameters": _param_json(fitted_params, i),
-            "parameters_model_free": _param_json(free_params, i),
-        }
-    arrivals = _arrivals(t, curves, opts)
-    flags = quality.display_flag(clip.display_map().note) + _quality(
-        rois, names, tics, fit, arrivals, t, opts, flashes=flashes.sum(axis=1),
-        left_out={name: (fitted_params.left_out(i), free_params.left_out(i)) for i, name in enumerate(names)})
-    lesion_docs, relative = [], {}
-    for roi in rois.lesions:
-        i = names.index(roi.name)
-        reference = rois.reference_of(roi)
-        assert reference is not None
-        # The onset is the arrival of the measured curve itself (backward from its arterial peak, above a
-        # robust baseline); a bolus model fitted to a lesion fed by two supplies shifts its 5 % point, so the
-        # fit only stands in when the curve has no samples to search.
-        onset, source, reason = arrivals["arrival_time_s"][i], "model_free", REASONS[int(arrivals["reason"][i])]
-        if reason == "no_data" and fit.success[i]:
-            onset, source, reason = fitted_params["arrival_time_s"][i], "fit", None
-        reading = characterise(t, curves[i], curves[names.index(reference.name)],
-                               onset_s=float(onset) if np.isfinite(onset) else None, options=opts.phases)
-        relative[roi.name] = reading.pop("relative_db")
-        reading["arterial_phase"]["onset_source"] = source if np.isfinite(onset) else None
-        reading["arterial_phase"]["onset_reason"] = reason
-        lesion_docs.append({"roi": roi.name, "reference": reference.name, **reading,
-                            "lirads": lirads_category(reading, size_mm=size_mm, at_risk=at_risk)})
-    document = {
-        "ceuskit_version": __version__,
-        "clip": {"source": str(clip.source), "sha256": clip.sha256(), "n_frames": clip.n_frames,
-                 "duration_s": round(clip.duration_s, 4), "frame_rate_hz": round(clip.frame_rate_hz, 4),
-                 "pixel_spacing_mm": None if clip.pixel_spacing_mm is None else [round(v, 6) for v in clip.pixel_spacing_mm],
-                 "injection_time_s": opts.injection_time_s, "dynamic_range_db": opts.dynamic_range_db,
-                 "layout": clip.layout, "display": clip.display_map().to_json(),
-                 "overlay_pixels": int(overlays.sum())},
-        "motion": tics.motion.to_json(),
-        "rois": roi_docs,
-        "roi_set": rois.to_json(),
-        "lesions": lesion_docs,
-        "quality": [flag.to_json() for flag in flags],
-        "provenance": {"software": f"ceuskit {__version__}", "options": opts.to_json(),
-                       "options_hash": opts.digest(), "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                       "python": platform.python_version()},
-    }
-    smoothed = {n: moving_average(t, tics.power[n], opts.phases.smoothing_s) for n in names}
-    analysis = Analysis(document, tic_table(tics, smoothed), {n: fit.fitted[i] for i, n in enumerate(names)}, relative)
+    starts = place_clips(clips, offsets)
+    injection_s, agent = _injection(clips, offsets, injection)
+    order = sorted(range(len(clips)), key=starts.__getitem__)
+    end_s = max(starts[j] + clips[j].duration_s for j in order)
+    check_injection_time(injection_s, end_s)
+    if sum(clip.n_frames for clip in clips) < MIN_FRAMES:
+        raise AnalysisError(f"{sum(c.n_frames for c in clips)} frame(s) is too few for a time–intensity analysis; "
+                            "a CEUS cine loop is needed")
+    opts = AnalysisOptions(injection_s, opts.dynamic_range_db, opts.model, opts.motion, opts.overlays,
+                           opts.max_shift_mm, opts.phases)
+    total, done = sum(clip.n_frames for clip in clips), 0
+    measured = []
+    for j in order:
+        def relay(k: int, _n: int, before: int = done) -> None:
+            if progress is not None:
+                progress(before + k, total)
+
+        measured.append(_measure(clips[j], rois_in[j], starts[j], opts, relay if progress is not None else None))
+        done += clips[j].n_frames
+    timeline = join([m.tics for m in measured])
+    first = measured[0]
+    areas = roi_areas(first.rois, first.tics.masks, first.clip.pixel_spacing_mm)
+    reading = read_timeline(timeline, first.rois, model=opts.model, phases=opts.phases, areas=areas,
+                            size_mm=size_mm, at_risk=at_risk)
+    document = _document(measured, reading, opts, agent)
+    analysis = Analysis(document, _tic_table(measured, timeline, opts), reading.fitted, reading.relative_db)
     if out_dir is not None:
         write_outputs(analysis, out_dir)
     return analysis
 
 
-def _arrivals(t: np.ndarray, curves: np.ndarray, opts: AnalysisOptions) -> dict[str, np.ndarray]:
-    """Each curve's arrival (backward from its arterial peak); an arrival that falls inside a block of missing
-    frames is unknown (reason "gap"): where in the gap the contrast came cannot be told."""
-    arrivals = find_arrivals(t, curves, window_s=(0.0, opts.phases.arterial_end_s),
-                             options=ArrivalOptions(smoothing_s=opts.phases.smoothing_s))
-    allowed = max(MAX_GAP_S, 4.0 * float(np.median(np.diff(t))))
-    for i, arrival in enumerate(arrivals["arrival_time_s"]):
-        if np.isfinite(arrival) and largest_gap_s(t, curves[i], arrival, arrival) > allowed:
-            arrivals["arrival_time_s"][i] = np.nan
-            arrivals["reason"][i] = REASONS.index("gap")
-    return arrivals
-
-
-def _quality(rois: RoiSet, names: list[str], tics: TicResult, fit: FitResult, arrivals: Mapping[str, np.ndarray],
-             t: np.ndarray, opts: AnalysisOptions, *, flashes: np.ndarray,
-             left_out: Mapping[str, tuple[list[str], list[str]]]) -> list[Flag]:
-    """Every quality flag of one analysis (DESIGN: analysis.json ``quality``)."""
-    flags = quality.motion_flag(tics.motion.tracked, tics.motion.rejected, tics.motion.quality, tics.motion.applied)
-    for i, name in enumerate(names):
-        flags += quality.arrival_flags(name, REASONS[int(arrivals["reason"][i])], float(arrivals["enhancement_db"][i]))
-        flags += quality.flash_flag(name, int(flashes[i]))
-        flags += quality.extrapolated_flag(name, *left_out[name])
-    peaks = {name: (float(arrivals["peak_time_s"][i]) if np.isfinite(arrivals["peak_time_s"][i]) else None)
-             for i, name in enumerate(names)}
-    flags += quality.saturation_flags(t, tics.saturated, peaks)
-    flags += quality.fit_flags(names, fit.r2, fit.success, fit.message)
-    flags += quality.overlay_flags(tics.overlay_pixels)
-    for roi in rois.lesions:
-        flags += quality.late_phase_flag(roi.name, float(t[-1]), opts.phases.late_start_s)
+def _clip_flags(measured: Sequence[_Measured]) -> list[Flag]:
+    """Flags of each clip's own measurement (display, motion, overlays), named by clip when there are several."""
+    flags = []
+    for k, part in enumerate(measured):
+        tics = part.tics
+        found = quality.display_flag(part.clip.display_map().note)
+        found += quality.motion_flag(tics.motion.tracked, tics.motion.rejected, tics.motion.quality,
+                                     tics.motion.applied)
+        found += quality.overlay_flags(tics.overlay_pixels)
+        if len(measured) > 1:
+            found = [Flag(f.code, f.roi, f.severity, f"clip {k + 1}: {f.message}") for f in found]
+        flags += found
     return flags
+
+
+def _clip_json(part: _Measured, opts: AnalysisOptions) -> dict[str, Any]:
+    clip = part.clip
+    moment = acquisition_time(clip)
+    return {"source": str(clip.source), "sha256": clip.sha256(), "offset_s": round(part.start_s, 4),
+            "acquired": None if moment is None else moment.isoformat(), "n_frames": clip.n_frames,
+            "duration_s": round(clip.duration_s, 4), "frame_rate_hz": round(clip.frame_rate_hz, 4),
+            "pixel_spacing_mm": None if clip.pixel_spacing_mm is None else [round(v, 6) for v in clip.pixel_spacing_mm],
+            "injection_time_s": round(opts.injection_time_s - part.start_s, 4),
+            "dynamic_range_db": opts.dynamic_range_db, "layout": clip.layout,
+            "display": clip.display_map().to_json(), "overlay_pixels": part.overlay_pixels}
+
+
+def _document(measured: Sequence[_Measured], reading: Reading, opts: AnalysisOptions, agent: str | None
+              ) -> dict[str, Any]:
+    clips = [{**_clip_json(part, opts), "motion": part.tics.motion.to_json(), "roi_set": part.rois.to_json()}
+             for part in measured]
+    first = {k: v for k, v in clips[0].items() if k not in ("motion", "roi_set", "offset_s", "acquired")}
+    first["injection_time_s"] = opts.injection_time_s
+    if agent is not None:
+        first["contrast_agent"] = agent
+    return {
+        "ceuskit_version": __version__,
+        "clip": first,
+        "clips": clips,
+        "motion": clips[0]["motion"],
+        "rois": reading.rois,
+        "roi_set": clips[0]["roi_set"],
+        "lesions": reading.lesions,
+        "quality": [flag.to_json() for flag in _clip_flags(measured) + reading.flags],
+        "provenance": {"software": f"ceuskit {__version__}", "options": opts.to_json(),
+                       "options_hash": opts.digest(),
+                       "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       "python": platform.python_version()},
+    }
+
+
+def _tic_table(measured: Sequence[_Measured], timeline: Timeline, opts: AnalysisOptions) -> dict[str, np.ndarray]:
+    """The clips' TIC tables one after the other, with the clip's index (time order) and smoothed power."""
+    parts = [tic_table(part.tics) for part in measured]
+    columns = {"clip": timeline.segment}
+    for key in parts[0]:
+        columns[key] = np.concatenate([part[key] for part in parts])
+    columns["frame"] = np.concatenate([np.arange(part.tics.times_s.size) for part in measured])
+    for i, name in enumerate(timeline.names):
+        columns[f"{name}_power_smoothed"] = moving_average(timeline.times_s, timeline.power[i],
+                                                           opts.phases.smoothing_s)
+    return columns
 
 
 def _json_default(value: Any) -> Any:

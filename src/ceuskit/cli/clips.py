@@ -41,16 +41,24 @@ def info(clip: Annotated[Path, typer.Argument(help="DICOM, video, frame folder o
 
 def _summary_lines(document: dict[str, object]) -> list[str]:
     lines = []
-    motion = document["motion"]
-    assert isinstance(motion, dict)
-    lines.append(f"motion: {'applied' if motion['applied'] else 'not applied'}, {motion['rejected_frames']} frame(s) "
-                 f"rejected, max shift {motion['max_shift_px']} px")
+    clips = document["clips"]
+    assert isinstance(clips, list)
+    for k, clip in enumerate(clips):
+        motion = clip["motion"]
+        where = f"clip {k + 1} at {clip['offset_s']:.1f} s, " if len(clips) > 1 else ""
+        lines.append(f"{where}motion: {'applied' if motion['applied'] else 'not applied'}, {motion['rejected_frames']} "
+                     f"frame(s) rejected, max shift {motion['max_shift_px']} px")
     for lesion in document["lesions"]:  # type: ignore[attr-defined]
         art, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
         onset = "n/a" if art["onset_s"] is None else f"{art['onset_s']:.1f} s"
         rel = "n/a" if art["relative_peak_db"] is None else f"{art['relative_peak_db']:+.1f} dB"
-        washout = (f"{pv['washout_timing']} {pv['washout_degree']} wash-out from {pv['washout_onset_s']:.1f} s"
-                   if pv["washout"] else "no wash-out")
+        washout = "no wash-out"
+        if pv["washout"] and pv["washout_onset_s"] is not None:
+            washout = f"{pv['washout_timing']} {pv['washout_degree']} wash-out from {pv['washout_onset_s']:.1f} s"
+        elif pv["washout"]:
+            low, high = pv["washout_onset_interval_s"]
+            washout = (f"{pv['washout_timing']} {pv['washout_degree']} wash-out, begun between {low:.1f} and "
+                       f"{high:.1f} s (between clips)")
         late_db = "" if late["relative_db"] is None else f" ({late['relative_db']:+.1f} dB)"
         lines.append(f"{lesion['roi']} vs {lesion['reference']}: arterial {art['enhancement']} ({rel}), onset {onset}; "
                      f"{washout}; late {late['enhancement']}{late_db}")
@@ -62,11 +70,28 @@ def _summary_lines(document: dict[str, object]) -> list[str]:
     return lines
 
 
+def _seconds_or_auto(text: str, what: str) -> float | str:
+    """A command-line time: a number of seconds (negative allowed) or "auto" (from the DICOM header)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{what} {text!r} is neither a number of seconds nor 'auto'") from None
+
+
 @app.command()
-def analyze(clip: Annotated[Path, typer.Argument(help="The CEUS clip.")],
-            roi: Annotated[Path, typer.Option("--roi", help="ROI file: JSON, or PNG/NIfTI label mask.")],
+def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or an examination's clips (a loop and "
+                                                          "late-phase sweeps, in any order).")],
+            roi: Annotated[list[Path], typer.Option("--roi", help="ROI file (JSON, or PNG/NIfTI label mask); one per "
+                                                    "clip, in the clips' order.")],
             out: Annotated[Path | None, typer.Option("--out", help="Write analysis.json, tic.csv, tic.png here.")] = None,
-            injection_time: Annotated[float, typer.Option("--injection-time", help="Injection, s after the first frame.")] = 0.0,
+            injection_time: Annotated[str, typer.Option(
+                "--injection-time", help="Injection, s after the (earliest) clip's first frame, negative when before "
+                "it; or 'auto': the DICOM Contrast/Bolus Start Time.")] = "0",
+            clip_offset: Annotated[list[str] | None, typer.Option(
+                "--clip-offset", help="Per clip, in the clips' order: its start in s after the earliest clip's first "
+                "frame, or 'auto' (its DICOM acquisition time).")] = None,
             dynamic_range: Annotated[float, typer.Option("--dynamic-range", help="Display dynamic range (dB).")] = 60.0,
             model: Annotated[str, typer.Option("--model", help="auto, lognormal, gamma, ldrw or fpt.")] = "auto",
             no_motion: Annotated[bool, typer.Option("--no-motion", help="Switch motion compensation off.")] = False,
@@ -76,14 +101,26 @@ def analyze(clip: Annotated[Path, typer.Argument(help="The CEUS clip.")],
             at_risk: Annotated[bool | None, typer.Option("--at-risk/--not-at-risk", help="HCC risk, for CEUS LI-RADS.")] = None,
             as_json: Annotated[bool, typer.Option("--json", help="Print analysis.json to stdout.")] = False,
             fps: FpsOption = None, layout: LayoutOption = "auto") -> None:
-    """Analyse one clip: TICs, bolus fits, parameters and each lesion's phase characterisation."""
-    from ceuskit.pipeline import analyze as run_analysis
+    """Analyse one clip, or the clips of one examination on one time axis: TICs, bolus fits, parameters and
+    each lesion's phase characterisation."""
+    from ceuskit.pipeline import analyze_examination
     from ceuskit.report import write_analysis
 
+    if len(roi) != len(clips):
+        raise InputError(f"give one --roi per clip, in the same order ({len(clips)} clip(s), {len(roi)} --roi)")
+    offsets = None
+    if clip_offset:
+        if len(clip_offset) != len(clips):
+            raise InputError(f"give one --clip-offset per clip ({len(clips)} clip(s), {len(clip_offset)} offset(s)); "
+                             "'auto' places a clip by its acquisition time")
+        offsets = [None if v == "auto" else float(v) for v in
+                   (_seconds_or_auto(text, "clip offset") for text in clip_offset)]
     with progress_bar("analysing frames") as progress:
-        result = run_analysis(clip, roi, injection_time_s=injection_time, dynamic_range_db=dynamic_range,
-                              model=model, motion=not no_motion, overlays=not keep_overlays, fps=fps, layout=layout,
-                              size_mm=size_mm, at_risk=at_risk, progress=progress)
+        result = analyze_examination(clips, roi, clip_offsets_s=offsets,
+                                     injection_time_s=_seconds_or_auto(injection_time, "injection time"),
+                                     dynamic_range_db=dynamic_range, model=model, motion=not no_motion,
+                                     overlays=not keep_overlays, fps=fps, layout=layout, size_mm=size_mm,
+                                     at_risk=at_risk, progress=progress)
     if out is not None:
         write_analysis(result, out)
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +25,24 @@ def _db(values: np.ndarray) -> np.ndarray:
         return 10.0 * np.log10(np.where(values > 0, values, np.nan))
 
 
+def _segments(tic: Mapping[str, Any], n: int) -> np.ndarray:
+    """The clip index of every sample (all 0 for one clip or a table without the column)."""
+    clip = tic.get("clip")
+    return np.zeros(n, dtype=int) if clip is None else np.asarray(clip, dtype=int)
+
+
+def _broken(t: np.ndarray, values: np.ndarray, segment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``t`` and ``values`` with a NaN between clips, so a line is drawn within each clip, never across a gap."""
+    cuts = np.flatnonzero(np.diff(segment) != 0) + 1
+    return np.insert(t.astype(float), cuts, np.nan), np.insert(np.asarray(values, dtype=float), cuts, np.nan)
+
+
 def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion_index: int = 0) -> None:
-    """Draw one lesion's TIC panel (and its relative-enhancement panel when ``ax_rel`` is given)."""
+    """Draw one lesion's TIC panel (and its relative-enhancement panel when ``ax_rel`` is given); the time
+    between the clips of an examination is shaded as a gap and no line crosses it."""
     doc = analysis.document
     t = np.asarray(analysis.tic["time_s"], dtype=float)
+    segment = _segments(analysis.tic, t.size)
     lesion = doc["lesions"][lesion_index]
     names = [lesion["roi"], lesion["reference"]]
     end = float(np.nanmax(t))
@@ -40,30 +55,38 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
                 if ax is ax_tic:
                     ax.text((start + min(stop, end)) / 2, 1.0, label, transform=ax.get_xaxis_transform(),
                             ha="center", va="bottom", fontsize=8, color="#555")
+        for k in np.flatnonzero(np.diff(segment) != 0):  # no recording between clips
+            ax.axvspan(t[k], t[k + 1], facecolor="white", edgecolor="#bbbbbb", hatch="//", lw=0, zorder=0.5)
     for colour, name in zip(COLOURS, names, strict=False):
         power = np.asarray(analysis.tic[f"{name}_power"], dtype=float)
         ax_tic.plot(t, _db(power), ".", ms=2, color=colour, alpha=0.35)
         fit = doc["rois"][name]["fit"]
         if name in analysis.fitted and fit["success"]:
-            ax_tic.plot(t, _db(analysis.fitted[name]), "-", color=colour, lw=1.6,
+            ax_tic.plot(*_broken(t, _db(analysis.fitted[name]), segment), "-", color=colour, lw=1.6,
                         label=f"{name} ({doc['rois'][name]['role']}), {fit['model']} fit, R² {fit['r2']:.2f}")
         else:
             smooth = np.asarray(analysis.tic.get(f"{name}_power_smoothed", power), dtype=float)
-            ax_tic.plot(t, _db(smooth), "-", color=colour, lw=1.2, label=f"{name} (smoothed; fit failed)")
+            ax_tic.plot(*_broken(t, _db(smooth), segment), "-", color=colour, lw=1.2,
+                        label=f"{name} (smoothed; fit failed)")
     onset = lesion["arterial_phase"]["onset_s"]
     if onset is not None:
         ax_tic.axvline(onset, color="k", ls="--", lw=1)
         ax_tic.text(onset, 0.02, f" onset {onset:.1f} s", transform=ax_tic.get_xaxis_transform(), fontsize=8)
     washout = lesion["portal_venous_phase"]["washout_onset_s"]
+    bracket = lesion["portal_venous_phase"].get("washout_onset_interval_s")
     if washout is not None:
         ax_tic.axvline(washout, color="#7f7f7f", ls=":", lw=1.2)
         ax_tic.text(washout, 0.10, f" wash-out {washout:.1f} s", transform=ax_tic.get_xaxis_transform(), fontsize=8)
+    elif bracket is not None:
+        ax_tic.axvspan(bracket[0], bracket[1], ymin=0.0, ymax=0.06, color="#7f7f7f", alpha=0.6, lw=0)
+        ax_tic.text(bracket[0], 0.10, f" wash-out began {bracket[0]:.0f}–{bracket[1]:.0f} s",
+                    transform=ax_tic.get_xaxis_transform(), fontsize=8)
     ax_tic.set_ylabel("echo power (dB)")
     ax_tic.legend(loc="lower right", fontsize=7, frameon=False)
     ax_tic.set_title(f"{lesion['roi']}: {lesion['pattern']}", fontsize=10)
     if ax_rel is not None:
         rel = analysis.relative_db[lesion["roi"]]
-        ax_rel.plot(t, rel, "-", color="#444", lw=1)
+        ax_rel.plot(*_broken(t, rel, segment), "-", color="#444", lw=1)
         ax_rel.axhspan(-1.5, 1.5, color="#cccccc", alpha=0.5, lw=0)
         ax_rel.axhline(0, color="#888", lw=0.6)
         ax_rel.set_ylabel("lesion − liver (dB)")

@@ -1,0 +1,139 @@
+"""Reading an examination's curves: flashes left out, bolus fits, parameters, arrivals and each lesion's phases.
+
+The step after the TICs, for one clip or a whole examination alike (:class:`ceuskit.timeline.Timeline`):
+everything here works on the gapped curves and never bridges a gap between clips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ceuskit import quality
+from ceuskit.models import FitResult, fit_curves
+from ceuskit.models.parameters import Parameters, fit_parameters, model_free_parameters
+from ceuskit.onset import REASONS, ArrivalOptions, find_arrivals, largest_gap_s
+from ceuskit.phases import PhaseOptions, characterise, lirads_category
+from ceuskit.quality import Flag
+from ceuskit.roi import RoiSet
+from ceuskit.timeline import Timeline
+from ceuskit.timeseries import spikes
+
+__all__ = ["MAX_GAP_S", "Reading", "read_timeline"]
+
+MAX_GAP_S = 2.0
+"""An arrival that falls inside a stretch of missing frames longer than this (or four frame intervals) is unknown."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What :func:`read_timeline` found: analysis.json's ``rois`` and ``lesions``, the flags, and arrays."""
+
+    rois: dict[str, Any]
+    lesions: list[dict[str, Any]]
+    flags: list[Flag]
+    fitted: dict[str, np.ndarray] = field(repr=False)
+    relative_db: dict[str, np.ndarray] = field(repr=False)
+
+
+def _num(value: Any, digits: int = 4) -> float | None:
+    value = float(value)
+    return round(value, digits) if np.isfinite(value) else None
+
+
+def _fit_json(result: FitResult, index: int) -> dict[str, Any]:
+    params = {k: _num(v[index], 6) for k, v in result.params.items() if np.isfinite(v[index])}
+    return {"model": result.model_of(index), "params": params, "r2": _num(result.r2[index], 5),
+            "aic": _num(result.aic[index], 3), "success": bool(result.success[index]),
+            "message": result.message[index]}
+
+
+def _param_json(params: Mapping[str, np.ndarray], index: int) -> dict[str, float | None]:
+    return {k: _num(v[index], 5) for k, v in params.items()}
+
+
+def _arrivals(t: np.ndarray, curves: np.ndarray, phases: PhaseOptions) -> dict[str, np.ndarray]:
+    """Each curve's arrival (backward from its arterial peak); an arrival that falls inside a block of missing
+    frames is unknown (reason "gap"): where in the gap the contrast came cannot be told."""
+    arrivals = find_arrivals(t, curves, window_s=(0.0, phases.arterial_end_s),
+                             options=ArrivalOptions(smoothing_s=phases.smoothing_s))
+    allowed = max(MAX_GAP_S, 4.0 * float(np.median(np.diff(t))))
+    for i, arrival in enumerate(arrivals["arrival_time_s"]):
+        if np.isfinite(arrival) and largest_gap_s(t, curves[i], arrival, arrival) > allowed:
+            arrivals["arrival_time_s"][i] = np.nan
+            arrivals["reason"][i] = REASONS.index("gap")
+    return arrivals
+
+
+def _flags(timeline: Timeline, rois: RoiSet, fit: FitResult, arrivals: Mapping[str, np.ndarray],
+           flashes: np.ndarray, fitted: Parameters, free: Parameters, phases: PhaseOptions) -> list[Flag]:
+    t, names = timeline.times_s, timeline.names
+    flags: list[Flag] = []
+    for i, name in enumerate(names):
+        flags += quality.arrival_flags(name, REASONS[int(arrivals["reason"][i])], float(arrivals["enhancement_db"][i]))
+        flags += quality.flash_flag(name, int(flashes[i].sum()))
+        flags += quality.extrapolated_flag(name, fitted.left_out(i), free.left_out(i))
+    peaks = {name: (float(arrivals["peak_time_s"][i]) if np.isfinite(arrivals["peak_time_s"][i]) else None)
+             for i, name in enumerate(names)}
+    flags += quality.saturation_flags(t, dict(zip(names, timeline.saturated, strict=True)), peaks)
+    flags += quality.fit_flags(names, fit.r2, fit.success, fit.message)
+    for roi in rois.lesions:
+        flags += quality.late_phase_flag(roi.name, float(t[-1]), phases.late_start_s)
+    return flags
+
+
+def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: PhaseOptions,
+                  areas: Mapping[str, tuple[int, float | None]], size_mm: float | None = None,
+                  at_risk: bool | None = None) -> Reading:
+    """Fits, parameters and each lesion's phase reading from an examination's curves.
+
+    Parameters
+    ----------
+    timeline : the curves on the examination's time axis (s after injection), gaps kept.
+    rois : the ROI set (names and roles; lesions name their reference).
+    model : "auto" or a bolus model name.
+    phases : thresholds and windows of the reading.
+    areas : ROI name → (area px, area mm² or None).
+    size_mm, at_risk : for the CEUS LI-RADS decision support.
+    """
+    t, names = timeline.times_s, list(timeline.names)
+    flashes = spikes(t, timeline.power)  # single-frame flashes and dropouts decide neither peaks nor fits
+    curves = np.where(flashes, np.nan, timeline.power)
+    fit = fit_curves(t, curves, model=model)
+    fitted_params = fit_parameters(fit, t)
+    free_params = model_free_parameters(t, curves, smoothing_s=phases.smoothing_s)
+    roles = {roi.name: roi.role for roi in rois.rois}
+    roi_docs: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        area_px, area_mm2 = areas[name]
+        roi_docs[name] = {
+            "role": roles[name], "area_px": area_px, "area_mm2": _num(area_mm2 or np.nan, 2),
+            "valid_frames": int(np.isfinite(curves[i]).sum()), "spikes": int(flashes[i].sum()),
+            "fit": _fit_json(fit, i), "parameters": _param_json(fitted_params, i),
+            "parameters_model_free": _param_json(free_params, i),
+        }
+    arrivals = _arrivals(t, curves, phases)
+    lesion_docs, relative = [], {}
+    for roi in rois.lesions:
+        i = names.index(roi.name)
+        reference = rois.reference_of(roi)
+        assert reference is not None
+        # The onset is the arrival of the measured curve itself (backward from its arterial peak, above a
+        # robust baseline); a bolus model fitted to a lesion fed by two supplies shifts its 5 % point, so the
+        # fit only stands in when the curve has no samples to search.
+        onset, source, reason = arrivals["arrival_time_s"][i], "model_free", REASONS[int(arrivals["reason"][i])]
+        if reason == "no_data" and fit.success[i]:
+            onset, source, reason = fitted_params["arrival_time_s"][i], "fit", None
+        reading = characterise(t, curves[i], curves[names.index(reference.name)],
+                               onset_s=float(onset) if np.isfinite(onset) else None, options=phases,
+                               segments=timeline.segment)
+        relative[roi.name] = reading.pop("relative_db")
+        reading["arterial_phase"]["onset_source"] = source if np.isfinite(onset) else None
+        reading["arterial_phase"]["onset_reason"] = reason
+        lesion_docs.append({"roi": roi.name, "reference": reference.name, **reading,
+                            "lirads": lirads_category(reading, size_mm=size_mm, at_risk=at_risk)})
+    flags = _flags(timeline, rois, fit, arrivals, flashes, fitted_params, free_params, phases)
+    return Reading(roi_docs, lesion_docs, flags, {n: fit.fitted[i] for i, n in enumerate(names)}, relative)

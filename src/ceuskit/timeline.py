@@ -1,0 +1,64 @@
+"""One examination's time axis: the clips' curves placed one after another, gaps kept as gaps.
+
+Each clip of an examination is measured on its own (its own ROIs, reference frame, layout and motion
+compensation: :func:`ceuskit.tic.extract_tics`); :func:`join` puts their curves on one axis of seconds after
+injection, in time order, and remembers which clip each sample came from. Nothing is interpolated across the
+time between clips: the readings downstream see the gaps (``segment``) and never bridge them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ceuskit.errors import InputError, RoiError
+from ceuskit.tic import TicResult
+
+__all__ = ["Timeline", "join"]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The curves of every ROI over the whole examination.
+
+    Attributes
+    ----------
+    times_s : (T,) s after injection, strictly increasing across clips.
+    names : ROI names, the rows of ``power`` and ``saturated``.
+    power : (n_rois, T) mean linear power (NaN in rejected frames).
+    saturated : (n_rois, T) fraction of each ROI's pixels at the display maximum.
+    segment : (T,) index of the clip (in time order) each sample comes from.
+    """
+
+    times_s: np.ndarray
+    names: tuple[str, ...]
+    power: np.ndarray
+    saturated: np.ndarray
+    segment: np.ndarray
+
+    def row(self, name: str) -> int:
+        return self.names.index(name)
+
+
+def join(tics: Sequence[TicResult]) -> Timeline:
+    """Concatenate per-clip TICs (already on the examination's time axis, in time order) into a Timeline.
+
+    Raises
+    ------
+    RoiError
+        The clips' ROIs do not carry the same names (each clip needs the lesion and its reference).
+    """
+    names = tuple(tics[0].power)
+    for k, part in enumerate(tics[1:], start=2):
+        if tuple(part.power) != names:
+            raise RoiError(f"the ROIs of clip {k} are named {', '.join(part.power)}, those of clip 1 "
+                           f"{', '.join(names)}: give every clip of the examination the same ROI names")
+    times = np.concatenate([part.times_s for part in tics])
+    if np.any(np.diff(times) <= 0):
+        raise InputError("the clips overlap in time; check their acquisition times or --clip-offset")
+    power = np.vstack([np.concatenate([part.power[name] for part in tics]) for name in names])
+    saturated = np.vstack([np.concatenate([part.saturated[name] for part in tics]) for name in names])
+    segment = np.concatenate([np.full(part.times_s.size, k) for k, part in enumerate(tics)])
+    return Timeline(times, names, power, saturated, segment)
