@@ -1,4 +1,5 @@
-"""``ceuskit demo``: phantom clips → analyses → a table of truth vs ceuskit, on embedded defaults."""
+"""``ceuskit demo``: phantom clips → analyses → a table of truth vs ceuskit, on embedded defaults; then one
+whole examination read from its loop alone and with its late-phase sweeps."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from ceuskit.simulate import Phantom, simulate_clip
 
-__all__ = ["DEMO_PHANTOMS", "run_clip_demo"]
+__all__ = ["DEMO_EXAMINATION", "DEMO_PHANTOMS", "run_clip_demo", "run_examination_demo"]
 
 DEMO_PHANTOMS = (
     Phantom(pattern="hyper-early-hypo", seed=1, breathing_amplitude_px=(2, 6), jitter=0.2, lead_in_s=3.0),
@@ -58,3 +59,44 @@ def run_clip_demo(out_dir: str | Path, *, n_clips: int = 6, echo: Callable[[str]
     agree = sum(r["truth"] == r["ceuskit"] for r in rows)
     echo(f"{agree}/{len(rows)} clips read as simulated; summary: {summary.resolve()}")
     return summary.resolve()
+
+
+DEMO_EXAMINATION = Phantom(pattern="hyper-late-hypo", seed=12, lead_in_s=3.0, breathing_amplitude_px=(1, 3))
+"""A metastasis whose wash-out begins after the 70 s loop: only the sweeps at 2, 3 and 4 min show it."""
+
+
+def _reading(document: dict[str, object]) -> tuple[str, str]:
+    """``arterial/wash-out timing/late`` and the wash-out onset as text, from an analysis document."""
+    lesion = document["lesions"][0]  # type: ignore[index]
+    art, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
+    interval = pv.get("washout_onset_interval_s")
+    onset = ("—" if not pv["washout"] else f"{pv['washout_onset_s']:.1f} s" if pv["washout_onset_s"] is not None
+             else f"{interval[0]:.0f}–{interval[1]:.0f} s (between clips)" if interval else "—")
+    return f"{art['enhancement']}/{pv['washout_timing']}/{late['enhancement']}", onset
+
+
+def run_examination_demo(out_dir: str | Path, *, echo: Callable[[str], None] = print) -> Path:
+    """Simulate one examination (a 70 s loop, sweeps at 2, 3 and 4 min), read the loop alone and then the whole
+    examination (clips in shuffled order, injection from the DICOM Contrast/Bolus Start Time), print both
+    readings against the truth; return the whole examination's analysis.json."""
+    from ceuskit.pipeline import analyze, analyze_examination
+    from ceuskit.report import write_analysis
+    from ceuskit.simulate.examination import simulate_examination
+
+    out = Path(out_dir)
+    exam = simulate_examination(out / "clips", DEMO_EXAMINATION, name="exam", patient_id="DEMOEXAM")
+    truth = exam.truth_data
+    loop_only = analyze(exam.dicoms[0], exam.rois[0], injection_time_s=DEMO_EXAMINATION.lead_in_s)
+    write_analysis(loop_only, out / "loop-only")
+    whole = analyze_examination(list(exam.dicoms[::-1]), list(exam.rois[::-1]), injection_time_s="auto")
+    write_analysis(whole, out / "examination")
+    pattern = truth["pattern"]
+    bracket = truth["washout_bracket_s"]
+    echo(f"truth: {pattern['arterial']}/{pattern['washout_timing']}/{pattern['late']}, wash-out from "
+         f"{truth['washout_onset_s']:.1f} s" + (f" (between the clips, {bracket[0]:.0f}–{bracket[1]:.0f} s)" if bracket
+                                                else ""))
+    for label, result in (("loop alone (70 s)", loop_only), (f"loop + {len(exam.dicoms) - 1} sweeps", whole)):
+        reading, onset = _reading(result.document)
+        echo(f"  {label:20s} {reading:28s} wash-out onset {onset}")
+    echo(f"  read it yourself: {exam.command(shuffle=True)}")
+    return out / "examination" / "analysis.json"

@@ -180,3 +180,49 @@ def test_simulated_examination_imports_with_injection_auto_and_deidentified(db: 
     finally:
         for clip in opened:
             clip.close()
+
+
+def test_real_examinations_imported_as_a_study_export_the_labels_the_cli_reads(tmp_path: Path, capsys) -> None:
+    """Two simulated examinations (a wash-out that begins between the clips, and an early one) and one loop
+    read alone, imported from ``;``-lists in shuffled order with ``injection_time_s`` auto, analysed by the
+    real pipeline: the export holds the simulator's labels, the same the command line reads."""
+    import csv
+
+    cases = {"E01": Phantom(pattern="hyper-late-hypo", seed=41, lead_in_s=3.0, fps=3.0),
+             "E02": Phantom(pattern="hyper-early-hypo", seed=42, lead_in_s=1.5, fps=3.0)}
+    rows, exams = ["patient_id,lesion_id,clip,roi,ki67,injection_time_s"], {}
+    for patient, phantom in cases.items():
+        exam = simulate_examination(tmp_path / patient, phantom, loop_s=70.0, sweeps_s=(125.0, 185.0),
+                                    sweep_duration_s=6.0, name=patient.lower(), patient_id=patient)
+        exams[patient] = exam
+        order = [2, 0, 1]
+        clips = ";".join(f"{patient}/{exam.dicoms[k].name}" for k in order)
+        rois = ";".join(f"{patient}/{exam.rois[k].name}" for k in order)
+        rows.append(f"{patient},L1,{clips},{rois},3.0,auto")
+    rows.append(f"E01,loop,E01/{exams['E01'].dicoms[0].name},E01/{exams['E01'].rois[0].name},3.0,3.0")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    assert main(["study", "import", str(manifest), "--db", url]) == 0
+    assert main(["study", "run", "--workers", "0", "--db", url]) == 0
+    assert main(["study", "export", "--out", str(tmp_path / "lesions.csv"), "--db", url]) == 0
+    capsys.readouterr()
+    with open(tmp_path / "lesions.csv", newline="") as fh:
+        exported = {(r["patient_id"], r["lesion_id"]): r for r in csv.DictReader(fh)}
+    assert len(exported) == 3  # one row per lesion
+    for patient, exam in exams.items():
+        truth, row = exam.truth_data, exported[(patient, "L1")]
+        assert row["analysis_status"] == "ok", row["analysis_error"]
+        assert (row["arterial_enhancement"], row["washout_timing"], row["late_enhancement"]) == (
+            truth["pattern"]["arterial"], truth["pattern"]["washout_timing"], truth["pattern"]["late"])
+        assert abs(float(row["arterial_onset_s"]) - truth["onset_s"]) <= 1.0
+        assert row["n_clips"] == "3"
+        assert main(["analyze", *map(str, exam.dicoms[::-1]), *(a for r in exam.rois[::-1] for a in ("--roi", str(r))),
+                     "--injection-time", "auto", "--json"]) == 0
+        cli = json.loads(capsys.readouterr().out)["lesions"][0]
+        assert (cli["arterial_phase"]["enhancement"], cli["portal_venous_phase"]["washout_timing"],
+                cli["late_phase"]["enhancement"]) == (row["arterial_enhancement"], row["washout_timing"],
+                                                      row["late_enhancement"])
+    bracket = exams["E01"].truth_data["washout_bracket_s"]  # the wash-out began in the gap after the loop
+    assert float(exported[("E01", "L1")]["washout_interval_start_s"]) == pytest.approx(bracket[0], abs=0.5)
+    assert exported[("E01", "loop")]["late_enhancement"] == "not_assessed"  # the loop alone ends at 67 s

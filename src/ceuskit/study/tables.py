@@ -58,6 +58,8 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
         "arterial_enhancement": arterial.get("enhancement"), "arterial_onset_s": arterial.get("onset_s"),
         "arterial_relative_peak_db": arterial.get("relative_peak_db"),
         "washout": portal.get("washout"), "washout_onset_s": portal.get("washout_onset_s"),
+        "washout_interval_start_s": (portal.get("washout_onset_interval_s") or [None, None])[0],
+        "washout_interval_end_s": (portal.get("washout_onset_interval_s") or [None, None])[1],
         "washout_timing": portal.get("washout_timing"), "washout_degree": portal.get("washout_degree"),
         "late_enhancement": late.get("enhancement"), "late_relative_db": late.get("relative_db"),
         "pattern": lesion.get("pattern"),
@@ -76,8 +78,9 @@ def cohort_frame(store: Store, study: int | str | None = None, *, reads: bool = 
 
     Columns include ``patient_id``, ``lesion_id``, ``primary_site``, ``ki67`` (%), ``who_grade``,
     ``size_mm``, ``n_clips`` (clips of the lesion's examination; ``clip_sha256`` is the first's),
-    ``arterial_enhancement``, ``arterial_onset_s``, ``washout``, ``washout_onset_s``, ``late_enhancement``, the lesion ROI's fitted parameters (``time_to_peak_s``, …), ``quality`` (the
-    analysis's quality flags, ``code (roi); …``) and, when reader reads exist, ``read_<reader>_arterial`` /
+    ``arterial_enhancement``, ``arterial_onset_s``, ``washout``, ``washout_onset_s`` (or, for a wash-out that
+    began between two clips, ``washout_interval_start_s`` … ``washout_interval_end_s``), ``late_enhancement``,
+    the lesion ROI's fitted parameters (``time_to_peak_s``, …), ``quality`` (the analysis's quality flags, ``code (roi); …``) and, when reader reads exist, ``read_<reader>_arterial`` /
     ``_washout`` / ``_late`` and ``read_<reader>_onset_s`` (the onset a reader marked in a blinded reading
     session, s after injection).
     """
@@ -88,6 +91,7 @@ def cohort_frame(store: Store, study: int | str | None = None, *, reads: bool = 
                                                     "ki67_percent": None, "who_grade": None, "size_mm": None,
                                                     "injection_time_s": 0.0, "dynamic_range_db": 60.0})))
     numeric = ["ki67", "size_mm", "arterial_onset_s", "arterial_relative_peak_db", "washout_onset_s",
+               "washout_interval_start_s", "washout_interval_end_s",
                "late_relative_db", "fit_r2", "area_mm2", *ROI_PARAMETERS]
     for column in numeric:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)

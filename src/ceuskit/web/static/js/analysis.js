@@ -55,7 +55,7 @@ export function showAnalysis(analysis) {
         : fmt(art.onset_s, 1, " s"), "onset"],
       ["Peak vs liver", fmt(art.relative_peak_db, 1, " dB")],
       ["Wash-out", pv.washout ? `${pv.washout_timing}, ${pv.washout_degree}` : "none", "label-washout"],
-      ["Wash-out onset", fmt(pv.washout_onset_s, 1, " s"), "washout-onset"],
+      ["Wash-out onset", washoutOnset(pv), "washout-onset"],
       ["Late phase", late.enhancement, "label-late"],
       ["Late vs liver", fmt(late.relative_db, 1, " dB")],
       ["Time to peak", fmt(params.time_to_peak_s, 1, " s")],
@@ -85,6 +85,13 @@ function showQuality(flags) {
       + escapeHtml(flag.message);
     list.appendChild(item);
   }
+}
+
+// A wash-out that began between two clips is known only to lie in the gap between them.
+function washoutOnset(pv) {
+  const interval = pv.washout_onset_interval_s;
+  if (pv.washout_onset_s == null && interval) return `${fmt(interval[0], 0)}–${fmt(interval[1], 0)} s (between clips)`;
+  return fmt(pv.washout_onset_s, 1, " s");
 }
 
 function drawTic(doc) {
