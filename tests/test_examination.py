@@ -141,3 +141,23 @@ def test_a_short_sweep_alone_does_not_make_a_late_phase():
     keep = (t < 70) | (t < 127)  # a 2 s sweep: less than the 3 s the late phase needs
     reading = characterise(t[keep], lesion[keep], liver[keep], onset_s=8.0, segments=segments[keep])
     assert reading["late_phase"]["enhancement"] == "not_assessed"
+
+
+def test_no_li_rads_category_without_an_arterial_phase():
+    t = np.arange(50.0, 150.0, 0.5)  # a recording that starts after the arterial phase
+    liver = np.full(t.size, 1e-2)
+    reading = characterise(t, liver * 0.5, liver, onset_s=None)
+    assert reading["arterial_phase"]["enhancement"] == "not_assessed"
+    lirads = lirads_category(reading, size_mm=25.0, at_risk=True)
+    assert lirads["category"] is None and "arterial phase" in lirads["reason"]
+
+
+def test_clips_may_list_their_rois_in_any_order(examinations, tmp_path):
+    sim = examinations["hyper-early-hypo"]
+    document = json.loads(sim.rois[1].read_text())
+    document["rois"] = document["rois"][::-1]  # liver first in the sweep's file
+    swapped = tmp_path / "sweep.roi.json"
+    swapped.write_text(json.dumps(document))
+    rois = [sim.rois[0], swapped, *sim.rois[2:]]
+    reading = analyze_examination(sim.dicoms, rois, injection_time_s="auto").document
+    assert reading["lesions"][0]["late_phase"]["enhancement"] == sim.truth_data["pattern"]["late"]

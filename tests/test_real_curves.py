@@ -75,6 +75,7 @@ def test_a_recording_started_after_the_arrival_has_no_onset(tmp_path):
     assert arterial["onset_s"] is None and arterial["onset_reason"] == "no_baseline"
     assert "no_baseline" in flags(document)
     assert document["rois"]["lesion"]["parameters"]["arrival_time_s"] is None  # fitted: not clamped to 0 s
+    assert document["rois"]["lesion"]["parameters_model_free"]["arrival_time_s"] is None  # nor model-free
 
 
 def test_a_curve_cut_before_its_tail_has_no_transit_time(tmp_path):
@@ -194,3 +195,17 @@ def test_the_replayed_clip_holds_the_curves(tmp_path):
         np.testing.assert_allclose(opened.times, t)
     expected = np.round(np.clip(255 * (1 + 10 * np.log10(lesion) / 60.0), 0, 255))
     np.testing.assert_array_equal(grey, expected)
+
+
+def test_nothing_is_read_across_the_time_between_clips():
+    from ceuskit.models.parameters import model_free_parameters
+
+    # a loop to 40 s (the curve still at 30 % of its peak) and a sweep at 120 s (near baseline): where the
+    # tail fell to 5 % lies in the gap, so fall time, wash-out area and transit times are not observed
+    t = np.concatenate([np.arange(0.0, 40.0, 0.25), np.arange(120.0, 128.0, 0.25)])
+    curve = gamma_bolus(t, *LIVER)
+    parameters = model_free_parameters(t, curve[None, :])
+    assert curve[t < 40][-1] > 0.05 * curve.max() and curve[t >= 120][0] < 0.05 * curve.max()  # as built
+    for name in ("fall_time_s", "wash_out_auc", "mean_transit_time_s"):
+        assert np.isnan(parameters[name][0]) and name in parameters.left_out(0)
+    assert parameters["time_to_peak_s"][0] == pytest.approx(LIVER[0] + LIVER[1] * LIVER[2], abs=0.5)

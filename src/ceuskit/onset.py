@@ -71,7 +71,8 @@ class Arrival:
     peak : smoothed peak value (linear power), NaN when none.
     baseline : robust pre-arrival level (linear power), NaN when there is none.
     enhancement_db : 10·log10(peak / baseline), NaN when either is missing.
-    reason : None, "no_baseline", "low_enhancement" or "no_data".
+    reason : None, "no_baseline", "low_enhancement" or "no_data" (or "gap", a caller's verdict; see
+        :data:`REASONS`).
     """
 
     time_s: float | None
@@ -83,21 +84,24 @@ class Arrival:
 
 
 @njit(cache=True)
-def _window_median(t: np.ndarray, s: np.ndarray, end: int, span_s: float) -> float:
-    """Median of s over the samples within ``span_s`` seconds up to and including ``end``."""
+def _window_start(t: np.ndarray, end: int, span_s: float) -> int:
+    """First index of the samples within ``span_s`` seconds up to and including ``end``."""
     start = end
     while start > 0 and t[start - 1] >= t[end] - span_s:
         start -= 1
-    return float(np.median(s[start:end + 1]))
+    return start
+
+
+@njit(cache=True)
+def _window_median(t: np.ndarray, s: np.ndarray, end: int, span_s: float) -> float:
+    """Median of s over the samples within ``span_s`` seconds up to and including ``end``."""
+    return float(np.median(s[_window_start(t, end, span_s):end + 1]))
 
 
 @njit(cache=True)
 def _fraction_below(t: np.ndarray, s: np.ndarray, end: int, span_s: float, level: float) -> float:
     """Fraction of the samples within ``span_s`` seconds up to ``end`` that lie at or below ``level``."""
-    start = end
-    while start > 0 and t[start - 1] >= t[end] - span_s:
-        start -= 1
-    return float(np.mean(s[start:end + 1] <= level))
+    return float(np.mean(s[_window_start(t, end, span_s):end + 1] <= level))
 
 
 @njit(cache=True)

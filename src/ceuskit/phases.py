@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit.timeseries import moving_average
+from ceuskit.timeseries import moving_average, round_or_none
 
 __all__ = ["ARTERIAL_WINDOW_S", "PhaseOptions", "characterise", "lirads_category", "relative_db"]
 
@@ -136,7 +136,8 @@ def characterise(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray
     Returns
     -------
     dict with ``arterial_phase``, ``portal_venous_phase``, ``late_phase`` and ``pattern`` as in DESIGN's
-    analysis.json, plus ``relative_db`` (n,) R(t) and ``arterial_peak_s``.
+    analysis.json (the lesion's arterial peak time under ``arterial_phase.peak_time_s``), plus
+    ``relative_db`` (n,) R(t).
     """
     opts = options or PhaseOptions()
     r_db = relative_db(times_s, lesion, parenchyma, smoothing_s=opts.smoothing_s)
@@ -170,21 +171,15 @@ def characterise(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray
         late_db, late = None, "not_assessed"
     pattern = f"arterial {arterial}, " + (f"{timing} {degree} wash-out" if washout else "no wash-out") + f", late {late}"
     return {
-        "arterial_phase": {"enhancement": arterial, "onset_s": _num(onset_s), "relative_peak_db": _num(peak_db),
+        "arterial_phase": {"enhancement": arterial, "onset_s": round_or_none(onset_s, 3), "relative_peak_db": round_or_none(peak_db, 3),
                            "peak_time_s": arterial_peak_s},
         "portal_venous_phase": {"washout": washout, "washout_onset_s": washout_onset,
                                 "washout_onset_interval_s": None if interval is None else list(interval),
                                 "washout_timing": timing, "washout_degree": degree},
-        "late_phase": {"enhancement": late, "relative_db": _num(late_db)},
+        "late_phase": {"enhancement": late, "relative_db": round_or_none(late_db, 3)},
         "pattern": pattern,
         "relative_db": r_db,
     }
-
-
-def _num(value: float | None, digits: int = 3) -> float | None:
-    if value is None or not np.isfinite(value):
-        return None
-    return round(float(value), digits)
 
 
 def lirads_category(characterisation: dict[str, Any], *, size_mm: float | None, at_risk: bool | None
@@ -204,6 +199,9 @@ def lirads_category(characterisation: dict[str, Any], *, size_mm: float | None, 
         return {"category": None, "applicable": False, "reason": "patient not at risk of HCC", "note": note}
     arterial = characterisation["arterial_phase"]["enhancement"]
     pv = characterisation["portal_venous_phase"]
+    if arterial == "not_assessed":
+        return {"category": None, "applicable": True, "size_mm": size_mm, "note": note,
+                "reason": "the arterial phase was not recorded: hyperenhancement cannot be judged"}
     if pv["washout"] and (pv["washout_timing"] == "early" or pv["washout_degree"] == "marked"):
         category = "LR-M"
     elif pv["washout"] and pv["washout_timing"] == "indeterminate":

@@ -16,7 +16,7 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,8 @@ ClipInput = str | Path | Clip
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """Every setting that changes a result; hashed into the provenance."""
+    """Every reading setting that changes a result, hashed into the provenance (the clips, their placement
+    and reading — fps, layout — are listed under the document's ``clips``)."""
 
     injection_time_s: float = 0.0
     dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB
@@ -127,7 +128,11 @@ def _measure(clip: Clip, rois_in: RoiInput, start_s: float, opts: AnalysisOption
     for lesion in rois.lesions:
         if rois.reference_of(lesion) is None:
             raise RoiError("no parenchyma ROI: add a liver ROI with role 'parenchyma' to compare the lesion with")
-    overlays = detect_overlays(clip) if opts.overlays else np.zeros((clip.rows, clip.columns), dtype=bool)
+    overlays = np.zeros((clip.rows, clip.columns), dtype=bool)
+    if opts.overlays:
+        overlays |= detect_overlays(clip)
+        if clip.bmode_region is not None:  # markers on the B-mode half must not pull its tracking either
+            overlays |= detect_overlays(clip, box=clip.bmode_region.box, display=clip.display_map("bmode"))
     tics = extract_tics(clip, rois, dynamic_range_db=opts.dynamic_range_db, motion=opts.motion,
                         max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_time_s - start_s,
                         exclude=overlays if overlays.any() else None, progress=progress)
@@ -225,14 +230,12 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
     starts = place_clips(clips, offsets)
     injection_s, agent = _injection(clips, offsets, injection)
     order = sorted(range(len(clips)), key=starts.__getitem__)
-    end_s = max(starts[j] + clips[j].duration_s for j in order)
-    check_injection_time(injection_s, end_s)
-    if sum(clip.n_frames for clip in clips) < MIN_FRAMES:
-        raise AnalysisError(f"{sum(c.n_frames for c in clips)} frame(s) is too few for a time–intensity analysis; "
-                            "a CEUS cine loop is needed")
-    opts = AnalysisOptions(injection_s, opts.dynamic_range_db, opts.model, opts.motion, opts.overlays,
-                           opts.max_shift_mm, opts.phases)
-    total, done = sum(clip.n_frames for clip in clips), 0
+    check_injection_time(injection_s, max(start + clip.duration_s for start, clip in zip(starts, clips, strict=True)))
+    frames = sum(clip.n_frames for clip in clips)
+    if frames < MIN_FRAMES:
+        raise AnalysisError(f"{frames} frame(s) is too few for a time–intensity analysis; a CEUS cine loop is needed")
+    opts = replace(opts, injection_time_s=injection_s)
+    total, done = frames, 0
     measured = []
     for j in order:
         def relay(k: int, _n: int, before: int = done) -> None:
@@ -241,7 +244,7 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
 
         measured.append(_measure(clips[j], rois_in[j], starts[j], opts, relay if progress is not None else None))
         done += clips[j].n_frames
-    timeline = join([m.tics for m in measured])
+    timeline = join([m.tics for m in measured], [Path(m.clip.source).name for m in measured])
     first = measured[0]
     areas = roi_areas(first.rois, first.tics.masks, first.clip.pixel_spacing_mm)
     reading = read_timeline(timeline, first.rois, model=opts.model, phases=opts.phases, areas=areas,
@@ -310,7 +313,6 @@ def _tic_table(measured: Sequence[_Measured], timeline: Timeline, opts: Analysis
     columns = {"clip": timeline.segment}
     for key in parts[0]:
         columns[key] = np.concatenate([part[key] for part in parts])
-    columns["frame"] = np.concatenate([np.arange(part.tics.times_s.size) for part in measured])
     for i, name in enumerate(timeline.names):
         columns[f"{name}_power_smoothed"] = moving_average(timeline.times_s, timeline.power[i],
                                                            opts.phases.smoothing_s)

@@ -6,7 +6,8 @@ late phase). The checks take arrays and return flags; they never change a result
 
 Codes: ``no_baseline``, ``low_enhancement``, ``saturation``, ``poor_fit``, ``motion``,
 ``late_phase_missing``, ``overlay_in_roi``, ``extrapolated``, ``gap``, ``display`` (a colour display whose
-map could not be recovered, read by luminance), ``flash`` (single-frame flashes left out).
+map could not be recovered, read by luminance), ``flash`` (single-frame flashes left out), ``no_data`` (an
+ROI without a single measured frame).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 CODES = ("no_baseline", "low_enhancement", "saturation", "poor_fit", "motion", "late_phase_missing",
-         "overlay_in_roi", "extrapolated", "gap", "display", "flash")
+         "overlay_in_roi", "extrapolated", "gap", "display", "flash", "no_data")
 
 SATURATION_FRACTION = 0.02
 """An ROI is flagged when at least this fraction of its pixels sit at the display maximum around its peak."""
@@ -68,6 +69,9 @@ def arrival_flags(roi: str, reason: str | None, enhancement_db: float) -> list[F
         return [Flag("no_baseline", roi, "warning",
                      "contrast was already rising at the start of the recording: there is no pre-contrast "
                      "baseline, so the arrival time (onset) is unknown and left empty")]
+    if reason == "no_data":
+        return [Flag("no_data", roi, "warning", "no frame could be measured in this ROI (all rejected, outside "
+                     "the image or covered by overlays): it has no curve")]
     if reason == "gap":
         return [Flag("gap", roi, "warning", "frames are missing over the wash-in: when the contrast arrived cannot "
                      "be told, so the arrival time (onset) is left empty")]
@@ -134,12 +138,13 @@ def motion_flag(tracked: np.ndarray, rejected: np.ndarray, quality: np.ndarray, 
     return []
 
 
-def late_phase_flag(roi: str, clip_end_s: float, late_start_s: float) -> list[Flag]:
-    """``late_phase_missing`` when the recording ends before the late phase."""
-    if clip_end_s >= late_start_s:
-        return []
-    return [Flag("late_phase_missing", roi, "info", f"the recording ends {clip_end_s:.0f} s after injection, "
-                 f"before the late phase ({late_start_s:.0f} s): late enhancement not assessed")]
+def late_phase_flag(roi: str, end_s: float, late_start_s: float, min_duration_s: float) -> list[Flag]:
+    """``late_phase_missing`` for a lesion whose late phase was not assessed (the caller's reading decides)."""
+    if end_s < late_start_s:
+        why = f"the recording ends {end_s:.0f} s after injection, before the late phase ({late_start_s:.0f} s)"
+    else:
+        why = f"less than {min_duration_s:g} s of the late phase (from {late_start_s:.0f} s) was observed"
+    return [Flag("late_phase_missing", roi, "info", f"{why}: late enhancement not assessed")]
 
 
 def overlay_flags(touching: Mapping[str, int]) -> list[Flag]:

@@ -20,7 +20,7 @@ from ceuskit.phases import PhaseOptions, characterise, lirads_category
 from ceuskit.quality import Flag
 from ceuskit.roi import RoiSet
 from ceuskit.timeline import Timeline
-from ceuskit.timeseries import spikes
+from ceuskit.timeseries import round_or_none, spikes
 
 __all__ = ["MAX_GAP_S", "Reading", "read_timeline"]
 
@@ -39,20 +39,15 @@ class Reading:
     relative_db: dict[str, np.ndarray] = field(repr=False)
 
 
-def _num(value: Any, digits: int = 4) -> float | None:
-    value = float(value)
-    return round(value, digits) if np.isfinite(value) else None
-
-
 def _fit_json(result: FitResult, index: int) -> dict[str, Any]:
-    params = {k: _num(v[index], 6) for k, v in result.params.items() if np.isfinite(v[index])}
-    return {"model": result.model_of(index), "params": params, "r2": _num(result.r2[index], 5),
-            "aic": _num(result.aic[index], 3), "success": bool(result.success[index]),
+    params = {k: round_or_none(v[index], 6) for k, v in result.params.items() if np.isfinite(v[index])}
+    return {"model": result.model_of(index), "params": params, "r2": round_or_none(result.r2[index], 5),
+            "aic": round_or_none(result.aic[index], 3), "success": bool(result.success[index]),
             "message": result.message[index]}
 
 
 def _param_json(params: Mapping[str, np.ndarray], index: int) -> dict[str, float | None]:
-    return {k: _num(v[index], 5) for k, v in params.items()}
+    return {k: round_or_none(v[index], 5) for k, v in params.items()}
 
 
 def _arrivals(t: np.ndarray, curves: np.ndarray, phases: PhaseOptions) -> dict[str, np.ndarray]:
@@ -68,7 +63,7 @@ def _arrivals(t: np.ndarray, curves: np.ndarray, phases: PhaseOptions) -> dict[s
     return arrivals
 
 
-def _flags(timeline: Timeline, rois: RoiSet, fit: FitResult, arrivals: Mapping[str, np.ndarray],
+def _flags(timeline: Timeline, lesions: list[dict[str, Any]], fit: FitResult, arrivals: Mapping[str, np.ndarray],
            flashes: np.ndarray, fitted: Parameters, free: Parameters, phases: PhaseOptions) -> list[Flag]:
     t, names = timeline.times_s, timeline.names
     flags: list[Flag] = []
@@ -80,8 +75,10 @@ def _flags(timeline: Timeline, rois: RoiSet, fit: FitResult, arrivals: Mapping[s
              for i, name in enumerate(names)}
     flags += quality.saturation_flags(t, dict(zip(names, timeline.saturated, strict=True)), peaks)
     flags += quality.fit_flags(names, fit.r2, fit.success, fit.message)
-    for roi in rois.lesions:
-        flags += quality.late_phase_flag(roi.name, float(t[-1]), phases.late_start_s)
+    for lesion in lesions:  # the reading says whether its late phase was observed long enough
+        if lesion["late_phase"]["enhancement"] == "not_assessed":
+            flags += quality.late_phase_flag(lesion["roi"], float(t[-1]), phases.late_start_s,
+                                             phases.min_late_duration_s)
     return flags
 
 
@@ -100,7 +97,8 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
     size_mm, at_risk : for the CEUS LI-RADS decision support.
     """
     t, names = timeline.times_s, list(timeline.names)
-    flashes = spikes(t, timeline.power)  # single-frame flashes and dropouts decide neither peaks nor fits
+    # single-frame flashes and dropouts decide neither peaks nor fits
+    flashes = spikes(t, timeline.power, segments=timeline.segment)
     curves = np.where(flashes, np.nan, timeline.power)
     fit = fit_curves(t, curves, model=model)
     fitted_params = fit_parameters(fit, t)
@@ -110,7 +108,7 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
     for i, name in enumerate(names):
         area_px, area_mm2 = areas[name]
         roi_docs[name] = {
-            "role": roles[name], "area_px": area_px, "area_mm2": _num(area_mm2 or np.nan, 2),
+            "role": roles[name], "area_px": area_px, "area_mm2": round_or_none(area_mm2 or np.nan, 2),
             "valid_frames": int(np.isfinite(curves[i]).sum()), "spikes": int(flashes[i].sum()),
             "fit": _fit_json(fit, i), "parameters": _param_json(fitted_params, i),
             "parameters_model_free": _param_json(free_params, i),
@@ -135,5 +133,5 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
         reading["arterial_phase"]["onset_reason"] = reason
         lesion_docs.append({"roi": roi.name, "reference": reference.name, **reading,
                             "lirads": lirads_category(reading, size_mm=size_mm, at_risk=at_risk)})
-    flags = _flags(timeline, rois, fit, arrivals, flashes, fitted_params, free_params, phases)
+    flags = _flags(timeline, lesion_docs, fit, arrivals, flashes, fitted_params, free_params, phases)
     return Reading(roi_docs, lesion_docs, flags, {n: fit.fitted[i] for i, n in enumerate(names)}, relative)

@@ -8,7 +8,7 @@ no echo (outside the image region, burned-in overlays, colours off the display m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,10 @@ MIN_INSIDE_FRACTION = 0.5
 
 MAX_TEMPLATE_PX = 128
 """Largest tracking-template side: tracking cost grows with its area, and a lesion's surroundings suffice."""
+
+MIN_RISE_GREY = 8.0
+"""A CEUS-only clip whose template area brightens by less than this (grey levels) up to the reference frame
+shows no contrast arrival to wait for: it is tracked from its first frame."""
 
 TEMPLATE_MARGIN_PX = 12
 """Context around the lesions included in the tracking template."""
@@ -132,7 +136,7 @@ def _contrast_start(levels: np.ndarray, times_s: np.ndarray, reference_index: in
     early = levels[times_s <= times_s[0] + 1.0]
     start_level = float(np.median(early))
     rise = float(levels[reference_index]) - start_level
-    if rise < 8.0:
+    if rise < MIN_RISE_GREY:
         return 0
     above = np.flatnonzero(levels >= start_level + fraction * rise)
     if not above.size:
@@ -140,10 +144,11 @@ def _contrast_start(levels: np.ndarray, times_s: np.ndarray, reference_index: in
     return int(np.searchsorted(times_s, times_s[above[0]] - lead_s))
 
 
-def _roi_means(store: _RoiStore, shifts: np.ndarray, skip: np.ndarray, dynamic_range_db: float
+def _roi_means(store: _RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_grey: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """Mean linear power inside the ROI moved by each frame's shift (NaN where skipped or mostly invalid),
-    and the fraction of its valid pixels at the display maximum (grey 255)."""
+    and the fraction of its valid pixels at the display maximum (grey 255); ``power_of_grey`` (256,) is the
+    linearisation of every grey level."""
     n = store.grey.shape[0]
     out = np.full(n, np.nan)
     saturated = np.full(n, np.nan)
@@ -165,7 +170,7 @@ def _roi_means(store: _RoiStore, shifts: np.ndarray, skip: np.ndarray, dynamic_r
         if mask.sum() < need:
             continue
         grey = store.grey[k, cy0:cy1, cx0:cx1][mask]
-        out[k] = float(grey_to_power(grey, dynamic_range_db).mean())
+        out[k] = float(power_of_grey[grey].mean())
         saturated[k] = float(np.mean(grey >= 255))
     return out, saturated
 
@@ -245,29 +250,27 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
                     store.invalid = np.zeros(store.grey.shape, dtype=bool)
                 store.invalid[k] = bad
         if features is not None:
-            grey_area, valid = _search_area(pixels, search_box, track_limit, exclude if bmode is None else None,
-                                            track_display)
+            grey_area, valid = _search_area(pixels, search_box, track_limit, exclude, track_display)
             features.put(k, *frame_features(grey_area, valid, smoothing_px))
         if progress is not None:
             progress(k + 1, n)
-    zeros, none = np.zeros((n, 2), int), np.zeros(n, bool)
-    still = {s.name: _roi_means(s, zeros, none, dynamic_range_db) for s in stores}
-    if all(np.isnan(v[0]).all() for v in still.values()):
-        raise AnalysisError(f"{clip.source}: no frame could be measured inside the ROIs")
     times_s = clip.times - injection_time_s
     if features is None:
-        result = MotionResult.still(n, "motion compensation off (--no-motion)")
+        result = MotionResult.still(n, "motion compensation off")
     else:
         r = radius // FEATURE_SCALE
         centre = features.values[:, r:feature_shape[0] - r, r:feature_shape[1] - r]
         levels = centre.mean(axis=(1, 2), dtype=np.float32)
         start = 0 if bmode is not None else _contrast_start(levels, clip.times, rois.reference_frame)
         result = track(features.values, features.validity(), clip.times, radius=r,
-                       reference_index=rois.reference_frame, start_index=start, feature_scale=FEATURE_SCALE,
+                       reference_index=rois.reference_frame, start_index=start, levels=levels,
                        options=tracking)
-    means = ({s.name: _roi_means(s, result.shifts_px, result.rejected, dynamic_range_db) for s in stores}
-             if result.applied else still)
-    shifts = result.shifts_px if result.applied else zeros
+    # out-of-plane frames stay out whether or not the ROIs follow the tissue
+    shifts = result.shifts_px if result.applied else np.zeros((n, 2), dtype=int)
+    lut = grey_to_power(np.arange(256, dtype=np.float32), dynamic_range_db)
+    means = {s.name: _roi_means(s, shifts, result.rejected, lut) for s in stores}
+    if all(np.isnan(v[0]).all() for v in means.values()):
+        raise AnalysisError(f"{clip.source}: no frame could be measured inside the ROIs")
     return TicResult(times_s, {k: v[0] for k, v in means.items()}, result, masks, {k: v[1] for k, v in means.items()},
                      {s.name: _overlay_pixels(s, exclude, shifts, np.isfinite(means[s.name][0])) for s in stores})
 
@@ -289,14 +292,14 @@ def _search_area(pixels: np.ndarray, box: Box, limit: Box, exclude: np.ndarray |
     return crop, valid
 
 
-def tic_table(tics: TicResult, smoothed: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Columns of ``tic.csv``: time, frame flags and each ROI's power and dB (and smoothed power)."""
+def tic_table(tics: TicResult) -> dict[str, np.ndarray]:
+    """Columns of ``tic.csv``: frame, time, rejection, applied shift and each ROI's power and dB."""
     applied = tics.motion.applied
     zeros = np.zeros(tics.times_s.size, int)
     columns: dict[str, np.ndarray] = {
         "frame": np.arange(tics.times_s.size),
         "time_s": tics.times_s,
-        "rejected": tics.motion.rejected.astype(int) if applied else zeros,
+        "rejected": tics.motion.rejected.astype(int),
         "shift_x_px": tics.motion.shifts_px[:, 0] if applied else zeros,
         "shift_y_px": tics.motion.shifts_px[:, 1] if applied else zeros,
     }
@@ -304,6 +307,4 @@ def tic_table(tics: TicResult, smoothed: Mapping[str, np.ndarray] | None = None)
         columns[f"{name}_power"] = values
         with np.errstate(divide="ignore", invalid="ignore"):
             columns[f"{name}_db"] = 10 * np.log10(values)
-        if smoothed is not None and name in smoothed:
-            columns[f"{name}_power_smoothed"] = smoothed[name]
     return columns

@@ -42,18 +42,24 @@ class Timeline:
         return self.names.index(name)
 
 
-def join(tics: Sequence[TicResult]) -> Timeline:
+def join(tics: Sequence[TicResult], sources: Sequence[str]) -> Timeline:
     """Concatenate per-clip TICs (already on the examination's time axis, in time order) into a Timeline.
+
+    Parameters
+    ----------
+    tics : one TIC result per clip, in time order.
+    sources : the clips' names, for messages.
 
     Raises
     ------
     RoiError
-        The clips' ROIs do not carry the same names (each clip needs the lesion and its reference).
+        The clips' ROIs do not carry the same names (in any order; each clip needs the lesion and its
+        reference).
     """
     names = tuple(tics[0].power)
-    for k, part in enumerate(tics[1:], start=2):
-        if tuple(part.power) != names:
-            raise RoiError(f"the ROIs of clip {k} are named {', '.join(part.power)}, those of clip 1 "
+    for source, part in zip(sources[1:], tics[1:], strict=True):
+        if set(part.power) != set(names):
+            raise RoiError(f"the ROIs of {source} are named {', '.join(part.power)}, those of {sources[0]} "
                            f"{', '.join(names)}: give every clip of the examination the same ROI names")
     times = np.concatenate([part.times_s for part in tics])
     if np.any(np.diff(times) <= 0):

@@ -60,6 +60,9 @@ RESOLVED_FALL = 0.9
 PLATEAU_BY = 0.8
 """… or, as a plateau, if it was reached within this fraction of the data's span (and stayed)."""
 
+MAX_GAP_S = 2.0
+"""A stretch without samples longer than this (or four sample intervals) is a gap: nothing is read across it."""
+
 MAX_TRANSIT_SPANS = 2.0
 """A transit time longer than this many times the data's span is not supported by the data."""
 
@@ -192,10 +195,12 @@ class Parameters(Mapping[str, np.ndarray]):
     left out because the data do not cover them (``extrapolated``: name → (n,) bool).
 
     A value is left out (NaN) when it would come from outside the data: anything tied to the arrival when the
-    curve already started above 5 % of its peak; when the peak is not resolved (the curve never falls below
+    curve already started above 5 % of its peak (or had no baseline) or its wash-in spans a gap between
+    samples (the time between clips, dropped frames); when the peak is not resolved (the curve never falls below
     90 % of it before the data end) everything but — for a plateau reached in the first 80 % of the data —
     the arrival, the peak enhancement and the wash-in rate; the transit times, fall time and wash-out areas
-    when the tail never falls to 5 % within the data; a transit time of more than two spans of the data.
+    when the tail never falls to 5 % within the data or falls across a gap; a transit time of more than two
+    spans of the data.
     """
 
     table: dict[str, np.ndarray]
@@ -215,16 +220,41 @@ class Parameters(Mapping[str, np.ndarray]):
         return [name for name, mask in self.extrapolated.items() if mask[index]]
 
 
-def _supported(out: np.ndarray, t_first: float, t_last: float) -> Parameters:
-    """Parameters from kernel rows (values + coverage flags), with values the data [t_first, t_last] do not
-    support set to NaN."""
+def _gaps(t: np.ndarray) -> np.ndarray:
+    """(k, 2) start and end of every stretch without samples longer than :data:`MAX_GAP_S` (or four median
+    sample intervals): the time between the clips of an examination, or a block of dropped frames."""
+    if t.size < 2:
+        return np.zeros((0, 2))
+    steps = np.diff(t)
+    wide = np.flatnonzero(steps > max(MAX_GAP_S, 4.0 * float(np.median(steps))))
+    return np.stack([t[wide], t[wide + 1]], axis=1)
+
+
+def _crosses_gap(gaps: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Per curve, whether [start, stop] overlaps a gap (NaN bounds: False)."""
+    if gaps.size == 0:
+        return np.zeros(start.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(((gaps[None, :, 0] < stop[:, None]) & (gaps[None, :, 1] > start[:, None])).any(axis=1))
+
+
+def _supported(out: np.ndarray, t: np.ndarray) -> Parameters:
+    """Parameters from kernel rows (values + coverage flags), with the values the data sampled at ``t`` do
+    not support set to NaN: besides the kernel's flags, a wash-in (arrival to peak) or a tail (peak to 5 %)
+    that spans a gap between samples was not observed, and a peak inside one was not resolved."""
+    t_first, t_last = float(t[0]), float(t[-1])
     span_s = t_last - t_first
     values = {name: np.array(out[:, k]) for k, name in enumerate(PARAMETER_NAMES)}
     has = np.isfinite(out[:, _PE])
     arrival_seen, peak_resolved, tail_seen = (out[:, _N + i] == 1.0 for i in range(_FLAGS))
+    gaps = _gaps(t)
+    peak = out[:, _TTP]
+    peak_resolved = peak_resolved & ~_crosses_gap(gaps, peak, peak)
+    arrival_seen = arrival_seen & ~_crosses_gap(gaps, out[:, _AT], peak)
+    tail_seen = tail_seen & ~_crosses_gap(gaps, peak, peak + out[:, _FT])
     drop = {name: np.zeros(out.shape[0], dtype=bool) for name in PARAMETER_NAMES}
     with np.errstate(invalid="ignore"):
-        plateau = ~peak_resolved & (out[:, _TTP] <= t_first + PLATEAU_BY * (t_last - t_first))
+        plateau = ~peak_resolved & (peak <= t_first + PLATEAU_BY * span_s)
     kept_on_plateau = ("arrival_time_s", "peak_enhancement", "peak_enhancement_db", "wash_in_rate")
     for name in PARAMETER_NAMES:
         drop[name] |= has & ~peak_resolved & ~(plateau & (name in kept_on_plateau))
@@ -277,7 +307,7 @@ def curve_parameters(t_s: Any, F: Any, *, threshold: float = 0.05) -> Parameters
     are left out (see :class:`Parameters`).
     """
     t, f = _check_curves(t_s, F, "F")
-    return _supported(_curves_kernel(t, f, _check_threshold(threshold)), float(t[0]), float(t[-1]))
+    return _supported(_curves_kernel(t, f, _check_threshold(threshold)), t)
 
 
 def fit_parameters(result: FitResult, t_s: Any, *, grid_step_s: float = 0.05,
@@ -318,7 +348,7 @@ def fit_parameters(result: FitResult, t_s: Any, *, grid_step_s: float = 0.05,
         part[:, _MTT] = t0 + moment - part[:, _AT]
         part[:, _MTT_T0] = moment
         out[sel] = part
-    return _supported(out, float(t[0]), float(t[-1]))
+    return _supported(out, t)
 
 
 def lognormal_parameters(t0: Any, mu: Any, sigma: Any, area: Any, *,
@@ -427,6 +457,7 @@ def model_free_parameters(t_s: Any, Y: Any, *, smoothing_s: float = 1.0,  # noqa
     g = np.where(before, np.minimum(g, 0.0), g)
     out = _curves_kernel(t, np.ascontiguousarray(np.where(np.isfinite(g), g, 0.0)), thr)
     out[~np.isfinite(f[:, 0]) | (reason == REASONS.index("low_enhancement")) | (reason == REASONS.index("no_data"))] = np.nan
+    out[reason == REASONS.index("no_baseline"), _N] = 0.0  # no baseline, no arrival: the curve started risen
     slopes = _chord_slopes(t, np.where(np.isfinite(g), g, np.nan), float(slope_window_s))
     peak_time = out[:, _TTP]
     rising = t[None, :] < peak_time[:, None]
@@ -436,4 +467,4 @@ def model_free_parameters(t_s: Any, Y: Any, *, smoothing_s: float = 1.0,  # noqa
         out[:, _WOR] = np.abs(np.nanmin(np.where(~rising, slopes, np.nan), axis=1))
     out[~np.isfinite(out[:, _PE]), _WIR] = np.nan
     out[~np.isfinite(out[:, _PE]), _WOR] = np.nan
-    return _supported(out, float(t[0]), float(t[-1]))
+    return _supported(out, t)

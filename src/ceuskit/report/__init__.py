@@ -1,4 +1,4 @@
-"""Figures and reports: the single-clip TIC figure (``tic_plot``) and the cohort report (``cohort``)."""
+"""Figures and reports: the reading's TIC figure (``tic_plot``) and the cohort report (``cohort``)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,16 @@
-"""The single-clip figure: lesion vs liver in dB with phase bands, fitted curves, onset and wash-out marked."""
+"""The reading's figure: lesion vs liver in dB with phase bands, fitted curves, onset and wash-out marked, the
+time between an examination's clips shaded as gaps, and the quality flags underneath."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ceuskit.phases import PhaseOptions
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -15,14 +19,20 @@ if TYPE_CHECKING:
 
 __all__ = ["draw_tic_panel", "quality_lines", "tic_figure", "write_analysis"]
 
-PHASE_BANDS = (("arterial", 0.0, 45.0, "#fde0dd"), ("portal venous", 45.0, 120.0, "#e0ecf4"),
-               ("late", 120.0, np.inf, "#efedf5"))
+PHASE_COLOURS = {"arterial": "#fde0dd", "portal venous": "#e0ecf4", "late": "#efedf5"}
 COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 
 
 def _db(values: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return 10.0 * np.log10(np.where(values > 0, values, np.nan))
+
+
+def _phase_options(document: Mapping[str, Any]) -> PhaseOptions:
+    """The phase windows and thresholds the analysis used (its provenance), else the defaults."""
+    given = ((document.get("provenance") or {}).get("options") or {}).get("phases") or {}
+    known = {f.name for f in fields(PhaseOptions)}
+    return PhaseOptions(**{k: v for k, v in given.items() if k in known})
 
 
 def _segments(tic: Mapping[str, Any], n: int) -> np.ndarray:
@@ -43,13 +53,17 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
     doc = analysis.document
     t = np.asarray(analysis.tic["time_s"], dtype=float)
     segment = _segments(analysis.tic, t.size)
+    phases = _phase_options(doc)
     lesion = doc["lesions"][lesion_index]
     names = [lesion["roi"], lesion["reference"]]
     end = float(np.nanmax(t))
     for ax in (ax_tic, ax_rel):
         if ax is None:
             continue
-        for label, start, stop, colour in PHASE_BANDS:
+        bands = (("arterial", 0.0, phases.arterial_end_s), ("portal venous", phases.arterial_end_s, phases.portal_end_s),
+                 ("late", phases.late_start_s, np.inf))
+        for label, start, stop in bands:
+            colour = PHASE_COLOURS[label]
             if start < end:
                 ax.axvspan(start, min(stop, end), color=colour, zorder=0, lw=0)
                 if ax is ax_tic:
@@ -87,7 +101,7 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
     if ax_rel is not None:
         rel = analysis.relative_db[lesion["roi"]]
         ax_rel.plot(*_broken(t, rel, segment), "-", color="#444", lw=1)
-        ax_rel.axhspan(-1.5, 1.5, color="#cccccc", alpha=0.5, lw=0)
+        ax_rel.axhspan(phases.hypo_db, phases.hyper_db, color="#cccccc", alpha=0.5, lw=0)
         ax_rel.axhline(0, color="#888", lw=0.6)
         ax_rel.set_ylabel("lesion − liver (dB)")
         ax_rel.set_xlabel("time after injection (s)")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from ceuskit.phases import ARTERIAL_WINDOW_S
 from ceuskit.preprocess.linearize import power_to_grey
 from ceuskit.quality import SATURATION_WINDOW_S
 from ceuskit.roi import parse_rois
@@ -130,13 +131,18 @@ def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.n
     return {"reference_frame": int(reference_frame), "units": "px", "rois": [lesion, liver]}
 
 
-def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, peak_s: float, masks: dict[str, np.ndarray],
-                        moves: np.ndarray, window_s: float = SATURATION_WINDOW_S) -> dict[str, float]:
-    """Per ROI, the fraction of its pixels at display white (255) in the frames within ``window_s`` of the
-    lesion's peak (the ``saturation`` flag's definition)."""
-    near = np.flatnonzero(np.abs(t_inj - peak_s) <= window_s)
+def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, truth_tic: dict[str, list[float]],
+                        masks: dict[str, np.ndarray], moves: np.ndarray, out_of_plane: np.ndarray,
+                        window_s: float = SATURATION_WINDOW_S) -> dict[str, float]:
+    """Per ROI, the fraction of its pixels at display white (255) in the in-plane frames within ``window_s``
+    of its own first-pass peak (its noiseless curve's maximum in the arterial window): the ``saturation``
+    flag's definition."""
     out = {}
+    arterial = (t_inj >= ARTERIAL_WINDOW_S[0]) & (t_inj <= ARTERIAL_WINDOW_S[1])
     for name, mask in masks.items():
+        curve = np.where(arterial, np.asarray(truth_tic[name]), -np.inf)
+        peak_s = float(t_inj[int(np.argmax(curve))])
+        near = np.flatnonzero((np.abs(t_inj - peak_s) <= window_s) & ~out_of_plane)
         at_white = [(frames[k][..., 0] if frames.ndim == 4 else frames[k])[
             np.roll(np.roll(mask, int(moves[k][1]), axis=0), int(moves[k][0]), axis=1)] >= 255 for k in near]
         out[name] = float(np.mean(np.concatenate(at_white))) if at_white else 0.0
@@ -224,7 +230,7 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
             truth_tic[name].append(float(full[moved].mean()))
         if progress is not None:
             progress(k + 1, n)
-    saturated = _saturated_fraction(frames, t_inj, peak_time_s, roi_masks_ref, shifts - shifts[ref_frame])
+    saturated = _saturated_fraction(frames, t_inj, truth_tic, roi_masks_ref, shifts - shifts[ref_frame], out_of_plane)
     frames, overlay_mask = _screen(ph, frames, times, layout, roi_doc)
     truth = {
         "generator": "ceuskit.simulate",

@@ -65,6 +65,9 @@ def replay_curves(out_dir: str | Path, times_s: np.ndarray, curves: Mapping[str,
         power = np.asarray(curves[key], dtype=float)
         if power.shape != t.shape:
             raise InputError(f"curve {key!r} has {power.size} samples for {t.size} times")
+        if not np.all(np.isfinite(power)) or np.any(power < 0):
+            raise InputError(f"curve {key!r} holds missing or negative samples: leave missing frames out of "
+                             "times_s instead (gaps stay gaps)")
         x0, y0 = 8 + index * (side + 8), side // 2 + 8
         box = (x0, y0, x0 + side, y0 + side)
         rois.append(_roi(key, index, box))

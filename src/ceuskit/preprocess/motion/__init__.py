@@ -2,7 +2,7 @@
 
 * :mod:`.features`: speckle-smoothed, half-resolution features of each frame's search area;
 * :mod:`.ncc`: masked normalised cross-correlation for every candidate shift at once;
-* :mod:`.viterbi`: the most probable path of shifts under a tissue-speed prior;
+* :mod:`.posterior`: each frame's shift posterior under a tissue-speed prior (forward–backward);
 * :mod:`.tracker`: whole-clip tracking anchored to the breathing centre, rejection, and the decision to apply;
 * :mod:`.result`: :class:`MotionResult`.
 """

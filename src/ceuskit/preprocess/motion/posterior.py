@@ -127,7 +127,8 @@ def forward_backward(log_likelihood: np.ndarray, step_sigma: np.ndarray) -> Shif
     Parameters
     ----------
     log_likelihood : (n, S, S) log-likelihood of each candidate shift per frame (any additive constant per
-        frame); the grid's centre is shift (0, 0). NaN counts as no evidence.
+        frame); the grid's centre is shift (0, 0). NaN counts as a log-likelihood of 0 (a wholly NaN frame:
+        no evidence; callers give finite maps).
     step_sigma : (n,) standard deviation (states) of the step from frame k−1 to k; entry 0 unused.
 
     Returns

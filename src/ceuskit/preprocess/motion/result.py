@@ -16,8 +16,10 @@ class MotionResult:
     Attributes
     ----------
     shifts_px : (n_frames, 2) int, (dx, dy) of the tissue in full-frame pixels.
-    quality : (n_frames,) correlation of each frame's best match with its template (NaN where not tracked).
-    rejected : (n_frames,) bool, frames whose match was too poor to use (out of plane, deep breath).
+    quality : (n_frames,) correlation of each frame with its template at its estimated shift (NaN where not
+        tracked).
+    rejected : (n_frames,) bool, frames whose match was too poor to use (out of plane, deep breath); they are
+        left out of the TICs whether or not the shifts are applied.
     tracked : (n_frames,) bool, frames where tracking ran (False before the contrast arrives on CEUS-only clips).
     applied : whether the tracked shifts were used for the TICs.
     note : why tracking was or was not applied.
@@ -42,7 +44,7 @@ class MotionResult:
 
     def to_json(self) -> dict[str, object]:
         gain = self.evidence_gain
-        return {"applied": self.applied, "rejected_frames": int(self.rejected.sum()) if self.applied else 0,
+        return {"applied": self.applied, "rejected_frames": int(self.rejected.sum()),
                 "max_shift_px": round(self.max_shift_px, 2), "note": self.note,
                 "evidence_gain": round(gain, 4) if np.isfinite(gain) else None}
 

@@ -38,6 +38,7 @@ import numpy as np
 from numba import njit
 from scipy import ndimage
 
+from ceuskit.preprocess.motion.features import FEATURE_SCALE
 from ceuskit.preprocess.motion.ncc import CHUNK, ncc_surfaces
 from ceuskit.preprocess.motion.posterior import forward_backward
 from ceuskit.preprocess.motion.result import MotionResult
@@ -47,7 +48,8 @@ __all__ = ["TrackingOptions", "track"]
 
 @dataclass(frozen=True)
 class TrackingOptions:
-    """Settings of :func:`track`.  Lengths in feature pixels (``feature_scale`` full-frame pixels each)."""
+    """Settings of :func:`track`.  Lengths (``*_px``) are in *feature* pixels (``feature_scale`` full-frame
+    pixels each), speeds in feature pixels per second; the result's shifts are full-frame pixels."""
 
     window_s: float = 6.0  # neighbours within ± window/2 make a frame's template (≥ one breathing cycle)
     speed_px_s: float = 16.0  # typical tissue speed (Gaussian prior on the frame-to-frame step), px/s
@@ -223,7 +225,8 @@ def _fisher(r: np.ndarray) -> np.ndarray:
 
 
 def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radius: int, reference_index: int,
-          start_index: int = 0, feature_scale: int = 2, options: TrackingOptions | None = None) -> MotionResult:
+          start_index: int = 0, levels: np.ndarray | None = None, feature_scale: int = FEATURE_SCALE,
+          options: TrackingOptions | None = None) -> MotionResult:
     """Track the tissue in a stack of search-area features.
 
     Parameters
@@ -235,6 +238,7 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
     radius : largest shift searched, feature pixels.
     reference_index : the frame the ROIs were drawn on; shifts are returned relative to it.
     start_index : frames before it are not tracked (CEUS-only clips before the contrast arrives).
+    levels : (n,) mean grey of each frame's template area, when the caller has it (else computed).
     feature_scale : full-frame pixels per feature pixel.
 
     Returns
@@ -259,7 +263,9 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
     step_sigma = np.sqrt((opts.speed_px_s * dt) ** 2 + opts.step_floor_px**2)
     states = np.full((idx.size, 2), radius)
     keep = np.ones(idx.size, dtype=bool)
-    arriving = _arriving(feats[:, radius:radius + h, radius:radius + w].mean(axis=(1, 2)))
+    if levels is None:
+        levels = features[:, radius:radius + h, radius:radius + w].mean(axis=(1, 2), dtype=np.float32)
+    arriving = _arriving(np.asarray(levels)[start_index:])
     envelope = Envelope(np.zeros(2), float(radius))
     for iteration in range(1 + opts.passes):
         blur = opts.anchor_blur * radius if iteration == 0 else 0.0
@@ -269,40 +275,45 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
         ll[~keep] = 0.0  # rejected frames follow their neighbours
         posterior = forward_backward(ll, step_sigma)
         states = np.clip(np.rint(posterior.mean).astype(int) + radius, 0, size - 1)
-        keep = ~_rejected(_path_quality(ncc, states), n_eff, t, opts) | arriving
+        q = _path_quality(ncc, states)
+        keep = ~_rejected(q, n_eff, t, opts) | arriving
         envelope = Envelope.of(posterior.mean, posterior.spread, keep, radius, opts)
-    # what still lies outside the envelope had no evidence of its own to be there: never measured
+    # what still lies outside the envelope (a margin beyond where its wall starts) had no evidence of its own
+    # to be there: never measured
     keep &= np.hypot(*(posterior.mean - envelope.centre).T) <= envelope.radius + opts.envelope_margin_px
-    q = _path_quality(ncc, states)
     fine = posterior.mean  # displacement from the breathing centre, feature px
     anchored = int(np.searchsorted(idx, reference_index))
     if anchored < idx.size and idx[anchored] == reference_index:
         origin = fine[anchored]
-    else:  # the reference frame was not tracked (e.g. drawn before the contrast came): use the usual position
+    elif keep.any():  # the reference frame was not tracked (e.g. drawn before the contrast came): the usual place
         origin = np.median(fine[keep], axis=0)
+    else:
+        return MotionResult(shifts, quality, rejected, tracked, False, "no frame could be placed; ROIs kept still")
     relative = np.rint((fine - origin) * feature_scale).astype(int)
     shifts[idx] = relative[:, ::-1]  # (dx, dy)
     quality[idx] = q
     rejected[idx] = ~keep
     tracked[idx] = True
     rows = np.arange(idx.size)
-    static = np.clip(np.rint(origin).astype(int) + radius, 0, size - 1)
+    # the null: the best still position (where the frames are predicted to be, as a rule); on a still clip
+    # following the predictions gains nothing over it, whatever error the reference frame's own estimate has
     predicted = np.clip(np.rint(posterior.predicted).astype(int) + radius, 0, size - 1)
+    static = np.clip(np.rint(np.median(posterior.predicted[keep], axis=0)).astype(int) + radius, 0, size - 1)
     static_q = ncc[:, static[0], static[1]]
     predicted_q = ncc[rows, predicted[:, 0], predicted[:, 1]]
     use = keep & np.isfinite(static_q) & np.isfinite(predicted_q)
     gain = _fisher(predicted_q[use]) - _fisher(static_q[use])
-    applied, note = _decide(gain, opts)
-    return MotionResult(shifts, quality, rejected, tracked, applied, note,
-                        evidence_gain=float(np.mean(gain)) if gain.size else float("nan"))
+    applied, note, mean_gain = _decide(gain, opts)
+    return MotionResult(shifts, quality, rejected, tracked, applied, note, evidence_gain=mean_gain)
 
 
-def _decide(gain: np.ndarray, opts: TrackingOptions) -> tuple[bool, str]:
+def _decide(gain: np.ndarray, opts: TrackingOptions) -> tuple[bool, str, float]:
+    """(apply?, why, mean gain) from the held-out Fisher-z gains of the frames."""
     if gain.size < 8:
-        return False, "too few well-matched frames to judge the tracking; ROIs kept still"
+        return False, "too few well-matched frames to judge the tracking; ROIs kept still", float("nan")
     mean = float(np.mean(gain))
     se = float(np.std(gain, ddof=1)) / math.sqrt(gain.size)
     if mean >= opts.min_gain and mean >= opts.evidence_z * se:
         return True, (f"tracked positions match the anatomy better than still ROIs (Fisher-z gain {mean:.3f} ± "
-                      f"{se:.3f} over {gain.size} frames)")
-    return False, (f"no significant motion evidence (Fisher-z gain {mean:.3f} ± {se:.3f}); ROIs kept still")
+                      f"{se:.3f} over {gain.size} frames)"), mean
+    return False, f"no significant motion evidence (Fisher-z gain {mean:.3f} ± {se:.3f}); ROIs kept still", mean
