@@ -104,6 +104,13 @@ def test_search_make_lesion_analyse_and_send_back(client: Any, credentials: Orth
     back = tmp_path / "sr-back.dcm"
     back.write_bytes(sr)
     assert header(back).PatientID == "CEUSKIT-WEB"  # the patient's own study, not a pseudonymous copy
+    # both PACS actions are in the audit log, with who and what, and no identifier
+    events = client.get("/api/audit", params={"limit": 200}).json()
+    events = events["events"] if isinstance(events, dict) else events
+    mine = {e["action"]: e for e in events if e["target"] == f"lesion:{lesion_id}"}
+    assert {"pacs_fetch", "pacs_push"} <= set(mine)
+    assert mine["pacs_push"]["detail"]["stored"] == 2 and mine["pacs_fetch"]["detail"]["server"] == credentials.dicomweb
+    assert "CEUSKIT-WEB" not in json.dumps(events) and study_uid not in json.dumps(events)
 
 
 def test_pacs_failures_in_the_workstation(client: Any, credentials: Orthanc, web_clip: Any, tmp_path: Path) -> None:

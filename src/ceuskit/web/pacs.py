@@ -18,11 +18,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from ceuskit.errors import CeusError, PacsError, PacsNotFoundError
+from ceuskit.store.audit import record_event
 from ceuskit.timeseries import MAX_INJECTION_LEAD_S
+from ceuskit.web.security import Admin, client_address
 
 if TYPE_CHECKING:
     from ceuskit.pacs import PacsTarget
@@ -102,7 +104,7 @@ def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
         return {"studies": [s.as_dict() for s in studies], "more": more}
 
     @router.post("/pacs/lesions", status_code=202)
-    def pacs_lesion(body: PacsLesion) -> dict[str, Any]:
+    def pacs_lesion(body: PacsLesion, principal: Admin, request: Request) -> dict[str, Any]:
         """Fetch the clip on the server and make a lesion of it (a job; its result is ``lesion_id``)."""
         from ceuskit.pacs.records import check_uid
 
@@ -129,12 +131,15 @@ def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
             reference = ObjectRef(chosen.study_uid, chosen.series_uid, chosen.sop_uid)
             lesion_id = _make_lesion(db, found["name"], body, result.files[0], server.label, str(reference))
             log.info("pacs: lesion %d made from a PACS clip", lesion_id)
+            record_event(db, principal.username, "pacs_fetch", target=f"lesion:{lesion_id}",
+                         detail={"server": server.label, "files": len(result.files)}, address=address)
             return {"lesion_id": lesion_id, "study_id": body.study_id}
 
+        address = client_address(request)
         return jobs.submit("pacs-lesion", work).view()
 
     @router.post("/lesions/{lesion_id}/push", status_code=202)
-    def push_results(lesion_id: int) -> dict[str, Any]:
+    def push_results(lesion_id: int, principal: Admin, request: Request) -> dict[str, Any]:
         """Store the lesion's newest analysis in the PACS as SR and SEG, in its clip's study (a job)."""
         server = configured()
         found = st.get_lesion(db, lesion_id)
@@ -155,8 +160,12 @@ def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
             with connect(server) as client:
                 stored = push(client, written, progress=progress)
             log.info("pacs: results of lesion %d stored in the PACS", lesion_id)
+            record_event(db, principal.username, "pacs_push", target=f"lesion:{lesion_id}",
+                         detail={"server": server.label, "stored": stored.stored,
+                                 "analysis": analysis.get("id")}, address=address)
             return {"stored": stored.stored, "server": server.label}
 
+        address = client_address(request)
         return jobs.submit("pacs-push", work).view()
 
     return router
