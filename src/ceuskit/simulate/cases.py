@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ceuskit.errors import InputError
 from ceuskit.simulate.phantom import Phantom
 
 __all__ = ["REAL_WORLD", "real_world_case"]
@@ -52,8 +53,6 @@ REAL_WORLD: dict[str, Phantom] = {
 
 def real_world_case(name: str) -> Phantom:
     """The phantom of a named case; ``InputError`` listing the names for an unknown one."""
-    from ceuskit.errors import InputError
-
     try:
         return REAL_WORLD[name]
     except KeyError:
