@@ -239,10 +239,15 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     smoothing_px = 1.0 if bmode is not None else 2.0
     display = clip.display_map()
     track_display = clip.display_map("bmode") if bmode is not None else display
+    search_in_frame = _clip_box(search_box, track_limit)
+    cover = None
+    if features is not None and track_display is display and search_in_frame is not None:
+        cover = _shared_cover([store.store_box for store in stores] + [search_in_frame])
     for k, pixels in enumerate(clip.frames.iterate(0, n)):
+        grey_of = _grey_reader(pixels, display, cover)
         for store in stores:
             sx0, sy0, sx1, sy1 = store.store_box
-            grey = display.to_grey(pixels[sy0:sy1, sx0:sx1])
+            grey = grey_of(store.store_box)
             bad = ~echo[sy0:sy1, sx0:sx1] | ~np.isfinite(grey)
             store.grey[k] = np.rint(np.clip(np.nan_to_num(grey), 0, 255))
             if bad.any():
@@ -250,7 +255,8 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
                     store.invalid = np.zeros(store.grey.shape, dtype=bool)
                 store.invalid[k] = bad
         if features is not None:
-            grey_area, valid = _search_area(pixels, search_box, track_limit, exclude, track_display)
+            track_grey_of = grey_of if track_display is display else _grey_reader(pixels, track_display, None)
+            grey_area, valid = _search_area(track_grey_of, search_box, search_in_frame, exclude)
             features.put(k, *frame_features(grey_area, valid, smoothing_px))
         if progress is not None:
             progress(k + 1, n)
@@ -275,15 +281,42 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
                      {s.name: _overlay_pixels(s, exclude, shifts, np.isfinite(means[s.name][0])) for s in stores})
 
 
-def _search_area(pixels: np.ndarray, box: Box, limit: Box, exclude: np.ndarray | None, display: DisplayMap
+def _clip_box(box: Box, limit: Box) -> Box | None:
+    """``box`` cut to ``limit``; None when nothing is left."""
+    x0, y0, x1, y1 = max(box[0], limit[0]), max(box[1], limit[1]), min(box[2], limit[2]), min(box[3], limit[3])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def _area(box: Box) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _shared_cover(boxes: list[Box]) -> Box | None:
+    """One box whose grey serves all of ``boxes`` (each frame converted once), when it is no larger than the
+    boxes together; None when converting each box on its own costs less (ROIs far apart)."""
+    cover = _union(boxes)
+    return cover if _area(cover) <= sum(_area(b) for b in boxes) else None
+
+
+def _grey_reader(pixels: np.ndarray, display: DisplayMap, cover: Box | None) -> Callable[[Box], np.ndarray]:
+    """The grey of any box of this frame inside ``cover`` (converted once), or of any box (converted on demand)."""
+    if cover is None:
+        return lambda b: display.to_grey(pixels[b[1]:b[3], b[0]:b[2]])
+    cx0, cy0, cx1, cy1 = cover
+    grey = display.to_grey(pixels[cy0:cy1, cx0:cx1])
+    return lambda b: grey[b[1] - cy0:b[3] - cy0, b[0] - cx0:b[2] - cx0]
+
+
+def _search_area(grey_of: Callable[[Box], np.ndarray], box: Box, inside: Box | None, exclude: np.ndarray | None
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Grey of ``box`` (which may reach past the frame) and its validity: inside ``limit``, finite, not excluded."""
+    """Grey of ``box`` (which may reach past the image) and its validity: inside ``inside`` (the box cut to the
+    tracking region), finite, not excluded."""
     x0, y0, x1, y1 = box
     crop = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
     valid = np.zeros(crop.shape, dtype=bool)
-    lx0, ly0, lx1, ly1 = max(x0, limit[0]), max(y0, limit[1]), min(x1, limit[2]), min(y1, limit[3])
-    if lx1 > lx0 and ly1 > ly0:
-        grey = display.to_grey(pixels[ly0:ly1, lx0:lx1])
+    if inside is not None:
+        lx0, ly0, lx1, ly1 = inside
+        grey = grey_of(inside)
         good = np.isfinite(grey)
         if exclude is not None:
             good &= ~exclude[ly0:ly1, lx0:lx1]
