@@ -24,6 +24,7 @@ import numpy as np
 
 from ceuskit.errors import InputError
 from ceuskit.io.clip import Box, Clip
+from ceuskit.io.readahead import read_ahead
 from ceuskit.models import fit_curves
 from ceuskit.models.parameters import fit_parameters, lognormal_parameters
 from ceuskit.models.shapes import MODEL_NAMES
@@ -104,29 +105,30 @@ def _stack(clip: Clip, box: Box, block: int, shifts: np.ndarray, bins: np.ndarra
     window = np.empty((h, w), dtype=np.float32)
     display = clip.display_map()
     current = -1
-    for k, pixels in enumerate(clip.frames.iterate(0, clip.n_frames)):
-        b = int(bins[k])
-        if b >= 0:
-            if b != current and current >= 0:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    stack[current] = sums / counts
-                sums[:] = 0.0
-                counts[:] = 0
-            current = b
-            dx, dy = int(shifts[k, 0]), int(shifts[k, 1])
-            sx0, sy0 = x0 + dx, y0 + dy  # where the reference frame's region lies in this frame
-            ix0, iy0 = max(sx0, lx0), max(sy0, ly0)
-            ix1, iy1 = min(sx0 + w, lx1), min(sy0 + h, ly1)
-            window.fill(np.nan)
-            if ix1 > ix0 and iy1 > iy0:
-                grey = display.to_grey(pixels[iy0:iy1, ix0:ix1])
-                window[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = grey_to_power(grey, dynamic_range_db)
-            blocks = window if block == 1 else window.reshape(hb, block, wb, block).mean(axis=(1, 3))
-            seen = np.isfinite(blocks)
-            np.add(sums, blocks, out=sums, where=seen)
-            counts += seen
-        if progress is not None:
-            progress(done + k + 1, total)
+    with read_ahead(clip.frames.iterate(0, clip.n_frames)) as frames:
+        for k, pixels in enumerate(frames):
+            b = int(bins[k])
+            if b >= 0:
+                if b != current and current >= 0:
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        stack[current] = sums / counts
+                    sums[:] = 0.0
+                    counts[:] = 0
+                current = b
+                dx, dy = int(shifts[k, 0]), int(shifts[k, 1])
+                sx0, sy0 = x0 + dx, y0 + dy  # where the reference frame's region lies in this frame
+                ix0, iy0 = max(sx0, lx0), max(sy0, ly0)
+                ix1, iy1 = min(sx0 + w, lx1), min(sy0 + h, ly1)
+                window.fill(np.nan)
+                if ix1 > ix0 and iy1 > iy0:
+                    grey = display.to_grey(pixels[iy0:iy1, ix0:ix1])
+                    window[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = grey_to_power(grey, dynamic_range_db)
+                blocks = window if block == 1 else window.reshape(hb, block, wb, block).mean(axis=(1, 3))
+                seen = np.isfinite(blocks)
+                np.add(sums, blocks, out=sums, where=seen)
+                counts += seen
+            if progress is not None:
+                progress(done + k + 1, total)
     if current >= 0:
         with np.errstate(invalid="ignore", divide="ignore"):
             stack[current] = sums / counts

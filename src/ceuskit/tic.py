@@ -15,6 +15,7 @@ import numpy as np
 
 from ceuskit.errors import AnalysisError, RoiError
 from ceuskit.io.clip import Box, Clip
+from ceuskit.io.readahead import read_ahead
 from ceuskit.preprocess.display import DisplayMap
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.preprocess.motion import (
@@ -243,23 +244,24 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     cover = None
     if features is not None and track_display is display and search_in_frame is not None:
         cover = _shared_cover([store.store_box for store in stores] + [search_in_frame])
-    for k, pixels in enumerate(clip.frames.iterate(0, n)):
-        grey_of = _grey_reader(pixels, display, cover)
-        for store in stores:
-            sx0, sy0, sx1, sy1 = store.store_box
-            grey = grey_of(store.store_box)
-            bad = ~echo[sy0:sy1, sx0:sx1] | ~np.isfinite(grey)
-            store.grey[k] = np.rint(np.clip(np.nan_to_num(grey), 0, 255))
-            if bad.any():
-                if store.invalid is None:
-                    store.invalid = np.zeros(store.grey.shape, dtype=bool)
-                store.invalid[k] = bad
-        if features is not None:
-            track_grey_of = grey_of if track_display is display else _grey_reader(pixels, track_display, None)
-            grey_area, valid = _search_area(track_grey_of, search_box, search_in_frame, exclude)
-            features.put(k, *frame_features(grey_area, valid, smoothing_px))
-        if progress is not None:
-            progress(k + 1, n)
+    with read_ahead(clip.frames.iterate(0, n)) as frames:
+        for k, pixels in enumerate(frames):
+            grey_of = _grey_reader(pixels, display, cover)
+            for store in stores:
+                sx0, sy0, sx1, sy1 = store.store_box
+                grey = grey_of(store.store_box)
+                bad = ~echo[sy0:sy1, sx0:sx1] | ~np.isfinite(grey)
+                store.grey[k] = np.rint(np.clip(np.nan_to_num(grey), 0, 255))
+                if bad.any():
+                    if store.invalid is None:
+                        store.invalid = np.zeros(store.grey.shape, dtype=bool)
+                    store.invalid[k] = bad
+            if features is not None:
+                track_grey_of = grey_of if track_display is display else _grey_reader(pixels, track_display, None)
+                grey_area, valid = _search_area(track_grey_of, search_box, search_in_frame, exclude)
+                features.put(k, *frame_features(grey_area, valid, smoothing_px))
+            if progress is not None:
+                progress(k + 1, n)
     times_s = clip.times - injection_time_s
     if features is None:
         result = MotionResult.still(n, "motion compensation off")
