@@ -88,6 +88,35 @@ def test_rss_equals_scipy_curve_fit_optimum(name):
     assert np.all(ratios >= 0.99), ratios.min()  # not lower either: same model, same optimum
 
 
+def test_off_family_curves_reach_scipy_optimum_from_the_same_start():
+    # Curves of no fitted family (a gamma-variate first pass plus a slow recirculation plateau, noisy), fitted
+    # with the lognormal model.  Independent source: scipy's curve_fit (MINPACK LM) run here from the same
+    # data-driven start ceuskit uses.  Our RSS is no worse than scipy's by 2 % on ≥ 95 % of curves.
+    from ceuskit.models.fit import _starts, curve_features
+
+    rng = np.random.default_rng(5)
+    n = 40
+    t0, alpha, beta = rng.uniform(5, 20, (n, 1)), rng.uniform(1.5, 4.0, (n, 1)), rng.uniform(2.0, 6.0, (n, 1))
+    tau = np.maximum(T[None, :] - t0, 0.0)
+    clean = 0.01 + (tau / (alpha * beta)) ** alpha * np.exp(alpha - tau / beta) + 0.25 * (1 - np.exp(-tau / 25.0))
+    y = clean * rng.gamma(25.0, 1 / 25.0, clean.shape) + 0.05 * rng.standard_normal(clean.shape)
+    res = fit_curves(T, y, model="lognormal")
+    spec = MODELS["lognormal"]
+    theta = _starts("lognormal", T, curve_features(T, y))[:, 0, :]
+    ratios = []
+    for i in range(n):
+        shape = spec.function(T, *theta[i], 1.0, 0.0)
+        area, base = np.linalg.lstsq(np.column_stack([shape, np.ones_like(shape)]), y[i], rcond=None)[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            popt, _ = curve_fit(spec.function, T, y[i], p0=[*theta[i], max(area, 1e-6), base], method="lm",
+                                maxfev=20000)
+        ratios.append(res.rss[i] / float(np.sum((y[i] - spec.function(T, *popt)) ** 2)))
+    assert np.mean(np.asarray(ratios) <= 1.02) >= 0.95, np.sort(ratios)[-5:]
+    assert res.success.mean() >= 0.95  # a clear first pass: a lognormal describes it adequately
+
+
 def test_nan_samples_are_ignored_and_auto_picks_the_generating_model():
     rng = np.random.default_rng(3)
     y = np.vstack([_curves(name, TRUE[name][:1]) for name in MODEL_NAMES])
