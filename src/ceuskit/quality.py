@@ -104,8 +104,8 @@ def saturation_flags(times_s: np.ndarray, saturated: Mapping[str, np.ndarray], p
         if level >= SATURATION_FRACTION:
             flags.append(Flag("saturation", roi, "warning",
                               f"{100 * level:.1f} % of the ROI's pixels are at the display maximum around its peak: "
-                              "the gain clipped the brightest echoes, so its peak and the lesion–liver contrast "
-                              "are underestimated"))
+                              "the gain clipped the brightest echoes; its mean treats them as censored speckle, "
+                              "but its peak and the lesion–liver contrast are less certain (lower the gain)"))
     return flags
 
 

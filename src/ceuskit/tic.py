@@ -27,10 +27,13 @@ from ceuskit.preprocess.motion import (
 )
 from ceuskit.roi import RoiSet
 
-__all__ = ["TicResult", "extract_tics", "tic_table"]
+__all__ = ["TicResult", "censored_mean", "extract_tics", "tic_table"]
 
 MIN_INSIDE_FRACTION = 0.5
 """A frame's ROI mean needs at least this fraction of the ROI's pixels valid (inside the image, no overlay)."""
+
+MAX_CENSORED_FRACTION = 0.5
+"""Pixels at display white are treated as censored speckle up to this fraction of an ROI's pixels."""
 
 MAX_TEMPLATE_PX = 128
 """Largest tracking-template side: tracking cost grows with its area, and a lesion's surroundings suffice."""
@@ -145,11 +148,25 @@ def _contrast_start(levels: np.ndarray, times_s: np.ndarray, reference_index: in
     return int(np.searchsorted(times_s, times_s[above[0]] - lead_s))
 
 
+def censored_mean(power_sum: float, n_pixels: int, n_clipped: int) -> float:
+    """Mean speckle power of ``n_pixels`` whose sum is ``power_sum``, ``n_clipped`` of them at display white.
+
+    Speckle intensity is exponentially distributed, and a pixel at white only says its power was at least the
+    white level: right-censored. The maximum-likelihood mean of censored exponential samples is their sum
+    (clipped ones at the white level) over the number *not* clipped. Where more than
+    :data:`MAX_CENSORED_FRACTION` is clipped that estimate rests on too few pixels, and the plain mean (a lower
+    bound) is kept; the ``saturation`` flag says so either way.
+    """
+    if 0 < n_clipped <= MAX_CENSORED_FRACTION * n_pixels:
+        return power_sum / (n_pixels - n_clipped)
+    return power_sum / n_pixels
+
+
 def _roi_means(store: _RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_grey: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean linear power inside the ROI moved by each frame's shift (NaN where skipped or mostly invalid),
-    and the fraction of its valid pixels at the display maximum (grey 255); ``power_of_grey`` (256,) is the
-    linearisation of every grey level."""
+    """Mean linear power inside the ROI moved by each frame's shift (NaN where skipped or mostly invalid;
+    pixels at display white taken as censored, :func:`censored_mean`), and the fraction of its valid pixels
+    at the display maximum (grey 255); ``power_of_grey`` (256,) is the linearisation of every grey level."""
     n = store.grey.shape[0]
     out = np.full(n, np.nan)
     saturated = np.full(n, np.nan)
@@ -171,8 +188,9 @@ def _roi_means(store: _RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_
         if mask.sum() < need:
             continue
         grey = store.grey[k, cy0:cy1, cx0:cx1][mask]
-        out[k] = float(power_of_grey[grey].mean())
-        saturated[k] = float(np.mean(grey >= 255))
+        clipped = int(np.count_nonzero(grey >= 255))
+        out[k] = censored_mean(float(power_of_grey[grey].sum()), grey.size, clipped)
+        saturated[k] = clipped / grey.size
     return out, saturated
 
 

@@ -15,8 +15,9 @@ range, breathing motion (rigid, sinusoidal), optional out-of-plane frames, a lea
 jittered frame times and an optional dual display (B-mode | CEUS).
 
 The truth written beside the clip comes only from these parameters: pattern labels by construction, the
-lesion's arrival time (first time its noiseless enhancement reaches 5 % of its peak), noiseless ROI TICs,
-per-frame shifts.  It never comes from ceuskit's analysis.
+lesion's arrival time (first time its noiseless enhancement reaches 5 % of its peak), noiseless ROI TICs
+(after the receive gain, before log compression and clipping), per-frame shifts.  It never comes from
+ceuskit's analysis.
 """
 
 from ceuskit.simulate.cohort import SEED_PATTERNS, SEED_PRIMARIES, simulate_cohort
