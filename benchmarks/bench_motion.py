@@ -56,9 +56,10 @@ def run() -> dict[str, object]:
             ratio = tracked["tic_error_db"] / still["tic_error_db"]
             if max(ph.breathing_amplitude_px) >= 6:
                 ratios.append(ratio)
-            figures[name] = (f"shift error median/p95 {tracked['shift_error_px']['median']:.1f}/"
-                             f"{tracked['shift_error_px']['p95']:.1f} px (still ROIs "
-                             f"{still['shift_error_px']['median']:.1f}/{still['shift_error_px']['p95']:.1f}); TIC error "
+            shift, still_shift = tracked["shift_error_px"], still["shift_error_px"]
+            figures[name] = (f"shift error median/p95/max {shift['median']:.1f}/{shift['p95']:.1f}/{shift['max']:.1f} px "
+                             f"(still ROIs {still_shift['median']:.1f}/{still_shift['p95']:.1f}/"
+                             f"{still_shift['max']:.1f}); TIC error "
                              f"{tracked['tic_error_db']:.2f} dB (still {still['tic_error_db']:.2f}, ratio {ratio:.2f}); "
                              f"labels {'right' if tracked['labels_right'] else tracked['label_errors']}")
         figures["labels right"] = f"{labels_right}/{len(REAL_WORLD)}"

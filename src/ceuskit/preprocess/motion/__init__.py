@@ -3,6 +3,7 @@
 * :mod:`.features`: speckle-smoothed, half-resolution features of each frame's search area;
 * :mod:`.ncc`: masked normalised cross-correlation for every candidate shift at once;
 * :mod:`.posterior`: each frame's shift posterior under a tissue-speed prior (forward–backward);
+* :mod:`.breathing`: the breathing period, and a prior one period away where the image is silent;
 * :mod:`.tracker`: whole-clip tracking anchored to the breathing centre, rejection, and the decision to apply;
 * :mod:`.result`: :class:`MotionResult`.
 """

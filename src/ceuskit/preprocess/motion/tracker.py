@@ -20,7 +20,10 @@ The clip is read once before anything is decided, so tracking need not be causal
 5. **Envelope.** The frames placed confidently show how far the breathing takes the tissue; later passes
    keep every frame inside that envelope (a frame with vague evidence cannot be pulled outside it), and a
    frame still outside at the end is rejected, not measured.
-6. **Decide, by held-out evidence.** Each frame's shift is also predicted from its neighbours alone (the
+6. **Breathing repeats.** Where the image cannot place a frame (a lesion passing through iso-enhancement
+   has no structure to match), the sharpening passes add a weak prior around where the confidently placed
+   frames were one breathing period before and after it (:mod:`.breathing`).
+7. **Decide, by held-out evidence.** Each frame's shift is also predicted from its neighbours alone (the
    posterior without the frame's own match). Tracking is applied only if, on average, a frame matches its
    template better at that prediction than at the still ROI's position: the prediction never saw the
    frame's own speckle, so chance matches cannot vote for tracking — an ROI wandering over homogeneous
@@ -38,9 +41,10 @@ import numpy as np
 from numba import njit
 from scipy import ndimage
 
+from ceuskit.preprocess.motion.breathing import add_periodic_prior
 from ceuskit.preprocess.motion.features import FEATURE_SCALE
 from ceuskit.preprocess.motion.ncc import CHUNK, ncc_surfaces
-from ceuskit.preprocess.motion.posterior import forward_backward
+from ceuskit.preprocess.motion.posterior import ShiftPosterior, forward_backward
 from ceuskit.preprocess.motion.result import MotionResult
 
 __all__ = ["TrackingOptions", "track"]
@@ -64,6 +68,7 @@ class TrackingOptions:
     anchor_blur: float = 0.33  # the anchoring pass blurs the features by this fraction of the search radius
     confident_spread_px: float = 1.0  # frames placed this precisely (posterior s.d.) define the envelope …
     envelope_margin_px: float = 1.0  # … widened by this margin
+    periodic_sigma_px: float = 2.5  # width of the prior one breathing period away (0: not used)
 
 
 def _window_bounds(times_s: np.ndarray, half_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -267,13 +272,17 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
         levels = features[:, radius:radius + h, radius:radius + w].mean(axis=(1, 2), dtype=np.float32)
     arriving = _arriving(np.asarray(levels)[start_index:])
     envelope = Envelope(np.zeros(2), float(radius))
+    previous: ShiftPosterior | None = None
     for iteration in range(1 + opts.passes):
         blur = opts.anchor_blur * radius if iteration == 0 else 0.0
         ncc, template_pixels = _match_all(feats, ok, states, keep, lo, hi, h, w, blur)
         n_eff = template_pixels / opts.effective_area_px
         ll = _log_likelihood(ncc, n_eff, radius, envelope)
         ll[~keep] = 0.0  # rejected frames follow their neighbours
-        posterior = forward_backward(ll, step_sigma)
+        if previous is not None and opts.periodic_sigma_px > 0:
+            confident = keep & (previous.spread <= opts.confident_spread_px)
+            add_periodic_prior(ll, t, previous.mean, confident, radius, opts.periodic_sigma_px)
+        posterior = previous = forward_backward(ll, step_sigma)
         states = np.clip(np.rint(posterior.mean).astype(int) + radius, 0, size - 1)
         q = _path_quality(ncc, states)
         keep = ~_rejected(q, n_eff, t, opts) | arriving
