@@ -3,12 +3,12 @@
 While a lesion turns from hyper- to iso-enhancing (or stays iso), a frame may hold no structure to match, and
 a speed prior alone can only draw a straight line between the frames around it, half a breath away.
 Breathing, though, repeats: the tissue is roughly where it was one breathing period before and will be one
-period later. From the frames placed confidently in the previous pass the period is the lag (2–8 s) that
-best correlates the track with itself; each frame then gets a Gaussian prior around the mean of the
-confident positions one period before and after it. The prior is weak (a few feature pixels wide), so a
-frame's own clear match always wins, and it is only given where the track is periodic and confident frames
-lie at those times. Irregular breathing blurs it, it does not mislead it: the period and the positions come
-from the clip itself.
+period later. From the frames placed confidently in the previous pass the period is the lag (2–8 s) at
+which the track, having moved away, best correlates with itself again; each frame then gets a Gaussian
+prior around the mean of the confident positions one period before and after it. The prior is weak (a
+few feature pixels wide), so a frame's own clear match always wins, and it is only given where the track
+is periodic and confident frames lie at those times. Irregular breathing blurs it, it does not mislead it:
+the period and the positions come from the clip itself.
 """
 
 from __future__ import annotations
