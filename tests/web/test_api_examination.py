@@ -8,6 +8,7 @@ acquisition time).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from ceuskit.web import Settings, create_app
 
 from .conftest import TOKEN
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "io"))
+from io_testdata import write_mp4  # noqa: E402
+
 PHANTOM = Phantom(pattern="hyper-late-hypo", seed=9, lead_in_s=2.0, fps=2.0)
 
 
@@ -29,24 +33,8 @@ def exam_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          patient_id="SIM-A")
     simulate_examination(data / "other", PHANTOM, loop_s=30.0, sweeps_s=(120.0,), sweep_duration_s=4.0,
                          patient_id="SIM-B")
-    _write_mp4(data / "exam" / "handheld.mp4")
+    write_mp4(data / "exam" / "handheld.mp4")  # a clip with no acquisition time
     return data
-
-
-def _write_mp4(path: Path, n_frames: int = 5, size_px: int = 32) -> None:
-    """A tiny MPEG-4 video (flat grey frames), written with PyAV: a clip with no acquisition time."""
-    import av
-    import numpy as np
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = size_px, size_px, "yuv420p"
-        for i in range(n_frames):
-            frame = av.VideoFrame.from_ndarray(np.full((size_px, size_px, 3), i * 40, np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
 
 
 @pytest.fixture()

@@ -103,6 +103,30 @@ def _to_page(page, x: float, y: float) -> tuple[float, float]:
     return box["x"] + x * box["width"] / columns, box["y"] + y * box["height"] / rows
 
 
+def draw_rois(page, rois: dict, *, ellipse_by_key: bool = False) -> None:
+    """Draw an ROI document's lesion ellipse (dragged from its centre to a corner) and liver polygon on the
+    viewer; ``ellipse_by_key`` picks the ellipse tool with its keyboard shortcut instead of its button."""
+    lesion = next(r for r in rois["rois"] if r["role"] == "lesion")
+    liver = next(r for r in rois["rois"] if r["role"] == "parenchyma")
+    page.select_option("#role-select", "lesion")
+    if ellipse_by_key:
+        page.keyboard.press("e")
+    else:
+        page.click("#tool-ellipse")
+    cx, cy = _to_page(page, *lesion["center"])
+    ex, ey = _to_page(page, lesion["center"][0] + lesion["radii"][0], lesion["center"][1] + lesion["radii"][1])
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move((cx + ex) / 2, (cy + ey) / 2)
+    page.mouse.move(ex, ey)
+    page.mouse.up()
+    page.select_option("#role-select", "parenchyma")
+    page.click("#tool-polygon")
+    for x, y in liver["points"]:
+        page.mouse.click(*_to_page(page, x, y))
+    page.keyboard.press("Enter")
+
+
 def test_sign_in_draw_analyse_and_read_the_labels(page, server: str, study_data: Study) -> None:
     page.goto(server + "/")
     page.wait_for_url("**/login")
@@ -130,21 +154,7 @@ def test_sign_in_draw_analyse_and_read_the_labels(page, server: str, study_data:
 
     lesion = next(r for r in truth_rois["rois"] if r["role"] == "lesion")
     liver = next(r for r in truth_rois["rois"] if r["role"] == "parenchyma")
-    page.select_option("#role-select", "lesion")
-    page.keyboard.press("e")
-    cx, cy = _to_page(page, *lesion["center"])
-    ex, ey = _to_page(page, lesion["center"][0] + lesion["radii"][0], lesion["center"][1] + lesion["radii"][1])
-    page.mouse.move(cx, cy)
-    page.mouse.down()
-    page.mouse.move((cx + ex) / 2, (cy + ey) / 2)
-    page.mouse.move(ex, ey)
-    page.mouse.up()
-
-    page.select_option("#role-select", "parenchyma")
-    page.click("#tool-polygon")
-    for x, y in liver["points"]:
-        page.mouse.click(*_to_page(page, x, y))
-    page.keyboard.press("Enter")
+    draw_rois(page, truth_rois, ellipse_by_key=True)
     page.wait_for_selector("#save-state:text-is('saved')")
     assert page.locator("#roi-list li").count() == 2
     page.screenshot(path=str(ARTIFACTS / "03-rois-drawn.png"))

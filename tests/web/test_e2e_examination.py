@@ -23,7 +23,7 @@ from ceuskit.study import import_manifest
 from ceuskit.web import Settings, create_app
 
 from .conftest import ARTIFACTS, CHROMIUM, TOKEN
-from .test_e2e import _to_page, serve, wait_until, watch
+from .test_e2e import draw_rois, serve, wait_until, watch
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
@@ -55,25 +55,6 @@ def exam(tmp_path_factory: pytest.TempPathFactory):
 def server(exam) -> Iterator[str]:
     data, db_url, _ = exam
     yield from serve(create_app(Settings(db_url=db_url, data_dir=data, token=TOKEN)))
-
-
-def _draw(page, rois: dict) -> None:
-    lesion = next(r for r in rois["rois"] if r["role"] == "lesion")
-    liver = next(r for r in rois["rois"] if r["role"] == "parenchyma")
-    page.select_option("#role-select", "lesion")
-    page.click("#tool-ellipse")
-    cx, cy = _to_page(page, *lesion["center"])
-    ex, ey = _to_page(page, lesion["center"][0] + lesion["radii"][0], lesion["center"][1] + lesion["radii"][1])
-    page.mouse.move(cx, cy)
-    page.mouse.down()
-    page.mouse.move((cx + ex) / 2, (cy + ey) / 2)
-    page.mouse.move(ex, ey)
-    page.mouse.up()
-    page.select_option("#role-select", "parenchyma")
-    page.click("#tool-polygon")
-    for x, y in liver["points"]:
-        page.mouse.click(*_to_page(page, x, y))
-    page.keyboard.press("Enter")
 
 
 def test_add_a_sweep_draw_on_it_and_read_the_gapped_curves(browser, server: str, exam) -> None:
@@ -111,7 +92,7 @@ def test_add_a_sweep_draw_on_it_and_read_the_gapped_curves(browser, server: str,
     # the sweep's ROIs where the probe put the lesion in that clip, drawn on its reference frame
     sweep_rois = json.loads(written.rois[1].read_text())
     page.locator("#frame-slider").fill(str(sweep_rois["reference_frame"]))
-    _draw(page, sweep_rois)
+    draw_rois(page, sweep_rois)
     page.wait_for_selector("#save-state:text-is('saved')")
     page.screenshot(path=str(ARTIFACTS / "21-sweep-rois.png"))
     with store.Store(db_url) as db:
