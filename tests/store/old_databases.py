@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import MetaData, create_engine, inspect, text
 
 from ceuskit.store import LesionInput, ReadInput, canonical_sha256
 
@@ -33,6 +33,27 @@ def migrate_to(url: str, revision: str) -> None:
             command.upgrade(_alembic_config(conn), revision)
     finally:
         engine.dispose()
+
+
+def downgrade_to(url: str, revision: str) -> tuple[str, dict[str, list[list[str]]]]:
+    """Downgrade the database at ``url`` to ``revision``; return its Alembic version afterwards and, per
+    table, the column lists of its unique constraints."""
+    from alembic import command
+
+    from ceuskit.store.database import _alembic_config
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), revision)
+        with engine.connect() as conn:
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+            schema = inspect(conn)
+            unique = {table: [c["column_names"] for c in schema.get_unique_constraints(table)]
+                      for table in schema.get_table_names()}
+    finally:
+        engine.dispose()
+    return version, unique
 
 
 def old_input_hash(clip_sha256: str, rois: dict[str, Any], roi_name: str | None, injection_time_s: float,

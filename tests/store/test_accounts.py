@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from cohort_fakes import write_cohort
-from old_databases import migrate_to, table_rows, write_old_study
+from old_databases import downgrade_to, migrate_to, table_rows, write_old_study
 from sqlalchemy import create_engine, inspect, text
 
 from ceuskit import store, study
@@ -263,10 +263,6 @@ OLD_TABLES = ("studies", "patients", "clips", "lesions", "rois", "analyses", "re
 
 
 def test_migration_0002_keeps_a_0001_database_and_downgrades(db_url: str, tmp_path: Path) -> None:
-    from alembic import command
-
-    from ceuskit.store.database import _alembic_config
-
     migrate_to(db_url, "0001")  # a 0001 database with a study and manifest reads, as that version stored it
     lesions, _ = study.read_manifest(write_cohort(tmp_path / "cohort"))
     write_old_study(db_url, lesions, study.read_reads(tmp_path / "cohort" / "reads.csv"))
@@ -277,12 +273,6 @@ def test_migration_0002_keeps_a_0001_database_and_downgrades(db_url: str, tmp_pa
     with store.Store(db_url, migrate=False) as new:
         assert len(store.reader_reads(new)) == 20
         accounts.add_user(new, "ann", role="reader", password=PASSWORD, actor="cli:test")
-    engine = create_engine(db_url)
-    with engine.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0001")
-    with engine.connect() as conn:
-        tables = set(inspect(conn).get_table_names())
-        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-    engine.dispose()
+    version, tables = downgrade_to(db_url, "0001")
     assert version == "0001" and "users" not in tables and "reading_reads" not in tables
     assert table_rows(db_url, OLD_TABLES) == before

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from cohort_fakes import fake_analyze, fake_analyze_examination, roi_document, write_cohort
-from old_databases import migrate_to, table_rows, write_old_study
+from old_databases import downgrade_to, migrate_to, table_rows, write_old_study
 from sqlalchemy import create_engine, inspect, text
 
 from ceuskit import store, study
@@ -59,10 +59,6 @@ def test_migration_0003_keeps_a_0002_database_whole(db_url: str, tmp_path: Path)
 
 
 def test_downgrade_to_0002_keeps_the_first_clips(db_url: str, tmp_path: Path) -> None:
-    from alembic import command
-
-    from ceuskit.store.database import _alembic_config
-
     with store.Store(db_url) as db:
         study.import_manifest(db, write_cohort(tmp_path / "cohort"))
         lesion_id = int(study.cohort_frame(db)["lesion_db_id"][0])
@@ -71,16 +67,9 @@ def test_downgrade_to_0002_keeps_the_first_clips(db_url: str, tmp_path: Path) ->
         store.add_lesion_clip(db, lesion_id, store.ClipInput(path=str(sweep), sha256="b" * 64, rois=roi_document()))
         assert store.get_lesion(db, lesion_id)["n_clips"] == 2
         first_rois = table_rows(db_url, ["rois"], {"rois": ["id", "lesion_id", "document", "sha256"]})
-    engine = create_engine(db_url)
-    with engine.begin() as conn:
-        command.downgrade(_alembic_config(conn), "0002")
-    with engine.connect() as conn:
-        tables = set(inspect(conn).get_table_names())
-        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        unique = inspect(conn).get_unique_constraints("rois")
-    engine.dispose()
-    assert version == "0002" and "lesion_clips" not in tables
-    assert [c["column_names"] for c in unique] == [["lesion_id"]]
+    version, unique = downgrade_to(db_url, "0002")
+    assert version == "0002" and "lesion_clips" not in unique
+    assert unique["rois"] == [["lesion_id"]]
     kept = table_rows(db_url, ["rois"], {"rois": ["id", "lesion_id", "document", "sha256"]})
     assert kept["rois"] == [row for row in first_rois["rois"] if row[0] != max(r[0] for r in first_rois["rois"])]
     with store.Store(db_url) as db:  # and up again
