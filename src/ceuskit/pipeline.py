@@ -105,7 +105,7 @@ def _place_rois(clip: Clip, rois: RoiSet) -> RoiSet:
     if bmode is None:
         return rois
     bx0, by0, bx1, by1 = bmode.box
-    inside_bmode = all(r.shape != "mask" and bx0 <= r.bounds()[0] and r.bounds()[2] <= bx1
+    inside_bmode = all(bx0 <= r.bounds()[0] and r.bounds()[2] <= bx1
                        and by0 <= r.bounds()[1] and r.bounds()[3] <= by1 for r in rois.rois)
     if inside_bmode:
         return rois.translated(ceus.box[0] - bx0, ceus.box[1] - by0)
