@@ -140,18 +140,22 @@ def token(name: NameArgument,
 @app.command("audit")
 def audit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
           limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Newest entries to show.")] = 200,
-          user: Annotated[str | None, typer.Option("--user", help="Only this actor.")] = None,
+          user: Annotated[str | None, typer.Option("--user", help="Only this actor (a user name, bootstrap or "
+                                                   "cli:OSUSER; any case).")] = None,
           action: Annotated[str | None, typer.Option("--action", help="Only this action (e.g. sign_in_failed).")] = None,
           db: DbOption = DEFAULT_URL) -> None:
     """The audit log, newest first: sign-ins, user changes, ROI edits, analyses, reads, exports, reports."""
     from ceuskit.errors import InputError
     from ceuskit.store import Store
-    from ceuskit.store.audit import ACTIONS, audit_events
+    from ceuskit.store.audit import ACTIONS, audit_events, count_events
 
-    if action is not None and action not in ACTIONS:
-        raise InputError(f"--action {action!r} is not an audited action; one of {', '.join(ACTIONS)}")
+    if action is not None:
+        action = action.strip().lower().replace("-", "_")
+        if action not in ACTIONS:
+            raise InputError(f"--action {action!r} is not an audited action; one of {', '.join(ACTIONS)}")
     with Store(db, create=False) as store:
         events = audit_events(store, limit=limit, actor=user, action=action)
+        total = count_events(store) if not events else len(events)
     if as_json:
         typer.echo(json.dumps(events, indent=1))
         return
@@ -159,5 +163,8 @@ def audit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items())
         typer.echo(f"{e['at'][:19].replace('T', ' ')}  {e['actor']:20s} {e['action']:22s} {e['target'] or '':24s} "
                    f"{detail}")
-    if not events:
+    if not events and total:
+        asked = " and ".join(f"--{k} {v}" for k, v in (("user", user), ("action", action)) if v is not None)
+        typer.echo(f"no entry matches {asked} (the audit log holds {total})")
+    elif not events:
         typer.echo("the audit log is empty")
