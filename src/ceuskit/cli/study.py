@@ -36,6 +36,17 @@ def _resolver(pacs: str, cache: Path | None) -> Any:
     return ClipResolver(resolve_destination(pacs), cache)
 
 
+def _warn_without_key(deidentify: bool) -> None:
+    """Say once, on stderr, that pseudonyms made without ``CEUSKIT_PSEUDONYM_KEY`` can be recomputed."""
+    from ceuskit.study.manifest import PSEUDONYM_KEY_VARIABLE, pseudonym_key_is_set
+
+    if deidentify and not pseudonym_key_is_set():
+        typer.echo(f"ceuskit: warning: {PSEUDONYM_KEY_VARIABLE} is not set, so the pseudonyms are keyed by the "
+                   "study's name and anyone with the patient ids can recompute them; for real data set a secret "
+                   f"first (export {PSEUDONYM_KEY_VARIABLE}=$(openssl rand -hex 32)) and keep it for every later "
+                   "import of this study", err=True)
+
+
 def _store(db: str, *, create: bool = False) -> Store:
     """The study database; only ``init`` and ``import`` create a missing one (the others say to run init)."""
     from ceuskit.store import Store
@@ -71,6 +82,7 @@ def import_(manifest: Annotated[Path, typer.Argument(help="Manifest CSV: patient
 
     from ceuskit.study import import_manifest
 
+    _warn_without_key(deidentify)
     with _resolver(pacs, pacs_cache) if pacs else nullcontext() as resolver, _store(db, create=True) as store:
         counts = import_manifest(store, manifest, deidentify=deidentify, study=study, deid_dir=deid_dir,
                                  pacs=resolver)
@@ -85,6 +97,7 @@ def import_reads(reads: Annotated[Path, typer.Argument(help="CSV: patient_id, le
     """Store readers' visual labels (for reader-vs-software and reader-vs-reader kappa)."""
     from ceuskit.study import import_reads as run_import
 
+    _warn_without_key(deidentify)
     with _store(db) as store:
         n = run_import(store, reads, deidentify=deidentify, study=study)
     typer.echo(f"imported {n} reader read(s)")
