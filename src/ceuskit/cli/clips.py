@@ -132,6 +132,28 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
         typer.echo(f"wrote {out / 'analysis.json'}")
 
 
+def _earlier_outputs(out_dir: Path, *, cohort: bool, examination: bool, name: str) -> list[Path]:
+    """Files of an earlier simulation that this one would overwrite (their names are the outputs' interface:
+    ``NAME.dcm`` with ``NAME.roi.json`` and ``NAME.truth.json``; an examination's ``NAME_loop``, ``NAME_sweepK``
+    and ``NAME.truth.json``; a cohort's ``manifest.csv``, ``reads.csv``, ``truth.json`` and ``clips/``)."""
+    if cohort:
+        found = [out_dir / f for f in ("manifest.csv", "reads.csv", "truth.json")]
+        found += sorted((out_dir / "clips").glob("P*_L1.*"))
+    elif examination:
+        found = [out_dir / f"{name}.truth.json", *sorted(out_dir.glob(f"{name}_loop.*")),
+                 *sorted(out_dir.glob(f"{name}_sweep*.*"))]
+    else:
+        found = [out_dir / f"{name}{suffix}" for suffix in (".dcm", ".roi.json", ".truth.json")]
+    return [p for p in found if p.is_file()]
+
+
+def _refuse_to_overwrite(out_dir: Path, earlier: list[Path]) -> None:
+    if earlier:
+        shown = ", ".join(p.name for p in earlier[:3]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
+        raise InputError(f"{out_dir} already holds an earlier simulation ({shown}); give --force to overwrite it, or "
+                         "another folder or --name")
+
+
 @app.command()
 def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the phantom's files.")] = None,
              pattern: Annotated[str, typer.Option("--pattern", help="Enhancement pattern (see --list-patterns).")] = "hyper-early-hypo",
@@ -157,7 +179,9 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
              sweeps: Annotated[str, typer.Option("--sweeps", help="With --examination: sweep starts, s after the "
                                                  "injection, comma-separated.")] = "120,180,240",
              sweep_duration: Annotated[float, typer.Option("--sweep-duration", help="With --examination: sweep "
-                                                           "length (s).")] = 8.0) -> None:
+                                                           "length (s).")] = 8.0,
+             force: Annotated[bool, typer.Option("--force", help="Overwrite the files of an earlier simulation in "
+                                                 "OUT_DIR (refused otherwise).")] = False) -> None:
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
     from ceuskit.simulate.cases import REAL_WORLD, real_world_case
@@ -177,6 +201,10 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
         return
     if out_dir is None:
         raise InputError("give the folder to write the phantom to: ceuskit simulate OUT_DIR …")
+    if not force:
+        _refuse_to_overwrite(out_dir, _earlier_outputs(out_dir, cohort=cohort > 0, examination=examination,
+                                                       name=("exam" if name == "phantom" else name) if examination
+                                                       else name))
     if cohort:
         with progress_bar("simulating patients") as progress:
             manifest = simulate_cohort(out_dir, n_patients=cohort, seed=seed, progress=progress)
