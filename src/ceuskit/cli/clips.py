@@ -12,6 +12,7 @@ import typer
 from ceuskit.cli import app
 from ceuskit.cli.progress import progress_bar
 from ceuskit.errors import InputError
+from ceuskit.report.words import label_words, washout_words
 
 FpsOption = Annotated[float | None, typer.Option("--fps", help="Frame rate (frames/s) when the file has no timing.")]
 LayoutOption = Annotated[str, typer.Option("--layout", help="auto, single, dual-left-ceus or dual-right-ceus.")]
@@ -52,16 +53,15 @@ def _summary_lines(document: Mapping[str, Any]) -> list[str]:
         art, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
         onset = "n/a" if art["onset_s"] is None else f"{art['onset_s']:.1f} s"
         rel = "n/a" if art["relative_peak_db"] is None else f"{art['relative_peak_db']:+.1f} dB"
-        washout = "no wash-out"
+        washout = f"wash-out: {washout_words(pv)}"
         if pv["washout"] and pv["washout_onset_s"] is not None:
-            washout = f"{pv['washout_timing']} {pv['washout_degree']} wash-out from {pv['washout_onset_s']:.1f} s"
-        elif pv["washout"]:
+            washout += f", from {pv['washout_onset_s']:.1f} s"
+        elif pv["washout"] and pv.get("washout_onset_interval_s"):
             low, high = pv["washout_onset_interval_s"]
-            washout = (f"{pv['washout_timing']} {pv['washout_degree']} wash-out, begun between {low:.1f} and "
-                       f"{high:.1f} s (between clips)")
+            washout += f", begun between {low:.1f} and {high:.1f} s (between clips)"
         late_db = "" if late["relative_db"] is None else f" ({late['relative_db']:+.1f} dB)"
-        lines.append(f"{lesion['roi']} vs {lesion['reference']}: arterial {art['enhancement']} ({rel}), onset {onset}; "
-                     f"{washout}; late {late['enhancement']}{late_db}")
+        lines.append(f"{lesion['roi']} vs {lesion['reference']}: arterial: {label_words(art['enhancement'])} ({rel}), "
+                     f"onset {onset}; {washout}; late: {label_words(late['enhancement'])}{late_db}")
         if lesion["lirads"]["category"]:
             lines.append(f"  CEUS LI-RADS (decision support): {lesion['lirads']['category']}")
     for flag in document.get("quality", []):
