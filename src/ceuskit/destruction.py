@@ -121,7 +121,8 @@ def _window(t: np.ndarray, d: np.ndarray, lo_s: float, hi_s: float, anchor: int,
 
 
 def _segment_destructions(t: np.ndarray, d: np.ndarray, opts: DestructionOptions) -> list[Destruction]:
-    whole = np.nanmean(np.where(np.isfinite(d), d, np.nan), axis=0) if d.shape[0] else np.full(t.size, np.nan)
+    counts = np.isfinite(d).sum(axis=0)
+    whole = np.where(counts > 0, np.where(np.isfinite(d), d, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
     found: list[Destruction] = []
     k = 1
     while k < t.size - 1:

@@ -43,7 +43,7 @@ class StepOptions:
     window_s: float = 3.0
     min_samples: int = 12
     sigmas: float = 4.0
-    fit_noise: float = 1.8
+    fit_noise: float = 2.5
     parallel: float = 0.5
     gain_tolerance_db: float = 1.0
 
