@@ -89,7 +89,8 @@ def find_events(timeline: Timeline) -> Events:
     """Destructions and level steps of ``timeline`` and the samples the bolus fits and phases may use."""
     t, power = timeline.times_s, timeline.power
     destructions = find_destructions(t, power, segments=timeline.segment)
-    exclude = spikes(t, power, segments=timeline.segment).any(axis=0)
+    flashes: np.ndarray = np.asarray(spikes(t, power, segments=timeline.segment), dtype=bool).reshape(power.shape)
+    exclude: np.ndarray = np.any(flashes, axis=0)
     for item in destructions:
         exclude[item.start:item.stop] = True
     steps = find_steps(t, power, segments=timeline.segment, exclude=exclude)

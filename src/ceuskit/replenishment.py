@@ -325,12 +325,14 @@ def fit_refills(taus_s: Sequence[np.ndarray] | np.ndarray, values: Sequence[np.n
     >>> round(float(fit.beta_per_s[0]), 4), round(float(fit.blood_volume[0]), 4)
     (0.35, 0.2)
     """
-    shared = np.asarray(taus_s, dtype=float) if isinstance(values, np.ndarray) and values.ndim == 2 else None
-    if shared is not None and shared.ndim == 1 and np.isfinite(values).all() and np.isfinite(shared).all():
-        if shared.size != values.shape[1]:
-            raise ValueError(f"{shared.size} refill times for refills of {values.shape[1]} samples")
-        out = np.full((values.shape[0], 6), np.nan)  # one time axis, every sample measured: no copies
-        _fit_rows(np.ascontiguousarray(shared), np.ascontiguousarray(values, dtype=float), out)
+    rows = values if isinstance(values, np.ndarray) and values.ndim == 2 else None
+    shared = np.asarray(taus_s, dtype=float) if rows is not None else None
+    if rows is not None and shared is not None and shared.ndim == 1 and np.isfinite(rows).all() \
+            and np.isfinite(shared).all():
+        if shared.size != rows.shape[1]:
+            raise ValueError(f"{shared.size} refill times for refills of {rows.shape[1]} samples")
+        out = np.full((rows.shape[0], 6), np.nan)  # one time axis, every sample measured: no copies
+        _fit_rows(np.ascontiguousarray(shared), np.ascontiguousarray(rows, dtype=float), out)
     else:
         tau, y, offsets = _flatten(taus_s, values)
         out = np.full((offsets.size - 1, 6), np.nan)

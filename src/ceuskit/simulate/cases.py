@@ -52,11 +52,13 @@ REAL_WORLD: dict[str, Phantom] = {
 
 
 def real_world_case(name: str) -> Phantom:
-    """The phantom of a named case; ``InputError`` listing the names for an unknown one."""
+    """The phantom of a named case (:data:`REAL_WORLD` or :data:`KINETIC_CASES`); ``InputError`` listing the
+    names for an unknown one."""
+    cases = {**REAL_WORLD, **KINETIC_CASES}
     try:
-        return REAL_WORLD[name]
+        return cases[name]
     except KeyError:
-        raise InputError(f"unknown case {name!r}; choose one of {', '.join(REAL_WORLD)}") from None
+        raise InputError(f"unknown case {name!r}; choose one of {', '.join(cases)}") from None
 
 
 # destruction–replenishment and level steps (issue 19): the real-world cases' image, display and frame jitter on a
@@ -96,3 +98,19 @@ LEVEL_STEPS: dict[str, Phantom] = {
                                           out_of_plane_period_s=0.0, level_steps=((70.0, 4.0),)),
 }
 """Level steps in every ROI at once (gain changes) of 2–9 dB."""
+
+KINETIC_CASES: dict[str, Phantom] = {**REPLENISHMENT, **BOLUS_DESTRUCTION, **LEVEL_STEPS}
+"""Every destruction–replenishment and level-step case."""
+
+
+def describe_kinetics(ph: Phantom) -> str:
+    """One line saying what a kinetic case holds (for ``ceuskit simulate --list-cases``)."""
+    parts = [f"{ph.fps:g} Hz", "infusion" if ph.infusion else ph.pattern]
+    if ph.destruction_times_s:
+        parts.append(f"{len(ph.destruction_times_s)} destruction(s) of {ph.flash_frames} frame(s) at "
+                     + ", ".join(f"{v:g}" for v in ph.destruction_times_s) + " s, refill β "
+                     + "/".join(f"{v:g}" for v in ph.refill_beta_per_s) + " s⁻¹ (liver/lesion)")
+    if ph.level_steps:
+        parts.append("level steps " + ", ".join(f"{db:+g} dB at {at:g} s" for at, db in ph.level_steps))
+    return ", ".join(parts)
+
