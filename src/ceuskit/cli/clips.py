@@ -223,13 +223,13 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's 
          clips: Annotated[int, typer.Option("--clips", help="How many single phantom clips to show first.")] = 6,
          patients: Annotated[int, typer.Option("--patients", help="Patients in the simulated cohort.")] = 18,
          workers: Annotated[int | None, typer.Option("--workers", help="Dask workers for the cohort.")] = None) -> None:
-    """Phantom clips read against their truth, one examination read with and without its late-phase sweeps, then a
-    seed-like cohort study with its report.
+    """Phantom clips read against their truth, one examination read with and without its late-phase sweeps, one
+    destruction–replenishment clip, then a seed-like cohort study with its report.
 
     Everything runs on embedded defaults (simulated data, SQLite in the output folder); the last line printed
     is the path of the cohort report.
     """
-    from ceuskit.demo import run_clip_demo, run_examination_demo
+    from ceuskit.demo import run_clip_demo, run_examination_demo, run_replenishment_demo
     from ceuskit.study import run_demo
 
     if clips > 0:
@@ -237,6 +237,8 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's 
         run_clip_demo(out / "clips", n_clips=clips, echo=typer.echo)
     typer.echo("== one examination: the loop alone, then with its late-phase sweeps (arterial/wash-out/late)")
     run_examination_demo(out / "examination", echo=typer.echo)
+    typer.echo("== destruction–replenishment: refills after two high-MI destructions, truth vs ceuskit")
+    run_replenishment_demo(out / "replenishment", echo=typer.echo)
     typer.echo(f"== cohort: {patients} simulated patients, seed study vs ceuskit")
     report = run_demo(out / "cohort", n_patients=patients, workers=workers, echo=typer.echo)
     typer.echo(str(report.resolve()))
