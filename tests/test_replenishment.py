@@ -116,9 +116,10 @@ def test_a_bolus_clip_with_a_destruction_reads_as_the_clip_cut_before_it(tmp_pat
 
     ph = BOLUS_DESTRUCTION[name]
     whole = simulate_clip(tmp_path, ph, name="whole")
-    start = whole.truth_data["destructions"][0]["start_s"]
-    cut = simulate_clip(tmp_path, replace(ph, destruction_times_s=(), duration_s=start + ph.lead_in_s - 1e-3),
-                        name="cut")
+    first = whole.truth_data["destructions"][0]["flash_frames"][0]
+    cut = simulate_clip(tmp_path, replace(ph, destruction_times_s=(), duration_s=(first - 0.5) / ph.fps),
+                        name="cut")  # the same phantom's first frames, up to the destruction's first frame
+    assert len(cut.truth_data["frame_times_s"]) == first
     options = {"injection_time_s": ph.lead_in_s, "motion": False, "dynamic_range_db": ph.dynamic_range_db}
     a, b = analyze(whole.dicom, whole.roi, **options).document, analyze(cut.dicom, cut.roi, **options).document
     assert a["lesions"][0]["pattern"] == b["lesions"][0]["pattern"] == "arterial hyper, early mild wash-out, late " \

@@ -135,7 +135,9 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
     try:
         p = task["parameters"]
         options = {"injection_time_s": p["injection_time_s"], "dynamic_range_db": p["dynamic_range_db"],
-                   "model": p["model"], "motion": p["motion"], "fps": p["fps"], "kinetics": p.get("kinetics", "auto")}
+                   "model": p["model"], "motion": p["motion"], "fps": p["fps"]}
+        if "kinetics" in p:  # given only when not the default
+            options["kinetics"] = p["kinetics"]
         clips = task["clips"]
         if len(clips) > 1:
             offsets = [clip["offset_s"] for clip in clips]
