@@ -12,7 +12,8 @@ export async function analyse() {
   const bar = $("progress");
   bar.hidden = false; bar.value = 0; $("analyse").disabled = true; status("analysing…");
   try {
-    const job = await sendJSON(`/api/lesions/${view.lesion.id}/analyze`, "POST", {});
+    const kinetics = $("kinetics") ? $("kinetics").value : "auto";  // bolus | replenishment | auto
+    const job = await sendJSON(`/api/lesions/${view.lesion.id}/analyze?kinetics=${kinetics}`, "POST", {});
     const result = await pollJob(job, (p) => { bar.value = p; });
     const analysis = await getJSON(`/api/analyses/${result.analysis_id}`);
     showAnalysis(analysis);
