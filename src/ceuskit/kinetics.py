@@ -38,7 +38,21 @@ KINETICS = ("auto", "bolus", "replenishment")
 
 
 def check_kinetics(kinetics: str) -> str:
-    """``kinetics`` when it is one of :data:`KINETICS`, else :class:`~ceuskit.errors.InputError`."""
+    """Check a kinetics option.
+
+    Parameters
+    ----------
+    kinetics : "auto", "bolus" or "replenishment".
+
+    Returns
+    -------
+    ``kinetics`` unchanged.
+
+    Raises
+    ------
+    InputError
+        It is not one of :data:`KINETICS`.
+    """
     if kinetics not in KINETICS:
         raise InputError(f"kinetics {kinetics!r} is not one of {', '.join(KINETICS)}")
     return kinetics
@@ -86,7 +100,16 @@ class Events:
 
 
 def find_events(timeline: Timeline) -> Events:
-    """Destructions and level steps of ``timeline`` and the samples the bolus fits and phases may use."""
+    """Destructions and level steps of a recording and the samples the bolus fits and phases may use.
+
+    Parameters
+    ----------
+    timeline : the curves of every ROI on the examination's time axis.
+
+    Returns
+    -------
+    :class:`Events`.
+    """
     t, power = timeline.times_s, timeline.power
     destructions = find_destructions(t, power, segments=timeline.segment)
     flashes: np.ndarray = np.asarray(spikes(t, power, segments=timeline.segment), dtype=bool).reshape(power.shape)
@@ -101,14 +124,30 @@ def find_events(timeline: Timeline) -> Events:
 
 
 def cut(timeline: Timeline, end: int) -> Timeline:
-    """The first ``end`` samples of ``timeline``."""
+    """The first samples of a timeline.
+
+    Parameters
+    ----------
+    timeline : the curves.  end : how many samples to keep.
+
+    Returns
+    -------
+    A :class:`~ceuskit.timeline.Timeline` of the samples ``[0, end)``.
+    """
     return Timeline(timeline.times_s[:end], timeline.names, timeline.power[:, :end], timeline.saturated[:, :end],
                     timeline.segment[:end])
 
 
 def explain_cut_phases(lesions: list[dict[str, Any]], timeline: Timeline, events: Events, late_start_s: float,
                        arterial_end_s: float) -> None:
-    """Say why a phase recorded only after a destruction (or an unequal step) is ``not_assessed``, in place."""
+    """Say why a phase recorded only after a destruction (or an unequal step) is ``not_assessed``, in place.
+
+    Parameters
+    ----------
+    lesions : the lesions' readings (analysis.json ``lesions``); a ``reason`` is added to such a phase.
+    timeline : the whole recording.  events : from :func:`find_events`.
+    late_start_s, arterial_end_s : the phase windows, s after injection.
+    """
     if events.phase_end >= timeline.times_s.size:
         return
     at = float(timeline.times_s[events.phase_end])

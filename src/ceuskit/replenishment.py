@@ -53,7 +53,17 @@ _MESSAGES = ("converged", "too few samples", "no refill (the level does not rise
 
 
 def refill_model(tau_s: np.ndarray, baseline: float, blood_volume: float, beta_per_s: float) -> np.ndarray:
-    """y = b + A·(1 − e^(−β·τ)) at τ = t − t_d ≥ 0 (s); b and A in linear power, β in s⁻¹."""
+    """The replenishment model y = b + A·(1 − e^(−β·τ)).
+
+    Parameters
+    ----------
+    tau_s : times since the destruction, t − t_d ≥ 0, s.
+    baseline, blood_volume : b and A, linear power.  beta_per_s : β, s⁻¹.
+
+    Returns
+    -------
+    y, linear power, of the shape of ``tau_s``.
+    """
     tau = np.asarray(tau_s, dtype=float)
     return baseline + blood_volume * (1.0 - np.exp(-beta_per_s * tau))
 

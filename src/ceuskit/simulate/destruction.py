@@ -167,6 +167,14 @@ def kinetics_curves(ph: Phantom, t_inj_s: np.ndarray) -> tuple[np.ndarray, np.nd
     Without destructions and infusion this is :func:`ceuskit.simulate.contrast_curves` unchanged. With
     ``infusion`` the blood level rises from the liver's arrival to a steady ``peak_power`` (liver) and
     ``lesion_volume_ratio × peak_power`` (lesion) instead of the pattern's bolus.
+
+    Parameters
+    ----------
+    ph : the phantom.  t_inj_s : (T,) frame times after injection, s.
+
+    Returns
+    -------
+    (liver, lesion), each (T,) contrast power above the tissue.
     """
     if ph.infusion:
         rise = 0.5 * (1 + np.tanh((t_inj_s - ph.liver_arrival_s - 4.0) / 1.5))
@@ -182,7 +190,16 @@ def kinetics_curves(ph: Phantom, t_inj_s: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def frame_gains(ph: Phantom, t_inj_s: np.ndarray) -> np.ndarray:
-    """(T,) factor on each frame's whole echo: the flash frames' brightening times the level steps."""
+    """The factor on each frame's whole echo: the flash frames' brightening times the level steps.
+
+    Parameters
+    ----------
+    ph : the phantom.  t_inj_s : (T,) frame times after injection, s.
+
+    Returns
+    -------
+    (T,) linear factor (1 without destructions and steps).
+    """
     flashes = flash_frames(t_inj_s, ph.destruction_times_s, ph.flash_frames)
     return _flash_gain(t_inj_s.size, flashes, ph.flash_db) * _step_gain(t_inj_s, ph.level_steps)
 
