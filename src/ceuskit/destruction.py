@@ -87,12 +87,6 @@ def _db(power: np.ndarray) -> np.ndarray:
         return np.where(power > 0, 10.0 * np.log10(np.where(power > 0, power, 1.0)), np.nan)
 
 
-def _last_finite(values: np.ndarray, stop: int, count: int) -> np.ndarray:
-    """The last ``count`` finite entries of ``values[:stop]`` (fewer when there are fewer)."""
-    before = np.flatnonzero(np.isfinite(values[:stop]))
-    return values[before[-count:]] if before.size else values[:0]
-
-
 def _level(d: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Per ROI (rows of ``d``), the median of its finite samples at ``idx`` (NaN without one)."""
     out = np.full(d.shape[0], np.nan)
@@ -124,9 +118,11 @@ def _segment_destructions(t: np.ndarray, d: np.ndarray, opts: DestructionOptions
     counts = np.isfinite(d).sum(axis=0)
     whole = np.where(counts > 0, np.where(np.isfinite(d), d, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
     found: list[Destruction] = []
+    finite = np.flatnonzero(np.isfinite(whole))
     k = 1
     while k < t.size - 1:
-        previous = _last_finite(whole, k, 3)
+        before = int(np.searchsorted(finite, k))  # finite samples before k
+        previous = whole[finite[max(before - 3, 0):before]]
         if not (np.isfinite(whole[k]) and previous.size == 3 and whole[k] - np.median(previous) >= opts.jump_db / 2):
             k += 1
             continue
