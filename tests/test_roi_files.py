@@ -172,7 +172,8 @@ def test_rois_drawn_on_the_bmode_half_survive_a_mask(tmp_path: Path, capsys: pyt
     assert from_json["lesions"][0]["arterial_phase"]["enhancement"] == truth["pattern"]["arterial"]
 
 
-@pytest.mark.parametrize("case", ["clip", "video", "text", "truth", "bad_description", "other_dicom_seg_type"])
+@pytest.mark.parametrize("case", ["clip", "video", "text", "truth", "bad_description", "other_dicom_seg_type",
+                                  "damaged_nifti"])
 def test_a_file_that_is_no_roi_file_says_what_it_should_have_been(phantom: dict[str, Any], tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str],
                                                                   case: str) -> None:
@@ -198,6 +199,11 @@ def test_a_file_that_is_no_roi_file_says_what_it_should_have_been(phantom: dict[
         Image.fromarray(np.ones((8, 8), np.uint8)).save(roi.with_suffix(".png"), pnginfo=info)
         roi = roi.with_suffix(".png")
         expected = "its ceuskit ROI description is malformed (reference_frame -1)"
+    elif case == "damaged_nifti":  # named NIfTI, cut short: said to be a NIfTI that cannot be read
+        nifti = _export(phantom["roi"], phantom["clip"], tmp_path / "r.nii.gz", capsys)
+        roi = tmp_path / "cut.nii.gz"
+        roi.write_bytes(nifti.read_bytes()[:40])
+        expected = "not a readable NIfTI label mask"
     else:
         seg = _export(phantom["roi"], phantom["clip"], tmp_path / "r.dcm", capsys)
         ds = pydicom.dcmread(seg)

@@ -30,7 +30,7 @@ from skimage.draw import polygon as draw_polygon
 
 from ceuskit.errors import RoiError
 
-__all__ = ["Roi", "RoiSet", "checked_roi_set", "load_rois", "parse_rois"]
+__all__ = ["Roi", "RoiSet", "checked_roi_set", "load_rois", "parse_rois", "rois_from_label_mask"]
 
 SHAPES = ("ellipse", "polygon", "rectangle", "mask")
 ROLES = ("lesion", "parenchyma")
@@ -289,6 +289,56 @@ def checked_roi_set(rois: Sequence[Roi], reference_frame: int, *, source: str) -
     RoiError
         Duplicate names, a reference to no parenchyma ROI, or no lesion.
     """
+    return _validated(tuple(rois), reference_frame, source)
+
+
+def rois_from_label_mask(labels: np.ndarray, *, reference_frame: int = 0, source: str = "label mask",
+                         described: Mapping[int, tuple[str, str, str | None]] | None = None) -> RoiSet:
+    """ROIs from an integer label image.
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        (rows, columns) whole numbers; 0 is background.
+    reference_frame : int
+        The frame the ROIs were drawn on.
+    source : str
+        The file it came from, for messages.
+    described : Mapping, optional
+        Label value → (name, role, reference) from the file's description
+        (:class:`ceuskit.roi_labels.LabelDescription`); labels it does not describe follow the convention:
+        1 lesion, 2 liver (parenchyma), 3, 4, … further lesions.
+
+    Returns
+    -------
+    RoiSet
+        One ``mask`` ROI per label present, in label order.
+
+    Raises
+    ------
+    RoiError
+        Not 2-D, not whole numbers, no lesion, duplicate names or references to no parenchyma ROI.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim == 3 and 1 in labels.shape:
+        labels = labels.reshape([s for s in labels.shape if s != 1])
+    if labels.ndim != 2:
+        raise RoiError(f"{source}: expected a 2-D label image, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise RoiError(f"{source}: labels must be whole numbers (1 lesion, 2 liver, 3… more lesions)")
+        labels = labels.astype(np.int64)
+    described = described or {}
+    rois = []
+    for value in sorted(int(v) for v in np.unique(labels) if v > 0):
+        reference = None
+        if value in described:
+            name, role, reference = described[value]
+        elif value == 2:
+            name, role = "liver", "parenchyma"
+        else:
+            name, role = ("lesion" if value == 1 else f"lesion{value}"), "lesion"
+        rois.append(Roi(name, role, "mask", {"label": value}, reference, labels == value))
     return _validated(tuple(rois), reference_frame, source)
 
 

@@ -12,13 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from ceuskit.errors import RoiError
-from ceuskit.roi import ROLES, Roi, RoiSet, checked_roi_set
+from ceuskit.roi import ROLES, RoiSet
 
-__all__ = ["LABEL_DESCRIPTION", "LabelDescription", "describe_labels", "label_numbers", "parse_label_description",
-           "rois_from_label_mask"]
+__all__ = ["LABEL_DESCRIPTION", "LabelDescription", "describe_labels", "label_numbers", "parse_label_description"]
 
 LABEL_DESCRIPTION = "ceuskit-rois"
 """Key of the ROI description a label-mask file carries (NIfTI extension, PNG text chunk, TIFF description)."""
@@ -123,52 +120,3 @@ def parse_label_description(document: Any, *, source: str) -> LabelDescription:
             raise bad(f"label {key}: {dict(item)!r}")
         labels[int(key)] = (name.strip(), role, reference)
     return LabelDescription(reference_frame, labels)
-
-
-def rois_from_label_mask(labels: np.ndarray, *, reference_frame: int = 0, source: str = "label mask",
-                         described: Mapping[int, tuple[str, str, str | None]] | None = None) -> RoiSet:
-    """ROIs from an integer label image.
-
-    Parameters
-    ----------
-    labels : np.ndarray
-        (rows, columns) whole numbers; 0 is background.
-    reference_frame : int
-        The frame the ROIs were drawn on.
-    source : str
-        The file it came from, for messages.
-    described : Mapping, optional
-        Label value → (name, role, reference) from the file's :class:`LabelDescription`; labels it does not
-        describe follow the convention: 1 lesion, 2 liver (parenchyma), 3, 4, … further lesions.
-
-    Returns
-    -------
-    RoiSet
-        One ``mask`` ROI per label present, in label order.
-
-    Raises
-    ------
-    RoiError
-        Not 2-D, not whole numbers, no lesion, duplicate names or references to no parenchyma ROI.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim == 3 and 1 in labels.shape:
-        labels = labels.reshape([s for s in labels.shape if s != 1])
-    if labels.ndim != 2:
-        raise RoiError(f"{source}: expected a 2-D label image, got shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise RoiError(f"{source}: labels must be whole numbers (1 lesion, 2 liver, 3… more lesions)")
-        labels = labels.astype(np.int64)
-    described = described or {}
-    rois = []
-    for value in sorted(int(v) for v in np.unique(labels) if v > 0):
-        reference = None
-        if value in described:
-            name, role, reference = described[value]
-        elif value == 2:
-            name, role = "liver", "parenchyma"
-        else:
-            name, role = ("lesion" if value == 1 else f"lesion{value}"), "lesion"
-        rois.append(Roi(name, role, "mask", {"label": value}, reference, labels == value))
-    return checked_roi_set(rois, reference_frame, source=source)

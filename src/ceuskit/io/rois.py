@@ -35,13 +35,8 @@ from pydicom.multival import MultiValue
 
 from ceuskit.errors import RoiError
 from ceuskit.io.nifti import NIFTI_COMMENT
-from ceuskit.roi import Roi, RoiSet, checked_roi_set, parse_rois
-from ceuskit.roi_labels import (
-    LABEL_DESCRIPTION,
-    LabelDescription,
-    parse_label_description,
-    rois_from_label_mask,
-)
+from ceuskit.roi import Roi, RoiSet, checked_roi_set, parse_rois, rois_from_label_mask
+from ceuskit.roi_labels import LABEL_DESCRIPTION, LabelDescription, parse_label_description
 
 __all__ = ["NOT_AN_ROI_FILE", "SEG_STORAGE", "read_roi_file"]
 
@@ -93,8 +88,11 @@ def read_roi_file(path: str | Path, *, pixel_spacing_mm: tuple[float, float] | N
         return _read_image(path, default_frame)
     if head[128:132] == b"DICM":
         return _read_seg(path)
-    if _is_nifti(path, head):
+    name = path.name.lower()
+    if _is_nifti(path, head) or name.endswith((".nii", ".nii.gz")):  # by name too: a damaged one says so
         return _read_nifti(path, default_frame)
+    if name.endswith((".png", ".tif", ".tiff")):
+        return _read_image(path, default_frame)
     return _read_json(path, head, pixel_spacing_mm)
 
 
