@@ -15,6 +15,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -229,6 +230,12 @@ def factory_defaults(app: Sphinx, what: str, name: str, obj: Any, options: Any, 
     return None
 
 
+def no_object_base(app: Sphinx, name: str, obj: Any, options: Any, bases: list[type]) -> None:
+    """No "Bases: object" line under a class that has no other base."""
+    if bases == [object]:
+        bases.clear()
+
+
 def no_type_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
     """A constant without a docstring of its own shows none, not its type's (``tuple``'s "Built-in immutable
     sequence…")."""
@@ -236,6 +243,33 @@ def no_type_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
         own = inspect.cleandoc(type(obj).__doc__ or "").splitlines()
         if own and lines[0].strip() == own[0].strip():
             lines.clear()
+
+
+FIELD_SECTIONS = ("Parameters", "Other Parameters", "Attributes")
+FIELD = re.compile(r"^(\*{0,2}[A-Za-z_][\w, *]*?) : (.+)$")
+
+
+def _is_prose(text: str) -> bool:
+    """Whether what follows ``name :`` is a description rather than a numpydoc type ("int, optional")."""
+    return text.rstrip().endswith((".", "…", ":", ";")) or len(text.split()) > 5
+
+
+def prose_fields(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """Render ``name : description`` field lines (a compact style many ceuskit docstrings use) as numpydoc's
+    ``name`` with the description below it, so the description is not shown as the parameter's type.
+    Proper numpydoc (``name : type`` with a short type) is left as it is."""
+    section = None
+    out: list[str] = []
+    for k, line in enumerate(lines):
+        following = lines[k + 1].strip() if k + 1 < len(lines) else ""
+        if line.strip() and following and set(following) == {"-"} and len(following) >= len(line.strip()):
+            section = line.strip()
+        match = FIELD.match(line) if section in FIELD_SECTIONS else None
+        if match and _is_prose(match.group(2)):
+            out += [match.group(1), "    " + match.group(2)]
+        else:
+            out.append(line)
+    lines[:] = out
 
 
 def run_folder(directive: SphinxDirective) -> Path:
@@ -356,6 +390,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("missing-reference", resolve_internal)
     app.connect("autodoc-process-signature", factory_defaults)
     app.connect("autodoc-process-docstring", no_type_docstring, priority=100)
+    app.connect("autodoc-process-bases", no_object_base)
+    app.connect("autodoc-process-docstring", prose_fields, priority=110)
     app.add_directive("ceuskit-command", CommandDirective)
     app.add_directive("ceuskit-json", JsonDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
