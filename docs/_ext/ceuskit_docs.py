@@ -325,7 +325,8 @@ MAX_ITEMS = 6
 
 
 def _abbreviate(value: Any) -> Any:
-    """``value`` with every list longer than :data:`MAX_ITEMS` cut to its ends (and a note of what was cut)."""
+    """``value`` with every list longer than :data:`MAX_ITEMS` cut to its ends (and a note of what was cut), and
+    floats to ten significant digits."""
     if isinstance(value, dict):
         return {k: _abbreviate(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -333,6 +334,8 @@ def _abbreviate(value: Any) -> Any:
         if len(items) > MAX_ITEMS:
             return [*items[:3], f"… {len(items) - 4} more …", items[-1]]
         return items
+    if isinstance(value, float):
+        return float(f"{value:.10g}")  # 14.200000000000001 is shown as 14.2
     return value
 
 
