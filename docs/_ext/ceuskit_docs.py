@@ -36,6 +36,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 API_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Reading clips and ROIs", ("ceuskit.io", "ceuskit.roi")),
     ("Analysis", ("ceuskit.pipeline", "ceuskit.tic", "ceuskit.onset", "ceuskit.models", "ceuskit.phases",
+                  "ceuskit.kinetics", "ceuskit.destruction", "ceuskit.steps", "ceuskit.replenishment",
                   "ceuskit.quality", "ceuskit.maps")),
     ("Cohorts and readers", ("ceuskit.study", "ceuskit.store", "ceuskit.stats", "ceuskit.agreement")),
     ("Reports, export and PACS", ("ceuskit.report", "ceuskit.report.tic_plot", "ceuskit.report.cohort",
