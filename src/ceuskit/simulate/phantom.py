@@ -78,6 +78,8 @@ class Phantom:
     colour_map: str | None = None  # show the contrast image through a colour map ("gold", "bronze")
     colour_bar: bool = False  # draw the display's bar beside the image
     overlays: tuple[str, ...] = ()  # burned-in: "timer", "mi", "markers", "calliper", "lesion-marker"
+    # curves as readers see them (issue 18): slow rises
+    arterial_time_scale: float = 1.0  # stretches the lesion's arterial bolus in time (2–3.5: peaks 25–35 s)
 
     def pattern_spec(self) -> PhantomPattern:
         try:
@@ -101,6 +103,8 @@ class Phantom:
         if unknown:
             raise InputError(f"unknown overlay(s) {', '.join(sorted(unknown))}; use timer, mi, markers, calliper, "
                              "lesion-marker")
+        if not 0.2 <= self.arterial_time_scale <= 10:
+            raise InputError("arterial_time_scale must lie between 0.2 and 10")
         if not 0 <= self.breathing_irregularity < 1 or self.out_of_plane_period_s < 0:
             raise InputError("breathing_irregularity must lie in [0, 1) and out_of_plane_period_s be ≥ 0")
 
