@@ -122,7 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": message}, status_code=_status(exc, message))
 
     @app.get("/api/health", tags=["health"])
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:  # on the event loop: answers even when every worker thread is busy
         return {"status": "ok", "version": __version__}
 
     for module in (auth, studies, clips, lesions, examination, reading, audit):

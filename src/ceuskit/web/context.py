@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import HTTPException, Request
 
 from ceuskit.web.files import ClipCache, inside
+from ceuskit.web.hashing import HashPool
 from ceuskit.web.jobs import JobRunner
+from ceuskit.web.throttle import SignInGuard, ThrottlePolicy
 
 if TYPE_CHECKING:
     from ceuskit.store import Store
@@ -44,10 +46,12 @@ class Settings:
         A browser session ends after this many seconds without a request (default 30 min).
     session_max_s : float
         ... and this many seconds after sign-in, whatever (default 12 h).
-    max_sign_in_failures : int
-        Failed sign-ins of one user name within ``sign_in_window_s`` after which sign-in answers 429.
-    sign_in_window_s : float
-        The window of that count, in seconds (default 15 min).
+    throttle : ThrottlePolicy
+        The limits of sign-in attempts (:mod:`ceuskit.web.throttle`).
+    hash_workers : int, optional
+        Threads that check passwords (default: one per four CPUs, at least one; :mod:`ceuskit.web.hashing`).
+    hash_queue : int
+        Password checks that may wait for one of them; more get 503 at once.
     pacs : str, optional
         DICOMweb URL or PACS configuration entry of the hospital PACS (:mod:`ceuskit.web.pacs`).
     """
@@ -59,8 +63,9 @@ class Settings:
     map_block_px: int = 4
     session_idle_s: float = 1800.0
     session_max_s: float = 12 * 3600.0
-    max_sign_in_failures: int = 5
-    sign_in_window_s: float = 900.0
+    throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    hash_workers: int | None = None
+    hash_queue: int = 8
     pacs: str | None = None
 
 
@@ -95,13 +100,19 @@ class ReaderClips:
 
 @dataclass
 class Context:
-    """The app's shared state: settings, store, clip cache, job runner and its folders."""
+    """The app's shared state: settings, store, clip cache, job runner, sign-in guard, password-check pool."""
 
     settings: Settings
     db: Store
     clips: ClipCache = field(default_factory=ClipCache)
     jobs: JobRunner = field(default_factory=JobRunner)
     reader_clips: ReaderClips = field(default_factory=ReaderClips)
+    guard: SignInGuard = field(init=False)
+    hashing: HashPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = SignInGuard(self.settings.throttle)
+        self.hashing = HashPool(self.settings.hash_workers, max_waiting=self.settings.hash_queue)
 
     @property
     def data_dir(self) -> Path:
@@ -142,8 +153,9 @@ class Context:
         return bool(list_users(self.db))
 
     def close(self) -> None:
-        """Stop the jobs, close the clips, release the database."""
+        """Stop the jobs and password checks, close the clips, release the database."""
         self.jobs.close()
+        self.hashing.close()
         self.clips.close()
         self.db.close()
 
