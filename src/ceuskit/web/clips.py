@@ -111,4 +111,6 @@ def clip_frame(clip_id: int, index: int, principal: SignedIn, ctx: Ctx) -> Respo
         raise HTTPException(403, "this clip is not in one of your open reading sessions")
     stored = st.get_clip(ctx.db, clip_id)
     png = frame_png(ctx.clip_path(stored["path"]), index, ctx)
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    # a reader's frames are blinded material: never kept by the browser; an administrator's player may cache
+    cache = "private, max-age=3600" if principal.is_admin else "no-store"
+    return Response(png, media_type="image/png", headers={"Cache-Control": cache})
