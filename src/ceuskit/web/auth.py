@@ -92,6 +92,7 @@ def sign_out(principal: SignedIn, request: Request, ctx: Ctx) -> Response:
         raise HTTPException(400, "a bearer token is not a browser session; revoke it with "
                                  "`ceuskit user token NAME --revoke`")
     accounts.end_session(ctx.db, principal.session_id, actor=principal.username, address=client_address(request))
+    ctx.viewers.clear()  # this process's frames stop at once (see security.frame_viewer)
     response = Response(status_code=204)
     clear_session_cookie(response, request)
     return response
