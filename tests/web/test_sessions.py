@@ -140,3 +140,11 @@ def test_sign_ins_are_audited_without_secrets(reader_app: Any, caplog: pytest.Lo
     for where in (str(events), _db_text(reader_app), caplog.text):
         for secret in secrets:
             assert secret not in where
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/read"])
+def test_pages_answer_head_like_get_without_a_body(anonymous: TestClient, path: str) -> None:
+    got, head = anonymous.get(path), anonymous.head(path)
+    assert head.status_code == got.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(got.content))
+    assert head.headers["content-type"] == got.headers["content-type"] and head.headers["cache-control"] == "no-store"

@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
         return serve
 
     for path, name in PAGES.items():
-        app.add_api_route(path, page(name), methods=["GET"], include_in_schema=False)
+        app.add_api_route(path, page(name), methods=["GET", "HEAD"], include_in_schema=False)
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
