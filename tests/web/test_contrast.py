@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import tinycss2
+from tinycss2 import color3
 
-tinycss2 = pytest.importorskip("tinycss2")
-from tinycss2 import color3  # noqa: E402
-
-import ceuskit.web  # noqa: E402
+import ceuskit.web
 
 STYLE = Path(ceuskit.web.__file__).parent / "static" / "style.css"
 SURFACES = ("body", "aside", "button")  # the page, its panels (aside, header, dialogs share --panel), controls
