@@ -115,13 +115,25 @@ def test_the_wait_doubles_per_failure_up_to_its_cap_and_always_ends() -> None:
 
 
 def test_in_flight_attempts_count_so_concurrent_guesses_cannot_slip_through() -> None:
-    guard = SignInGuard(POLICY, clock=Clock())
+    guard = SignInGuard(ThrottlePolicy(in_flight_per_address=100), clock=Clock())
     admitted = [guard.admit("dave", "a") for _ in range(POLICY.pair_free + 3)]
     assert sum(isinstance(t, Ticket) for t in admitted) == POLICY.pair_free
     for ticket in admitted[:POLICY.pair_free]:
         assert isinstance(ticket, Ticket)
         guard.cancel(ticket)  # never checked (server busy): not a failure
     assert isinstance(guard.admit("dave", "a"), Ticket)
+
+
+def test_one_address_may_have_only_a_few_attempts_checked_at_once() -> None:
+    guard = SignInGuard(POLICY, clock=Clock())
+    admitted = [guard.admit(f"user{i}", "a") for i in range(POLICY.in_flight_per_address + 2)]
+    tickets = [t for t in admitted if isinstance(t, Ticket)]
+    assert len(tickets) == POLICY.in_flight_per_address
+    refused = admitted[-1]
+    assert isinstance(refused, Refusal) and refused.reason == "rate" and refused.retry_after_s == 2
+    assert isinstance(guard.admit("user0", "b"), Ticket)  # another address is not held up
+    guard.settle(tickets[0], ok=False)
+    assert isinstance(guard.admit("user9", "a"), Ticket)  # one settled: room for the next
 
 
 def test_guessing_one_account_from_many_addresses_stays_under_the_asvs_bound_and_the_owner_gets_in() -> None:

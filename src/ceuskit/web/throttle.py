@@ -4,7 +4,9 @@ Every attempt is counted under three keys: its client address, its user name (an
 as a known one, so the answers say nothing about which accounts exist) and the pair of both.  An attempt is
 refused early — before any password hash is computed — while one of these waits runs:
 
-1. **rate**: more than ``attempts_per_minute`` attempts from one address within 60 s, whatever their outcome;
+1. **rate**: more than ``attempts_per_minute`` attempts from one address within 60 s, whatever their outcome,
+   or more than ``in_flight_per_address`` being checked at once (one address cannot fill the password-check
+   queue that every user shares);
 2. **pair**: from the ``pair_free``-th failure of one user name from one address within ``window_s``, each
    further failure doubles the wait, from ``first_delay_s`` up to ``max_delay_s``.  The address that guesses
    is slowed; the user signing in from anywhere else is not;
@@ -40,6 +42,7 @@ __all__ = ["Refusal", "SignInGuard", "ThrottlePolicy", "Ticket", "wait_text"]
 
 _HISTORY = 64  # failure times kept per key: the waits stop growing long before this many
 _KNOWN_PER_USER = 16  # addresses remembered per user
+_IN_FLIGHT_WAIT_S = 2.0  # suggested wait when an address has too many attempts being checked
 V = TypeVar("V")
 
 
@@ -51,6 +54,8 @@ class ThrottlePolicy:
     ----------
     attempts_per_minute : int
         Attempts one address may make within 60 s.
+    in_flight_per_address : int
+        Attempts of one address being checked at the same time.
     window_s : float
         Failures older than this (seconds) are forgotten.
     pair_free, address_free, account_free : int
@@ -69,6 +74,7 @@ class ThrottlePolicy:
     """
 
     attempts_per_minute: int = 10
+    in_flight_per_address: int = 2
     window_s: float = 3600.0
     pair_free: int = 5
     address_free: int = 20
@@ -187,6 +193,9 @@ class SignInGuard:
             attempts = self._attempts.get(address)
             waits = {"rate": attempts[0] + 60.0 - now if len(attempts) == attempts.maxlen else 0.0}
             keys = self._keys(name, address)
+            in_flight = self._pending.peek(keys["address"])
+            if in_flight is not None and in_flight[0] >= p.in_flight_per_address:
+                waits["rate"] = max(waits["rate"], _IN_FLIGHT_WAIT_S)
             waits["pair"] = _doubling_wait(self._times(keys["pair"], now), p.pair_free, p.first_delay_s,
                                            p.max_delay_s, now)
             waits["address"] = _doubling_wait(self._times(keys["address"], now), p.address_free, p.first_delay_s,
