@@ -63,7 +63,22 @@ class FrameCache:
 
     async def get(self, clip: str, index: int, encode: Callable[[], bytes]) -> bytes:
         """Frame ``index`` of ``clip``: from the cache, else ``encode()`` on an encoding thread (one call
-        for all concurrent requests of that frame; an exception reaches each of them and nothing is kept)."""
+        for all concurrent requests of that frame; an exception reaches each of them and nothing is kept).
+
+        Parameters
+        ----------
+        clip : str
+            The clip's key (its resolved path).
+        index : int
+            The frame, 0-based.
+        encode : callable
+            Makes the encoded frame when it is not kept.
+
+        Returns
+        -------
+        bytes
+            The encoded frame.
+        """
         key = (clip, index)
         with self._lock:
             found = self._frames.get(key)
@@ -111,7 +126,17 @@ class Expiring(Generic[K, V]):
         self._lock = Lock()
 
     def get(self, key: K) -> V | None:
-        """The value of ``key`` if remembered less than ``ttl_s`` ago, else None."""
+        """The value of ``key`` if remembered less than ``ttl_s`` ago, else None.
+
+        Parameters
+        ----------
+        key : hashable
+            What the value was remembered under.
+
+        Returns
+        -------
+        The value, or None when unknown or expired.
+        """
         with self._lock:
             found = self._items.get(key)
             if found is None or time.monotonic() - found[0] >= self.ttl_s:
@@ -119,7 +144,19 @@ class Expiring(Generic[K, V]):
             return found[1]
 
     def put(self, key: K, value: V) -> V:
-        """Remember ``value`` for ``key`` from now; returns it."""
+        """Remember ``value`` for ``key`` from now.
+
+        Parameters
+        ----------
+        key : hashable
+            What to remember it under.
+        value : object
+            The value.
+
+        Returns
+        -------
+        ``value`` itself (so a lookup reads ``cache.get(k) or cache.put(k, compute())``).
+        """
         with self._lock:
             self._items[key] = (time.monotonic(), value)
             self._items.move_to_end(key)

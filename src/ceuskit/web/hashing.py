@@ -36,7 +36,13 @@ class PoolBusy(Exception):
 
 
 def default_workers() -> int:
-    """One worker per four CPUs, at least one (Argon2 runs its lanes on several threads of its own)."""
+    """One worker per four CPUs, at least one (Argon2 runs its lanes on several threads of its own).
+
+    Returns
+    -------
+    int
+        The number of password-check threads.
+    """
     return max(1, (os.cpu_count() or 1) // 4)
 
 
@@ -78,6 +84,22 @@ class HashPool:
 
         A check counts against the queue until it has finished or was dropped before starting, even when the
         request that asked for it has gone away.
+
+        Parameters
+        ----------
+        work : callable
+            The blocking check (e.g. :func:`ceuskit.store.accounts.sign_in`).
+        *args, **kwargs
+            Its arguments.
+
+        Returns
+        -------
+        Whatever ``work`` returns.
+
+        Raises
+        ------
+        PoolBusy
+            Every worker busy and ``max_waiting`` checks queued; its ``retry_after_s`` estimates the wait.
         """
         with self._lock:
             if self._in_flight >= self.workers + self.max_waiting:

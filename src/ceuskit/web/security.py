@@ -114,7 +114,27 @@ async def frame_viewer(request: Request, ctx: Annotated[Context, Depends(context
                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
                        cookie: Annotated[str | None, Depends(COOKIE)]) -> Principal:
     """Dependency of frame requests: :func:`signed_in`, its answer remembered for a few seconds per credential
-    (by SHA-256) so a player's burst of frames costs no database query each."""
+    (by SHA-256) so a player's burst of frames costs no database query each.
+
+    Parameters
+    ----------
+    request : Request
+        The request (its method and CSRF header).
+    ctx : Context
+        The app's shared state (``viewers`` remembers the answers).
+    credentials, cookie
+        The bearer token and the session cookie, from FastAPI's security utilities.
+
+    Returns
+    -------
+    Principal
+        Who is asking.
+
+    Raises
+    ------
+    HTTPException
+        401 without valid credentials.
+    """
     bearer = None if credentials is None else credentials.credentials
     secret = bearer if bearer is not None else cookie
     key = None if not secret else ("bearer" if bearer is not None else "cookie", accounts.token_sha256(secret))

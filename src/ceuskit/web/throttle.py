@@ -112,7 +112,18 @@ class Refusal:
 
 
 def wait_text(seconds: float) -> str:
-    """``"40 s"`` below 90 seconds, else whole minutes rounded up (``"15 min"``)."""
+    """A wait as people say it: ``"40 s"`` below 90 seconds, else whole minutes rounded up (``"15 min"``).
+
+    Parameters
+    ----------
+    seconds : float
+        The wait, in seconds.
+
+    Returns
+    -------
+    str
+        Whole seconds (at least 1) or whole minutes, with the unit.
+    """
     if seconds < 90:
         return f"{max(1, math.ceil(seconds))} s"
     return f"{math.ceil(seconds / 60)} min"
@@ -186,7 +197,21 @@ class SignInGuard:
         return times + [now] * (0 if pending is None else pending[0])
 
     def admit(self, name: str, address: str) -> Ticket | Refusal:
-        """Admit an attempt of user ``name`` from ``address`` (counted in flight), or refuse it with a wait."""
+        """Admit an attempt of user ``name`` from ``address`` (counted in flight), or refuse it with a wait.
+
+        Parameters
+        ----------
+        name : str
+            The user name tried, normalised (lower case); unknown names are counted alike.
+        address : str
+            The client address (the peer's, or a trusted proxy's ``X-Forwarded-For``).
+
+        Returns
+        -------
+        Ticket or Refusal
+            A ticket to :meth:`settle` (or :meth:`cancel`) once the password was checked, or the refusal
+            with the longest wait that applies.
+        """
         p = self.policy
         with self._lock:
             now = self._clock()
@@ -221,7 +246,15 @@ class SignInGuard:
 
     def settle(self, ticket: Ticket, *, ok: bool) -> None:
         """Record how an admitted attempt ended: a failure counts under its three keys; a success clears
-        the pair's failures and makes the address one of the user's own."""
+        the pair's failures and makes the address one of the user's own.
+
+        Parameters
+        ----------
+        ticket : Ticket
+            What :meth:`admit` returned.
+        ok : bool
+            Whether the user signed in.
+        """
         with self._lock:
             now = self._clock()
             self._release(ticket)
@@ -235,7 +268,18 @@ class SignInGuard:
 
     def first_refusal(self, address: str) -> bool:
         """Whether a refusal at ``address`` is the first within a minute (worth one audit entry: a flood of
-        refused attempts costs no database write each)."""
+        refused attempts costs no database write each).
+
+        Parameters
+        ----------
+        address : str
+            The refused client's address.
+
+        Returns
+        -------
+        bool
+            True at most once a minute per address.
+        """
         with self._lock:
             now = self._clock()
             last = self._reported.peek(address)
@@ -245,7 +289,13 @@ class SignInGuard:
             return True
 
     def cancel(self, ticket: Ticket) -> None:
-        """Forget an admitted attempt that was never checked (the server was too busy)."""
+        """Forget an admitted attempt that was never checked (the server was too busy).
+
+        Parameters
+        ----------
+        ticket : Ticket
+            What :meth:`admit` returned.
+        """
         with self._lock:
             self._release(ticket)
             attempts = self._attempts.peek(ticket.address)
