@@ -3,9 +3,9 @@
 Pure functions over labels and numbers; each returns a plain JSON-ready ``dict``.  Nothing here reads
 files, logs or prints.  Missing ratings (None, NaN) drop the item from the comparison that needs them.
 
-* :mod:`~ceuskit.agreement.kappa` — Cohen's kappa (unweighted and weighted) and Fleiss' kappa, with
+* ``ceuskit.agreement.kappa`` — Cohen's kappa (unweighted and weighted) and Fleiss' kappa, with
   percentile-bootstrap intervals that stay within [−1, 1] and a ``reason`` wherever a kappa is undefined;
-* :mod:`~ceuskit.agreement.measurement` — Bland–Altman limits of agreement and ICC(2,1) / ICC(3,1);
+* ``ceuskit.agreement.measurement`` — Bland–Altman limits of agreement and ICC(2,1) / ICC(3,1);
 * :func:`rater_agreement` — all of them for a reader study (every reader pair, every reader against a
   reference such as the software).
 

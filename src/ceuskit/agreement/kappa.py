@@ -31,6 +31,7 @@ __all__ = ["CI_METHOD", "cohen_kappa", "fleiss_kappa"]
 SEED = 19710301  # fixed bootstrap seed (Fleiss 1971, Psychological Bulletin 76(5))
 N_BOOTSTRAP = 2000
 CI_METHOD = "percentile bootstrap over items (Efron & Tibshirani 1993), 2000 resamples"
+"""How every kappa interval is computed (the ``ci_method`` of each result)."""
 
 
 def _missing(value: Any) -> bool:
