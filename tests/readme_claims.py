@@ -263,7 +263,7 @@ def check_make(command: Any) -> None:
     done = subprocess.run(["make", "-n", target], cwd=root, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"README line {command.line}: make has no target {target!r}: {done.stderr}"
     expected = {"demo": "ceuskit demo", "test": "pytest", "install": "pip", "bench": "benchmarks",
-                "lint": "ruff"}.get(target)
+                "lint": "ruff", "docs": "sphinx"}.get(target)
     assert expected is None or expected in done.stdout, f"`make {target}` does not run {expected}"
 
 
