@@ -44,10 +44,16 @@ from ceuskit.io.dicom.header import (
     ultrasound_regions,
 )
 from ceuskit.io.dicom.pixel_data import PixelData, locate_pixel_data
-from ceuskit.io.dicom.summary import US_SOP_CLASSES, clip_info, header_summary, read_header_summary
+from ceuskit.io.dicom.summary import (
+    SUMMARY_KEYWORDS,
+    US_SOP_CLASSES,
+    clip_info,
+    header_summary,
+    read_header_summary,
+)
 from ceuskit.io.layout import resolve_layout
 
-__all__ = ["MAX_DECODED_BYTES", "MAX_FRAMES", "MAX_SIDE", "US_SOP_CLASSES", "DicomFrames", "PixelData",
+__all__ = ["MAX_DECODED_BYTES", "MAX_FRAMES", "MAX_SIDE", "SUMMARY_KEYWORDS", "US_SOP_CLASSES", "DicomFrames", "PixelData",
            "PixelFormat", "clip_header", "frame_times", "header_summary", "locate_pixel_data", "pixel_format",
            "read_dataset", "read_dicom", "read_header_summary", "transfer_syntax_of", "ultrasound_regions"]
 
