@@ -24,7 +24,7 @@ def clip_header_summary(path: Path) -> dict[str, Any]:
 
     The summary is the file's ``name`` and ``format`` (its suffix, or ``"folder"``), its ``size_bytes``,
     and for a readable DICOM file ``format = "dicom"`` with the header's identity-free technical facts
-    (:func:`ceuskit.io.dicom.header_summary`, keyed by DICOM keyword).
+    (``ceuskit.io.dicom.header_summary``, keyed by DICOM keyword).
 
     Parameters
     ----------
