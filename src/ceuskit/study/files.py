@@ -19,6 +19,7 @@ from ceuskit.store import ClipInput
 
 __all__ = ["clip_header_summary", "injection_from_clips", "roi_document", "row_clips", "split_cell"]
 
+
 def clip_header_summary(path: Path) -> dict[str, Any]:
     """Summarise a clip file without identifying anyone, for storing with its lesion.
 
