@@ -167,10 +167,11 @@ def _solve_spd3(m00: float, m01: float, m02: float, m11: float, m12: float, m22:
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _lm(code: int, tv: Arr, yv: Arr, work: Arr, t0: float, p1: float, p2: float, lo: Arr, hi: Arr, max_iter: int,
-        ftol: float, gtol: float, xtol: float) -> tuple[int, int, float, float, float, float, float, float]:
+        ftol: float, gtol: float, xtol: float) -> tuple[int, int, float, float, float, float, float, float, bool]:
     """Bounded LM on θ = (t0, p1, p2) over samples (tv[:m], yv (m,)) (``tv`` padded as for :func:`_project`).
 
-    ``work`` (5, ≥ tv.size) is scratch.  Returns (status, evaluations, t0, p1, p2, A, b, cost) at the final θ.
+    ``work`` (5, ≥ tv.size) is scratch.  Returns (status, evaluations, t0, p1, p2, A, b, cost, fresh) at the
+    final θ; ``fresh``: ``work[0, :m]`` holds the shape g there (the last evaluation was of the final θ).
     Converged when the undamped Gauss–Newton step promises a cost reduction of at most ``gtol`` times the
     cost (the Newton decrement rᵀ(JᵀJ)⁻¹r: θ is that close to the optimum of the local quadratic model), when
     the damped step's predicted or actual reduction is at most ``ftol`` times the cost (progress has
@@ -184,20 +185,21 @@ def _lm(code: int, tv: Arr, yv: Arr, work: Arr, t0: float, p1: float, p2: float,
     ok, area, base, cost, j00, j01, j02, j11, j12, j22, r0, r1, r2 = _project(code, tv, yc, y_mean, syy, t0, p1, p2,
                                                                             g, a0, a1, a2)
     if not ok:
-        return NO_START, 1, t0, p1, p2, np.nan, np.nan, np.nan
+        return NO_START, 1, t0, p1, p2, np.nan, np.nan, np.nan, False
     evaluations = 1
+    fresh = True
     damping = 1e-3
     growth = 2.0  # factor for the next rejected step; doubles with each rejection in a row
     for _iteration in range(max_iter):
         if area <= 0.0:
-            return NO_ENHANCEMENT, evaluations, t0, p1, p2, area, base, cost
+            return NO_ENHANCEMENT, evaluations, t0, p1, p2, area, base, cost, fresh
         scale = max(j00, j11, j22)
         if not scale > 0.0:
-            return CONVERGED, evaluations, t0, p1, p2, area, base, cost
+            return CONVERGED, evaluations, t0, p1, p2, area, base, cost, fresh
         if gtol > 0.0:
             solved, s0, s1, s2 = _solve_spd3(j00, j01, j02, j11, j12, j22, -r0, -r1, -r2)
             if solved and -(s0 * r0 + s1 * r1 + s2 * r2) <= gtol * cost:
-                return CONVERGED, evaluations, t0, p1, p2, area, base, cost
+                return CONVERGED, evaluations, t0, p1, p2, area, base, cost, fresh
         floor = 1e-12 * scale
         accepted = False
         gain = 0.0
@@ -210,12 +212,13 @@ def _lm(code: int, tv: Arr, yv: Arr, work: Arr, t0: float, p1: float, p2: float,
                     s0 * (j00 * s0 + j01 * s1 + j02 * s2) + s1 * (j01 * s0 + j11 * s1 + j12 * s2)
                     + s2 * (j02 * s0 + j12 * s1 + j22 * s2))
                 if attempt == 0 and predicted <= ftol * cost:
-                    return CONVERGED, evaluations, t0, p1, p2, area, base, cost
+                    return CONVERGED, evaluations, t0, p1, p2, area, base, cost, fresh
                 u0 = min(max(t0 + s0, lo[0]), hi[0])
                 u1 = min(max(p1 + s1, lo[1]), hi[1])
                 u2 = min(max(p2 + s2, lo[2]), hi[2])
                 trial = _project(code, tv, yc, y_mean, syy, u0, u1, u2, g, a0, a1, a2)
                 evaluations += 1
+                fresh = False
                 if trial[0] and trial[3] <= cost:
                     accepted = True
                     gain = (cost - trial[3]) / max(predicted, 1e-300)
@@ -223,18 +226,19 @@ def _lm(code: int, tv: Arr, yv: Arr, work: Arr, t0: float, p1: float, p2: float,
             damping *= growth
             growth *= 2.0
         if not accepted:
-            return CONVERGED, evaluations, t0, p1, p2, area, base, cost
+            return CONVERGED, evaluations, t0, p1, p2, area, base, cost, fresh
         reduction = cost - trial[3]
         small_step = (abs(u0 - t0) <= xtol * (abs(t0) + xtol) and abs(u1 - p1) <= xtol * (abs(p1) + xtol)
                       and abs(u2 - p2) <= xtol * (abs(p2) + xtol))
         t0, p1, p2 = u0, u1, u2
+        fresh = True
         area, base, cost, j00, j01, j02, j11, j12, j22, r0, r1, r2 = trial[1:]
         # Nielsen's update: relax the damping as far as the step's actual/predicted gain warrants
         damping = max(damping * max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3), 1e-12)
         growth = 2.0
         if reduction <= ftol * cost + 1e-300 or small_step:
-            return CONVERGED, evaluations, t0, p1, p2, area, base, cost
-    return MAX_ITER, evaluations, t0, p1, p2, area, base, cost
+            return CONVERGED, evaluations, t0, p1, p2, area, base, cost, fresh
+    return MAX_ITER, evaluations, t0, p1, p2, area, base, cost, fresh
 
 
 @njit(cache=True)
@@ -266,16 +270,20 @@ def _padded(v: Arr, m: int) -> Arr:
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _curve_out(code: int, t: Arr, y: Arr, t0: float, p1: float, p2: float, area: float, base: float,
-               fitted: Arr) -> tuple[float, float, float]:
+               fitted: Arr, g: Arr, known: bool) -> tuple[float, float, float]:
     """The model at every time into ``fitted``; (RSS, max fitted value, number of non-finite fitted values),
-    sums over the finite samples of ``y``."""
-    lnorm = log_norm(code, p1, p2)
+    sums over the finite samples of ``y``.  ``g`` (≥ T,) holds the shape at the times ``t`` when ``known``,
+    else it is scratch for it."""
+    if not known:
+        lnorm = log_norm(code, p1, p2)
+        for i in range(t.size):
+            tau = t[i] - t0
+            after = tau > 0.0
+            gi = shape_terms(code, tau if after else 1.0, p1, p2, lnorm)[0]
+            g[i] = gi if after else 0.0
     rss = 0.0
     for i in range(t.size):
-        tau = t[i] - t0
-        after = tau > 0.0
-        gi = shape_terms(code, tau if after else 1.0, p1, p2, lnorm)[0]
-        value = base + area * (gi if after else 0.0)
+        value = base + area * g[i]
         fitted[i] = value
         r = y[i] - value
         rss += r * r if math.isfinite(y[i]) else 0.0
@@ -286,6 +294,26 @@ def _curve_out(code: int, t: Arr, y: Arr, t0: float, p1: float, p2: float, area:
         top = value if value > top else top
         bad += 0.0 if math.isfinite(value) else 1.0
     return rss, top, bad
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _compact(t: Arr, y: Arr, sc: float, tv: Arr, yv: Arr) -> int:
+    """The finite samples of ``y`` divided by ``sc`` into ``yv`` and their times into ``tv``; their number."""
+    m = 0
+    for i in range(t.size):
+        m += 1 if math.isfinite(y[i]) else 0
+    if m == t.size:  # nothing missing (the usual case): plain copies, which compile to SIMD code
+        for i in range(m):
+            tv[i] = t[i]
+            yv[i] = y[i] / sc
+        return m
+    m = 0
+    for i in range(t.size):
+        if math.isfinite(y[i]):
+            tv[m] = t[i]
+            yv[m] = y[i] / sc
+            m += 1
+    return m
 
 
 @njit(cache=True)
@@ -300,12 +328,7 @@ def _fit_curve(code: int, t: Arr, y: Arr, sc: float, starts: Arr, lo: Arr, hi: A
     """
     nan = np.nan
     tv_all, yv_all, tc_all, ycb_all = scratch[0], scratch[1], scratch[2], scratch[3]
-    m = 0
-    for i in range(t.size):
-        if math.isfinite(y[i]):
-            tv_all[m] = t[i]
-            yv_all[m] = y[i] / sc
-            m += 1
+    m = _compact(t, y, sc, tv_all, yv_all)
     if m < 6:
         return TOO_FEW, 0.0, nan, nan, nan, nan, nan, nan, nan, nan
     yv = yv_all[:m]
@@ -321,22 +344,23 @@ def _fit_curve(code: int, t: Arr, y: Arr, sc: float, starts: Arr, lo: Arr, hi: A
         u0 = min(max(starts[s, 0], lo[0]), hi[0])
         u1 = min(max(starts[s, 1], lo[1]), hi[1])
         u2 = min(max(starts[s, 2], lo[2]), hi[2])
-        status, its, u0, u1, u2, _, _, cost = _lm(code, tc, ycb, work, u0, u1, u2, lo, hi, max_iter, _COARSE_FTOL,
-                                                  0.0, _COARSE_XTOL)
+        status, its, u0, u1, u2, _, _, cost, _ = _lm(code, tc, ycb, work, u0, u1, u2, lo, hi, max_iter, _COARSE_FTOL,
+                                                     0.0, _COARSE_XTOL)
         evaluations += its * nb / m
         if status != NO_START and cost < best_cost:
             best_cost = cost
             b0, b1, b2 = u0, u1, u2
     if not math.isfinite(best_cost):
         return NO_START, evaluations, nan, nan, nan, nan, nan, nan, nan, nan
-    status, its, b0, b1, b2, area, base, _ = _lm(code, tv, yv, work, b0, b1, b2, lo, hi, max_iter, _STALL_FTOL,
-                                                 ftol / max(m - _N_PARAMS, 1), xtol)
+    status, its, b0, b1, b2, area, base, _, fresh = _lm(code, tv, yv, work, b0, b1, b2, lo, hi, max_iter,
+                                                        _STALL_FTOL, ftol / max(m - _N_PARAMS, 1), xtol)
     evaluations += its
     if status == NO_START:
         return NO_START, evaluations, nan, nan, nan, nan, nan, nan, nan, nan
     area, base = area * sc, base * sc
     tss = _centre(yv, work[4, :m])[1] * sc * sc
-    rss, top, bad = _curve_out(code, t, y, b0, b1, b2, area, base, fitted)
+    # with no sample missing, the last evaluation's shape (if it was of the final θ) is the model at every time
+    rss, top, bad = _curve_out(code, t, y, b0, b1, b2, area, base, fitted, work[0], fresh and m == t.size)
     return status, evaluations, b0, b1, b2, area, base, rss, tss, (top if bad == 0.0 else nan)
 
 
