@@ -64,7 +64,10 @@ _bits = cast(Callable[[float], int], intrinsic(_bits_codegen))
 _from_bits = cast(Callable[[int], float], intrinsic(_from_bits_codegen))
 
 
-@njit(cache=True, error_model="numpy")
+# Both are compiled eagerly, with their own (strict) floating-point semantics: compiled lazily from inside a
+# fast-math loop, numba would compile them with that loop's flags, and reassociation would undo the exact
+# argument reduction (errors of 10⁻¹³ instead of 10⁻¹⁶).
+@njit("float64(float64)", cache=True, error_model="numpy")
 def fast_exp(x: float) -> float:
     """e^x for finite x: 0 below :data:`EXP_MIN`, e^709 above 709, else within 3 ulp of ``math.exp``."""
     xc = min(max(x, EXP_MIN), _EXP_TOP)
@@ -87,7 +90,7 @@ def fast_exp(x: float) -> float:
     return value if x >= EXP_MIN else 0.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit("float64(float64)", cache=True, error_model="numpy")
 def fast_log(x: float) -> float:
     """ln x for a positive normal x, within 2 ulp of ``math.log`` (undefined for x ≤ 0, inf, NaN)."""
     bits = _bits(x)
