@@ -149,3 +149,11 @@ def test_out_of_plane_frames_are_rejected_on_a_still_probe_too(tmp_path):
     # … and out of plane stays out (but during the wash-in, where faint frames are never rejected)
     assert score["out_of_plane_kept"] <= 0.15 * len(sim.truth_data["out_of_plane_frames"])
     assert score["tic_error_db"] <= 0.45
+
+
+@pytest.mark.parametrize("name", list(REAL_WORLD))
+def test_no_destruction_and_no_level_step_where_the_recording_has_none(readings, name):
+    _, runs = readings[name]
+    for analysis, _ in runs.values():
+        assert analysis.document["destructions"] == [] and analysis.document["steps"] == []
+        assert not {"destruction", "step"} & {flag["code"] for flag in analysis.document["quality"]}

@@ -7,7 +7,8 @@ late phase). The checks take arrays and return flags; they never change a result
 Codes: ``no_baseline``, ``low_enhancement``, ``saturation``, ``poor_fit``, ``motion``,
 ``late_phase_missing``, ``overlay_in_roi``, ``extrapolated``, ``gap``, ``display`` (a colour display whose
 map could not be recovered, read by luminance), ``flash`` (single-frame flashes left out), ``no_data`` (an
-ROI without a single measured frame).
+ROI without a single measured frame), ``destruction`` (a high-MI destruction: the bolus reading stops before
+it) and ``step`` (a level step in every ROI at once), both made by :mod:`ceuskit.kinetics`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 CODES = ("no_baseline", "low_enhancement", "saturation", "poor_fit", "motion", "late_phase_missing",
-         "overlay_in_roi", "extrapolated", "gap", "display", "flash", "no_data")
+         "overlay_in_roi", "extrapolated", "gap", "display", "flash", "no_data", "destruction", "step")
 
 SATURATION_FRACTION = 0.02
 """An ROI is flagged when at least this fraction of its pixels sit at the display maximum around its peak."""

@@ -58,6 +58,7 @@ class RunOptions:
     model: str = "auto"
     motion: bool = True
     fps: float | None = None
+    kinetics: str = "auto"  # bolus | replenishment | auto (ceuskit.kinetics)
 
 
 @dataclass
@@ -90,7 +91,8 @@ def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
     return {"tic": {k: thin(v) for k, v in tic.items()
                     if k in ("time_s", "clip") or k.endswith(("_power", "_smoothed"))},
             "fitted": {k: thin(v) for k, v in (getattr(result, "fitted", None) or {}).items()},
-            "relative_db": {k: thin(v) for k, v in (getattr(result, "relative_db", None) or {}).items()}}
+            "relative_db": {k: thin(v) for k, v in (getattr(result, "relative_db", None) or {}).items()},
+            "refill_fitted": {k: thin(v) for k, v in (getattr(result, "refill_fitted", None) or {}).items()}}
 
 
 def _pipeline(name: str) -> Callable[..., Any]:
@@ -115,7 +117,7 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
     task : dict
         ``lesion_id``, ``clips`` (the examination's clips in manifest order: ``path``, ``rois`` (ROI document
         drawn on it), ``offset_s`` (explicit start or None)), ``roi_name``, ``parameters``
-        (``injection_time_s``, ``dynamic_range_db``, ``model``, ``motion``, ``fps``).
+        (``injection_time_s``, ``dynamic_range_db``, ``model``, ``motion``, ``fps``, optionally ``kinetics``).
         The stored document is analysis.json plus ``curves`` (TICs, fits and relative dB, thinned) for
         the report's per-lesion panels.
     analyze : callable, optional
@@ -134,6 +136,8 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
         p = task["parameters"]
         options = {"injection_time_s": p["injection_time_s"], "dynamic_range_db": p["dynamic_range_db"],
                    "model": p["model"], "motion": p["motion"], "fps": p["fps"]}
+        if "kinetics" in p:  # given only when not the default
+            options["kinetics"] = p["kinetics"]
         clips = task["clips"]
         if len(clips) > 1:
             offsets = [clip["offset_s"] for clip in clips]
@@ -186,6 +190,8 @@ def plan_run(store: Store, *, study: int | str | None = None, options: RunOption
             continue
         parameters = {"injection_time_s": item["injection_time_s"], "dynamic_range_db": item["dynamic_range_db"],
                       "model": options.model, "motion": options.motion, "fps": options.fps}
+        if options.kinetics != "auto":  # the default leaves the hashes (and older analyses) as they were
+            parameters["kinetics"] = options.kinetics
         parameter_hash = canonical_sha256(parameters)
         clips = item["clips"]
         shas = [_current_sha(store, clip) for clip in clips]
@@ -257,10 +263,12 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
     force : bool
         Analyse the selected lesions even when their inputs did not change.
     """
+    from ceuskit.kinetics import check_kinetics
     from ceuskit.pipeline import MODELS
 
     if options.model not in MODELS:
         raise InputError(f"model {options.model!r} is not one of {', '.join(MODELS)}")
+    check_kinetics(options.kinetics)
     if options.fps is not None and not (math.isfinite(options.fps) and options.fps > 0):
         raise InputError(f"fps {options.fps!r} must be a positive number of frames per second")
     if workers is not None and workers < 0:
