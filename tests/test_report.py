@@ -36,7 +36,8 @@ def test_report_html_is_self_contained_and_complete(db_url: str, tmp_path: Path)
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html)
     assert "<script" not in html
     n_images = html.count('src="data:image/png;base64,')
-    assert n_images == 3 + (len(COHORT) - 1)  # seed bars, scatter, grade boxes + one TIC panel per analysed lesion
+    # seed bars, scatter, grade boxes, the onset conventions (Methods) + one TIC panel per analysed lesion
+    assert n_images == 4 + (len(COHORT) - 1)
     # The seed study's published figures (Massironi et al., Dig Liver Dis 2010).
     for published in ("15/18 (83 %)", "14/18 (78 %)", "12/18 (67 %)", "5/18 (28 %)", "1/18 (6 %)", "0.516", "0.028"):
         assert published in html

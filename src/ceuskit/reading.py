@@ -15,6 +15,7 @@ import numpy as np
 from ceuskit import quality
 from ceuskit.kinetics import Events, cut, explain_cut_phases, find_events, read_refills
 from ceuskit.models import FitResult, fit_curves
+from ceuskit.models.drawn import drawn_fit
 from ceuskit.models.parameters import Parameters, fit_parameters, model_free_parameters
 from ceuskit.onset import REASONS, ArrivalOptions, find_arrivals, largest_gap_s
 from ceuskit.phases import PhaseOptions, characterise, lirads_category
@@ -31,7 +32,8 @@ MAX_GAP_S = 2.0
 
 @dataclass(frozen=True)
 class Reading:
-    """What :func:`read_timeline` found: analysis.json's ``rois`` and ``lesions``, the flags, and arrays."""
+    """What :func:`read_timeline` found: analysis.json's ``rois`` and ``lesions``, the flags, and arrays
+    (``fitted``: each ROI's fit as drawn over its data, :func:`ceuskit.models.drawn.drawn_fit`)."""
 
     rois: dict[str, Any]
     lesions: list[dict[str, Any]]
@@ -82,6 +84,11 @@ def _flags(timeline: Timeline, lesions: list[dict[str, Any]], fit: FitResult, ar
         if lesion["late_phase"]["enhancement"] == "not_assessed":
             flags += quality.late_phase_flag(lesion["roi"], float(t[-1]), phases.late_start_s,
                                              phases.min_late_duration_s)
+    for lesion in lesions:  # the fit's arrival against where the curve itself puts it
+        i = names.index(lesion["roi"])
+        flags += quality.onset_disagreement_flag(lesion["roi"], lesion["arterial_phase"]["onset_s"],
+                                                 float(fitted["arrival_time_s"][i]), float(free["arrival_time_s"][i]),
+                                                 lesion["arterial_phase"]["peak_time_s"])
     return flags
 
 
@@ -175,4 +182,9 @@ def _read_bolus(timeline: Timeline, rois: RoiSet, events: Events, *, model: str,
         lesion_docs.append({"roi": roi.name, "reference": reference.name, **reading,
                             "lirads": lirads_category(reading, size_mm=size_mm, at_risk=at_risk)})
     flags = _flags(timeline, lesion_docs, fit, arrivals, flashes, fitted_params, free_params, phases)
-    return Reading(roi_docs, lesion_docs, flags, {n: fit.fitted[i] for i, n in enumerate(names)}, relative)
+    # the fits as drawn over the data in dB: above the measured baseline, where they describe the data
+    drawn = {n: drawn_fit(t, curves[i], fit.fitted[i], fitted_baseline=float(fit.params["b"][i]),
+                          measured_baseline=float(arrivals["baseline"][i]), segments=timeline.segment,
+                          smoothing_s=phases.smoothing_s) if fit.success[i] else np.full(t.shape, np.nan)
+             for i, n in enumerate(names)}
+    return Reading(roi_docs, lesion_docs, flags, drawn, relative)

@@ -169,16 +169,17 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
                                                            "length (s).")] = 8.0) -> None:
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
-    from ceuskit.simulate.cases import KINETIC_CASES, REAL_WORLD, describe_kinetics, real_world_case
+    from ceuskit.simulate.cases import KINETIC_CASES, REAL_WORLD, SLOW_RISES, describe_kinetics, real_world_case
     from ceuskit.simulate.examination import simulate_examination
 
     if list_cases:
-        for key, ph in REAL_WORLD.items():
+        for key, ph in {**REAL_WORLD, **SLOW_RISES}.items():
             typer.echo(f"{key:32s} {ph.pattern}, breathing {max(ph.breathing_amplitude_px):g} px"
                        + (", dual" if ph.dual else "") + (f", {ph.colour_map} map" if ph.colour_map else "")
                        + (f", overlays {'+'.join(ph.overlays)}" if ph.overlays else "")
                        + (f", starts {-ph.lead_in_s:g} s after injection" if ph.lead_in_s < 0 else "")
-                       + (f", gain +{ph.gain_db:g} dB" if ph.gain_db else ""))
+                       + (f", gain +{ph.gain_db:g} dB" if ph.gain_db else "")
+                       + (f", arterial bolus {ph.arterial_time_scale:g}× slower" if ph.arterial_time_scale != 1 else ""))
         for key, ph in KINETIC_CASES.items():
             typer.echo(f"{key:32s} {describe_kinetics(ph)}")
         return

@@ -203,11 +203,15 @@ METHODS = (
     "10·log10(lesion/liver), both smoothed over about 1 s; hyper-enhancing where R ≥ +1.5 dB, hypo-enhancing where "
     "R ≤ −1.5 dB, iso-enhancing between. Arterial phase 0–45 s (at the lesion's peak), wash-out searched from that "
     "peak to the end of the clip (hypo for at least 5 s; early before 60 s), late phase from 120 s (median R).",
-    "The onset (time of arterial enhancement) is read model-free from the lesion's smoothed time–intensity "
-    "curve: the start of the sustained rise that leads to its arterial peak, found backward from the peak, where "
-    "the curve passes 5 % of the rise above a robust pre-arrival baseline (the median of the preceding seconds). "
-    "It is left empty when the clip starts after contrast arrival or the lesion does not clearly enhance; the "
-    "fitted bolus model stands in only when the curve has no samples. Times are seconds after injection.",
+    "The onset (time of arterial enhancement) is read model-free as a reader sees it, on the lesion's "
+    "time–intensity curve in dB (display grey is proportional to dB): the start of the sustained rise that leads "
+    "to its arterial peak, found backward from the peak, where the curve has risen 5 % of its way in dB from a "
+    "robust, flat pre-arrival baseline to the peak; it does not depend on the display's dynamic range. It is "
+    "left empty when the clip starts after contrast arrival, the curve is already rising in its first frames, or "
+    "the lesion does not clearly enhance; the fitted bolus model stands in only when the curve has no samples. "
+    "The fitted arrival time keeps VueBox's convention (5 % of the fitted peak in linear power), which lies later "
+    "on the same rise; a fit whose arrival lies further from the curve's own than its rise allows is flagged. "
+    "Times are seconds after injection.",
     "WHO 2019 grade from Ki-67 (G1 < 3 %, G2 3–20 %, G3 > 20 %). Proportions with Wilson 95 % intervals. Spearman "
     "correlation with the t approximation for p (as scipy), a permutation p (exact for n ≤ 9, 10^6 random "
     "permutations for n ≤ 20) and Fisher-z intervals (SE 1.06/√(n−3)); Kruskal–Wallis across grades; ROC AUC with "
@@ -266,6 +270,7 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
     matplotlib.use("Agg", force=False)
     from jinja2 import Environment, PackageLoader, select_autoescape
 
+    from ceuskit.report.onset_figure import onset_conventions_figure
     from ceuskit.report.pdf import find_chromium, html_to_pdf
     from ceuskit.report.plots import png_data_uri
     from ceuskit.store import cohort_records, get_study
@@ -289,6 +294,7 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
         "images": {k: png_data_uri(figures[k]) for k in ("patterns", "scatter", "grades")},
         "bland_altman": None if figures["bland_altman"] is None else png_data_uri(figures["bland_altman"]),
         "tics": [(t, png_data_uri(f, dpi=90)) for t, f in figures["tics"]],
+        "onset_conventions": png_data_uri(onset_conventions_figure(), dpi=90),
     }
     env = Environment(loader=PackageLoader("ceuskit.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("cohort.html.j2").render(**context)

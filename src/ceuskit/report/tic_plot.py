@@ -76,13 +76,16 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
         power = np.asarray(analysis.tic[f"{name}_power"], dtype=float)
         ax_tic.plot(t, _db(power), ".", ms=2, color=colour, alpha=0.35)
         fit = doc["rois"][name]["fit"]
-        if name in analysis.fitted and fit["success"]:
-            ax_tic.plot(*_broken(t, _db(analysis.fitted[name]), segment), "-", color=colour, lw=1.6,
+        # the fit as the reading drew it: above the measured baseline, only where it meets the data in dB
+        drawn = np.asarray(analysis.fitted.get(name, np.full(t.size, np.nan)), dtype=float)
+        if fit["success"] and np.isfinite(drawn).any():
+            ax_tic.plot(*_broken(t, _db(drawn), segment), "-", color=colour, lw=1.6,
                         label=f"{name} ({doc['rois'][name]['role']}), {fit['model']} fit, R² {fit['r2']:.2f}")
         else:
+            why = "fit failed" if not fit["success"] else "the fit does not follow it in dB"
             smooth = np.asarray(analysis.tic.get(f"{name}_power_smoothed", power), dtype=float)
             ax_tic.plot(*_broken(t, _db(smooth), segment), "-", color=colour, lw=1.2,
-                        label=f"{name} (smoothed; fit failed)")
+                        label=f"{name} (smoothed; {why})")
     draw_refills(ax_tic, analysis, names, segment)
     onset = lesion["arterial_phase"]["onset_s"]
     if onset is not None:

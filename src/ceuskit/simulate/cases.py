@@ -13,7 +13,7 @@ from dataclasses import replace
 from ceuskit.errors import InputError
 from ceuskit.simulate.phantom import Phantom
 
-__all__ = ["REAL_WORLD", "real_world_case"]
+__all__ = ["REAL_WORLD", "SLOW_RISES", "real_world_case"]
 
 _BASE = Phantom(fps=8.0, rows=120, columns=160, lesion_center_px=(80.0, 62.0), lesion_radii_px=(20.0, 16.0),
                 dynamic_range_db=45.0, curve_family="gamma", duration_s=100.0, lead_in_s=3.0, jitter=0.1,
@@ -50,11 +50,26 @@ REAL_WORLD: dict[str, Phantom] = {
 }
 """Named real-world phantoms (see the module docstring)."""
 
+SLOW_RISES: dict[str, Phantom] = {
+    # slow arterial rises (time to peak 25–35 s) over brighter pre-contrast tissue: a 15–30 dB rise, whose 5 %
+    # point in dB and in linear power lie seconds apart (where a reader's onset and VueBox's arrival differ)
+    "slow-rise-25s": replace(_BASE, pattern="hyper-late-hypo", seed=21, arterial_time_scale=2.0,
+                             tissue_power=10 ** (-36 / 10), duration_s=90.0, breathing_amplitude_px=(2, 6)),
+    "slow-rise-30s-60db": replace(_BASE, pattern="hyper-none-iso", seed=22, arterial_time_scale=2.8,
+                                  tissue_power=10 ** (-30 / 10), duration_s=90.0, dynamic_range_db=60.0,
+                                  breathing_amplitude_px=(2, 6)),
+    "slow-rise-34s-iso": replace(_BASE, pattern="iso-none-iso", seed=23, curve_family="lognormal",
+                                 liver_arrival_s=20.0, tissue_power=10 ** (-30 / 10), duration_s=90.0,
+                                 dynamic_range_db=60.0, out_of_plane_period_s=0.0),
+}
+"""Slow arterial rises (issue 18: onsets on the display's dB scale), read against their truth like the cases
+above."""
+
 
 def real_world_case(name: str) -> Phantom:
-    """The phantom of a named case (:data:`REAL_WORLD` or :data:`KINETIC_CASES`); ``InputError`` listing the
-    names for an unknown one."""
-    cases = {**REAL_WORLD, **KINETIC_CASES}
+    """The phantom of a named case (:data:`REAL_WORLD`, :data:`SLOW_RISES` or :data:`KINETIC_CASES`);
+    ``InputError`` listing the names for an unknown one."""
+    cases = {**REAL_WORLD, **SLOW_RISES, **KINETIC_CASES}
     try:
         return cases[name]
     except KeyError:

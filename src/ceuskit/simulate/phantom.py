@@ -87,6 +87,8 @@ class Phantom:
     infusion: bool = False  # a steady infusion instead of the pattern's bolus
     lesion_volume_ratio: float = 1.5  # with infusion: the lesion's steady blood level over the liver's
     level_steps: tuple[tuple[float, float], ...] = ()  # (s after injection, dB): gain/depth/plane steps
+    # curves as readers see them (issue 18): slow rises
+    arterial_time_scale: float = 1.0  # stretches the lesion's arterial bolus in time (2–3.5: peaks 25–35 s)
 
     def pattern_spec(self) -> PhantomPattern:
         try:
@@ -110,6 +112,8 @@ class Phantom:
         if unknown:
             raise InputError(f"unknown overlay(s) {', '.join(sorted(unknown))}; use timer, mi, markers, calliper, "
                              "lesion-marker")
+        if not 0.2 <= self.arterial_time_scale <= 10:
+            raise InputError("arterial_time_scale must lie between 0.2 and 10")
         if not 0 <= self.breathing_irregularity < 1 or self.out_of_plane_period_s < 0:
             raise InputError("breathing_irregularity must lie in [0, 1) and out_of_plane_period_s be ≥ 0")
         self._check_kinetics()

@@ -19,6 +19,7 @@ import numpy as np
 
 from ceuskit import __version__
 from ceuskit.errors import CeusError, InputError
+from ceuskit.models.drawn import max_step_s
 from ceuskit.store import (
     Store,
     canonical_sha256,
@@ -78,12 +79,23 @@ class RunSummary:
 
 
 def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
-    """The TICs, fitted curves and lesion-minus-liver dB of an analysis, thinned to ``max_points`` frames."""
+    """The TICs, fitted curves (as drawn over the data) and lesion-minus-liver dB of an analysis, thinned to
+    about ``max_points`` frames; the samples on either side of a break (a gap, a new clip, the end of a drawn
+    stretch) are kept, so a thinned line never crosses one. ``max_step_s``: longer steps are gaps."""
     tic = getattr(result, "tic", None)
     if not tic or "time_s" not in tic:
         return None
-    n = len(tic["time_s"])
+    t = np.asarray(tic["time_s"], dtype=float)
+    n = len(t)
     keep = np.unique(np.linspace(0, n - 1, min(n, max_points)).round().astype(int)) if n else np.arange(0)
+    series = [np.asarray(v, dtype=float) for v in (getattr(result, "fitted", None) or {}).values()]
+    breaks = [np.diff(t) > max_step_s(t)] if n > 1 else []
+    breaks += [np.diff(np.isfinite(v).astype(np.int8)) != 0 for v in series if v.shape == t.shape]
+    if "clip" in tic and n > 1:
+        breaks.append(np.diff(np.asarray(tic["clip"], dtype=float)) != 0)
+    for changed in breaks:
+        at = np.flatnonzero(changed)
+        keep = np.union1d(keep, np.concatenate([at, at + 1]))
 
     def thin(values: Any) -> list[float | None]:
         return [None if not math.isfinite(v) else float(f"{v:.6g}") for v in np.asarray(values, float)[keep]]
@@ -92,7 +104,8 @@ def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
                     if k in ("time_s", "clip") or k.endswith(("_power", "_smoothed"))},
             "fitted": {k: thin(v) for k, v in (getattr(result, "fitted", None) or {}).items()},
             "relative_db": {k: thin(v) for k, v in (getattr(result, "relative_db", None) or {}).items()},
-            "refill_fitted": {k: thin(v) for k, v in (getattr(result, "refill_fitted", None) or {}).items()}}
+            "refill_fitted": {k: thin(v) for k, v in (getattr(result, "refill_fitted", None) or {}).items()},
+            "max_step_s": max_step_s(t) if n > 1 else None}
 
 
 def _pipeline(name: str) -> Callable[..., Any]:

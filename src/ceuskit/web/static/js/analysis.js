@@ -128,6 +128,10 @@ function drawTic(doc) {
   // an examination's clips: the curves break between them and the gaps say there was no recording
   const clip = curves.tic.clip;
   const newSegment = (i) => Boolean(clip) && i > 0 && clip[i] !== clip[i - 1];
+  // no line across a stretch without samples (the server's fits are already left out where they do not
+  // describe the data, over gaps and after the last frame)
+  const maxStep = curves.max_step_s;
+  const gapBefore = (i) => Boolean(maxStep) && i > 0 && t[i] - t[i - 1] > maxStep;
   t.forEach((time, i) => {
     if (!newSegment(i)) return;
     const x0 = X(t[i - 1]), x1 = X(time);
@@ -148,7 +152,7 @@ function drawTic(doc) {
     let path = "", pen = false;
     s.values.forEach((v, i) => {
       const y = db(v);
-      if (newSegment(i)) pen = false;
+      if (newSegment(i) || gapBefore(i)) pen = false;
       if (y === null || !Number.isFinite(y)) { pen = false; return; }
       path += `${pen ? "L" : "M"}${X(t[i]).toFixed(1)},${Y(y).toFixed(1)}`; pen = true;
     });
