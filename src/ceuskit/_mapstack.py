@@ -2,7 +2,7 @@
 
 Compiled, one thread (the read-ahead thread decodes the next frame meanwhile): a frame is read once and added
 to the running sums of its time bin in the same loop that linearises it (``power = exp(grey·ln10·DR/2550 − ln10·DR/10)``, DESIGN "Linearisation", with the vectorisable exp of
-:mod:`ceuskit.models._fastmath`).  A block enters a frame's average only when all its pixels are seen in
+:mod:`ceuskit._fastmath`).  A block enters a frame's average only when all its pixels are seen in
 that frame (inside the image, not off the display's map); a bin's value is the mean over the frames in
 which the block was seen, NaN where it never was.
 """
@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ceuskit.models._fastmath import fast_exp
+from ceuskit._fastmath import fast_exp
 
 __all__ = ["add_frame", "close_bin"]
 

@@ -10,7 +10,7 @@ which needs fewer steps than multiplying and dividing by 10 on curves that are n
 
 Each curve first runs from every start on block means of its samples (cheap), then the best start is refined
 on all samples.  One evaluation is two loops over the samples that compile to SIMD code: the shape and its
-derivatives (with the vectorisable exp and log of :mod:`ceuskit.models._fastmath`), then every sum the
+derivatives (with the vectorisable exp and log of :mod:`ceuskit._fastmath`), then every sum the
 projected cost, gradient and Gauss–Newton matrix need, accumulated in one pass.  The refinement stops when
 the next step would lower the RSS by less than ``ftol`` residual variances (RSS/(m − 5)): the parameters are
 then within √ftol standard errors of the optimum, and further digits would be noise.

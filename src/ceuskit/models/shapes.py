@@ -34,8 +34,8 @@ import numpy as np
 from numba import njit
 from scipy.special import gammaln
 
+from ceuskit._fastmath import fast_exp, fast_log
 from ceuskit.errors import InputError
-from ceuskit.models._fastmath import fast_exp, fast_log
 
 __all__ = [
     "MODELS",
@@ -270,7 +270,7 @@ def shape_terms(code: int, tau: float, p1: float, p2: float, lnorm: float) -> tu
 
     ``lnorm`` is :func:`log_norm` of the same parameters.  Terms of ∂ln g that do not depend on τ are left
     out: they scale g as a whole, and the fit engine projects such directions out (A is solved linearly).
-    Written with the exp and log of :mod:`ceuskit.models._fastmath` and without division checks, so a loop
+    Written with the exp and log of :mod:`ceuskit._fastmath` and without division checks, so a loop
     over samples that calls it compiles to SIMD code.
     """
     if code == 0:

@@ -1,8 +1,8 @@
 """exp and log that a compiled loop can vectorise (compiled, float64, within 3 ulp of libm).
 
-numba calls the C library's scalar ``exp`` and ``log`` unless it finds Intel's SVML, and a loop that calls
-them runs one sample at a time.  These are written in arithmetic and bit operations only, so LLVM turns a
-loop over samples into SIMD code.  Both follow fdlibm (Sun Microsystems, 1993; the algorithm of
+Used by the fit kernels, the map's frame pass and the onset's dB scale.  numba calls the C library's scalar
+``exp`` and ``log`` unless it finds Intel's SVML, and a loop that calls them runs one sample at a time.  These
+are written in arithmetic and bit operations only, so LLVM turns a loop over samples into SIMD code.  Both follow fdlibm (Sun Microsystems, 1993; the algorithm of
 ``__ieee754_exp``/``__ieee754_log`` as in FreeBSD's msun):
 
 * exp: x = k·ln 2 + r with |r| ≤ ln 2 / 2 (Cody–Waite: ln 2 split into a high part exact in k·ln2_hi and a

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ceuskit.models._fastmath import EXP_MIN, fast_exp, fast_log
+from ceuskit._fastmath import EXP_MIN, fast_exp, fast_log
 
 
 @njit(fastmath={"reassoc", "contract", "nsz", "arcp"}, error_model="numpy")
