@@ -367,6 +367,46 @@ def _window_means(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, csum: np.ndarra
 
 
 @njit(cache=True)
+def _select(a: np.ndarray, n: int, k: int) -> float:
+    """The k-th smallest (0-based) of a[:n] (no NaN), by quickselect: a[:n] is reordered so that a[:k] ≤ a[k]."""
+    lo, hi = 0, n - 1
+    while hi > lo:
+        mid = (lo + hi) // 2  # median-of-three pivot, moved to hi
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[mid] < a[hi]:
+            a[mid], a[hi] = a[hi], a[mid]
+        pivot = a[hi]
+        store = lo
+        for i in range(lo, hi):
+            if a[i] < pivot:
+                a[i], a[store] = a[store], a[i]
+                store += 1
+        a[store], a[hi] = a[hi], a[store]
+        if store == k:
+            return a[k]
+        if store < k:
+            lo = store + 1
+        else:
+            hi = store - 1
+    return a[k]
+
+
+@njit(cache=True)
+def _median_in_place(a: np.ndarray, n: int) -> float:
+    """np.median of a[:n] (no NaN; a[:n] is reordered): the middle value, or the mean of the two middle ones."""
+    upper = _select(a, n, n // 2)
+    if n % 2 == 1:
+        return upper
+    lower = a[0]
+    for i in range(1, n // 2):  # the largest of the lower half
+        lower = a[i] if a[i] > lower else lower
+    return (lower + upper) / 2.0
+
+
+@njit(cache=True)
 def _noise_db(raw: np.ndarray, local: np.ndarray, held_factor: float, per_window: float, buf: np.ndarray) -> float:
     """The noise (dB) left in a curve's smoothed mean: 1.4826 × MAD of the dB residual of the samples ``raw``
     about their local mean ``local`` (where both are positive), × ``held_factor`` (the sample's own share of
@@ -387,10 +427,10 @@ def _noise_db(raw: np.ndarray, local: np.ndarray, held_factor: float, per_window
             m += 1
     if m == 0:
         return np.nan
-    centre = np.median(buf[:m])
+    centre = _median_in_place(buf, m)
     for i in range(m):
         buf[i] = abs(buf[i] - centre)
-    spread = 1.4826 * np.median(buf[:m])
+    spread = 1.4826 * _median_in_place(buf, m)
     spread = spread * held_factor
     return spread / per_window
 
