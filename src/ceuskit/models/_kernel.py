@@ -8,8 +8,8 @@ Inverse Problems 19, 2003).  Bounds on θ are kept by projecting each trial step
 follows Nielsen's gain-ratio rule (H. B. Nielsen, "Damping parameter in Marquardt's method", IMM-REP-1999-05),
 which needs fewer steps than multiplying and dividing by 10 on curves that are not of the fitted family.
 
-Each curve first runs from every start on block means of its samples (cheap), then the best start is refined
-on all samples.  One evaluation is two loops over the samples that compile to SIMD code: the shape and its
+Each curve first runs from its starts on block means of its samples (cheap; a later start only when the first
+leaves the block means beyond their noise), then the best is refined on all samples.  One evaluation is two loops over the samples that compile to SIMD code: the shape and its
 derivatives (with the vectorisable exp and log of :mod:`ceuskit._fastmath`), then every sum the
 projected cost, gradient and Gauss–Newton matrix need, accumulated in one pass.  The refinement stops when
 the next step would lower the RSS by less than ``ftol`` residual variances (RSS/(m − 5)): the parameters are
@@ -45,6 +45,7 @@ _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}  # lets sums vectorise; NaN a
 _COARSE_FTOL = 1e-3  # the block-mean stage only chooses among the starts: relative RSS reduction to stop at
 _COARSE_XTOL = 1e-4
 _STALL_FTOL = 1e-6  # the final stage also stops when a step would lower the RSS by less than this fraction
+_GOOD_FIT = 1.5  # later starts are tried only when the first leaves the block means this far above their noise
 _CHUNK = 8  # curves per parallel task: scratch arrays are allocated once per task
 _LANES = 8  # the shape loop runs over a multiple of this many times (padded): no scalar remainder loop
 _N_PARAMS = 5
@@ -297,6 +298,17 @@ def _curve_out(code: int, t: Arr, y: Arr, t0: float, p1: float, p2: float, area:
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _difference_variance(v: Arr) -> float:
+    """The samples' noise variance from their successive differences, Σ(Δv)²/(2(m − 1)) (a smooth curve's
+    own slope adds little when it is densely sampled)."""
+    total = 0.0
+    for i in range(1, v.size):
+        d = v[i] - v[i - 1]
+        total += d * d
+    return total / (2.0 * max(v.size - 1, 1))
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _compact(t: Arr, y: Arr, sc: float, tv: Arr, yv: Arr) -> int:
     """The finite samples of ``y`` divided by ``sc`` into ``yv`` and their times into ``tv``; their number."""
     m = 0
@@ -332,15 +344,19 @@ def _fit_curve(code: int, t: Arr, y: Arr, sc: float, starts: Arr, lo: Arr, hi: A
     if m < 6:
         return TOO_FEW, 0.0, nan, nan, nan, nan, nan, nan, nan, nan
     yv = yv_all[:m]
-    nb = _block_means(tv_all[:m], yv, max(1, m // coarse_samples), tc_all, ycb_all)
+    block = max(1, m // coarse_samples)
+    nb = _block_means(tv_all[:m], yv, block, tc_all, ycb_all)
     tv = _padded(tv_all, m)
     tc, ycb = _padded(tc_all, nb), ycb_all[:nb]
     best_cost = np.inf
     b0 = b1 = b2 = 0.0
     evaluations = 0.0
+    noise_floor = _GOOD_FIT * _difference_variance(yv) / block * (nb - _N_PARAMS)  # the block means' own noise
     for s in range(starts.shape[0]):
         if not math.isfinite(starts[s, 0]):
             continue
+        if best_cost <= noise_floor:  # the model already fits the block means down to their noise
+            break
         u0 = min(max(starts[s, 0], lo[0]), hi[0])
         u1 = min(max(starts[s, 1], lo[1]), hi[1])
         u2 = min(max(starts[s, 2], lo[2]), hi[2])

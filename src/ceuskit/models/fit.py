@@ -195,7 +195,10 @@ def fit_curves(t: Any, Y: Any, *, model: str = "auto", max_iter: int = 200,  # n
     coarse_samples : number of block means of the curve used to choose among the starting values before the
         full fit.
     n_starts : starting values tried per curve (1 or 2): t0 at 30 % and at 100 % of the smoothed curve's
-        rise time before its 10 % arrival; each is run on the block means and the better one refined.
+        rise time before its 10 % arrival; each is run on the block means and the better one refined.  The
+        second is tried only when the first leaves the block means more than 1.5 times their own noise
+        (estimated from successive differences of the samples): a model that already fits down to the noise
+        has no better optimum to find.
     smoothing_s : moving-average window for the data-driven starting values, s.
 
     Returns
