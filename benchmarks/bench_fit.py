@@ -161,6 +161,8 @@ def _evaluation_costs_us(t: np.ndarray) -> dict[str, float]:
 
 def _compare(name: str, t: np.ndarray, y: np.ndarray, threads: int) -> dict[str, object]:
     """Fits/s of ours and of the baseline on one curve set, their ratio (median of interleaved rounds), RSS."""
+    from ceuskit.models.fit import MIN_R2
+
     p0 = _scipy_p0("lognormal", t, y[:N_SCIPY])
     _timed_fit(t, y[:50], "lognormal")  # warm-up: load the compiled kernels
     res = None
@@ -177,6 +179,7 @@ def _compare(name: str, t: np.ndarray, y: np.ndarray, threads: int) -> dict[str,
         cpu_ratios.append((y.shape[0] / cpu_ours) / (len(rss) / cpu_scipy))
     assert res is not None
     ours_rate, scipy_rate = float(np.median(ours)), float(np.median(scipy))
+    tss = np.sum((y[:N_SCIPY] - y[:N_SCIPY].mean(axis=1, keepdims=True)) ** 2, axis=1)
     return {
         f"{name}_curves_ours": y.shape[0], f"{name}_curves_scipy": N_SCIPY,
         f"{name}_fits_per_s_ours": round(ours_rate), f"{name}_fits_per_s_per_core_ours": round(ours_rate / threads),
@@ -187,6 +190,9 @@ def _compare(name: str, t: np.ndarray, y: np.ndarray, threads: int) -> dict[str,
         f"{name}_rss_within_2pct_of_scipy (target ≥ 0.98)": round(float(np.mean(res.rss[:N_SCIPY] <= 1.02 * scipy_rss)), 4),
         f"{name}_success_rate (target ≥ 0.99)": round(float(res.success.mean()), 4),
         f"{name}_scipy_success_rate": round(float(np.isfinite(scipy_rss).mean()), 4),
+        # the quality rule behind most of our "failures" (R² < 0.5), applied to scipy's optimum on its curves
+        f"{name}_r2_at_least_0.5_ours_on_scipy_curves": round(float(np.mean(res.r2[:N_SCIPY] >= MIN_R2)), 4),
+        f"{name}_r2_at_least_0.5_scipy": round(float(np.mean(1.0 - scipy_rss / tss >= MIN_R2)), 4),
     }
 
 

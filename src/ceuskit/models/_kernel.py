@@ -9,11 +9,12 @@ follows Nielsen's gain-ratio rule (H. B. Nielsen, "Damping parameter in Marquard
 which needs fewer steps than multiplying and dividing by 10 on curves that are not of the fitted family.
 
 Each curve first runs from its starts on block means of its samples (cheap; a later start only when the first
-leaves the block means beyond their noise), then the best is refined on all samples.  One evaluation is two loops over the samples that compile to SIMD code: the shape and its
-derivatives (with the vectorisable exp and log of :mod:`ceuskit._fastmath`), then every sum the
-projected cost, gradient and Gauss–Newton matrix need, accumulated in one pass.  The refinement stops when
-the next step would lower the RSS by less than ``ftol`` residual variances (RSS/(m − 5)): the parameters are
-then within √ftol standard errors of the optimum, and further digits would be noise.
+leaves the block means beyond their noise), then the best is refined on all samples.  One evaluation is two
+loops over the samples that compile to SIMD code: the shape and its derivatives (with the vectorisable exp and
+log of :mod:`ceuskit._fastmath`), then every sum the projected cost, gradient and Gauss–Newton matrix need,
+accumulated in one pass.  The refinement stops when the Gauss–Newton step would lower the RSS by less than
+``ftol`` residual variances (RSS/(m − 5)): the parameters are then within √ftol standard errors of the
+optimum, and further digits would be noise (or when progress stalls below 10⁻⁶ of the RSS per step).
 """
 
 from __future__ import annotations
