@@ -24,7 +24,8 @@ def test_unmasked_ncc_equals_skimage_match_template():
     templates = images[:, 10:30, 15:40] + 0.3 * rng.standard_normal((3, 20, 25))
     ours = ncc_surfaces(images, np.ones(images.shape, bool), templates, np.ones(templates.shape, bool))
     reference = np.stack([match_template(images[i], templates[i]) for i in range(3)])
-    np.testing.assert_allclose(ours, reference, atol=1e-9)
+    # the cross term goes through a single-precision FFT (relative error ~1e-7 of its terms' scale)
+    np.testing.assert_allclose(ours, reference, atol=1e-6)
 
 
 def test_masked_ncc_equals_the_correlation_over_the_overlap():

@@ -82,7 +82,8 @@ def _ncc_chunk(images: np.ndarray, image_valid: np.ndarray | None, templates: li
     if masked:
         mi = np.ones(images.shape) if image_valid is None else image_valid.astype(np.float64)
     img = _centred(images, mi)
-    f_i = _spectra(img, shape)
+    # where every pixel is valid only the cross term goes through the FFT: single precision suffices for it
+    f_i = _spectra(img if masked else img.astype(np.float32), shape)
     if mi is not None:
         f_mi, f_ii = _spectra(mi, shape), _spectra(img * img, shape)
     else:  # every pixel valid: the template's sums are constants, the image's are window sums
@@ -93,7 +94,7 @@ def _ncc_chunk(images: np.ndarray, image_valid: np.ndarray | None, templates: li
         if masked:
             mt = np.ones(template.shape) if template_valid is None else template_valid[j].astype(np.float64)
         tpl = _centred(template, mt)
-        f_t = _spectra(tpl, shape)
+        f_t = _spectra(tpl if masked else tpl.astype(np.float32), shape)
         sum_ti = _correlate(f_t, f_i, shape, out_shape)
         n_t = np.full((m, 1, 1), float(h * w)) if mt is None else mt.sum(axis=(1, 2))[:, None, None]
         if mt is not None:
