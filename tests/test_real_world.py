@@ -203,3 +203,57 @@ def test_nothing_is_rejected_in_plane_where_tracking_is_not_applied(readings, na
     analysis, score = runs[True]
     if not analysis.document["motion"]["applied"]:
         assert score["in_plane_rejected"] == 0
+
+
+@pytest.mark.parametrize("name", list(REAL_WORLD))
+def test_no_destruction_and_no_level_step_where_the_recording_has_none(readings, name):
+    _, runs = readings[name]
+    for analysis, _ in runs.values():
+        assert analysis.document["destructions"] == [] and analysis.document["steps"] == []
+        assert not {"destruction", "step"} & {flag["code"] for flag in analysis.document["quality"]}
+
+
+def _smoothed_db(t, power, window_s=1.0):
+    from ceuskit.timeseries import moving_average
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 10 * np.log10(moving_average(t, power, window_s))
+
+
+@pytest.mark.parametrize("name", list(REAL_WORLD))
+def test_fits_drawn_in_db_do_not_contradict_the_data(readings, name):
+    # issue 18/21: a fit drawn in dB lies within 3 dB of the data wherever it is drawn, its pre-arrival level
+    # within 3 dB of the measured baseline (the frames before the truth's onset), never past the last frame
+    truth, runs = readings[name]
+    analysis = runs[True][0]
+    t = np.asarray(analysis.tic["time_s"], dtype=float)
+    for roi in ("lesion", "liver"):
+        drawn = np.asarray(analysis.fitted[roi], dtype=float)
+        assert drawn.shape == t.shape
+        power = np.asarray(analysis.tic[f"{roi}_power"], dtype=float)
+        data_db = _smoothed_db(t, power)
+        shown = np.isfinite(drawn)
+        # compared as a reader sees both, smoothed alike over 1 s, away from the drawn stretches' ends
+        inside = np.array([shown[np.abs(t - x) <= 0.5].all() for x in t]) & np.isfinite(power)
+        drawn_db = _smoothed_db(t, np.where(np.isfinite(power), drawn, np.nan))
+        assert np.all(np.abs(drawn_db[inside] - data_db[inside]) <= 3.0 + 1e-6), roi
+        if roi == "lesion" and truth["baseline_observed"] and shown.any():
+            before = shown & (t < truth["onset_s"] - 1.0) & (t > t[0] + 1.0)
+            if before.any():
+                baseline_db = float(np.nanmedian(data_db[t < truth["onset_s"] - 1.0]))
+                assert np.all(np.abs(10 * np.log10(drawn[before]) - baseline_db) <= 3.0), roi
+
+
+def test_the_late_start_fit_does_not_dive_below_its_tail(readings):
+    # issue 21: the lesion's fit dove to −55 dB at 92 s where the data sit near −42 dB (R² 0.98 in power)
+    _, runs = readings["late-start"]
+    analysis = runs[True][0]
+    t = np.asarray(analysis.tic["time_s"], dtype=float)
+    drawn = np.asarray(analysis.fitted["lesion"], dtype=float)
+    data_db = _smoothed_db(t, np.asarray(analysis.tic["lesion_power"], dtype=float))
+    late = (t > 80.0) & np.isfinite(data_db)
+    assert late.sum() > 100
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap_db = data_db[late] - 10 * np.log10(drawn[late])
+    assert not np.any(gap_db > 3.0 + 1.5)  # drawn nowhere far below the data (NaN: not drawn)
+    assert np.isfinite(drawn[(t > 20.0) & (t < 40.0)]).mean() > 0.5  # the wash-out it describes is drawn

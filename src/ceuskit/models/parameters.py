@@ -78,8 +78,8 @@ def _one_curve(t: np.ndarray, f: np.ndarray, threshold: float, out: np.ndarray) 
     (arrival observed, peak resolved, tail observed); leaves NaN when PE ≤ 0."""
     n_t = t.size
     peak = -1
-    for i in range(n_t):
-        if math.isfinite(f[i]) and (peak < 0 or f[i] > f[peak]):
+    for i in range(n_t):  # the first of equal maxima: a flat top's rounding noise does not move the peak
+        if math.isfinite(f[i]) and (peak < 0 or f[i] > f[peak] + 1e-12 * abs(f[peak])):
             peak = i
     if peak < 0 or not f[peak] > 0.0:
         return
@@ -419,7 +419,7 @@ def model_free_parameters(t_s: Any, Y: Any, *, smoothing_s: float = 1.0,  # noqa
     """The same parameters from the smoothed TICs, without a model.
 
     Each curve is smoothed by a centred ``smoothing_s`` moving average (NaN samples ignored, gaps bridged
-    linearly). Its baseline and arrival come from :func:`ceuskit.onset.find_arrivals` (a robust pre-arrival
+    linearly). Its baseline and arrival come from :func:`ceuskit.onset.find_arrivals` (a robust, flat pre-arrival
     window, the rise found backward from the peak), so a transient before the contrast counts neither as the
     arrival nor in the wash-in area; a curve without a baseline has no arrival, one without clear enhancement
     no parameters. The wash-in and wash-out rates are the steepest slopes over chords of ``slope_window_s``
@@ -446,7 +446,9 @@ def model_free_parameters(t_s: Any, Y: Any, *, smoothing_s: float = 1.0,  # noqa
     f = np.full_like(s, np.nan)
     for c in np.nonzero(has.sum(axis=1) >= 2)[0]:
         f[c] = np.interp(t, t[has[c]], s[c, has[c]])
-    arrivals = find_arrivals(t, y, options=ArrivalOptions(smoothing_s=max(float(smoothing_s), 1e-9), threshold=thr))
+    # the arrival time's convention is VueBox's (5 % of the rise in linear power), as for a fitted curve
+    arrivals = find_arrivals(t, y, options=ArrivalOptions(smoothing_s=max(float(smoothing_s), 1e-9), threshold=thr,
+                                                          scale="power"))
     reason = arrivals["reason"]
     low = np.nanmin(np.where(np.isfinite(f), f, np.inf), axis=1)
     baseline = np.where(np.isfinite(arrivals["baseline"]), arrivals["baseline"], low)

@@ -14,7 +14,8 @@ from ceuskit.phases import ARTERIAL_WINDOW_S
 from ceuskit.preprocess.linearize import power_to_grey
 from ceuskit.quality import SATURATION_WINDOW_S
 from ceuskit.roi import parse_rois
-from ceuskit.simulate.curves import contrast_curves, truth_timing
+from ceuskit.simulate.curves import truth_timing
+from ceuskit.simulate.destruction import frame_gains, kinetics_curves, kinetics_truth
 from ceuskit.simulate.display import Overlay, apply_display
 from ceuskit.simulate.phantom import Phantom
 from ceuskit.simulate.realism import LESION_ROI_SCALE, episode_offset, fill_in_map, lesion_rim, sparse_times
@@ -150,6 +151,24 @@ def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, truth_tic: dict[s
     return out
 
 
+def _region_weights(lesion_weight: np.ndarray, perfusion: np.ndarray, margin: int, shift: np.ndarray, ph: Phantom,
+                    layout: Layout, masks: dict[str, np.ndarray], gain: float) -> dict[str, tuple[float, float]]:
+    """Per ROI at the reference frame, the mean of gain × perfusion × (liver share, lesion share): its noiseless
+    mean is tissue + these weights times the liver's and the lesion's blood levels."""
+    dx, dy = (int(v) for v in shift)
+    view = (slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns))
+    x0, y0, x1, y1 = layout.ceus_box
+    out = {}
+    for name, mask in masks.items():
+        shares = []
+        for share in (1 - lesion_weight[view], lesion_weight[view]):
+            full = np.zeros((layout.rows, layout.columns))
+            full[y0:y1, x0:x1] = gain * perfusion[view] * share
+            shares.append(float(full[mask].mean()))
+        out[name] = (shares[0], shares[1])
+    return out
+
+
 def _screen(ph: Phantom, frames: np.ndarray, times_s: np.ndarray, layout: Layout, roi_doc: dict[str, Any]
             ) -> tuple[np.ndarray, np.ndarray]:
     """The scanner's screen over the grey frames: colour map, colour bar, burned-in overlays (with their mask).
@@ -191,7 +210,8 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
     perfusion = np.clip(perfusion, 0.6, 1.4)
     tissue_speckle = _speckle(canvas_shape, rng)
     bmode_reflectivity = 10 ** (-22 / 10) * (1.0 - 0.5 * lesion_weight)
-    liver_curve, lesion_curve = contrast_curves(ph, t_inj)
+    liver_curve, lesion_curve = kinetics_curves(ph, t_inj)  # the bolus, or with destructions and refills
+    frame_gain = frame_gains(ph, t_inj)  # flash frames and level steps (1 without them)
     timing = truth_timing(ph)
     peak_time_s = float(timing["peak_time_s"] or 0.0)
     # the ROIs are drawn where the lesion shows best: the in-plane frame nearest its arterial peak
@@ -211,13 +231,13 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         w, local_perfusion = lesion_weight[view], perfusion[view]
         filled = fill_in_map(ph, rho[view], float(t_inj[k]))
         in_plane = local_perfusion * ((1 - w) * liver_curve[k] + w * filled * lesion_curve[k])
-        noiseless = gain * (ph.tissue_power + in_plane)  # the truth: what the ROI sees in the lesion's plane
+        noiseless = gain * frame_gain[k] * (ph.tissue_power + in_plane)  # the truth: what the ROI sees in the lesion's plane
         contrast = in_plane if not out_of_plane[k] else local_perfusion[::-1, ::-1] * liver_curve[k]
         contrast_speckle = _speckle((ph.rows, ph.columns), rng)
         speckle = tissue_speckle[view] if not out_of_plane[k] else _speckle((ph.rows, ph.columns), rng)
         power = ph.tissue_power * speckle + contrast * contrast_speckle
         power += 10 ** (-55 / 10) * rng.exponential(1.0, power.shape)
-        power *= gain
+        power *= gain * frame_gain[k]
         frame = base.copy()
         frame[y0:y1, x0:x1] = np.round(power_to_grey(power, ph.dynamic_range_db)).astype(np.uint8)
         if layout.bmode_box is not None:
@@ -234,6 +254,7 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
             truth_tic[name].append(float(full[moved].mean()))
         if progress is not None:
             progress(k + 1, n)
+    weights = _region_weights(lesion_weight, perfusion, margin, shifts[ref_frame], ph, layout, roi_masks_ref, gain)
     saturated = _saturated_fraction(frames, t_inj, truth_tic, roi_masks_ref, shifts - shifts[ref_frame], out_of_plane)
     frames, overlay_mask = _screen(ph, frames, times, layout, roi_doc)
     truth = {
@@ -241,12 +262,14 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         "phantom": asdict(ph),
         "pattern": {"arterial": spec.arterial, "washout": spec.washout != "none", "washout_timing": spec.washout,
                     "washout_degree": spec.degree, "late": spec.late},
-        "onset_s": timing["arrival_time_s"],
+        "onset_s": timing["onset_s"],
+        "liver_onset_s": timing["liver_onset_s"],
+        "arrival_time_s": timing["arrival_time_s"],
         "lesion_peak_time_s": timing["peak_time_s"],
         "washout_onset_s": timing["washout_onset_s"],
         "injection_time_s": ph.lead_in_s,
         "recording_start_s": float(t_inj[0]),
-        "baseline_observed": bool(timing["arrival_time_s"] is not None and timing["arrival_time_s"] > t_inj[0] + 1.0),
+        "baseline_observed": bool(timing["onset_s"] is not None and timing["onset_s"] > t_inj[0] + 1.0),
         "saturated_fraction": saturated,
         "overlay_pixels": int(overlay_mask.sum()),
         "overlay_in_roi": {name: int((mask & overlay_mask).sum()) for name, mask in roi_masks_ref.items()},
@@ -258,6 +281,7 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         "ceus_box": list(layout.ceus_box),
         "bmode_box": None if layout.bmode_box is None else list(layout.bmode_box),
         "tic_truth": truth_tic,
+        **(kinetics_truth(ph, t_inj, weights) if ph.destruction_times_s or ph.level_steps else {}),
     }
     return {"frames": frames, "times": times, "roi": roi_doc, "truth": truth, "layout": layout}
 
