@@ -11,9 +11,10 @@ The public API (everything else is internal)::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+import importlib
 from typing import TYPE_CHECKING, Any
+
+from ceuskit._version import __version__
 
 __all__ = [
     "Analysis",
@@ -55,7 +56,5 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     """Import the public API lazily, so ``import ceuskit`` stays fast for the command line."""
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'ceuskit' has no attribute {name!r}")

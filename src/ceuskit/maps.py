@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit import __version__
 from ceuskit._mapstack import add_frame, close_bin
+from ceuskit._version import __version__
 from ceuskit.errors import InputError
 from ceuskit.io.clip import Box, Clip
 from ceuskit.io.readahead import read_ahead

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit import __version__, quality
+from ceuskit import quality
+from ceuskit._version import __version__
 from ceuskit.errors import AnalysisError, InputError, RoiError
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import typer
 
+from ceuskit._version import __version__
 from ceuskit.errors import CeusError
 
 __all__ = ["app", "main", "run"]
@@ -28,8 +29,6 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from ceuskit import __version__
-
         typer.echo(f"ceuskit {__version__}")
         raise typer.Exit()
 

@@ -264,8 +264,7 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's 
     Everything runs on embedded defaults (simulated data, SQLite in the output folder); the last line printed
     is the path of the cohort report.
     """
-    from ceuskit.demo import run_clip_demo, run_examination_demo, run_replenishment_demo
-    from ceuskit.study import run_demo
+    from ceuskit.demo import run_clip_demo, run_demo, run_examination_demo, run_replenishment_demo
 
     if clips > 0:
         typer.echo("== single clips: phantom truth vs ceuskit")

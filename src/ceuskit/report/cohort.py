@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ceuskit import __version__
 from ceuskit._atomic import atomic_path
+from ceuskit._version import __version__
 
 if TYPE_CHECKING:
     from ceuskit.store import Store

@@ -14,13 +14,13 @@ One module per concern, each importing only those listed above it:
 - :mod:`~ceuskit.study.runner`: which lesions need analysing, one lesion's analysis, results recorded;
 - :mod:`~ceuskit.study.tables`: the cohort table, one row per lesion;
 - :mod:`~ceuskit.study.statistics`: cohort statistics and reader agreement over that table;
-- :mod:`~ceuskit.study.export`: the table written as CSV, Parquet or Excel;
-- :mod:`~ceuskit.study.demo`: the seed-like demo cohort, end to end.
+- :mod:`~ceuskit.study.export`: the table written as CSV, Parquet or Excel.
+
+The seed-like demo cohort, end to end, is ``ceuskit.demo.run_demo``.
 """
 
 from __future__ import annotations
 
-from ceuskit.study.demo import run_demo
 from ceuskit.study.export import export_table
 from ceuskit.study.files import clip_header_summary
 from ceuskit.study.manifest import (
@@ -47,7 +47,6 @@ __all__ = [
     "import_reads",
     "read_manifest",
     "read_reads",
-    "run_demo",
     "run_study",
     "software_version",
     "study_stats",

@@ -26,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ceuskit import __version__
+from ceuskit._version import __version__
 from ceuskit.errors import AccountError, CeusError, ConflictError, ForbiddenError, ReportError, StoreError
 from ceuskit.web import audit, auth, clips, examination, lesions, reading, studies
 from ceuskit.web.context import Context, Settings
