@@ -12,9 +12,9 @@ import pytest
 from ceuskit.cli import main
 from ceuskit.errors import InputError
 from ceuskit.io import open_clip
+from ceuskit.io.rois import load_rois
 from ceuskit.maps import MAP_NAMES, MAX_PEAK_POWER, parametric_maps, write_maps
 from ceuskit.pipeline import analyze
-from ceuskit.roi import load_rois
 from ceuskit.simulate import Phantom, contrast_curves, simulate_clip, truth_timing
 
 

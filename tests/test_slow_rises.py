@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from ceuskit.io import open_clip
+from ceuskit.io.rois import load_rois
 from ceuskit.maps import parametric_maps
 from ceuskit.pipeline import analyze
-from ceuskit.roi import load_rois
 from ceuskit.simulate import simulate_clip
 from ceuskit.simulate.cases import SLOW_RISES
 from ceuskit.simulate.score import score_analysis

@@ -38,7 +38,7 @@ _LAZY = {
     "FitResult": "ceuskit.models",
     "fit_curves": "ceuskit.models",
     "RoiSet": "ceuskit.roi",
-    "load_rois": "ceuskit.roi",
+    "load_rois": "ceuskit.io.rois",
     "simulate_clip": "ceuskit.simulate",
     "CeusError": "ceuskit.errors",
 }
@@ -47,9 +47,10 @@ if TYPE_CHECKING:
     from ceuskit.errors import CeusError
     from ceuskit.io import open_clip
     from ceuskit.io.clip import Clip
+    from ceuskit.io.rois import load_rois
     from ceuskit.models import FitResult, fit_curves
     from ceuskit.pipeline import Analysis, analyze
-    from ceuskit.roi import RoiSet, load_rois
+    from ceuskit.roi import RoiSet
     from ceuskit.simulate import simulate_clip
 
 

@@ -29,13 +29,14 @@ from ceuskit.errors import AnalysisError, InputError, RoiError
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
 from ceuskit.io.examination import acquisition_time, injection_from_header, place_clips
+from ceuskit.io.rois import load_rois
 from ceuskit.kinetics import KINETICS, check_kinetics
 from ceuskit.phases import PhaseOptions
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
 from ceuskit.preprocess.overlays import detect_overlays
 from ceuskit.quality import Flag
 from ceuskit.reading import Reading, read_timeline
-from ceuskit.roi import RoiSet, check_reference_frame, load_rois, parse_rois, roi_areas
+from ceuskit.roi import RoiSet, check_reference_frame, parse_rois, roi_areas
 from ceuskit.tic import TicResult, extract_tics, tic_table
 from ceuskit.timeline import Timeline, join
 from ceuskit.timeseries import check_injection_time, moving_average

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ from skimage.draw import polygon as draw_polygon
 
 from ceuskit.errors import RoiError
 
-__all__ = ["Roi", "RoiSet", "checked_roi_set", "load_rois", "parse_rois", "rois_from_label_mask"]
+__all__ = ["Roi", "RoiSet", "checked_roi_set", "parse_rois", "rois_from_label_mask"]
 
 SHAPES = ("ellipse", "polygon", "rectangle", "mask")
 ROLES = ("lesion", "parenchyma")
@@ -340,36 +339,6 @@ def rois_from_label_mask(labels: np.ndarray, *, reference_frame: int = 0, source
             name, role = ("lesion" if value == 1 else f"lesion{value}"), "lesion"
         rois.append(Roi(name, role, "mask", {"label": value}, reference, labels == value))
     return _validated(tuple(rois), reference_frame, source)
-
-
-def load_rois(path: str | Path, *, pixel_spacing_mm: tuple[float, float] | None = None,
-              reference_frame: int | None = None) -> RoiSet:
-    """Read an ROI file of any kind: ROI JSON, a PNG/TIFF/NIfTI label mask or a DICOM SEG.
-
-    The kind is told by the file's content (:func:`ceuskit.io.rois.read_roi_file`); masks written by ceuskit
-    carry the ROIs' names, roles and reference frame, so a round trip gives the same ROIs.
-
-    Parameters
-    ----------
-    path : str or Path
-        The ROI file.
-    pixel_spacing_mm : (dx, dy), optional
-        The clip's spacing, for ROI JSON in millimetres.
-    reference_frame : int, optional
-        The reference frame of a label mask that states none (default 0).
-
-    Returns
-    -------
-    RoiSet
-
-    Raises
-    ------
-    RoiError
-        A missing, unreadable or malformed file, or one that is not an ROI file at all (say a clip).
-    """
-    from ceuskit.io.rois import read_roi_file  # the file formats live in the io layer
-
-    return read_roi_file(path, pixel_spacing_mm=pixel_spacing_mm, reference_frame=reference_frame)
 
 
 def check_reference_frame(rois: RoiSet, n_frames: int) -> None:

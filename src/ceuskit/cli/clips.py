@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ceuskit.cli import app
+from ceuskit.cli.command import app
 from ceuskit.cli.progress import progress_bar
 from ceuskit.errors import InputError
 from ceuskit.report.words import label_words, washout_words

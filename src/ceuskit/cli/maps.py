@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ceuskit.cli import app
 from ceuskit.cli.clips import _seconds_or_auto
+from ceuskit.cli.command import app
 from ceuskit.cli.progress import progress_bar
 
 
@@ -28,8 +28,8 @@ def map_command(clip: Annotated[Path, typer.Argument(help="The CEUS clip.")],
     """Per-pixel maps: arrival time, time to peak, peak enhancement, mean transit time, wash-in rate and area, R²."""
     from ceuskit.io import open_clip
     from ceuskit.io.examination import injection_from_header
+    from ceuskit.io.rois import load_rois
     from ceuskit.maps import parametric_maps, write_maps
-    from ceuskit.roi import load_rois
 
     given = _seconds_or_auto(injection_time, "injection time")
     with open_clip(clip, fps=fps) as opened:

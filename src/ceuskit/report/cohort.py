@@ -299,10 +299,12 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def write_report(store: Store, out_dir: str | Path, *, study: int | str | None = None,
-                 frame: pd.DataFrame | None = None, result: Mapping[str, Any] | None = None,
-                 pdf: bool | None = None) -> Path:
+def write_report(store: Store, out_dir: str | Path, *, frame: pd.DataFrame, result: Mapping[str, Any],
+                 study: int | str | None = None, pdf: bool | None = None) -> Path:
     """Write ``report.html`` (images embedded, no external resource) and ``report.pdf`` into ``out_dir``.
+
+    ``frame`` is the study's cohort table and ``result`` its statistics (:func:`ceuskit.study.cohort_frame` and
+    :func:`ceuskit.study.cohort_stats`, which the caller computes: the report layer never runs the study).
 
     The PDF is the same HTML printed by Chromium (:mod:`ceuskit.report.pdf`).  ``pdf``: True — required (a
     :class:`~ceuskit.errors.ReportError` after the HTML is written when Chromium is missing); None — printed when
@@ -318,14 +320,9 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
     from ceuskit.report.pdf import find_chromium, html_to_pdf
     from ceuskit.report.plots import png_data_uri
     from ceuskit.store import cohort_records, get_study
-    from ceuskit.study import cohort_frame, cohort_stats
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if frame is None:
-        frame = cohort_frame(store, study)
-    if result is None:
-        result = cohort_stats(frame)
     info = get_study(store, study)
     records = cohort_records(store, study)
     figures = _figures(frame, result, records)

@@ -51,7 +51,8 @@ def clip_header_summary(path: Path) -> dict[str, Any]:
 def roi_document(line: int, path: Path, roi_name: str | None) -> dict[str, Any]:
     """The ROI document of an ROI file (JSON, or a PNG/NIfTI label mask), checked; ``roi_name`` must name
     one of its lesion ROIs."""
-    from ceuskit.roi import load_rois, parse_rois
+    from ceuskit.io.rois import load_rois
+    from ceuskit.roi import parse_rois
 
     try:
         if path.suffix.lower() == ".json":

@@ -28,11 +28,17 @@ from fastapi.staticfiles import StaticFiles
 
 from ceuskit._version import __version__
 from ceuskit.errors import AccountError, CeusError, ConflictError, ForbiddenError, ReportError, StoreError
-from ceuskit.web import audit, auth, clips, examination, lesions, reading, studies
+from ceuskit.web.audit import router as audit_router
+from ceuskit.web.auth import router as auth_router
+from ceuskit.web.clips import router as clips_router
 from ceuskit.web.context import Context, Settings
+from ceuskit.web.examination import router as examination_router
 from ceuskit.web.files import PathRefused
+from ceuskit.web.lesions import router as lesions_router
 from ceuskit.web.middleware import AccessMiddleware
+from ceuskit.web.reading import router as reading_router
 from ceuskit.web.security import admin
+from ceuskit.web.studies import router as studies_router
 
 __all__ = ["Settings", "create_app", "load_or_create_token"]
 
@@ -88,8 +94,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def health() -> dict[str, Any]:  # on the event loop: answers even when every worker thread is busy
         return {"status": "ok", "version": __version__}
 
-    for module in (auth, studies, clips, lesions, examination, reading, audit):
-        app.include_router(module.router)
+    for router in (auth_router, studies_router, clips_router, lesions_router, examination_router, reading_router,
+                   audit_router):
+        app.include_router(router)
     from ceuskit.web.pacs import pacs_router  # the hospital PACS: administrators only
 
     app.include_router(pacs_router(pacs=settings.pacs, db=ctx.db, jobs=ctx.jobs, data_dir=ctx.data_dir,

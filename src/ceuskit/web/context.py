@@ -16,11 +16,11 @@ from ceuskit.web.files import ClipCache, inside
 from ceuskit.web.frames import Expiring, FrameCache
 from ceuskit.web.hashing import HashPool
 from ceuskit.web.jobs import JobRunner
+from ceuskit.web.principal import Principal
 from ceuskit.web.throttle import SignInGuard, ThrottlePolicy
 
 if TYPE_CHECKING:
     from ceuskit.store import Store
-    from ceuskit.web.security import Principal
 
 __all__ = ["Context", "ReaderClips", "Settings", "context"]
 
