@@ -34,12 +34,12 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 # (section, modules): the public modules of the API reference, in reading order.
 API_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Reading clips and ROIs", ("ceuskit.io", "ceuskit.io.rois", "ceuskit.roi")),
+    ("Reading clips and ROIs", ("ceuskit.io", "ceuskit.io.rois", "ceuskit.roi", "ceuskit.pixels", "ceuskit.feed")),
     ("Analysis", ("ceuskit.pipeline", "ceuskit.tic", "ceuskit.onset", "ceuskit.models", "ceuskit.phases",
                   "ceuskit.kinetics", "ceuskit.destruction", "ceuskit.steps", "ceuskit.replenishment",
                   "ceuskit.quality", "ceuskit.maps")),
     ("Cohorts and readers", ("ceuskit.study", "ceuskit.store", "ceuskit.stats", "ceuskit.agreement")),
-    ("Reports, export and PACS", ("ceuskit.report", "ceuskit.report.tic_plot", "ceuskit.report.cohort",
+    ("Reports, export and PACS", ("ceuskit.report", "ceuskit.report.tic_plot", "ceuskit.report.cohort", "ceuskit.report.maps",
                                   "ceuskit.export", "ceuskit.export.dicom", "ceuskit.pacs")),
     ("Simulator", ("ceuskit.simulate",)),
     ("Errors", ("ceuskit.errors",)),

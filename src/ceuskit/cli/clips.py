@@ -23,7 +23,7 @@ def info(clip: Annotated[Path, typer.Argument(help="DICOM, video, frame folder o
          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
          fps: FpsOption = None, layout: LayoutOption = "auto") -> None:
     """Show a clip's frames, true frame times, pixel spacing and display layout."""
-    from ceuskit.io import clip_summary
+    from ceuskit.feed import clip_summary
 
     summary = clip_summary(clip, fps=fps, layout=layout)
     if as_json:

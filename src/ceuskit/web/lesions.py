@@ -97,6 +97,7 @@ def analyse(lesion_id: int, principal: Admin, request: Request, ctx: Ctx,
 def make_map(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
     """Compute the lesion's parametric maps in the background (cached per ROI set)."""
     from ceuskit import store as st
+    from ceuskit.feed import clip_frames
     from ceuskit.maps import parametric_maps
     from ceuskit.roi import parse_rois
 
@@ -111,7 +112,7 @@ def make_map(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> di
 
             with open_clip(path) as opened:
                 rois = parse_rois(found["rois"], pixel_spacing_mm=opened.pixel_spacing_mm)  # the cached ROIs
-                maps = parametric_maps(opened, rois, block_px=ctx.settings.map_block_px,
+                maps = parametric_maps(clip_frames(opened), rois, block_px=ctx.settings.map_block_px,
                                        injection_time_s=found["injection_time_s"],
                                        dynamic_range_db=found["dynamic_range_db"], progress=progress)
             target.parent.mkdir(parents=True, exist_ok=True)
