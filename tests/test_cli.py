@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pydicom
 import pytest
 
@@ -109,6 +110,16 @@ def test_broken_clips(capsys, phantom, tmp_path, kind, message):
     message = message.format(n=n, declared=n + 50)
     _fails_cleanly(capsys, ["analyze", str(clip), "--roi", str(phantom.roi), "--out", str(out)], out, message,
                    names=str(clip))
+
+
+@pytest.mark.parametrize("n_frames", [1, 3])
+def test_a_clip_of_a_few_frames_is_too_short_whatever_the_injection_time(capsys, phantom, tmp_path, n_frames):
+    # a single frame lasts 0 s, so no injection time fits inside it: the message must name the real problem
+    clip = tmp_path / "few.npy"
+    np.save(clip, pydicom.dcmread(phantom.dicom).pixel_array[:n_frames])
+    out = tmp_path / "out"
+    _fails_cleanly(capsys, ["analyze", str(clip), "--fps", "2", "--roi", str(phantom.roi), "--out", str(out)], out,
+                   f"{n_frames} frame(s) is too few for a time–intensity analysis")
 
 
 @pytest.mark.parametrize(
