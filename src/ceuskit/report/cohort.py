@@ -6,15 +6,23 @@ import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from ceuskit._atomic import atomic_path
 from ceuskit._version import __version__
-
-if TYPE_CHECKING:
-    from ceuskit.store import Store
+from ceuskit.report.onset_figure import onset_conventions_figure
+from ceuskit.report.pdf import find_chromium, html_to_pdf
+from ceuskit.report.plots import (
+    bland_altman_plot,
+    grade_boxplots,
+    onset_scatter,
+    pattern_bars,
+    png_data_uri,
+    tic_panel,
+)
+from ceuskit.store import Store, cohort_records, get_study
 
 __all__ = ["METHODS", "SEED", "agreement_lines", "plural", "seed_comparison", "seed_rows", "stats_lines",
            "write_report"]
@@ -204,8 +212,6 @@ def flagged_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def _figures(frame: pd.DataFrame, result: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    from ceuskit.report.plots import bland_altman_plot, grade_boxplots, onset_scatter, pattern_bars, tic_panel
-
     ok = frame[frame["analysis_status"] == "ok"]
     figures: dict[str, Any] = {
         "patterns": pattern_bars(seed_rows(result)),
@@ -315,11 +321,6 @@ def write_report(store: Store, out_dir: str | Path, *, frame: pd.DataFrame, resu
 
     matplotlib.use("Agg", force=False)
     from jinja2 import Environment, PackageLoader, select_autoescape
-
-    from ceuskit.report.onset_figure import onset_conventions_figure
-    from ceuskit.report.pdf import find_chromium, html_to_pdf
-    from ceuskit.report.plots import png_data_uri
-    from ceuskit.store import cohort_records, get_study
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from ceuskit import store as st
 from ceuskit.errors import CeusError, PacsError, PacsNotFoundError
+from ceuskit.io import open_clip
+from ceuskit.io.clip import source_sha256
+from ceuskit.roi import parse_rois
 from ceuskit.store.audit import record_event
 from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 from ceuskit.web.security import Admin, client_address
@@ -61,7 +65,6 @@ def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
     InputError
         ``pacs`` names no usable server (checked once, when the app is made).
     """
-    from ceuskit import store as st
     from ceuskit.pacs.config import resolve_destination
 
     target = None if pacs is None else resolve_destination(pacs)
@@ -173,9 +176,6 @@ def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
 
 def _make_lesion(db: Store, study: str, body: PacsLesion, path: Path, server: str, reference: str) -> int:
     """Store a lesion whose clip is ``path``, with where it came from in the clip's header summary."""
-    from ceuskit import store as st
-    from ceuskit.io import open_clip
-    from ceuskit.io.clip import source_sha256
     from ceuskit.stats import who_grade
     from ceuskit.study import clip_header_summary
 
@@ -201,8 +201,6 @@ def _make_lesion(db: Store, study: str, body: PacsLesion, path: Path, server: st
 def _export(lesion: dict[str, Any], document: dict[str, Any], clip: Path, folder: Path) -> list[Path]:
     """SR and SEG of ``document`` for ``clip`` (checked to be the analysed, original clip) in ``folder``."""
     from ceuskit.export.dicom import build_seg, build_sr, read_source, save
-    from ceuskit.io.clip import source_sha256
-    from ceuskit.roi import parse_rois
 
     if (document.get("clip") or {}).get("sha256") not in (None, source_sha256(clip)):
         raise CeusError("the clip changed since it was analysed: analyse it again before sending results")
