@@ -12,9 +12,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import grimp
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -48,6 +54,8 @@ def copy_project(tmp_path: Path) -> Path:
 
 
 def test_the_contracts_hold() -> None:
+    assert {c["id"]: c["name"].startswith(CONTRACTS[c["id"]]) for c in _config()["contracts"]} == dict.fromkeys(
+        CONTRACTS, True)
     run = lint_imports(ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
     summary = run.stdout[run.stdout.index("Contracts\n"):]
@@ -140,11 +148,19 @@ def test_the_module_graph_has_no_cycle() -> None:
 
 
 def test_import_ceuskit_loads_nothing_heavy() -> None:
-    code = ("import sys, ceuskit; heavy = {'numpy', 'scipy', 'pandas', 'matplotlib', 'pydicom', 'typer'}; "
-            "print(sorted(heavy & set(sys.modules)), ceuskit.__version__)")
+    """At run time too: the root contract's forbidden packages stay unloaded by ``import ceuskit``."""
+    contract = next(c for c in _config()["contracts"] if c["id"] == "root")
+    heavy = sorted(contract["forbidden_modules"])
+    code = f"import sys, ceuskit; print(sorted(set({heavy!r}) & set(sys.modules)), ceuskit.__version__)"
     run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(SRC)},
                          capture_output=True, text=True, timeout=120, check=True)
     assert run.stdout.split() == ["[]", _version()]
+
+
+def _config() -> dict[str, Any]:
+    """``[tool.importlinter]`` of pyproject.toml."""
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        return dict(tomllib.load(fh)["tool"]["importlinter"])
 
 
 def _version() -> str:
