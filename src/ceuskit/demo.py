@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ceuskit.pipeline import analyze, analyze_examination
-from ceuskit.report import seed_comparison, write_analysis, write_report
+from ceuskit.report.cohort import seed_comparison, write_report
+from ceuskit.report.tic_plot import write_analysis
 from ceuskit.report.words import label_words
 from ceuskit.simulate import Phantom, simulate_clip, simulate_cohort
 from ceuskit.simulate.cases import REPLENISHMENT
