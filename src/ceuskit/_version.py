@@ -1,5 +1,8 @@
-"""The version of ceuskit, in a module of its own so that any module can record it without importing the
-package root (whose public names load lazily)."""
+"""The version of ceuskit.
+
+It has a module of its own so that any module can record it without importing the package root (whose public
+names load lazily); pyproject.toml reads it too.
+"""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ def display_maps(clip: Clip, *, bmode: bool = True) -> ClipDisplays:
 
 
 def clip_frames(clip: Clip, displays: ClipDisplays | None = None) -> FrameStream:
-    """The clip's frames for the numeric core, decoded ahead in a background thread on every pass.
+    """Give the clip's frames to the numeric core, decoded ahead in a background thread on every pass.
 
     Parameters
     ----------
@@ -96,8 +96,9 @@ def clip_frames(clip: Clip, displays: ClipDisplays | None = None) -> FrameStream
 
 
 def clip_summary(path: str | Path, *, fps: float | None = None, layout: str = "auto") -> dict[str, Any]:
-    """What ``ceuskit info`` reports about a clip (:meth:`Clip.summary` with its display map), also for a file
-    without timing.
+    """Describe a clip as ``ceuskit info`` reports it, also a file without timing.
+
+    :meth:`Clip.summary <ceuskit.io.clip.Clip.summary>` with the display map of its CEUS region.
 
     Parameters
     ----------

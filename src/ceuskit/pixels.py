@@ -1,5 +1,4 @@
-"""Decoded frames as every layer sees them: boxes, the display grey of a frame, and the frame stream the
-numeric core reads.
+"""Decoded frames as every layer sees them: boxes, display grey, and the frame stream of the numeric core.
 
 This module sits below everything that handles pixels: :mod:`ceuskit.io` builds clips whose frames it
 decodes, :mod:`ceuskit.preprocess` reads displays through their maps, and the numeric core
@@ -83,8 +82,10 @@ class _Boxed(Protocol):
 
 
 class RawClip(Protocol):
-    """What fitting a display map and finding overlays read of a clip (:class:`ceuskit.io.Clip` is one):
-    its size, white level, CEUS region and frames as decoded."""
+    """What fitting a display map and finding overlays read of a clip.
+
+    Its size, white level, CEUS region and frames as decoded; :class:`ceuskit.io.Clip` is one.
+    """
 
     @property
     def source(self) -> str:
@@ -140,9 +141,9 @@ FramePass = Callable[[], AbstractContextManager[Iterator[np.ndarray]]]
 
 @dataclass(frozen=True)
 class FrameStream:
-    """A clip's frames as the numeric core reads them: pixels as decoded, streamed in order, with their times,
-    display regions and display maps.
+    """A clip's frames as the numeric core reads them.
 
+    Pixels as decoded, streamed in order, with their times, display regions and display maps.
     The caller (the pipeline, the command line) opens the clip and fits its display maps once; TIC extraction
     and parametric maps only read passes of frames.
 
@@ -180,6 +181,7 @@ class FrameStream:
     pixel_spacing_mm: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        """Check that the B-mode region and its display map come together."""
         if (self.bmode_box is None) != (self.bmode_display is None):
             raise ValueError("bmode_box and bmode_display go together")
 

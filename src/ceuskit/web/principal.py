@@ -1,5 +1,7 @@
-"""Who is signed in: the :class:`Principal` every request acts for (made by :mod:`ceuskit.web.security`, kept
-by the :mod:`ceuskit.web.context` for viewers of shared links)."""
+"""Who is signed in: the :class:`Principal` every request acts for.
+
+:mod:`ceuskit.web.security` makes it; :mod:`ceuskit.web.context` keeps it for viewers of shared links.
+"""
 
 from __future__ import annotations
 
