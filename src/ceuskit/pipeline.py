@@ -38,7 +38,8 @@ from ceuskit.tic import TicResult, extract_tics, tic_table
 from ceuskit.timeline import Timeline, join
 from ceuskit.timeseries import check_injection_time, moving_average
 
-__all__ = ["MODELS", "Analysis", "AnalysisOptions", "analyze", "analyze_examination", "write_outputs"]
+__all__ = ["MODELS", "Analysis", "AnalysisOptions", "analyze", "analyze_examination", "check_options", "tic_columns",
+           "write_outputs"]
 
 MODELS = ("auto", "lognormal", "gamma", "ldrw", "fpt")
 
@@ -93,7 +94,8 @@ class _Measured:
     overlay_pixels: int
 
 
-def _check_options(opts: AnalysisOptions) -> None:
+def check_options(opts: AnalysisOptions) -> None:
+    """Raise :class:`~ceuskit.errors.InputError` for a dynamic range or model that cannot be used."""
     check_dynamic_range(opts.dynamic_range_db)
     if opts.model not in MODELS:
         raise InputError(f"model {opts.model!r} is not one of {', '.join(MODELS)}")
@@ -224,7 +226,7 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
                   injection: float | str, *, out_dir: str | Path | None, size_mm: float | None,
                   at_risk: bool | None, opts: AnalysisOptions, progress: Callable[[int, int], None] | None
                   ) -> Analysis:
-    _check_options(opts)
+    check_options(opts)
     if size_mm is not None and (not np.isfinite(size_mm) or size_mm <= 0):
         raise InputError(f"lesion size {size_mm!r} mm must be a positive number")
     starts = place_clips(clips, offsets)
@@ -250,7 +252,7 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
     reading = read_timeline(timeline, first.rois, model=opts.model, phases=opts.phases, areas=areas,
                             size_mm=size_mm, at_risk=at_risk)
     document = _document(measured, reading, opts, agent)
-    analysis = Analysis(document, _tic_table(measured, timeline, opts), reading.fitted, reading.relative_db)
+    analysis = Analysis(document, tic_columns([m.tics for m in measured], timeline, opts), reading.fitted, reading.relative_db)
     if out_dir is not None:
         write_outputs(analysis, out_dir)
     return analysis
@@ -307,9 +309,10 @@ def _document(measured: Sequence[_Measured], reading: Reading, opts: AnalysisOpt
     }
 
 
-def _tic_table(measured: Sequence[_Measured], timeline: Timeline, opts: AnalysisOptions) -> dict[str, np.ndarray]:
-    """The clips' TIC tables one after the other, with the clip's index (time order) and smoothed power."""
-    parts = [tic_table(part.tics) for part in measured]
+def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOptions) -> dict[str, np.ndarray]:
+    """The columns of ``tic.csv``: the clips' TIC tables one after the other (in time order), with the clip's
+    index and each ROI's smoothed power."""
+    parts = [tic_table(part) for part in tics]
     columns = {"clip": timeline.segment}
     for key in parts[0]:
         columns[key] = np.concatenate([part[key] for part in parts])

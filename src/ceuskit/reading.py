@@ -90,7 +90,7 @@ def _flags(timeline: Timeline, lesions: list[dict[str, Any]], fit: FitResult, ar
 
 
 def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: PhaseOptions,
-                  areas: Mapping[str, tuple[int, float | None]], size_mm: float | None = None,
+                  areas: Mapping[str, tuple[int | None, float | None]], size_mm: float | None = None,
                   at_risk: bool | None = None) -> Reading:
     """Fits, parameters and each lesion's phase reading from an examination's curves.
 
@@ -100,7 +100,7 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
     rois : the ROI set (names and roles; lesions name their reference).
     model : "auto" or a bolus model name.
     phases : thresholds and windows of the reading.
-    areas : ROI name → (area px, area mm² or None).
+    areas : ROI name → (area px, area mm²), either None when unknown (curves read from a table).
     size_mm, at_risk : for the CEUS LI-RADS decision support.
     """
     t, names = timeline.times_s, list(timeline.names)
