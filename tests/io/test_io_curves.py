@@ -203,3 +203,18 @@ def test_the_cli_reads_each_layout(tmp_path, capsys):
         assert abs(onset - CASE.truth["onset_s"]["lesion"]) <= 1.0, kind
     assert "curves: " in capsys.readouterr().out
     assert main(["analyze", str(layouts["qlab"][0]), "--roi", "x.json"]) == 2  # a ROI file is for clips
+
+
+def test_simulate_writes_a_curve_case_in_every_layout(tmp_path, capsys):
+    assert main(["simulate", str(tmp_path / "c"), "--curves", "two-supplies", "--seed", "2"]) == 0
+    truth = json.loads((tmp_path / "c" / "truth.json").read_text())
+    case = curve_case("two-supplies", seed=2)
+    assert truth["onset_s"] == case.truth["onset_s"]
+    formats = {"curves.csv": ("table", "db"), "curves.xlsx": ("table", "grey"), "qlab_export.txt": ("qlab", "db"),
+               "tics": ("blood-flow-analyzer", "power"), "quantus": ("quantus", "power")}
+    for name, (kind, units) in formats.items():
+        table = read_curves(tmp_path / "c" / name, units=None if kind in ("qlab", "quantus") else units)
+        assert (table.format, table.units) == (kind, units), name
+    capsys.readouterr()
+    assert main(["simulate", str(tmp_path / "d"), "--curves", "nonsense"]) == 2
+    assert "two-supplies" in capsys.readouterr().err

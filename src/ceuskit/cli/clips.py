@@ -195,6 +195,8 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
              case: Annotated[str | None, typer.Option("--case", help="A real-world case (see --list-cases): "
                                                       "its phantom replaces the settings above.")] = None,
              list_cases: Annotated[bool, typer.Option("--list-cases", help="List the real-world cases and exit.")] = False,
+             curves: Annotated[str | None, typer.Option("--curves", help="Write a simulated curve case (see "
+                                                        "--list-cases) as curve tables in every layout instead.")] = None,
              name: Annotated[str, typer.Option("--name", help="File name stem.")] = "phantom",
              examination: Annotated[bool, typer.Option("--examination", help="Write a whole examination instead: "
                                                        "a continuous loop (--loop s) and late-phase sweeps "
@@ -207,6 +209,7 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
     from ceuskit.simulate.cases import REAL_WORLD, SLOW_RISES, real_world_case
+    from ceuskit.simulate.curve_cases import CURVE_CASES, curve_case
     from ceuskit.simulate.examination import simulate_examination
 
     if list_cases:
@@ -217,6 +220,8 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
                        + (f", starts {-ph.lead_in_s:g} s after injection" if ph.lead_in_s < 0 else "")
                        + (f", gain +{ph.gain_db:g} dB" if ph.gain_db else "")
                        + (f", arterial bolus {ph.arterial_time_scale:g}× slower" if ph.arterial_time_scale != 1 else ""))
+        for key in CURVE_CASES:
+            typer.echo(f"{key:32s} curves without a clip (--curves {key})")
         return
     if list_patterns:
         for key, spec in PATTERNS.items():
@@ -224,6 +229,12 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
         return
     if out_dir is None:
         raise InputError("give the folder to write the phantom to: ceuskit simulate OUT_DIR …")
+    if curves is not None:
+        from ceuskit.simulate.exports import write_curve_case
+
+        for path in write_curve_case(out_dir, curve_case(curves, seed=seed)):
+            typer.echo(f"wrote {path}")
+        return
     if cohort:
         with progress_bar("simulating patients") as progress:
             manifest = simulate_cohort(out_dir, n_patients=cohort, seed=seed, progress=progress)

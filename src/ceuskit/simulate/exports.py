@@ -20,9 +20,11 @@ import pandas as pd
 from ceuskit._atomic import atomic_path
 from ceuskit.errors import InputError
 from ceuskit.preprocess.linearize import power_to_grey
+from ceuskit.simulate.curve_cases import CurveCase
+from ceuskit.simulate.dicom import write_json
 
-__all__ = ["FAKE_PATIENT", "as_units", "write_blood_flow_analyzer", "write_long", "write_qlab", "write_quantus",
-           "write_roi_folder", "write_wide"]
+__all__ = ["FAKE_PATIENT", "as_units", "write_blood_flow_analyzer", "write_curve_case", "write_long", "write_qlab",
+           "write_quantus", "write_roi_folder", "write_wide"]
 
 FAKE_PATIENT = {"name": "TESTPERSON^ALICE", "id": "FAKE-0001", "birth": "01/01/1950"}
 """The fake patient the QLAB export's header names (a test checks it never reaches an output)."""
@@ -131,3 +133,24 @@ def write_qlab(path: str | Path, times_s: np.ndarray, curves: Mapping[str, np.nd
             cells += [f"{std_db:.2f}", f"{10 * np.log10(curves[name][i]):.3f}"]
         lines.append("\t".join(cells))
     return _write_text(Path(path), "\r\n".join(lines) + "\r\n", encoding="utf-16")
+
+
+def write_curve_case(folder: str | Path, case: CurveCase) -> list[Path]:
+    """Write a simulated curve case in every layout, with its truth (``ceuskit simulate OUT --curves CASE``).
+
+    Writes ``curves.csv`` (dB, time column ``time_s``), ``curves.xlsx`` (60 dB display grey, ``Time_s``),
+    ``qlab_export.txt`` (QLAB, fake patient), ``tics/`` (Blood-Flow-Analyzer, one file per ROI, linear power),
+    ``quantus/`` (QuantUS, one file per ROI) and ``truth.json``; returns their paths.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    t, curves = case.times_s, case.power
+    written = [write_wide(out / "curves.csv", t, curves, units="db", time_column="time_s"),
+               write_wide(out / "curves.xlsx", t, curves, units="grey", time_column="Time_s"),
+               write_qlab(out / "qlab_export.txt", t, curves),
+               write_blood_flow_analyzer(out / "tics", t, curves), write_quantus(out / "quantus", t, curves)]
+    truth = {"generator": "ceuskit.simulate.curve_cases", "case": case.name, **case.truth,
+             "files": {"curves.csv": "db", "curves.xlsx": "grey (60 dB)", "qlab_export.txt": "db",
+                       "tics": "power", "quantus": "power"}}
+    write_json(out / "truth.json", truth)
+    return [*written, out / "truth.json"]
