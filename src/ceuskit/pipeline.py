@@ -101,17 +101,31 @@ def check_options(opts: AnalysisOptions) -> None:
         raise InputError(f"model {opts.model!r} is not one of {', '.join(MODELS)}")
 
 
+def _centred_in(bounds: tuple[float, float, float, float], box: tuple[int, int, int, int]) -> bool:
+    """Whether the centre of an ROI's pixel extent (x0, y0, x1, y1) lies in a region's box (x1, y1 exclusive)."""
+    x, y = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    return box[0] <= x < box[2] and box[1] <= y < box[3]
+
+
 def _place_rois(clip: Clip, rois: RoiSet) -> RoiSet:
-    """Move ROIs drawn on the B-mode half of a dual display onto the CEUS half (same anatomy)."""
+    """Move each ROI drawn on the B-mode half of a dual display (its centre there) onto the CEUS half (same
+    anatomy, the same place in its half); an ROI centred on neither half is refused rather than left without a
+    curve."""
     bmode, ceus = clip.bmode_region, clip.ceus_region
     if bmode is None:
         return rois
-    bx0, by0, bx1, by1 = bmode.box
-    inside_bmode = all(r.shape != "mask" and bx0 <= r.bounds()[0] and r.bounds()[2] <= bx1
-                       and by0 <= r.bounds()[1] and r.bounds()[3] <= by1 for r in rois.rois)
-    if inside_bmode:
-        return rois.translated(ceus.box[0] - bx0, ceus.box[1] - by0)
-    return rois
+    dx, dy = ceus.box[0] - bmode.box[0], ceus.box[1] - bmode.box[1]
+    placed = []
+    for roi in rois.rois:
+        if _centred_in(roi.bounds(), ceus.box):
+            placed.append(roi)
+        elif _centred_in(roi.bounds(), bmode.box):
+            placed.append(roi.translated(dx, dy))
+        else:
+            x0, y0, x1, y1 = roi.bounds()
+            raise RoiError(f"ROI {roi.name!r} (x {x0:.0f}…{x1:.0f}, y {y0:.0f}…{y1:.0f}) lies on neither half of the dual "
+                           f"display (CEUS {list(ceus.box)}, B-mode {list(bmode.box)}): redraw it inside one half")
+    return RoiSet(tuple(placed), rois.reference_frame)
 
 
 def _load_roi_set(rois: RoiInput, clip: Clip) -> RoiSet:
