@@ -151,6 +151,12 @@ def test_out_of_plane_frames_are_rejected_on_a_still_probe_too(tmp_path):
     assert score["tic_error_db"] <= 0.45
 
 
+@pytest.mark.parametrize("name", list(REAL_WORLD))
+def test_no_destruction_and_no_level_step_where_the_recording_has_none(readings, name):
+    _, runs = readings[name]
+    for analysis, _ in runs.values():
+        assert analysis.document["destructions"] == [] and analysis.document["steps"] == []
+        assert not {"destruction", "step"} & {flag["code"] for flag in analysis.document["quality"]}
 def _smoothed_db(t, power, window_s=1.0):
     from ceuskit.timeseries import moving_average
 

@@ -69,7 +69,7 @@ def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable], *, categories: Seq
     categories : sequence, optional
         Ordered categories (required in a meaningful order for weighted kappa); default: sorted labels seen.
     weights : None, "linear" or "quadratic"
-        Agreement weights 1 − |i−j|/(k−1) or 1 − (i−j)²/(k−1)² for ordered categories.
+        Agreement weights 1 − abs(i − j)/(k − 1) or 1 − (i − j)²/(k − 1)² for ordered categories.
     confidence : float
         Level of the confidence interval (default 0.95).
 

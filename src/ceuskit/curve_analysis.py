@@ -23,7 +23,7 @@ from ceuskit.phases import PhaseOptions
 from ceuskit.pipeline import Analysis, AnalysisOptions, check_options, tic_columns, write_outputs
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, grey_to_power
 from ceuskit.preprocess.motion import MotionResult
-from ceuskit.reading import read_timeline
+from ceuskit.reading import Reading, read_timeline
 from ceuskit.roi import Roi, RoiSet
 from ceuskit.tic import TicResult
 from ceuskit.timeline import join
@@ -56,7 +56,7 @@ def _roi_set(table: CurveTable) -> RoiSet:
     return found
 
 
-def _document(table: CurveTable, reading: Any, opts: AnalysisOptions, rois: RoiSet, motion: MotionResult
+def _document(table: CurveTable, reading: Reading, opts: AnalysisOptions, rois: RoiSet, motion: MotionResult
               ) -> dict[str, Any]:
     t = table.times_s
     duration = float(t[-1] - t[0])
@@ -79,6 +79,7 @@ def _document(table: CurveTable, reading: Any, opts: AnalysisOptions, rois: RoiS
         "rois": reading.rois,
         "roi_set": roi_set,
         "lesions": reading.lesions,
+        **reading.kinetics,
         "quality": [flag.to_json() for flag in reading.flags],
         "provenance": {"software": f"ceuskit {__version__}", "options": opts.to_json(),
                        "options_hash": opts.digest(),
@@ -91,7 +92,8 @@ def analyze_curves(curves: str | Path | CurveTable, *, out_dir: str | Path | Non
                    injection_time_s: float | str = 0.0, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB,
                    model: str = "auto", units: str | None = None, time_column: str | None = None,
                    columns: Sequence[tuple[str, str]] | None = None, size_mm: float | None = None,
-                   at_risk: bool | None = None, phase_options: PhaseOptions | None = None) -> Analysis:
+                   at_risk: bool | None = None, phase_options: PhaseOptions | None = None,
+                   kinetics: str = "auto") -> Analysis:
     """Read a table of time–intensity curves as a clip's curves are read.
 
     Parameters
@@ -105,6 +107,7 @@ def analyze_curves(curves: str | Path | CurveTable, *, out_dir: str | Path | Non
     units, time_column, columns : as :func:`ceuskit.io.curves.read_curves` (ignored for a table given).
     size_mm, at_risk : for the CEUS LI-RADS decision support.
     phase_options : thresholds and windows of the reading.
+    kinetics : "auto", "bolus" or "replenishment", as for a clip (:func:`ceuskit.pipeline.analyze`).
 
     Returns
     -------
@@ -124,7 +127,7 @@ def analyze_curves(curves: str | Path | CurveTable, *, out_dir: str | Path | Non
         raise InputError("a curve table states no contrast injection time: give --injection-time in seconds after "
                          "its time zero")
     opts = AnalysisOptions(float(injection_time_s), float(dynamic_range_db), model, motion=False, overlays=False,
-                           phases=phase_options or PhaseOptions())
+                           phases=phase_options or PhaseOptions(), kinetics=kinetics)
     check_options(opts)
     if size_mm is not None and (not np.isfinite(size_mm) or size_mm <= 0):
         raise InputError(f"lesion size {size_mm!r} mm must be a positive number")
@@ -143,9 +146,10 @@ def analyze_curves(curves: str | Path | CurveTable, *, out_dir: str | Path | Non
     timeline = join([tics], [Path(table.source).name])
     areas = {name: (None, table.areas_mm2.get(name)) for name in table.names}
     reading = read_timeline(timeline, rois, model=opts.model, phases=opts.phases, areas=areas, size_mm=size_mm,
-                            at_risk=at_risk)
+                            at_risk=at_risk, kinetics=opts.kinetics)
     document = _document(table, reading, opts, rois, motion)
-    analysis = Analysis(document, tic_columns([tics], timeline, opts), reading.fitted, reading.relative_db)
+    analysis = Analysis(document, tic_columns([tics], timeline, opts, reading.refill_fitted), reading.fitted,
+                        reading.relative_db, reading.refill_fitted)
     if out_dir is not None:
         write_outputs(analysis, out_dir)
     return analysis

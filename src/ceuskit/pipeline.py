@@ -28,6 +28,7 @@ from ceuskit.errors import AnalysisError, InputError, RoiError
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
 from ceuskit.io.examination import acquisition_time, injection_from_header, place_clips
+from ceuskit.kinetics import KINETICS, check_kinetics
 from ceuskit.phases import PhaseOptions
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
 from ceuskit.preprocess.overlays import detect_overlays
@@ -38,8 +39,8 @@ from ceuskit.tic import TicResult, extract_tics, tic_table
 from ceuskit.timeline import Timeline, join
 from ceuskit.timeseries import check_injection_time, moving_average
 
-__all__ = ["MODELS", "Analysis", "AnalysisOptions", "analyze", "analyze_examination", "check_options", "tic_columns",
-           "write_outputs"]
+__all__ = ["KINETICS", "MODELS", "Analysis", "AnalysisOptions", "analyze", "analyze_examination", "check_options",
+           "tic_columns", "write_outputs"]
 
 MODELS = ("auto", "lognormal", "gamma", "ldrw", "fpt")
 
@@ -62,6 +63,7 @@ class AnalysisOptions:
     overlays: bool = True
     max_shift_mm: float = 8.0
     phases: PhaseOptions = field(default_factory=PhaseOptions)
+    kinetics: str = "auto"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +80,7 @@ class Analysis:
     tic: dict[str, np.ndarray] = field(repr=False)
     fitted: dict[str, np.ndarray] = field(repr=False)
     relative_db: dict[str, np.ndarray] = field(repr=False)
+    refill_fitted: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # replenishment fits
 
     def to_json(self) -> str:
         return json.dumps(self.document, indent=2, allow_nan=False)
@@ -99,6 +102,7 @@ def check_options(opts: AnalysisOptions) -> None:
     check_dynamic_range(opts.dynamic_range_db)
     if opts.model not in MODELS:
         raise InputError(f"model {opts.model!r} is not one of {', '.join(MODELS)}")
+    check_kinetics(opts.kinetics)
 
 
 def _centred_in(bounds: tuple[float, float, float, float], box: tuple[int, int, int, int]) -> bool:
@@ -159,7 +163,7 @@ def analyze(clip: ClipInput, rois: RoiInput, *, out_dir: str | Path | None = Non
             injection_time_s: float | str = 0.0, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB,
             model: str = "auto", motion: bool = True, overlays: bool = True, fps: float | None = None,
             layout: str = "auto", size_mm: float | None = None, at_risk: bool | None = None,
-            phase_options: PhaseOptions | None = None,
+            phase_options: PhaseOptions | None = None, kinetics: str = "auto",
             progress: Callable[[int, int], None] | None = None) -> Analysis:
     """Analyse one clip: TICs per ROI, bolus fits, parameters and each lesion's phase characterisation.
 
@@ -177,12 +181,15 @@ def analyze(clip: ClipInput, rois: RoiInput, *, out_dir: str | Path | None = Non
     overlays : find burned-in overlays (timer, markers, callipers) and leave them out of tracking and TICs.
     fps, layout : passed to :func:`ceuskit.io.open_clip` when ``clip`` is a path.
     size_mm, at_risk : lesion size and HCC-risk status, for the CEUS LI-RADS decision support.
+    kinetics : "auto" (replenishment fits after a destruction followed by refill), "bolus" (none) or
+        "replenishment" (after every destruction); the bolus reading always uses the recording before the
+        first destruction.
     progress : called with (frames done, total frames).
     """
     return analyze_examination([clip], [rois], out_dir=out_dir, injection_time_s=injection_time_s,
                                dynamic_range_db=dynamic_range_db, model=model, motion=motion, overlays=overlays,
                                fps=fps, layout=layout, size_mm=size_mm, at_risk=at_risk,
-                               phase_options=phase_options, progress=progress)
+                               phase_options=phase_options, kinetics=kinetics, progress=progress)
 
 
 def analyze_examination(clips: Sequence[ClipInput], rois: Sequence[RoiInput], *,
@@ -190,7 +197,7 @@ def analyze_examination(clips: Sequence[ClipInput], rois: Sequence[RoiInput], *,
                         injection_time_s: float | str = 0.0, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB,
                         model: str = "auto", motion: bool = True, overlays: bool = True, fps: float | None = None,
                         layout: str = "auto", size_mm: float | None = None, at_risk: bool | None = None,
-                        phase_options: PhaseOptions | None = None,
+                        phase_options: PhaseOptions | None = None, kinetics: str = "auto",
                         progress: Callable[[int, int], None] | None = None) -> Analysis:
     """Analyse the clips of one examination on one time axis (a loop, then late-phase sweeps).
 
@@ -220,7 +227,7 @@ def analyze_examination(clips: Sequence[ClipInput], rois: Sequence[RoiInput], *,
         return _analyze_open(opened, list(rois), clip_offsets_s, injection_time_s, out_dir=out_dir,
                              size_mm=size_mm, at_risk=at_risk, progress=progress,
                              opts=AnalysisOptions(0.0, float(dynamic_range_db), model, motion, overlays,
-                                                  phases=phase_options or PhaseOptions()))
+                                                  phases=phase_options or PhaseOptions(), kinetics=kinetics))
     finally:
         for clip, given in zip(opened, clips, strict=False):
             if not isinstance(given, Clip):
@@ -264,9 +271,10 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
     first = measured[0]
     areas = roi_areas(first.rois, first.tics.masks, first.clip.pixel_spacing_mm)
     reading = read_timeline(timeline, first.rois, model=opts.model, phases=opts.phases, areas=areas,
-                            size_mm=size_mm, at_risk=at_risk)
+                            size_mm=size_mm, at_risk=at_risk, kinetics=opts.kinetics)
     document = _document(measured, reading, opts, agent)
-    analysis = Analysis(document, tic_columns([m.tics for m in measured], timeline, opts), reading.fitted, reading.relative_db)
+    analysis = Analysis(document, tic_columns([m.tics for m in measured], timeline, opts, reading.refill_fitted),
+                        reading.fitted, reading.relative_db, reading.refill_fitted)
     if out_dir is not None:
         write_outputs(analysis, out_dir)
     return analysis
@@ -315,6 +323,7 @@ def _document(measured: Sequence[_Measured], reading: Reading, opts: AnalysisOpt
         "rois": reading.rois,
         "roi_set": clips[0]["roi_set"],
         "lesions": reading.lesions,
+        **reading.kinetics,
         "quality": [flag.to_json() for flag in _clip_flags(measured) + reading.flags],
         "provenance": {"software": f"ceuskit {__version__}", "options": opts.to_json(),
                        "options_hash": opts.digest(),
@@ -323,9 +332,11 @@ def _document(measured: Sequence[_Measured], reading: Reading, opts: AnalysisOpt
     }
 
 
-def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOptions) -> dict[str, np.ndarray]:
+def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOptions,
+                refills: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The columns of ``tic.csv``: the clips' TIC tables one after the other (in time order), with the clip's
-    index and each ROI's smoothed power."""
+    index, each ROI's smoothed power and the replenishment fits (``NAME_refill_fit``, where refills were
+    fitted)."""
     parts = [tic_table(part) for part in tics]
     columns = {"clip": timeline.segment}
     for key in parts[0]:
@@ -333,6 +344,8 @@ def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOpt
     for i, name in enumerate(timeline.names):
         columns[f"{name}_power_smoothed"] = moving_average(timeline.times_s, timeline.power[i],
                                                            opts.phases.smoothing_s)
+    for name, values in refills.items():
+        columns[f"{name}_refill_fit"] = values
     return columns
 
 

@@ -8,7 +8,8 @@ Codes: ``no_baseline``, ``low_enhancement``, ``saturation``, ``poor_fit``, ``mot
 ``late_phase_missing``, ``overlay_in_roi``, ``extrapolated``, ``gap``, ``display`` (a colour display whose
 map could not be recovered, read by luminance), ``flash`` (single-frame flashes left out), ``no_data`` (an
 ROI without a single measured frame), ``onset_disagreement`` (the fitted arrival far from where the curve
-itself puts it).
+itself puts it), ``destruction`` (a high-MI destruction: the bolus reading stops before it) and ``step`` (a
+level step in every ROI at once), both made by :mod:`ceuskit.kinetics`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ __all__ = [
 ]
 
 CODES = ("no_baseline", "low_enhancement", "saturation", "poor_fit", "motion", "late_phase_missing",
-         "overlay_in_roi", "extrapolated", "gap", "display", "flash", "no_data", "onset_disagreement")
+         "overlay_in_roi", "extrapolated", "gap", "display", "flash", "no_data", "onset_disagreement", "destruction",
+         "step")
 
 SATURATION_FRACTION = 0.02
 """An ROI is flagged when at least this fraction of its pixels sit at the display maximum around its peak."""

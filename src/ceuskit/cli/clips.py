@@ -70,6 +70,12 @@ def _summary_lines(document: Mapping[str, Any]) -> list[str]:
                      f"{washout}; late {late['enhancement']}{late_db}")
         if lesion["lirads"]["category"]:
             lines.append(f"  CEUS LI-RADS (decision support): {lesion['lirads']['category']}")
+    for roi, cycles in (document.get("replenishment") or {}).items():
+        for cycle in cycles:
+            lines.append(f"replenishment {roi} after {cycle['destruction_s']:.1f} s: " + (
+                f"A {cycle['blood_volume']:.4g}, β {cycle['beta_per_s']:.3g} /s, flow A·β {cycle['flow']:.4g} /s, "
+                f"90 % refill {cycle['refill_90_s']:.1f} s, R² {cycle['r2']:.2f}" if cycle["success"]
+                else f"no fit ({cycle['message']})"))
     for flag in document.get("quality", []):
         where = f" ({flag['roi']})" if flag["roi"] else ""
         lines.append(f"quality {flag['severity']}: {flag['code']}{where}: {flag['message']}")
@@ -102,6 +108,9 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
                 "frame, or 'auto' (its DICOM acquisition time).")] = None,
             dynamic_range: Annotated[float, typer.Option("--dynamic-range", help="Display dynamic range (dB).")] = 60.0,
             model: Annotated[str, typer.Option("--model", help="auto, lognormal, gamma, ldrw or fpt.")] = "auto",
+            kinetics: Annotated[str, typer.Option(
+                "--kinetics", help="bolus, replenishment or auto: replenishment fits of the refill after each "
+                "high-MI destruction (auto: where the curves refill).")] = "auto",
             no_motion: Annotated[bool, typer.Option("--no-motion", help="Switch motion compensation off.")] = False,
             keep_overlays: Annotated[bool, typer.Option("--keep-overlays", help="Do not look for burned-in overlays "
                                                         "(timer, markers) to leave out of the ROIs.")] = False,
@@ -129,7 +138,7 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
         pairs = [_role_and_name(text) for text in column or []]
         result = analyze_curves(clips[0], injection_time_s=_seconds_or_auto(injection_time, "injection time"),
                                 dynamic_range_db=dynamic_range, model=model, units=units, time_column=time_column,
-                                columns=pairs or None, size_mm=size_mm, at_risk=at_risk)
+                                columns=pairs or None, size_mm=size_mm, at_risk=at_risk, kinetics=kinetics)
         _finish(result, out, as_json, write_analysis)
         return
     if curve_options:
@@ -152,7 +161,7 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
                                      injection_time_s=_seconds_or_auto(injection_time, "injection time"),
                                      dynamic_range_db=dynamic_range, model=model, motion=not no_motion,
                                      overlays=not keep_overlays, fps=fps, layout=layout, size_mm=size_mm,
-                                     at_risk=at_risk, progress=progress)
+                                     at_risk=at_risk, kinetics=kinetics, progress=progress)
     _finish(result, out, as_json, write_analysis)
 
 
@@ -208,7 +217,7 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
                                                            "length (s).")] = 8.0) -> None:
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
-    from ceuskit.simulate.cases import REAL_WORLD, SLOW_RISES, real_world_case
+    from ceuskit.simulate.cases import KINETIC_CASES, REAL_WORLD, SLOW_RISES, describe_kinetics, real_world_case
     from ceuskit.simulate.curve_cases import CURVE_CASES, curve_case
     from ceuskit.simulate.examination import simulate_examination
 
@@ -220,6 +229,8 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
                        + (f", starts {-ph.lead_in_s:g} s after injection" if ph.lead_in_s < 0 else "")
                        + (f", gain +{ph.gain_db:g} dB" if ph.gain_db else "")
                        + (f", arterial bolus {ph.arterial_time_scale:g}× slower" if ph.arterial_time_scale != 1 else ""))
+        for key, ph in KINETIC_CASES.items():
+            typer.echo(f"{key:32s} {describe_kinetics(ph)}")
         for key in CURVE_CASES:
             typer.echo(f"{key:32s} curves without a clip (--curves {key})")
         return
@@ -270,13 +281,13 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's 
          clips: Annotated[int, typer.Option("--clips", help="How many single phantom clips to show first.")] = 6,
          patients: Annotated[int, typer.Option("--patients", help="Patients in the simulated cohort.")] = 18,
          workers: Annotated[int | None, typer.Option("--workers", help="Dask workers for the cohort.")] = None) -> None:
-    """Phantom clips read against their truth, one examination read with and without its late-phase sweeps, then a
-    seed-like cohort study with its report.
+    """Phantom clips read against their truth, one examination read with and without its late-phase sweeps, one
+    destruction–replenishment clip, then a seed-like cohort study with its report.
 
     Everything runs on embedded defaults (simulated data, SQLite in the output folder); the last line printed
     is the path of the cohort report.
     """
-    from ceuskit.demo import run_clip_demo, run_examination_demo
+    from ceuskit.demo import run_clip_demo, run_examination_demo, run_replenishment_demo
     from ceuskit.study import run_demo
 
     if clips > 0:
@@ -284,6 +295,8 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's 
         run_clip_demo(out / "clips", n_clips=clips, echo=typer.echo)
     typer.echo("== one examination: the loop alone, then with its late-phase sweeps (arterial/wash-out/late)")
     run_examination_demo(out / "examination", echo=typer.echo)
+    typer.echo("== destruction–replenishment: refills after two high-MI destructions, truth vs ceuskit")
+    run_replenishment_demo(out / "replenishment", echo=typer.echo)
     typer.echo(f"== cohort: {patients} simulated patients, seed study vs ceuskit")
     report = run_demo(out / "cohort", n_patients=patients, workers=workers, echo=typer.echo)
     typer.echo(str(report.resolve()))

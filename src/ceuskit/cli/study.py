@@ -90,6 +90,8 @@ def import_reads(reads: Annotated[Path, typer.Argument(help="CSV: patient_id, le
 def run(workers: Annotated[int | None, typer.Option("--workers", min=0, help="Local Dask worker processes (0: serial, in this process).")] = None,
         scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running Dask scheduler.")] = None,
         model: Annotated[str, typer.Option("--model", help="auto, lognormal, gamma, ldrw or fpt.")] = "auto",
+        kinetics: Annotated[str, typer.Option("--kinetics", help="bolus, replenishment or auto (replenishment "
+                                              "fits after destructions that refill).")] = "auto",
         no_motion: Annotated[bool, typer.Option("--no-motion", help="Switch motion compensation off.")] = False,
         fps: Annotated[float | None, typer.Option("--fps", help="Frame rate for clips without timing.")] = None,
         retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Analyse failed lesions again.")] = False,
@@ -109,7 +111,8 @@ def run(workers: Annotated[int | None, typer.Option("--workers", min=0, help="Lo
         typer.echo(f"PACS clips: {refreshed.checked} checked, {refreshed.fetched} fetched again", err=True)
     with _store(db) as store, _bar() as progress:
         summary = run_study(store, study=study, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
-                            options=RunOptions(model=model, motion=not no_motion, fps=fps), progress=progress)
+                            options=RunOptions(model=model, motion=not no_motion, fps=fps, kinetics=kinetics),
+                            progress=progress)
         if summary.analysed:
             _audit(store, "analysis", study, {"analysed": summary.analysed, "failed": summary.failed})
     typer.echo(summary.line())

@@ -1,5 +1,6 @@
 """The reading's figure: lesion vs liver in dB with phase bands, fitted curves, onset and wash-out marked, the
-time between an examination's clips shaded as gaps, and the quality flags underneath."""
+time between an examination's clips shaded as gaps, destructions and level steps marked with the refills'
+replenishment fits, and the quality flags underneath."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
     from ceuskit.pipeline import Analysis
 
-__all__ = ["draw_tic_panel", "quality_lines", "tic_figure", "write_analysis"]
+__all__ = ["draw_refills", "draw_tic_panel", "quality_lines", "tic_figure", "write_analysis"]
 
 PHASE_COLOURS = {"arterial": "#fde0dd", "portal venous": "#e0ecf4", "late": "#efedf5"}
 COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -85,6 +86,7 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
             smooth = np.asarray(analysis.tic.get(f"{name}_power_smoothed", power), dtype=float)
             ax_tic.plot(*_broken(t, _db(smooth), segment), "-", color=colour, lw=1.2,
                         label=f"{name} (smoothed; {why})")
+    draw_refills(ax_tic, analysis, names, segment)
     onset = lesion["arterial_phase"]["onset_s"]
     if onset is not None:
         ax_tic.axvline(onset, color="k", ls="--", lw=1)
@@ -109,6 +111,28 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
         ax_rel.set_ylabel("lesion − liver (dB)")
         ax_rel.set_xlabel("time after injection (s)")
         ax_rel.set_xlim(ax_tic.get_xlim())
+
+
+def draw_refills(ax: Axes, analysis: Analysis, names: list[str], segment: np.ndarray) -> None:
+    """Mark each destruction and draw the replenishment fit of every refill over its data (dashed)."""
+    doc = analysis.document
+    for item in doc.get("destructions", []):
+        ax.axvspan(item["start_s"], item["destruction_s"] + 1e-3, color="#ffbf00", alpha=0.5, lw=0, zorder=0.6)
+        ax.text(item["start_s"], 0.94, " destruction", transform=ax.get_xaxis_transform(), fontsize=7, color="#9a6b00")
+    for step in doc.get("steps", []):
+        ax.axvline(step["time_s"], color="#9a6b00", ls="-.", lw=0.8)
+        ax.text(step["time_s"], 0.86, f" step{' (gain)' if step['gain'] else ''}", transform=ax.get_xaxis_transform(),
+                fontsize=7, color="#9a6b00")
+    t = np.asarray(analysis.tic["time_s"], dtype=float)
+    refills = doc.get("replenishment") or {}
+    for colour, name in zip(COLOURS, names, strict=False):
+        fitted = (getattr(analysis, "refill_fitted", None) or {}).get(name)
+        good = [c for c in refills.get(name, []) if c["success"]]
+        if fitted is None or not good:
+            continue
+        betas = ", ".join(f"{c['beta_per_s']:.2g}" for c in good)
+        ax.plot(*_broken(t, _db(fitted), segment), "--", color=colour, lw=1.4,
+                label=f"{name} refill fit, β {betas} s⁻¹")
 
 
 def quality_lines(document: dict[str, Any]) -> list[str]:

@@ -67,10 +67,65 @@ above."""
 
 
 def real_world_case(name: str) -> Phantom:
-    """The phantom of a named case (:data:`REAL_WORLD` or :data:`SLOW_RISES`); ``InputError`` listing the names
-    for an unknown one."""
-    cases = {**REAL_WORLD, **SLOW_RISES}
+    """The phantom of a named case (:data:`REAL_WORLD`, :data:`SLOW_RISES` or :data:`KINETIC_CASES`);
+    ``InputError`` listing the names for an unknown one."""
+    cases = {**REAL_WORLD, **SLOW_RISES, **KINETIC_CASES}
     try:
         return cases[name]
     except KeyError:
         raise InputError(f"unknown case {name!r}; choose one of {', '.join(cases)}") from None
+
+
+# destruction–replenishment and level steps (issue 19): the real-world cases' image, display and frame jitter on a
+# still probe, so that A and β are read against their truth at each frame rate
+_STILL = replace(_BASE, breathing_irregularity=0.0, out_of_plane_period_s=0.0, lead_in_s=2.0)
+
+
+def _replenishment(fps: float, cycles: int, flash: int, seed: int) -> Phantom:
+    """An infusion phantom with ``cycles`` destructions of ``flash`` frames, 22 s apart from 30 s on."""
+    return replace(_STILL, seed=seed, fps=fps, infusion=True, duration_s=32.0 + 22.0 * cycles,
+                   destruction_times_s=tuple(30.0 + 22.0 * k for k in range(cycles)), flash_frames=flash,
+                   refill_beta_per_s=(0.35, 0.9), lesion_volume_ratio=1.6)
+
+
+REPLENISHMENT: dict[str, Phantom] = {
+    f"replenishment-{fps:g}hz-{cycles}-cycle{'s' if cycles > 1 else ''}-{flash}-frame": _replenishment(
+        fps, cycles, flash, seed)
+    for seed, (fps, cycles, flash) in enumerate([(2.0, 1, 1), (2.0, 2, 3), (2.0, 3, 10), (8.0, 1, 3), (8.0, 2, 10),
+                                                 (8.0, 3, 1), (35.0, 1, 10), (35.0, 2, 1), (35.0, 3, 3)], start=40)
+}
+"""Destruction–replenishment phantoms with known A and β: 2, 8 and 35 Hz, one to three cycles, 1–10 flash frames."""
+
+BOLUS_DESTRUCTION: dict[str, Phantom] = {
+    f"bolus-destruction-{fps:g}hz-{flash}-frame": replace(_STILL, pattern="hyper-early-hypo", seed=60 + flash,
+                                                          fps=fps, duration_s=100.0, destruction_times_s=(85.0,),
+                                                          flash_frames=flash, jitter=0.0)
+    for fps, flash in ((2.0, 10), (8.0, 1), (8.0, 4), (35.0, 10))
+}
+"""Bolus clips with a destruction near their end: read as the same clip cut before it (regular frame times, so
+that the same phantom with a shorter duration renders the same frames before the destruction)."""
+
+LEVEL_STEPS: dict[str, Phantom] = {
+    "gain-step-2db": replace(_STILL, pattern="hyper-early-hypo", seed=70, level_steps=((67.0, -2.0),)),
+    "gain-steps-3-and-9db": replace(_STILL, pattern="hyper-late-hypo", seed=71, duration_s=120.0,
+                                    level_steps=((67.0, -3.0), (80.0, -9.0))),
+    "gain-step-up-4db-breathing": replace(_BASE, pattern="hyper-early-hypo", seed=72, breathing_amplitude_px=(2, 6),
+                                          out_of_plane_period_s=0.0, level_steps=((70.0, 4.0),)),
+}
+"""Level steps in every ROI at once (gain changes) of 2–9 dB."""
+
+KINETIC_CASES: dict[str, Phantom] = {**REPLENISHMENT, **BOLUS_DESTRUCTION, **LEVEL_STEPS}
+"""Every destruction–replenishment and level-step case."""
+
+
+def describe_kinetics(ph: Phantom) -> str:
+    """One line saying what a kinetic case holds (for ``ceuskit simulate --list-cases``)."""
+    parts = [f"{ph.fps:g} Hz", "infusion" if ph.infusion else ph.pattern]
+    if ph.destruction_times_s:
+        parts.append(f"{len(ph.destruction_times_s)} destruction(s) of {ph.flash_frames} frame(s) at "
+                     + ", ".join(f"{v:g}" for v in ph.destruction_times_s) + " s, refill β "
+                     + "/".join(f"{v:g}" for v in ph.refill_beta_per_s) + " s⁻¹ (liver/lesion)")
+    if ph.level_steps:
+        parts.append("level steps " + ", ".join(f"{db:+g} dB at {at:g} s" for at, db in ph.level_steps))
+    return ", ".join(parts)
+

@@ -78,6 +78,15 @@ class Phantom:
     colour_map: str | None = None  # show the contrast image through a colour map ("gold", "bronze")
     colour_bar: bool = False  # draw the display's bar beside the image
     overlays: tuple[str, ...] = ()  # burned-in: "timer", "mi", "markers", "calliper", "lesion-marker"
+    # destruction–replenishment and level steps (issue 19; ceuskit.simulate.destruction)
+    destruction_times_s: tuple[float, ...] = ()  # high-MI destructions, s after injection
+    flash_frames: int = 3  # frames of each destruction (1–10)
+    flash_db: float = 15.0  # how much brighter its frames are
+    refill_beta_per_s: tuple[float, float] = (0.5, 1.0)  # refill rate β (liver, lesion), s⁻¹
+    destruction_residual: float = 0.05  # fraction of the bubbles a destruction leaves
+    infusion: bool = False  # a steady infusion instead of the pattern's bolus
+    lesion_volume_ratio: float = 1.5  # with infusion: the lesion's steady blood level over the liver's
+    level_steps: tuple[tuple[float, float], ...] = ()  # (s after injection, dB): gain/depth/plane steps
     # curves as readers see them (issue 18): slow rises
     arterial_time_scale: float = 1.0  # stretches the lesion's arterial bolus in time (2–3.5: peaks 25–35 s)
 
@@ -107,6 +116,18 @@ class Phantom:
             raise InputError("arterial_time_scale must lie between 0.2 and 10")
         if not 0 <= self.breathing_irregularity < 1 or self.out_of_plane_period_s < 0:
             raise InputError("breathing_irregularity must lie in [0, 1) and out_of_plane_period_s be ≥ 0")
+        self._check_kinetics()
+
+    def _check_kinetics(self) -> None:
+        """The destruction and level-step settings (issue 19)."""
+        if not 1 <= self.flash_frames <= 10:
+            raise InputError(f"flash_frames {self.flash_frames} must lie in 1–10")
+        if list(self.destruction_times_s) != sorted(self.destruction_times_s):
+            raise InputError("destruction_times_s must increase")
+        if not 0 <= self.destruction_residual < 1 or min(self.refill_beta_per_s) <= 0:
+            raise InputError("destruction_residual must lie in [0, 1) and refill_beta_per_s be positive")
+        if not self.lesion_volume_ratio > 0:
+            raise InputError("lesion_volume_ratio must be positive")
 
 
 def phantom_with(**changes: Any) -> Phantom:

@@ -14,7 +14,8 @@ from ceuskit.phases import ARTERIAL_WINDOW_S
 from ceuskit.preprocess.linearize import power_to_grey
 from ceuskit.quality import SATURATION_WINDOW_S
 from ceuskit.roi import parse_rois
-from ceuskit.simulate.curves import contrast_curves, truth_timing
+from ceuskit.simulate.curves import truth_timing
+from ceuskit.simulate.destruction import frame_gains, kinetics_curves, kinetics_truth
 from ceuskit.simulate.display import Overlay, apply_display
 from ceuskit.simulate.phantom import Phantom
 
@@ -149,6 +150,24 @@ def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, truth_tic: dict[s
     return out
 
 
+def _region_weights(lesion_weight: np.ndarray, perfusion: np.ndarray, margin: int, shift: np.ndarray, ph: Phantom,
+                    layout: Layout, masks: dict[str, np.ndarray], gain: float) -> dict[str, tuple[float, float]]:
+    """Per ROI at the reference frame, the mean of gain × perfusion × (liver share, lesion share): its noiseless
+    mean is tissue + these weights times the liver's and the lesion's blood levels."""
+    dx, dy = (int(v) for v in shift)
+    view = (slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns))
+    x0, y0, x1, y1 = layout.ceus_box
+    out = {}
+    for name, mask in masks.items():
+        shares = []
+        for share in (1 - lesion_weight[view], lesion_weight[view]):
+            full = np.zeros((layout.rows, layout.columns))
+            full[y0:y1, x0:x1] = gain * perfusion[view] * share
+            shares.append(float(full[mask].mean()))
+        out[name] = (shares[0], shares[1])
+    return out
+
+
 def _screen(ph: Phantom, frames: np.ndarray, times_s: np.ndarray, layout: Layout, roi_doc: dict[str, Any]
             ) -> tuple[np.ndarray, np.ndarray]:
     """The scanner's screen over the grey frames: colour map, colour bar, burned-in overlays (with their mask).
@@ -188,7 +207,8 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
     perfusion = np.clip(perfusion, 0.6, 1.4)
     tissue_speckle = _speckle(canvas_shape, rng)
     bmode_reflectivity = 10 ** (-22 / 10) * (1.0 - 0.5 * lesion_weight)
-    liver_curve, lesion_curve = contrast_curves(ph, t_inj)
+    liver_curve, lesion_curve = kinetics_curves(ph, t_inj)  # the bolus, or with destructions and refills
+    frame_gain = frame_gains(ph, t_inj)  # flash frames and level steps (1 without them)
     timing = truth_timing(ph)
     peak_time_s = float(timing["peak_time_s"] or 0.0)
     # the ROIs are drawn where the lesion shows best: the in-plane frame nearest its arterial peak
@@ -207,13 +227,13 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         view = (slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns))
         w, local_perfusion = lesion_weight[view], perfusion[view]
         in_plane = local_perfusion * ((1 - w) * liver_curve[k] + w * lesion_curve[k])
-        noiseless = gain * (ph.tissue_power + in_plane)  # the truth: what the ROI sees in the lesion's plane
+        noiseless = gain * frame_gain[k] * (ph.tissue_power + in_plane)  # the truth: what the ROI sees in the lesion's plane
         contrast = in_plane if not out_of_plane[k] else local_perfusion[::-1, ::-1] * liver_curve[k]
         contrast_speckle = _speckle((ph.rows, ph.columns), rng)
         speckle = tissue_speckle[view] if not out_of_plane[k] else _speckle((ph.rows, ph.columns), rng)
         power = ph.tissue_power * speckle + contrast * contrast_speckle
         power += 10 ** (-55 / 10) * rng.exponential(1.0, power.shape)
-        power *= gain
+        power *= gain * frame_gain[k]
         frame = base.copy()
         frame[y0:y1, x0:x1] = np.round(power_to_grey(power, ph.dynamic_range_db)).astype(np.uint8)
         if layout.bmode_box is not None:
@@ -230,6 +250,7 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
             truth_tic[name].append(float(full[moved].mean()))
         if progress is not None:
             progress(k + 1, n)
+    weights = _region_weights(lesion_weight, perfusion, margin, shifts[ref_frame], ph, layout, roi_masks_ref, gain)
     saturated = _saturated_fraction(frames, t_inj, truth_tic, roi_masks_ref, shifts - shifts[ref_frame], out_of_plane)
     frames, overlay_mask = _screen(ph, frames, times, layout, roi_doc)
     truth = {
@@ -256,6 +277,7 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         "ceus_box": list(layout.ceus_box),
         "bmode_box": None if layout.bmode_box is None else list(layout.bmode_box),
         "tic_truth": truth_tic,
+        **(kinetics_truth(ph, t_inj, weights) if ph.destruction_times_s or ph.level_steps else {}),
     }
     return {"frames": frames, "times": times, "roi": roi_doc, "truth": truth, "layout": layout}
 

@@ -59,6 +59,7 @@ class RunOptions:
     model: str = "auto"
     motion: bool = True
     fps: float | None = None
+    kinetics: str = "auto"  # bolus | replenishment | auto (ceuskit.kinetics)
 
 
 @dataclass
@@ -103,6 +104,7 @@ def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
                     if k in ("time_s", "clip") or k.endswith(("_power", "_smoothed"))},
             "fitted": {k: thin(v) for k, v in (getattr(result, "fitted", None) or {}).items()},
             "relative_db": {k: thin(v) for k, v in (getattr(result, "relative_db", None) or {}).items()},
+            "refill_fitted": {k: thin(v) for k, v in (getattr(result, "refill_fitted", None) or {}).items()},
             "max_step_s": max_step_s(t) if n > 1 else None}
 
 
@@ -128,7 +130,7 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
     task : dict
         ``lesion_id``, ``clips`` (the examination's clips in manifest order: ``path``, ``rois`` (ROI document
         drawn on it), ``offset_s`` (explicit start or None)), ``roi_name``, ``parameters``
-        (``injection_time_s``, ``dynamic_range_db``, ``model``, ``motion``, ``fps``).
+        (``injection_time_s``, ``dynamic_range_db``, ``model``, ``motion``, ``fps``, optionally ``kinetics``).
         The stored document is analysis.json plus ``curves`` (TICs, fits and relative dB, thinned) for
         the report's per-lesion panels. A lesion read from a curve table (its ROI document carries
         ``curves``: units, time column, columns) is read by :func:`ceuskit.curve_analysis.analyze_curves`.
@@ -148,6 +150,8 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
         p = task["parameters"]
         options = {"injection_time_s": p["injection_time_s"], "dynamic_range_db": p["dynamic_range_db"],
                    "model": p["model"], "motion": p["motion"], "fps": p["fps"]}
+        if "kinetics" in p:  # given only when not the default
+            options["kinetics"] = p["kinetics"]
         clips = task["clips"]
         curves = (clips[0].get("rois") or {}).get("curves") if len(clips) == 1 else None
         if curves is not None:  # a table of curves: the same reading, without frames
@@ -157,7 +161,7 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
             result = analyze_curves(clips[0]["path"], injection_time_s=options["injection_time_s"],
                                     dynamic_range_db=options["dynamic_range_db"], model=options["model"],
                                     units=curves.get("units"), time_column=curves.get("time_column"),
-                                    columns=columns or None)
+                                    columns=columns or None, kinetics=options.get("kinetics", "auto"))
         elif len(clips) > 1:
             offsets = [clip["offset_s"] for clip in clips]
             result = (analyze_examination or _pipeline("analyze_examination"))(
@@ -209,6 +213,8 @@ def plan_run(store: Store, *, study: int | str | None = None, options: RunOption
             continue
         parameters = {"injection_time_s": item["injection_time_s"], "dynamic_range_db": item["dynamic_range_db"],
                       "model": options.model, "motion": options.motion, "fps": options.fps}
+        if options.kinetics != "auto":  # the default leaves the hashes (and older analyses) as they were
+            parameters["kinetics"] = options.kinetics
         parameter_hash = canonical_sha256(parameters)
         clips = item["clips"]
         shas = [_current_sha(store, clip) for clip in clips]
@@ -280,10 +286,12 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
     force : bool
         Analyse the selected lesions even when their inputs did not change.
     """
+    from ceuskit.kinetics import check_kinetics
     from ceuskit.pipeline import MODELS
 
     if options.model not in MODELS:
         raise InputError(f"model {options.model!r} is not one of {', '.join(MODELS)}")
+    check_kinetics(options.kinetics)
     if options.fps is not None and not (math.isfinite(options.fps) and options.fps > 0):
         raise InputError(f"fps {options.fps!r} must be a positive number of frames per second")
     if workers is not None and workers < 0:

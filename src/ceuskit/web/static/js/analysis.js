@@ -12,7 +12,8 @@ export async function analyse() {
   const bar = $("progress");
   bar.hidden = false; bar.value = 0; $("analyse").disabled = true; status("analysing…");
   try {
-    const job = await sendJSON(`/api/lesions/${view.lesion.id}/analyze`, "POST", {});
+    const kinetics = $("kinetics") ? $("kinetics").value : "auto";  // bolus | replenishment | auto
+    const job = await sendJSON(`/api/lesions/${view.lesion.id}/analyze?kinetics=${kinetics}`, "POST", {});
     const result = await pollJob(job, (p) => { bar.value = p; });
     const analysis = await getJSON(`/api/analyses/${result.analysis_id}`);
     showAnalysis(analysis);
@@ -109,6 +110,8 @@ function drawTic(doc) {
     series.push({name: roi, role, values, dash: ""});
     const fitted = curves.fitted && curves.fitted[roi];
     if (fitted) series.push({name: `${roi} fit`, role, values: fitted, dash: "5 4"});
+    const refill = curves.refill_fitted && curves.refill_fitted[roi];  // replenishment fits after destructions
+    if (refill && refill.some((v) => v !== null)) series.push({name: `${roi} refill fit`, role, values: refill, dash: "2 3"});
   }
   const db = (v) => (v === null || v <= 0) ? null : 10 * Math.log10(v);
   const all = series.flatMap((s) => s.values.map(db)).filter((v) => v !== null && Number.isFinite(v));
@@ -154,6 +157,11 @@ function drawTic(doc) {
       path += `${pen ? "L" : "M"}${X(t[i]).toFixed(1)},${Y(y).toFixed(1)}`; pen = true;
     });
     svg.appendChild(svgEl("path", {d: path, class: `curve ${s.role}`, "stroke-dasharray": s.dash, "data-name": s.name}));
+  }
+  for (const item of doc.destructions || []) {  // high-MI destructions: the bolus reading stops before the first
+    svg.appendChild(svgEl("rect", {x: X(item.start_s), y: T, width: Math.max(2, X(item.destruction_s) - X(item.start_s)),
+                                   height: H - T - B, class: "destruction"}));
+    svg.appendChild(svgEl("text", {x: X(item.start_s) + 3, y: H - B - 6, class: "axis"}, "destruction"));
   }
   for (const lesion of doc.lesions || []) {
     const marks = [[lesion.arterial_phase.onset_s, "onset", "marker onset"], [lesion.portal_venous_phase.washout_onset_s, "wash-out", "marker washout"]];
