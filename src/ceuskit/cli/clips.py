@@ -217,7 +217,13 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
                                                            "length (s).")] = 8.0) -> None:
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
-    from ceuskit.simulate.cases import KINETIC_CASES, REAL_WORLD, SLOW_RISES, describe_kinetics, real_world_case
+    from ceuskit.simulate.cases import (
+        KINETIC_CASES,
+        REAL_WORLD,
+        SLOW_RISES,
+        describe_kinetics,
+        real_world_case,
+    )
     from ceuskit.simulate.curve_cases import CURVE_CASES, curve_case
     from ceuskit.simulate.examination import simulate_examination
 
