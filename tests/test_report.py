@@ -134,7 +134,8 @@ def test_report_lists_the_lesions_with_quality_flags(tmp_path: Path) -> None:
         study.run_study(s, workers=0, analyze=fake_analyze)
         html = Path(write_report(s, tmp_path / "report")).read_text()
         frame = study.cohort_frame(s)
-    assert "2 lesion(s) carry quality flags" in html
+    assert "2 lesions carry quality flags" in html
+    assert ">nan<" not in html and html.count("<td>–</td>") >= 8  # lesions without flags: a dash, never nan
     assert "P02/L1: no_baseline (lesion)" in html and "P05/L1: saturation (lesion); motion (lesion)" in html
     cells = dict(zip(frame["patient_id"], frame["quality"], strict=True))  # the export's one column
     assert cells["P02"] == "no_baseline (lesion)" and cells["P05"] == "saturation (lesion); motion (lesion)"

@@ -2,7 +2,7 @@
 import {getJSON, pollJob, sendJSON} from "./api.js";
 import {cancelSave, saveRois} from "./rois.js";
 import {PHASES, draftKey, view} from "./state.js";
-import {$, escapeHtml, fmt, status, svgEl} from "./util.js";
+import {$, escapeHtml, fmt, shorten, status, svgEl} from "./util.js";
 import {drawPhaseBands} from "./viewer.js";
 
 export async function analyse() {
@@ -174,7 +174,9 @@ function drawTic(doc) {
   let ly = T + 6;
   for (const s of series) {
     svg.appendChild(svgEl("line", {x1: W - R - 130, x2: W - R - 110, y1: ly, y2: ly, class: `curve ${s.role}`, "stroke-dasharray": s.dash}));
-    svg.appendChild(svgEl("text", {x: W - R - 105, y: ly + 4, class: "axis"}, s.name));
+    const label = svgEl("text", {x: W - R - 105, y: ly + 4, class: "axis", "data-name": s.name}, shorten(s.name, 17));
+    label.appendChild(svgEl("title", {}, s.name));  // the whole name on hover
+    svg.appendChild(label);
     ly += 15;
   }
 }
