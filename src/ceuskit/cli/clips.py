@@ -12,6 +12,7 @@ import typer
 from ceuskit.cli import app
 from ceuskit.cli.progress import progress_bar
 from ceuskit.errors import InputError
+from ceuskit.report.words import label_words, washout_words
 
 FpsOption = Annotated[float | None, typer.Option("--fps", help="Frame rate (frames/s) when the file has no timing.")]
 LayoutOption = Annotated[str, typer.Option("--layout", help="auto, single, dual-left-ceus or dual-right-ceus.")]
@@ -58,16 +59,15 @@ def _summary_lines(document: Mapping[str, Any]) -> list[str]:
         art, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
         onset = "n/a" if art["onset_s"] is None else f"{art['onset_s']:.1f} s"
         rel = "n/a" if art["relative_peak_db"] is None else f"{art['relative_peak_db']:+.1f} dB"
-        washout = "no wash-out"
+        washout = f"wash-out: {washout_words(pv)}"
         if pv["washout"] and pv["washout_onset_s"] is not None:
-            washout = f"{pv['washout_timing']} {pv['washout_degree']} wash-out from {pv['washout_onset_s']:.1f} s"
-        elif pv["washout"]:
+            washout += f", from {pv['washout_onset_s']:.1f} s"
+        elif pv["washout"] and pv.get("washout_onset_interval_s"):
             low, high = pv["washout_onset_interval_s"]
-            washout = (f"{pv['washout_timing']} {pv['washout_degree']} wash-out, begun between {low:.1f} and "
-                       f"{high:.1f} s (between clips)")
+            washout += f", begun between {low:.1f} and {high:.1f} s (between clips)"
         late_db = "" if late["relative_db"] is None else f" ({late['relative_db']:+.1f} dB)"
-        lines.append(f"{lesion['roi']} vs {lesion['reference']}: arterial {art['enhancement']} ({rel}), onset {onset}; "
-                     f"{washout}; late {late['enhancement']}{late_db}")
+        lines.append(f"{lesion['roi']} vs {lesion['reference']}: arterial: {label_words(art['enhancement'])} ({rel}), "
+                     f"onset {onset}; {washout}; late: {label_words(late['enhancement'])}{late_db}")
         if lesion["lirads"]["category"]:
             lines.append(f"  CEUS LI-RADS (decision support): {lesion['lirads']['category']}")
     for roi, cycles in (document.get("replenishment") or {}).items():
@@ -187,6 +187,33 @@ def _finish(result: Any, out: Path | None, as_json: bool, write_analysis: Any) -
         typer.echo(f"wrote {out / 'analysis.json'}")
 
 
+def _earlier_outputs(out_dir: Path, *, cohort: bool, examination: bool, name: str,
+                     curves: bool = False) -> list[Path]:
+    """Files of an earlier simulation that this one would overwrite (their names are the outputs' interface:
+    ``NAME.dcm`` with ``NAME.roi.json`` and ``NAME.truth.json``; an examination's ``NAME_loop``, ``NAME_sweepK``
+    and ``NAME.truth.json``; a cohort's ``manifest.csv``, ``reads.csv``, ``truth.json`` and ``clips/``; a curve
+    case's tables, ``truth.json`` and its ``tics/`` and ``quantus/`` files)."""
+    if curves:
+        found = [out_dir / f for f in ("curves.csv", "curves.xlsx", "qlab_export.txt", "truth.json")]
+        found += sorted((out_dir / "tics").glob("*.csv")) + sorted((out_dir / "quantus").glob("*.csv"))
+    elif cohort:
+        found = [out_dir / f for f in ("manifest.csv", "reads.csv", "truth.json")]
+        found += sorted((out_dir / "clips").glob("P*_L1.*"))
+    elif examination:
+        found = [out_dir / f"{name}.truth.json", *sorted(out_dir.glob(f"{name}_loop.*")),
+                 *sorted(out_dir.glob(f"{name}_sweep*.*"))]
+    else:
+        found = [out_dir / f"{name}{suffix}" for suffix in (".dcm", ".roi.json", ".truth.json")]
+    return [p for p in found if p.is_file()]
+
+
+def _refuse_to_overwrite(out_dir: Path, earlier: list[Path], *, named: bool = True) -> None:
+    if earlier:
+        shown = ", ".join(p.name for p in earlier[:3]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
+        raise InputError(f"{out_dir} already holds an earlier simulation ({shown}); give --force to overwrite it, or "
+                         "another folder" + (" or --name" if named else ""))
+
+
 @app.command()
 def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the phantom's files.")] = None,
              pattern: Annotated[str, typer.Option("--pattern", help="Enhancement pattern (see --list-patterns).")] = "hyper-early-hypo",
@@ -214,7 +241,9 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
              sweeps: Annotated[str, typer.Option("--sweeps", help="With --examination: sweep starts, s after the "
                                                  "injection, comma-separated.")] = "120,180,240",
              sweep_duration: Annotated[float, typer.Option("--sweep-duration", help="With --examination: sweep "
-                                                           "length (s).")] = 8.0) -> None:
+                                                           "length (s).")] = 8.0,
+             force: Annotated[bool, typer.Option("--force", help="Overwrite the files of an earlier simulation in "
+                                                 "OUT_DIR (refused otherwise).")] = False) -> None:
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
     from ceuskit.simulate.cases import (
@@ -246,6 +275,11 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
         return
     if out_dir is None:
         raise InputError("give the folder to write the phantom to: ceuskit simulate OUT_DIR …")
+    if not force:
+        _refuse_to_overwrite(out_dir, _earlier_outputs(out_dir, cohort=cohort > 0, examination=examination,
+                                                       curves=curves is not None,
+                                                       name=("exam" if name == "phantom" else name) if examination
+                                                       else name), named=curves is None)
     if curves is not None:
         from ceuskit.simulate.exports import write_curve_case
 

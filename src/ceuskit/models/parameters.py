@@ -40,6 +40,7 @@ __all__ = [
     "fit_parameters",
     "lognormal_parameters",
     "model_free_parameters",
+    "supported_lognormal_parameters",
 ]
 
 PARAMETER_NAMES: tuple[str, ...] = (
@@ -403,6 +404,52 @@ def lognormal_parameters(t0: Any, mu: Any, sigma: Any, area: Any, *,
             "wash_in_wash_out_auc": wi + wo, "wash_in_perfusion_index": wi / (ttp - at), "fall_time_s": te - ttp,
         }
     return {k: np.where(ok, np.broadcast_to(v, ok.shape), np.nan) for k, v in values.items()}
+
+
+def supported_lognormal_parameters(t_s: Any, t0: Any, mu: Any, sigma: Any, area: Any, *,
+                                   threshold: float = 0.05) -> Parameters:
+    """:func:`lognormal_parameters` with the values that data sampled at ``t_s`` do not support left out.
+
+    The rules of :func:`fit_parameters` (see :class:`Parameters`), with the curve's crossings in closed form
+    instead of on a grid: the arrival is observed when AT lies after the first sample; the peak is resolved
+    when the curve falls below 90 % of it (at t0 + e^(u_m + σ·√(−2 ln 0.9))) before the last sample; the tail
+    is observed when TE lies within the samples; a peak before the first sample leaves no value, and a
+    steepest rise (WiR's inflection) before it no wash-in rate.  Gaps between samples and transit times beyond
+    two spans of the data count as there.
+
+    Parameters
+    ----------
+    t_s : (T,) the times the curves were sampled at, s, strictly increasing.
+    t0, mu, sigma, area : as for :func:`lognormal_parameters`.
+    threshold : AT/TE level as a fraction of PE.
+
+    Returns
+    -------
+    :class:`Parameters`.
+    """
+    t = np.asarray(t_s, dtype=float)
+    if t.ndim != 1 or t.size < 2 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise InputError("t_s must be a one-dimensional, strictly increasing array of finite times (s)")
+    values = lognormal_parameters(t0, mu, sigma, area, threshold=threshold)
+    out = np.full((values["arrival_time_s"].size, _N + _FLAGS), np.nan)
+    for k, name in enumerate(PARAMETER_NAMES):
+        out[:, k] = values[name]
+    t0, mu, sigma = (np.broadcast_to(np.asarray(v, dtype=float), out.shape[:1]) for v in (t0, mu, sigma))
+    with np.errstate(all="ignore"):
+        fall_90 = t0 + np.exp(mu - sigma**2 + sigma * math.sqrt(-2.0 * math.log(RESOLVED_FALL)))
+        ttp, end = out[:, _TTP], out[:, _TTP] + out[:, _FT]
+        out[:, _N] = out[:, _AT] > t[0]
+        out[:, _N + 1] = fall_90 <= t[-1]
+        out[:, _N + 2] = end <= t[-1]
+        before = ttp < t[0]  # a peak before the first sample: nothing of the bolus was seen but its tail
+        w = -0.5 * (1.0 + np.sqrt(1.0 + 4.0 / sigma**2))  # the rising inflection: the steepest slope (WiR)
+        steepest_unseen = t0 + np.exp(mu + sigma**2 * (w - 1.0)) < t[0]
+    supported = _supported(out, t)
+    for name in PARAMETER_NAMES:
+        dropped = (before | (steepest_unseen if name == "wash_in_rate" else False)) & np.isfinite(supported.table[name])
+        supported.table[name][dropped] = np.nan
+        supported.extrapolated[name] |= dropped
+    return supported
 
 
 def _chord_slopes(t: np.ndarray, s: np.ndarray, window_s: float) -> np.ndarray:

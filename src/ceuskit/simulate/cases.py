@@ -47,6 +47,23 @@ REAL_WORLD: dict[str, Phantom] = {
                           breathing_amplitude_px=(2, 6)),
     "saturated": replace(_BASE, pattern="hyper-early-hypo", seed=15, gain_db=10.0, breathing_amplitude_px=(2, 6),
                          out_of_plane_period_s=0.0),
+    # real recordings (issue 19): a dense loop then a frame every ~5 s …
+    "sparse-late-frames": replace(_BASE, pattern="hyper-early-hypo", seed=16, duration_s=155.0, sparse_after_s=108.0,
+                                  breathing_amplitude_px=(2, 6)),
+    # … large dark lesions that fill from a sharp rim within half a second, the probe still or breathing …
+    **{name: replace(_BASE, pattern="hyper-early-marked", seed=seed, lesion_radii_px=(34.0, 28.0), liver_arrival_s=10.0,
+                     arterial_arrival_s=8.0, fill_in_s=12.0, dual=dual, breathing_amplitude_px=breathing,
+                     breathing_irregularity=0.2 if breathing[1] else 0.0, out_of_plane_period_s=0.0)
+       for name, seed, dual, breathing in (("fill-in-still", 17, False, (0, 0)), ("fill-in-breathing-8px", 18, False, (3, 8)),
+                                           ("dual-fill-in-still", 19, True, (0, 0)),
+                                           ("dual-fill-in-breathing-10px", 20, True, (3, 10)))},
+    # … and an out-of-plane second on the lesion's arterial peak (true lesion–liver contrast about 20 dB)
+    **{name: replace(_BASE, pattern="hyper-early-hypo", seed=seed, arterial_arrival_s=10.0, liver_arrival_s=22.0,
+                     tissue_power=10 ** (-32 / 10), out_of_plane_start_s=15.9, dual=dual, breathing_amplitude_px=breathing)
+       for name, seed, dual, breathing in (("ceus-peak-out-of-plane-6px", 21, False, (2, 6)),
+                                           ("ceus-peak-out-of-plane-15px", 22, False, (5, 15)),
+                                           ("dual-peak-out-of-plane-3.5px", 23, True, (1.5, 3.5)),
+                                           ("dual-peak-out-of-plane-15px", 24, True, (5, 15)))},
 }
 """Named real-world phantoms (see the module docstring)."""
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ceuskit.simulate.phantom import Phantom
+from ceuskit.simulate.realism import roi_fill_fraction
 
 __all__ = ["contrast_curves", "db_onset", "linear_arrival", "truth_timing"]
 
@@ -120,6 +121,7 @@ def truth_timing(ph: Phantom, *, threshold: float = 0.05, step_s: float = 0.01) 
     """
     t = np.arange(0.0, ph.duration_s - ph.lead_in_s + step_s, step_s)
     liver, lesion = contrast_curves(ph, t)
+    lesion = lesion * roi_fill_fraction(ph, t)  # a lesion that fills in at once arrives when its ROI fills
     arrival = float(t[np.argmax(lesion >= threshold * lesion.max())])
     onset = db_onset(t, ph.tissue_power + lesion, ph.tissue_power, threshold=threshold)
     liver_onset = db_onset(t, ph.tissue_power + liver, ph.tissue_power, threshold=threshold)

@@ -78,6 +78,12 @@ class Phantom:
     colour_map: str | None = None  # show the contrast image through a colour map ("gold", "bronze")
     colour_bar: bool = False  # draw the display's bar beside the image
     overlays: tuple[str, ...] = ()  # burned-in: "timer", "mi", "markers", "calliper", "lesion-marker"
+    # motion (issue 19; simulate/realism.py): sparse late frames, lesions that fill in at once, a placed episode
+    sparse_after_s: float = 0.0  # > 0: after this long (s of recording) one frame every sparse_interval_s …
+    sparse_interval_s: float = 5.0  # … (± 10 %) up to the end
+    fill_in_s: float = 0.0  # > 0: the lesion has no contrast until this time after injection, then fills …
+    fill_in_duration_s: float = 0.5  # … from its sharp rim to its centre within this time
+    out_of_plane_start_s: float | None = None  # one periodic out-of-plane episode begins at this time after injection
     # destruction–replenishment and level steps (issue 19; ceuskit.simulate.destruction)
     destruction_times_s: tuple[float, ...] = ()  # high-MI destructions, s after injection
     flash_frames: int = 3  # frames of each destruction (1–10)
@@ -116,6 +122,10 @@ class Phantom:
             raise InputError("arterial_time_scale must lie between 0.2 and 10")
         if not 0 <= self.breathing_irregularity < 1 or self.out_of_plane_period_s < 0:
             raise InputError("breathing_irregularity must lie in [0, 1) and out_of_plane_period_s be ≥ 0")
+        if self.sparse_interval_s <= 0 or self.fill_in_duration_s <= 0 or self.sparse_after_s < 0:
+            raise InputError("sparse_interval_s and fill_in_duration_s must be positive and sparse_after_s ≥ 0")
+        if self.out_of_plane_start_s is not None and self.out_of_plane_period_s <= 0:
+            raise InputError("out_of_plane_start_s places a periodic episode: set out_of_plane_period_s too")
         self._check_kinetics()
 
     def _check_kinetics(self) -> None:

@@ -18,6 +18,7 @@ from ceuskit.simulate.curves import truth_timing
 from ceuskit.simulate.destruction import frame_gains, kinetics_curves, kinetics_truth
 from ceuskit.simulate.display import Overlay, apply_display
 from ceuskit.simulate.phantom import Phantom
+from ceuskit.simulate.realism import LESION_ROI_SCALE, episode_offset, fill_in_map, lesion_rim, sparse_times
 
 __all__ = ["Layout", "layout_of", "render_frames"]
 
@@ -29,7 +30,7 @@ def _frame_times(ph: Phantom, rng: np.random.Generator) -> np.ndarray:
     if ph.jitter > 0:
         dt *= 1.0 + rng.uniform(-ph.jitter, ph.jitter, n - 1)
     dt = np.round(dt * 1000.0) / 1000.0  # whole milliseconds, as a Frame Time Vector holds them
-    return np.concatenate([[0.0], np.cumsum(dt)])
+    return sparse_times(ph, np.concatenate([[0.0], np.cumsum(dt)]))
 
 
 def _speckle(shape: tuple[int, int], rng: np.random.Generator, corr_px: float = 0.8) -> np.ndarray:
@@ -77,7 +78,7 @@ def _out_of_plane(ph: Phantom, t_inj: np.ndarray, rng: np.random.Generator) -> n
         out[rng.choice(candidates, size=min(k, candidates.size), replace=False)] = True
     if ph.out_of_plane_period_s > 0:
         own = np.random.default_rng([ph.seed, 2])
-        offset = own.uniform(0, ph.out_of_plane_period_s)
+        offset = episode_offset(ph, float(t_inj[0]), own.uniform(0, ph.out_of_plane_period_s))
         into_period = np.mod(t_inj - t_inj[0] - offset, ph.out_of_plane_period_s)
         out |= into_period < ph.out_of_plane_duration_s
     return out
@@ -118,7 +119,7 @@ def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.n
     rx, ry = ph.lesion_radii_px
     dx, dy = int(shift[0]), int(shift[1])
     lesion = {"name": "lesion", "role": "lesion", "shape": "ellipse",
-              "center": [x0 + cx + dx, y0 + cy + dy], "radii": [round(0.75 * rx, 1), round(0.75 * ry, 1)],
+              "center": [x0 + cx + dx, y0 + cy + dy], "radii": [round(LESION_ROI_SCALE * rx, 1), round(LESION_ROI_SCALE * ry, 1)],
               "reference": "liver"}
     # parenchyma: a polygon at a similar depth, well clear of the lesion
     lx = cx - rx - 14 if cx > ph.columns / 2 else cx + rx + 14
@@ -201,8 +202,10 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
     yy, xx = np.mgrid[0:canvas_shape[0], 0:canvas_shape[1]].astype(float)
     cx, cy = ph.lesion_center_px[0] + margin, ph.lesion_center_px[1] + margin
     rx, ry = ph.lesion_radii_px
-    inside = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
-    lesion_weight = ndimage.gaussian_filter(inside.astype(float), 1.0)
+    rho_squared = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
+    inside = rho_squared <= 1.0
+    rho = np.sqrt(rho_squared)  # normalised elliptic radius
+    lesion_weight = lesion_rim(inside, ndimage.gaussian_filter(inside.astype(float), 1.0), ph)
     perfusion = 1.0 + 0.15 * ndimage.gaussian_filter(rng.standard_normal(canvas_shape), 6.0) * 6.0
     perfusion = np.clip(perfusion, 0.6, 1.4)
     tissue_speckle = _speckle(canvas_shape, rng)
@@ -226,7 +229,8 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         dx, dy = (int(v) for v in shifts[k])
         view = (slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns))
         w, local_perfusion = lesion_weight[view], perfusion[view]
-        in_plane = local_perfusion * ((1 - w) * liver_curve[k] + w * lesion_curve[k])
+        filled = fill_in_map(ph, rho[view], float(t_inj[k]))
+        in_plane = local_perfusion * ((1 - w) * liver_curve[k] + w * filled * lesion_curve[k])
         noiseless = gain * frame_gain[k] * (ph.tissue_power + in_plane)  # the truth: what the ROI sees in the lesion's plane
         contrast = in_plane if not out_of_plane[k] else local_perfusion[::-1, ::-1] * liver_curve[k]
         contrast_speckle = _speckle((ph.rows, ph.columns), rng)
