@@ -89,7 +89,7 @@ def clip_frames(clip: Clip, displays: ClipDisplays | None = None) -> FrameStream
     n = clip.n_frames
     return FrameStream(source=str(clip.source), times_s=clip.times, rows=clip.rows, columns=clip.columns,
                        ceus_box=clip.ceus_region.box, display=displays.ceus,
-                       open=lambda: read_ahead(clip.frames.iterate(0, n)),
+                       open=lambda box=None: read_ahead(clip.frames.iterate(0, n, box)),
                        bmode_box=None if half is None else half.box,
                        bmode_display=None if half is None else displays.bmode,
                        pixel_spacing_mm=clip.pixel_spacing_mm)
