@@ -54,6 +54,25 @@ def test_import_and_read_back_study(db_url: str, tmp_path: Path) -> None:
         assert lesion["rois"] == roi_document()
 
 
+def test_import_lesions_returns_each_rows_lesion_id(db_url: str, tmp_path: Path) -> None:
+    lesions, _ = study.read_manifest(write_cohort(tmp_path / "cohort"))
+    reads = study.read_reads(tmp_path / "cohort" / "reads.csv")  # two readers per lesion
+    with store.Store(db_url) as s:
+        first = store.import_lesions(s, lesions, reads=reads)
+        stored = {(p["patient"], lesion["lesion"]): lesion["id"] for p in store.get_study(s)["patients"]
+                  for lesion in p["lesions"]}  # the ids as the database holds them, read back
+        assert first["lesion_ids"] == [stored[(row.patient, row.lesion)] for row in lesions]
+        assert (first["patients"], first["lesions_new"], first["lesions_updated"], first["reads"]) == (10, 10, 0, 20)
+        again = store.import_lesions(s, lesions[::-1])  # updated in place: the same ids, in the rows' order
+        assert again["lesion_ids"] == first["lesion_ids"][::-1]
+        assert (again["lesions_new"], again["lesions_updated"], again["study_id"]) == (0, 10, first["study_id"])
+
+
+def test_a_lesion_without_a_clip_is_refused() -> None:
+    with pytest.raises(StoreError, match="has no clip"):
+        store.LesionInput(patient="P01", lesion="L1", clips=())
+
+
 def test_rois_and_analyses_round_trip(db_url: str, tmp_path: Path) -> None:
     with _imported(db_url, tmp_path) as s:
         lesion_id = store.get_study(s)["patients"][0]["lesions"][0]["id"]

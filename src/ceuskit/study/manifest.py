@@ -18,7 +18,7 @@ from typing import Any
 
 from ceuskit import stats
 from ceuskit.errors import InputError, ManifestError
-from ceuskit.store import ClipInput, LesionInput, ReadInput, Store, import_lesions, record_reads
+from ceuskit.store import ClipInput, Imported, LesionInput, ReadInput, Store, import_lesions, record_reads
 from ceuskit.study.files import clip_header_summary, injection_from_clips, row_clips
 from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 
@@ -196,19 +196,15 @@ def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[s
         injection = injection_from_clips(line, clips)
     extra = {} if deidentify else {k: v for k, v in row.items() if k not in KNOWN_COLUMNS and v}
     patient = pseudonym(row["patient_id"], study=study) if deidentify else row["patient_id"]
-    first = clips[0]
     return LesionInput(
-        patient=patient, lesion=row["lesion_id"], clip_path=first.path, clip_sha256=first.sha256,
-        clip_size_bytes=first.size_bytes, clip_mtime_ns=first.mtime_ns, clip_header=first.header,
-        clip_offset_s=first.offset_s, more_clips=tuple(clips[1:]), rois=first.rois, roi_name=roi_name,
-        ki67_percent=ki67, who_grade=grade, who_grade_source=grade_source,
+        patient=patient, lesion=row["lesion_id"], clips=tuple(clips), roi_name=roi_name, ki67_percent=ki67, who_grade=grade, who_grade_source=grade_source,
         primary_site=row.get("primary_site") or None, size_mm=size,
         injection_time_s=0.0 if injection is None else injection,
         dynamic_range_db=60.0 if dynamic_range is None else dynamic_range, extra=extra)
 
 
 def import_manifest(store: Store, path: str | Path, *, deidentify: bool = False, study: str = "default",
-                    deid_dir: str | Path | None = None, pacs: Any = None) -> dict[str, int]:
+                    deid_dir: str | Path | None = None, pacs: Any = None) -> Imported:
     """Validate ``path`` and store all its lesions in one transaction (nothing on any error).
 
     With ``deidentify`` patient ids become keyed pseudonyms, free-text columns are dropped, and every clip
@@ -257,10 +253,8 @@ def _deidentified_clips(lesions: Sequence[LesionInput], folder: Path, *, key: by
     try:
         out = []
         for lesion in lesions:
-            first, *more = [copy(lesion, clip, k) for k, clip in enumerate(lesion.clips)]
-            out.append(dataclasses.replace(
-                lesion, clip_path=first.path, clip_sha256=first.sha256, clip_size_bytes=first.size_bytes,
-                clip_mtime_ns=first.mtime_ns, clip_header=first.header, more_clips=tuple(more)))
+            out.append(dataclasses.replace(lesion, clips=tuple(copy(lesion, clip, k)
+                                                               for k, clip in enumerate(lesion.clips))))
         return out
     except BaseException:
         for written in done.values():

@@ -85,8 +85,7 @@ def add_clip(lesion_id: int, body: NewClip, principal: Admin, request: Request, 
         raise HTTPException(400, f"{which} states no acquisition time (a video, frame folder or array has none): "
                                  "give its start in seconds after the first clip's first frame") from None
     stat = path.stat()
-    clip = st.ClipInput(path=str(path), sha256=source_sha256(path), rois={"reference_frame": 0, "units": "px", "rois": []},
-                        size_bytes=stat.st_size, mtime_ns=stat.st_mtime_ns, header=clip_header_summary(path),
+    clip = st.ClipInput(path=str(path), sha256=source_sha256(path), size_bytes=stat.st_size, mtime_ns=stat.st_mtime_ns, header=clip_header_summary(path),
                         offset_s=body.offset_s)
     updated = st.add_lesion_clip(ctx.db, lesion_id, clip)
     record_event(ctx.db, principal.username, "clip_add", target=f"lesion:{lesion_id}",

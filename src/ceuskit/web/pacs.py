@@ -186,16 +186,12 @@ def _make_lesion(db: Store, study: str, body: PacsLesion, path: Path, server: st
                       "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     stat = path.stat()
     grade = who_grade(body.ki67_percent)
-    row = st.LesionInput(patient=body.patient, lesion=body.lesion, clip_path=str(path),
-                         clip_sha256=source_sha256(path), rois={"reference_frame": 0, "units": "px", "rois": []},
-                         clip_size_bytes=stat.st_size, clip_mtime_ns=stat.st_mtime_ns, clip_header=header,
-                         ki67_percent=body.ki67_percent, who_grade=grade,
-                         who_grade_source=None if grade is None else "ki67", primary_site=body.primary_site,
-                         injection_time_s=body.injection_time_s)
-    st.import_lesions(db, [row], study=study)
-    created = st.get_study(db, study)
-    return int(next(lesion["id"] for p in created["patients"] if p["patient"] == body.patient
-                    for lesion in p["lesions"] if lesion["lesion"] == body.lesion))
+    clip = st.ClipInput(path=str(path), sha256=source_sha256(path), size_bytes=stat.st_size,
+                        mtime_ns=stat.st_mtime_ns, header=header)
+    row = st.LesionInput(patient=body.patient, lesion=body.lesion, clips=(clip,), ki67_percent=body.ki67_percent,
+                         who_grade=grade, who_grade_source=None if grade is None else "ki67",
+                         primary_site=body.primary_site, injection_time_s=body.injection_time_s)
+    return st.import_lesions(db, [row], study=study)["lesion_ids"][0]
 
 
 def _export(lesion: dict[str, Any], document: dict[str, Any], clip: Path, folder: Path) -> list[Path]:

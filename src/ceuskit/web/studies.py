@@ -142,15 +142,12 @@ def new_lesion(study_id: int, body: NewLesion, principal: Admin, request: Reques
     ctx.clips.get(path)  # readable, or a one-line ClipError
     stat = path.stat()
     grade = who_grade(body.ki67_percent)
-    row = st.LesionInput(patient=body.patient, lesion=body.lesion, clip_path=str(path),
-                         clip_sha256=source_sha256(path), rois={"reference_frame": 0, "units": "px", "rois": []},
-                         clip_size_bytes=stat.st_size, clip_mtime_ns=stat.st_mtime_ns,
-                         clip_header=clip_header_summary(path), ki67_percent=body.ki67_percent,
+    clip = st.ClipInput(path=str(path), sha256=source_sha256(path), size_bytes=stat.st_size,
+                        mtime_ns=stat.st_mtime_ns, header=clip_header_summary(path))
+    row = st.LesionInput(patient=body.patient, lesion=body.lesion, clips=(clip,), ki67_percent=body.ki67_percent,
                          who_grade=grade, who_grade_source=None if grade is None else "ki67",
                          primary_site=body.primary_site, injection_time_s=body.injection_time_s)
-    st.import_lesions(ctx.db, [row], study=found["name"])
-    created = next(lesion for p in st.get_study(ctx.db, study_id)["patients"] if p["patient"] == body.patient
-                   for lesion in p["lesions"] if lesion["lesion"] == body.lesion)
-    record_event(ctx.db, principal.username, "lesion_add", target=f"lesion:{created['id']}",
+    created = st.import_lesions(ctx.db, [row], study=found["name"])["lesion_ids"][0]
+    record_event(ctx.db, principal.username, "lesion_add", target=f"lesion:{created}",
                  detail={"study": study_id}, address=client_address(request))
-    return {"id": created["id"]}
+    return {"id": created}
