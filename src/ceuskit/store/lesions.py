@@ -32,8 +32,8 @@ from ceuskit.store.inputs import ClipInput, Imported, LesionInput, ReadInput, ca
 from ceuskit.store.reads import put_reads
 from ceuskit.store.schema import Clip, Lesion, LesionClip, Patient, RoiSetRecord, utcnow
 
-__all__ = ["add_lesion_clip", "get_clip", "get_lesion", "import_lesions", "remove_lesion_clip", "set_lesion_rois",
-           "update_clip_file"]
+__all__ = ["add_lesion_clip", "get_clip", "get_lesion", "import_lesions", "lesion_id_of", "remove_lesion_clip",
+           "set_lesion_rois", "update_clip_file"]
 
 
 def _lesion(session: Session, lesion_id: int) -> Lesion:
@@ -80,6 +80,34 @@ def get_lesion(store: Store, lesion_id: int) -> dict[str, Any]:
         out["clips"] = exam_clips(lesion)
         out["analysis"] = analysis_dict(latest(session, [lesion.id]).get(lesion.id))
         return out
+
+
+def lesion_id_of(store: Store, patient: str, lesion: str, *, study: int | str | None = None) -> int | None:
+    """The id of a patient's lesion of a study, or None when the patient has no lesion of that label.
+
+    Parameters
+    ----------
+    store : Store
+        The database.
+    patient, lesion : str
+        The patient's pseudonym and the lesion's label.
+    study : int, str or None
+        A study id or name (None: the only or the default study).
+
+    Returns
+    -------
+    int or None
+        The lesion's database id.
+
+    Raises
+    ------
+    StoreError
+        No such study.
+    """
+    with store.transaction() as session:
+        found = resolve_study(session, study)
+        return session.scalar(select(Lesion.id).join(Patient, Lesion.patient_id == Patient.id).where(
+            Patient.study_id == found.id, Patient.pseudonym == patient, Lesion.label == lesion))
 
 
 def get_clip(store: Store, clip_id: int) -> dict[str, Any]:
@@ -295,7 +323,7 @@ def remove_lesion_clip(store: Store, lesion_id: int, position: int) -> dict[str,
     return get_lesion(store, lesion_id)
 
 
-def import_lesions(store: Store, rows: Sequence[LesionInput], *, study: str = DEFAULT_STUDY,
+def import_lesions(store: Store, rows: Sequence[LesionInput], *, study: int | str = DEFAULT_STUDY,
                    reads: Sequence[ReadInput] = ()) -> Imported:
     """Insert or update lesions (and reader reads) in one transaction: all rows are stored or none.
 
@@ -307,8 +335,8 @@ def import_lesions(store: Store, rows: Sequence[LesionInput], *, study: str = DE
         The database.
     rows : sequence of LesionInput
         The lesions with their examinations.
-    study : str
-        The study's name (made when new).
+    study : int or str
+        The study's id, or its name (a study of a new name is made).
     reads : sequence of ReadInput
         Reader reads of those (or earlier) lesions.
 
@@ -321,7 +349,7 @@ def import_lesions(store: Store, rows: Sequence[LesionInput], *, study: str = DE
     Raises
     ------
     StoreError
-        A read of a lesion the study does not hold (then nothing is stored).
+        No study of that id, or a read of a lesion the study does not hold (then nothing is stored).
     """
     counts = {"patients": 0, "lesions_new": 0, "lesions_updated": 0}
     ids: list[int] = []

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from ceuskit.store import json_safe  # NaN/inf → None, numpy → Python: the store's JSON rules
+from ceuskit.store import json_safe, study_id_of  # json_safe: NaN/inf → None, numpy → Python
 from ceuskit.store.audit import record_event
+from ceuskit.study.files import clip_from_file
+from ceuskit.study.lesions import add_lesion, check_new_lesion, lesion_input
 from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 from ceuskit.web.context import Context, context
 from ceuskit.web.files import inside
@@ -127,27 +129,15 @@ def study_report(study_id: int, principal: Admin, request: Request, ctx: Ctx, fo
 @router.post("/api/studies/{study_id}/lesions", status_code=201)
 def new_lesion(study_id: int, body: NewLesion, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
     """Add a lesion from a clip of the data folder (its ROIs are drawn afterwards)."""
-    from ceuskit import store as st
-    from ceuskit.io.clip import source_sha256
-    from ceuskit.stats import who_grade
-    from ceuskit.study import clip_header_summary
-
-    found = st.get_study(ctx.db, study_id)
+    study_id_of(ctx.db, study_id)  # a study of that id, or 404
     path = inside(ctx.data_dir, body.clip)
     if not path.is_file():
         raise HTTPException(404, "no such clip in the data folder")
-    if any(p["patient"] == body.patient and any(le["lesion"] == body.lesion for le in p["lesions"])
-           for p in found["patients"]):
-        raise HTTPException(409, "this patient already has a lesion with that name; choose another name")
+    check_new_lesion(ctx.db, study_id, body.patient, body.lesion)
     ctx.clips.get(path)  # readable, or a one-line ClipError
-    stat = path.stat()
-    grade = who_grade(body.ki67_percent)
-    clip = st.ClipInput(path=str(path), sha256=source_sha256(path), size_bytes=stat.st_size,
-                        mtime_ns=stat.st_mtime_ns, header=clip_header_summary(path))
-    row = st.LesionInput(patient=body.patient, lesion=body.lesion, clips=(clip,), ki67_percent=body.ki67_percent,
-                         who_grade=grade, who_grade_source=None if grade is None else "ki67",
-                         primary_site=body.primary_site, injection_time_s=body.injection_time_s)
-    created = st.import_lesions(ctx.db, [row], study=found["name"])["lesion_ids"][0]
+    row = lesion_input(body.patient, body.lesion, [clip_from_file(path)], ki67_percent=body.ki67_percent,
+                       primary_site=body.primary_site, injection_time_s=body.injection_time_s)
+    created = add_lesion(ctx.db, row, study=study_id)
     record_event(ctx.db, principal.username, "lesion_add", target=f"lesion:{created}",
                  detail={"study": study_id}, address=client_address(request))
     return {"id": created}
