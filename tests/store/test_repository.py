@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from cohort_fakes import COHORT, fake_analyze, roi_document, write_cohort
+from cohort_fakes import COHORT, fake_analyze_examination, roi_document, write_cohort
 from sqlalchemy import create_engine, inspect, text
 
 from ceuskit import store, study
@@ -137,7 +137,7 @@ def test_sqlite_and_postgresql_give_identical_results(pg_server: str, tmp_path: 
         with store.Store(url) as s:
             study.import_manifest(s, write_cohort(tmp_path / "cohort", fail={"P03"}))
             study.import_reads(s, tmp_path / "cohort" / "reads.csv")
-            summary = study.run_study(s, workers=0, analyze=fake_analyze)
+            summary = study.run_study(s, workers=0, analyze_examination=fake_analyze_examination)
             frame = study.cohort_frame(s).drop(columns=["lesion_db_id", "analysis_id"])
             results.append((summary.line(), frame, _comparable(study.cohort_stats(frame))))
     (line_a, frame_a, stats_a), (line_b, frame_b, stats_b) = results
