@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
+from ceuskit.io.curves import is_curve_file, read_curves
 from ceuskit.store import json_safe, study_id_of  # json_safe: NaN/inf → None, numpy → Python
 from ceuskit.store.audit import record_event
-from ceuskit.study.files import clip_from_file
+from ceuskit.study.files import clip_from_file, curve_document
 from ceuskit.study.lesions import add_lesion, check_new_lesion, lesion_input
 from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 from ceuskit.web.context import Context, context
@@ -36,6 +37,8 @@ class NewLesion(BaseModel):
     ki67_percent: float | None = Field(default=None, ge=0, le=100)
     injection_time_s: float = Field(default=0.0, ge=-MAX_INJECTION_LEAD_S)
     primary_site: str | None = Field(default=None, max_length=64)
+    units: str | None = Field(default=None, pattern=r"^(grey|power|db)$",
+                              description="A curve table's intensities (grey, power or db; default: as it says).")
 
 
 @router.get("/api/studies")
@@ -128,14 +131,19 @@ def study_report(study_id: int, principal: Admin, request: Request, ctx: Ctx, fo
 
 @router.post("/api/studies/{study_id}/lesions", status_code=201)
 def new_lesion(study_id: int, body: NewLesion, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """Add a lesion from a clip of the data folder (its ROIs are drawn afterwards)."""
+    """Add a lesion from a clip of the data folder (its ROIs are drawn afterwards), or from a table of curves
+    (its curves are its ROIs; ``units`` says what its intensities are when the file does not)."""
     study_id_of(ctx.db, study_id)  # a study of that id, or 404
     path = inside(ctx.data_dir, body.clip)
     if not path.is_file():
         raise HTTPException(404, "no such clip in the data folder")
     check_new_lesion(ctx.db, study_id, body.patient, body.lesion)
-    ctx.clips.get(path)  # readable, or a one-line ClipError
-    row = lesion_input(body.patient, body.lesion, [clip_from_file(path)], ki67_percent=body.ki67_percent,
+    rois = None  # a clip: its ROIs are drawn afterwards
+    if is_curve_file(path):  # a table of curves: its curves are the ROIs, read without a viewer
+        rois = curve_document(read_curves(path, units=body.units), units=body.units, time_column=None, columns=None)
+    else:
+        ctx.clips.get(path)  # readable, or a one-line ClipError
+    row = lesion_input(body.patient, body.lesion, [clip_from_file(path, rois=rois)], ki67_percent=body.ki67_percent,
                        primary_site=body.primary_site, injection_time_s=body.injection_time_s)
     created = add_lesion(ctx.db, row, study=study_id)
     record_event(ctx.db, principal.username, "lesion_add", target=f"lesion:{created}",
