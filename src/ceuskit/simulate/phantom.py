@@ -78,6 +78,14 @@ class Phantom:
     colour_map: str | None = None  # show the contrast image through a colour map ("gold", "bronze")
     colour_bar: bool = False  # draw the display's bar beside the image
     overlays: tuple[str, ...] = ()  # burned-in: "timer", "mi", "markers", "calliper", "lesion-marker"
+    # one-click proposals (issue 24): anatomy beyond one uniform ellipse, drawn by simulate/anatomy.py
+    lesion_irregularity: float = 0.0  # lobulated outline: summed amplitude of radial harmonics 2–5 (0: ellipse)
+    lesion_rim_px: float = 0.0  # rim enhancement: the core deeper than this enhances 15 % as much (0: none)
+    lesion_heterogeneity: float = 0.0  # relative spread of the lesion's contrast, smooth patches (0: uniform)
+    vessels: int = 0  # vessels passing just outside the main lesion: early, bright, elongated
+    more_lesions: tuple[tuple[float, float, float, float, str], ...] = ()  # further (cx, cy, rx, ry, pattern)
+    attenuation_db: float = 0.0  # echo lost from the image's top row to its bottom row, dB
+    anatomy_seed: int | None = None  # random stream of the anatomy (default: seed); an examination shares one
 
     def pattern_spec(self) -> PhantomPattern:
         try:
@@ -103,6 +111,17 @@ class Phantom:
                              "lesion-marker")
         if not 0 <= self.breathing_irregularity < 1 or self.out_of_plane_period_s < 0:
             raise InputError("breathing_irregularity must lie in [0, 1) and out_of_plane_period_s be ≥ 0")
+        self._check_anatomy()
+
+    def _check_anatomy(self) -> None:
+        if not (0 <= self.lesion_irregularity <= 0.4 and 0 <= self.lesion_heterogeneity <= 1
+                and self.lesion_rim_px >= 0 and 0 <= self.vessels <= 8 and 0 <= self.attenuation_db <= 40):
+            raise InputError("lesion_irregularity must lie in [0, 0.4], lesion_heterogeneity in [0, 1], "
+                             "lesion_rim_px ≥ 0, vessels 0–8 and attenuation_db in [0, 40]")
+        for item in self.more_lesions:
+            if len(item) != 5 or item[4] not in PATTERNS or min(item[2], item[3]) <= 0:
+                raise InputError(f"more_lesions entry {item!r} must be (cx, cy, rx, ry, pattern) with positive "
+                                 f"radii and a pattern of {', '.join(PATTERNS)}")
 
 
 def phantom_with(**changes: Any) -> Phantom:
