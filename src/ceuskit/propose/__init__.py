@@ -16,9 +16,9 @@ Proposed ROIs are ordinary ROI-file entries with ``"source": "proposed"`` and a 
 (:mod:`ceuskit.roi`), so everything that reads ROIs reads them.
 """
 
-from ceuskit.propose.carry import CarriedRois, carry_rois
+from ceuskit.propose.carry import CarriedRois, LoopTemplate, carry_rois, loop_template
 from ceuskit.propose.marks import accept, mark_edited, proposal_state
-from ceuskit.propose.proposal import MIN_CONFIDENCE, Proposal, propose_rois
+from ceuskit.propose.proposal import MIN_CONFIDENCE, Proposal, parse_click, propose_rois
 
-__all__ = ["MIN_CONFIDENCE", "CarriedRois", "Proposal", "accept", "carry_rois", "mark_edited", "propose_rois",
-           "proposal_state"]
+__all__ = ["MIN_CONFIDENCE", "CarriedRois", "LoopTemplate", "Proposal", "accept", "carry_rois", "loop_template",
+           "mark_edited", "parse_click", "propose_rois", "proposal_state"]

@@ -47,7 +47,6 @@ MAP_BLOCK_PX = 2
 CONTRAST_RISE_DB = 3.0
 """A time bin counts as one with contrast once its brightest pixels stand this far above their darkest level."""
 
-ALIGN_BINS = True
 MIN_GAIN = 0.03
 """Gain in normalised correlation an offset must bring to be applied."""
 
@@ -154,32 +153,62 @@ def _window(click: tuple[float, float], region: Box) -> Box:
             min(y1, y + WINDOW_HALF_PX + 1))
 
 
+@dataclass(frozen=True)
+class _Crops:
+    """Every kept frame's window at its tracked position, read once with ``pad`` px to spare on each side so
+    that small per-frame corrections need no second pass over the clip."""
+
+    grey: np.ndarray  # (n_kept, h + 2·pad, w + 2·pad) uint8, edges repeated outside the image
+    rows_in: np.ndarray  # (n_kept, h + 2·pad) bool, row inside the image
+    cols_in: np.ndarray  # (n_kept, w + 2·pad) bool
+    overlay: np.ndarray | None  # (n_kept, h + 2·pad, w + 2·pad) bool, or None without overlays
+    pad: int
+
+    def cut(self, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """((n, h, w) grey, (h, w) share of frames inside the image, (h, w) pixels that met an overlay), each
+        frame moved back by its (dx, dy) in ``offsets`` (n, 2)."""
+        p = self.pad
+        n, hp, wp = self.grey.shape
+        h, w = hp - 2 * p, wp - 2 * p
+        offsets = np.zeros((n, 2), dtype=int) if offsets is None else offsets
+        grey = np.empty((n, h, w), dtype=np.uint8)
+        inside = np.zeros((h, w), dtype=np.int32)
+        touched = np.zeros((h, w), dtype=bool)
+        for j in range(n):
+            dx, dy = int(offsets[j, 0]), int(offsets[j, 1])
+            rows, cols = slice(p - dy, p - dy + h), slice(p - dx, p - dx + w)
+            grey[j] = self.grey[j, rows, cols]
+            inside += np.outer(self.rows_in[j, rows], self.cols_in[j, cols])
+            if self.overlay is not None:
+                touched |= self.overlay[j, rows, cols]
+        return grey, inside / max(n, 1), touched
+
+
 def _tracked_crops(clip: Clip, box: Box, limit: Box, shifts: np.ndarray, kept: np.ndarray, overlay: np.ndarray, *,
-                   role: str = "ceus") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(n_kept, h, w) uint8 grey of ``box`` at each kept frame's tracked position (edges repeated outside
-    ``limit``), the (h, w) fraction of frames in which each pixel lay inside ``limit``, and the (h, w) pixels
-    that met an ``overlay`` pixel in some frame."""
-    x0, y0, x1, y1 = box
+                   role: str = "ceus", pad: int = 0) -> _Crops:
+    """The ``box`` (grown by ``pad``) of each kept frame at its tracked position: see :class:`_Crops`."""
+    x0, y0, x1, y1 = box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad
     lx0, ly0, lx1, ly1 = limit
     h, w = y1 - y0, x1 - x0
     display = clip.display_map(role)
-    out = np.zeros((int(kept.sum()), h, w), dtype=np.uint8)
-    inside = np.zeros((h, w), dtype=np.int32)
-    touched = np.zeros((h, w), dtype=bool)
+    n = int(kept.sum())
+    grey_out = np.zeros((n, h, w), dtype=np.uint8)
+    rows_in, cols_in = np.zeros((n, h), dtype=bool), np.zeros((n, w), dtype=bool)
+    overlay_out = np.zeros((n, h, w), dtype=bool) if overlay.any() else None
     j = 0
     for k, pixels in enumerate(clip.frames.iterate(0, clip.n_frames)):
         if not kept[k]:
             continue
         dx, dy = int(shifts[k, 0]), int(shifts[k, 1])
         rows, cols = np.arange(y0 + dy, y1 + dy), np.arange(x0 + dx, x1 + dx)
-        rin, cin = (rows >= ly0) & (rows < ly1), (cols >= lx0) & (cols < lx1)
+        rows_in[j], cols_in[j] = (rows >= ly0) & (rows < ly1), (cols >= lx0) & (cols < lx1)
         rows, cols = np.clip(rows, ly0, ly1 - 1), np.clip(cols, lx0, lx1 - 1)
         grey = display.to_grey(pixels[rows][:, cols])
-        touched |= overlay[rows][:, cols] | ~np.isfinite(grey)
-        out[j] = np.rint(np.clip(np.nan_to_num(grey), 0, 255))
-        inside += np.outer(rin, cin)
+        if overlay_out is not None:
+            overlay_out[j] = overlay[rows][:, cols] | ~np.isfinite(grey)
+        grey_out[j] = np.rint(np.clip(np.nan_to_num(grey), 0, 255))
         j += 1
-    return out, inside / max(j, 1), touched
+    return _Crops(grey_out, rows_in, cols_in, overlay_out, pad)
 
 
 def _db_image(power: np.ndarray, sigma_px: float = 2.0) -> np.ndarray:
@@ -305,12 +334,15 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
         raise ProposalError(f"only {int(kept.sum())} frame(s) could be followed around the click; a CEUS cine "
                             "loop is needed")
     box = _window(click, region)
-    crops, coverage, touched = _tracked_crops(clip, box, region, shifts, kept, exclude)
+    read = _tracked_crops(clip, box, region, shifts, kept, exclude, pad=ANCHOR_REACH_PX)
+    crops, coverage, touched = read.cut()
     if tics.motion.applied:  # frames the tracker did not place, once contrast shows anywhere, would ghost
         untracked = ~tics.motion.tracked[kept] & (np.arange(int(kept.sum())) >= _window_arrival(
             crops, dynamic_range_db))
         if untracked.any() and (~untracked).sum() >= 8:
-            crops = crops[~untracked]
+            read = _Crops(read.grey[~untracked], read.rows_in[~untracked], read.cols_in[~untracked],
+                          None if read.overlay is None else read.overlay[~untracked], read.pad)
+            crops, coverage, touched = read.cut()
             kept = kept.copy()
             kept[np.flatnonzero(kept)[untracked]] = False
     times = clip.times[kept]
@@ -320,10 +352,10 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
     b_ref = int(bins[int(np.searchsorted(np.flatnonzero(kept), frame).clip(0, kept.sum() - 1))])
     usable = (coverage >= 0.8) & ~touched
     offsets = _bin_offsets(power, b_ref, usable, contrast_bins(power))
-    if ALIGN_BINS and offsets.any():  # each phase brought onto the reference frame's: read the frames again there
+    if offsets.any():  # each phase brought onto the reference frame's
         shifts = shifts.copy()
         shifts[kept] -= offsets[bins]
-        crops, coverage, touched = _tracked_crops(clip, box, region, shifts, kept, exclude)
+        crops, coverage, touched = read.cut(offsets[bins])
         power = _bin_power(crops, bins, lut)
         usable = (coverage >= 0.8) & ~touched
     h, w = crops.shape[1:]
@@ -344,7 +376,7 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
     if clip.bmode_region is not None:
         bx, by = clip.bmode_region.box[0] - region[0], clip.bmode_region.box[1] - region[1]
         bbox = (x0 + bx, y0 + by, x1 + bx, y1 + by)
-        bcrops, _, _ = _tracked_crops(clip, bbox, clip.bmode_region.box, shifts, kept, exclude, role="bmode")
+        bcrops = _tracked_crops(clip, bbox, clip.bmode_region.box, shifts, kept, exclude, role="bmode").cut()[0]
         bmode = bcrops.mean(axis=0)
     on_frame = np.zeros((h, w), dtype=bool)  # the overlay as the reference frame shows it, in window pixels
     fx0, fy0 = max(box[0], 0), max(box[1], 0)

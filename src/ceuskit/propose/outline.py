@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from scipy import ndimage
 
 from ceuskit.propose.contrast import ABNORMAL_Z, Contrast, vessel_mask
@@ -108,35 +109,44 @@ def _costs(profile: np.ndarray, lesion_level: float) -> tuple[np.ndarray, np.nda
     return cost, np.nan_to_num(edge, nan=0.0)
 
 
-def _circular_path(cost: np.ndarray) -> np.ndarray:
-    """One sample index per ray minimising the summed cost, neighbours' radii within 1.5·r·Δθ (+1 sample)."""
+@njit(cache=True)
+def _dp_kernel(cost: np.ndarray, limit: np.ndarray, laps: int, smoothness: float) -> np.ndarray:  # pragma: no cover
     n_rays, n = cost.shape
-    dtheta = 2 * np.pi / n_rays
-    radius = np.arange(n) * STEP_PX
-    limit = np.floor((1.5 * radius * dtheta) / STEP_PX).astype(int) + 1
-    max_jump = int(limit.max())
-    laps = 3
     total = np.zeros(n)
+    best = np.empty(n)
     back = np.zeros((laps * n_rays, n), dtype=np.int32)
-    idx = np.arange(n)
     for step in range(laps * n_rays):
-        c = cost[step % n_rays]
-        best = np.full(n, np.inf)
-        arg = idx.copy()
-        for jump in range(-max_jump, max_jump + 1):
-            src = idx - jump
-            ok = (src >= 0) & (src < n) & (np.abs(jump) <= np.maximum(limit, limit[np.clip(src, 0, n - 1)]))
-            candidate = np.where(ok, total[np.clip(src, 0, n - 1)] + 0.02 * jump * jump, np.inf)
-            better = candidate < best
-            best = np.where(better, candidate, best)
-            arg = np.where(better, np.clip(src, 0, n - 1), arg)
-        total = best + c
-        back[step] = arg
-    path = np.zeros(laps * n_rays, dtype=int)
-    path[-1] = int(np.argmin(total))
+        row = step % n_rays
+        for j in range(n):
+            best[j] = np.inf
+            back[step, j] = j
+            reach = limit[j]
+            for i in range(max(0, j - reach), min(n, j + reach + 1)):
+                jump = j - i
+                if abs(jump) > max(limit[i], limit[j]):
+                    continue
+                candidate = total[i] + smoothness * jump * jump
+                if candidate < best[j]:
+                    best[j] = candidate
+                    back[step, j] = i
+        for j in range(n):
+            total[j] = best[j] + cost[row, j]
+    path = np.zeros(laps * n_rays, dtype=np.int64)
+    path[-1] = np.argmin(total)
     for step in range(laps * n_rays - 1, 0, -1):
         path[step - 1] = back[step, path[step]]
     return path[n_rays:2 * n_rays]
+
+
+def _circular_path(cost: np.ndarray) -> np.ndarray:
+    """One sample index per ray minimising the summed cost, neighbours' radii within 1.5·r·Δθ (+1 sample);
+    three laps round the circle, the middle one kept, so the outline closes on itself."""
+    n_rays, n = cost.shape
+    dtheta = 2 * np.pi / n_rays
+    radius = np.arange(n) * STEP_PX
+    limit = (np.floor((1.5 * radius * dtheta) / STEP_PX) + 1).astype(np.int64)
+    finite = np.where(np.isfinite(cost), cost, 1e9)
+    return np.asarray(_dp_kernel(np.ascontiguousarray(finite), limit, 3, 0.02))
 
 
 def _polygon_mask(shape: tuple[int, int], centre_rc: tuple[float, float], radii: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from ceuskit import __version__
-from ceuskit.errors import ProposalError
+from ceuskit.errors import InputError, ProposalError
 from ceuskit.io.clip import Clip
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
 from ceuskit.propose.contrast import abnormality
@@ -26,7 +26,7 @@ from ceuskit.propose.liver import liver_reference
 from ceuskit.propose.outline import lesion_outline
 from ceuskit.propose.polygon import mask_to_polygon, polygon_mask
 
-__all__ = ["MIN_CONFIDENCE", "Proposal", "propose_rois"]
+__all__ = ["MIN_CONFIDENCE", "Proposal", "parse_click", "propose_rois"]
 
 MIN_CONFIDENCE = 0.1
 """Below this the outline is not proposed (nothing at the click stands out from the liver)."""
@@ -58,6 +58,29 @@ class Proposal:
     confidence: float
     liver_confidence: float | None
     notes: tuple[str, ...] = ()
+
+
+def parse_click(text: str) -> tuple[float, float, int | None]:
+    """``"X,Y"`` or ``"X,Y@FRAME"`` → (x, y, frame or None): a click in pixels of the stored frame.
+
+    Raises
+    ------
+    InputError
+        Anything else, saying the form.
+    """
+    point, _, frame_text = text.strip().partition("@")
+    parts = [p.strip() for p in point.split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError(text)
+        x, y = float(parts[0]), float(parts[1])
+        frame = int(frame_text) if frame_text.strip() else None
+    except ValueError:
+        raise InputError(f"click {text!r} must be X,Y or X,Y@FRAME (pixels of the stored frame, a frame index)"
+                         ) from None
+    if not (np.isfinite(x) and np.isfinite(y)) or (frame is not None and frame < 0):
+        raise InputError(f"click {text!r} must be finite pixel coordinates and a frame index ≥ 0")
+    return x, y, frame
 
 
 def _full(features: ClickFeatures, window: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

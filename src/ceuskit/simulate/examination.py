@@ -37,23 +37,36 @@ __all__ = ["CONTRAST_AGENT", "PROBE_MOVES_PX", "SimulatedExamination", "probe_mo
 PROBE_MOVES_PX: tuple[tuple[float, float], ...] = ((-18.0, 10.0), (16.0, -8.0), (-10.0, -12.0))
 """Where the lesion appears in each sweep relative to the loop, (dx, dy) px; cycled for more sweeps."""
 
-def probe_moves_within(max_px: float, count: int, *, seed: int = 0) -> tuple[tuple[float, float], ...]:
+def probe_moves_within(max_px: float, count: int, *, seed: int = 0, phantom: Phantom | None = None,
+                       margin_px: float = 4.0) -> tuple[tuple[float, float], ...]:
     """``count`` whole-pixel (dx, dy) probe moves of random direction, each between a quarter of ``max_px`` and
-    ``max_px`` long (e.g. up to a lesion's diameter), drawn from ``seed``.
+    ``max_px`` long (e.g. up to a lesion's diameter), drawn from ``seed``; with ``phantom``, only moves that
+    keep its lesion (and its breathing) ``margin_px`` inside the image, as a sonographer keeps it in view.
 
     Raises
     ------
     InputError
-        ``max_px`` not positive or ``count`` below 1.
+        ``max_px`` not positive, ``count`` below 1, or no such move keeps the lesion in view.
     """
     if not max_px > 0 or count < 1:
         raise InputError("probe moves need a positive largest move and at least one sweep")
     rng = np.random.default_rng([seed, 2424])
-    out = []
-    for _ in range(count):
+    out: list[tuple[float, float]] = []
+    for _ in range(1000 * count):
         angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(0.25, 1.0) * max_px
-        out.append((float(round(length * np.cos(angle))), float(round(length * np.sin(angle)))))
-    return tuple(out)
+        move = (float(round(length * np.cos(angle))), float(round(length * np.sin(angle))))
+        if phantom is not None:
+            (cx, cy), (rx, ry) = phantom.lesion_center_px, phantom.lesion_radii_px
+            bx, by = (abs(v) * (1 + phantom.breathing_irregularity) for v in phantom.breathing_amplitude_px)
+            reach_x, reach_y = rx * (1 + phantom.lesion_irregularity) + bx + margin_px, \
+                ry * (1 + phantom.lesion_irregularity) + by + margin_px
+            x, y = cx + move[0], cy + move[1]
+            if not (reach_x <= x <= phantom.columns - reach_x and reach_y <= y <= phantom.rows - reach_y):
+                continue
+        out.append(move)
+        if len(out) == count:
+            return tuple(out)
+    raise InputError(f"no probe move up to {max_px:g} px keeps the lesion in view; give a smaller move")
 
 
 CONTRAST_AGENT = "SonoVue (sulphur hexafluoride microbubbles)"

@@ -136,7 +136,9 @@ def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.n
               "reference": "liver"}
     more = [{"name": f"lesion{k + 3}", "role": "lesion", "shape": "ellipse", "center": [x0 + mx + dx, y0 + my + dy],
              "radii": [round(inner * mrx, 1), round(inner * mry, 1)], "reference": "liver"}
-            for k, (mx, my, mrx, mry, _pattern) in enumerate(ph.more_lesions)]
+            for k, (mx, my, mrx, mry, _pattern) in enumerate(ph.more_lesions)
+            # a further lesion the (moved) probe does not show whole gets no ROI
+            if 0 <= mx + dx - mrx and mx + dx + mrx < ph.columns and 0 <= my + dy - mry and my + dy + mry < ph.rows]
     # parenchyma: a polygon at a similar depth, well clear of the lesion
     lx = cx - rx - 14 if cx > ph.columns / 2 else cx + rx + 14
     half_w = 10
