@@ -79,7 +79,8 @@ def parse_click(text: str) -> tuple[float, float, int | None]:
         raise InputError(f"click {text!r} must be X,Y or X,Y@FRAME (pixels of the stored frame, a frame index)"
                          ) from None
     if not (np.isfinite(x) and np.isfinite(y)) or (frame is not None and frame < 0):
-        raise InputError(f"click {text!r} must be finite pixel coordinates and a frame index ≥ 0")
+        raise InputError(f"click {text!r} must be X,Y or X,Y@FRAME with finite pixel coordinates and a frame index "
+                         "≥ 0")
     return x, y, frame
 
 
@@ -139,12 +140,12 @@ def propose_rois(clip: Clip, click: tuple[float, float], *, frame: int | None = 
         else features.excluded
     outline, vessels = lesion_outline(contrast, click_rc, blocked, edge_margin_px=EDGE_MARGIN_PX)
     if not outline.mask.any() or outline.confidence < MIN_CONFIDENCE:
-        raise ProposalError(f"nothing at {x:g},{y:g} on frame {frame} stands out from the liver around it over "
+        raise ProposalError(f"nothing at {x:.0f},{y:.0f} on frame {frame} stands out from the liver around it over "
                             "this clip (an iso-enhancing lesion?); draw the lesion by hand")
     edge = features.max_shift_px + EDGE_MARGIN_PX
     points = mask_to_polygon(outline.mask, blocked)
     if points is None:
-        raise ProposalError(f"the region at {x:g},{y:g} is too small for an outline; draw the lesion by hand")
+        raise ProposalError(f"the region at {x:.0f},{y:.0f} is too small for an outline; draw the lesion by hand")
     shape = features.shape
     lesion_window = polygon_mask(points, shape)
     notes = []
