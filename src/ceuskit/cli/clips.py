@@ -160,11 +160,11 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
                                                            "length (s).")] = 8.0) -> None:
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
-    from ceuskit.simulate.cases import REAL_WORLD, real_world_case
+    from ceuskit.simulate.cases import PROPOSAL_CASES, REAL_WORLD, real_world_case
     from ceuskit.simulate.examination import simulate_examination
 
     if list_cases:
-        for key, ph in REAL_WORLD.items():
+        for key, ph in {**REAL_WORLD, **PROPOSAL_CASES}.items():
             typer.echo(f"{key:32s} {ph.pattern}, breathing {max(ph.breathing_amplitude_px):g} px"
                        + (", dual" if ph.dual else "") + (f", {ph.colour_map} map" if ph.colour_map else "")
                        + (f", overlays {'+'.join(ph.overlays)}" if ph.overlays else "")

@@ -237,16 +237,34 @@ def _straight(points: np.ndarray) -> bool:
     return float(np.abs((points - a) @ normal).max()) <= 0.06 * length + 1.0
 
 
-def vessel_mask(contrast: Contrast, body: np.ndarray | None = None, *, min_length_px: float = 40.0) -> np.ndarray:
+def _rim_band(candidate: np.ndarray, click_rc: tuple[float, float]) -> np.ndarray | None:
+    """The band (4 px) around the hole that the bright ridges enclose about the click — a rim-enhancing
+    lesion's rim — or None when they enclose none."""
+    closed = ndimage.binary_closing(ndimage.binary_dilation(candidate, iterations=1), iterations=2)
+    holes, n = ndimage.label(ndimage.binary_fill_holes(closed) & ~closed)
+    if n == 0:
+        return None
+    r = int(np.clip(round(click_rc[0]), 0, candidate.shape[0] - 1))
+    c = int(np.clip(round(click_rc[1]), 0, candidate.shape[1] - 1))
+    near = holes[max(r - 3, 0):r + 4, max(c - 3, 0):c + 4]
+    labels = np.unique(near[near > 0])
+    if labels.size == 0:
+        return None
+    hole = np.isin(holes, labels)
+    return np.asarray(ndimage.binary_dilation(hole, iterations=4) & ~hole)
+
+
+def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None, *, min_length_px: float = 40.0
+                ) -> np.ndarray:
     """Vessels of the window (module docstring): bright-early ridges, darker on both sides, whose straight
     runs (Hough segments of their skeleton, ≥ 20 px) followed along the ridge stay straight for at least
-    ``min_length_px``; a lesion's rim curves away within that, and a straight stretch of it lies on the
-    lesion's ``body`` (a vessel beside the lesion lies mostly off it).
+    ``min_length_px``.  A lesion's rim curves away within that; a straighter stretch of it lies on the ring of
+    ridges that encloses the click, which a vessel beside the lesion at most touches.
 
     Parameters
     ----------
     contrast : the window's :class:`Contrast`.
-    body : (h, w) bool, the thick part of the lesion, or None.
+    click_rc : (row, column) of the click in the window, or None.
     min_length_px : shortest straight vessel, px.
 
     Returns
@@ -257,10 +275,12 @@ def vessel_mask(contrast: Contrast, body: np.ndarray | None = None, *, min_lengt
     if not np.any(early > ABNORMAL_Z):
         return np.zeros(early.shape, dtype=bool)
     smooth = ndimage.gaussian_filter(early, 0.7)
-    ridge = _ridge_contrast(early, 0.7, 3.0)
-    candidate = (ridge > 0.25 * smooth) & (early > ABNORMAL_Z)
+    # thin and wider vessels: darker on both sides 3 px or 5 px out
+    candidate = ((_ridge_contrast(early, 0.7, 3.0) > 0.25 * smooth) | (_ridge_contrast(early, 1.2, 5.0) > 0.25 * smooth)) \
+        & (early > ABNORMAL_Z)
     lines = probabilistic_hough_line(skeletonize(candidate), threshold=8, line_length=20, line_gap=2,
                                      rng=np.random.default_rng(0))
+    rim = _rim_band(candidate, click_rc) if click_rc is not None else None
     out = np.zeros(early.shape, dtype=bool)
     for (xa, ya), (xb, yb) in lines:
         a, b = np.array([ya, xa], dtype=float), np.array([yb, xb], dtype=float)
@@ -272,7 +292,7 @@ def vessel_mask(contrast: Contrast, body: np.ndarray | None = None, *, min_lengt
         if np.hypot(*(path[-1] - path[0])) < min_length_px or not _straight(path):
             continue
         pts = np.round(path).astype(int)
-        if body is not None and body[pts[:, 0], pts[:, 1]].mean() >= 0.5:
+        if rim is not None and rim[pts[:, 0], pts[:, 1]].mean() >= 0.5:
             continue
         out[pts[:, 0], pts[:, 1]] = True
     if not out.any():

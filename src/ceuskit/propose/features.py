@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -41,8 +41,14 @@ SEED_RADIUS_PX = 16.0
 MAP_FEATURES = ("arrival_time_s", "time_to_peak_s", "peak_enhancement_db")
 """Parametric maps used as features."""
 
-MAP_BLOCK_PX = 2
+MAP_BLOCK_PX = 3
 """Block side of the parametric maps, px."""
+
+READ_FPS = 4.0
+"""Frames per second the proposal reads (a faster clip is read every k-th frame)."""
+
+MAP_TIME_BIN_S = 2.0
+"""Time bins of the parametric maps' curves, s."""
 
 CONTRAST_RISE_DB = 3.0
 """A time bin counts as one with contrast once its brightest pixels stand this far above their darkest level."""
@@ -277,6 +283,19 @@ def _bin_power(crops: np.ndarray, bins: np.ndarray, lut: np.ndarray) -> np.ndarr
     return np.stack([lut[crops[bins == b]].mean(axis=0, dtype=np.float64) for b in range(int(bins.max()) + 1)])
 
 
+def _thinned(clip: Clip, frame: int, fps: float) -> tuple[Clip, int]:
+    """The clip read at about ``fps`` frames/s (every k-th frame, ``frame`` always among them) and the index of
+    ``frame`` in it; the clip itself when it is no faster.  Bins of seconds need no more, and following the
+    tissue costs in proportion to the frames."""
+    step = int(clip.frame_rate_hz // fps) if fps > 0 else 1
+    if step < 2:
+        return clip, frame
+    index = np.union1d(np.arange(frame % step, clip.n_frames, step), [frame])
+    frames = np.stack([clip.raw(int(k)) for k in index])
+    thin = replace(clip, times=clip.times[index], frames=ArrayFrames(frames))
+    return thin, int(np.searchsorted(index, frame))
+
+
 def _window_arrival(crops: np.ndarray, dynamic_range_db: float, rise_db: float = 3.0) -> int:
     """Index of the first crop whose brightest pixels (95th percentile) stand ``rise_db`` above the first
     crops': where contrast shows anywhere in the window."""
@@ -320,6 +339,8 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
     if not 0 <= frame < clip.n_frames:
         raise ProposalError(f"frame {frame} does not exist: the clip has {clip.n_frames} frames (0…"
                             f"{clip.n_frames - 1})")
+    original_frame = frame
+    clip, frame = _thinned(clip, frame, READ_FPS)
     seed = _seed_rois(click, region, frame)
     exclude = np.zeros((clip.rows, clip.columns), dtype=bool)
     if overlays:
@@ -371,7 +392,7 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
     box = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
     view_seed = seed.translated(-box[0], -box[1])
     maps = parametric_maps(view, view_seed, block_px=MAP_BLOCK_PX, dynamic_range_db=dynamic_range_db,
-                           injection_time_s=injection_time_s - float(times[0]), motion=False, time_bin_s=1.0)
+                           injection_time_s=injection_time_s - float(times[0]), motion=False, time_bin_s=MAP_TIME_BIN_S)
     bmode = None
     if clip.bmode_region is not None:
         bx, by = clip.bmode_region.box[0] - region[0], clip.bmode_region.box[1] - region[1]
@@ -382,6 +403,6 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
     fx0, fy0 = max(box[0], 0), max(box[1], 0)
     fx1, fy1 = min(box[2], clip.columns), min(box[3], clip.rows)
     on_frame[fy0 - box[1]:fy1 - box[1], fx0 - box[0]:fx1 - box[0]] = exclude[fy0:fy1, fx0:fx1]
-    return ClickFeatures(box, region, frame, (float(click[0]), float(click[1])), bin_times, power,
+    return ClickFeatures(box, region, original_frame, (float(click[0]), float(click[1])), bin_times, power,
                          {name: maps[name] for name in MAP_FEATURES}, bmode, coverage, on_frame, touched,
                          shifts, tics.motion.rejected.copy(), clip.pixel_spacing_mm, (dx, dy))

@@ -161,11 +161,18 @@ def _polygon_mask(shape: tuple[int, int], centre_rc: tuple[float, float], radii:
     return out
 
 
-def _star(a: np.ndarray, centre_rc: tuple[float, float], level: float) -> tuple[np.ndarray, float]:
-    """(mask, edge consistency) of the dynamic-programming outline about ``centre_rc``."""
+def _star(a: np.ndarray, centre_rc: tuple[float, float], level: float, barrier: np.ndarray | None = None
+          ) -> tuple[np.ndarray, float]:
+    """(mask, edge consistency) of the dynamic-programming outline about ``centre_rc``; no ray reaches past the
+    first ``barrier`` pixel it meets (a vessel between the lesion and whatever lies beyond)."""
     n = int(np.hypot(*a.shape) / STEP_PX) + 1
     profile = _profiles(a, centre_rc, n)
     cost, edge = _costs(profile, level)
+    if barrier is not None and barrier.any():
+        hit = np.nan_to_num(_profiles(barrier.astype(float), centre_rc, n), nan=0.0) > 0.5
+        hit[:, : int(MIN_RADIUS_PX / STEP_PX) + 1] = False  # a vessel over the click itself does not stop it
+        beyond = np.cumsum(hit, axis=1) > 0
+        cost[beyond] = np.inf
     path = _circular_path(cost)
     radii = path * STEP_PX
     clear = float(np.mean(edge[np.arange(N_RAYS), path] > 0.3))
@@ -209,9 +216,9 @@ def _seed_level(a: np.ndarray, click_rc: tuple[float, float]) -> float:
 
 def lesion_body(a: np.ndarray, click_rc: tuple[float, float], level: float) -> np.ndarray:
     """The lesion's thick part: lesion-like pixels (above half-way from the liver to ``level``) connected to
-    the click, opened by a 2-px disc so that thin bridges to vessels break, holes filled."""
+    the click, opened by a 3-px disc so that thin bridges to vessels break, holes filled."""
     like = a >= 0.5 * (level + 1.0)
-    opened = ndimage.binary_opening(like, structure=_disc(2))
+    opened = ndimage.binary_opening(like, structure=_disc(3))
     body = _keep_centre(opened, click_rc) if opened.any() else opened
     return body
 
@@ -242,16 +249,16 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     level = _seed_level(raw, click_rc)
     # very bright neighbours (vessels) must not outweigh the lesion's own edge
     a = np.minimum(raw, 3.0 * max(level, ABNORMAL_Z))
-    vessels = vessel_mask(contrast)
+    vessels = vessel_mask(contrast, click_rc)
     a = np.where(vessels, 1.0, a)
     blocked = blocked | vessels
-    mask, clear = _star(a, click_rc, max(level, ABNORMAL_Z))
+    mask, clear = _star(a, click_rc, max(level, ABNORMAL_Z), vessels)
     if mask.any():
         inner_level = float(np.percentile(a[mask], 60))
         ys, xs = np.nonzero(mask)
         centre = (float(ys.mean()), float(xs.mean()))
         if mask[int(round(centre[0])), int(round(centre[1]))]:
-            mask, clear = _star(a, centre, max(inner_level, ABNORMAL_Z))
+            mask, clear = _star(a, centre, max(inner_level, ABNORMAL_Z), vessels)
             click_rc = centre
     mask = _keep_centre(_refine(a, mask, blocked | unknown), click_rc)
     edge = np.zeros(a.shape, dtype=bool)

@@ -51,14 +51,6 @@ REAL_WORLD: dict[str, Phantom] = {
 """Named real-world phantoms (see the module docstring)."""
 
 
-def real_world_case(name: str) -> Phantom:
-    """The phantom of a named case; ``InputError`` listing the names for an unknown one."""
-    try:
-        return REAL_WORLD[name]
-    except KeyError:
-        raise InputError(f"unknown case {name!r}; choose one of {', '.join(REAL_WORLD)}") from None
-
-
 def _proposal_cases() -> dict[str, Phantom]:
     """The lesions the one-click proposals are measured on: every pattern, irregular outlines, rim enhancement,
     heterogeneity, vessels beside the lesion, further lesions, dual displays, depth attenuation, sizes from 10 to
@@ -95,3 +87,13 @@ def _proposal_cases() -> dict[str, Phantom]:
 PROPOSAL_CASES: dict[str, Phantom] = _proposal_cases()
 """Named phantoms with irregular, rim-enhancing, heterogeneous lesions, vessels and further lesions (32 clips);
 with :data:`REAL_WORLD` they are the clips the one-click proposals are measured on."""
+
+
+def real_world_case(name: str) -> Phantom:
+    """The phantom of a named case (:data:`REAL_WORLD` or :data:`PROPOSAL_CASES`); ``InputError`` listing
+    the real-world names for an unknown one."""
+    found = REAL_WORLD.get(name) or PROPOSAL_CASES.get(name)
+    if found is None:
+        raise InputError(f"unknown case {name!r}; choose one of {', '.join(REAL_WORLD)} or a proposal-NN case "
+                         "(--list-cases)")
+    return found
