@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ceuskit import store, study
 from ceuskit.cli import main
 from ceuskit.errors import ManifestError, ProposalError
 from ceuskit.io import open_clip
@@ -175,6 +176,12 @@ def test_a_manifest_click_cell_stores_the_proposed_rois(clips: dict[str, Simulat
     document = lesions[0].rois
     assert document["reference_frame"] == frame
     assert {roi["source"] for roi in document["rois"]} == {"proposed"}
+    # the study's table says how the analysed ROIs came to be
+    with store.Store(f"sqlite:///{tmp_path / 'study.db'}") as db:
+        study.import_manifest(db, manifest)
+        assert study.run_study(db, workers=0).analysed == 1
+        row = study.cohort_frame(db).iloc[0]
+    assert (row["analysis_status"], row["roi_source"], row["reference_source"]) == ("ok", "proposed", "proposed")
     bad = tmp_path / "bad.csv"
     bad.write_text(f'patient_id,lesion_id,clip,roi,ki67\nP1,L1,{clips["iso"].path},"click:96,72@5",5\n')
     with pytest.raises(ManifestError, match="line 2: roi click:96,72@5: nothing at 96,72"):
