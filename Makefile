@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench lint typecheck clean system
+.PHONY: install demo test test-fast bench lint typecheck clean system docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,9 +30,16 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# The documentation site, from scratch (its pages show results computed during the build), warnings as errors.
+DOCS_GENERATED := docs/_generated docs/api/generated docs/auto_examples docs/sg_execution_times.rst
+docs: $(STAMP)
+	rm -rf build/docs $(DOCS_GENERATED)
+	$(BIN)/python -m sphinx -W --keep-going -n -q -b html docs build/docs/html
+	@echo "the site: build/docs/html/index.html"
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(DOCS_GENERATED)

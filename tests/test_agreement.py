@@ -7,6 +7,9 @@
 * Shrout & Fleiss (1979), Psychological Bulletin 86:420–428, Table 2 (6 targets, 4 judges): ICC(2,1) = 0.29,
   ICC(3,1) = 0.71; confidence intervals as printed by R's psych::ICC for that table (``sf``): ICC2 0.019 to
   0.76, ICC3 0.34 to 0.95, F = 11.0 on 5 and 15 df.
+* Cohen's kappa intervals: the percentile bootstrap of statsmodels' ``cohens_kappa`` on the same resamples;
+  their coverage on reads simulated from a known joint distribution, whose kappa is the closed form
+  (p_o − p_e)/(1 − p_e) of its cell probabilities.
 """
 
 from __future__ import annotations
@@ -170,7 +173,9 @@ def test_rater_agreement_pairs_fleiss_and_onset() -> None:
         table = _table(labels[a][feature], labels[b][feature], categories)
         reference = cohens_kappa(table)
         assert entry["kappa"] == pytest.approx(reference.kappa, abs=1e-12)
-        assert entry["ci"] == pytest.approx([reference.kappa_low, reference.kappa_upp], rel=1e-9)
+        assert entry["se"] == pytest.approx(reference.std_kappa, rel=1e-9)
+        assert -1.0 <= entry["ci"][0] <= entry["kappa"] <= entry["ci"][1] <= 1.0
+        assert entry["ci_method"].startswith("percentile bootstrap") and entry["reason"] is None
         assert entry["n"] == table.sum()
         if feature == "arterial":
             assert entry["weighted_kappa"] == pytest.approx(cohens_kappa(table, wt="linear").kappa, abs=1e-12)
@@ -194,3 +199,74 @@ def test_two_readers_get_no_fleiss_kappa() -> None:
     result = agreement.rater_agreement(labels, {"late": (["hypo", "iso", "hyper"], "linear")})
     assert result["fleiss"] == [] and "measurement" not in result
     assert [(p["a"], p["b"]) for p in result["pairs"]] == [("ann", "bob")]
+
+
+def _statsmodels_bootstrap(a: list[str], b: list[str], cats: list[str], weights: str | None, n_bootstrap: int,
+                           seed: int) -> list[float]:
+    """The 95 % percentile interval of statsmodels' kappa over the resamples ceuskit draws (same generator),
+    leaving out resamples in which a rater used one label."""
+    codes_a, codes_b = np.array([cats.index(x) for x in a]), np.array([cats.index(y) for y in b])
+    picks = np.random.default_rng(seed).integers(0, len(a), (n_bootstrap, len(a)))
+    kappas = []
+    for pick in picks:
+        table = np.zeros((3, 3))
+        np.add.at(table, (codes_a[pick], codes_b[pick]), 1)
+        if (table.sum(axis=1) > 0).sum() > 1 and (table.sum(axis=0) > 0).sum() > 1:
+            kappas.append(cohens_kappa(table, wt=weights).kappa)
+    return list(np.percentile(kappas, [2.5, 97.5]))
+
+
+@pytest.mark.parametrize("weights", [None, "linear"])
+def test_cohen_kappa_interval_is_the_bootstrap_of_statsmodels_and_stays_within_one(weights: str | None) -> None:
+    cats = ["hypo", "iso", "hyper"]
+    # 18 lesions read alike but for three: statsmodels' normal interval reaches past 1
+    a = ["hyper"] * 10 + ["iso"] * 4 + ["hypo"] * 4
+    b = ["hyper"] * 9 + ["iso"] + ["iso"] * 3 + ["hypo"] + ["hypo"] * 4
+    result = agreement.cohen_kappa(a, b, categories=cats, weights=weights, n_bootstrap=400, seed=5)
+    table = _table(a, b, cats)
+    normal = cohens_kappa(table, wt=weights)
+    assert result["kappa"] == pytest.approx(normal.kappa, abs=1e-12)
+    assert result["ci95"] == pytest.approx(_statsmodels_bootstrap(a, b, cats, weights, 400, 5), abs=1e-12)
+    assert normal.kappa_upp > 1.0 >= result["ci95"][1]  # kappa ± z·SE leaves the range, the bootstrap cannot
+
+
+def test_an_undefined_kappa_is_none_with_its_reason() -> None:
+    one_label = agreement.cohen_kappa(["iso", "hyper", "hypo"], ["hyper", "hyper", "hyper"], raters=("ann", "bob"))
+    assert one_label["kappa"] is None and one_label["ci95"] is None and one_label["se"] is None
+    assert one_label["reason"].startswith("bob gave every item the same label (hyper)")
+    empty = agreement.cohen_kappa([None, "iso"], ["hyper", None])
+    assert empty["kappa"] is None and empty["reason"] == "no item was labelled by both raters"
+    labels = {"ann": {"late": ["hypo", "iso", "hypo"]}, "bob": {"late": ["iso", "iso", "iso"]}}
+    pair = agreement.rater_agreement(labels, {"late": (["hypo", "iso", "hyper"], "linear")})["pairs"][0]
+    assert pair["kappa"] is None and pair["weighted_kappa"] is None and pair["ci"] is None
+    assert pair["reason"].startswith("bob gave every item the same label (iso)")
+    fleiss = agreement.fleiss_kappa([["a", "a", "a"], ["a", "a", "a"]])
+    assert fleiss["kappa"] is None and fleiss["reason"] == "every rating is the same label: kappa is undefined"
+
+
+def test_kappa_intervals_cover_the_true_kappa_of_simulated_reads() -> None:
+    """Two readers label 18 lesions (a seed-sized study) from a known joint distribution of (hypo, iso, hyper)
+    pairs; 300 simulated studies.  The bootstrap interval covers the true kappa as often as the normal
+    interval does, and never leaves [−1, 1], which the normal interval does in about a third of them."""
+    cells = np.array([[0.30, 0.05, 0.02], [0.04, 0.20, 0.04], [0.01, 0.06, 0.28]])
+    row, col = cells.sum(axis=1), cells.sum(axis=0)
+    truth = (np.trace(cells) - row @ col) / (1.0 - row @ col)  # 0.669
+    cats = ["hypo", "iso", "hyper"]
+    rng = np.random.default_rng(2026)
+    covered = {"bootstrap": 0, "normal": 0}
+    outside, studies = 0, 300
+    for study in range(studies):
+        drawn = rng.choice(9, size=18, p=cells.ravel())
+        a, b = [cats[i // 3] for i in drawn], [cats[i % 3] for i in drawn]
+        ours = agreement.cohen_kappa(a, b, categories=cats, seed=study)
+        normal = cohens_kappa(_table(a, b, cats))
+        if ours["ci95"] is not None:
+            covered["bootstrap"] += ours["ci95"][0] <= truth <= ours["ci95"][1]
+            assert -1.0 <= ours["ci95"][0] <= ours["ci95"][1] <= 1.0
+        covered["normal"] += normal.kappa_low <= truth <= normal.kappa_upp
+        outside += normal.kappa_upp > 1.0 or normal.kappa_low < -1.0
+    coverage = {name: count / studies for name, count in covered.items()}
+    print(f"\ncoverage of the true kappa {truth:.3f} by 95 % intervals, n = 18: {coverage}; normal interval "
+          f"outside [−1, 1] in {outside / studies:.0%}")
+    assert coverage["bootstrap"] >= 0.88 and abs(coverage["bootstrap"] - coverage["normal"]) <= 0.04
+    assert outside / studies > 0.2

@@ -41,7 +41,7 @@ def test_info_json_matches_the_header(capsys, phantom):
 def test_analyze_prints_a_summary_and_writes_outputs(capsys, phantom, tmp_path):
     assert main(["analyze", str(phantom.dicom), "--roi", str(phantom.roi), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "lesion vs liver: arterial hyper" in out
+    assert "lesion vs liver: arterial: hyper" in out
     assert (tmp_path / "analysis.json").exists() and (tmp_path / "tic.csv").exists()
     assert main(["analyze", str(phantom.dicom), "--roi", str(phantom.roi), "--json", "--model", "gamma"]) == 0
     doc = json.loads(capsys.readouterr().out)

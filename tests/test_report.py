@@ -36,7 +36,8 @@ def test_report_html_is_self_contained_and_complete(db_url: str, tmp_path: Path)
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html)
     assert "<script" not in html
     n_images = html.count('src="data:image/png;base64,')
-    assert n_images == 3 + (len(COHORT) - 1)  # seed bars, scatter, grade boxes + one TIC panel per analysed lesion
+    # seed bars, scatter, grade boxes, the onset conventions (Methods) + one TIC panel per analysed lesion
+    assert n_images == 4 + (len(COHORT) - 1)
     # The seed study's published figures (Massironi et al., Dig Liver Dis 2010).
     for published in ("15/18 (83 %)", "14/18 (78 %)", "12/18 (67 %)", "5/18 (28 %)", "1/18 (6 %)", "0.516", "0.028"):
         assert published in html
@@ -133,7 +134,8 @@ def test_report_lists_the_lesions_with_quality_flags(tmp_path: Path) -> None:
         study.run_study(s, workers=0, analyze=fake_analyze)
         html = Path(write_report(s, tmp_path / "report")).read_text()
         frame = study.cohort_frame(s)
-    assert "2 lesion(s) carry quality flags" in html
+    assert "2 lesions carry quality flags" in html
+    assert ">nan<" not in html and html.count("<td>–</td>") >= 8  # lesions without flags: a dash, never nan
     assert "P02/L1: no_baseline (lesion)" in html and "P05/L1: saturation (lesion); motion (lesion)" in html
     cells = dict(zip(frame["patient_id"], frame["quality"], strict=True))  # the export's one column
     assert cells["P02"] == "no_baseline (lesion)" and cells["P05"] == "saturation (lesion); motion (lesion)"

@@ -1,5 +1,6 @@
 """``ceuskit demo``: phantom clips → analyses → a table of truth vs ceuskit, on embedded defaults; then one
-whole examination read from its loop alone and with its late-phase sweeps."""
+whole examination read from its loop alone and with its late-phase sweeps; then one destruction–replenishment
+clip whose refills are fitted against their known A and β."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
+from ceuskit.report.words import label_words
 from ceuskit.simulate import Phantom, simulate_clip
 
-__all__ = ["DEMO_EXAMINATION", "DEMO_PHANTOMS", "run_clip_demo", "run_examination_demo"]
+__all__ = ["DEMO_EXAMINATION", "DEMO_PHANTOMS", "DEMO_REPLENISHMENT", "run_clip_demo", "run_examination_demo",
+           "run_replenishment_demo"]
 
 DEMO_PHANTOMS = (
     Phantom(pattern="hyper-early-hypo", seed=1, breathing_amplitude_px=(2, 6), jitter=0.2, lead_in_s=3.0),
@@ -21,6 +24,11 @@ DEMO_PHANTOMS = (
     Phantom(pattern="hyper-none-hyper", seed=7),
     Phantom(pattern="iso-late-hypo", seed=8, jitter=0.2),
 )
+
+
+def _labels(arterial: str | None, washout_timing: str | None, late: str | None) -> str:
+    """``arterial/wash-out timing/late`` in words ("hyper/early/not assessed"; no wash-out is "none")."""
+    return "/".join(label_words(code) for code in (arterial, washout_timing, late))
 
 
 def run_clip_demo(out_dir: str | Path, *, n_clips: int = 6, echo: Callable[[str], None] = print) -> Path:
@@ -42,8 +50,8 @@ def run_clip_demo(out_dir: str | Path, *, n_clips: int = 6, echo: Callable[[str]
         lesion = result.document["lesions"][0]
         art, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
         t_pat = truth["pattern"]
-        truth_text = f"{t_pat['arterial']}/{t_pat['washout_timing']}/{t_pat['late']}"
-        ours = f"{art['enhancement']}/{pv['washout_timing']}/{late['enhancement']}"
+        truth_text = _labels(t_pat['arterial'], t_pat['washout_timing'], t_pat['late'])
+        ours = _labels(art['enhancement'], pv['washout_timing'], late['enhancement'])
         onset = art["onset_s"]
         echo(f"{name:10s} {truth_text:32s} {ours:32s} {truth['onset_s']:11.1f} "
              f"{'n/a' if onset is None else format(onset, '8.1f')}" + ("" if truth_text == ours else "  ← differs"))
@@ -72,7 +80,7 @@ def _reading(document: dict[str, object]) -> tuple[str, str]:
     interval = pv.get("washout_onset_interval_s")
     onset = ("—" if not pv["washout"] else f"{pv['washout_onset_s']:.1f} s" if pv["washout_onset_s"] is not None
              else f"{interval[0]:.0f}–{interval[1]:.0f} s (between clips)" if interval else "—")
-    return f"{art['enhancement']}/{pv['washout_timing']}/{late['enhancement']}", onset
+    return _labels(art['enhancement'], pv['washout_timing'], late['enhancement']), onset
 
 
 def run_examination_demo(out_dir: str | Path, *, echo: Callable[[str], None] = print) -> Path:
@@ -92,7 +100,7 @@ def run_examination_demo(out_dir: str | Path, *, echo: Callable[[str], None] = p
     write_analysis(whole, out / "examination")
     pattern = truth["pattern"]
     bracket = truth["washout_bracket_s"]
-    echo(f"truth: {pattern['arterial']}/{pattern['washout_timing']}/{pattern['late']}, wash-out from "
+    echo(f"truth: {_labels(pattern['arterial'], pattern['washout_timing'], pattern['late'])}, wash-out from "
          f"{truth['washout_onset_s']:.1f} s" + (f" (between the clips, {bracket[0]:.0f}–{bracket[1]:.0f} s)" if bracket
                                                 else ""))
     for label, result in (("loop alone (70 s)", loop_only), (f"loop + {len(exam.dicoms) - 1} sweeps", whole)):
@@ -100,3 +108,35 @@ def run_examination_demo(out_dir: str | Path, *, echo: Callable[[str], None] = p
         echo(f"  {label:20s} {reading:28s} wash-out onset {onset}")
     echo(f"  read it yourself: {exam.command(shuffle=True)}")
     return out / "examination" / "analysis.json"
+
+
+DEMO_REPLENISHMENT = "replenishment-8hz-2-cycles-10-frame"
+"""The replenishment demo's case (:data:`ceuskit.simulate.cases.REPLENISHMENT`): an infusion, two destructions."""
+
+
+def run_replenishment_demo(out_dir: str | Path, *, echo: Callable[[str], None] = print) -> Path:
+    """Simulate one destruction–replenishment clip, read it with replenishment kinetics and print each refill's
+    A, β, A·β and 90 % refill time per ROI against the truth; return its analysis.json."""
+    from ceuskit.pipeline import analyze
+    from ceuskit.report import write_analysis
+    from ceuskit.simulate.cases import REPLENISHMENT
+
+    phantom = REPLENISHMENT[DEMO_REPLENISHMENT]
+    sim = simulate_clip(Path(out_dir) / "clips", phantom, name="replenishment", patient_id="DEMOREPL")
+    result = analyze(sim.dicom, sim.roi, injection_time_s=phantom.lead_in_s, motion=False,
+                     dynamic_range_db=phantom.dynamic_range_db, kinetics="replenishment")
+    write_analysis(result, Path(out_dir) / "analysis")
+    echo(f"{'ROI':8s} {'destruction':>11s} {'A truth':>9s} {'A':>9s} {'β truth':>8s} {'β /s':>7s} {'A·β /s':>9s} "
+         f"{'90 % refill':>11s} {'R²':>5s}")
+    for roi, cycles in sim.truth_data["refills"].items():
+        for true, got in zip(cycles, result.document["replenishment"].get(roi, []), strict=False):
+            if not got["success"]:
+                echo(f"{roi:8s} {got['destruction_s']:10.1f}s  no fit ({got['message']})")
+                continue
+            echo(f"{roi:8s} {got['destruction_s']:10.1f}s {true['blood_volume']:9.4f} {got['blood_volume']:9.4f} "
+                 f"{true['beta_per_s']:8.2f} {got['beta_per_s']:7.2f} {got['flow']:9.4f} {got['refill_90_s']:10.1f}s "
+                 f"{got['r2']:5.2f}")
+    for ratio in result.document["lesions"][0].get("replenishment", []):
+        echo(f"lesion/liver after {ratio['destruction_s']:.1f} s: blood volume ×{ratio['blood_volume_ratio']}, "
+             f"β ×{ratio['beta_ratio']}, flow ×{ratio['flow_ratio']}")
+    return Path(out_dir) / "analysis" / "analysis.json"

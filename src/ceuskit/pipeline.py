@@ -28,6 +28,7 @@ from ceuskit.errors import AnalysisError, InputError, RoiError
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
 from ceuskit.io.examination import acquisition_time, injection_from_header, place_clips
+from ceuskit.kinetics import KINETICS, check_kinetics
 from ceuskit.phases import PhaseOptions
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
 from ceuskit.preprocess.overlays import detect_overlays
@@ -38,7 +39,7 @@ from ceuskit.tic import TicResult, extract_tics, tic_table
 from ceuskit.timeline import Timeline, join
 from ceuskit.timeseries import check_injection_time, moving_average
 
-__all__ = ["MODELS", "Analysis", "AnalysisOptions", "analyze", "analyze_examination", "write_outputs"]
+__all__ = ["KINETICS", "MODELS", "Analysis", "AnalysisOptions", "analyze", "analyze_examination", "write_outputs"]
 
 MODELS = ("auto", "lognormal", "gamma", "ldrw", "fpt")
 
@@ -61,6 +62,7 @@ class AnalysisOptions:
     overlays: bool = True
     max_shift_mm: float = 8.0
     phases: PhaseOptions = field(default_factory=PhaseOptions)
+    kinetics: str = "auto"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +79,7 @@ class Analysis:
     tic: dict[str, np.ndarray] = field(repr=False)
     fitted: dict[str, np.ndarray] = field(repr=False)
     relative_db: dict[str, np.ndarray] = field(repr=False)
+    refill_fitted: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # replenishment fits
 
     def to_json(self) -> str:
         return json.dumps(self.document, indent=2, allow_nan=False)
@@ -97,6 +100,7 @@ def _check_options(opts: AnalysisOptions) -> None:
     check_dynamic_range(opts.dynamic_range_db)
     if opts.model not in MODELS:
         raise InputError(f"model {opts.model!r} is not one of {', '.join(MODELS)}")
+    check_kinetics(opts.kinetics)
 
 
 def _place_rois(clip: Clip, rois: RoiSet) -> RoiSet:
@@ -105,7 +109,7 @@ def _place_rois(clip: Clip, rois: RoiSet) -> RoiSet:
     if bmode is None:
         return rois
     bx0, by0, bx1, by1 = bmode.box
-    inside_bmode = all(r.shape != "mask" and bx0 <= r.bounds()[0] and r.bounds()[2] <= bx1
+    inside_bmode = all(bx0 <= r.bounds()[0] and r.bounds()[2] <= bx1
                        and by0 <= r.bounds()[1] and r.bounds()[3] <= by1 for r in rois.rois)
     if inside_bmode:
         return rois.translated(ceus.box[0] - bx0, ceus.box[1] - by0)
@@ -143,7 +147,7 @@ def analyze(clip: ClipInput, rois: RoiInput, *, out_dir: str | Path | None = Non
             injection_time_s: float | str = 0.0, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB,
             model: str = "auto", motion: bool = True, overlays: bool = True, fps: float | None = None,
             layout: str = "auto", size_mm: float | None = None, at_risk: bool | None = None,
-            phase_options: PhaseOptions | None = None,
+            phase_options: PhaseOptions | None = None, kinetics: str = "auto",
             progress: Callable[[int, int], None] | None = None) -> Analysis:
     """Analyse one clip: TICs per ROI, bolus fits, parameters and each lesion's phase characterisation.
 
@@ -161,12 +165,15 @@ def analyze(clip: ClipInput, rois: RoiInput, *, out_dir: str | Path | None = Non
     overlays : find burned-in overlays (timer, markers, callipers) and leave them out of tracking and TICs.
     fps, layout : passed to :func:`ceuskit.io.open_clip` when ``clip`` is a path.
     size_mm, at_risk : lesion size and HCC-risk status, for the CEUS LI-RADS decision support.
+    kinetics : "auto" (replenishment fits after a destruction followed by refill), "bolus" (none) or
+        "replenishment" (after every destruction); the bolus reading always uses the recording before the
+        first destruction.
     progress : called with (frames done, total frames).
     """
     return analyze_examination([clip], [rois], out_dir=out_dir, injection_time_s=injection_time_s,
                                dynamic_range_db=dynamic_range_db, model=model, motion=motion, overlays=overlays,
                                fps=fps, layout=layout, size_mm=size_mm, at_risk=at_risk,
-                               phase_options=phase_options, progress=progress)
+                               phase_options=phase_options, kinetics=kinetics, progress=progress)
 
 
 def analyze_examination(clips: Sequence[ClipInput], rois: Sequence[RoiInput], *,
@@ -174,7 +181,7 @@ def analyze_examination(clips: Sequence[ClipInput], rois: Sequence[RoiInput], *,
                         injection_time_s: float | str = 0.0, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB,
                         model: str = "auto", motion: bool = True, overlays: bool = True, fps: float | None = None,
                         layout: str = "auto", size_mm: float | None = None, at_risk: bool | None = None,
-                        phase_options: PhaseOptions | None = None,
+                        phase_options: PhaseOptions | None = None, kinetics: str = "auto",
                         progress: Callable[[int, int], None] | None = None) -> Analysis:
     """Analyse the clips of one examination on one time axis (a loop, then late-phase sweeps).
 
@@ -204,7 +211,7 @@ def analyze_examination(clips: Sequence[ClipInput], rois: Sequence[RoiInput], *,
         return _analyze_open(opened, list(rois), clip_offsets_s, injection_time_s, out_dir=out_dir,
                              size_mm=size_mm, at_risk=at_risk, progress=progress,
                              opts=AnalysisOptions(0.0, float(dynamic_range_db), model, motion, overlays,
-                                                  phases=phase_options or PhaseOptions()))
+                                                  phases=phase_options or PhaseOptions(), kinetics=kinetics))
     finally:
         for clip, given in zip(opened, clips, strict=False):
             if not isinstance(given, Clip):
@@ -248,9 +255,10 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
     first = measured[0]
     areas = roi_areas(first.rois, first.tics.masks, first.clip.pixel_spacing_mm)
     reading = read_timeline(timeline, first.rois, model=opts.model, phases=opts.phases, areas=areas,
-                            size_mm=size_mm, at_risk=at_risk)
+                            size_mm=size_mm, at_risk=at_risk, kinetics=opts.kinetics)
     document = _document(measured, reading, opts, agent)
-    analysis = Analysis(document, _tic_table(measured, timeline, opts), reading.fitted, reading.relative_db)
+    analysis = Analysis(document, _tic_table(measured, timeline, opts, reading.refill_fitted), reading.fitted,
+                        reading.relative_db, reading.refill_fitted)
     if out_dir is not None:
         write_outputs(analysis, out_dir)
     return analysis
@@ -299,6 +307,7 @@ def _document(measured: Sequence[_Measured], reading: Reading, opts: AnalysisOpt
         "rois": reading.rois,
         "roi_set": clips[0]["roi_set"],
         "lesions": reading.lesions,
+        **reading.kinetics,
         "quality": [flag.to_json() for flag in _clip_flags(measured) + reading.flags],
         "provenance": {"software": f"ceuskit {__version__}", "options": opts.to_json(),
                        "options_hash": opts.digest(),
@@ -307,8 +316,10 @@ def _document(measured: Sequence[_Measured], reading: Reading, opts: AnalysisOpt
     }
 
 
-def _tic_table(measured: Sequence[_Measured], timeline: Timeline, opts: AnalysisOptions) -> dict[str, np.ndarray]:
-    """The clips' TIC tables one after the other, with the clip's index (time order) and smoothed power."""
+def _tic_table(measured: Sequence[_Measured], timeline: Timeline, opts: AnalysisOptions,
+               refills: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The clips' TIC tables one after the other, with the clip's index (time order), smoothed power and the
+    replenishment fits (``NAME_refill_fit``, where refills were fitted)."""
     parts = [tic_table(part.tics) for part in measured]
     columns = {"clip": timeline.segment}
     for key in parts[0]:
@@ -316,6 +327,8 @@ def _tic_table(measured: Sequence[_Measured], timeline: Timeline, opts: Analysis
     for i, name in enumerate(timeline.names):
         columns[f"{name}_power_smoothed"] = moving_average(timeline.times_s, timeline.power[i],
                                                            opts.phases.smoothing_s)
+    for name, values in refills.items():
+        columns[f"{name}_refill_fit"] = values
     return columns
 
 

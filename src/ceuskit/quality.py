@@ -7,7 +7,9 @@ late phase). The checks take arrays and return flags; they never change a result
 Codes: ``no_baseline``, ``low_enhancement``, ``saturation``, ``poor_fit``, ``motion``,
 ``late_phase_missing``, ``overlay_in_roi``, ``extrapolated``, ``gap``, ``display`` (a colour display whose
 map could not be recovered, read by luminance), ``flash`` (single-frame flashes left out), ``no_data`` (an
-ROI without a single measured frame).
+ROI without a single measured frame), ``onset_disagreement`` (the fitted arrival far from where the curve
+itself puts it), ``destruction`` (a high-MI destruction: the bolus reading stops before it) and ``step`` (a
+level step in every ROI at once), both made by :mod:`ceuskit.kinetics`.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ __all__ = [
     "flash_flag",
     "late_phase_flag",
     "motion_flag",
+    "onset_disagreement_flag",
     "overlay_flags",
     "saturation_flags",
 ]
 
 CODES = ("no_baseline", "low_enhancement", "saturation", "poor_fit", "motion", "late_phase_missing",
-         "overlay_in_roi", "extrapolated", "gap", "display", "flash", "no_data")
+         "overlay_in_roi", "extrapolated", "gap", "display", "flash", "no_data", "onset_disagreement", "destruction",
+         "step")
 
 SATURATION_FRACTION = 0.02
 """An ROI is flagged when at least this fraction of its pixels sit at the display maximum around its peak."""
@@ -42,6 +46,12 @@ SATURATION_WINDOW_S = 2.0
 
 POOR_FIT_R2 = 0.8
 """A fit below this R² (or a failed fit) is flagged."""
+
+DISAGREEMENT_MIN_S = 3.0
+"""The fitted arrival may lie this far from the curve's own 5 % point (in linear power) before it is flagged …"""
+
+DISAGREEMENT_RISE_SHARE = 0.25
+"""… or this share of the rise (onset to arterial peak), if more: a slow rise times its arrival less sharply."""
 
 MOTION_REJECTED_FRACTION = 0.2
 """Motion compensation is flagged unreliable when more than this fraction of tracked frames was rejected …"""
@@ -175,3 +185,46 @@ def extrapolated_flag(roi: str, fitted: Iterable[str], model_free: Iterable[str]
         return []
     return [Flag("extrapolated", roi, "warning", "left empty, the recording does not cover them (arrival before "
                  "the first frame, peak not resolved, or tail beyond the end): " + "; ".join(parts))]
+
+
+def onset_disagreement_flag(roi: str, onset_s: float | None, fitted_arrival_s: float | None,
+                            model_free_arrival_s: float | None, peak_time_s: float | None) -> list[Flag]:
+    """``onset_disagreement`` when the fitted arrival lies further from where the curve itself puts it than the
+    curve's own timing allows.
+
+    The fitted arrival (5 % of the fitted peak in linear power, VueBox's convention) lies after the onset
+    (5 % of the rise in dB) by as much as the measured curve's own 5 % point in linear power does; it is
+    flagged when it lies more than ``max(3 s, a quarter of the rise from onset to peak)`` from that point
+    (from the onset when the curve has none), or before the onset by as much: the fit then describes another
+    part of the curve (a second supply, a late rise) than the wash-in the reader sees.
+
+    Parameters
+    ----------
+    roi : the lesion's ROI name.
+    onset_s : the onset read on the curve (dB), s; None: nothing to compare.
+    fitted_arrival_s : the fitted curve's arrival time, s; None: nothing to compare.
+    model_free_arrival_s : the measured curve's own 5 % point in linear power, s, or None.
+    peak_time_s : the curve's arterial peak time, s, or None.
+
+    Returns
+    -------
+    list of Flag
+        One warning saying by how much they differ, or none.
+    """
+    values = (onset_s, fitted_arrival_s)
+    if any(v is None or not np.isfinite(v) for v in values):
+        return []
+    assert onset_s is not None and fitted_arrival_s is not None
+    expected = onset_s
+    if model_free_arrival_s is not None and np.isfinite(model_free_arrival_s):
+        expected = model_free_arrival_s
+    rise_s = (peak_time_s - onset_s) if peak_time_s is not None and np.isfinite(peak_time_s) else 0.0
+    allowed = max(DISAGREEMENT_MIN_S, DISAGREEMENT_RISE_SHARE * max(rise_s, 0.0))
+    off_s = fitted_arrival_s - expected
+    if abs(off_s) <= allowed and fitted_arrival_s >= onset_s - allowed:
+        return []
+    return [Flag("onset_disagreement", roi, "warning",
+                 f"the fitted arrival ({fitted_arrival_s:.1f} s) lies {fitted_arrival_s - onset_s:+.1f} s from the onset "
+                 f"read on the curve ({onset_s:.1f} s), {off_s:+.1f} s from where the curve's own rise puts it "
+                 f"(allowed ±{allowed:.1f} s): the fit describes another part of the curve than its wash-in; "
+                 "prefer the onset and the model-free parameters")]

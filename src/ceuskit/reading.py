@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from ceuskit import quality
+from ceuskit.kinetics import Events, cut, explain_cut_phases, find_events, read_refills
 from ceuskit.models import FitResult, fit_curves
+from ceuskit.models.drawn import drawn_fit
 from ceuskit.models.parameters import Parameters, fit_parameters, model_free_parameters
 from ceuskit.onset import REASONS, ArrivalOptions, find_arrivals, largest_gap_s
 from ceuskit.phases import PhaseOptions, characterise, lirads_category
@@ -30,13 +32,16 @@ MAX_GAP_S = 2.0
 
 @dataclass(frozen=True)
 class Reading:
-    """What :func:`read_timeline` found: analysis.json's ``rois`` and ``lesions``, the flags, and arrays."""
+    """What :func:`read_timeline` found: analysis.json's ``rois`` and ``lesions``, the flags, and arrays
+    (``fitted``: each ROI's fit as drawn over its data, :func:`ceuskit.models.drawn.drawn_fit`)."""
 
     rois: dict[str, Any]
     lesions: list[dict[str, Any]]
     flags: list[Flag]
     fitted: dict[str, np.ndarray] = field(repr=False)
     relative_db: dict[str, np.ndarray] = field(repr=False)
+    kinetics: dict[str, Any] = field(default_factory=dict)  # replenishment, destructions, steps (analysis.json)
+    refill_fitted: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
 
 def _fit_json(result: FitResult, index: int) -> dict[str, Any]:
@@ -79,13 +84,22 @@ def _flags(timeline: Timeline, lesions: list[dict[str, Any]], fit: FitResult, ar
         if lesion["late_phase"]["enhancement"] == "not_assessed":
             flags += quality.late_phase_flag(lesion["roi"], float(t[-1]), phases.late_start_s,
                                              phases.min_late_duration_s)
+    for lesion in lesions:  # the fit's arrival against where the curve itself puts it
+        i = names.index(lesion["roi"])
+        flags += quality.onset_disagreement_flag(lesion["roi"], lesion["arterial_phase"]["onset_s"],
+                                                 float(fitted["arrival_time_s"][i]), float(free["arrival_time_s"][i]),
+                                                 lesion["arterial_phase"]["peak_time_s"])
     return flags
 
 
 def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: PhaseOptions,
                   areas: Mapping[str, tuple[int, float | None]], size_mm: float | None = None,
-                  at_risk: bool | None = None) -> Reading:
+                  at_risk: bool | None = None, kinetics: str = "auto") -> Reading:
     """Fits, parameters and each lesion's phase reading from an examination's curves.
+
+    Destructions and level steps are found first (:mod:`ceuskit.kinetics`): the bolus reading uses the
+    recording before the first destruction (its fits also stop at a level step), and the refills after the
+    destructions are fitted with the replenishment model as ``kinetics`` says.
 
     Parameters
     ----------
@@ -95,14 +109,48 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
     phases : thresholds and windows of the reading.
     areas : ROI name → (area px, area mm² or None).
     size_mm, at_risk : for the CEUS LI-RADS decision support.
+    kinetics : "auto", "bolus" or "replenishment" (:data:`ceuskit.kinetics.KINETICS`).
+
+    Returns
+    -------
+    :class:`Reading`; its arrays span the whole timeline (NaN where a reading did not reach).
     """
+    events = find_events(timeline)
+    bolus = _read_bolus(cut(timeline, max(events.phase_end, 2)), rois, events, model=model, phases=phases, areas=areas,
+                        size_mm=size_mm, at_risk=at_risk)
+    explain_cut_phases(bolus.lesions, timeline, events, phases.late_start_s, phases.arterial_end_s)
+    reasons = {lesion["roi"]: lesion["late_phase"].get("reason") for lesion in bolus.lesions}
+    flags = [Flag(f.code, f.roi, f.severity, f"{reasons[f.roi]}: late enhancement not assessed")
+             if f.code == "late_phase_missing" and reasons.get(f.roi) else f for f in bolus.flags]
+    pairs = [(lesion["roi"], lesion["reference"]) for lesion in bolus.lesions]
+    refills = read_refills(timeline, events, pairs, kinetics)
+    for lesion in bolus.lesions:
+        if refills.document:
+            lesion["replenishment"] = refills.ratios.get(lesion["roi"], [])
+    n = timeline.times_s.size
+
+    def padded(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: np.concatenate([v, np.full(n - v.size, np.nan)]) for k, v in arrays.items()}
+
+    document = {"kinetics": kinetics, "replenishment": refills.document,
+                "replenishment_repeatability": refills.repeatability, **events.to_json(timeline.names)}
+    return Reading(bolus.rois, bolus.lesions, flags + events.flags(timeline.times_s) + refills.flags,
+                   padded(bolus.fitted), padded(bolus.relative_db), document, refills.fitted)
+
+
+def _read_bolus(timeline: Timeline, rois: RoiSet, events: Events, *, model: str, phases: PhaseOptions,
+                areas: Mapping[str, tuple[int, float | None]], size_mm: float | None, at_risk: bool | None
+                ) -> Reading:
+    """The bolus reading of the curves before the first destruction; fits and parameters stop at
+    ``events.fit_end``."""
     t, names = timeline.times_s, list(timeline.names)
     # single-frame flashes and dropouts decide neither peaks nor fits
     flashes = spikes(t, timeline.power, segments=timeline.segment)
     curves = np.where(flashes, np.nan, timeline.power)
-    fit = fit_curves(t, curves, model=model)
-    fitted_params = fit_parameters(fit, t)
-    free_params = model_free_parameters(t, curves, smoothing_s=phases.smoothing_s)
+    end = max(min(events.fit_end, t.size), 2)
+    fit = fit_curves(t[:end], curves[:, :end], model=model)
+    fitted_params = fit_parameters(fit, t[:end])
+    free_params = model_free_parameters(t[:end], curves[:, :end], smoothing_s=phases.smoothing_s)
     roles = {roi.name: roi.role for roi in rois.rois}
     roi_docs: dict[str, Any] = {}
     for i, name in enumerate(names):
@@ -113,7 +161,7 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
             "fit": _fit_json(fit, i), "parameters": _param_json(fitted_params, i),
             "parameters_model_free": _param_json(free_params, i),
         }
-    arrivals = _arrivals(t, curves, phases)
+    arrivals = _arrivals(t[:end], curves[:, :end], phases)
     lesion_docs, relative = [], {}
     for roi in rois.lesions:
         i = names.index(roi.name)
@@ -134,4 +182,13 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
         lesion_docs.append({"roi": roi.name, "reference": reference.name, **reading,
                             "lirads": lirads_category(reading, size_mm=size_mm, at_risk=at_risk)})
     flags = _flags(timeline, lesion_docs, fit, arrivals, flashes, fitted_params, free_params, phases)
-    return Reading(roi_docs, lesion_docs, flags, {n: fit.fitted[i] for i, n in enumerate(names)}, relative)
+    # the fits as drawn over the data in dB: above the measured baseline, where they describe the data (the
+    # fitted span only: fits stop at a level step)
+    drawn = {n: np.full(t.shape, np.nan) for n in names}
+    for i, n in enumerate(names):
+        if fit.success[i]:
+            drawn[n][:end] = drawn_fit(t[:end], curves[i, :end], fit.fitted[i],
+                                       fitted_baseline=float(fit.params["b"][i]),
+                                       measured_baseline=float(arrivals["baseline"][i]),
+                                       segments=timeline.segment[:end], smoothing_s=phases.smoothing_s)
+    return Reading(roi_docs, lesion_docs, flags, drawn, relative)

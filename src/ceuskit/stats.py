@@ -11,7 +11,7 @@ Methods, with their sources:
   freedom (as ``scipy.stats.spearmanr``).  Permutation p for n ≤ 20: complete enumeration of all n!
   orderings when n ≤ 9 (exact), otherwise a Monte-Carlo permutation test with a fixed seed and
   1 000 000 random permutations, p = (b + 1)/(B + 1) (Phipson & Smyth 2010; standard error ≤ 0.0005).
-  Two-sided: permutations whose |rho| reaches the observed |rho|.  CI by Fisher z with the Spearman
+  Two-sided: permutations whose ``|rho|`` reaches the observed ``|rho|``.  CI by Fisher z with the Spearman
   standard error 1.06/√(n−3) (Fieller, Hartley & Pearson 1957), and by a percentile bootstrap of pairs.
 * Kruskal–Wallis H with the tie correction, chi-squared with k−1 degrees of freedom.
 * Mann–Whitney U (``scipy.stats.mannwhitneyu``, exact for small samples without ties).

@@ -4,12 +4,14 @@ The clip is decoded once. Each frame contributes its ROIs' surroundings (grey, k
 the tracking features of its search area; once every frame is in, the tissue is tracked over the whole clip
 (:mod:`ceuskit.preprocess.motion`) and the ROI means are taken at the tracked positions. Pixels that carry
 no echo (outside the image region, burned-in overlays, colours off the display map) never enter a mean.
+Frames where an ROI's curve leaves its course for a moment and comes back (a second out of plane,
+:func:`ceuskit.timeseries.interruptions`) are rejected in every ROI, tracked or not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from ceuskit.preprocess.motion import (
     track,
 )
 from ceuskit.roi import RoiSet
+from ceuskit.timeseries import interruptions
 
 __all__ = ["TicResult", "censored_mean", "extract_tics", "tic_table"]
 
@@ -297,6 +300,13 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     means = {s.name: _roi_means(s, shifts, result.rejected, lut) for s in stores}
     if all(np.isnan(v[0]).all() for v in means.values()):
         raise AnalysisError(f"{clip.source}: no frame could be measured inside the ROIs")
+    # a run of frames in which an ROI leaves its own curve and comes back (out of plane for a second) is
+    # left out of every ROI, whether or not the image told it
+    interrupted = interruptions(times_s, np.vstack([v[0] for v in means.values()]))
+    if interrupted.any():
+        result = replace(result, rejected=result.rejected | interrupted)
+        for power, _ in means.values():
+            power[interrupted] = np.nan
     return TicResult(times_s, {k: v[0] for k, v in means.items()}, result, masks, {k: v[1] for k, v in means.items()},
                      {s.name: _overlay_pixels(s, exclude, shifts, np.isfinite(means[s.name][0])) for s in stores})
 

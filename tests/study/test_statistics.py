@@ -51,8 +51,9 @@ def test_stats_kappa_reader_vs_software_and_readers(analysed: store.Store) -> No
         truth = _rest[4]
         late_table[cats.index(truth), cats.index("iso" if pid == "P07" else truth)] += 1
     assert agreement[("reader1", "reader2", "late")]["kappa"] == pytest.approx(cohens_kappa(late_table).kappa)
-    assert agreement[("reader1", "reader2", "late")]["ci"] == pytest.approx(
-        [cohens_kappa(late_table).kappa_low, cohens_kappa(late_table).kappa_upp])
+    assert agreement[("reader1", "reader2", "late")]["se"] == pytest.approx(cohens_kappa(late_table).std_kappa)
+    low, high = agreement[("reader1", "reader2", "late")]["ci"]  # percentile bootstrap (tests/test_agreement.py)
+    assert -1.0 <= low <= agreement[("reader1", "reader2", "late")]["kappa"] <= high <= 1.0
     weighted = cohens_kappa(late_table, wt="linear")
     assert agreement[("reader1", "reader2", "late")]["weighted_kappa"] == pytest.approx(weighted.kappa)
     assert agreement[("reader1", "reader2", "late")]["weights"] == "linear" and agreement[

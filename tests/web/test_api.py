@@ -148,6 +148,8 @@ def test_analysis_job_gives_the_phantom_labels(client, study_data: Study) -> Non
     assert set(analysis["document"]["curves"]["tic"]) >= {"time_s", "lesion_power_smoothed", "liver_power_smoothed"}
     assert client.get("/api/analyses/99999").status_code == 404
     assert client.get("/api/jobs/nope").status_code == 404
+    assert analysis["document"]["provenance"]["options"]["kinetics"] == "auto" and analysis["document"]["replenishment"] == {}
+    assert client.post(f"/api/lesions/{lesion_id}/analyze?kinetics=sometimes").status_code == 422
 
 
 def test_stats_table_csv_and_report(client, study_data: Study) -> None:

@@ -175,3 +175,31 @@ def test_an_analysis_is_audited_when_it_finishes(reader_app: Any, admin: TestCli
     assert (event["actor"], event["target"]) == ("boss", f"lesion:{lesion_id}")
     assert event["detail"]["status"] == ("ok" if state["status"] == "done" else "failed")
     assert event["detail"]["analysis"] == (state["result"] or {}).get("analysis_id", event["detail"]["analysis"])
+
+
+def test_a_read_is_accepted_only_for_the_item_served_and_not_yet_read(reader_app: Any, admin: TestClient) -> None:
+    session_id = _open(admin)
+    items = [i["item"] for i in admin.get(f"/api/reading-sessions/{session_id}").json()["items"]]
+    ann = _reader(reader_app, "ann")
+    unserved = ann.post(f"/api/reading-sessions/{session_id}/reads", json={"item": items[0], **READ})
+    assert unserved.status_code == 409 and "not been shown to you" in unserved.json()["detail"]
+    served = ann.get(f"/api/reading-sessions/{session_id}/next").json()["item"]
+    for other in (i for i in items if i != served):  # items of her session she has not been shown
+        response = ann.post(f"/api/reading-sessions/{session_id}/reads", json={"item": other, **READ})
+        assert response.status_code == 409, response.text
+    accepted = ann.post(f"/api/reading-sessions/{session_id}/reads", json={"item": served, **READ})
+    assert accepted.status_code == 201 and accepted.json()["reading_time_s"] is not None
+    assert ann.post(f"/api/reading-sessions/{session_id}/reads", json={"item": served, **READ}).status_code == 409
+    assert admin.get(f"/api/reading-sessions/{session_id}").json()["progress"][0] == {"reader": "ann", "total": 3,
+                                                                                     "done": 1}
+
+
+def test_frames_sent_to_a_reader_are_never_cached(reader_app: Any, admin: TestClient) -> None:
+    session_id = _open(admin)
+    ann = _reader(reader_app, "ann")
+    clip = ann.get(f"/api/reading-sessions/{session_id}/next").json()["clip"]
+    frame = ann.get(f"/api/clips/{clip}/frames/0")
+    assert frame.status_code == 200 and frame.headers["cache-control"] == "no-store"
+    assert frame.headers["content-type"] == "image/png"
+    own = admin.get(f"/api/clips/{clip}/frames/0")  # the administrator's own player may keep them a while
+    assert own.content == frame.content and own.headers["cache-control"] == "private, max-age=3600"

@@ -68,3 +68,19 @@ def test_no_hint_once_an_administrator_exists(recorded: list[dict], tmp_path: Pa
     capsys.readouterr()
     assert main(["serve", "--data", str(tmp_path), "--db", db]) == 0
     assert "no user accounts" not in capsys.readouterr().out
+
+
+def test_forwarded_addresses_are_believed_only_from_named_proxies(recorded: list[dict], tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert main(["serve", "--data", str(tmp_path), "--db", db]) == 0
+    assert recorded[0]["proxy_headers"] is False  # uvicorn would believe 127.0.0.1 by default
+    assert main(["serve", "--data", str(tmp_path), "--db", db, "--trusted-proxy", "127.0.0.1",
+                 "--trusted-proxy", "10.0.0.0/8"]) == 0
+    assert recorded[1]["proxy_headers"] is True
+    assert recorded[1]["forwarded_allow_ips"] == ["127.0.0.1/32", "10.0.0.0/8"]
+    capsys.readouterr()
+    assert main(["serve", "--data", str(tmp_path), "--db", db, "--trusted-proxy", "proxy.example.org"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ceuskit: error: --trusted-proxy 'proxy.example.org'") and err.count("\n") == 1
+    assert len(recorded) == 2

@@ -1,5 +1,5 @@
-"""Signing in and out over HTTP: the cookie's attributes, one answer for unknown users and wrong passwords,
-429 after five failures, sign-out and idle time-out, the security headers, the audit entries — and no
+"""Signing in and out over HTTP: the cookie's attributes, one answer for unknown users and wrong passwords
+(throttling: test_throttle.py), sign-out and idle time-out, the security headers, the audit entries — and no
 password or token in the database, the logs or the audit log."""
 
 from __future__ import annotations
@@ -51,18 +51,6 @@ def test_unknown_user_and_wrong_password_get_the_same_401(anonymous: TestClient)
     assert wrong.json() == unknown.json() == {"detail": "wrong user name or password"}
     assert "set-cookie" not in wrong.headers and "set-cookie" not in unknown.headers
     assert anonymous.get("/api/session").status_code == 401
-
-
-def test_five_failures_in_fifteen_minutes_give_429(anonymous: TestClient) -> None:
-    for _ in range(5):
-        assert anonymous.post("/api/session", json={"username": "bob", "password": "guess guess"}).status_code == 401
-    throttled = anonymous.post("/api/session", json={"username": "bob", "password": PASSWORDS["bob"]})
-    assert throttled.status_code == 429 and throttled.headers["retry-after"] == "900"
-    assert "set-cookie" not in throttled.headers
-    assert anonymous.post("/api/session", json={"username": "ann", "password": PASSWORDS["ann"]}).status_code == 200
-    for _ in range(5):  # an unknown user name is throttled the same way (no hint whether it exists)
-        anonymous.post("/api/session", json={"username": "ghost", "password": "guess guess"})
-    assert anonymous.post("/api/session", json={"username": "ghost", "password": "x"}).status_code == 429
 
 
 def test_sign_out_ends_the_session_on_the_server(reader_app: Any) -> None:
@@ -152,3 +140,11 @@ def test_sign_ins_are_audited_without_secrets(reader_app: Any, caplog: pytest.Lo
     for where in (str(events), _db_text(reader_app), caplog.text):
         for secret in secrets:
             assert secret not in where
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/read"])
+def test_pages_answer_head_like_get_without_a_body(anonymous: TestClient, path: str) -> None:
+    got, head = anonymous.get(path), anonymous.head(path)
+    assert head.status_code == got.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(got.content))
+    assert head.headers["content-type"] == got.headers["content-type"] and head.headers["cache-control"] == "no-store"

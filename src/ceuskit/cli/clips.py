@@ -12,6 +12,7 @@ import typer
 from ceuskit.cli import app
 from ceuskit.cli.progress import progress_bar
 from ceuskit.errors import InputError
+from ceuskit.report.words import label_words, washout_words
 
 FpsOption = Annotated[float | None, typer.Option("--fps", help="Frame rate (frames/s) when the file has no timing.")]
 LayoutOption = Annotated[str, typer.Option("--layout", help="auto, single, dual-left-ceus or dual-right-ceus.")]
@@ -52,18 +53,23 @@ def _summary_lines(document: Mapping[str, Any]) -> list[str]:
         art, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
         onset = "n/a" if art["onset_s"] is None else f"{art['onset_s']:.1f} s"
         rel = "n/a" if art["relative_peak_db"] is None else f"{art['relative_peak_db']:+.1f} dB"
-        washout = "no wash-out"
+        washout = f"wash-out: {washout_words(pv)}"
         if pv["washout"] and pv["washout_onset_s"] is not None:
-            washout = f"{pv['washout_timing']} {pv['washout_degree']} wash-out from {pv['washout_onset_s']:.1f} s"
-        elif pv["washout"]:
+            washout += f", from {pv['washout_onset_s']:.1f} s"
+        elif pv["washout"] and pv.get("washout_onset_interval_s"):
             low, high = pv["washout_onset_interval_s"]
-            washout = (f"{pv['washout_timing']} {pv['washout_degree']} wash-out, begun between {low:.1f} and "
-                       f"{high:.1f} s (between clips)")
+            washout += f", begun between {low:.1f} and {high:.1f} s (between clips)"
         late_db = "" if late["relative_db"] is None else f" ({late['relative_db']:+.1f} dB)"
-        lines.append(f"{lesion['roi']} vs {lesion['reference']}: arterial {art['enhancement']} ({rel}), onset {onset}; "
-                     f"{washout}; late {late['enhancement']}{late_db}")
+        lines.append(f"{lesion['roi']} vs {lesion['reference']}: arterial: {label_words(art['enhancement'])} ({rel}), "
+                     f"onset {onset}; {washout}; late: {label_words(late['enhancement'])}{late_db}")
         if lesion["lirads"]["category"]:
             lines.append(f"  CEUS LI-RADS (decision support): {lesion['lirads']['category']}")
+    for roi, cycles in (document.get("replenishment") or {}).items():
+        for cycle in cycles:
+            lines.append(f"replenishment {roi} after {cycle['destruction_s']:.1f} s: " + (
+                f"A {cycle['blood_volume']:.4g}, β {cycle['beta_per_s']:.3g} /s, flow A·β {cycle['flow']:.4g} /s, "
+                f"90 % refill {cycle['refill_90_s']:.1f} s, R² {cycle['r2']:.2f}" if cycle["success"]
+                else f"no fit ({cycle['message']})"))
     for flag in document.get("quality", []):
         where = f" ({flag['roi']})" if flag["roi"] else ""
         lines.append(f"quality {flag['severity']}: {flag['code']}{where}: {flag['message']}")
@@ -94,6 +100,9 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
                 "frame, or 'auto' (its DICOM acquisition time).")] = None,
             dynamic_range: Annotated[float, typer.Option("--dynamic-range", help="Display dynamic range (dB).")] = 60.0,
             model: Annotated[str, typer.Option("--model", help="auto, lognormal, gamma, ldrw or fpt.")] = "auto",
+            kinetics: Annotated[str, typer.Option(
+                "--kinetics", help="bolus, replenishment or auto: replenishment fits of the refill after each "
+                "high-MI destruction (auto: where the curves refill).")] = "auto",
             no_motion: Annotated[bool, typer.Option("--no-motion", help="Switch motion compensation off.")] = False,
             keep_overlays: Annotated[bool, typer.Option("--keep-overlays", help="Do not look for burned-in overlays "
                                                         "(timer, markers) to leave out of the ROIs.")] = False,
@@ -120,7 +129,7 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
                                      injection_time_s=_seconds_or_auto(injection_time, "injection time"),
                                      dynamic_range_db=dynamic_range, model=model, motion=not no_motion,
                                      overlays=not keep_overlays, fps=fps, layout=layout, size_mm=size_mm,
-                                     at_risk=at_risk, progress=progress)
+                                     at_risk=at_risk, kinetics=kinetics, progress=progress)
     if out is not None:
         write_analysis(result, out)
     if as_json:
@@ -130,6 +139,28 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
         typer.echo(line)
     if out is not None:
         typer.echo(f"wrote {out / 'analysis.json'}")
+
+
+def _earlier_outputs(out_dir: Path, *, cohort: bool, examination: bool, name: str) -> list[Path]:
+    """Files of an earlier simulation that this one would overwrite (their names are the outputs' interface:
+    ``NAME.dcm`` with ``NAME.roi.json`` and ``NAME.truth.json``; an examination's ``NAME_loop``, ``NAME_sweepK``
+    and ``NAME.truth.json``; a cohort's ``manifest.csv``, ``reads.csv``, ``truth.json`` and ``clips/``)."""
+    if cohort:
+        found = [out_dir / f for f in ("manifest.csv", "reads.csv", "truth.json")]
+        found += sorted((out_dir / "clips").glob("P*_L1.*"))
+    elif examination:
+        found = [out_dir / f"{name}.truth.json", *sorted(out_dir.glob(f"{name}_loop.*")),
+                 *sorted(out_dir.glob(f"{name}_sweep*.*"))]
+    else:
+        found = [out_dir / f"{name}{suffix}" for suffix in (".dcm", ".roi.json", ".truth.json")]
+    return [p for p in found if p.is_file()]
+
+
+def _refuse_to_overwrite(out_dir: Path, earlier: list[Path]) -> None:
+    if earlier:
+        shown = ", ".join(p.name for p in earlier[:3]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
+        raise InputError(f"{out_dir} already holds an earlier simulation ({shown}); give --force to overwrite it, or "
+                         "another folder or --name")
 
 
 @app.command()
@@ -157,19 +188,31 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
              sweeps: Annotated[str, typer.Option("--sweeps", help="With --examination: sweep starts, s after the "
                                                  "injection, comma-separated.")] = "120,180,240",
              sweep_duration: Annotated[float, typer.Option("--sweep-duration", help="With --examination: sweep "
-                                                           "length (s).")] = 8.0) -> None:
+                                                           "length (s).")] = 8.0,
+             force: Annotated[bool, typer.Option("--force", help="Overwrite the files of an earlier simulation in "
+                                                 "OUT_DIR (refused otherwise).")] = False) -> None:
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
-    from ceuskit.simulate.cases import PROPOSAL_CASES, REAL_WORLD, real_world_case
+    from ceuskit.simulate.cases import (
+        KINETIC_CASES,
+        PROPOSAL_CASES,
+        REAL_WORLD,
+        SLOW_RISES,
+        describe_kinetics,
+        real_world_case,
+    )
     from ceuskit.simulate.examination import simulate_examination
 
     if list_cases:
-        for key, ph in {**REAL_WORLD, **PROPOSAL_CASES}.items():
+        for key, ph in {**REAL_WORLD, **SLOW_RISES, **PROPOSAL_CASES}.items():
             typer.echo(f"{key:32s} {ph.pattern}, breathing {max(ph.breathing_amplitude_px):g} px"
                        + (", dual" if ph.dual else "") + (f", {ph.colour_map} map" if ph.colour_map else "")
                        + (f", overlays {'+'.join(ph.overlays)}" if ph.overlays else "")
                        + (f", starts {-ph.lead_in_s:g} s after injection" if ph.lead_in_s < 0 else "")
-                       + (f", gain +{ph.gain_db:g} dB" if ph.gain_db else ""))
+                       + (f", gain +{ph.gain_db:g} dB" if ph.gain_db else "")
+                       + (f", arterial bolus {ph.arterial_time_scale:g}× slower" if ph.arterial_time_scale != 1 else ""))
+        for key, ph in KINETIC_CASES.items():
+            typer.echo(f"{key:32s} {describe_kinetics(ph)}")
         return
     if list_patterns:
         for key, spec in PATTERNS.items():
@@ -177,6 +220,10 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
         return
     if out_dir is None:
         raise InputError("give the folder to write the phantom to: ceuskit simulate OUT_DIR …")
+    if not force:
+        _refuse_to_overwrite(out_dir, _earlier_outputs(out_dir, cohort=cohort > 0, examination=examination,
+                                                       name=("exam" if name == "phantom" else name) if examination
+                                                       else name))
     if cohort:
         with progress_bar("simulating patients") as progress:
             manifest = simulate_cohort(out_dir, n_patients=cohort, seed=seed, progress=progress)
@@ -212,13 +259,13 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's 
          clips: Annotated[int, typer.Option("--clips", help="How many single phantom clips to show first.")] = 6,
          patients: Annotated[int, typer.Option("--patients", help="Patients in the simulated cohort.")] = 18,
          workers: Annotated[int | None, typer.Option("--workers", help="Dask workers for the cohort.")] = None) -> None:
-    """Phantom clips read against their truth, one examination read with and without its late-phase sweeps, then a
-    seed-like cohort study with its report.
+    """Phantom clips read against their truth, one examination read with and without its late-phase sweeps, one
+    destruction–replenishment clip, then a seed-like cohort study with its report.
 
     Everything runs on embedded defaults (simulated data, SQLite in the output folder); the last line printed
     is the path of the cohort report.
     """
-    from ceuskit.demo import run_clip_demo, run_examination_demo
+    from ceuskit.demo import run_clip_demo, run_examination_demo, run_replenishment_demo
     from ceuskit.study import run_demo
 
     if clips > 0:
@@ -226,6 +273,8 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's 
         run_clip_demo(out / "clips", n_clips=clips, echo=typer.echo)
     typer.echo("== one examination: the loop alone, then with its late-phase sweeps (arterial/wash-out/late)")
     run_examination_demo(out / "examination", echo=typer.echo)
+    typer.echo("== destruction–replenishment: refills after two high-MI destructions, truth vs ceuskit")
+    run_replenishment_demo(out / "replenishment", echo=typer.echo)
     typer.echo(f"== cohort: {patients} simulated patients, seed study vs ceuskit")
     report = run_demo(out / "cohort", n_patients=patients, workers=workers, echo=typer.echo)
     typer.echo(str(report.resolve()))

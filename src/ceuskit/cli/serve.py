@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,15 @@ import typer
 from ceuskit.cli import app
 from ceuskit.errors import InputError
 from ceuskit.store import DEFAULT_URL
+
+
+def _network(text: str) -> str:
+    """A --trusted-proxy value as an address or network uvicorn understands (InputError otherwise)."""
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        raise InputError(f"--trusted-proxy {text!r}: give the proxy's IP address or network "
+                         "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
 
 
 @app.command("serve")
@@ -24,12 +34,17 @@ def serve(host: Annotated[str, typer.Option("--host", help="Address to listen on
           pacs: Annotated[str | None, typer.Option("--pacs", help="Hospital PACS to search, fetch clips from and "
                                                    "send results to: a DICOMweb URL or a PACS config entry name "
                                                    "(credentials: environment or config file).")] = None,
+          trusted_proxy: Annotated[list[str] | None, typer.Option(
+              "--trusted-proxy", help="Address (or network, e.g. 10.0.0.0/8) of a reverse proxy whose "
+              "X-Forwarded-For and X-Forwarded-Proto are believed; repeat for several. Without it the client "
+              "address is the peer's, whatever a request claims.")] = None,
           ) -> None:
     """Serve the workstation: studies, clip viewer, ROI drawing, analysis, maps, cohort dashboard, blinded reads.
 
     People sign in with accounts made by `ceuskit user add NAME --role admin|reader`; scripts send a user's API
     token (`ceuskit user token NAME`) or the bootstrap administrator token: CEUSKIT_TOKEN, or one generated at
-    the first start, stored in DATA/.ceuskit/token and printed once.
+    the first start, stored in DATA/.ceuskit/token and printed once. Behind a reverse proxy, name it with
+    --trusted-proxy so sign-in throttling and the audit log see the real client address.
     """
     import uvicorn
 
@@ -48,4 +63,7 @@ def serve(host: Annotated[str, typer.Option("--host", help="Address to listen on
                    "to sign in with a browser")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(f"ceuskit workstation on http://{shown}:{port}/ (Ctrl-C to stop)")
-    uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning")
+    proxies = [_network(p) for p in trusted_proxy or []]
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: only the proxies named here are believed
+    uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning",
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)

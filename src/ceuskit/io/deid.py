@@ -34,15 +34,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydicom._uid_dict import UID_dictionary
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.pixels.utils import iter_pixels
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, UID_dictionary
+from pydicom.uid import ExplicitVRLittleEndian
 
 from ceuskit._atomic import atomic_path
 from ceuskit.errors import CeusError, ClipError, InputError
 from ceuskit.io.clip import Box
+from ceuskit.io.dicom.encoding import pixel_format, transfer_syntax_of
+from ceuskit.io.dicom.header import read_dataset, ultrasound_regions
 
 __all__ = ["BASIC_PROFILE", "DeidOptions", "DeidSummary", "deidentify_dataset", "deidentify_file",
            "deidentify_tree", "keyed_uid", "pseudonym"]
@@ -280,8 +284,6 @@ def deidentify_dataset(ds: Dataset, options: DeidOptions, *, pixels_cleaned: boo
 # ----------------------------------------------------------------------------------------------- pixels
 def _keep_mask(ds: Dataset, options: DeidOptions, source: str) -> np.ndarray:
     """True where pixels are kept: inside the ultrasound regions (or the given region)."""
-    from ceuskit.io.dicom import ultrasound_regions
-
     rows, columns = int(ds.Rows), int(ds.Columns)
     if options.region is not None:
         boxes = [options.region]
@@ -300,8 +302,6 @@ def _keep_mask(ds: Dataset, options: DeidOptions, source: str) -> np.ndarray:
 
 
 def _cleaned_frames(path: Path, keep: np.ndarray) -> Iterator[np.ndarray]:
-    from pydicom.pixels import iter_pixels
-
     for frame in iter_pixels(path):  # colour comes out as RGB, interleaved
         frame = np.array(frame, copy=True)
         frame[~keep] = 0
@@ -319,8 +319,6 @@ def _read(path: Path, *, pixels: bool = False) -> Dataset:
 
     Errors name the exception's type only: pydicom's messages may quote the (identifying) values.
     """
-    from ceuskit.io.dicom import read_dataset
-
     try:
         with _quiet(), open(path, "rb") as fh:
             ds = read_dataset(fh, pixels=pixels)
@@ -397,9 +395,7 @@ def _deidentify_file(src: Path, dst: Path, options: DeidOptions, patient_alias: 
 
 def _check_size(ds: Dataset, source: str) -> None:
     """The reader's limits (frame size, frame count, decoded bytes, sample format): absurd headers refused."""
-    from ceuskit.io.dicom import _pixel_format, _transfer_syntax
-
-    _pixel_format(ds, _transfer_syntax(ds), "OB", source)
+    pixel_format(ds, transfer_syntax_of(ds), "OB", source)
 
 
 def _write_cleaned(src: Path, ds: Dataset, keep: np.ndarray, tmp: Path) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "fit_parameters",
     "lognormal_parameters",
     "model_free_parameters",
+    "supported_lognormal_parameters",
 ]
 
 PARAMETER_NAMES: tuple[str, ...] = (
@@ -78,8 +79,8 @@ def _one_curve(t: np.ndarray, f: np.ndarray, threshold: float, out: np.ndarray) 
     (arrival observed, peak resolved, tail observed); leaves NaN when PE ≤ 0."""
     n_t = t.size
     peak = -1
-    for i in range(n_t):
-        if math.isfinite(f[i]) and (peak < 0 or f[i] > f[peak]):
+    for i in range(n_t):  # the first of equal maxima: a flat top's rounding noise does not move the peak
+        if math.isfinite(f[i]) and (peak < 0 or f[i] > f[peak] + 1e-12 * abs(f[peak])):
             peak = i
     if peak < 0 or not f[peak] > 0.0:
         return
@@ -405,6 +406,52 @@ def lognormal_parameters(t0: Any, mu: Any, sigma: Any, area: Any, *,
     return {k: np.where(ok, np.broadcast_to(v, ok.shape), np.nan) for k, v in values.items()}
 
 
+def supported_lognormal_parameters(t_s: Any, t0: Any, mu: Any, sigma: Any, area: Any, *,
+                                   threshold: float = 0.05) -> Parameters:
+    """:func:`lognormal_parameters` with the values that data sampled at ``t_s`` do not support left out.
+
+    The rules of :func:`fit_parameters` (see :class:`Parameters`), with the curve's crossings in closed form
+    instead of on a grid: the arrival is observed when AT lies after the first sample; the peak is resolved
+    when the curve falls below 90 % of it (at t0 + e^(u_m + σ·√(−2 ln 0.9))) before the last sample; the tail
+    is observed when TE lies within the samples; a peak before the first sample leaves no value, and a
+    steepest rise (WiR's inflection) before it no wash-in rate.  Gaps between samples and transit times beyond
+    two spans of the data count as there.
+
+    Parameters
+    ----------
+    t_s : (T,) the times the curves were sampled at, s, strictly increasing.
+    t0, mu, sigma, area : as for :func:`lognormal_parameters`.
+    threshold : AT/TE level as a fraction of PE.
+
+    Returns
+    -------
+    :class:`Parameters`.
+    """
+    t = np.asarray(t_s, dtype=float)
+    if t.ndim != 1 or t.size < 2 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise InputError("t_s must be a one-dimensional, strictly increasing array of finite times (s)")
+    values = lognormal_parameters(t0, mu, sigma, area, threshold=threshold)
+    out = np.full((values["arrival_time_s"].size, _N + _FLAGS), np.nan)
+    for k, name in enumerate(PARAMETER_NAMES):
+        out[:, k] = values[name]
+    t0, mu, sigma = (np.broadcast_to(np.asarray(v, dtype=float), out.shape[:1]) for v in (t0, mu, sigma))
+    with np.errstate(all="ignore"):
+        fall_90 = t0 + np.exp(mu - sigma**2 + sigma * math.sqrt(-2.0 * math.log(RESOLVED_FALL)))
+        ttp, end = out[:, _TTP], out[:, _TTP] + out[:, _FT]
+        out[:, _N] = out[:, _AT] > t[0]
+        out[:, _N + 1] = fall_90 <= t[-1]
+        out[:, _N + 2] = end <= t[-1]
+        before = ttp < t[0]  # a peak before the first sample: nothing of the bolus was seen but its tail
+        w = -0.5 * (1.0 + np.sqrt(1.0 + 4.0 / sigma**2))  # the rising inflection: the steepest slope (WiR)
+        steepest_unseen = t0 + np.exp(mu + sigma**2 * (w - 1.0)) < t[0]
+    supported = _supported(out, t)
+    for name in PARAMETER_NAMES:
+        dropped = (before | (steepest_unseen if name == "wash_in_rate" else False)) & np.isfinite(supported.table[name])
+        supported.table[name][dropped] = np.nan
+        supported.extrapolated[name] |= dropped
+    return supported
+
+
 def _chord_slopes(t: np.ndarray, s: np.ndarray, window_s: float) -> np.ndarray:
     """Slope of each curve at every sample over the chord ± window_s/2 (one-sided at the ends), per s."""
     lo = np.searchsorted(t, t - window_s / 2, side="left")
@@ -419,7 +466,7 @@ def model_free_parameters(t_s: Any, Y: Any, *, smoothing_s: float = 1.0,  # noqa
     """The same parameters from the smoothed TICs, without a model.
 
     Each curve is smoothed by a centred ``smoothing_s`` moving average (NaN samples ignored, gaps bridged
-    linearly). Its baseline and arrival come from :func:`ceuskit.onset.find_arrivals` (a robust pre-arrival
+    linearly). Its baseline and arrival come from :func:`ceuskit.onset.find_arrivals` (a robust, flat pre-arrival
     window, the rise found backward from the peak), so a transient before the contrast counts neither as the
     arrival nor in the wash-in area; a curve without a baseline has no arrival, one without clear enhancement
     no parameters. The wash-in and wash-out rates are the steepest slopes over chords of ``slope_window_s``
@@ -446,7 +493,9 @@ def model_free_parameters(t_s: Any, Y: Any, *, smoothing_s: float = 1.0,  # noqa
     f = np.full_like(s, np.nan)
     for c in np.nonzero(has.sum(axis=1) >= 2)[0]:
         f[c] = np.interp(t, t[has[c]], s[c, has[c]])
-    arrivals = find_arrivals(t, y, options=ArrivalOptions(smoothing_s=max(float(smoothing_s), 1e-9), threshold=thr))
+    # the arrival time's convention is VueBox's (5 % of the rise in linear power), as for a fitted curve
+    arrivals = find_arrivals(t, y, options=ArrivalOptions(smoothing_s=max(float(smoothing_s), 1e-9), threshold=thr,
+                                                          scale="power"))
     reason = arrivals["reason"]
     low = np.nanmin(np.where(np.isfinite(f), f, np.inf), axis=1)
     baseline = np.where(np.isfinite(arrivals["baseline"]), arrivals["baseline"], low)

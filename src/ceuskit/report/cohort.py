@@ -16,7 +16,8 @@ from ceuskit._atomic import atomic_path
 if TYPE_CHECKING:
     from ceuskit.store import Store
 
-__all__ = ["METHODS", "SEED", "agreement_lines", "seed_comparison", "seed_rows", "stats_lines", "write_report"]
+__all__ = ["METHODS", "SEED", "agreement_lines", "plural", "seed_comparison", "seed_rows", "stats_lines",
+           "write_report"]
 
 SEED: dict[str, Any] = {
     "citation": "Massironi S, et al. Contrast-enhanced ultrasonography in evaluating hepatic metastases from "
@@ -39,6 +40,9 @@ _UNITS = {"arterial_onset_s": "arterial onset (s)", "time_to_peak_s": "time to p
           "washout_onset_s": "wash-out onset (s)", "late_relative_db": "late phase, lesion − liver (dB)",
           "mean_transit_time_s": "mean transit time (s)", "wash_in_rate": "wash-in rate (power/s)",
           "wash_out_rate": "wash-out rate (power/s)"}
+
+
+_TITLE_CHARS = 90  # of a 10-pt title across a 7.5-inch TIC panel
 
 
 def _fmt_p(p: float | None) -> str:
@@ -88,7 +92,8 @@ def seed_comparison(result: Mapping[str, Any]) -> list[str]:
 
 def stats_lines(result: Mapping[str, Any]) -> list[str]:
     """``ceuskit study stats`` as readable text."""
-    lines = [f"{result['n_patients']} patients, {result['n_lesions']} lesions, {result['n_analysed']} analysed"
+    lines = [f"{plural(result['n_patients'], 'patient')}, {plural(result['n_lesions'], 'lesion')}, "
+             f"{result['n_analysed']} analysed"
              + (f", {result['n_failed']} failed" if result["n_failed"] else ""), "", "Patterns (Wilson 95 % CI):"]
     for name, p in result["patterns"].items():
         value = "–" if p["percent"] is None else f"{p['n']}/{p['of']} = {p['percent']:.0f}%"
@@ -112,21 +117,45 @@ def stats_lines(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _kappa(value: float | None, ci: list[float] | None) -> str:
-    return "–" if value is None else f"{value:.2f} (95% CI {_fmt_ci(ci, 2)})"
+def plural(n: int, word: str) -> str:
+    """``"1 lesion"``, ``"2 lesions"``: a count with its noun (English, regular plurals).
+
+    Parameters
+    ----------
+    n : int
+        The count.
+    word : str
+        The noun in the singular.
+
+    Returns
+    -------
+    str
+        The count and the noun, in the plural unless the count is 1.
+    """
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _kappa(value: float | None, ci: list[float] | None, reason: str | None = None) -> str:
+    if value is None:
+        return "—" if reason is None else f"— ({reason})"
+    return f"{value:.2f} (95% CI {_fmt_ci(ci, 2)})"
 
 
 def agreement_lines(agreement: Mapping[str, Any]) -> list[str]:
     """The ``agreement`` of ``cohort_stats`` as text lines (none without reader reads)."""
     if not agreement.get("pairs"):
         return []
-    lines = ["", "Agreement (Cohen's kappa; linearly weighted kappa beside for the ordered enhancement labels):"]
+    lines = ["", "Agreement (Cohen's kappa; linearly weighted kappa beside for the ordered enhancement labels; "
+             "95% CI: percentile bootstrap over lesions):"]
     for p in agreement["pairs"]:
-        weighted = "" if p["weights"] is None else f"; weighted {_kappa(p['weighted_kappa'], p['weighted_ci'])}"
-        lines.append(f"  {p['a']} vs {p['b']}, {p['feature']:8s}: {_kappa(p['kappa'], p['ci'])}{weighted}, n = {p['n']}")
+        reason = p.get("reason")
+        weighted = ("" if p["weights"] is None or reason is not None
+                    else f"; weighted {_kappa(p['weighted_kappa'], p['weighted_ci'])}")
+        lines.append(f"  {p['a']} vs {p['b']}, {p['feature']:8s}: {_kappa(p['kappa'], p['ci'], reason)}{weighted}, "
+                     f"n = {p['n']}")
     for f in agreement.get("fleiss") or []:
-        lines.append(f"  Fleiss' kappa, {f['feature']:8s} ({', '.join(f['raters'])}): {_kappa(f['kappa'], f['ci'])}, "
-                     f"n = {f['n']}")
+        lines.append(f"  Fleiss' kappa, {f['feature']:8s} ({', '.join(f['raters'])}): "
+                     f"{_kappa(f['kappa'], f['ci'], f.get('reason'))}, n = {f['n']}")
     onset = agreement.get("onset") or {}
     for p in onset.get("pairs") or []:
         if p["bias"] is None:
@@ -149,15 +178,21 @@ def _lesion_table(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for _, r in frame.iterrows():
         washout = "–"
         if r["washout"] is not None and not pd.isna(r["washout"]):
-            washout = (f"{r['washout_timing']}, {r['washout_degree']} ({num(r['washout_onset_s'])} s)"
+            washout = (f"{_text(r['washout_timing'])}, {_text(r['washout_degree'])} ({num(r['washout_onset_s'])} s)"
                        if bool(r["washout"]) else "none")
-        rows.append({"patient": r["patient_id"], "lesion": r["lesion_id"], "primary": r["primary_site"] or "–",
-                     "ki67": num(r["ki67"]), "grade": r["who_grade"] or "–",
-                     "arterial": r["arterial_enhancement"] or "–", "onset": num(r["arterial_onset_s"]),
-                     "washout": washout, "late": r["late_enhancement"] or "–", "r2": num(r["fit_r2"], 2),
-                     "status": r["analysis_status"] or "not analysed", "error": r["analysis_error"] or "",
-                     "quality": r.get("quality") or ""})
+        rows.append({"patient": _text(r["patient_id"]), "lesion": _text(r["lesion_id"]),
+                     "primary": _text(r["primary_site"]) or "–", "ki67": num(r["ki67"]),
+                     "grade": _text(r["who_grade"]) or "–", "arterial": _text(r["arterial_enhancement"]) or "–",
+                     "onset": num(r["arterial_onset_s"]), "washout": washout,
+                     "late": _text(r["late_enhancement"]) or "–", "r2": num(r["fit_r2"], 2),
+                     "status": _text(r["analysis_status"]) or "not analysed", "error": _text(r["analysis_error"]),
+                     "quality": _text(r.get("quality"))})
     return rows
+
+
+def _text(value: Any) -> str:
+    """A table cell's text: empty for a missing value (None, NaN), never ``"nan"``."""
+    return "" if value is None or (not isinstance(value, str) and bool(pd.isna(value))) else str(value)
 
 
 def flagged_lines(frame: pd.DataFrame) -> list[str]:
@@ -187,10 +222,16 @@ def _figures(frame: pd.DataFrame, result: Mapping[str, Any], records: list[dict[
         title = (f"patient {record['patient']}, lesion {record['lesion']} — Ki-67 "
                  f"{'–' if record['ki67_percent'] is None else format(record['ki67_percent'], 'g')} %, "
                  f"{record['who_grade'] or 'no grade'}, {record['primary_site'] or 'primary unknown'}")
-        fig = tic_panel(analysis["document"], record.get("roi_name"), title)
+        fig = tic_panel(analysis["document"], record.get("roi_name"), _fitting(title))
         if fig is not None:
             figures["tics"].append((title, fig))
     return figures
+
+
+def _fitting(title: str, width: int = _TITLE_CHARS) -> str:
+    """``title`` cut to ``width`` characters with an ellipsis, to fit a figure's width (the caption below the
+    figure carries the whole title)."""
+    return title if len(title) <= width else title[:width - 1].rstrip() + "…"
 
 
 def _atomic_write(path: Path, write: Any) -> None:
@@ -203,18 +244,25 @@ METHODS = (
     "10·log10(lesion/liver), both smoothed over about 1 s; hyper-enhancing where R ≥ +1.5 dB, hypo-enhancing where "
     "R ≤ −1.5 dB, iso-enhancing between. Arterial phase 0–45 s (at the lesion's peak), wash-out searched from that "
     "peak to the end of the clip (hypo for at least 5 s; early before 60 s), late phase from 120 s (median R).",
-    "The onset (time of arterial enhancement) is read model-free from the lesion's smoothed time–intensity "
-    "curve: the start of the sustained rise that leads to its arterial peak, found backward from the peak, where "
-    "the curve passes 5 % of the rise above a robust pre-arrival baseline (the median of the preceding seconds). "
-    "It is left empty when the clip starts after contrast arrival or the lesion does not clearly enhance; the "
-    "fitted bolus model stands in only when the curve has no samples. Times are seconds after injection.",
+    "The onset (time of arterial enhancement) is read model-free as a reader sees it, on the lesion's "
+    "time–intensity curve in dB (display grey is proportional to dB): the start of the sustained rise that leads "
+    "to its arterial peak, found backward from the peak, where the curve has risen 5 % of its way in dB from a "
+    "robust, flat pre-arrival baseline to the peak; it does not depend on the display's dynamic range. It is "
+    "left empty when the clip starts after contrast arrival, the curve is already rising in its first frames, or "
+    "the lesion does not clearly enhance; the fitted bolus model stands in only when the curve has no samples. "
+    "The fitted arrival time keeps VueBox's convention (5 % of the fitted peak in linear power), which lies later "
+    "on the same rise; a fit whose arrival lies further from the curve's own than its rise allows is flagged. "
+    "Times are seconds after injection.",
     "WHO 2019 grade from Ki-67 (G1 < 3 %, G2 3–20 %, G3 > 20 %). Proportions with Wilson 95 % intervals. Spearman "
     "correlation with the t approximation for p (as scipy), a permutation p (exact for n ≤ 9, 10^6 random "
     "permutations for n ≤ 20) and Fisher-z intervals (SE 1.06/√(n−3)); Kruskal–Wallis across grades; ROC AUC with "
     "a stratified bootstrap interval.",
     "Reader agreement: Cohen's kappa for every pair of readers and every reader against the software, unweighted, "
     "with the linearly weighted kappa beside it for the ordered enhancement labels (Fleiss–Cohen–Everitt standard "
-    "errors); Fleiss' kappa for more than two readers (bootstrap interval over lesions); for the onset, "
+    "errors); Fleiss' kappa for more than two readers; 95 % intervals of every kappa by the percentile bootstrap "
+    "over lesions (Efron & Tibshirani 1993; 2000 resamples), which stay within −1 to 1. A kappa is undefined (—) "
+    "where a rater gave every lesion the same label: it is then 0 by construction whatever the other rater did. "
+    "For the onset, "
     "Bland–Altman bias with 95 % limits of agreement and the ICC(2,1) (two-way random effects, absolute agreement, "
     "McGraw–Wong interval). Readers read blind in reading sessions: each in their own random order, seeing neither "
     "patient, Ki-67, grade, software result nor another reader's read.",
@@ -266,6 +314,7 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
     matplotlib.use("Agg", force=False)
     from jinja2 import Environment, PackageLoader, select_autoescape
 
+    from ceuskit.report.onset_figure import onset_conventions_figure
     from ceuskit.report.pdf import find_chromium, html_to_pdf
     from ceuskit.report.plots import png_data_uri
     from ceuskit.store import cohort_records, get_study
@@ -285,10 +334,11 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
         "title": title, "result": result, "seed": SEED, "seed_rows": seed_rows(result), "onset": _onset(result),
         "lesions": _lesion_table(frame), "flagged": flagged_lines(frame),
         "provenance": _provenance(store, info, records), "methods": METHODS,
-        "labels": _LABELS, "units": _UNITS, "fmt_p": _fmt_p, "fmt_ci": _fmt_ci,
+        "labels": _LABELS, "units": _UNITS, "fmt_p": _fmt_p, "fmt_ci": _fmt_ci, "plural": plural,
         "images": {k: png_data_uri(figures[k]) for k in ("patterns", "scatter", "grades")},
         "bland_altman": None if figures["bland_altman"] is None else png_data_uri(figures["bland_altman"]),
         "tics": [(t, png_data_uri(f, dpi=90)) for t, f in figures["tics"]],
+        "onset_conventions": png_data_uri(onset_conventions_figure(), dpi=90),
     }
     env = Environment(loader=PackageLoader("ceuskit.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("cohort.html.j2").render(**context)

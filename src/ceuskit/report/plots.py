@@ -147,7 +147,8 @@ def tic_panel(document: Mapping[str, Any], roi_name: str | None, title: str) -> 
                 for values in (v,)}
 
     analysis = SimpleNamespace(document=document, tic=arrays(curves["tic"]), fitted=arrays(curves["fitted"]),
-                               relative_db=arrays(curves["relative_db"]))
+                               relative_db=arrays(curves["relative_db"]),
+                               refill_fitted=arrays(curves.get("refill_fitted") or {}))
     fig = Figure(figsize=(7.5, 4.8))  # fixed margins: constrained layout costs ~0.3 s per panel
     ax_tic, ax_rel = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1.3], "hspace": 0.3})
     fig.subplots_adjust(left=0.09, right=0.98, top=0.84, bottom=0.1)

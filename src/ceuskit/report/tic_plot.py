@@ -1,8 +1,10 @@
 """The reading's figure: lesion vs liver in dB with phase bands, fitted curves, onset and wash-out marked, the
-time between an examination's clips shaded as gaps, and the quality flags underneath."""
+time between an examination's clips shaded as gaps, destructions and level steps marked with the refills'
+replenishment fits, and the quality flags underneath."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -11,15 +13,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ceuskit.phases import PhaseOptions
+from ceuskit.report.words import reading_words
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from ceuskit.pipeline import Analysis
 
-__all__ = ["draw_tic_panel", "quality_lines", "tic_figure", "write_analysis"]
+__all__ = ["draw_refills", "draw_tic_panel", "quality_lines", "tic_figure", "write_analysis"]
 
 PHASE_COLOURS = {"arterial": "#fde0dd", "portal venous": "#e0ecf4", "late": "#efedf5"}
+TITLE_PAD_PT = 16.0
+"""Space between a panel and its title: room for the phase names drawn just above the axes."""
+FLAG_LINE_CHARS = 140
+"""Characters per flag line under the figure (7-pt text across the 8.5-inch figure)."""
 COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 
 
@@ -75,13 +82,17 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
         power = np.asarray(analysis.tic[f"{name}_power"], dtype=float)
         ax_tic.plot(t, _db(power), ".", ms=2, color=colour, alpha=0.35)
         fit = doc["rois"][name]["fit"]
-        if name in analysis.fitted and fit["success"]:
-            ax_tic.plot(*_broken(t, _db(analysis.fitted[name]), segment), "-", color=colour, lw=1.6,
+        # the fit as the reading drew it: above the measured baseline, only where it meets the data in dB
+        drawn = np.asarray(analysis.fitted.get(name, np.full(t.size, np.nan)), dtype=float)
+        if fit["success"] and np.isfinite(drawn).any():
+            ax_tic.plot(*_broken(t, _db(drawn), segment), "-", color=colour, lw=1.6,
                         label=f"{name} ({doc['rois'][name]['role']}), {fit['model']} fit, R² {fit['r2']:.2f}")
         else:
+            why = "fit failed" if not fit["success"] else "the fit does not follow it in dB"
             smooth = np.asarray(analysis.tic.get(f"{name}_power_smoothed", power), dtype=float)
             ax_tic.plot(*_broken(t, _db(smooth), segment), "-", color=colour, lw=1.2,
-                        label=f"{name} (smoothed; fit failed)")
+                        label=f"{name} (smoothed; {why})")
+    draw_refills(ax_tic, analysis, names, segment)
     onset = lesion["arterial_phase"]["onset_s"]
     if onset is not None:
         ax_tic.axvline(onset, color="k", ls="--", lw=1)
@@ -97,7 +108,8 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
                     transform=ax_tic.get_xaxis_transform(), fontsize=8)
     ax_tic.set_ylabel("echo power (dB)")
     ax_tic.legend(loc="lower right", fontsize=7, frameon=False)
-    ax_tic.set_title(f"{lesion['roi']}: {lesion['pattern']}", fontsize=10)
+    # the phase names sit just above the axes: the title goes above them
+    ax_tic.set_title(f"{lesion['roi']} — {reading_words(lesion)}", fontsize=10, pad=TITLE_PAD_PT)
     if ax_rel is not None:
         rel = analysis.relative_db[lesion["roi"]]
         ax_rel.plot(*_broken(t, rel, segment), "-", color="#444", lw=1)
@@ -108,14 +120,37 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
         ax_rel.set_xlim(ax_tic.get_xlim())
 
 
-def quality_lines(document: dict[str, Any]) -> list[str]:
-    """One short line per quality flag of an analysis document: "⚠ code (roi): message" (• for information)."""
+def draw_refills(ax: Axes, analysis: Analysis, names: list[str], segment: np.ndarray) -> None:
+    """Mark each destruction and draw the replenishment fit of every refill over its data (dashed)."""
+    doc = analysis.document
+    for item in doc.get("destructions", []):
+        ax.axvspan(item["start_s"], item["destruction_s"] + 1e-3, color="#ffbf00", alpha=0.5, lw=0, zorder=0.6)
+        ax.text(item["start_s"], 0.94, " destruction", transform=ax.get_xaxis_transform(), fontsize=7, color="#9a6b00")
+    for step in doc.get("steps", []):
+        ax.axvline(step["time_s"], color="#9a6b00", ls="-.", lw=0.8)
+        ax.text(step["time_s"], 0.86, f" step{' (gain)' if step['gain'] else ''}", transform=ax.get_xaxis_transform(),
+                fontsize=7, color="#9a6b00")
+    t = np.asarray(analysis.tic["time_s"], dtype=float)
+    refills = doc.get("replenishment") or {}
+    for colour, name in zip(COLOURS, names, strict=False):
+        fitted = (getattr(analysis, "refill_fitted", None) or {}).get(name)
+        good = [c for c in refills.get(name, []) if c["success"]]
+        if fitted is None or not good:
+            continue
+        betas = ", ".join(f"{c['beta_per_s']:.2g}" for c in good)
+        ax.plot(*_broken(t, _db(fitted), segment), "--", color=colour, lw=1.4,
+                label=f"{name} refill fit, β {betas} s⁻¹")
+
+
+def quality_lines(document: dict[str, Any], *, width: int = FLAG_LINE_CHARS) -> list[str]:
+    """The quality flags of an analysis document as lines of at most ``width`` characters: "⚠ code (roi):
+    message" (• for information), each message whole, wrapped onto indented lines."""
     lines = []
     for flag in document.get("quality", []):
         mark = "⚠" if flag["severity"] == "warning" else "•"
         where = f" ({flag['roi']})" if flag["roi"] else ""
-        message = flag["message"] if len(flag["message"]) <= 110 else flag["message"][:107] + "…"
-        lines.append(f"{mark} {flag['code']}{where}: {message}")
+        lines += textwrap.wrap(f"{mark} {flag['code']}{where}: {flag['message']}", width=width,
+                               subsequent_indent="    ", break_on_hyphens=False)
     return lines
 
 

@@ -15,7 +15,9 @@ range, breathing motion (rigid, sinusoidal), optional out-of-plane frames, a lea
 jittered frame times and an optional dual display (B-mode | CEUS).
 
 The truth written beside the clip comes only from these parameters: pattern labels by construction, the
-lesion's arrival time (first time its noiseless enhancement reaches 5 % of its peak), noiseless ROI TICs
+lesion's and the liver's onset (where the noiseless curve in dB has risen 5 % of its way from the pre-contrast
+level to its arterial peak, as a reader sees it), the lesion's VueBox arrival time (first time its noiseless
+enhancement reaches 5 % of its peak in linear power), noiseless ROI TICs
 (after the receive gain, before log compression and clipping), per-frame shifts.  It never comes from
 ceuskit's analysis.  The truth also holds the true masks of the reference frame (``masks``, decoded by
 :func:`truth_masks`: each lesion, the parenchyma, the vessels) and each lesion's centre and pattern

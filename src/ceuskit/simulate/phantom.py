@@ -78,6 +78,23 @@ class Phantom:
     colour_map: str | None = None  # show the contrast image through a colour map ("gold", "bronze")
     colour_bar: bool = False  # draw the display's bar beside the image
     overlays: tuple[str, ...] = ()  # burned-in: "timer", "mi", "markers", "calliper", "lesion-marker"
+    # motion (issue 19; simulate/realism.py): sparse late frames, lesions that fill in at once, a placed episode
+    sparse_after_s: float = 0.0  # > 0: after this long (s of recording) one frame every sparse_interval_s …
+    sparse_interval_s: float = 5.0  # … (± 10 %) up to the end
+    fill_in_s: float = 0.0  # > 0: the lesion has no contrast until this time after injection, then fills …
+    fill_in_duration_s: float = 0.5  # … from its sharp rim to its centre within this time
+    out_of_plane_start_s: float | None = None  # one periodic out-of-plane episode begins at this time after injection
+    # destruction–replenishment and level steps (issue 19; ceuskit.simulate.destruction)
+    destruction_times_s: tuple[float, ...] = ()  # high-MI destructions, s after injection
+    flash_frames: int = 3  # frames of each destruction (1–10)
+    flash_db: float = 15.0  # how much brighter its frames are
+    refill_beta_per_s: tuple[float, float] = (0.5, 1.0)  # refill rate β (liver, lesion), s⁻¹
+    destruction_residual: float = 0.05  # fraction of the bubbles a destruction leaves
+    infusion: bool = False  # a steady infusion instead of the pattern's bolus
+    lesion_volume_ratio: float = 1.5  # with infusion: the lesion's steady blood level over the liver's
+    level_steps: tuple[tuple[float, float], ...] = ()  # (s after injection, dB): gain/depth/plane steps
+    # curves as readers see them (issue 18): slow rises
+    arterial_time_scale: float = 1.0  # stretches the lesion's arterial bolus in time (2–3.5: peaks 25–35 s)
     # one-click proposals (issue 24): anatomy beyond one uniform ellipse, drawn by simulate/anatomy.py
     lesion_irregularity: float = 0.0  # lobulated outline: summed amplitude of radial harmonics 2–5 (0: ellipse)
     lesion_rim_px: float = 0.0  # rim enhancement: the core deeper than this enhances 15 % as much (0: none)
@@ -109,9 +126,27 @@ class Phantom:
         if unknown:
             raise InputError(f"unknown overlay(s) {', '.join(sorted(unknown))}; use timer, mi, markers, calliper, "
                              "lesion-marker")
+        if not 0.2 <= self.arterial_time_scale <= 10:
+            raise InputError("arterial_time_scale must lie between 0.2 and 10")
         if not 0 <= self.breathing_irregularity < 1 or self.out_of_plane_period_s < 0:
             raise InputError("breathing_irregularity must lie in [0, 1) and out_of_plane_period_s be ≥ 0")
+        if self.sparse_interval_s <= 0 or self.fill_in_duration_s <= 0 or self.sparse_after_s < 0:
+            raise InputError("sparse_interval_s and fill_in_duration_s must be positive and sparse_after_s ≥ 0")
+        if self.out_of_plane_start_s is not None and self.out_of_plane_period_s <= 0:
+            raise InputError("out_of_plane_start_s places a periodic episode: set out_of_plane_period_s too")
+        self._check_kinetics()
         self._check_anatomy()
+
+    def _check_kinetics(self) -> None:
+        """The destruction and level-step settings (issue 19)."""
+        if not 1 <= self.flash_frames <= 10:
+            raise InputError(f"flash_frames {self.flash_frames} must lie in 1–10")
+        if list(self.destruction_times_s) != sorted(self.destruction_times_s):
+            raise InputError("destruction_times_s must increase")
+        if not 0 <= self.destruction_residual < 1 or min(self.refill_beta_per_s) <= 0:
+            raise InputError("destruction_residual must lie in [0, 1) and refill_beta_per_s be positive")
+        if not self.lesion_volume_ratio > 0:
+            raise InputError("lesion_volume_ratio must be positive")
 
     def _check_anatomy(self) -> None:
         if not (0 <= self.lesion_irregularity <= 0.4 and 0 <= self.lesion_heterogeneity <= 1

@@ -24,9 +24,11 @@ from ceuskit.simulate.anatomy import (
     true_labels,
     uses_anatomy,
 )
-from ceuskit.simulate.curves import contrast_curves, truth_timing, vessel_curve
+from ceuskit.simulate.curves import truth_timing, vessel_curve
+from ceuskit.simulate.destruction import frame_gains, kinetics_curves, kinetics_truth
 from ceuskit.simulate.display import Overlay, apply_display
 from ceuskit.simulate.phantom import Phantom
+from ceuskit.simulate.realism import LESION_ROI_SCALE, episode_offset, fill_in_map, lesion_rim, sparse_times
 
 __all__ = ["Layout", "layout_of", "render_frames"]
 
@@ -38,7 +40,7 @@ def _frame_times(ph: Phantom, rng: np.random.Generator) -> np.ndarray:
     if ph.jitter > 0:
         dt *= 1.0 + rng.uniform(-ph.jitter, ph.jitter, n - 1)
     dt = np.round(dt * 1000.0) / 1000.0  # whole milliseconds, as a Frame Time Vector holds them
-    return np.concatenate([[0.0], np.cumsum(dt)])
+    return sparse_times(ph, np.concatenate([[0.0], np.cumsum(dt)]))
 
 
 def _speckle(shape: tuple[int, int], rng: np.random.Generator, corr_px: float = 0.8) -> np.ndarray:
@@ -86,7 +88,7 @@ def _out_of_plane(ph: Phantom, t_inj: np.ndarray, rng: np.random.Generator) -> n
         out[rng.choice(candidates, size=min(k, candidates.size), replace=False)] = True
     if ph.out_of_plane_period_s > 0:
         own = np.random.default_rng([ph.seed, 2])
-        offset = own.uniform(0, ph.out_of_plane_period_s)
+        offset = episode_offset(ph, float(t_inj[0]), own.uniform(0, ph.out_of_plane_period_s))
         into_period = np.mod(t_inj - t_inj[0] - offset, ph.out_of_plane_period_s)
         out |= into_period < ph.out_of_plane_duration_s
     return out
@@ -130,7 +132,7 @@ def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.n
     cx, cy = ph.lesion_center_px
     rx, ry = ph.lesion_radii_px
     dx, dy = int(shift[0]), int(shift[1])
-    inner = 0.75 * (1.0 - ph.lesion_irregularity) if ph.lesion_irregularity else 0.75
+    inner = LESION_ROI_SCALE * (1.0 - ph.lesion_irregularity) if ph.lesion_irregularity else LESION_ROI_SCALE
     lesion = {"name": "lesion", "role": "lesion", "shape": "ellipse",
               "center": [x0 + cx + dx, y0 + cy + dy], "radii": [round(inner * rx, 1), round(inner * ry, 1)],
               "reference": "liver"}
@@ -188,6 +190,24 @@ def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, truth_tic: dict[s
     return out
 
 
+def _region_weights(lesion_weight: np.ndarray, perfusion: np.ndarray, margin: int, shift: np.ndarray, ph: Phantom,
+                    layout: Layout, masks: dict[str, np.ndarray], gain: float) -> dict[str, tuple[float, float]]:
+    """Per ROI at the reference frame, the mean of gain × perfusion × (liver share, lesion share): its noiseless
+    mean is tissue + these weights times the liver's and the lesion's blood levels."""
+    dx, dy = (int(v) for v in shift)
+    view = (slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns))
+    x0, y0, x1, y1 = layout.ceus_box
+    out = {}
+    for name, mask in masks.items():
+        shares = []
+        for share in (1 - lesion_weight[view], lesion_weight[view]):
+            full = np.zeros((layout.rows, layout.columns))
+            full[y0:y1, x0:x1] = gain * perfusion[view] * share
+            shares.append(float(full[mask].mean()))
+        out[name] = (shares[0], shares[1])
+    return out
+
+
 def _screen(ph: Phantom, frames: np.ndarray, times_s: np.ndarray, layout: Layout, roi_doc: dict[str, Any]
             ) -> tuple[np.ndarray, np.ndarray]:
     """The scanner's screen over the grey frames: colour map, colour bar, burned-in overlays (with their mask).
@@ -222,7 +242,7 @@ class _Layers:
 
 
 def _layers(ph: Phantom, anatomy: Anatomy, t_inj: np.ndarray, liver_curve: np.ndarray) -> _Layers:
-    curves = [contrast_curves(replace(ph, pattern=pattern), t_inj)[1] for *_rest, pattern in anatomy.lesions]
+    curves = [kinetics_curves(replace(ph, pattern=pattern), t_inj)[1] for *_rest, pattern in anatomy.lesions]
     return _Layers(anatomy, curves, vessel_curve(ph, t_inj, gain=VESSEL_GAIN))
 
 
@@ -272,15 +292,18 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
     yy, xx = np.mgrid[0:canvas_shape[0], 0:canvas_shape[1]].astype(float)
     cx, cy = ph.lesion_center_px[0] + margin, ph.lesion_center_px[1] + margin
     rx, ry = ph.lesion_radii_px
-    inside = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
-    lesion_weight = ndimage.gaussian_filter(inside.astype(float), 1.0)
+    rho_squared = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
+    inside = rho_squared <= 1.0
+    rho = np.sqrt(rho_squared)  # normalised elliptic radius
+    lesion_weight = lesion_rim(inside, ndimage.gaussian_filter(inside.astype(float), 1.0), ph)
     perfusion = 1.0 + 0.15 * ndimage.gaussian_filter(rng.standard_normal(canvas_shape), 6.0) * 6.0
     perfusion = np.clip(perfusion, 0.6, 1.4)
     tissue_speckle = _speckle(canvas_shape, rng)
     anatomy = build_anatomy(ph, canvas_shape, margin) if uses_anatomy(ph) else None
     hypoechoic = lesion_weight if anatomy is None else anatomy.bmode_weight()
     bmode_reflectivity = 10 ** (-22 / 10) * (1.0 - 0.5 * hypoechoic)
-    liver_curve, lesion_curve = contrast_curves(ph, t_inj)
+    liver_curve, lesion_curve = kinetics_curves(ph, t_inj)  # the bolus, or with destructions and refills
+    frame_gain = frame_gains(ph, t_inj)  # flash frames and level steps (1 without them)
     timing = truth_timing(ph)
     peak_time_s = float(timing["peak_time_s"] or 0.0)
     # the ROIs are drawn where the lesion shows best: the in-plane frame nearest its arterial peak
@@ -304,10 +327,11 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         view = (slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns))
         w, local_perfusion = lesion_weight[view], perfusion[view]
         if layers is None:
-            in_plane = local_perfusion * ((1 - w) * liver_curve[k] + w * lesion_curve[k])
+            filled = fill_in_map(ph, rho[view], float(t_inj[k]))
+            in_plane = local_perfusion * ((1 - w) * liver_curve[k] + w * filled * lesion_curve[k])
         else:
             in_plane = local_perfusion * _mixture(layers, view, k, liver_curve[k])
-        noiseless = gain * (ph.tissue_power + in_plane)  # the truth: what the ROI sees in the lesion's plane
+        noiseless = gain * frame_gain[k] * (ph.tissue_power + in_plane)  # the truth: what the ROI sees in the lesion's plane
         if ph.attenuation_db:
             noiseless = noiseless * depth
         contrast = in_plane if not out_of_plane[k] else local_perfusion[::-1, ::-1] * liver_curve[k]
@@ -317,7 +341,7 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         if ph.attenuation_db:
             power = power * depth
         power += 10 ** (-55 / 10) * rng.exponential(1.0, power.shape)
-        power *= gain
+        power *= gain * frame_gain[k]
         frame = base.copy()
         frame[y0:y1, x0:x1] = np.round(power_to_grey(power, ph.dynamic_range_db)).astype(np.uint8)
         if layout.bmode_box is not None:
@@ -336,6 +360,7 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
             truth_tic[name].append(float(full[moved].mean()))
         if progress is not None:
             progress(k + 1, n)
+    weights = _region_weights(lesion_weight, perfusion, margin, shifts[ref_frame], ph, layout, roi_masks_ref, gain)
     saturated = _saturated_fraction(frames, t_inj, truth_tic, roi_masks_ref, shifts - shifts[ref_frame], out_of_plane)
     frames, overlay_mask = _screen(ph, frames, times, layout, roi_doc)
     truth = {
@@ -343,12 +368,14 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         "phantom": asdict(ph),
         "pattern": {"arterial": spec.arterial, "washout": spec.washout != "none", "washout_timing": spec.washout,
                     "washout_degree": spec.degree, "late": spec.late},
-        "onset_s": timing["arrival_time_s"],
+        "onset_s": timing["onset_s"],
+        "liver_onset_s": timing["liver_onset_s"],
+        "arrival_time_s": timing["arrival_time_s"],
         "lesion_peak_time_s": timing["peak_time_s"],
         "washout_onset_s": timing["washout_onset_s"],
         "injection_time_s": ph.lead_in_s,
         "recording_start_s": float(t_inj[0]),
-        "baseline_observed": bool(timing["arrival_time_s"] is not None and timing["arrival_time_s"] > t_inj[0] + 1.0),
+        "baseline_observed": bool(timing["onset_s"] is not None and timing["onset_s"] > t_inj[0] + 1.0),
         "saturated_fraction": saturated,
         "overlay_pixels": int(overlay_mask.sum()),
         "overlay_in_roi": {name: int((mask & overlay_mask).sum()) for name, mask in roi_masks_ref.items()},
@@ -363,6 +390,7 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         "masks": {"frame": ref_frame, "shape": list(labels.shape), "encoding": "run-length [value, count, …], rows",
                   "labels": _label_names(ph), "runs": encode_labels(labels)},
         "lesions": _lesion_truth(ph, layout, shifts[ref_frame]),
+        **(kinetics_truth(ph, t_inj, weights) if ph.destruction_times_s or ph.level_steps else {}),
     }
     return {"frames": frames, "times": times, "roi": roi_doc, "truth": truth, "layout": layout}
 

@@ -3,7 +3,9 @@
 Each named curve fills one rectangular region of the frame with the display grey of its power (the scanner's
 log compression over ``dynamic_range_db``), optionally with multiplicative speckle; the ROI file outlines
 those regions (the first curve is the lesion, the second its parenchyma reference, further curves further
-lesions). The clip is written as an ``.npz`` with the curves' own sample times, gaps and all.
+lesions). The regions lie on one image of constant tissue grey (:data:`BACKGROUND_GREY`), so the clip reads as
+a single display whose image holds every region, never as a dual display of two halves. The clip is written
+as an ``.npz`` with the curves' own sample times, gaps and all.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ __all__ = ["replay_curves"]
 
 REGION_PX = 24
 """Side of each curve's square region, px."""
+
+BACKGROUND_GREY = 40
+"""Grey of the image around the regions: brighter than the black background a layout detection looks for."""
 
 
 def _roi(name: str, index: int, box: tuple[int, int, int, int]) -> dict[str, Any]:
@@ -59,7 +64,7 @@ def replay_curves(out_dir: str | Path, times_s: np.ndarray, curves: Mapping[str,
     rng = np.random.default_rng(seed)
     side = REGION_PX
     rows, columns = 2 * side + 16, (side + 8) * len(names) + 8
-    frames = np.zeros((t.size, rows, columns), dtype=np.uint8)
+    frames = np.full((t.size, rows, columns), BACKGROUND_GREY, dtype=np.uint8)
     rois = []
     for index, key in enumerate(names):
         power = np.asarray(curves[key], dtype=float)
@@ -69,7 +74,7 @@ def replay_curves(out_dir: str | Path, times_s: np.ndarray, curves: Mapping[str,
             raise InputError(f"curve {key!r} holds missing or negative samples: leave missing frames out of "
                              "times_s instead (gaps stay gaps)")
         x0, y0 = 8 + index * (side + 8), side // 2 + 8
-        box = (x0, y0, x0 + side, y0 + side)
+        box = (x0, y0, x0 + side - 1, y0 + side - 1)  # corners inclusive: the region's pixels, no more
         rois.append(_roi(key, index, box))
         block = np.broadcast_to(power[:, None, None], (t.size, side, side))
         if speckle_looks is not None:

@@ -228,13 +228,14 @@ class SignIn:
     THROTTLED = "throttled"
 
 
-def sign_in(store: Store, username: str, password: str, *, max_failures: int = 5, window_s: float = 900.0,
+def sign_in(store: Store, username: str, password: str, *, max_failures: int | None = 5, window_s: float = 900.0,
             address: str | None = None) -> tuple[str, dict[str, Any] | None, str | None, str | None]:
     """Check a user name and password and open a browser session.
 
     The same answer, taking the same time, for an unknown user, a disabled one and a wrong password.  After
     ``max_failures`` failures for one user name within ``window_s`` seconds every further try is refused
-    unchecked until the oldest of them leaves the window.
+    unchecked until the oldest of them leaves the window (``max_failures`` None: no such lock, the caller
+    throttles — the workstation does, per user name and address, see :mod:`ceuskit.web.throttle`).
 
     Returns
     -------
@@ -244,7 +245,7 @@ def sign_in(store: Store, username: str, password: str, *, max_failures: int = 5
     name = username.strip().lower()[:64]
     hasher = _hasher()
     with store.transaction() as session:
-        if sign_in_failures(session, name, window_s=window_s) >= max_failures:
+        if max_failures is not None and sign_in_failures(session, name, window_s=window_s) >= max_failures:
             add_event(session, name, "sign_in_throttled", address=address)
             return SignIn.THROTTLED, None, None, None
         user = session.scalars(select(User).where(User.username == name)).first()

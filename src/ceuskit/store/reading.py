@@ -231,7 +231,8 @@ def next_item(store: Store, session_id: int, user_id: int) -> dict[str, Any] | N
 
 def record_read(store: Store, session_id: int, user_id: int, item_id: int, labels: ReadLabels, *, actor: str,
                 address: str | None = None) -> dict[str, Any]:
-    """Store a reader's final read of an item (a second read of it is a ConflictError)."""
+    """Store a reader's final read of an item they were shown (:func:`next_item`) and have not read; a read of
+    an item not shown yet, or a second read, is a ConflictError."""
     with store.transaction() as session:
         record = _session_or_error(session, session_id)
         _assigned(session, record, user_id)
@@ -242,6 +243,9 @@ def record_read(store: Store, session_id: int, user_id: int, item_id: int, label
             ReadingAssignment.item_id == item_id)).first()
         if assignment is None:
             raise StoreError(f"no item {item_id} in your reading session")
+        if assignment.shown_at is None:
+            raise ConflictError(f"item {item_id} has not been shown to you yet: read the items in the order "
+                                "GET …/next gives them")
         if session.scalars(select(ReadingRead.id).where(ReadingRead.item_id == item_id,
                                                         ReadingRead.user_id == user_id)).first() is not None:
             raise ConflictError("you have read this item already; a read is final (an administrator can reopen it)")

@@ -11,42 +11,43 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ceuskit.errors import CeusError, InputError, ManifestError, RoiError
+from ceuskit.io.dicom import read_header_summary
 from ceuskit.store import ClipInput
 from ceuskit.study.proposed import CARRY, carried_document, expand_cells, is_click, proposed_document
 
 __all__ = ["clip_header_summary", "injection_from_clips", "roi_document", "row_clips", "split_cell"]
 
-_HEADER_KEYWORDS = ("Modality", "Manufacturer", "ManufacturerModelName", "SOPClassUID", "TransferSyntaxUID",
-                    "NumberOfFrames", "Rows", "Columns", "PhotometricInterpretation", "FrameTime", "CineRate",
-                    "RecommendedDisplayFrameRate")
-
 
 def clip_header_summary(path: Path) -> dict[str, Any]:
-    """Non-identifying facts about a clip file: format, size, and for DICOM a few technical tags."""
+    """Summarise a clip file without identifying anyone, for storing with its lesion.
+
+    The summary is the file's ``name`` and ``format`` (its suffix, or ``"folder"``), its ``size_bytes``,
+    and for a readable DICOM file ``format = "dicom"`` with the header's identity-free technical facts
+    (``ceuskit.io.dicom.header_summary``, keyed by DICOM keyword).
+
+    Parameters
+    ----------
+    path : Path
+        The clip: a file or a folder of frames.
+
+    Returns
+    -------
+    dict
+        JSON-ready facts; a file that is not DICOM, or is damaged, gets what can be said without its header.
+    """
     summary: dict[str, Any] = {"name": path.name, "format": "folder" if path.is_dir() else path.suffix.lower().lstrip(".")}
     if path.is_dir():
         return summary
     summary["size_bytes"] = path.stat().st_size
-    try:
-        from ceuskit.io.dicom import read_dataset
-
-        with open(path, "rb") as fh, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dataset = read_dataset(fh)
-    except Exception:  # not DICOM, or damaged: the summary says what it can
-        return summary
-    summary["format"] = "dicom"
-    for keyword in _HEADER_KEYWORDS:
-        source = dataset.file_meta if keyword == "TransferSyntaxUID" and "file_meta" in dir(dataset) else dataset
-        value = getattr(source, keyword, None)
-        if value is not None and value != "":
-            summary[keyword] = value if isinstance(value, int | float) else str(value)
+    header = read_header_summary(path)
+    if header is not None:
+        summary["format"] = "dicom"
+        summary.update(header)
     return summary
 
 

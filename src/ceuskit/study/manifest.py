@@ -60,10 +60,25 @@ def _float(line: int, name: str, text: str, *, low: float | None = None, high: f
     return value
 
 
+PSEUDONYM_KEY_VARIABLE = "CEUSKIT_PSEUDONYM_KEY"
+"""The environment variable holding the secret behind a study's pseudonyms."""
+
+
+def pseudonym_key_is_set() -> bool:
+    """Whether ``CEUSKIT_PSEUDONYM_KEY`` holds a secret (without one, anyone can recompute the pseudonyms).
+
+    Returns
+    -------
+    bool
+        True when the variable is set and not empty.
+    """
+    return bool(os.environ.get(PSEUDONYM_KEY_VARIABLE))
+
+
 def _pseudonym_key(study: str) -> bytes:
     """The secret behind pseudonyms, UIDs and date shifts: ``CEUSKIT_PSEUDONYM_KEY`` (set it for real data:
     without it the key is derived from the study's name and pseudonyms can be recomputed by anyone)."""
-    return os.environ.get("CEUSKIT_PSEUDONYM_KEY", f"ceuskit:{study}").encode()
+    return os.environ.get(PSEUDONYM_KEY_VARIABLE, f"ceuskit:{study}").encode()
 
 
 def pseudonym(patient_id: str, *, study: str) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ceuskit import __version__
 from ceuskit.errors import CeusError, InputError
+from ceuskit.models.drawn import max_step_s
 from ceuskit.store import (
     Store,
     canonical_sha256,
@@ -58,6 +59,7 @@ class RunOptions:
     model: str = "auto"
     motion: bool = True
     fps: float | None = None
+    kinetics: str = "auto"  # bolus | replenishment | auto (ceuskit.kinetics)
 
 
 @dataclass
@@ -77,12 +79,23 @@ class RunSummary:
 
 
 def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
-    """The TICs, fitted curves and lesion-minus-liver dB of an analysis, thinned to ``max_points`` frames."""
+    """The TICs, fitted curves (as drawn over the data) and lesion-minus-liver dB of an analysis, thinned to
+    about ``max_points`` frames; the samples on either side of a break (a gap, a new clip, the end of a drawn
+    stretch) are kept, so a thinned line never crosses one. ``max_step_s``: longer steps are gaps."""
     tic = getattr(result, "tic", None)
     if not tic or "time_s" not in tic:
         return None
-    n = len(tic["time_s"])
+    t = np.asarray(tic["time_s"], dtype=float)
+    n = len(t)
     keep = np.unique(np.linspace(0, n - 1, min(n, max_points)).round().astype(int)) if n else np.arange(0)
+    series = [np.asarray(v, dtype=float) for v in (getattr(result, "fitted", None) or {}).values()]
+    breaks = [np.diff(t) > max_step_s(t)] if n > 1 else []
+    breaks += [np.diff(np.isfinite(v).astype(np.int8)) != 0 for v in series if v.shape == t.shape]
+    if "clip" in tic and n > 1:
+        breaks.append(np.diff(np.asarray(tic["clip"], dtype=float)) != 0)
+    for changed in breaks:
+        at = np.flatnonzero(changed)
+        keep = np.union1d(keep, np.concatenate([at, at + 1]))
 
     def thin(values: Any) -> list[float | None]:
         return [None if not math.isfinite(v) else float(f"{v:.6g}") for v in np.asarray(values, float)[keep]]
@@ -90,7 +103,9 @@ def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
     return {"tic": {k: thin(v) for k, v in tic.items()
                     if k in ("time_s", "clip") or k.endswith(("_power", "_smoothed"))},
             "fitted": {k: thin(v) for k, v in (getattr(result, "fitted", None) or {}).items()},
-            "relative_db": {k: thin(v) for k, v in (getattr(result, "relative_db", None) or {}).items()}}
+            "relative_db": {k: thin(v) for k, v in (getattr(result, "relative_db", None) or {}).items()},
+            "refill_fitted": {k: thin(v) for k, v in (getattr(result, "refill_fitted", None) or {}).items()},
+            "max_step_s": max_step_s(t) if n > 1 else None}
 
 
 def _pipeline(name: str) -> Callable[..., Any]:
@@ -115,7 +130,7 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
     task : dict
         ``lesion_id``, ``clips`` (the examination's clips in manifest order: ``path``, ``rois`` (ROI document
         drawn on it), ``offset_s`` (explicit start or None)), ``roi_name``, ``parameters``
-        (``injection_time_s``, ``dynamic_range_db``, ``model``, ``motion``, ``fps``).
+        (``injection_time_s``, ``dynamic_range_db``, ``model``, ``motion``, ``fps``, optionally ``kinetics``).
         The stored document is analysis.json plus ``curves`` (TICs, fits and relative dB, thinned) for
         the report's per-lesion panels.
     analyze : callable, optional
@@ -134,6 +149,8 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
         p = task["parameters"]
         options = {"injection_time_s": p["injection_time_s"], "dynamic_range_db": p["dynamic_range_db"],
                    "model": p["model"], "motion": p["motion"], "fps": p["fps"]}
+        if "kinetics" in p:  # given only when not the default
+            options["kinetics"] = p["kinetics"]
         clips = task["clips"]
         if len(clips) > 1:
             offsets = [clip["offset_s"] for clip in clips]
@@ -186,6 +203,8 @@ def plan_run(store: Store, *, study: int | str | None = None, options: RunOption
             continue
         parameters = {"injection_time_s": item["injection_time_s"], "dynamic_range_db": item["dynamic_range_db"],
                       "model": options.model, "motion": options.motion, "fps": options.fps}
+        if options.kinetics != "auto":  # the default leaves the hashes (and older analyses) as they were
+            parameters["kinetics"] = options.kinetics
         parameter_hash = canonical_sha256(parameters)
         clips = item["clips"]
         shas = [_current_sha(store, clip) for clip in clips]
@@ -257,10 +276,12 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
     force : bool
         Analyse the selected lesions even when their inputs did not change.
     """
+    from ceuskit.kinetics import check_kinetics
     from ceuskit.pipeline import MODELS
 
     if options.model not in MODELS:
         raise InputError(f"model {options.model!r} is not one of {', '.join(MODELS)}")
+    check_kinetics(options.kinetics)
     if options.fps is not None and not (math.isfinite(options.fps) and options.fps > 0):
         raise InputError(f"fps {options.fps!r} must be a positive number of frames per second")
     if workers is not None and workers < 0:

@@ -85,12 +85,13 @@ def cohort_stats(frame: pd.DataFrame, *, parameters: Sequence[str] = CORRELATION
 
     Returns
     -------
-    dict with ``n_patients``, ``n_lesions``, ``n_analysed``, ``n_failed``, ``patterns`` ({name: {n, of,
-    percent, ci95}}), ``correlations`` ([{x, y, method, rho, p_value, p_exact, ci95, n, …}] against
-    Ki-67), ``by_grade`` and ``by_primary_site`` ({parameter: Kruskal–Wallis result}), ``roc``
-    (onset for G2+ vs G1) and ``agreement``: ``{"raters", "pairs": [{a, b, feature, kappa, ci, n,
-    weighted_kappa, weighted_ci, …}], "fleiss": [...], "onset": {unit, pairs: [Bland–Altman, ICC], icc}}``
-    for every reader pair and every reader against "software" (see :func:`ceuskit.agreement.rater_agreement`).
+    dict
+        ``n_patients``, ``n_lesions``, ``n_analysed``, ``n_failed``, ``patterns`` ({name: {n, of, percent,
+        ci95}}), ``correlations`` ([{x, y, method, rho, p_value, p_exact, ci95, n, …}] against Ki-67),
+        ``by_grade`` and ``by_primary_site`` ({parameter: Kruskal–Wallis result}), ``roc`` (onset for G2+
+        vs G1) and ``agreement``: ``{"raters", "pairs": [{a, b, feature, kappa, ci, n, weighted_kappa,
+        weighted_ci, …}], "fleiss": [...], "onset": {unit, pairs: [Bland–Altman, ICC], icc}}`` for every
+        reader pair and every reader against "software" (see :func:`ceuskit.agreement.rater_agreement`).
     """
     ok = frame[frame["analysis_status"] == "ok"] if not frame.empty else frame
     patterns: dict[str, Any] = {}

@@ -16,24 +16,23 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 
 from ceuskit import __version__
 from ceuskit.errors import AccountError, CeusError, ConflictError, ForbiddenError, ReportError, StoreError
 from ceuskit.web import audit, auth, clips, examination, lesions, reading, studies
 from ceuskit.web.context import Context, Settings
 from ceuskit.web.files import PathRefused
-from ceuskit.web.security import CSRF_HEADER, SESSION_COOKIE, admin, authenticate, security_headers
+from ceuskit.web.middleware import AccessMiddleware
+from ceuskit.web.security import admin
 
 __all__ = ["Settings", "create_app", "load_or_create_token"]
 
@@ -72,42 +71,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.context = ctx
     app.state.store, app.state.jobs, app.state.clips = ctx.db, ctx.jobs, ctx.clips
 
-    @app.middleware("http")
-    async def access_log(request: Request, call_next: Any) -> Response:
-        start = time.perf_counter()
-        response = await upload_gate(request) or await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "(unmatched)")  # the template, e.g. /api/lesions/{lesion_id}
-        log.info("%s %s %d %.0f ms", request.method, template, response.status_code,
-                 1000 * (time.perf_counter() - start))
-        security_headers(response)
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")  # patient data stays out of caches
-        return response
-
-    async def upload_gate(request: Request) -> Response | None:
-        """Refuse an upload before its body is read: no administrator (401/403), no or too large
-        Content-Length (411/413)."""
-        if request.method != "POST" or request.url.path != "/api/uploads":
-            return None
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        try:
-            principal = await run_in_threadpool(
-                authenticate, ctx, bearer=given if scheme.lower() == "bearer" else None,
-                cookie=request.cookies.get(SESSION_COOKIE), method="POST", csrf=request.headers.get(CSRF_HEADER))
-        except HTTPException as exc:
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        if not principal.is_admin:
-            return JSONResponse({"detail": "administrators only: a reader sees only their reading sessions"},
-                                status_code=403)
-        declared = request.headers.get("content-length", "")
-        if not declared.isdigit():
-            return JSONResponse({"detail": "an upload needs a Content-Length header"}, status_code=411)
-        if int(declared) > settings.max_upload_bytes + 64 * 1024:  # the multipart envelope is a few hundred bytes
-            return JSONResponse({"detail": f"the upload is larger than the limit of {settings.max_upload_bytes} bytes"},
-                                status_code=413)
-        return None
-
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the offending input, which fails on undecodable bytes (a 500) and
@@ -122,7 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse({"detail": message}, status_code=_status(exc, message))
 
     @app.get("/api/health", tags=["health"])
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:  # on the event loop: answers even when every worker thread is busy
         return {"status": "ok", "version": __version__}
 
     for module in (auth, studies, clips, lesions, examination, reading, audit):
@@ -142,7 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
         return serve
 
     for path, name in PAGES.items():
-        app.add_api_route(path, page(name), methods=["GET"], include_in_schema=False)
+        app.add_api_route(path, page(name), methods=["GET", "HEAD"], include_in_schema=False)
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
@@ -153,6 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse("/")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(AccessMiddleware, ctx=ctx)
     return app
 
 

@@ -8,9 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from ceuskit.store import accounts
+from ceuskit.store.audit import record_event
 from ceuskit.web.context import Context, context
+from ceuskit.web.hashing import PoolBusy
 from ceuskit.web.security import (
     Admin,
     SignedIn,
@@ -18,6 +21,7 @@ from ceuskit.web.security import (
     client_address,
     set_session_cookie,
 )
+from ceuskit.web.throttle import Refusal, wait_text
 
 __all__ = ["router"]
 
@@ -37,17 +41,35 @@ class TokenBody(BaseModel):
 
 
 @router.post("/api/session", responses={401: {"description": "wrong user name or password"},
-                                        429: {"description": "too many failed sign-ins for this user"}})
-def sign_in(body: Credentials, request: Request, response: Response, ctx: Ctx) -> Any:
-    """Sign in: sets the session cookie and returns ``username``, ``role`` and a ``csrf_token``."""
-    settings = ctx.settings
-    outcome, user, token, csrf = accounts.sign_in(ctx.db, body.username, body.password,
-                                                  max_failures=settings.max_sign_in_failures,
-                                                  window_s=settings.sign_in_window_s, address=client_address(request))
-    if outcome == accounts.SignIn.THROTTLED:
-        minutes = round(settings.sign_in_window_s / 60)
-        return JSONResponse({"detail": f"too many failed sign-ins for this user; try again within {minutes} minutes"},
-                            status_code=429, headers={"Retry-After": str(int(settings.sign_in_window_s))})
+                                        429: {"description": "too many attempts: wait Retry-After seconds"},
+                                        503: {"description": "too many sign-ins being checked: wait Retry-After"}})
+async def sign_in(body: Credentials, request: Request, response: Response, ctx: Ctx) -> Any:
+    """Sign in: sets the session cookie and returns ``username``, ``role`` and a ``csrf_token``.
+
+    Attempts are throttled per address, user name and both (:mod:`ceuskit.web.throttle`) before the password
+    is checked, and checked on a small pool of their own (:mod:`ceuskit.web.hashing`).
+    """
+    address = client_address(request) or "unknown"
+    name = body.username.strip().lower()[:64]
+    ticket = ctx.guard.admit(name, address)
+    if isinstance(ticket, Refusal):
+        if ctx.guard.first_refusal(address):
+            await run_in_threadpool(record_event, ctx.db, name, "sign_in_throttled", address=address,
+                                    detail={"reason": ticket.reason, "retry_after_s": ticket.retry_after_s})
+        return JSONResponse({"detail": ticket.message, "retry_after_s": ticket.retry_after_s}, status_code=429,
+                            headers={"Retry-After": str(ticket.retry_after_s)})
+    try:
+        outcome, user, token, csrf = await ctx.hashing.run(accounts.sign_in, ctx.db, body.username, body.password,
+                                                           max_failures=None, address=address)
+    except PoolBusy as busy:
+        ctx.guard.cancel(ticket)
+        return JSONResponse({"detail": f"the server is checking many sign-ins; try again in {wait_text(busy.retry_after_s)}",
+                             "retry_after_s": busy.retry_after_s}, status_code=503,
+                            headers={"Retry-After": str(busy.retry_after_s)})
+    except BaseException:
+        ctx.guard.cancel(ticket)
+        raise
+    ctx.guard.settle(ticket, ok=outcome == "ok")
     if user is None or token is None:
         raise HTTPException(401, "wrong user name or password")
     set_session_cookie(response, request, token)
@@ -70,6 +92,7 @@ def sign_out(principal: SignedIn, request: Request, ctx: Ctx) -> Response:
         raise HTTPException(400, "a bearer token is not a browser session; revoke it with "
                                  "`ceuskit user token NAME --revoke`")
     accounts.end_session(ctx.db, principal.session_id, actor=principal.username, address=client_address(request))
+    ctx.viewers.clear()  # this process's frames stop at once (see security.frame_viewer)
     response = Response(status_code=204)
     clear_session_cookie(response, request)
     return response

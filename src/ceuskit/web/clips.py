@@ -6,25 +6,25 @@ Frames are served to administrators, and to a reader for the clips of their open
 from __future__ import annotations
 
 import io
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from ceuskit.store import json_safe
 from ceuskit.store.audit import record_event
 from ceuskit.web.context import Context, context
 from ceuskit.web.files import CLIP_SUFFIXES, PathRefused, clip_kind, inside, safe_name, unique_path
-from ceuskit.web.security import Admin, SignedIn, client_address
+from ceuskit.web.security import Admin, FrameViewer, client_address
 
 __all__ = ["frame_png", "router"]
 
 router = APIRouter(tags=["clips"])
 Ctx = Annotated[Context, Depends(context)]
-
-
 
 
 @router.get("/api/files")
@@ -102,13 +102,31 @@ def frame_png(path: Path, index: int, ctx: Context) -> bytes:
     return buffer.getvalue()
 
 
-@router.get("/api/clips/{clip_id}/frames/{index}")
-def clip_frame(clip_id: int, index: int, principal: SignedIn, ctx: Ctx) -> Response:
-    """Frame ``index`` (0-based) as PNG: any clip for an administrator, a reader's session clips for a reader."""
+def _clip_file(ctx: Context, clip_id: int) -> Path:
+    """The file of a stored clip, in the data folder (404 unknown or missing, 403 outside)."""
     from ceuskit import store as st
 
-    if not principal.is_admin and (principal.id is None or clip_id not in ctx.reader_clips.allowed(ctx.db, principal.id)):
-        raise HTTPException(403, "this clip is not in one of your open reading sessions")
-    stored = st.get_clip(ctx.db, clip_id)
-    png = frame_png(ctx.clip_path(stored["path"]), index, ctx)
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    found = ctx.clip_files.get(clip_id)
+    return found if found is not None else ctx.clip_files.put(clip_id, ctx.clip_path(st.get_clip(ctx.db, clip_id)["path"]))
+
+
+@router.get("/api/clips/{clip_id}/frames/{index}")
+async def clip_frame(clip_id: int, index: int, principal: FrameViewer, ctx: Ctx) -> Response:
+    """Frame ``index`` (0-based) as PNG: any clip for an administrator, a reader's session clips for a reader.
+
+    Served from the cache of encoded frames (:mod:`ceuskit.web.frames`); the database is asked only every few
+    seconds per credential, clip and reader, and a frame is encoded once, off the event loop.
+    """
+    if not principal.is_admin:
+        allowed = None if principal.id is None else ctx.reader_clips.known(principal.id)
+        if allowed is None and principal.id is not None:
+            allowed = await run_in_threadpool(ctx.reader_clips.allowed, ctx.db, principal.id)
+        if allowed is None or clip_id not in allowed:
+            raise HTTPException(403, "this clip is not in one of your open reading sessions")
+    path = ctx.clip_files.get(clip_id)
+    if path is None:
+        path = await run_in_threadpool(_clip_file, ctx, clip_id)
+    png = await ctx.frames.get(str(path), index, partial(frame_png, path, index, ctx))
+    # a reader's frames are blinded material: never kept by the browser; an administrator's player may cache
+    cache = "private, max-age=3600" if principal.is_admin else "no-store"
+    return Response(png, media_type="image/png", headers={"Cache-Control": cache})

@@ -6,19 +6,21 @@ One :class:`Context` per app, kept on ``app.state.context``; routers receive it 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from threading import Lock
 from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, Request
 
 from ceuskit.web.files import ClipCache, inside
+from ceuskit.web.frames import Expiring, FrameCache
+from ceuskit.web.hashing import HashPool
 from ceuskit.web.jobs import JobRunner
+from ceuskit.web.throttle import SignInGuard, ThrottlePolicy
 
 if TYPE_CHECKING:
     from ceuskit.store import Store
+    from ceuskit.web.security import Principal
 
 __all__ = ["Context", "ReaderClips", "Settings", "context"]
 
@@ -44,10 +46,14 @@ class Settings:
         A browser session ends after this many seconds without a request (default 30 min).
     session_max_s : float
         ... and this many seconds after sign-in, whatever (default 12 h).
-    max_sign_in_failures : int
-        Failed sign-ins of one user name within ``sign_in_window_s`` after which sign-in answers 429.
-    sign_in_window_s : float
-        The window of that count, in seconds (default 15 min).
+    throttle : ThrottlePolicy
+        The limits of sign-in attempts (:mod:`ceuskit.web.throttle`).
+    hash_workers : int, optional
+        Threads that check passwords (default: one per four CPUs, at least one; :mod:`ceuskit.web.hashing`).
+    hash_queue : int
+        Password checks that may wait for one of them; more get 503 at once.
+    frame_cache_mb : int
+        MiB of encoded frames kept for players (:mod:`ceuskit.web.frames`).
     pacs : str, optional
         DICOMweb URL or PACS configuration entry of the hospital PACS (:mod:`ceuskit.web.pacs`).
     """
@@ -59,8 +65,10 @@ class Settings:
     map_block_px: int = 4
     session_idle_s: float = 1800.0
     session_max_s: float = 12 * 3600.0
-    max_sign_in_failures: int = 5
-    sign_in_window_s: float = 900.0
+    throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    hash_workers: int | None = None
+    hash_queue: int = 8
+    frame_cache_mb: int = 256
     pacs: str | None = None
 
 
@@ -69,39 +77,44 @@ class ReaderClips:
     for many frames in a burst, and closing a session takes effect within ``ttl_s``."""
 
     def __init__(self, ttl_s: float = 5.0) -> None:
-        self._ttl_s = ttl_s
-        self._known: dict[int, tuple[float, frozenset[int]]] = {}
-        self._lock = Lock()
+        self._known: Expiring[int, frozenset[int]] = Expiring(ttl_s)
+
+    def known(self, user_id: int) -> frozenset[int] | None:
+        """The reader's clip ids if remembered, else None (without asking the database)."""
+        return self._known.get(user_id)
 
     def allowed(self, db: Store, user_id: int) -> frozenset[int]:
         """The reader's clip ids now."""
         from ceuskit.store.reading import reader_clip_ids
 
-        now = time.monotonic()
-        with self._lock:
-            found = self._known.get(user_id)
-            if found is not None and now - found[0] < self._ttl_s:
-                return found[1]
-        clips = frozenset(reader_clip_ids(db, user_id))
-        with self._lock:
-            self._known[user_id] = (now, clips)
-        return clips
+        found = self._known.get(user_id)
+        return found if found is not None else self._known.put(user_id, frozenset(reader_clip_ids(db, user_id)))
 
     def forget(self) -> None:
         """Drop what is remembered (after a session is opened, closed or reopened)."""
-        with self._lock:
-            self._known.clear()
+        self._known.clear()
 
 
 @dataclass
 class Context:
-    """The app's shared state: settings, store, clip cache, job runner and its folders."""
+    """The app's shared state: settings, store, open clips and their encoded frames, job runner, sign-in guard,
+    password-check pool."""
 
     settings: Settings
     db: Store
     clips: ClipCache = field(default_factory=ClipCache)
     jobs: JobRunner = field(default_factory=JobRunner)
     reader_clips: ReaderClips = field(default_factory=ReaderClips)
+    clip_files: Expiring[int, Path] = field(default_factory=Expiring)
+    viewers: Expiring[tuple[str, str], Principal] = field(default_factory=Expiring)
+    guard: SignInGuard = field(init=False)
+    hashing: HashPool = field(init=False)
+    frames: FrameCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = SignInGuard(self.settings.throttle)
+        self.hashing = HashPool(self.settings.hash_workers, max_waiting=self.settings.hash_queue)
+        self.frames = FrameCache(self.settings.frame_cache_mb << 20)
 
     @property
     def data_dir(self) -> Path:
@@ -142,13 +155,15 @@ class Context:
         return bool(list_users(self.db))
 
     def close(self) -> None:
-        """Stop the jobs, close the clips, release the database."""
+        """Stop the jobs and password checks, close the clips, release the database."""
         self.jobs.close()
+        self.hashing.close()
+        self.frames.close()
         self.clips.close()
         self.db.close()
 
 
-def context(request: Request) -> Context:
-    """FastAPI dependency: the app's :class:`Context`."""
+async def context(request: Request) -> Context:
+    """FastAPI dependency: the app's :class:`Context` (async: no worker thread needed to fetch it)."""
     found: Context = request.app.state.context
     return found

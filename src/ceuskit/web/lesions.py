@@ -73,10 +73,12 @@ def put_rois(lesion_id: int, document: dict[str, Any], principal: Admin, request
 
 
 @router.post("/api/lesions/{lesion_id}/analyze", status_code=202)
-def analyse(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """Analyse the lesion in the background; poll ``GET /api/jobs/{id}``."""
+def analyse(lesion_id: int, principal: Admin, request: Request, ctx: Ctx,
+            kinetics: Annotated[str, Query(pattern="^(auto|bolus|replenishment)$")] = "auto") -> dict[str, Any]:
+    """Analyse the lesion in the background; poll ``GET /api/jobs/{id}``. ``kinetics``: bolus, replenishment or
+    auto (:mod:`ceuskit.kinetics`)."""
     from ceuskit import store as st
-    from ceuskit.study import analyse_lesion
+    from ceuskit.study import RunOptions, analyse_lesion
 
     found = st.get_lesion(ctx.db, lesion_id)
     for clip in found["clips"]:
@@ -84,7 +86,7 @@ def analyse(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> dic
     address = client_address(request)
 
     def work(progress: Any) -> dict[str, Any]:
-        record = analyse_lesion(ctx.db, lesion_id, progress=progress)
+        record = analyse_lesion(ctx.db, lesion_id, options=RunOptions(kinetics=kinetics), progress=progress)
         record_event(ctx.db, principal.username, "analysis", target=f"lesion:{lesion_id}",
                      detail={"analysis": record["id"], "status": record["status"]}, address=address)
         if record["status"] != "ok":

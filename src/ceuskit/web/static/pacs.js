@@ -88,7 +88,7 @@ function showResults(found) {
     for (const series of study.series) {
       for (const instance of series.instances) {
         const item = el("li", {class: "lesion", role: "option", tabindex: "0"});
-        const frames = instance.NumberOfFrames ? `${instance.NumberOfFrames} frames` : "single frame";
+        const frames = Number(instance.NumberOfFrames) > 1 ? `${instance.NumberOfFrames} frames` : "single frame";
         item.textContent = `series ${series.SeriesNumber ?? "–"} ${series.SeriesDescription || series.Modality || ""} · clip ${instance.InstanceNumber ?? "–"} · ${frames}`;
         item.addEventListener("click", () => {
           box.querySelectorAll("li").forEach((node) => node.classList.remove("active"));

@@ -38,7 +38,7 @@ async function submitAddLesion(event) {
     state.study = Number(studyId); state.lesion = created.id; state.clip = 0; state.frame = 0; saveState();
     view.lesion = null;
     await loadStudies();
-    await openLesion(created.id);
+    await openLesion(created.id, Number(studyId));
     status("lesion added: draw its ROIs");
   } catch (error) {
     $("add-error").textContent = error.message;

@@ -2,7 +2,7 @@
 import {getJSON, pollJob, sendJSON} from "./api.js";
 import {cancelSave, saveRois} from "./rois.js";
 import {PHASES, draftKey, view} from "./state.js";
-import {$, escapeHtml, fmt, status, svgEl} from "./util.js";
+import {$, escapeHtml, fmt, shorten, status, svgEl} from "./util.js";
 import {drawPhaseBands} from "./viewer.js";
 
 export async function analyse() {
@@ -12,7 +12,8 @@ export async function analyse() {
   const bar = $("progress");
   bar.hidden = false; bar.value = 0; $("analyse").disabled = true; status("analysing…");
   try {
-    const job = await sendJSON(`/api/lesions/${view.lesion.id}/analyze`, "POST", {});
+    const kinetics = $("kinetics") ? $("kinetics").value : "auto";  // bolus | replenishment | auto
+    const job = await sendJSON(`/api/lesions/${view.lesion.id}/analyze?kinetics=${kinetics}`, "POST", {});
     const result = await pollJob(job, (p) => { bar.value = p; });
     const analysis = await getJSON(`/api/analyses/${result.analysis_id}`);
     showAnalysis(analysis);
@@ -109,6 +110,8 @@ function drawTic(doc) {
     series.push({name: roi, role, values, dash: ""});
     const fitted = curves.fitted && curves.fitted[roi];
     if (fitted) series.push({name: `${roi} fit`, role, values: fitted, dash: "5 4"});
+    const refill = curves.refill_fitted && curves.refill_fitted[roi];  // replenishment fits after destructions
+    if (refill && refill.some((v) => v !== null)) series.push({name: `${roi} refill fit`, role, values: refill, dash: "2 3"});
   }
   const db = (v) => (v === null || v <= 0) ? null : 10 * Math.log10(v);
   const all = series.flatMap((s) => s.values.map(db)).filter((v) => v !== null && Number.isFinite(v));
@@ -125,6 +128,10 @@ function drawTic(doc) {
   // an examination's clips: the curves break between them and the gaps say there was no recording
   const clip = curves.tic.clip;
   const newSegment = (i) => Boolean(clip) && i > 0 && clip[i] !== clip[i - 1];
+  // no line across a stretch without samples (the server's fits are already left out where they do not
+  // describe the data, over gaps and after the last frame)
+  const maxStep = curves.max_step_s;
+  const gapBefore = (i) => Boolean(maxStep) && i > 0 && t[i] - t[i - 1] > maxStep;
   t.forEach((time, i) => {
     if (!newSegment(i)) return;
     const x0 = X(t[i - 1]), x1 = X(time);
@@ -145,11 +152,16 @@ function drawTic(doc) {
     let path = "", pen = false;
     s.values.forEach((v, i) => {
       const y = db(v);
-      if (newSegment(i)) pen = false;
+      if (newSegment(i) || gapBefore(i)) pen = false;
       if (y === null || !Number.isFinite(y)) { pen = false; return; }
       path += `${pen ? "L" : "M"}${X(t[i]).toFixed(1)},${Y(y).toFixed(1)}`; pen = true;
     });
     svg.appendChild(svgEl("path", {d: path, class: `curve ${s.role}`, "stroke-dasharray": s.dash, "data-name": s.name}));
+  }
+  for (const item of doc.destructions || []) {  // high-MI destructions: the bolus reading stops before the first
+    svg.appendChild(svgEl("rect", {x: X(item.start_s), y: T, width: Math.max(2, X(item.destruction_s) - X(item.start_s)),
+                                   height: H - T - B, class: "destruction"}));
+    svg.appendChild(svgEl("text", {x: X(item.start_s) + 3, y: H - B - 6, class: "axis"}, "destruction"));
   }
   for (const lesion of doc.lesions || []) {
     const marks = [[lesion.arterial_phase.onset_s, "onset", "marker onset"], [lesion.portal_venous_phase.washout_onset_s, "wash-out", "marker washout"]];
@@ -162,7 +174,9 @@ function drawTic(doc) {
   let ly = T + 6;
   for (const s of series) {
     svg.appendChild(svgEl("line", {x1: W - R - 130, x2: W - R - 110, y1: ly, y2: ly, class: `curve ${s.role}`, "stroke-dasharray": s.dash}));
-    svg.appendChild(svgEl("text", {x: W - R - 105, y: ly + 4, class: "axis"}, s.name));
+    const label = svgEl("text", {x: W - R - 105, y: ly + 4, class: "axis", "data-name": s.name}, shorten(s.name, 17));
+    label.appendChild(svgEl("title", {}, s.name));  // the whole name on hover
+    svg.appendChild(label);
     ly += 15;
   }
 }

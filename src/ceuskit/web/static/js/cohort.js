@@ -1,11 +1,17 @@
 // The cohort dashboard: pattern proportions, onset vs Ki-67, downloads of the table and the report.
 import {api, getJSON} from "./api.js";
 import {state} from "./state.js";
-import {$, plural, status, svgEl} from "./util.js";
+import {studyName} from "./studies.js";
+import {$, plural, shorten, status, svgEl} from "./util.js";
 
+// The dashboard of state.study (the selected lesion's study), named in its header.
 export async function loadCohort() {
-  if (state.study === null) return;
-  const [stats, table] = await Promise.all([getJSON(`/api/studies/${state.study}/stats`), getJSON(`/api/studies/${state.study}/table`)]);
+  const studyId = state.study;
+  if (studyId === null) return;
+  $("cohort-study").textContent = shorten(studyName(studyId), 60);
+  $("cohort-study").title = studyName(studyId);
+  const [stats, table] = await Promise.all([getJSON(`/api/studies/${studyId}/stats`), getJSON(`/api/studies/${studyId}/table`)]);
+  if (state.study !== studyId) return;  // another study was chosen meanwhile: its own load draws it
   $("cohort-title").textContent = `${plural(stats.n_patients, "patient")}, ${plural(stats.n_lesions, "lesion")}`;
   drawPatterns(stats.patterns || {});
   const correlation = (stats.correlations || []).find((c) => c.x === "arterial_onset_s" && c.y === "ki67");
@@ -14,7 +20,7 @@ export async function loadCohort() {
 }
 
 function drawPatterns(patterns) {
-  const svg = $("patterns"); svg.innerHTML = "";
+  const svg = $("patterns"); svg.replaceChildren();
   const names = ["arterial_hyper", "arterial_iso", "arterial_hypo", "washout", "washout_early", "washout_late", "late_hypo", "late_iso", "late_hyper"];
   const L = 120, W = 460, rowH = 30;
   names.forEach((name, i) => {
@@ -27,11 +33,13 @@ function drawPatterns(patterns) {
   });
 }
 
+const GRADES = [["G1", "G1 (Ki-67 < 3 %)"], ["G2", "G2 (3–20 %)"], ["G3", "G3 (> 20 %)"], ["", "no grade"]];
+
 function drawScatter(rows) {
-  const svg = $("scatter"); svg.innerHTML = "";
+  const svg = $("scatter"); svg.replaceChildren();
   const points = rows.filter((r) => r.ki67 !== null && r.arterial_onset_s !== null);
   if (!points.length) return;
-  const W = 460, H = 300, L = 45, B = 35, T = 10, R = 10;
+  const W = 460, H = 300, L = 45, B = 35, T = 30, R = 10;
   const xs = points.map((p) => p.ki67), ys = points.map((p) => p.arterial_onset_s);
   const xMax = Math.max(...xs) * 1.05 || 1, yMin = Math.min(...ys) - 1, yMax = Math.max(...ys) + 1;
   const X = (v) => L + (v / xMax) * (W - L - R), Y = (v) => T + (1 - (v - yMin) / (yMax - yMin)) * (H - T - B);
@@ -45,6 +53,15 @@ function drawScatter(rows) {
     svg.appendChild(svgEl("text", {x: L - 4, y: Y(v) + 4, "text-anchor": "end", class: "axis"}, `${v}`));
   }
   svg.appendChild(svgEl("text", {x: 12, y: H / 2, transform: `rotate(-90 12 ${H / 2})`, "text-anchor": "middle", class: "axis"}, "onset (s)"));
+  // the legend of the grade colours, across the top
+  const legend = svgEl("g", {class: "legend", "aria-label": "WHO 2019 grade"});
+  let x = L;
+  for (const [grade, label] of GRADES) {
+    legend.appendChild(svgEl("circle", {cx: x + 5, cy: 12, r: 5, class: `dot ${grade}`, "data-grade": grade || "none"}));
+    legend.appendChild(svgEl("text", {x: x + 14, y: 16, class: "axis"}, label));
+    x += 14 + 6.2 * label.length + 14;
+  }
+  svg.appendChild(legend);
   for (const p of points) {
     const dot = svgEl("circle", {cx: X(p.ki67), cy: Y(p.arterial_onset_s), r: 5, class: `dot ${p.who_grade || ""}`});
     dot.appendChild(svgEl("title", {}, `${p.patient_id} ${p.lesion_id}: Ki-67 ${p.ki67} %, onset ${p.arterial_onset_s.toFixed(1)} s`));

@@ -74,7 +74,10 @@ async function init() {
   $("help-close").addEventListener("click", () => $("help").close());
   document.addEventListener("keydown", onKey);
   window.addEventListener("resize", draw);
-  onStudyOpened(() => { if (state.tab === "cohort") loadCohort(); if (state.tab === "reading") loadReading(); });
+  onStudyOpened(() => {
+    if (state.tab === "cohort") loadCohort().catch((error) => status(error.message));
+    if (state.tab === "reading") loadReading().catch((error) => status(error.message));
+  });
   selectTab(state.tab);
   await loadStudies();
 }

@@ -48,7 +48,7 @@ async function nextItem() {
   if (item.done) {
     page.item = null;
     $("progress").textContent = `${item.total}/${item.total}`;
-    $("finished-title").textContent = `All ${item.total} lesions of “${page.session.name}” read`;
+    $("finished-title").textContent = `${item.total === 1 ? "The lesion" : `All ${item.total} lesions`} of “${page.session.name}” read`;
     show("finished");
     $("back").focus();
     return;

@@ -2,12 +2,24 @@
 // their progress, reopen a read (audited), close a session.
 import {getJSON, sendJSON} from "./api.js";
 import {state} from "./state.js";
-import {$, escapeHtml, status} from "./util.js";
+import {studyName} from "./studies.js";
+import {$, el, escapeHtml, plural, shorten, status} from "./util.js";
 
+let shownStudy = null;
+
+// The reading sessions of state.study (the selected lesion's study), named in the headers.
 export async function loadReading() {
-  if (state.study === null) return;
+  const studyId = state.study;
+  if (studyId === null) return;
+  if (shownStudy !== studyId) $("rs-detail").replaceChildren();  // another study's session details go
+  shownStudy = studyId;
+  for (const id of ["reading-study", "reading-study-form"]) {
+    $(id).textContent = shorten(studyName(studyId), 60);
+    $(id).title = studyName(studyId);
+  }
   const [readers, sessions] = await Promise.all([getJSON("/api/users?role=reader"),
-                                                 getJSON(`/api/studies/${state.study}/reading-sessions`)]);
+                                                 getJSON(`/api/studies/${studyId}/reading-sessions`)]);
+  if (state.study !== studyId) return;  // another study was chosen meanwhile: its own load draws it
   const box = $("rs-readers");
   box.querySelectorAll("label").forEach((node) => node.remove());
   for (const reader of readers.filter((r) => !r.disabled)) {
@@ -29,7 +41,7 @@ export async function loadReading() {
     if (close) close.addEventListener("click", () => closeSession(session));
     body.appendChild(tr);
   }
-  if (!sessions.length) body.innerHTML = '<tr><td colspan="4" class="muted">No reading session in this study yet.</td></tr>';
+  if (!sessions.length) body.append(el("tr", {}, el("td", {colspan: 4, class: "muted"}, "No reading session in this study yet.")));
 }
 
 async function openSession(event) {
@@ -38,7 +50,7 @@ async function openSession(event) {
   const readers = [...$("rs-readers").querySelectorAll("input:checked")].map((node) => node.value);
   try {
     const opened = await sendJSON(`/api/studies/${state.study}/reading-sessions`, "POST", {name: $("rs-name").value.trim(), readers});
-    status(`reading session opened: ${opened.n_items} lesions for ${readers.join(", ")}`);
+    status(`reading session opened: ${plural(opened.n_items, "lesion")} for ${readers.join(", ")}`);
     $("rs-name").value = "";
     await loadReading();
   } catch (error) {

@@ -3,23 +3,38 @@ import {clearAnalysis, showAnalysis} from "./analysis.js";
 import {getJSON} from "./api.js";
 import {openClip} from "./examination.js";
 import {saveState, state, view} from "./state.js";
-import {$, escapeHtml, plural} from "./util.js";
+import {$, el, plural} from "./util.js";
 import {stopPlaying} from "./viewer.js";
 
 const listeners = {studyOpened: () => {}};
+const studyNames = new Map();  // study id → name, for the Cohort and Reading headers
 
+// Cohort and Reading show state.study: the study of the selected lesion, else the one last opened in the tree.
 export function onStudyOpened(callback) { listeners.studyOpened = callback; }
+
+export const studyName = (studyId) => studyNames.get(studyId) || "";
+
+function setStudy(studyId) {
+  const changed = state.study !== studyId;
+  state.study = studyId; saveState();
+  if (changed) listeners.studyOpened(studyId);
+}
 
 export async function loadStudies() {
   const studies = await getJSON("/api/studies");
   const tree = $("studies");
-  tree.innerHTML = "";
-  if (!studies.length) { tree.innerHTML = '<p class="muted">No study yet: add a lesion below, or <code>ceuskit study import manifest.csv</code>.</p>'; return; }
+  tree.replaceChildren();
+  studyNames.clear();
+  if (!studies.length) {
+    tree.append(el("p", {class: "muted"}, "No study yet: add a lesion below, or ",
+                   el("code", {}, "ceuskit study import manifest.csv"), "."));
+    return;
+  }
   for (const study of studies) {
-    const details = document.createElement("details");
-    details.className = "study";
-    details.dataset.id = study.id;
-    details.innerHTML = `<summary>${escapeHtml(study.name)} <span class="muted">${plural(study.n_lesions, "lesion")}</span></summary>`;
+    studyNames.set(study.id, study.name);
+    const details = el("details", {class: "study", "data-id": study.id},
+                       el("summary", {title: study.name}, el("span", {class: "name"}, study.name), " ",
+                          el("span", {class: "muted"}, plural(study.n_lesions, "lesion"))));
     details.addEventListener("toggle", () => { if (details.open) openStudy(study.id, details); });
     tree.appendChild(details);
     if (state.study === study.id) details.open = true;
@@ -27,34 +42,35 @@ export async function loadStudies() {
   if (state.study === null || !studies.some((s) => s.id === state.study)) {
     state.study = studies[0].id; tree.firstChild.open = true;
   }
+  listeners.studyOpened(state.study);
 }
 
 async function openStudy(studyId, details) {
-  state.study = studyId; saveState();
+  if (!view.lesion) setStudy(studyId);  // with a lesion selected, its study stays the one shown
   const study = await getJSON(`/api/studies/${studyId}`);
   details.querySelectorAll("ul").forEach((node) => node.remove());
-  const list = document.createElement("ul");
+  const list = el("ul");
   for (const patient of study.patients) {
     for (const lesion of patient.lesions) {
-      const item = document.createElement("li");
-      item.className = lesion.id === state.lesion ? "lesion active" : "lesion";
-      item.dataset.id = lesion.id;
       const status = lesion.analysis ? lesion.analysis.status : "new";
-      item.innerHTML = `${escapeHtml(patient.patient)} · ${escapeHtml(lesion.lesion)} <span class="badge ${status}">${status}</span>`;
-      item.addEventListener("click", () => openLesion(lesion.id));
+      const name = `${patient.patient} · ${lesion.lesion}`;
+      const item = el("li", {class: lesion.id === state.lesion ? "lesion active" : "lesion", "data-id": lesion.id,
+                             "data-study": studyId, title: name},
+                      el("span", {class: "name"}, name), el("span", {class: `badge ${status}`}, status));
+      item.addEventListener("click", () => openLesion(lesion.id, studyId));
       list.appendChild(item);
     }
   }
   details.appendChild(list);
-  listeners.studyOpened(studyId);
-  if (state.lesion && list.querySelector(`[data-id="${state.lesion}"]`) && !view.lesion) openLesion(state.lesion);
+  if (state.lesion && list.querySelector(`[data-id="${state.lesion}"]`) && !view.lesion) openLesion(state.lesion, studyId);
 }
 
-export async function openLesion(lesionId) {
+export async function openLesion(lesionId, studyId) {
   stopPlaying();
   const lesion = await getJSON(`/api/lesions/${lesionId}`);
   if (state.lesion !== lesionId) { state.frame = 0; state.clip = 0; }
   state.lesion = lesionId; saveState();
+  if (studyId !== undefined) setStudy(studyId);
   view.lesion = lesion; view.analysis = null;
   document.querySelectorAll(".lesion").forEach((node) => node.classList.toggle("active", Number(node.dataset.id) === lesionId));
   $("lesion-title").textContent = `${lesion.patient} · ${lesion.lesion}` +

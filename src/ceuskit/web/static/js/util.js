@@ -1,8 +1,26 @@
-// Small helpers shared by every view: element lookup, escaping, SVG elements, number formats.
+// Small helpers shared by every view: element lookup, building elements, escaping, SVG elements, number formats.
 
 export const $ = (id) => document.getElementById(id);
 
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+// An element built from data, never from HTML text: el("li", {class: "lesion", title: name}, name, badge).
+// Attributes null/undefined/false are left out; children are nodes or strings (set as text, never parsed).
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.className = value;
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+// A name cut to `max` characters with an ellipsis (the caller shows the whole name on hover).
+export const shorten = (text, max) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 export function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
