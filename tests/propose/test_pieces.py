@@ -145,3 +145,23 @@ def test_clicks_are_read(text: str, expected: tuple) -> None:
 def test_bad_clicks_say_the_form(text: str) -> None:
     with pytest.raises(InputError, match="X,Y"):
         parse_click(text)
+
+
+def test_a_proposal_reads_four_frames_per_second_early_two_late_and_every_sparse_frame() -> None:
+    from ceuskit.propose.thinning import DENSE_READ_S, LATE_READ_FPS, READ_FPS, read_frames
+
+    rng = np.random.default_rng(4)
+    dense = np.arange(0, 180, 1 / 8) + rng.uniform(-0.01, 0.01, 1440)  # 8 frames/s, jittered
+    sparse = np.arange(185, 240, 5.0)  # then one frame every 5 s
+    times = np.concatenate([dense, sparse])
+    injection_s, frame = 3.0, 333
+    index = read_frames(times, frame, injection_s)
+    kept = times[index]
+    assert frame in index and np.all(np.diff(index) > 0)
+    early = kept[kept - injection_s <= DENSE_READ_S]
+    late = kept[(kept - injection_s > DENSE_READ_S + 1) & (kept < 180)]
+    # the gaps are whole frames of 1/8 s at least 0.9 of the target interval: 2 frames early, 4 late
+    assert np.allclose(np.median(np.diff(early)), 1 / READ_FPS, atol=0.02)
+    assert np.allclose(np.median(np.diff(late)), 1 / LATE_READ_FPS, atol=0.02)
+    assert set(sparse) <= set(kept)
+    assert np.diff(kept).min() >= 0.9 / READ_FPS

@@ -79,10 +79,11 @@ def _row_reference(image: np.ndarray, use: np.ndarray) -> np.ndarray:
     """(h,) liver level per row: the median of the ``use`` pixels of each row, smoothed by a weighted
     quadratic in depth (rows with few such pixels count less)."""
     h = image.shape[0]
-    medians = np.full(h, np.nan)
     counts = use.sum(axis=1)
-    for r in np.flatnonzero(counts >= 5):
-        medians[r] = np.median(image[r, use[r]])
+    enough = counts >= 5
+    medians = np.full(h, np.nan)
+    if enough.any():  # each row's median over its ``use`` pixels (the others NaN)
+        medians[enough] = np.nanmedian(np.where(use[enough], image[enough], np.nan), axis=1)
     ok = np.isfinite(medians)
     if ok.sum() < 3:
         level = float(np.median(image[use])) if use.any() else float(np.nanmedian(image))

@@ -7,7 +7,7 @@
 3. A window around the click (:data:`WINDOW_HALF_PX` each way, inside the CEUS region) is cut from every kept
    frame at its tracked position (edges repeated where breathing carried it out of the image, counted in
    ``coverage``) and kept as a small grey clip: its frames are the tissue standing still.
-4. From that clip: mean linear power per time bin of ``bin_s`` seconds (``phase_db``: speckle averaged out,
+4. From that clip (read at about 4 frames/s, 2 after the first minute: :mod:`~ceuskit.propose.thinning`): mean linear power per time bin of ``bin_s`` seconds (``phase_db``: speckle averaged out,
    every phase of the bolus kept), and the per-pixel parametric maps of :func:`ceuskit.maps.parametric_maps`
    (arrival time, time to peak, peak enhancement).  On a dual display the B-mode half's mean grey over the same
    tracked window (``bmode_grey``).
@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -27,6 +27,7 @@ from ceuskit.io.frames import ArrayFrames
 from ceuskit.maps import parametric_maps
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.preprocess.overlays import detect_overlays
+from ceuskit.propose.thinning import thinned
 from ceuskit.roi import RoiSet, parse_rois
 from ceuskit.tic import extract_tics
 
@@ -43,9 +44,6 @@ MAP_FEATURES = ("arrival_time_s", "time_to_peak_s", "peak_enhancement_db")
 
 MAP_BLOCK_PX = 3
 """Block side of the parametric maps, px."""
-
-READ_FPS = 4.0
-"""Frames per second the proposal reads (a faster clip is read every k-th frame)."""
 
 MAP_TIME_BIN_S = 2.0
 """Time bins of the parametric maps' curves, s."""
@@ -283,19 +281,6 @@ def _bin_power(crops: np.ndarray, bins: np.ndarray, lut: np.ndarray) -> np.ndarr
     return np.stack([lut[crops[bins == b]].mean(axis=0, dtype=np.float64) for b in range(int(bins.max()) + 1)])
 
 
-def _thinned(clip: Clip, frame: int, fps: float) -> tuple[Clip, int]:
-    """The clip read at about ``fps`` frames/s (every k-th frame, ``frame`` always among them) and the index of
-    ``frame`` in it; the clip itself when it is no faster.  Bins of seconds need no more, and following the
-    tissue costs in proportion to the frames."""
-    step = int(clip.frame_rate_hz // fps) if fps > 0 else 1
-    if step < 2:
-        return clip, frame
-    index = np.union1d(np.arange(frame % step, clip.n_frames, step), [frame])
-    frames = np.stack([clip.raw(int(k)) for k in index])
-    thin = replace(clip, times=clip.times[index], frames=ArrayFrames(frames))
-    return thin, int(np.searchsorted(index, frame))
-
-
 def _window_arrival(crops: np.ndarray, dynamic_range_db: float, rise_db: float = 3.0) -> int:
     """Index of the first crop whose brightest pixels (95th percentile) stand ``rise_db`` above the first
     crops': where contrast shows anywhere in the window."""
@@ -340,7 +325,7 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
         raise ProposalError(f"frame {frame} does not exist: the clip has {clip.n_frames} frames (0…"
                             f"{clip.n_frames - 1})")
     original_frame = frame
-    clip, frame = _thinned(clip, frame, READ_FPS)
+    clip, frame = thinned(clip, frame, injection_time_s)
     seed = _seed_rois(click, region, frame)
     exclude = np.zeros((clip.rows, clip.columns), dtype=bool)
     if overlays:
@@ -392,7 +377,8 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
     box = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
     view_seed = seed.translated(-box[0], -box[1])
     maps = parametric_maps(view, view_seed, block_px=MAP_BLOCK_PX, dynamic_range_db=dynamic_range_db,
-                           injection_time_s=injection_time_s - float(times[0]), motion=False, time_bin_s=MAP_TIME_BIN_S)
+                           injection_time_s=injection_time_s - float(times[0]), motion=False, time_bin_s=MAP_TIME_BIN_S,
+                           arrival_scale="power")
     bmode = None
     if clip.bmode_region is not None:
         bx, by = clip.bmode_region.box[0] - region[0], clip.bmode_region.box[1] - region[1]
