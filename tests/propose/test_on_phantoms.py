@@ -135,14 +135,17 @@ def test_rois_carried_to_sweeps_land_on_the_lesion(tmp_path: Path) -> None:
         template = loop_template(loop, rois_from_label_mask(lesion.astype(np.uint8), reference_frame=frame),
                                  dynamic_range_db=ph.dynamic_range_db)
     start = np.array([np.nonzero(lesion)[1].mean(), np.nonzero(lesion)[0].mean()])
+    errors = []
     for path, truth in zip(exam.dicoms[1:], exam.truth_data["clips"][1:], strict=True):
         with open_clip(path) as sweep:
             carried = carry_rois(template, sweep, dynamic_range_db=ph.dynamic_range_db)
         there = true_mask(truth, "lesion", carried.frame)
         expected = np.array([np.nonzero(there)[1].mean(), np.nonzero(there)[0].mean()])
-        assert np.hypot(*(start + np.array(carried.offset_px) - expected)) <= 3.0
+        errors.append(float(np.hypot(*(start + np.array(carried.offset_px) - expected))))
         assert {roi["source"] for roi in carried.document["rois"]} == {"proposed"}
         assert carried.document["reference_frame"] == carried.frame
+    # issue 24's bounds: the true lesion centre within 3 px (median), 6 px at worst
+    assert np.median(errors) <= 3.0 and max(errors) <= 6.0, errors
 
 
 def test_the_command_line_writes_the_proposal_and_refuses_cleanly(clips: dict[str, Simulated], tmp_path: Path,
