@@ -237,10 +237,10 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
     starts = place_clips(clips, offsets)
     injection_s, agent = _injection(clips, offsets, injection)
     order = sorted(range(len(clips)), key=starts.__getitem__)
-    check_injection_time(injection_s, max(start + clip.duration_s for start, clip in zip(starts, clips, strict=True)))
     frames = sum(clip.n_frames for clip in clips)
-    if frames < MIN_FRAMES:
+    if frames < MIN_FRAMES:  # before the injection check: a single frame has no time for an injection to precede
         raise AnalysisError(f"{frames} frame(s) is too few for a time–intensity analysis; a CEUS cine loop is needed")
+    check_injection_time(injection_s, max(start + clip.duration_s for start, clip in zip(starts, clips, strict=True)))
     opts = replace(opts, injection_time_s=injection_s)
     total, done = frames, 0
     measured = []

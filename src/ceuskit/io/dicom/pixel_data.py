@@ -241,7 +241,8 @@ def _locate_frames(fh: BinaryIO, ds: Dataset, fmt: PixelFormat, value_offset: in
     needed = fmt.n_frames * fmt.frame_bytes
     if length < needed:
         raise ClipError(f"{source}: Number of Frames is {fmt.n_frames} but the pixel data holds only "
-                        f"{length // fmt.frame_bytes} frame(s) ({length} of {needed} bytes); the header is wrong")
+                        f"{length // fmt.frame_bytes} frame(s) ({length} of {needed} bytes); the header is wrong: "
+                        "export the clip again from the scanner or PACS")
     if value_offset + needed > file_size:
         raise ClipError(f"{source}: the file is truncated: it ends inside frame "
                         f"{(file_size - value_offset) // fmt.frame_bytes} of {fmt.n_frames}; "
