@@ -7,9 +7,10 @@
 3. A window around the click (:data:`WINDOW_HALF_PX` each way, inside the CEUS region) is cut from every kept
    frame at its tracked position (edges repeated where breathing carried it out of the image, counted in
    ``coverage``) and kept as a small grey clip: its frames are the tissue standing still.
-4. From that clip (read at about 4 frames/s, 2 after the first minute: :mod:`~ceuskit.propose.thinning`): mean linear power per time bin of ``bin_s`` seconds (``phase_db``: speckle averaged out,
-   every phase of the bolus kept), and the per-pixel parametric maps of :func:`ceuskit.maps.parametric_maps`
-   (arrival time, time to peak, peak enhancement).  On a dual display the B-mode half's mean grey over the same
+4. From that clip (read at about 4 frames/s, :mod:`~ceuskit.propose.thinning`): mean linear power per time bin
+   of ``bin_s`` seconds (``phase_db``: speckle averaged out, every phase of the bolus kept), and the per-pixel
+   parametric maps of :func:`ceuskit.maps.parametric_maps` (arrival time on linear power, time to peak, peak
+   enhancement).  On a dual display the B-mode half's mean grey over the same
    tracked window (``bmode_grey``).
 """
 
