@@ -67,6 +67,21 @@ def analyze_reading(walk: Any, text: str, done: Any, new: set[Path]) -> None:
     assert f"late: {pattern['late']}" in done.stdout  # the printed reading, in words
 
 
+def curves_read(walk: Any, text: str, done: Any, new: set[Path]) -> None:
+    """A simulated curve table is read "the same" as a clip: each lesion's onset within 1.0 s of the
+    noise-free curve's dB 5 % point (issue 18's bound), as the simulation's truth.json beside the table states."""
+    out, table = _option(text, "--out"), walk.ws / text.split()[2]
+    truth = next((json.loads((p / "truth.json").read_text()) for p in table.parents if (p / "truth.json").is_file()),
+                 {})
+    if not out or truth.get("generator") != "ceuskit.simulate.curve_cases":
+        return
+    onsets = truth["onset_s"]
+    for lesion in json.loads((walk.ws / out / "analysis.json").read_text())["lesions"]:
+        roi = lesion["roi"]  # QLAB numbers the ROIs ("ROI n") in the order the simulation wrote them
+        expected = onsets[roi] if roi in onsets else list(onsets.values())[int(roi.split()[-1]) - 1]
+        assert abs(lesion["arterial_phase"]["onset_s"] - expected) <= 1.0, (roi, onsets)
+
+
 def maps_written(walk: Any, text: str, done: Any, new: set[Path]) -> None:
     """"Writes maps.npz (NaN outside), one NIfTI file per map and PNG overlays"."""
     out = walk.ws / str(_option(text, "--out"))
@@ -189,7 +204,8 @@ def pushed(walk: Any, text: str, done: Any, new: set[Path]) -> None:
 
 def simulated(walk: Any, text: str, done: Any, new: set[Path]) -> None:
     """Each phantom is a DICOM file with an ROI file and a ground-truth JSON; --list-* lists; --examination
-    prints the `ceuskit analyze … --injection-time auto` command; --cohort writes manifest.csv."""
+    prints the `ceuskit analyze … --injection-time auto` command; --cohort writes manifest.csv; --curves writes
+    a curve case's tables (each layout) and its truth."""
     out = walk.ws / text.split()[2]
     if "--list-" in text:
         assert len(done.stdout.splitlines()) >= 3
@@ -198,6 +214,11 @@ def simulated(walk: Any, text: str, done: Any, new: set[Path]) -> None:
             assert len(list(csv.DictReader(fh))) == int(str(_option(text, "--cohort")))
     elif "--examination" in text:
         assert "ceuskit analyze" in done.stdout and "--injection-time auto" in done.stdout
+    elif "--curves" in text:  # the tables in each layout, their truth; the wide CSV has a column per ROI
+        rois = set(json.loads((out / "truth.json").read_text())["onset_s"])
+        with (out / "curves.csv").open() as fh:
+            assert set(next(csv.reader(fh))) == {"time_s", *rois}
+        assert all((out / f).exists() for f in ("curves.xlsx", "qlab_export.txt", "tics", "quantus"))
     else:
         assert {p.name for p in new} >= {"phantom.dcm", "phantom.roi.json", "phantom.truth.json"}
 
@@ -224,6 +245,7 @@ CLAIMS: list[tuple[str, Callable[[Any, str, Any, set[Path]], None]]] = [
     (r"^ceuskit --version$", version),
     (r"^ceuskit analyze clip\.dcm --roi rois\.json ", analyze_reading),
     (r"^ceuskit analyze ", analyze_outputs),
+    (r"^ceuskit analyze ", curves_read),
     (r"^ceuskit map ", maps_written),
     (r"^ceuskit study run\b", second_run_is_up_to_date),
     (r"^ceuskit study export\b", export_rows),

@@ -15,6 +15,8 @@ RUNS = {  # arguments after OUT_DIR, and the files the run writes
                     ["exam_loop.dcm", "exam_loop.roi.json", "exam_sweep1.dcm", "exam_sweep1.roi.json",
                      "exam.truth.json"]),
     "cohort": (["--cohort", "1"], ["manifest.csv", "reads.csv", "truth.json", "clips/P001_L1.dcm"]),
+    "curves": (["--curves", "real-like-slow"], ["curves.csv", "curves.xlsx", "qlab_export.txt", "truth.json",
+                                                "tics/lesion.csv"]),
 }
 
 

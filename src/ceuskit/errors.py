@@ -10,6 +10,7 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
      │    ├── ClipError        unreadable, truncated or foreign clip file; absurd frame timing
      │    │    └── TimingError  the file states no usable frame timing (give --fps)
      │    ├── RoiError         malformed ROI file, ROI outside the image or degenerate
+     │    ├── CurveError       a curve table of unknown layout, without time column, units or roles
  │    ├── UntimedClipError a clip of an examination states no acquisition time and was given no offset
      │    └── ManifestError    bad study manifest row (names the line)
      ├── FitError              a fit that cannot even be attempted (too few samples)
@@ -32,6 +33,7 @@ __all__ = [
     "CeusError",
     "ClipError",
     "ConflictError",
+    "CurveError",
     "FitError",
     "ForbiddenError",
     "InputError",
@@ -66,6 +68,11 @@ class TimingError(ClipError):
 
 class RoiError(InputError):
     """An ROI file is malformed, or an ROI lies outside the image or encloses no pixel."""
+
+
+class CurveError(InputError):
+    """A table of time–intensity curves cannot be read: unknown layout, no time column, intensities whose
+    units are not stated (``--units``) or min–max normalised, ROIs whose roles cannot be told (``--column``)."""
 
 
 class UntimedClipError(InputError):

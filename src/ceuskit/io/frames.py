@@ -23,7 +23,7 @@ from typing import IO
 import numpy as np
 
 from ceuskit.errors import ClipError, TimingError
-from ceuskit.io.clip import Clip, one_line
+from ceuskit.io.clip import Box, Clip, crop_box, one_line
 from ceuskit.io.layout import resolve_layout
 
 __all__ = ["ArrayFrames", "ImageFrames", "natural_key", "read_folder", "read_npy", "read_npz"]
@@ -72,9 +72,10 @@ class ImageFrames:
                             f"frame's {self._shape[1]}×{self._shape[0]} px")
         return pixels
 
-    def iterate(self, start: int, stop: int) -> Iterator[np.ndarray]:
+    def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
+        """Frames ``start … stop-1`` in order, cut to ``box`` when given."""
         for index in range(start, stop):
-            yield self.read(index)
+            yield crop_box(self.read(index), box)
 
     def close(self) -> None:
         """Nothing stays open between reads."""
@@ -111,9 +112,13 @@ class ArrayFrames:
     def read(self, index: int) -> np.ndarray:
         return np.asarray(self._array[index])
 
-    def iterate(self, start: int, stop: int) -> Iterator[np.ndarray]:
+    def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
+        """Frames ``start … stop-1`` in order, cut to ``box`` when given (only that part is read)."""
         for index in range(start, stop):
-            yield np.asarray(self._array[index])
+            if box is None:
+                yield np.asarray(self._array[index])
+            else:
+                yield np.asarray(self._array[index, box[1]:box[3], box[0]:box[2]])
 
     def close(self) -> None:
         """Drop the array; the mapping closes once no frame handed out refers to it."""

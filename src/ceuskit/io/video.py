@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from ceuskit.errors import ClipError
-from ceuskit.io.clip import Clip
+from ceuskit.io.clip import Box, Clip, crop_box
 from ceuskit.io.layout import resolve_layout
 
 __all__ = ["VideoFrames", "is_video", "read_video"]
@@ -142,10 +142,10 @@ class VideoFrames:
         raise ClipError(f"{self._path}: frame {index} cannot be decoded (the decoder skipped it); "
                         "the video is corrupt")
 
-    def iterate(self, start: int, stop: int) -> Iterator[np.ndarray]:
-        """Frames ``start … stop-1`` in order (one running decoder)."""
+    def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
+        """Frames ``start … stop-1`` in order (one running decoder), cut to ``box`` when given."""
         for index in range(start, stop):
-            yield self.read(index)
+            yield crop_box(self.read(index), box)
 
     def close(self) -> None:
         if self._container is not None:

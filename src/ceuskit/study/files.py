@@ -2,7 +2,9 @@
 
 The ``clip`` and ``roi`` cells may list an examination's files separated by ``;`` (a continuous loop, then
 late-phase sweeps), in the same order (an ROI entry may be a click, ``click:X,Y[@FRAME]``, or ``carry``:
-:mod:`~ceuskit.study.proposed`); an optional ``clip_offset_s`` cell lists, the same way, an explicit
+:mod:`~ceuskit.study.proposed`); a ``clip`` cell may instead name one curve table (its ``roi`` cell
+empty, ``curve_units``, ``curve_time_column`` and ``curve_columns`` cells as ``ceuskit analyze CURVES``'s
+options); an optional ``clip_offset_s`` cell lists, the same way, an explicit
 start for clips whose files state no acquisition time (empty entries: by acquisition time).  Paths are
 relative to the manifest.  Every problem is a :class:`~ceuskit.errors.ManifestError` naming the line.
 """
@@ -20,7 +22,12 @@ from ceuskit.io.dicom import read_header_summary
 from ceuskit.store import ClipInput
 from ceuskit.study.proposed import CARRY, carried_document, expand_cells, is_click, proposed_document
 
-__all__ = ["clip_header_summary", "injection_from_clips", "roi_document", "row_clips", "split_cell"]
+__all__ = ["CURVE_COLUMNS", "clip_header_summary", "curve_document", "injection_from_clips", "roi_document",
+           "row_clips", "split_cell"]
+
+CURVE_COLUMNS = ("curve_units", "curve_time_column", "curve_columns")
+"""Manifest cells for a ``clip`` that names a curve table: ``--units``, ``--time-column`` and ``--column``
+(``lesion=NAME;parenchyma=NAME``) of ``ceuskit analyze CURVES``."""
 
 
 def clip_header_summary(path: Path) -> dict[str, Any]:
@@ -152,6 +159,56 @@ def _one_clip(line: int, clip_cell: str, roi_cell: str, base: Path, roi_name: st
                      mtime_ns=None if clip_path.is_dir() else stat.st_mtime_ns, header=header, offset_s=offset)
 
 
+def curve_document(table: Any, *, units: str | None, time_column: str | None,
+                   columns: list[tuple[str, str]] | None) -> dict[str, Any]:
+    """The ROI document stored for a lesion read from a curve table: its curves as ROIs (shape "curve") and,
+    under ``curves``, the options that read it again (:func:`ceuskit.curve_analysis.analyze_curves`)."""
+    return {"reference_frame": 0, "units": "px",
+            "rois": [{"name": name, "role": table.roles[name], "shape": "curve"} for name in table.names],
+            "curves": {"units": units, "time_column": time_column,
+                       "columns": None if not columns else [list(pair) for pair in columns]}}
+
+
+def _curve_clip(line: int, row: dict[str, str], base: Path, roi_name: str | None) -> ClipInput | None:
+    """The ClipInput of a row whose ``clip`` names a curve table (its ``roi`` cell empty), else None."""
+    from ceuskit.io.clip import source_sha256
+    from ceuskit.io.curves import is_curve_file, read_curves
+
+    cell = row["clip"].strip()
+    try:
+        path = (base / cell).resolve()
+        curves = ";" not in cell and path.exists() and is_curve_file(path)
+    except (OSError, ValueError):
+        return None
+    if not curves:
+        if any(row.get(column) for column in CURVE_COLUMNS):
+            raise ManifestError(f"line {line}: {', '.join(CURVE_COLUMNS)} are for a clip cell naming one curve "
+                                "table (.csv, .tsv, .txt, .xlsx or a folder of them)")
+        return None
+    if row.get("roi"):
+        raise ManifestError(f"line {line}: a curve table needs no roi file; leave the roi cell empty")
+    columns = []
+    for entry in split_cell(line, "curve_columns", row["curve_columns"]) if row.get("curve_columns") else []:
+        role, sep, name = entry.partition("=")
+        if not sep or role.strip() not in ("lesion", "parenchyma") or not name.strip():
+            raise ManifestError(f"line {line}: curve_columns {entry!r} must be ROLE=NAME, ROLE lesion or parenchyma")
+        columns.append((role.strip(), name.strip()))
+    units, time_column = row.get("curve_units") or None, row.get("curve_time_column") or None
+    try:
+        table = read_curves(path, time_column=time_column, columns=columns or None, units=units)
+    except CeusError as exc:
+        raise ManifestError(f"line {line}: {str(exc).splitlines()[0]}") from None  # it names the file
+    lesions = [name for name in table.names if table.roles[name] == "lesion"]
+    if roi_name is not None and roi_name not in lesions:
+        raise ManifestError(f"line {line}: roi_name {roi_name!r} is not a lesion curve of {cell} (lesion curves: "
+                            f"{', '.join(lesions)})")
+    stat = path.stat()
+    return ClipInput(path=str(path), sha256=source_sha256(path),
+                     rois=curve_document(table, units=units, time_column=time_column, columns=columns or None),
+                     size_bytes=None if path.is_dir() else stat.st_size,
+                     mtime_ns=None if path.is_dir() else stat.st_mtime_ns, header=clip_header_summary(path))
+
+
 def row_clips(line: int, row: dict[str, str], base: Path, *, roi_name: str | None, pacs: Any = None
               ) -> list[ClipInput]:
     """The clips of a manifest row (its ``clip``, ``roi`` and ``clip_offset_s`` cells), in the listed order.
@@ -162,6 +219,11 @@ def row_clips(line: int, row: dict[str, str], base: Path, *, roi_name: str | Non
         Naming the line: lists of different lengths, an empty entry, a clip listed twice, a file not found,
         a bad ROI document, a bad offset.
     """
+    curve = _curve_clip(line, row, base, roi_name)
+    if curve is not None:
+        return [curve]
+    if not row.get("roi"):
+        raise ManifestError(f"line {line}: roi is empty")
     clips = split_cell(line, "clip", row["clip"])
     rois = expand_cells(line, split_cell(line, "roi", row["roi"]), len(clips))
     if len(clips) != len(rois):

@@ -19,7 +19,7 @@ from typing import Any
 from ceuskit import stats
 from ceuskit.errors import InputError, ManifestError
 from ceuskit.store import ClipInput, LesionInput, ReadInput, Store, import_lesions, record_reads
-from ceuskit.study.files import clip_header_summary, injection_from_clips, row_clips
+from ceuskit.study.files import CURVE_COLUMNS, clip_header_summary, injection_from_clips, row_clips
 from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 
 __all__ = [
@@ -38,7 +38,8 @@ __all__ = [
 
 REQUIRED_COLUMNS = ("patient_id", "lesion_id", "clip", "roi", "ki67")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + ("primary_site", "who_grade", "injection_time_s", "dynamic_range_db", "size_mm",
-                                    "roi_name", "reader", "arterial", "washout", "late", "clip_offset_s")
+                                    "roi_name", "reader", "arterial", "washout", "late", "clip_offset_s",
+                                    *CURVE_COLUMNS)
 READ_COLUMNS = ("patient_id", "lesion_id", "reader", "arterial", "washout", "late")
 ENHANCEMENT_LABELS = ("hypo", "iso", "hyper")
 WASHOUT_LABELS = {"early": "early", "late": "late", "none": "none", "no": "none", "false": "none", "0": "none",
@@ -177,7 +178,7 @@ def read_manifest(path: str | Path, *, deidentify: bool = False, study: str = "d
 
 def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[str, str], int], *,
                   deidentify: bool, study: str, pacs: Any = None) -> LesionInput:
-    for column in ("patient_id", "lesion_id", "clip", "roi"):
+    for column in ("patient_id", "lesion_id", "clip"):  # roi: empty for a curve table (checked with the clip)
         if not row.get(column):
             raise ManifestError(f"line {line}: {column} is empty")
     key = (row["patient_id"], row["lesion_id"])

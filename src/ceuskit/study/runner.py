@@ -132,7 +132,8 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
         drawn on it), ``offset_s`` (explicit start or None)), ``roi_name``, ``parameters``
         (``injection_time_s``, ``dynamic_range_db``, ``model``, ``motion``, ``fps``, optionally ``kinetics``).
         The stored document is analysis.json plus ``curves`` (TICs, fits and relative dB, thinned) for
-        the report's per-lesion panels.
+        the report's per-lesion panels. A lesion read from a curve table (its ROI document carries
+        ``curves``: units, time column, columns) is read by :func:`ceuskit.curve_analysis.analyze_curves`.
     analyze : callable, optional
         Replaces :func:`ceuskit.pipeline.analyze` (same signature) for a lesion of one clip; for tests.
     analyze_examination : callable, optional
@@ -152,7 +153,16 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
         if "kinetics" in p:  # given only when not the default
             options["kinetics"] = p["kinetics"]
         clips = task["clips"]
-        if len(clips) > 1:
+        curves = (clips[0].get("rois") or {}).get("curves") if len(clips) == 1 else None
+        if curves is not None:  # a table of curves: the same reading, without frames
+            from ceuskit.curve_analysis import analyze_curves
+
+            columns = [tuple(pair) for pair in curves.get("columns") or []]
+            result = analyze_curves(clips[0]["path"], injection_time_s=options["injection_time_s"],
+                                    dynamic_range_db=options["dynamic_range_db"], model=options["model"],
+                                    units=curves.get("units"), time_column=curves.get("time_column"),
+                                    columns=columns or None, kinetics=options.get("kinetics", "auto"))
+        elif len(clips) > 1:
             offsets = [clip["offset_s"] for clip in clips]
             result = (analyze_examination or _pipeline("analyze_examination"))(
                 [clip["path"] for clip in clips], [clip["rois"] for clip in clips],

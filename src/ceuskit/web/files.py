@@ -15,9 +15,11 @@ from threading import Lock
 from ceuskit.errors import InputError
 from ceuskit.io.clip import Clip
 
-__all__ = ["ClipCache", "PathRefused", "clip_kind", "inside", "safe_name"]
+__all__ = ["ClipCache", "PathRefused", "clip_kind", "inside", "safe_name", "upload_kind"]
 
 CLIP_SUFFIXES = (".dcm", ".dicom", ".mp4", ".avi", ".mov", ".mkv", ".npy", ".npz")
+CURVE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
+"""Tables of time–intensity curves (:mod:`ceuskit.io.curves`), read without a viewer."""
 
 
 class PathRefused(InputError):
@@ -51,6 +53,22 @@ def clip_kind(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "video"
     return None
+
+
+def upload_kind(head: bytes, filename: str) -> str | None:
+    """"dicom" or "video" (:func:`clip_kind`), or "curves" for a curve table named .csv/.tsv/.txt/.xlsx whose
+    first bytes are text (UTF-8 or UTF-16, as QLAB writes it) or an XLSX (zip) archive; else None."""
+    kind = clip_kind(head)
+    if kind is not None:
+        return kind
+    if Path(filename).suffix.lower() not in CURVE_SUFFIXES:
+        return None
+    if Path(filename).suffix.lower() == ".xlsx":
+        return "curves" if head.startswith(b"PK\x03\x04") else None
+    wide = head.startswith((b"\xff\xfe", b"\xfe\xff"))  # a character cut off at the end is not the file's fault
+    text = head[:len(head) // 2 * 2].decode("utf-16", errors="ignore") if wide else head.decode("utf-8", errors="ignore")
+    printable = all(ch.isprintable() or ch in "\t\r\n" for ch in text)
+    return "curves" if text and printable and any(sep in text for sep in ("\t", ",", ";")) else None
 
 
 def unique_path(folder: Path, name: str) -> Path:

@@ -38,7 +38,8 @@ def lesion(lesion_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
     from ceuskit import store as st
 
     found = st.get_lesion(ctx.db, lesion_id)
-    found["timeline"] = timeline(ctx, found["clips"])
+    curves = (found.get("rois") or {}).get("curves") is not None  # a table of curves: no frames to place
+    found["timeline"] = None if curves else timeline(ctx, found["clips"])
     found["clip"] = ctx.public_clip(found.get("clip"))
     found["clips"] = [{**(ctx.public_clip(clip) or {}), "position": clip["position"], "offset_s": clip["offset_s"],
                        "rois": clip["rois"]} for clip in found["clips"]]
@@ -104,6 +105,8 @@ def make_map(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> di
     from ceuskit.roi import parse_rois
 
     found = st.get_lesion(ctx.db, lesion_id)
+    if (found.get("rois") or {}).get("curves") is not None:
+        raise HTTPException(409, "a table of curves has no images to map")
     path = ctx.clip_path(found["clip"]["path"])
     target = _map_file(ctx, lesion_id, found["rois_sha256"])
     record_event(ctx.db, principal.username, "map", target=f"lesion:{lesion_id}", address=client_address(request))

@@ -34,6 +34,8 @@ class NewLesion(BaseModel):
     ki67_percent: float | None = Field(default=None, ge=0, le=100)
     injection_time_s: float = Field(default=0.0, ge=-MAX_INJECTION_LEAD_S)
     primary_site: str | None = Field(default=None, max_length=64)
+    units: str | None = Field(default=None, pattern=r"^(grey|power|db)$",
+                              description="A curve table's intensities (grey, power or db; default: as it says).")
 
 
 @router.get("/api/studies")
@@ -126,11 +128,14 @@ def study_report(study_id: int, principal: Admin, request: Request, ctx: Ctx, fo
 
 @router.post("/api/studies/{study_id}/lesions", status_code=201)
 def new_lesion(study_id: int, body: NewLesion, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """Add a lesion from a clip of the data folder (its ROIs are drawn afterwards)."""
+    """Add a lesion from a clip of the data folder (its ROIs are drawn afterwards), or from a table of curves
+    (its curves are its ROIs; ``units`` says what its intensities are when the file does not)."""
     from ceuskit import store as st
     from ceuskit.io.clip import source_sha256
+    from ceuskit.io.curves import is_curve_file, read_curves
     from ceuskit.stats import who_grade
     from ceuskit.study import clip_header_summary
+    from ceuskit.study.files import curve_document
 
     found = st.get_study(ctx.db, study_id)
     path = inside(ctx.data_dir, body.clip)
@@ -139,11 +144,15 @@ def new_lesion(study_id: int, body: NewLesion, principal: Admin, request: Reques
     if any(p["patient"] == body.patient and any(le["lesion"] == body.lesion for le in p["lesions"])
            for p in found["patients"]):
         raise HTTPException(409, "this patient already has a lesion with that name; choose another name")
-    ctx.clips.get(path)  # readable, or a one-line ClipError
+    rois: dict[str, Any] = {"reference_frame": 0, "units": "px", "rois": []}
+    if is_curve_file(path):  # a table of curves: its curves are the ROIs, read without a viewer
+        rois = curve_document(read_curves(path, units=body.units), units=body.units, time_column=None, columns=None)
+    else:
+        ctx.clips.get(path)  # readable, or a one-line ClipError
     stat = path.stat()
     grade = who_grade(body.ki67_percent)
     row = st.LesionInput(patient=body.patient, lesion=body.lesion, clip_path=str(path),
-                         clip_sha256=source_sha256(path), rois={"reference_frame": 0, "units": "px", "rois": []},
+                         clip_sha256=source_sha256(path), rois=rois,
                          clip_size_bytes=stat.st_size, clip_mtime_ns=stat.st_mtime_ns,
                          clip_header=clip_header_summary(path), ki67_percent=body.ki67_percent,
                          who_grade=grade, who_grade_source=None if grade is None else "ki67",

@@ -24,7 +24,7 @@ from pydicom.pixels.utils import as_pixel_options
 from pydicom.uid import JPEGBaseline8Bit, JPEGExtended12Bit
 
 from ceuskit.errors import ClipError
-from ceuskit.io.clip import one_line
+from ceuskit.io.clip import Box, crop_box, one_line
 from ceuskit.io.dicom.encoding import PixelFormat
 from ceuskit.io.dicom.pixel_data import PixelData
 
@@ -87,52 +87,66 @@ class DicomFrames:
         ClipError
             The frame is truncated or cannot be decoded, or decodes to another size than the header states.
         """
-        try:
-            pixels = self._decode(index)
-        except ClipError:
-            raise
-        except Exception as exc:  # decoder plugins raise many kinds for corrupt data
-            raise ClipError(f"{self._source}: frame {index} cannot be decoded ({one_line(exc)})") from exc
-        return self._finish(pixels, index)
+        return self._read(index, None)
 
-    def iterate(self, start: int, stop: int) -> Iterator[np.ndarray]:
+    def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
         """Decode frames ``start … stop-1`` in order.
 
         Parameters
         ----------
         start, stop : int
             First frame and one past the last.
+        box : (x0, y0, x1, y1), optional
+            Hand out only this part of each frame (a JPEG frame is then converted to an array only there,
+            which saves a third of the cost of reading it).
 
         Yields
         ------
         numpy.ndarray
-            Each frame as :meth:`read` gives it.
+            Each frame as :meth:`read` gives it, cut to ``box`` when given.
+
+        Raises
+        ------
+        ClipError
+            As :meth:`read`.
         """
         for index in range(start, stop):
-            yield self.read(index)
+            yield self._read(index, box)
+
+    def _read(self, index: int, box: Box | None) -> np.ndarray:
+        try:
+            pixels, cut = self._decode(index, box)
+        except ClipError:
+            raise
+        except Exception as exc:  # decoder plugins raise many kinds for corrupt data
+            raise ClipError(f"{self._source}: frame {index} cannot be decoded ({one_line(exc)})") from exc
+        if cut:
+            return self._finish(pixels, index, box)
+        return crop_box(self._finish(pixels, index, None), box)
 
     def close(self) -> None:
         """Close the file."""
         self._fh.close()
 
     # ---------------------------------------------------------------------------------------------------
-    def _decode(self, index: int) -> np.ndarray:
+    def _decode(self, index: int, box: Box | None) -> tuple[np.ndarray, bool]:
+        """The frame's stored pixels, and whether they were already cut to ``box``."""
         fmt = self._fmt
         if self._frames is None:
             if self._own_native:
-                return self._native(index)
+                return self._native(index), False
             self._fh.seek(self._value_offset)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return self._decoder.as_array(self._fh, index=index, validate=False, **self._options)[0]
+                return self._decoder.as_array(self._fh, index=index, validate=False, **self._options)[0], False
         data = b"".join(self._read_at(offset, length) for offset, length in self._frames[index])
         if self._pillow:
-            pixels = _pillow_jpeg(data, fmt)
-            if pixels is not None:
-                return pixels
+            decoded = _pillow_jpeg(data, fmt, box)
+            if decoded is not None:
+                return decoded
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return self._decoder.as_array(encapsulate([data]), index=0, validate=False, **self._options)[0]
+            return self._decoder.as_array(encapsulate([data]), index=0, validate=False, **self._options)[0], False
 
     def _read_at(self, offset: int, length: int) -> bytes:
         self._fh.seek(offset)
@@ -160,7 +174,8 @@ class DicomFrames:
             pixels = pixels & np.asarray((1 << fmt.bits_stored) - 1, dtype=pixels.dtype)
         return pixels
 
-    def _finish(self, pixels: np.ndarray, index: int) -> np.ndarray:
+    def _finish(self, pixels: np.ndarray, index: int, box: Box | None) -> np.ndarray:
+        """Palette and MONOCHROME1 applied, the size checked (against ``box`` where the pixels were cut)."""
         fmt = self._fmt
         if self._lut is not None:
             if pixels.ndim != 2:
@@ -169,17 +184,19 @@ class DicomFrames:
             pixels = self._lut[(indices - self._lut_first) if self._lut_first else indices]
         elif fmt.photometric == "MONOCHROME1":
             pixels = np.asarray((1 << fmt.bits_stored) - 1, dtype=pixels.dtype) - pixels
-        expected = (fmt.rows, fmt.columns) if pixels.ndim == 2 else (fmt.rows, fmt.columns, 3)
+        rows, columns = (fmt.rows, fmt.columns) if box is None else (box[3] - box[1], box[2] - box[0])
+        expected = (rows, columns) if pixels.ndim == 2 else (rows, columns, 3)
         if pixels.shape != expected:
             raise ClipError(f"{self._source}: frame {index} decodes to shape {pixels.shape}, not the "
                             f"{fmt.columns}×{fmt.rows} px the header states")
         return pixels
 
 
-def _pillow_jpeg(data: bytes, fmt: PixelFormat) -> np.ndarray | None:
+def _pillow_jpeg(data: bytes, fmt: PixelFormat, box: Box | None = None) -> tuple[np.ndarray, bool] | None:
     """Decode an 8-bit JPEG frame with Pillow, making pydicom's colour decisions; None if Pillow cannot.
 
-    For 3 samples the JPEG is YCbCr unless the DICOM header says RGB and the codestream has no JFIF or
+    With ``box`` inside the frame only that part becomes an array (converting Pillow's image costs as much
+    as a third of decoding it); the flag says whether the pixels were cut to it. For 3 samples the JPEG is YCbCr unless the DICOM header says RGB and the codestream has no JFIF or
     Adobe marker and no "RGB" component ids (then the samples are kept as stored, as pydicom does);
     libjpeg converts YCbCr to RGB itself.
     """
@@ -195,11 +212,13 @@ def _pillow_jpeg(data: bytes, fmt: PixelFormat) -> np.ndarray | None:
                 image.draft("YCbCr", image.size)
         elif image.mode != "L":
             return None
-        pixels = np.asarray(image)
+        if image.size != (fmt.columns, fmt.rows):
+            return None
+        cut = box is not None and 0 <= box[0] < box[2] <= fmt.columns and 0 <= box[1] < box[3] <= fmt.rows
+        pixels = np.asarray(image.crop(box) if cut else image)
     except (OSError, ValueError, SyntaxError):
         return None
-    expected = (fmt.rows, fmt.columns) if fmt.samples == 1 else (fmt.rows, fmt.columns, 3)
-    return pixels if pixels.shape == expected else None
+    return pixels, cut
 
 
 def _palette_table(ds: Dataset, fmt: PixelFormat, source: str) -> tuple[np.ndarray, int]:

@@ -7,6 +7,8 @@ burned-in overlays and off-map colours are simply left out instead of pulling th
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit
 from scipy import fft
@@ -20,14 +22,17 @@ MIN_OVERLAP = 0.5
 CHUNK = 64
 """Frames per FFT batch (bounds the temporary spectra's memory)."""
 
+WORKERS = min(os.cpu_count() or 1, 2)
+"""Threads sharing each batch of FFTs (the batch's frames are independent: the result does not depend on it)."""
+
 
 def _spectra(stack: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    return fft.rfft2(stack, s=shape, axes=(-2, -1))
+    return fft.rfft2(stack, s=shape, axes=(-2, -1), workers=WORKERS)
 
 
 def _correlate(template_spectrum: np.ndarray, image_spectrum: np.ndarray, shape: tuple[int, int],
                out_shape: tuple[int, int]) -> np.ndarray:
-    full = fft.irfft2(np.conj(template_spectrum) * image_spectrum, s=shape, axes=(-2, -1))
+    full = fft.irfft2(np.conj(template_spectrum) * image_spectrum, s=shape, axes=(-2, -1), workers=WORKERS)
     return full[..., :out_shape[0], :out_shape[1]]
 
 

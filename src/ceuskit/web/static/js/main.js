@@ -39,7 +39,8 @@ function onKey(event) {
     s: () => openAddClip().catch((e) => status(e.message)),
   };
   const action = keys[event.key] || keys[event.key.toLowerCase()];
-  if (action && (view.clip || event.key === "?" || event.key.toLowerCase() === "n")) { event.preventDefault(); action(); }
+  const anyLesion = ["?", "n"].includes(event.key.toLowerCase()) || (event.key.toLowerCase() === "a" && view.lesion);
+  if (action && (view.clip || anyLesion)) { event.preventDefault(); action(); }
 }
 
 async function init() {
