@@ -176,7 +176,7 @@ def test_a_manifest_click_cell_stores_the_proposed_rois(clips: dict[str, Simulat
     manifest.write_text("patient_id,lesion_id,clip,roi,ki67,dynamic_range_db\n"
                         f'P1,L1,{sim.path},"click:{x:.1f},{y:.1f}@{frame}",5,{sim.phantom.dynamic_range_db}\n')
     lesions, _ = read_manifest(manifest)
-    document = lesions[0].rois
+    document = lesions[0].clips[0].rois
     assert document["reference_frame"] == frame
     assert {roi["source"] for roi in document["rois"]} == {"proposed"}
     # the study's table says how the analysed ROIs came to be
@@ -205,8 +205,8 @@ def test_one_click_in_a_manifest_reads_a_whole_examination(tmp_path: Path) -> No
                         f'P1,L1,exam/{exam.dicoms[0].name};exam/{exam.dicoms[1].name},"click:{x:.1f},{y:.1f}@{frame}",'
                         "5,auto\n")
     lesion = read_manifest(manifest)[0][0]
-    sweep = lesion.more_clips[0].rois
-    assert {roi["source"] for roi in lesion.rois["rois"]} == {"proposed"}
+    sweep = lesion.clips[1].rois
+    assert {roi["source"] for roi in lesion.clips[0].rois["rois"]} == {"proposed"}
     assert {roi["source"] for roi in sweep["rois"]} == {"proposed"}
     carried = parse_rois(sweep).masks(*true_mask(loop_truth, "lesion", frame).shape)["lesion"]
     truth = exam.truth_data["clips"][1]
