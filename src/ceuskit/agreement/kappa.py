@@ -58,8 +58,10 @@ def _agreement_weights(k: int, weights: str | None) -> np.ndarray:
 
 
 def _kappas(tables: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Cohen's kappa of each k × k table of counts in ``tables`` (shape (..., k, k)); NaN where a rater used
-    a single category."""
+    """Cohen's kappa of each k × k table of counts in ``tables`` (shape (..., k, k)).
+
+    NaN where a rater used a single category.
+    """
     p = tables / tables.sum(axis=(-2, -1), keepdims=True)
     row, col = p.sum(axis=-1), p.sum(axis=-2)
     po = np.sum(w * p, axis=(-2, -1))
@@ -69,7 +71,7 @@ def _kappas(tables: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _percentile_interval(values: np.ndarray, confidence: float) -> list[float] | None:
-    """The central ``confidence`` percentile interval of the finite ``values`` (None without any)."""
+    """Return the central ``confidence`` percentile interval of the finite ``values`` (None without any)."""
     finite = values[np.isfinite(values)]
     if not finite.size:
         return None
