@@ -56,7 +56,7 @@ _EXP_MAX = 700.0  # exp() argument cap: keeps every evaluation finite
 
 # --- numpy definitions ----------------------------------------------------------------------------------------
 def _log_g(model: str, tau: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
-    """ln g(τ) for τ > 0 (garbage elsewhere; callers mask), numpy, broadcasting."""
+    """Return ln g(τ) for τ > 0 (garbage elsewhere; callers mask), numpy, broadcasting."""
     log_tau = np.log(tau)
     if model == "lognormal":
         return -_LOG_SQRT_2PI - np.log(p2) - log_tau - (log_tau - p1) ** 2 / (2.0 * p2 * p2)
@@ -195,6 +195,7 @@ class ModelSpec:
 
     @property
     def shape_params(self) -> tuple[str, str]:
+        """The names of the model's two shape parameters (``params[1]`` and ``params[2]``)."""
         return self.params[1], self.params[2]
 
 
@@ -214,7 +215,10 @@ MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 
 
 def get_model(name: str) -> ModelSpec:
-    """The :class:`ModelSpec` called ``name``; :class:`~ceuskit.errors.InputError` for an unknown name."""
+    """Return the :class:`ModelSpec` called ``name``.
+
+    Raise :class:`~ceuskit.errors.InputError` for an unknown name.
+    """
     try:
         return MODELS[name]
     except (KeyError, TypeError):
@@ -254,7 +258,10 @@ def evaluate(model: str, t: Any, params: Mapping[str, Any], *, baseline: bool = 
 # --- compiled scalar kernels for the fit engine ----------------------------------------------------------------
 @njit(cache=True)
 def log_norm(code: int, p1: float, p2: float) -> float:
-    """The τ-independent part of ln g for model ``code`` (compiled; hoisted out of the per-sample loop)."""
+    """Return the τ-independent part of ln g for model ``code``.
+
+    Compiled; hoisted out of the per-sample loop.
+    """
     if code == 0:  # lognormal: p1 = mu, p2 = sigma
         return -_LOG_SQRT_2PI - math.log(p2)
     if code == 1:  # gamma: p1 = alpha, p2 = beta
