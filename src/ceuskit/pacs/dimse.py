@@ -195,7 +195,7 @@ class DimsePacs:
 
     def instances(self, study_uid: str, series_uid: str | None = None, sop_uid: str | None = None, *,
                   must_exist: bool = True) -> list[InstanceRecord]:
-        """The instances of a study, series or single instance (C-FIND), sorted by series and number.
+        """Return the instances of a study, series or single instance (C-FIND), sorted by series and number.
 
         Raises
         ------
