@@ -100,8 +100,10 @@ def colour_bar_box(ceus_box: Box, rows: int, columns: int) -> Box:
 
 
 def _bar_pixels(table: np.ndarray, box: Box) -> np.ndarray:
-    """(height, width, 3) bar: brightest entry at the top, row ``r`` from the bottom shows entry
-    round(r · 255 / (height − 1))."""
+    """(height, width, 3) bar.
+
+    Brightest entry at the top, row ``r`` from the bottom shows entry round(r · 255 / (height − 1)).
+    """
     x0, y0, x1, y1 = box
     height = y1 - y0
     entries = np.round(np.arange(height)[::-1] * 255.0 / (height - 1)).astype(int)
@@ -208,12 +210,13 @@ class Overlay:
 
     @property
     def static(self) -> bool:
+        """Whether the overlay is the same in every frame (all kinds but the running ``timer``)."""
         return self.kind != "timer"
 
 
 def default_overlays(ceus_box: Box, names: Sequence[str] = ("timer", "mi", "markers", "calliper"), *,
                      seed: int = 0) -> tuple[Overlay, ...]:
-    """A screen's usual annotations inside the CEUS image.
+    """Return a screen's usual annotations inside the CEUS image.
 
     Parameters
     ----------
