@@ -53,7 +53,7 @@ _MESSAGES = ("converged", "too few samples", "no refill (the level does not rise
 
 
 def refill_model(tau_s: np.ndarray, baseline: float, blood_volume: float, beta_per_s: float) -> np.ndarray:
-    """The replenishment model y = b + A·(1 − e^(−β·τ)).
+    """Return the replenishment model y = b + A·(1 − e^(−β·τ)).
 
     Parameters
     ----------
@@ -127,8 +127,10 @@ def _cost(tau: np.ndarray, y: np.ndarray, beta: float, stats: np.ndarray, offset
 @njit(cache=True)
 def _brent(tau: np.ndarray, y: np.ndarray, a: float, b: float, x: float, fx: float, stats: np.ndarray,
            offsets: np.ndarray, linear: np.ndarray) -> float:
-    """Brent's minimisation of the cost over ln β in [a, b] from its best grid point x (Brent, "Algorithms
-    for minimization without derivatives", 1973, ch. 5); returns ln β."""
+    """Minimise the cost over ln β in [a, b] by Brent's method from its best grid point x.
+
+    Brent, "Algorithms for minimization without derivatives", 1973, ch. 5.  Returns ln β.
+    """
     w = v = x
     fw = fv = fx
     d = e = 0.0
@@ -176,7 +178,7 @@ def _brent(tau: np.ndarray, y: np.ndarray, a: float, b: float, x: float, fx: flo
 
 @njit(cache=True)
 def _fit_one(tau: np.ndarray, y: np.ndarray, result: np.ndarray) -> None:
-    """result ← [b, A, β, rss, r², status]."""
+    """Write the fit into ``result`` ← [b, A, β, rss, r², status]."""
     m = tau.size
     result[:] = np.nan
     if m < 4:
@@ -305,7 +307,7 @@ class RefillFit:
 
 def _flatten(taus_s: Sequence[np.ndarray] | np.ndarray, values: Sequence[np.ndarray] | np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The finite samples of every refill one after another, and each refill's offsets into them."""
+    """Return the finite samples of every refill one after another, and each refill's offsets into them."""
     if isinstance(values, np.ndarray) and values.ndim == 2:
         y = np.asarray(values, dtype=float)
         tau = np.broadcast_to(np.asarray(taus_s, dtype=float), y.shape)
