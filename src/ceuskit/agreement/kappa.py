@@ -47,11 +47,13 @@ def _z(confidence: float) -> float:
 def _agreement_weights(k: int, weights: str | None) -> np.ndarray:
     i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     if weights is None:
-        return (i == j).astype(float)
+        identity: np.ndarray = (i == j).astype(float)
+        return identity
     if k < 2:
         return np.ones((k, k))
     if weights == "linear":
-        return 1.0 - np.abs(i - j) / (k - 1)
+        linear: np.ndarray = 1.0 - np.abs(i - j) / (k - 1)
+        return linear
     if weights == "quadratic":
         return 1.0 - (i - j) ** 2 / (k - 1) ** 2
     raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
