@@ -130,7 +130,7 @@ class VideoFrames:
                     continue
                 self._position = found + 1
                 if found == index:
-                    pixels = frame.to_ndarray(format="rgb24")
+                    pixels: np.ndarray = frame.to_ndarray(format="rgb24")
                     self._last = (index, pixels)
                     return pixels
                 if found > index:
