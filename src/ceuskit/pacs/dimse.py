@@ -307,7 +307,8 @@ class DimsePacs:
             if not status:
                 raise TransferBroken("association ended during the retrieve")
             if status.Status not in _PENDING:
-                return status
+                final: Dataset = status
+                return final
         raise TransferBroken("no final retrieve status")
 
     # --------------------------------------------------------------------------------------------- store
