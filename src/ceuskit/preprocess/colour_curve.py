@@ -57,7 +57,8 @@ class ColourCurve:
 def colour_keys(rgb: np.ndarray) -> np.ndarray:
     """24-bit keys ``R | G << 8 | B << 16`` (uint32) of (..., 3) uint8 colours."""
     rgb = np.asarray(rgb, dtype=np.uint32)
-    return rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)
+    packed: np.ndarray = rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)
+    return packed
 
 
 def _spanning_tree(colours: np.ndarray) -> sparse.csr_matrix:

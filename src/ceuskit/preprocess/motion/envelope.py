@@ -92,4 +92,5 @@ def _nearest_on_edges(points: np.ndarray, edges: np.ndarray) -> np.ndarray:
     along = ((points[:, None, :] - start[None]) * direction[None]).sum(axis=2) / length2
     foot = start[None] + np.clip(along, 0.0, 1.0)[..., None] * direction[None]
     best = np.argmin(((foot - points[:, None, :]) ** 2).sum(axis=2), axis=1)
-    return foot[np.arange(points.shape[0]), best]
+    nearest: np.ndarray = foot[np.arange(points.shape[0]), best]
+    return nearest

@@ -23,7 +23,8 @@ def _binned(image: np.ndarray, h: int, w: int) -> np.ndarray:
     (bottom-left + bottom-right) — at a fraction of its cost.
     """
     top = image[0:2 * h:2, 0:2 * w:2] + image[0:2 * h:2, 1:2 * w:2]
-    return top + (image[1:2 * h:2, 0:2 * w:2] + image[1:2 * h:2, 1:2 * w:2])
+    sums: np.ndarray = top + (image[1:2 * h:2, 0:2 * w:2] + image[1:2 * h:2, 1:2 * w:2])
+    return sums
 
 
 def frame_features(crop: np.ndarray, valid: np.ndarray, smoothing_px: float) -> tuple[np.ndarray, np.ndarray]:

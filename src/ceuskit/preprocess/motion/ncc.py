@@ -27,13 +27,15 @@ WORKERS = min(os.cpu_count() or 1, 2)
 
 
 def _spectra(stack: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    return fft.rfft2(stack, s=shape, axes=(-2, -1), workers=WORKERS)
+    spectra: np.ndarray = fft.rfft2(stack, s=shape, axes=(-2, -1), workers=WORKERS)
+    return spectra
 
 
 def _correlate(template_spectrum: np.ndarray, image_spectrum: np.ndarray, shape: tuple[int, int],
                out_shape: tuple[int, int]) -> np.ndarray:
     full = fft.irfft2(np.conj(template_spectrum) * image_spectrum, s=shape, axes=(-2, -1), workers=WORKERS)
-    return full[..., :out_shape[0], :out_shape[1]]
+    valid: np.ndarray = full[..., :out_shape[0], :out_shape[1]]
+    return valid
 
 
 @njit(cache=True)

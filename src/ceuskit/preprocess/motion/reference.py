@@ -26,7 +26,8 @@ def vertex(at: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     peaked = (curvature < 0) & (at >= lower) & (at >= upper)
     with np.errstate(invalid="ignore", divide="ignore"):
         offset = np.where(peaked, 0.5 * (lower - upper) / curvature, 0.0)
-    return np.clip(np.nan_to_num(offset), -0.5, 0.5)
+    vertex: np.ndarray = np.clip(np.nan_to_num(offset), -0.5, 0.5)
+    return vertex
 
 
 def reference_position(times_s: np.ndarray, positions: np.ndarray, keep: np.ndarray, reference: int, *,

@@ -106,7 +106,7 @@ def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: E
     beyond it, and a weak Gaussian pull (width ``radius``) towards its centre.
     """
     r = np.clip(np.nan_to_num(ncc, nan=0.0), 0.0, 0.995)
-    ll = -(0.5 * n_eff.astype(np.float32))[:, None, None] * np.log1p(-r * r)
+    ll: np.ndarray = -(0.5 * n_eff.astype(np.float32))[:, None, None] * np.log1p(-r * r)
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     dy, dx = offsets[:, None] - envelope.centre[0], offsets[None, :] - envelope.centre[1]
     distance = np.hypot(dy, dx)
@@ -115,7 +115,8 @@ def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: E
 
 
 def _path_quality(ncc: np.ndarray, path: np.ndarray) -> np.ndarray:
-    return ncc[np.arange(path.shape[0]), path[:, 0], path[:, 1]]
+    quality: np.ndarray = ncc[np.arange(path.shape[0]), path[:, 0], path[:, 1]]
+    return quality
 
 
 def _arriving(levels: np.ndarray, fraction: float = 0.5) -> np.ndarray:
@@ -136,8 +137,9 @@ def _two_sided(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, opts: TrackingOpti
     if not opts.two_sided:
         return np.zeros(t.size, dtype=bool)
     k = np.arange(t.size)
-    return ((k - lo >= opts.side_min_frames) & (hi - 1 - k >= opts.side_min_frames)
-            & (t - t[lo] >= opts.side_min_s) & (t[hi - 1] - t >= opts.side_min_s))
+    two_sided: np.ndarray = ((k - lo >= opts.side_min_frames) & (hi - 1 - k >= opts.side_min_frames)
+                             & (t - t[lo] >= opts.side_min_s) & (t[hi - 1] - t >= opts.side_min_s))
+    return two_sided
 
 
 def _refined(posterior: ShiftPosterior, ll: np.ndarray, keep: np.ndarray, radius: int, max_spread: float
@@ -160,7 +162,8 @@ def _refined(posterior: ShiftPosterior, ll: np.ndarray, keep: np.ndarray, radius
 
 
 def _fisher(r: np.ndarray) -> np.ndarray:
-    return np.arctanh(np.clip(r, -0.999, 0.999))
+    z: np.ndarray = np.arctanh(np.clip(r, -0.999, 0.999))
+    return z
 
 
 def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radius: int, reference_index: int,
