@@ -205,7 +205,8 @@ def frame_gains(ph: Phantom, t_inj_s: np.ndarray) -> np.ndarray:
     (T,) linear factor (1 without destructions and steps).
     """
     flashes = flash_frames(t_inj_s, ph.destruction_times_s, ph.flash_frames)
-    return _flash_gain(t_inj_s.size, flashes, ph.flash_db) * _step_gain(t_inj_s, ph.level_steps)
+    gain: np.ndarray = _flash_gain(t_inj_s.size, flashes, ph.flash_db) * _step_gain(t_inj_s, ph.level_steps)
+    return gain
 
 
 def kinetics_truth(ph: Phantom, t_inj_s: np.ndarray, weights: Mapping[str, tuple[float, float]]) -> dict[str, Any]:

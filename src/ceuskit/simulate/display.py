@@ -73,7 +73,8 @@ def apply_colour_map(grey_uint8: np.ndarray, name: str) -> np.ndarray:
     """
     if grey_uint8.dtype != np.uint8:
         raise ValueError(f"grey_uint8: expected uint8 grey indices, got {grey_uint8.dtype}")
-    return _table(name)[grey_uint8]
+    rgb: np.ndarray = _table(name)[grey_uint8]
+    return rgb
 
 
 # --- colour bar -------------------------------------------------------------------------------------------

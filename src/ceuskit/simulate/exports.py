@@ -36,7 +36,8 @@ def as_units(power: np.ndarray, units: str, dynamic_range_db: float = 60.0) -> n
     if units == "grey":
         return np.round(power_to_grey(values, dynamic_range_db))
     if units == "db":
-        return 10.0 * np.log10(values)
+        level_db: np.ndarray = 10.0 * np.log10(values)
+        return level_db
     if units == "power":
         return values
     raise InputError(f"units {units!r} is not grey, power or db")

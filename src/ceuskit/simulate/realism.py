@@ -75,7 +75,8 @@ def fill_in_map(ph: Phantom, rho: np.ndarray, t_inj_s: float) -> np.ndarray | fl
     if ph.fill_in_s <= 0:
         return 1.0
     filled_at = ph.fill_in_s + (1.0 - np.minimum(rho, 1.0)) * ph.fill_in_duration_s
-    return (t_inj_s >= filled_at).astype(float)
+    filled: np.ndarray = (t_inj_s >= filled_at).astype(float)
+    return filled
 
 
 def roi_fill_fraction(ph: Phantom, t_inj_s: np.ndarray) -> np.ndarray:
