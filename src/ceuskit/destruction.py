@@ -104,7 +104,7 @@ def _window(t: np.ndarray, d: np.ndarray, lo_s: float, hi_s: float, anchor: int,
 
     The window is widened from ``anchor`` to hold ``minimum`` samples where every ROI is finite.
     """
-    inside = np.flatnonzero((t >= lo_s) & (t < hi_s))
+    inside: np.ndarray = np.flatnonzero((t >= lo_s) & (t < hi_s))
     ok = np.isfinite(d).all(axis=0)
     inside = inside[ok[inside]]
     if inside.size >= minimum:

@@ -117,11 +117,13 @@ def _cost(tau: np.ndarray, y: np.ndarray, beta: float, stats: np.ndarray, offset
     if sgg <= 1e-300 or sgy <= 0.0:
         out[0] = my
         out[1] = 0.0
-        return stats[1]
+        rss_flat: float = stats[1]
+        return rss_flat
     area = sgy / sgg
     out[0] = my - area * mg
     out[1] = area
-    return max(stats[1] - area * sgy, 0.0)
+    rss: float = max(stats[1] - area * sgy, 0.0)
+    return rss
 
 
 @njit(cache=True)
@@ -284,13 +286,15 @@ class RefillFit:
     @property
     def flow(self) -> np.ndarray:
         """A·β, relative blood flow (power/s)."""
-        return self.blood_volume * self.beta_per_s
+        flow: np.ndarray = self.blood_volume * self.beta_per_s
+        return flow
 
     @property
     def refill_90_s(self) -> np.ndarray:
         """Time to refill 90 % of A, ln(10)/β (s)."""
         with np.errstate(divide="ignore"):
-            return np.log(10.0) / self.beta_per_s
+            refill_s: np.ndarray = np.log(10.0) / self.beta_per_s
+            return refill_s
 
     def to_json(self, index: int, destruction_s: float) -> dict[str, Any]:
         """One refill as analysis.json's ``replenishment`` lists it (parameters null without a fit)."""
