@@ -14,7 +14,10 @@ peak**, never by scanning forward from the first frame:
    from the lowest pre-peak level (a low percentile) to the peak, or four times the smoothed curve's noise
    above that level if more — *whose preceding* ``baseline_s`` *seconds lie mostly (80 %) below it too*: a
    short dip inside the rise (an out-of-plane second, dropped frames) is walked past, and a transient
-   earlier in the clip, separated from the rise by a return to baseline, is never reached;
+   earlier in the clip, separated from the rise by a return to baseline, is never reached. Half of them
+   suffice when the curve has been back below the level for half a smoothing window before the candidate:
+   a short excursion of the baseline that returned to it (a tracked ROI crossing onto enhancing tissue for
+   half a second) is not the start of the rise and is not walked back to;
 4. the **baseline** is the median of the smoothed curve over the ``baseline_s`` seconds up to the foot (a
    robust pre-arrival window). It exists only where the curve is *flat* before the rise: at least
    ``min_baseline_s`` of data precede the foot, and over the window the curve climbs less than
@@ -65,7 +68,17 @@ LOW_PERCENTILE = 5.0
 and a few dark frames do not set it)."""
 
 BASELINE_SHARE = 0.8
-"""Share of a candidate baseline window that must lie below the foot level (a dip inside the rise does not)."""
+"""Share of a candidate baseline window that must lie below the foot level (a dip inside the rise does not) …"""
+
+EXCURSION_SHARE = 0.5
+"""… or at least this share, when the curve has been back below the level for :data:`RETURN_WINDOWS` before
+the candidate: what lay above it in the window was a short excursion that returned to baseline (a blip; a
+tracked ROI crossing onto enhancing tissue for a moment), not the start of the rise (half: the window's median,
+the baseline, still lies below the level) …"""
+
+RETURN_WINDOWS = 0.5
+"""… for this many smoothing windows (a dip inside the rise, blurred by the smoothing, lies below the level for
+a moment only)."""
 
 WINDOW_CLIMB_SIGMAS = 18.0
 """The 5 % point is read on a local fit over the time the rise takes, at its mean pace (foot to half-way), to
@@ -175,14 +188,28 @@ def _fraction_below(t: np.ndarray, s: np.ndarray, end: int, span_s: float, level
 
 
 @njit(cache=True)
-def _foot(t: np.ndarray, s: np.ndarray, level: float, peak: int, span_s: float) -> int:
-    """Last index ≤ peak at or below ``level`` whose preceding ``span_s`` seconds lie mostly (80 %) below it
-    (−1 if none): where the sustained rise to the peak starts, walking past short dips inside the rise."""
+def _below_for(t: np.ndarray, s: np.ndarray, end: int, level: float) -> float:
+    """How long (s) the curve has lain at or below ``level`` up to index ``end`` (which does)."""
+    start = end
+    while start > 0 and s[start - 1] <= level:
+        start -= 1
+    return t[end] - t[start]
+
+
+@njit(cache=True)
+def _foot(t: np.ndarray, s: np.ndarray, level: float, peak: int, span_s: float, return_s: float) -> int:
+    """Last index ≤ peak at or below ``level`` whose preceding ``span_s`` seconds lie mostly (80 %) below it —
+    or half of them, the curve having been back below the level for ``return_s`` before it — (−1 if none):
+    where the sustained rise to the peak starts, walking past short dips inside the rise but not back past a
+    short excursion of the baseline that returned to it."""
     i = peak
     while i >= 0:
         while i >= 0 and s[i] > level:
             i -= 1
-        if i < 0 or _fraction_below(t, s, i, span_s, level) >= BASELINE_SHARE:
+        if i < 0:
+            return i
+        below = _fraction_below(t, s, i, span_s, level)
+        if below >= BASELINE_SHARE or (below >= EXCURSION_SHARE and _below_for(t, s, i, level) >= return_s):
             return i
         i -= 1
     return -1
@@ -293,7 +320,7 @@ def _one(t: np.ndarray, s: np.ndarray, raw: np.ndarray, lo: int, hi: int, thresh
     d = _db(s, DB_FLOOR * s[peak])  # the display's scale
     low = np.percentile(d[:peak + 1], LOW_PERCENTILE)
     level = low + max(FOOT_FRACTION * threshold * (d[peak] - low), FOOT_SIGMAS * noise_db)
-    foot = _foot(t, d, level, peak, baseline_s)
+    foot = _foot(t, d, level, peak, baseline_s, RETURN_WINDOWS * smoothing_s)
     if foot < 0 or t[foot] - t[0] < min_baseline_s:
         out[5] = 1
         return

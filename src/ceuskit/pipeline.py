@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -24,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from ceuskit import __version__, quality
+from ceuskit._atomic import atomic_folder
+from ceuskit._json import numpy_default
 from ceuskit.errors import AnalysisError, InputError, RoiError
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
@@ -349,14 +348,6 @@ def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOpt
     return columns
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def write_outputs(analysis: Analysis, out_dir: str | Path, *,
                   figures: Mapping[str, Callable[[Path], object]] | None = None) -> Path:
     """Write analysis.json and tic.csv into ``out_dir`` atomically; returns the analysis.json path.
@@ -366,17 +357,12 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, *,
     interrupted or failed run never leaves a partial analysis.json.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".ceuskit-", dir=out))
-    try:
+    with atomic_folder(out, last=("analysis.json",)) as tmp:
         _write_tic_csv(analysis.tic, tmp / "tic.csv")
         for name, draw in (figures or {}).items():
             draw(tmp / name)
-        (tmp / "analysis.json").write_text(json.dumps(analysis.document, indent=2, default=_json_default, allow_nan=False))
-        for name in ("tic.csv", *(figures or {}), "analysis.json"):
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "analysis.json").write_text(json.dumps(analysis.document, indent=2, default=numpy_default,
+                                                      allow_nan=False))
     return out / "analysis.json"
 
 

@@ -182,12 +182,13 @@ def _read_bolus(timeline: Timeline, rois: RoiSet, events: Events, *, model: str,
         lesion_docs.append({"roi": roi.name, "reference": reference.name, **reading,
                             "lirads": lirads_category(reading, size_mm=size_mm, at_risk=at_risk)})
     flags = _flags(timeline, lesion_docs, fit, arrivals, flashes, fitted_params, free_params, phases)
-    # the fits as drawn over the data in dB: above the measured baseline, where they describe the data (the
-    # fitted span only: fits stop at a level step)
+    # the fits as drawn over the data in dB: above the measured baseline, where they describe the data a reader
+    # sees — the TIC table's, spikes included (a sample mid-way up a fill-in step or a dropped frame is on the
+    # screen, though left out of the fit) — over the fitted span only (fits stop at a level step)
     drawn = {n: np.full(t.shape, np.nan) for n in names}
     for i, n in enumerate(names):
         if fit.success[i]:
-            drawn[n][:end] = drawn_fit(t[:end], curves[i, :end], fit.fitted[i],
+            drawn[n][:end] = drawn_fit(t[:end], timeline.power[i, :end], fit.fitted[i],
                                        fitted_baseline=float(fit.params["b"][i]),
                                        measured_baseline=float(arrivals["baseline"][i]),
                                        segments=timeline.segment[:end], smoothing_s=phases.smoothing_s)

@@ -14,6 +14,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from ceuskit._atomic import atomic_path
 from ceuskit.errors import CeusError
 from ceuskit.store import canonical_sha256, json_safe
 from ceuskit.store.audit import record_event
@@ -117,11 +118,8 @@ def make_map(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> di
                 maps = parametric_maps(opened, rois, block_px=ctx.settings.map_block_px,
                                        injection_time_s=found["injection_time_s"],
                                        dynamic_range_db=found["dynamic_range_db"], progress=progress)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staged = target.with_name("." + target.name)
-            with open(staged, "wb") as fh:
+            with atomic_path(target) as staged, open(staged, "wb") as fh:
                 np.savez_compressed(fh, **maps)  # type: ignore[arg-type]
-            staged.replace(target)
         return {"maps": sorted(np.load(target).files)}
 
     return ctx.jobs.submit("map", run).view()
