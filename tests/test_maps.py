@@ -47,6 +47,16 @@ def test_arrival_time_inside_the_lesion_matches_ground_truth(phantom):
     assert np.nanmedian(maps["time_to_peak_s"][masks["lesion"]]) < np.nanmedian(maps["time_to_peak_s"][masks["liver"]])
 
 
+def test_the_arrival_map_on_linear_power_is_vueboxs_arrival_time(phantom):
+    ph, sim, clip, rois, maps = phantom
+    power = parametric_maps(clip_frames(clip), rois, block_px=4, injection_time_s=ph.lead_in_s, arrival_scale="power")
+    lesion = rois.masks(clip.rows, clip.columns)["lesion"]
+    # simulator ground truth: 5 % of the lesion's rise in linear power, later than on the dB scale
+    truth = truth_timing(ph)
+    assert abs(np.nanmedian(power["arrival_time_s"][lesion]) - truth["arrival_time_s"]) <= 1.0
+    assert np.nanmedian(power["arrival_time_s"][lesion]) > np.nanmedian(maps["arrival_time_s"][lesion])
+
+
 def test_maps_cover_the_region_only(phantom):
     ph, sim, clip, rois, maps = phantom
     assert set(maps) == set(MAP_NAMES)
@@ -88,6 +98,7 @@ def test_region_and_progress(phantom):
 @pytest.mark.parametrize("kwargs, match", [
     ({"block_px": 0}, "block size"), ({"region": (0, 0, 0, 0)}, "region"), ({"dynamic_range_db": 3.0}, "dynamic range"),
     ({"injection_time_s": -7200.0}, "injection time"), ({"model": "spline"}, "model"),
+    ({"arrival_scale": "log"}, "arrival scale"),
 ])
 def test_bad_options_raise_input_error(phantom, kwargs, match):
     ph, sim, clip, rois, _ = phantom

@@ -13,7 +13,7 @@ __all__ = ["atomic_folder", "atomic_path"]
 
 
 def _umask() -> int:
-    """The process umask, read without changing it (Linux /proc); 0o022 elsewhere."""
+    """Return the process umask, read without changing it (Linux /proc); 0o022 elsewhere."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:

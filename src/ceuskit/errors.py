@@ -15,6 +15,7 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
      │    └── ManifestError    bad study manifest row (names the line)
      ├── FitError              a fit that cannot even be attempted (too few samples)
      ├── AnalysisError         an analysis that cannot produce a result (e.g. no parenchyma reference)
+     │    └── ProposalError    nothing at a click stands out from the liver, or a lesion cannot be found again
      ├── ReportError           a report cannot be made (no Chromium to print the PDF)
      ├── StoreError           study database problems (unknown study, schema mismatch, server down)
      │    ├── ConflictError    the request clashes with what is stored (a user or read that exists already)
@@ -39,6 +40,7 @@ __all__ = [
     "ManifestError",
     "PacsError",
     "PacsNotFoundError",
+    "ProposalError",
     "ReportError",
     "RoiError",
     "StoreError",
@@ -92,6 +94,11 @@ class FitError(CeusError):
 
 class AnalysisError(CeusError):
     """An analysis cannot produce a result from otherwise valid inputs."""
+
+
+class ProposalError(AnalysisError):
+    """No ROI can be proposed: the click is off the image, nothing there differs from the liver around it, or
+    a lesion cannot be found again on a sweep.  Drawing the ROI by hand remains possible."""
 
 
 class ReportError(CeusError):

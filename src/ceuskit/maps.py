@@ -35,7 +35,7 @@ from ceuskit.errors import InputError
 from ceuskit.models import fit_curves
 from ceuskit.models.parameters import fit_parameters, supported_lognormal_parameters
 from ceuskit.models.shapes import MODEL_NAMES, MODELS, shape
-from ceuskit.onset import ArrivalOptions, find_arrivals
+from ceuskit.onset import SCALES, ArrivalOptions, find_arrivals
 from ceuskit.phases import ARTERIAL_WINDOW_S
 from ceuskit.pixels import Box, FrameStream
 from ceuskit.preprocess.linearize import check_dynamic_range
@@ -217,7 +217,7 @@ def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str, arrival: ArrivalO
 def parametric_maps(frames: FrameStream, rois: RoiSet, *, block_px: int = 1, region: Sequence[int] | None = None,
                     dynamic_range_db: float = 60.0, injection_time_s: float = 0.0, motion: bool = True,
                     time_bin_s: float = 1.0, model: str = "lognormal",
-                    progress: Callable[[int, int], None] | None = None) -> ParametricMaps:
+                    progress: Callable[[int, int], None] | None = None, arrival_scale: str = "db") -> ParametricMaps:
     """Per-pixel (or per K×K block) perfusion maps of a clip.
 
     Parameters
@@ -236,6 +236,8 @@ def parametric_maps(frames: FrameStream, rois: RoiSet, *, block_px: int = 1, reg
         pixel curves are speckle-dominated, and 1 s bins keep a 150 s clip's curves at 150 samples.
     model : the bolus model fitted per pixel ("lognormal": closed-form parameters).
     progress : called with (steps done, total steps): motion pass, map pass, fitting chunks.
+    arrival_scale : the arrival map's scale: "db" (the onset as a reader sees it, as the ROI reading's) or
+        "power" (linear power, VueBox's arrival time; what the one-click proposals compare blocks by).
 
     Returns
     -------
@@ -253,6 +255,8 @@ def parametric_maps(frames: FrameStream, rois: RoiSet, *, block_px: int = 1, reg
     """
     if model not in MODEL_NAMES:
         raise InputError(f"model {model!r} is not one of {', '.join(MODEL_NAMES)}")
+    if arrival_scale not in SCALES:
+        raise InputError(f"arrival scale {arrival_scale!r} is not one of {', '.join(SCALES)}")
     if not isinstance(block_px, (int, np.integer)) or not 1 <= block_px <= 64:
         raise InputError(f"block size {block_px!r} must be a whole number of pixels from 1 to 64")
     if not (np.isfinite(time_bin_s) and time_bin_s >= 0):
@@ -281,7 +285,7 @@ def parametric_maps(frames: FrameStream, rois: RoiSet, *, block_px: int = 1, reg
     bin_s = time_bin_s if time_bin_s > 0 else float(np.median(np.diff(t)))  # the time resolution of the curves
     curves = stack.reshape(stack.shape[0], -1)
     # binned curves are already averaged over time_bin_s: no further smoothing beyond the ROI reading's
-    arrival_options = ArrivalOptions(smoothing_s=max(ArrivalOptions().smoothing_s, time_bin_s))
+    arrival_options = ArrivalOptions(smoothing_s=max(ArrivalOptions().smoothing_s, time_bin_s), scale=arrival_scale)
     values = {name: np.full(hb * wb, np.nan) for name in MAP_NAMES}
     for c in range(n_chunks):
         lo, hi = c * _CHUNK_CURVES, min((c + 1) * _CHUNK_CURVES, hb * wb)

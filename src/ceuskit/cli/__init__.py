@@ -18,6 +18,7 @@ from ceuskit.cli import deid as _deid  # noqa: F401
 from ceuskit.cli import export as _export  # noqa: F401
 from ceuskit.cli import maps as _maps  # noqa: F401
 from ceuskit.cli import pacs as _pacs  # noqa: F401
+from ceuskit.cli import rois as _rois  # noqa: F401
 from ceuskit.cli import serve as _serve  # noqa: F401
 from ceuskit.cli import study as _study  # noqa: F401
 from ceuskit.cli.command import app

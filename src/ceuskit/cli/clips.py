@@ -248,6 +248,7 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
     from ceuskit.simulate.cases import (
         KINETIC_CASES,
+        PROPOSAL_CASES,
         REAL_WORLD,
         SLOW_RISES,
         describe_kinetics,
@@ -257,7 +258,7 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
     from ceuskit.simulate.examination import simulate_examination
 
     if list_cases:
-        for key, ph in {**REAL_WORLD, **SLOW_RISES}.items():
+        for key, ph in {**REAL_WORLD, **SLOW_RISES, **PROPOSAL_CASES}.items():
             typer.echo(f"{key:32s} {ph.pattern}, breathing {max(ph.breathing_amplitude_px):g} px"
                        + (", dual" if ph.dual else "") + (f", {ph.colour_map} map" if ph.colour_map else "")
                        + (f", overlays {'+'.join(ph.overlays)}" if ph.overlays else "")

@@ -7,10 +7,7 @@ them here, into a folder, atomically.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from ceuskit._atomic import atomic_folder
 from ceuskit._version import __version__
 from ceuskit.io.clip import Clip
 from ceuskit.io.nifti import save_frame_image
@@ -86,27 +84,15 @@ def write_maps(maps: Mapping[str, np.ndarray], clip: Clip, rois: RoiSet, out_dir
     The path of ``maps.npz``.  Overlays are drawn on the ROIs' reference frame with a colour bar (2nd–98th
     percentile) and the ROI outlines.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".ceuskit-maps-", dir=out))
-    try:
-        names = []
+    with atomic_folder(out_dir, last=("maps.npz",)) as tmp:  # maps.npz last: a reader waiting for it sees all
         arrays: dict[str, Any] = {k: np.asarray(v) for k, v in maps.items()}
         np.savez_compressed(tmp / "maps.npz", **arrays)
-        names.append("maps.npz")
         if isinstance(maps, ParametricMaps):
             (tmp / "maps.json").write_text(json.dumps(_maps_json(maps, clip), indent=1))
-            names.append("maps.json")
         reference = clip.frame(rois.reference_frame) if png else None
         for name, image in maps.items():
             if nifti:
                 save_frame_image(tmp / f"{name}.nii.gz", image, clip.pixel_spacing_mm)
-                names.append(f"{name}.nii.gz")
             if png and reference is not None:
                 _overlay_png(tmp / f"{name}.png", name, image, reference, rois)
-                names.append(f"{name}.png")
-        for name in [n for n in names if n != "maps.npz"] + ["maps.npz"]:
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out / "maps.npz"
+    return Path(out_dir) / "maps.npz"

@@ -22,7 +22,7 @@ __all__ = ["ACTIONS", "audit_events", "count_events", "record_event", "sign_in_f
 ACTIONS = ("sign_in", "sign_in_failed", "sign_in_throttled", "sign_out", "user_add", "user_disable", "user_enable",
            "user_password", "user_token", "user_token_revoke", "study_add", "lesion_add", "clip_add", "clip_remove",
            "upload", "rois_edit", "analysis", "map", "reading_session_open", "reading_session_close", "read",
-           "read_reopen", "export", "report", "pacs_fetch", "pacs_push")
+           "read_reopen", "export", "report", "pacs_fetch", "pacs_push", "rois_propose", "rois_carry")
 """Every action the log records."""
 
 

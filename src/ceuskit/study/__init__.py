@@ -8,6 +8,7 @@ computes the statistics of :mod:`ceuskit.stats` over that table; ``export_table`
 
 One module per concern, each importing only those listed above it:
 
+- :mod:`~ceuskit.study.proposed`: manifest ROI cells that ask for a proposal (``click:X,Y``) or a carry;
 - :mod:`~ceuskit.study.files`: a clip file as a clip of an examination (:func:`~ceuskit.study.files.clip_from_file`),
   a manifest row's clip and ROI files (an examination's, ``;``-separated);
 - :mod:`~ceuskit.study.lesions`: the one way a lesion is made from its clips

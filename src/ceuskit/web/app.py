@@ -38,6 +38,7 @@ from ceuskit.web.files import PathRefused
 from ceuskit.web.lesions import router as lesions_router
 from ceuskit.web.middleware import AccessMiddleware
 from ceuskit.web.pacs import pacs_router
+from ceuskit.web.proposals import router as proposals_router
 from ceuskit.web.reading import router as reading_router
 from ceuskit.web.security import admin
 from ceuskit.web.studies import router as studies_router
@@ -95,7 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     for router in (auth_router, studies_router, clips_router, lesions_router, examination_router, reading_router,
-                   audit_router):
+                   audit_router, proposals_router):
         app.include_router(router)
     # the hospital PACS: administrators only
     app.include_router(pacs_router(pacs=settings.pacs, db=ctx.db, jobs=ctx.jobs, data_dir=ctx.data_dir,

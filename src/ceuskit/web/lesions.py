@@ -64,6 +64,9 @@ def put_rois(lesion_id: int, document: dict[str, Any], principal: Admin, request
     rois = parse_rois(document, pixel_spacing_mm=opened.pixel_spacing_mm, source="ROIs")
     rois.masks(opened.rows, opened.columns)  # inside the image, not degenerate
     check_reference_frame(rois, opened.n_frames)
+    from ceuskit.propose.marks import mark_edited  # a proposed ROI the reader moved is "edited"
+
+    document = mark_edited(target["rois"], document)
     st.set_lesion_rois(ctx.db, lesion_id, document, roi_name=found.get("roi_name"), position=clip)
     record_event(ctx.db, principal.username, "rois_edit", target=f"lesion:{lesion_id}",
                  detail={"rois_sha256": canonical_sha256(document), "n_rois": len(rois.rois), "clip": clip},
