@@ -65,6 +65,14 @@ async function openStudy(studyId, details) {
   if (state.lesion && list.querySelector(`[data-id="${state.lesion}"]`) && !view.lesion) openLesion(state.lesion, studyId);
 }
 
+// A lesion just made (added in a dialog, fetched from the PACS): the tree lists it, and it opens on its first clip.
+export async function openNewLesion(studyId, lesionId) {
+  state.study = Number(studyId); state.lesion = lesionId; state.clip = 0; state.frame = 0; saveState();
+  view.lesion = null;
+  await loadStudies();
+  await openLesion(lesionId, Number(studyId));
+}
+
 export async function openLesion(lesionId, studyId) {
   stopPlaying();
   const lesion = await getJSON(`/api/lesions/${lesionId}`);
