@@ -1,13 +1,15 @@
 """Parametric maps of a 400×600-pixel, 600-frame (4 frames/s, 150 s) clip, every pixel fitted.
 
-Target: the whole map (motion pass, streaming map pass, 240 000 per-pixel lognormal fits) in ≤ 15 s; the
-same without the motion-tracking pass is reported too.
-The baseline figure is the time to merely decode and linearise every frame of the same clip once, measured in
-the same process (the cost floor of any per-pixel analysis).
+Target: the whole map (motion pass, streaming map pass, 240 000 per-pixel lognormal fits, per-pixel arrivals
+as the ROI reading defines them, the support rules) in ≤ 5 s; the same without the motion-tracking pass is
+reported too, and the CPU seconds of both (the figure the machine's load hardly moves; the load average is
+printed).  The baseline figure is the time to merely decode and linearise every frame of the same clip once,
+measured in the same process (the cost floor of any per-pixel analysis).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -51,25 +53,27 @@ def run() -> dict[str, object]:
 
     clip, doc, inside = make_clip()
     rois = parse_rois(doc)
-    parametric_maps(clip, rois, block_px=16, motion=False)  # warm-up: load the compiled kernels
+    parametric_maps(clip, rois, block_px=16, motion=True)  # warm-up: load the compiled kernels (tracking too)
     start = time.perf_counter()
     for pixels in clip.frames.iterate(0, clip.n_frames):
         grey_to_power(to_grey(pixels, max_value=clip.max_value), 60.0)
     decode_s = time.perf_counter() - start
-    start = time.perf_counter()
+    load = os.getloadavg()[0]
+    start, cpu = time.perf_counter(), time.process_time()
     maps = parametric_maps(clip, rois, block_px=1, motion=True)
-    map_s = time.perf_counter() - start
-    start = time.perf_counter()
+    map_s, map_cpu = time.perf_counter() - start, time.process_time() - cpu
+    start, cpu = time.perf_counter(), time.process_time()
     parametric_maps(clip, rois, block_px=1, motion=False)
-    still_s = time.perf_counter() - start
+    still_s, still_cpu = time.perf_counter() - start, time.process_time() - cpu
     at = maps["arrival_time_s"]
     return {
-        "pixels": ROWS * COLUMNS, "frames": N_FRAMES,
-        "map_seconds": round(map_s, 2), "target_seconds": 15.0,
-        "map_seconds_without_motion_pass": round(still_s, 2),
+        "pixels": ROWS * COLUMNS, "frames": N_FRAMES, "load_average_1min": round(load, 2),
+        "map_seconds (target ≤ 5)": round(map_s, 2), "map_cpu_seconds": round(map_cpu, 2),
+        "map_seconds_without_motion_pass": round(still_s, 2), "map_cpu_seconds_without_motion_pass": round(still_cpu, 2),
         "decode_linearise_seconds": round(decode_s, 2),
         "map_vs_decode_x": round(map_s / decode_s, 1),
-        "fitted_fraction": round(float(np.isfinite(at).mean()), 4),
+        "arrival_fraction": round(float(np.isfinite(at).mean()), 4),
+        "no_value_share": maps.no_value_share,
         "lesion_at_median_s": round(float(np.nanmedian(at[inside])), 2),
         "liver_at_median_s": round(float(np.nanmedian(at[~inside])), 2),
     }

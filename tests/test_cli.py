@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pydicom
 import pytest
 
@@ -16,13 +17,15 @@ def phantom(tmp_path_factory):
     return simulate_clip(tmp_path_factory.mktemp("cli"), Phantom(duration_s=60.0, fps=2.0, seed=4))
 
 
-def _fails_cleanly(capsys, args, out_dir, message):
+def _fails_cleanly(capsys, args, out_dir, message, names=None):
+    assert message, "an empty expected message checks nothing"
     code = main(args)
     err = capsys.readouterr().err
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ceuskit: error: "), err
     assert message in lines[0]
+    assert names is None or names in lines[0]  # which file was wrong
     assert "Traceback" not in err
     assert not (out_dir / "analysis.json").exists()
 
@@ -41,7 +44,7 @@ def test_info_json_matches_the_header(capsys, phantom):
 def test_analyze_prints_a_summary_and_writes_outputs(capsys, phantom, tmp_path):
     assert main(["analyze", str(phantom.dicom), "--roi", str(phantom.roi), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "lesion vs liver: arterial hyper" in out
+    assert "lesion vs liver: arterial: hyper" in out
     assert (tmp_path / "analysis.json").exists() and (tmp_path / "tic.csv").exists()
     assert main(["analyze", str(phantom.dicom), "--roi", str(phantom.roi), "--json", "--model", "gamma"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -74,8 +77,15 @@ def _too_many_frames(ds):
 
 @pytest.mark.parametrize(
     ("kind", "message"),
-    [("truncated", "truncated"), ("text", ""), ("png", ""), ("missing", "no such file"),
-     ("no_timing", "--fps"), ("zero_timing", ""), ("too_many_frames", "")],
+    [("truncated", "truncated"),
+     ("text", "not a clip ceuskit can read; accepted: DICOM"),
+     ("png", "a single image is not a clip; put the frames in a folder and give --fps"),
+     ("missing", "no such file"),
+     ("no_timing", "--fps"),
+     ("zero_timing", "Frame Time (0018,1063) is 0 ms, not a usable frame interval; give the frame rate with --fps"),
+     # the counts come from the phantom's own header: {n} frames stored, 50 more declared
+     ("too_many_frames", "Number of Frames is {declared} but the pixel data holds only {n} frame(s)"),
+     ("too_many_frames", "export the clip again from the scanner or PACS")],
 )
 def test_broken_clips(capsys, phantom, tmp_path, kind, message):
     if kind == "truncated":
@@ -96,7 +106,20 @@ def test_broken_clips(capsys, phantom, tmp_path, kind, message):
         change = {"no_timing": _no_timing, "zero_timing": _zero_timing, "too_many_frames": _too_many_frames}[kind]
         clip = _derived(phantom, tmp_path, f"{kind}.dcm", change)
     out = tmp_path / "out"
-    _fails_cleanly(capsys, ["analyze", str(clip), "--roi", str(phantom.roi), "--out", str(out)], out, message)
+    n = int(pydicom.dcmread(phantom.dicom, stop_before_pixels=True).NumberOfFrames)
+    message = message.format(n=n, declared=n + 50)
+    _fails_cleanly(capsys, ["analyze", str(clip), "--roi", str(phantom.roi), "--out", str(out)], out, message,
+                   names=str(clip))
+
+
+@pytest.mark.parametrize("n_frames", [1, 3])
+def test_a_clip_of_a_few_frames_is_too_short_whatever_the_injection_time(capsys, phantom, tmp_path, n_frames):
+    # a single frame lasts 0 s, so no injection time fits inside it: the message must name the real problem
+    clip = tmp_path / "few.npy"
+    np.save(clip, pydicom.dcmread(phantom.dicom).pixel_array[:n_frames])
+    out = tmp_path / "out"
+    _fails_cleanly(capsys, ["analyze", str(clip), "--fps", "2", "--roi", str(phantom.roi), "--out", str(out)], out,
+                   f"{n_frames} frame(s) is too few for a time–intensity analysis")
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,10 @@ from ceuskit.store import accounts
 
 @pytest.fixture()
 def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'accounts.db'}"
+    """A new, empty study database, made as the README says (`ceuskit study init`)."""
+    url = f"sqlite:///{tmp_path / 'accounts.db'}"
+    assert main(["study", "init", "--db", url]) == 0
+    return url
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:

@@ -23,5 +23,5 @@ def test_examination_demo_reads_the_late_phase_only_with_the_sweeps(tmp_path: Pa
     start, end = whole["portal_venous_phase"]["washout_onset_interval_s"]
     assert start <= truth["washout_onset_s"] <= end  # begun between the clips, as simulated
     assert (tmp_path / "examination" / "tic.png").is_file() and (tmp_path / "examination" / "tic.csv").is_file()
-    assert lines[1].split()[:4] == ["loop", "alone", "(70", "s)"] and "not_assessed" in lines[1]
+    assert lines[1].split()[:4] == ["loop", "alone", "(70", "s)"] and "/not assessed" in lines[1]
     assert "hyper/late/hypo" in lines[2] and lines[3].startswith("  read it yourself: ceuskit analyze ")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import numpy as np
+import pydicom
 import pytest
 
 from ceuskit.cli import main
 from ceuskit.errors import InputError
 from ceuskit.io import open_clip
-from ceuskit.maps import MAP_NAMES, parametric_maps, write_maps
+from ceuskit.maps import MAP_NAMES, MAX_PEAK_POWER, parametric_maps, write_maps
+from ceuskit.pipeline import analyze
 from ceuskit.roi import load_rois
-from ceuskit.simulate import Phantom, simulate_clip, truth_timing
+from ceuskit.simulate import Phantom, contrast_curves, simulate_clip, truth_timing
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +43,16 @@ def test_arrival_time_inside_the_lesion_matches_ground_truth(phantom):
     # arterially hyper-enhancing lesion: it fills before the liver
     assert np.nanmedian(lesion_at) < np.nanmedian(liver_at) - 1.0
     assert np.nanmedian(maps["time_to_peak_s"][masks["lesion"]]) < np.nanmedian(maps["time_to_peak_s"][masks["liver"]])
+
+
+def test_the_arrival_map_on_linear_power_is_vueboxs_arrival_time(phantom):
+    ph, sim, clip, rois, maps = phantom
+    power = parametric_maps(clip, rois, block_px=4, injection_time_s=ph.lead_in_s, arrival_scale="power")
+    lesion = rois.masks(clip.rows, clip.columns)["lesion"]
+    # simulator ground truth: 5 % of the lesion's rise in linear power, later than on the dB scale
+    truth = truth_timing(ph)
+    assert abs(np.nanmedian(power["arrival_time_s"][lesion]) - truth["arrival_time_s"]) <= 1.0
+    assert np.nanmedian(power["arrival_time_s"][lesion]) > np.nanmedian(maps["arrival_time_s"][lesion])
 
 
 def test_maps_cover_the_region_only(phantom):
@@ -83,6 +96,7 @@ def test_region_and_progress(phantom):
 @pytest.mark.parametrize("kwargs, match", [
     ({"block_px": 0}, "block size"), ({"region": (0, 0, 0, 0)}, "region"), ({"dynamic_range_db": 3.0}, "dynamic range"),
     ({"injection_time_s": -7200.0}, "injection time"), ({"model": "spline"}, "model"),
+    ({"arrival_scale": "log"}, "arrival scale"),
 ])
 def test_bad_options_raise_input_error(phantom, kwargs, match):
     ph, sim, clip, rois, _ = phantom
@@ -118,3 +132,72 @@ def test_writers_and_cli(phantom, tmp_path, capsys):
     assert status == 2
     assert "block size" in capsys.readouterr().err
     json.loads(sim.roi.read_text())  # the ROI file is untouched
+
+
+def _with_injection_in_header(source, target, lead_in_s):
+    # As scanners write it: the acquisition's date and time, and the injection as Contrast/Bolus Start Time.
+    ds = pydicom.dcmread(source)
+    acquired = datetime(2026, 3, 2, 9, 30, 0)
+    ds.AcquisitionDateTime = acquired.strftime("%Y%m%d%H%M%S.%f")
+    ds.ContentDate, ds.ContentTime = acquired.strftime("%Y%m%d"), acquired.strftime("%H%M%S.%f")
+    ds.ContrastBolusStartTime = (acquired + timedelta(seconds=lead_in_s)).strftime("%H%M%S.%f")
+    ds.save_as(target)
+
+
+def test_map_times_count_from_the_injection_as_the_analysis_does(phantom, tmp_path, capsys):
+    # Issue 21: `map` gave times from the first frame while `analyze` counted from the injection, and refused
+    # `--injection-time auto`.  Independent sources: the header's injection time (written here), the
+    # simulator's ground truth arrival, and the ROI reading of the same clip.
+    ph, sim, clip, rois, _ = phantom
+    dicom = tmp_path / "stated.dcm"
+    _with_injection_in_header(sim.dicom, dicom, ph.lead_in_s)
+    out = tmp_path / "maps"
+    status = main(["map", str(dicom), "--roi", str(sim.roi), "--out", str(out), "--block", "4",
+                   "--injection-time", "auto", "--no-motion"])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "without a value" in printed
+    info = json.loads((out / "maps.json").read_text())
+    assert info["provenance"]["options"]["injection_time_s"] == pytest.approx(ph.lead_in_s, abs=1e-3)
+    assert info["clip"]["sha256"] and info["times"] == "s after injection"
+    maps = np.load(out / "maps.npz")
+    lesion = np.nanmedian(maps["arrival_time_s"][rois.masks(clip.rows, clip.columns)["lesion"]])
+    onset = analyze(dicom, sim.roi, injection_time_s="auto", motion=False).document["lesions"][0]["arterial_phase"]
+    assert abs(lesion - onset["onset_s"]) <= 1.0
+    assert abs(lesion - truth_timing(ph)["arrival_time_s"]) <= 1.5
+
+
+@pytest.fixture(scope="module")
+def pixel_maps(phantom):
+    # Single pixels (speckle-dominated curves) around both ROIs: where fits go wild if nothing stops them.
+    ph, sim, clip, rois, _ = phantom
+    ys, xs = np.nonzero(np.logical_or.reduce(list(rois.masks(clip.rows, clip.columns).values())))
+    region = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    return region, parametric_maps(clip, rois, block_px=1, region=region, injection_time_s=ph.lead_in_s)
+
+
+def test_no_pixel_holds_a_value_beyond_the_stated_limits(phantom, pixel_maps):
+    # The README's limits (before them single pixels held mean transit times of 80,000 s, peaks of 76,000
+    # times the display's white and wash-in rates of 10⁸ per s).
+    ph, sim, clip, rois, _ = phantom
+    region, maps = pixel_maps
+    start, end = -ph.lead_in_s, clip.duration_s - ph.lead_in_s  # the clip's span after injection
+    with np.errstate(invalid="ignore"):
+        assert not (maps["mean_transit_time_s"] > 2 * clip.duration_s).any()
+        for name in ("arrival_time_s", "time_to_peak_s"):
+            assert not ((maps[name] < start) | (maps[name] > end)).any(), name
+        assert not (maps["peak_enhancement"] > MAX_PEAK_POWER).any()
+        assert not (maps["wash_in_rate"] > maps["peak_enhancement"] / 1.0).any()  # 1 s bins: a rise within one
+    # A rate far beyond any ROI's is never a value: the simulator's noiseless lesion and liver curves give the
+    # steepest rise of the perfusion; speckle scatters single pixels by a few times, not by orders of magnitude.
+    t = np.arange(0.0, clip.duration_s, 0.01)
+    steepest = max(float(np.gradient(curve, t).max()) for curve in contrast_curves(ph, t))
+    assert np.nanmax(maps["wash_in_rate"]) <= 20 * steepest
+    # Most pixels keep their values, and each map reports its share of pixels without one.
+    x0, y0, x1, y1 = region
+    for name in MAP_NAMES:
+        inside = maps[name][y0:y1, x0:x1]
+        assert maps.no_value_share[name] == pytest.approx(np.isnan(inside).mean(), abs=1e-4), name
+        # tails that run past the clip; lesion curves (an arterial bolus on the liver's) that one lognormal
+        # can only follow with a rise inside one bin, steeper than the bins can show
+        assert maps.no_value_share[name] < (0.5 if name in ("mean_transit_time_s", "wash_in_rate") else 0.25), name

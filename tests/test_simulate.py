@@ -40,8 +40,9 @@ def test_noiseless_patterns_have_margins_around_every_threshold(name):
         assert marked == (spec.degree == "marked")
 
 
-def test_truth_onset_equals_the_lognormal_five_percent_point():
-    """For a lesion that is a scaled liver curve, arrival is the liver lognormal's 5 % point (root-found here)."""
+def test_truth_arrival_and_onset_are_the_lognormal_five_percent_points():
+    """For a lesion that is a scaled liver curve, its arrival time (VueBox) is the liver lognormal's 5 % point in
+    linear power, its onset the 5 % point of tissue + contrast in dB (both root-found here)."""
     ph = Phantom(pattern="iso-none-iso", liver_arrival_s=16.0)
     mu, sigma = math.log(28.0), 0.85
 
@@ -50,7 +51,17 @@ def test_truth_onset_equals_the_lognormal_five_percent_point():
 
     mode = math.exp(mu - sigma**2)
     tau5 = optimize.brentq(lambda x: density(x) - 0.05 * density(mode), 1e-3, mode)
-    assert truth_timing(ph)["arrival_time_s"] == pytest.approx(16.0 + tau5, abs=0.011)
+    timing = truth_timing(ph)
+    assert timing["arrival_time_s"] == pytest.approx(16.0 + tau5, abs=0.011)
+
+    peak = ph.pattern_spec().c_early * ph.peak_power  # the lesion: c × the liver curve, whose peak is peak_power
+
+    def db(tau):
+        return 10 * math.log10(ph.tissue_power + peak * density(tau) / density(mode))
+
+    level = db(1e-9) + 0.05 * (db(mode) - db(1e-9))
+    assert timing["onset_s"] == pytest.approx(16.0 + optimize.brentq(lambda x: db(x) - level, 1e-3, mode), abs=0.011)
+    assert timing["onset_s"] < timing["arrival_time_s"] - 0.3  # a 36 dB rise: 5 % in dB comes first
 
 
 def test_dicom_header_states_the_phantom(tmp_path):

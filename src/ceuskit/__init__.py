@@ -5,6 +5,7 @@ The public API (everything else is internal)::
 
     clip = ceuskit.open_clip("clip.dcm")            # frames, true frame times, spacing, layout
     result = ceuskit.analyze("clip.dcm", "rois.json", out_dir="out")   # analysis.json and tic.csv
+    result = ceuskit.analyze_curves("curves.csv", units="db")           # curves without a clip, read alike
     ceuskit.report.write_analysis(result, "out")    # … and tic.png beside them (import ceuskit.report)
     fits = ceuskit.fit_curves(t, Y, model="auto")   # many bolus fits in one call
 """
@@ -23,6 +24,7 @@ __all__ = [
     "RoiSet",
     "__version__",
     "analyze",
+    "analyze_curves",
     "fit_curves",
     "load_rois",
     "open_clip",
@@ -32,6 +34,7 @@ __all__ = [
 _LAZY = {
     "Analysis": "ceuskit.pipeline",
     "analyze": "ceuskit.pipeline",
+    "analyze_curves": "ceuskit.curve_analysis",
     "Clip": "ceuskit.io.clip",
     "open_clip": "ceuskit.io",
     "FitResult": "ceuskit.models",
@@ -43,6 +46,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from ceuskit.curve_analysis import analyze_curves
     from ceuskit.errors import CeusError
     from ceuskit.io import open_clip
     from ceuskit.io.clip import Clip

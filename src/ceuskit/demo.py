@@ -8,6 +8,7 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
+from ceuskit.report.words import label_words
 from ceuskit.simulate import Phantom, simulate_clip
 
 __all__ = ["DEMO_EXAMINATION", "DEMO_PHANTOMS", "DEMO_REPLENISHMENT", "run_clip_demo", "run_examination_demo",
@@ -23,6 +24,11 @@ DEMO_PHANTOMS = (
     Phantom(pattern="hyper-none-hyper", seed=7),
     Phantom(pattern="iso-late-hypo", seed=8, jitter=0.2),
 )
+
+
+def _labels(arterial: str | None, washout_timing: str | None, late: str | None) -> str:
+    """``arterial/wash-out timing/late`` in words ("hyper/early/not assessed"; no wash-out is "none")."""
+    return "/".join(label_words(code) for code in (arterial, washout_timing, late))
 
 
 def run_clip_demo(out_dir: str | Path, *, n_clips: int = 6, echo: Callable[[str], None] = print) -> Path:
@@ -44,8 +50,8 @@ def run_clip_demo(out_dir: str | Path, *, n_clips: int = 6, echo: Callable[[str]
         lesion = result.document["lesions"][0]
         art, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
         t_pat = truth["pattern"]
-        truth_text = f"{t_pat['arterial']}/{t_pat['washout_timing']}/{t_pat['late']}"
-        ours = f"{art['enhancement']}/{pv['washout_timing']}/{late['enhancement']}"
+        truth_text = _labels(t_pat['arterial'], t_pat['washout_timing'], t_pat['late'])
+        ours = _labels(art['enhancement'], pv['washout_timing'], late['enhancement'])
         onset = art["onset_s"]
         echo(f"{name:10s} {truth_text:32s} {ours:32s} {truth['onset_s']:11.1f} "
              f"{'n/a' if onset is None else format(onset, '8.1f')}" + ("" if truth_text == ours else "  ← differs"))
@@ -74,7 +80,7 @@ def _reading(document: dict[str, object]) -> tuple[str, str]:
     interval = pv.get("washout_onset_interval_s")
     onset = ("—" if not pv["washout"] else f"{pv['washout_onset_s']:.1f} s" if pv["washout_onset_s"] is not None
              else f"{interval[0]:.0f}–{interval[1]:.0f} s (between clips)" if interval else "—")
-    return f"{art['enhancement']}/{pv['washout_timing']}/{late['enhancement']}", onset
+    return _labels(art['enhancement'], pv['washout_timing'], late['enhancement']), onset
 
 
 def run_examination_demo(out_dir: str | Path, *, echo: Callable[[str], None] = print) -> Path:
@@ -94,7 +100,7 @@ def run_examination_demo(out_dir: str | Path, *, echo: Callable[[str], None] = p
     write_analysis(whole, out / "examination")
     pattern = truth["pattern"]
     bracket = truth["washout_bracket_s"]
-    echo(f"truth: {pattern['arterial']}/{pattern['washout_timing']}/{pattern['late']}, wash-out from "
+    echo(f"truth: {_labels(pattern['arterial'], pattern['washout_timing'], pattern['late'])}, wash-out from "
          f"{truth['washout_onset_s']:.1f} s" + (f" (between the clips, {bracket[0]:.0f}–{bracket[1]:.0f} s)" if bracket
                                                 else ""))
     for label, result in (("loop alone (70 s)", loop_only), (f"loop + {len(exam.dicoms) - 1} sweeps", whole)):

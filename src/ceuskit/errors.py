@@ -10,10 +10,12 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
      │    ├── ClipError        unreadable, truncated or foreign clip file; absurd frame timing
      │    │    └── TimingError  the file states no usable frame timing (give --fps)
      │    ├── RoiError         malformed ROI file, ROI outside the image or degenerate
+     │    ├── CurveError       a curve table of unknown layout, without time column, units or roles
  │    ├── UntimedClipError a clip of an examination states no acquisition time and was given no offset
      │    └── ManifestError    bad study manifest row (names the line)
      ├── FitError              a fit that cannot even be attempted (too few samples)
      ├── AnalysisError         an analysis that cannot produce a result (e.g. no parenchyma reference)
+     │    └── ProposalError    nothing at a click stands out from the liver, or a lesion cannot be found again
      ├── ReportError           a report cannot be made (no Chromium to print the PDF)
      ├── StoreError           study database problems (unknown study, schema mismatch, server down)
      │    ├── ConflictError    the request clashes with what is stored (a user or read that exists already)
@@ -31,12 +33,14 @@ __all__ = [
     "CeusError",
     "ClipError",
     "ConflictError",
+    "CurveError",
     "FitError",
     "ForbiddenError",
     "InputError",
     "ManifestError",
     "PacsError",
     "PacsNotFoundError",
+    "ProposalError",
     "ReportError",
     "RoiError",
     "StoreError",
@@ -66,6 +70,11 @@ class RoiError(InputError):
     """An ROI file is malformed, or an ROI lies outside the image or encloses no pixel."""
 
 
+class CurveError(InputError):
+    """A table of time–intensity curves cannot be read: unknown layout, no time column, intensities whose
+    units are not stated (``--units``) or min–max normalised, ROIs whose roles cannot be told (``--column``)."""
+
+
 class UntimedClipError(InputError):
     """A clip of an examination (video, frame folder, array) states no acquisition time to place it by, and no
     explicit offset (``--clip-offset``) was given; ``index`` is its 0-based place in the clips given."""
@@ -85,6 +94,11 @@ class FitError(CeusError):
 
 class AnalysisError(CeusError):
     """An analysis cannot produce a result from otherwise valid inputs."""
+
+
+class ProposalError(AnalysisError):
+    """No ROI can be proposed: the click is off the image, nothing there differs from the liver around it, or
+    a lesion cannot be found again on a sweep.  Drawing the ROI by hand remains possible."""
 
 
 class ReportError(CeusError):

@@ -5,7 +5,17 @@ rigid shifts of :func:`ceuskit.tic.extract_tics`' motion compensation; rejected 
 linearises it, averages K×K blocks and ``time_bin_s`` time bins as it goes, and keeps only that reduced
 float32 stack.  The per-pixel curves are then fitted in chunks by :func:`ceuskit.models.fit_curves` (a
 lognormal bolus by default, whose parameters have closed forms) and turned into maps of the full frame's
-size, NaN outside the analysis region.
+size, NaN outside the analysis region.  Times count from the injection, as in the ROI reading.
+
+A pixel keeps a value only where its own data support it (the rules of
+:func:`ceuskit.models.parameters.fit_parameters`, and the time bins' resolution): its fit succeeded (R² ≥ 0.5,
+a rise above the noise); its fitted curve reaches :data:`MIN_SAMPLED_PEAK` of its peak at a sample (a
+narrower fitted peak falls between samples, and its height is the model's guess); its arrival lies after the
+first bin for values measured from it; its peak is resolved (the curve falls below 90 % of it, or
+plateaus early) within the clip and is no brighter than the display's white (:data:`MAX_PEAK_POWER`); its
+tail falls to 5 % within the clip for the mean transit time, which is never more than two clip spans; its
+wash-in rate is at most its peak enhancement per time bin (no steeper than the bins can show).
+:class:`ParametricMaps` reports each map's share of pixels left without a value.
 
 Writers: :func:`write_maps` puts ``maps.npz``, one NIfTI file per map and PNG overlays (reference frame,
 colour bar, ROI outlines) into a folder, atomically.
@@ -13,28 +23,37 @@ colour bar, ROI outlines) into a folder, atomically.
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import platform
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ceuskit import __version__
+from ceuskit._mapstack import add_frame, close_bin
 from ceuskit.errors import InputError
 from ceuskit.io.clip import Box, Clip
 from ceuskit.io.readahead import read_ahead
 from ceuskit.models import fit_curves
-from ceuskit.models.parameters import fit_parameters, lognormal_parameters
-from ceuskit.models.shapes import MODEL_NAMES
-from ceuskit.onset import ArrivalOptions, find_arrivals
+from ceuskit.models.fit import MIN_R2
+from ceuskit.models.parameters import MAX_TRANSIT_SPANS, fit_parameters, supported_lognormal_parameters
+from ceuskit.models.shapes import MODEL_NAMES, MODELS, shape
+from ceuskit.onset import SCALES, ArrivalOptions, find_arrivals
 from ceuskit.phases import ARTERIAL_WINDOW_S
-from ceuskit.preprocess.linearize import check_dynamic_range, grey_to_power
+from ceuskit.preprocess.linearize import check_dynamic_range
 from ceuskit.roi import RoiSet
 from ceuskit.timeseries import check_injection_time
 
-__all__ = ["MAP_NAMES", "MAP_UNITS", "parametric_maps", "write_maps"]
+__all__ = ["MAP_NAMES", "MAP_UNITS", "MAX_PEAK_POWER", "MIN_SAMPLED_PEAK", "ParametricMaps", "parametric_maps",
+           "write_maps"]
 
 MAP_NAMES: tuple[str, ...] = ("arrival_time_s", "time_to_peak_s", "peak_enhancement", "peak_enhancement_db",
                               "mean_transit_time_s", "wash_in_rate", "wash_in_auc", "r2")
@@ -48,8 +67,40 @@ MAX_STACK_BYTES = 3 << 30
 """Largest reduced (time bins × blocks) float32 stack kept in memory; beyond it the user is asked for --block."""
 
 _CHUNK_CURVES = 32768
+MIN_SAMPLED_PEAK = 0.8
+"""A pixel's fitted curve must reach this fraction of its peak at a sample time to keep its fitted values."""
+
+MAX_PEAK_POWER = 1.0
+"""… and peak no higher than the display's white (linear power 1, DESIGN "Linearisation")."""
 MIN_SEEN_FRACTION = 0.8
 """A block whose region left the image (motion) in more than 20 % of the time bins gets no map value."""
+
+
+@dataclass(frozen=True)
+class ParametricMaps(Mapping[str, np.ndarray]):
+    """The maps of one clip: ``maps[name]`` is a (rows, columns) float64 image for every name in
+    :data:`MAP_NAMES` (NaN outside the analysis region and where a pixel has no value).
+
+    Attributes
+    ----------
+    images : name → map.
+    no_value_share : name → share of the analysed region's pixels (or blocks) without a value: seen too
+        briefly (motion), fit failed, or a value their data cannot support (see :mod:`ceuskit.maps`).
+    options : the settings that made the maps (written into ``maps.json`` as provenance).
+    """
+
+    images: dict[str, np.ndarray]
+    no_value_share: dict[str, float]
+    options: dict[str, Any]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.images[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.images)
+
+    def __len__(self) -> int:
+        return len(self.images)
 
 
 def _check_box(box: Sequence[int], clip: Clip) -> Box:
@@ -102,7 +153,8 @@ def _stack(clip: Clip, box: Box, block: int, shifts: np.ndarray, bins: np.ndarra
     stack = np.full((n_bins, hb, wb), np.nan, dtype=np.float32)
     sums = np.zeros((hb, wb), dtype=np.float64)
     counts = np.zeros((hb, wb), dtype=np.int32)
-    window = np.empty((h, w), dtype=np.float32)
+    scale = dynamic_range_db / 10.0 * math.log(10.0) / 255.0  # grey_to_power's linearisation
+    offset = -dynamic_range_db / 10.0 * math.log(10.0)
     display = clip.display_map()
     current = -1
     with read_ahead(clip.frames.iterate(0, clip.n_frames)) as frames:
@@ -110,28 +162,19 @@ def _stack(clip: Clip, box: Box, block: int, shifts: np.ndarray, bins: np.ndarra
             b = int(bins[k])
             if b >= 0:
                 if b != current and current >= 0:
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        stack[current] = sums / counts
-                    sums[:] = 0.0
-                    counts[:] = 0
+                    close_bin(sums, counts, stack[current])
                 current = b
                 dx, dy = int(shifts[k, 0]), int(shifts[k, 1])
                 sx0, sy0 = x0 + dx, y0 + dy  # where the reference frame's region lies in this frame
                 ix0, iy0 = max(sx0, lx0), max(sy0, ly0)
                 ix1, iy1 = min(sx0 + w, lx1), min(sy0 + h, ly1)
-                window.fill(np.nan)
                 if ix1 > ix0 and iy1 > iy0:
-                    grey = display.to_grey(pixels[iy0:iy1, ix0:ix1])
-                    window[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = grey_to_power(grey, dynamic_range_db)
-                blocks = window if block == 1 else window.reshape(hb, block, wb, block).mean(axis=(1, 3))
-                seen = np.isfinite(blocks)
-                np.add(sums, blocks, out=sums, where=seen)
-                counts += seen
+                    grey = np.ascontiguousarray(display.to_grey(pixels[iy0:iy1, ix0:ix1]), dtype=np.float32)
+                    add_frame(grey, iy0 - sy0, ix0 - sx0, block, scale, offset, sums, counts)
             if progress is not None:
                 progress(done + k + 1, total)
     if current >= 0:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stack[current] = sums / counts
+        close_bin(sums, counts, stack[current])
     return stack
 
 
@@ -141,21 +184,43 @@ def _bin_times(times_s: np.ndarray, bins: np.ndarray) -> np.ndarray:
     return np.bincount(bins[kept], weights=times_s[kept], minlength=n_bins) / np.bincount(bins[kept], minlength=n_bins)
 
 
-def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str, arrival: ArrivalOptions) -> dict[str, np.ndarray]:
-    """Map values of each curve (rows of ``curves``); one starting value per pixel curve (a second one
-    changes fewer than 0.1 % of per-pixel optima by more than 1 % and costs half again the time).
+def _peak_sampled(model: str, t: np.ndarray, params: Mapping[str, np.ndarray], peak_s: np.ndarray,
+                  peak: np.ndarray) -> np.ndarray:
+    """Per curve, whether the fitted curve reaches :data:`MIN_SAMPLED_PEAK` of its peak at a sample time (the
+    larger of the two samples around the peak; a unimodal curve is highest there): a narrower peak falls
+    between the samples, and its height is the model's guess.  False where the peak is unknown."""
+    spec = MODELS[model]
+    after = np.clip(np.searchsorted(t, np.nan_to_num(peak_s, nan=t[0])), 1, t.size - 1)
+    p1, p2 = (params[name] for name in spec.shape_params)
+    with np.errstate(invalid="ignore"):
+        sampled = np.maximum(shape(model, t[after - 1] - params["t0"], p1, p2),
+                             shape(model, t[after] - params["t0"], p1, p2)) * params["A"]
+        return sampled >= MIN_SAMPLED_PEAK * peak
+
+
+def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str, arrival: ArrivalOptions, bin_s: float
+                ) -> dict[str, np.ndarray]:
+    """Map values of each curve (rows of ``curves``), NaN where the curve's data do not support them; one
+    starting value per pixel curve (a second one changes fewer than 0.1 % of per-pixel optima by more than
+    1 % and costs half again the time).
 
     The arrival time is the model-free one of the ROI reading (:mod:`ceuskit.onset`: backward from the
     first-pass peak above a robust baseline), so a map and the ROI beside it agree: a bolus model that is not
     the perfusion's own family puts its 5 % point seconds late. Other values come from the fitted model.
     """
     fit = fit_curves(t, curves, model=model, n_starts=1)
+    p = fit.params
     if model == "lognormal":
-        p = fit.params
-        values = lognormal_parameters(p["t0"], p["mu"], p["sigma"], p["A"])
-        values = {k: np.where(fit.success, v, np.nan) for k, v in values.items()}
+        found = supported_lognormal_parameters(t, p["t0"], p["mu"], p["sigma"], p["A"])
     else:
-        values = dict(fit_parameters(fit, t, grid_step_s=0.1))
+        found = fit_parameters(fit, t, grid_step_s=0.1)
+    with np.errstate(invalid="ignore"):
+        # a peak between two samples, or above the display's white, is the model's guess, not the data's
+        resolved = (fit.success & _peak_sampled(model, t, p, found["time_to_peak_s"], found["peak_enhancement"])
+                    & ~(found["peak_enhancement"] > MAX_PEAK_POWER))
+        steep = found["wash_in_rate"] > found["peak_enhancement"] / bin_s  # the whole rise within one bin
+    values = {name: np.where(resolved, found[name], np.nan) for name in MAP_NAMES if name in found}
+    values["wash_in_rate"][steep] = np.nan
     values["r2"] = np.where(fit.success, fit.r2, np.nan)
     values["arrival_time_s"] = find_arrivals(t, curves, window_s=ARTERIAL_WINDOW_S, options=arrival)["arrival_time_s"]
     return {k: values[k] for k in MAP_NAMES}
@@ -164,7 +229,7 @@ def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str, arrival: ArrivalO
 def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequence[int] | None = None,
                     dynamic_range_db: float = 60.0, injection_time_s: float = 0.0, motion: bool = True,
                     time_bin_s: float = 1.0, model: str = "lognormal",
-                    progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+                    progress: Callable[[int, int], None] | None = None, arrival_scale: str = "db") -> ParametricMaps:
     """Per-pixel (or per K×K block) perfusion maps of a clip.
 
     Parameters
@@ -175,21 +240,34 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
     region : (x0, y0, x1, y1) analysis box in pixels of the reference frame; default the clip's CEUS region.
     dynamic_range_db : display dynamic range used to linearise grey values.
     injection_time_s : injection moment, s after the clip's first frame (negative: before it); map times
-        count from it.
+        count from it, as the ROI reading's do (``ceuskit map --injection-time auto`` reads it from the
+        DICOM header, as ``analyze`` does).
     motion : follow the tissue with the motion compensation of the TIC extraction (rejected frames skipped).
     time_bin_s : frames are averaged into bins of this many seconds before fitting (0: no binning); single
         pixel curves are speckle-dominated, and 1 s bins keep a 150 s clip's curves at 150 samples.
     model : the bolus model fitted per pixel ("lognormal": closed-form parameters).
     progress : called with (steps done, total steps): motion pass, map pass, fitting chunks.
+    arrival_scale : the arrival map's scale: "db" (the onset as a reader sees it, as the ROI reading's) or
+        "power" (linear power, VueBox's arrival time; what the one-click proposals compare blocks by).
 
     Returns
     -------
-    dict name → (rows, columns) float64 for every name in :data:`MAP_NAMES` (times in s from injection),
-    NaN outside the region, in unfitted blocks, in blocks that motion moved out of the image in more than
-    20 % of the time bins, and in the last partial block row/column.
+    :class:`ParametricMaps`: name → (rows, columns) float64 for every name in :data:`MAP_NAMES` (times in s
+    from injection), NaN outside the region, in the last partial block row/column, in blocks that motion
+    moved out of the image in more than 20 % of the time bins, in unfitted blocks and where a block's data
+    do not support a value (see :mod:`ceuskit.maps`); with each map's share of the region left without one.
+
+    Raises
+    ------
+    InputError
+        An unknown model, a block size outside 1–64, a negative time bin, an implausible dynamic range or
+        injection time, a region outside the frame or smaller than a block, too few time bins, or a
+        stack too large for memory.
     """
     if model not in MODEL_NAMES:
         raise InputError(f"model {model!r} is not one of {', '.join(MODEL_NAMES)}")
+    if arrival_scale not in SCALES:
+        raise InputError(f"arrival scale {arrival_scale!r} is not one of {', '.join(SCALES)}")
     if not isinstance(block_px, (int, np.integer)) or not 1 <= block_px <= 64:
         raise InputError(f"block size {block_px!r} must be a whole number of pixels from 1 to 64")
     if not (np.isfinite(time_bin_s) and time_bin_s >= 0):
@@ -215,26 +293,31 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
     start = n if motion else 0
     stack = _stack(clip, box, block_px, shifts, bins, dynamic_range_db, progress, start, total)
     t = _bin_times(clip.times, bins) - injection_time_s
+    bin_s = time_bin_s if time_bin_s > 0 else float(np.median(np.diff(t)))  # the time resolution of the curves
     curves = stack.reshape(stack.shape[0], -1)
     # binned curves are already averaged over time_bin_s: no further smoothing beyond the ROI reading's
-    arrival_options = ArrivalOptions(smoothing_s=max(ArrivalOptions().smoothing_s, time_bin_s))
+    arrival_options = ArrivalOptions(smoothing_s=max(ArrivalOptions().smoothing_s, time_bin_s), scale=arrival_scale)
     values = {name: np.full(hb * wb, np.nan) for name in MAP_NAMES}
     for c in range(n_chunks):
         lo, hi = c * _CHUNK_CURVES, min((c + 1) * _CHUNK_CURVES, hb * wb)
         chunk = np.ascontiguousarray(curves[:, lo:hi].T, dtype=np.float64)
         seen = np.isfinite(chunk).mean(axis=1) >= MIN_SEEN_FRACTION
-        for name, v in _curve_maps(t, chunk, model, arrival_options).items():
+        for name, v in _curve_maps(t, chunk, model, arrival_options, bin_s).items():
             values[name][lo:hi] = np.where(seen, v, np.nan)
         if progress is not None:
             progress(start + n + c + 1, total)
     x0, y0 = box[0], box[1]
-    maps = {}
+    images = {}
     for name in MAP_NAMES:
         full = np.full((clip.rows, clip.columns), np.nan)
         blocks = values[name].reshape(hb, wb)
         full[y0:y0 + hb * block_px, x0:x0 + wb * block_px] = np.repeat(np.repeat(blocks, block_px, 0), block_px, 1)
-        maps[name] = full
-    return maps
+        images[name] = full
+    options = {"block_px": int(block_px), "region": list(box), "dynamic_range_db": float(dynamic_range_db),
+               "injection_time_s": float(injection_time_s), "motion": bool(motion), "time_bin_s": float(time_bin_s),
+               "model": model}
+    share = {name: round(float(np.isnan(values[name]).mean()), 4) for name in MAP_NAMES}
+    return ParametricMaps(images, share, options)
 
 
 # --- writers ---------------------------------------------------------------------------------------------------
@@ -274,12 +357,36 @@ def _overlay_png(path: Path, name: str, image: np.ndarray, reference: np.ndarray
     fig.savefig(path, bbox_inches="tight")
 
 
+def _maps_json(maps: ParametricMaps, clip: Clip) -> dict[str, Any]:
+    """``maps.json``: what each map holds, its unit and share of pixels without a value, and the provenance."""
+    return {
+        "ceuskit_version": __version__,
+        "clip": {"source": str(clip.source), "sha256": clip.sha256()},
+        "times": "s after injection",
+        "maps": {name: {"unit": MAP_UNITS[name], "no_value_share": maps.no_value_share[name]} for name in maps},
+        "limits": {"min_sampled_peak": MIN_SAMPLED_PEAK, "max_peak_power": MAX_PEAK_POWER, "min_seen_fraction": MIN_SEEN_FRACTION,
+                   "max_transit_spans": MAX_TRANSIT_SPANS, "min_r2": MIN_R2},
+        "provenance": {"software": f"ceuskit {__version__}", "options": maps.options,
+                       "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       "python": platform.python_version()},
+    }
+
+
 def write_maps(maps: Mapping[str, np.ndarray], clip: Clip, rois: RoiSet, out_dir: str | Path, *,
                nifti: bool = True, png: bool = True) -> Path:
     """Write ``maps.npz``, ``<map>.nii.gz`` and ``<map>.png`` overlays into ``out_dir`` atomically.
 
-    Returns the path of ``maps.npz``.  Overlays are drawn on the ROIs' reference frame with a colour bar
-    (2nd–98th percentile) and the ROI outlines.
+    Parameters
+    ----------
+    maps : name → (rows, columns) map; a :class:`ParametricMaps` also gets ``maps.json`` (units, each map's
+        share of pixels without a value, the settings, software version and the clip's SHA-256).
+    clip : the clip the maps are of.  rois : its ROIs (outlines and reference frame of the overlays).
+    out_dir : folder, created if needed.  nifti, png : also write NIfTI maps and PNG overlays.
+
+    Returns
+    -------
+    The path of ``maps.npz``.  Overlays are drawn on the ROIs' reference frame with a colour bar (2nd–98th
+    percentile) and the ROI outlines.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -289,6 +396,9 @@ def write_maps(maps: Mapping[str, np.ndarray], clip: Clip, rois: RoiSet, out_dir
         arrays: dict[str, Any] = {k: np.asarray(v) for k, v in maps.items()}
         np.savez_compressed(tmp / "maps.npz", **arrays)
         names.append("maps.npz")
+        if isinstance(maps, ParametricMaps):
+            (tmp / "maps.json").write_text(json.dumps(_maps_json(maps, clip), indent=1))
+            names.append("maps.json")
         reference = clip.frame(rois.reference_frame) if png else None
         for name, image in maps.items():
             if nifti:

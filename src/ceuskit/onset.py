@@ -14,7 +14,10 @@ peak**, never by scanning forward from the first frame:
    from the lowest pre-peak level (a low percentile) to the peak, or four times the smoothed curve's noise
    above that level if more — *whose preceding* ``baseline_s`` *seconds lie mostly (80 %) below it too*: a
    short dip inside the rise (an out-of-plane second, dropped frames) is walked past, and a transient
-   earlier in the clip, separated from the rise by a return to baseline, is never reached;
+   earlier in the clip, separated from the rise by a return to baseline, is never reached. Half of them
+   suffice when the curve has been back below the level for half a smoothing window before the candidate:
+   a short excursion of the baseline that returned to it (a tracked ROI crossing onto enhancing tissue for
+   half a second) is not the start of the rise and is not walked back to;
 4. the **baseline** is the median of the smoothed curve over the ``baseline_s`` seconds up to the foot (a
    robust pre-arrival window). It exists only where the curve is *flat* before the rise: at least
    ``min_baseline_s`` of data precede the foot, and over the window the curve climbs less than
@@ -43,13 +46,12 @@ peak**, never by scanning forward from the first frame:
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
 
-from ceuskit.timeseries import moving_average
+from ceuskit._fastmath import fast_log
 
 __all__ = ["REASONS", "Arrival", "ArrivalOptions", "find_arrival", "find_arrivals", "largest_gap_s"]
 
@@ -66,7 +68,17 @@ LOW_PERCENTILE = 5.0
 and a few dark frames do not set it)."""
 
 BASELINE_SHARE = 0.8
-"""Share of a candidate baseline window that must lie below the foot level (a dip inside the rise does not)."""
+"""Share of a candidate baseline window that must lie below the foot level (a dip inside the rise does not) …"""
+
+EXCURSION_SHARE = 0.5
+"""… or at least this share, when the curve has been back below the level for :data:`RETURN_WINDOWS` before
+the candidate: what lay above it in the window was a short excursion that returned to baseline (a blip; a
+tracked ROI crossing onto enhancing tissue for a moment), not the start of the rise (half: the window's median,
+the baseline, still lies below the level) …"""
+
+RETURN_WINDOWS = 0.5
+"""… for this many smoothing windows (a dip inside the rise, blurred by the smoothing, lies below the level for
+a moment only)."""
 
 WINDOW_CLIMB_SIGMAS = 18.0
 """The 5 % point is read on a local fit over the time the rise takes, at its mean pace (foot to half-way), to
@@ -176,14 +188,28 @@ def _fraction_below(t: np.ndarray, s: np.ndarray, end: int, span_s: float, level
 
 
 @njit(cache=True)
-def _foot(t: np.ndarray, s: np.ndarray, level: float, peak: int, span_s: float) -> int:
-    """Last index ≤ peak at or below ``level`` whose preceding ``span_s`` seconds lie mostly (80 %) below it
-    (−1 if none): where the sustained rise to the peak starts, walking past short dips inside the rise."""
+def _below_for(t: np.ndarray, s: np.ndarray, end: int, level: float) -> float:
+    """How long (s) the curve has lain at or below ``level`` up to index ``end`` (which does)."""
+    start = end
+    while start > 0 and s[start - 1] <= level:
+        start -= 1
+    return t[end] - t[start]
+
+
+@njit(cache=True)
+def _foot(t: np.ndarray, s: np.ndarray, level: float, peak: int, span_s: float, return_s: float) -> int:
+    """Last index ≤ peak at or below ``level`` whose preceding ``span_s`` seconds lie mostly (80 %) below it —
+    or half of them, the curve having been back below the level for ``return_s`` before it — (−1 if none):
+    where the sustained rise to the peak starts, walking past short dips inside the rise but not back past a
+    short excursion of the baseline that returned to it."""
     i = peak
     while i >= 0:
         while i >= 0 and s[i] > level:
             i -= 1
-        if i < 0 or _fraction_below(t, s, i, span_s, level) >= BASELINE_SHARE:
+        if i < 0:
+            return i
+        below = _fraction_below(t, s, i, span_s, level)
+        if below >= BASELINE_SHARE or (below >= EXCURSION_SHARE and _below_for(t, s, i, level) >= return_s):
             return i
         i -= 1
     return -1
@@ -291,10 +317,10 @@ def _one(t: np.ndarray, s: np.ndarray, raw: np.ndarray, lo: int, hi: int, thresh
         out[4] = 10.0 * math.log10(s[peak] / lowest) if lowest > 0.0 and s[peak] > 0.0 else np.nan
         out[5] = 2
         return
-    d = 10.0 * np.log10(np.maximum(s, DB_FLOOR * s[peak]))  # the display's scale
+    d = _db(s, DB_FLOOR * s[peak])  # the display's scale
     low = np.percentile(d[:peak + 1], LOW_PERCENTILE)
     level = low + max(FOOT_FRACTION * threshold * (d[peak] - low), FOOT_SIGMAS * noise_db)
-    foot = _foot(t, d, level, peak, baseline_s)
+    foot = _foot(t, d, level, peak, baseline_s, RETURN_WINDOWS * smoothing_s)
     if foot < 0 or t[foot] - t[0] < min_baseline_s:
         out[5] = 1
         return
@@ -323,7 +349,7 @@ def _one(t: np.ndarray, s: np.ndarray, raw: np.ndarray, lo: int, hi: int, thresh
     window = min(max(smoothing_s, WINDOW_CLIMB_SIGMAS * noise_db / rise_slope), MAX_WINDOW_SHARE * rise_s)
     start = _window_start(t, foot, max(baseline_s, BASELINE_RISE_SHARE * rise_s))
     if on_db:
-        samples = 10.0 * np.log10(np.maximum(raw, DB_FLOOR * s[peak]))
+        samples = _db(raw, DB_FLOOR * s[peak])
         base_db = float(np.median(samples[start:foot + 1]))
         m = _local_quadratic(t, samples, window, start, hi)
         peak_db = np.max(m[max(lo, start):hi])
@@ -333,40 +359,154 @@ def _one(t: np.ndarray, s: np.ndarray, raw: np.ndarray, lo: int, hi: int, thresh
     out[5] = 0
 
 
-@njit(parallel=True, cache=True)
-def _kernel(t: np.ndarray, smooth: np.ndarray, raw: np.ndarray, lo: int, hi: int, threshold: float,
-            baseline_s: float, min_baseline_s: float, required_db: np.ndarray, noise_db: np.ndarray,
-            smoothing_s: float, flat_share: float, on_db: bool) -> np.ndarray:
-    n, n_t = smooth.shape
-    out = np.full((n, 6), np.nan)
-    for c in prange(n):
-        has = np.isfinite(smooth[c]) & np.isfinite(raw[c])
-        if has.sum() < 3:
-            out[c, 5] = 3
-            continue
-        s = np.interp(t, t[has], smooth[c][has])  # rejected frames bridged for the search only
-        r = np.interp(t, t[has], raw[c][has])
-        _one(t, s, r, lo, hi, threshold, baseline_s, min_baseline_s, required_db[c], noise_db[c], smoothing_s,
-             flat_share, on_db, out[c])
+_DB_PER_LN = 10.0 / math.log(10.0)  # dB of a natural log: 10·log10(x) = (10 / ln 10)·ln x
+
+
+@njit(cache=True, error_model="numpy")
+def _db(x: np.ndarray, floor: float) -> np.ndarray:
+    """10·log10(max(x, floor)) of every sample (a loop that compiles to SIMD code, within 3 ulp of libm's)."""
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = _DB_PER_LN * fast_log(max(x[i], floor))
     return out
 
 
-def _smoothed_noise_db(t: np.ndarray, curves: np.ndarray, smoothing_s: float) -> np.ndarray:
-    """Per curve, the noise (dB) left in its ``smoothing_s`` mean: the robust scatter of the raw samples about
-    a local mean (1.4826 × MAD of the dB residual; the mean spans at least three samples, and the scatter is
-    corrected for the sample's own share of it) over the root of the samples a smoothing window holds."""
-    raw = np.atleast_2d(np.asarray(curves, dtype=np.float64))
-    step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
-    span = max(smoothing_s, 3.0 * step)
-    local = np.atleast_2d(moving_average(t, raw, span))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        residual = 10.0 * np.log10(np.where(raw > 0, raw, np.nan)) - 10.0 * np.log10(np.where(local > 0, local, np.nan))
-    with warnings.catch_warnings():  # a curve with no usable sample has no noise figure (NaN)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        spread = 1.4826 * np.nanmedian(np.abs(residual - np.nanmedian(residual, axis=1, keepdims=True)), axis=1)
-    held = max(1.0, span / step)
-    spread = spread * math.sqrt(held / max(held - 1.0, 1.0))
-    return np.asarray(spread / math.sqrt(max(1.0, smoothing_s / step)))
+@njit(cache=True)
+def _window_means(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, csum: np.ndarray, ccount: np.ndarray,
+                  out: np.ndarray) -> None:
+    """out[i] = mean of the finite samples x[lo[i]:hi[i]], NaN where there is none: the moving average of
+    :func:`ceuskit.timeseries.moving_average` for one series (the same running sums, so the same numbers),
+    its windows given as sample indices; ``csum`` and ``ccount`` (T + 1,) are scratch."""
+    total = 0.0
+    count = 0.0
+    csum[0] = 0.0
+    ccount[0] = 0.0
+    for i in range(x.size):
+        v = x[i]
+        ok = np.isfinite(v)
+        total += v if ok else 0.0
+        count += 1.0 if ok else 0.0
+        csum[i + 1] = total
+        ccount[i + 1] = count
+    for i in range(x.size):
+        k = ccount[hi[i]] - ccount[lo[i]]
+        out[i] = (csum[hi[i]] - csum[lo[i]]) / max(k, 1.0) if k > 0 else np.nan
+
+
+@njit(cache=True)
+def _select(a: np.ndarray, n: int, k: int) -> float:
+    """The k-th smallest (0-based) of a[:n] (no NaN), by quickselect: a[:n] is reordered so that a[:k] ≤ a[k]."""
+    lo, hi = 0, n - 1
+    while hi > lo:
+        mid = (lo + hi) // 2  # median-of-three pivot, moved to hi
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[mid] < a[hi]:
+            a[mid], a[hi] = a[hi], a[mid]
+        pivot = a[hi]
+        store = lo
+        for i in range(lo, hi):
+            if a[i] < pivot:
+                a[i], a[store] = a[store], a[i]
+                store += 1
+        a[store], a[hi] = a[hi], a[store]
+        if store == k:
+            return a[k]
+        if store < k:
+            lo = store + 1
+        else:
+            hi = store - 1
+    return a[k]
+
+
+@njit(cache=True)
+def _median_in_place(a: np.ndarray, n: int) -> float:
+    """np.median of a[:n] (no NaN; a[:n] is reordered): the middle value, or the mean of the two middle ones."""
+    upper = _select(a, n, n // 2)
+    if n % 2 == 1:
+        return upper
+    lower = a[0]
+    for i in range(1, n // 2):  # the largest of the lower half
+        lower = a[i] if a[i] > lower else lower
+    return (lower + upper) / 2.0
+
+
+@njit(cache=True)
+def _noise_db(raw: np.ndarray, local: np.ndarray, held_factor: float, per_window: float, buf: np.ndarray) -> float:
+    """The noise (dB) left in a curve's smoothed mean: 1.4826 × MAD of the dB residual of the samples ``raw``
+    about their local mean ``local`` (where both are positive), × ``held_factor`` (the sample's own share of
+    the local mean), over ``per_window`` (the root of the samples a smoothing window holds); NaN when no
+    sample serves.  ``buf`` (T,) is scratch."""
+    inf = np.inf
+    for i in range(raw.size):  # the logs in one loop that compiles to SIMD code …
+        a, b = raw[i], local[i]
+        usable = a > 0.0 and b > 0.0  # as log10 of NaN, 0 or less: no residual; of inf: inf
+        la = _DB_PER_LN * fast_log(a if usable and a < inf else 1.0)
+        lb = _DB_PER_LN * fast_log(b if usable and b < inf else 1.0)
+        residual = (la if a < inf else inf) - (lb if b < inf else inf)
+        buf[i] = residual if usable else np.nan
+    m = 0
+    for i in range(raw.size):  # … then the usable ones to the front
+        if not np.isnan(buf[i]):
+            buf[m] = buf[i]
+            m += 1
+    if m == 0:
+        return np.nan
+    centre = _median_in_place(buf, m)
+    for i in range(m):
+        buf[i] = abs(buf[i] - centre)
+    spread = 1.4826 * _median_in_place(buf, m)
+    spread = spread * held_factor
+    return spread / per_window
+
+
+@njit(parallel=True, cache=True)
+def _kernel(t: np.ndarray, raw: np.ndarray, smooth_lo: np.ndarray, smooth_hi: np.ndarray, local_lo: np.ndarray,
+            local_hi: np.ndarray, held_factor: float, per_window: float, lo: int, hi: int, threshold: float,
+            baseline_s: float, min_baseline_s: float, min_enhancement_db: float, enhancement_sigmas: float,
+            smoothing_s: float, flat_share: float, on_db: bool) -> np.ndarray:
+    """:func:`_one` for every curve (rows of ``raw``), after its smoothed mean (windows ``smooth_lo`` …
+    ``smooth_hi``) and its noise (about the local mean over ``local_lo`` … ``local_hi``), in one pass."""
+    n, n_t = raw.shape
+    out = np.full((n, 6), np.nan)
+    chunk = 16  # curves per parallel task: scratch arrays are allocated once per task
+    for first in prange((n + chunk - 1) // chunk):
+        csum = np.empty(n_t + 1)
+        ccount = np.empty(n_t + 1)
+        smooth = np.empty(n_t)
+        local = np.empty(n_t)
+        buf = np.empty(n_t)
+        for c in range(first * chunk, min(n, (first + 1) * chunk)):
+            row = raw[c]
+            _window_means(row, smooth_lo, smooth_hi, csum, ccount, smooth)
+            _window_means(row, local_lo, local_hi, csum, ccount, local)
+            noise = _noise_db(row, local, held_factor, per_window, buf)
+            if np.isnan(noise):  # as np.nan_to_num(noise, nan=0.0)
+                noise = 0.0
+            elif np.isinf(noise):
+                noise = np.finfo(np.float64).max
+            required = max(min_enhancement_db, enhancement_sigmas * noise)
+            has = np.isfinite(smooth) & np.isfinite(row)
+            count = has.sum()
+            if count < 3:
+                out[c, 5] = 3
+                continue
+            if count == n_t:
+                _one(t, smooth, row, lo, hi, threshold, baseline_s, min_baseline_s, required, noise, smoothing_s,
+                     flat_share, on_db, out[c])
+                continue
+            s = np.interp(t, t[has], smooth[has])  # rejected frames bridged for the search only
+            r = np.interp(t, t[has], row[has])
+            _one(t, s, r, lo, hi, threshold, baseline_s, min_baseline_s, required, noise, smoothing_s, flat_share,
+                 on_db, out[c])
+    return out
+
+
+def _windows(t: np.ndarray, width_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sample-index bounds [lo, hi) of the centred ``width_s`` windows of :func:`ceuskit.timeseries.moving_average`."""
+    return (np.searchsorted(t, t - width_s / 2, side="left"), np.searchsorted(t, t + width_s / 2, side="right"))
 
 
 def find_arrivals(times_s: np.ndarray, curves: np.ndarray, *, window_s: tuple[float, float] | None = None,
@@ -384,19 +524,28 @@ def find_arrivals(times_s: np.ndarray, curves: np.ndarray, *, window_s: tuple[fl
     -------
     dict of (n,) arrays: ``arrival_time_s`` (NaN where unknown), ``peak_time_s``, ``peak``, ``baseline``,
     ``enhancement_db`` and ``reason`` (int codes indexing :data:`REASONS`).
+
+    Notes
+    -----
+    The smoothed curve's noise (for the enhancement and foot levels) is the robust scatter of the raw samples
+    about a local mean (1.4826 × MAD of the dB residual; the mean spans at least three samples, and the
+    scatter is corrected for the sample's own share of it) over the root of the samples a smoothing window
+    holds.  Smoothing, noise and the search run in one compiled pass per curve.
     """
     opts = options or ArrivalOptions()
     t = np.asarray(times_s, dtype=np.float64)
-    smooth = np.atleast_2d(moving_average(t, np.asarray(curves, dtype=np.float64), opts.smoothing_s))
+    raw = np.ascontiguousarray(np.atleast_2d(np.asarray(curves, dtype=np.float64)))
     lo, hi = 0, t.size
     if window_s is not None:
         lo = int(np.searchsorted(t, window_s[0], side="left"))
         hi = int(np.searchsorted(t, window_s[1], side="right"))
-    noise_db = np.nan_to_num(_smoothed_noise_db(t, curves, opts.smoothing_s), nan=0.0)
-    required = np.maximum(opts.min_enhancement_db, opts.enhancement_sigmas * noise_db)
-    raw = np.ascontiguousarray(np.atleast_2d(np.asarray(curves, dtype=np.float64)))
-    out = _kernel(t, np.ascontiguousarray(smooth), raw, lo, hi, opts.threshold, opts.baseline_s, opts.min_baseline_s,
-                  required, noise_db, opts.smoothing_s, opts.flat_share, opts.scale == "db")
+    step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
+    span = max(opts.smoothing_s, 3.0 * step)  # the local mean the noise is measured about
+    held = max(1.0, span / step)
+    out = _kernel(t, raw, *_windows(t, opts.smoothing_s), *_windows(t, span), math.sqrt(held / max(held - 1.0, 1.0)),
+                  math.sqrt(max(1.0, opts.smoothing_s / step)), lo, hi, opts.threshold, opts.baseline_s,
+                  opts.min_baseline_s, opts.min_enhancement_db, opts.enhancement_sigmas, opts.smoothing_s,
+                  opts.flat_share, opts.scale == "db")
     names = ("arrival_time_s", "peak_time_s", "peak", "baseline", "enhancement_db")
     result = {name: out[:, k] for k, name in enumerate(names)}
     result["reason"] = out[:, 5].astype(int)

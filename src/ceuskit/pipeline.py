@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -24,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from ceuskit import __version__, quality
+from ceuskit._atomic import atomic_folder
+from ceuskit._json import numpy_default
 from ceuskit.errors import AnalysisError, InputError, RoiError
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
@@ -39,7 +38,8 @@ from ceuskit.tic import TicResult, extract_tics, tic_table
 from ceuskit.timeline import Timeline, join
 from ceuskit.timeseries import check_injection_time, moving_average
 
-__all__ = ["KINETICS", "MODELS", "Analysis", "AnalysisOptions", "analyze", "analyze_examination", "write_outputs"]
+__all__ = ["KINETICS", "MODELS", "Analysis", "AnalysisOptions", "analyze", "analyze_examination", "check_options",
+           "tic_columns", "write_outputs"]
 
 MODELS = ("auto", "lognormal", "gamma", "ldrw", "fpt")
 
@@ -96,24 +96,39 @@ class _Measured:
     overlay_pixels: int
 
 
-def _check_options(opts: AnalysisOptions) -> None:
+def check_options(opts: AnalysisOptions) -> None:
+    """Raise :class:`~ceuskit.errors.InputError` for a dynamic range or model that cannot be used."""
     check_dynamic_range(opts.dynamic_range_db)
     if opts.model not in MODELS:
         raise InputError(f"model {opts.model!r} is not one of {', '.join(MODELS)}")
     check_kinetics(opts.kinetics)
 
 
+def _centred_in(bounds: tuple[float, float, float, float], box: tuple[int, int, int, int]) -> bool:
+    """Whether the centre of an ROI's pixel extent (x0, y0, x1, y1) lies in a region's box (x1, y1 exclusive)."""
+    x, y = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    return box[0] <= x < box[2] and box[1] <= y < box[3]
+
+
 def _place_rois(clip: Clip, rois: RoiSet) -> RoiSet:
-    """Move ROIs drawn on the B-mode half of a dual display onto the CEUS half (same anatomy)."""
+    """Move each ROI drawn on the B-mode half of a dual display (its centre there) onto the CEUS half (same
+    anatomy, the same place in its half); an ROI centred on neither half is refused rather than left without a
+    curve."""
     bmode, ceus = clip.bmode_region, clip.ceus_region
     if bmode is None:
         return rois
-    bx0, by0, bx1, by1 = bmode.box
-    inside_bmode = all(r.shape != "mask" and bx0 <= r.bounds()[0] and r.bounds()[2] <= bx1
-                       and by0 <= r.bounds()[1] and r.bounds()[3] <= by1 for r in rois.rois)
-    if inside_bmode:
-        return rois.translated(ceus.box[0] - bx0, ceus.box[1] - by0)
-    return rois
+    dx, dy = ceus.box[0] - bmode.box[0], ceus.box[1] - bmode.box[1]
+    placed = []
+    for roi in rois.rois:
+        if _centred_in(roi.bounds(), ceus.box):
+            placed.append(roi)
+        elif _centred_in(roi.bounds(), bmode.box):
+            placed.append(roi.translated(dx, dy))
+        else:
+            x0, y0, x1, y1 = roi.bounds()
+            raise RoiError(f"ROI {roi.name!r} (x {x0:.0f}…{x1:.0f}, y {y0:.0f}…{y1:.0f}) lies on neither half of the dual "
+                           f"display (CEUS {list(ceus.box)}, B-mode {list(bmode.box)}): redraw it inside one half")
+    return RoiSet(tuple(placed), rois.reference_frame)
 
 
 def _load_roi_set(rois: RoiInput, clip: Clip) -> RoiSet:
@@ -231,16 +246,16 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
                   injection: float | str, *, out_dir: str | Path | None, size_mm: float | None,
                   at_risk: bool | None, opts: AnalysisOptions, progress: Callable[[int, int], None] | None
                   ) -> Analysis:
-    _check_options(opts)
+    check_options(opts)
     if size_mm is not None and (not np.isfinite(size_mm) or size_mm <= 0):
         raise InputError(f"lesion size {size_mm!r} mm must be a positive number")
     starts = place_clips(clips, offsets)
     injection_s, agent = _injection(clips, offsets, injection)
     order = sorted(range(len(clips)), key=starts.__getitem__)
-    check_injection_time(injection_s, max(start + clip.duration_s for start, clip in zip(starts, clips, strict=True)))
     frames = sum(clip.n_frames for clip in clips)
-    if frames < MIN_FRAMES:
+    if frames < MIN_FRAMES:  # before the injection check: a single frame has no time for an injection to precede
         raise AnalysisError(f"{frames} frame(s) is too few for a time–intensity analysis; a CEUS cine loop is needed")
+    check_injection_time(injection_s, max(start + clip.duration_s for start, clip in zip(starts, clips, strict=True)))
     opts = replace(opts, injection_time_s=injection_s)
     total, done = frames, 0
     measured = []
@@ -257,8 +272,8 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
     reading = read_timeline(timeline, first.rois, model=opts.model, phases=opts.phases, areas=areas,
                             size_mm=size_mm, at_risk=at_risk, kinetics=opts.kinetics)
     document = _document(measured, reading, opts, agent)
-    analysis = Analysis(document, _tic_table(measured, timeline, opts, reading.refill_fitted), reading.fitted,
-                        reading.relative_db, reading.refill_fitted)
+    analysis = Analysis(document, tic_columns([m.tics for m in measured], timeline, opts, reading.refill_fitted),
+                        reading.fitted, reading.relative_db, reading.refill_fitted)
     if out_dir is not None:
         write_outputs(analysis, out_dir)
     return analysis
@@ -316,11 +331,12 @@ def _document(measured: Sequence[_Measured], reading: Reading, opts: AnalysisOpt
     }
 
 
-def _tic_table(measured: Sequence[_Measured], timeline: Timeline, opts: AnalysisOptions,
-               refills: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The clips' TIC tables one after the other, with the clip's index (time order), smoothed power and the
-    replenishment fits (``NAME_refill_fit``, where refills were fitted)."""
-    parts = [tic_table(part.tics) for part in measured]
+def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOptions,
+                refills: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The columns of ``tic.csv``: the clips' TIC tables one after the other (in time order), with the clip's
+    index, each ROI's smoothed power and the replenishment fits (``NAME_refill_fit``, where refills were
+    fitted)."""
+    parts = [tic_table(part) for part in tics]
     columns = {"clip": timeline.segment}
     for key in parts[0]:
         columns[key] = np.concatenate([part[key] for part in parts])
@@ -332,14 +348,6 @@ def _tic_table(measured: Sequence[_Measured], timeline: Timeline, opts: Analysis
     return columns
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def write_outputs(analysis: Analysis, out_dir: str | Path, *,
                   figures: Mapping[str, Callable[[Path], object]] | None = None) -> Path:
     """Write analysis.json and tic.csv into ``out_dir`` atomically; returns the analysis.json path.
@@ -349,17 +357,12 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, *,
     interrupted or failed run never leaves a partial analysis.json.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".ceuskit-", dir=out))
-    try:
+    with atomic_folder(out, last=("analysis.json",)) as tmp:
         _write_tic_csv(analysis.tic, tmp / "tic.csv")
         for name, draw in (figures or {}).items():
             draw(tmp / name)
-        (tmp / "analysis.json").write_text(json.dumps(analysis.document, indent=2, default=_json_default, allow_nan=False))
-        for name in ("tic.csv", *(figures or {}), "analysis.json"):
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "analysis.json").write_text(json.dumps(analysis.document, indent=2, default=numpy_default,
+                                                      allow_nan=False))
     return out / "analysis.json"
 
 

@@ -93,7 +93,7 @@ def _flags(timeline: Timeline, lesions: list[dict[str, Any]], fit: FitResult, ar
 
 
 def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: PhaseOptions,
-                  areas: Mapping[str, tuple[int, float | None]], size_mm: float | None = None,
+                  areas: Mapping[str, tuple[int | None, float | None]], size_mm: float | None = None,
                   at_risk: bool | None = None, kinetics: str = "auto") -> Reading:
     """Fits, parameters and each lesion's phase reading from an examination's curves.
 
@@ -107,7 +107,7 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
     rois : the ROI set (names and roles; lesions name their reference).
     model : "auto" or a bolus model name.
     phases : thresholds and windows of the reading.
-    areas : ROI name → (area px, area mm² or None).
+    areas : ROI name → (area px, area mm²), either None when unknown (curves read from a table).
     size_mm, at_risk : for the CEUS LI-RADS decision support.
     kinetics : "auto", "bolus" or "replenishment" (:data:`ceuskit.kinetics.KINETICS`).
 
@@ -139,7 +139,7 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
 
 
 def _read_bolus(timeline: Timeline, rois: RoiSet, events: Events, *, model: str, phases: PhaseOptions,
-                areas: Mapping[str, tuple[int, float | None]], size_mm: float | None, at_risk: bool | None
+                areas: Mapping[str, tuple[int | None, float | None]], size_mm: float | None, at_risk: bool | None
                 ) -> Reading:
     """The bolus reading of the curves before the first destruction; fits and parameters stop at
     ``events.fit_end``."""
@@ -182,12 +182,13 @@ def _read_bolus(timeline: Timeline, rois: RoiSet, events: Events, *, model: str,
         lesion_docs.append({"roi": roi.name, "reference": reference.name, **reading,
                             "lirads": lirads_category(reading, size_mm=size_mm, at_risk=at_risk)})
     flags = _flags(timeline, lesion_docs, fit, arrivals, flashes, fitted_params, free_params, phases)
-    # the fits as drawn over the data in dB: above the measured baseline, where they describe the data (the
-    # fitted span only: fits stop at a level step)
+    # the fits as drawn over the data in dB: above the measured baseline, where they describe the data a reader
+    # sees — the TIC table's, spikes included (a sample mid-way up a fill-in step or a dropped frame is on the
+    # screen, though left out of the fit) — over the fitted span only (fits stop at a level step)
     drawn = {n: np.full(t.shape, np.nan) for n in names}
     for i, n in enumerate(names):
         if fit.success[i]:
-            drawn[n][:end] = drawn_fit(t[:end], curves[i, :end], fit.fitted[i],
+            drawn[n][:end] = drawn_fit(t[:end], timeline.power[i, :end], fit.fitted[i],
                                        fitted_baseline=float(fit.params["b"][i]),
                                        measured_baseline=float(arrivals["baseline"][i]),
                                        segments=timeline.segment[:end], smoothing_s=phases.smoothing_s)

@@ -9,13 +9,20 @@ ROI file (DESIGN "Interfaces")::
 Shapes: ``ellipse``, ``polygon``, ``rectangle`` (``"box": [x0, y0, x1, y1]``).  Coordinates are (x = column,
 y = row) of the stored full frame, origin top-left, in pixels or — with ``"units": "mm"`` — in millimetres
 (x·dx, y·dy with the clip's pixel spacing).  A lesion may name its parenchyma reference
-(``"reference": "liver"``); by default it uses the first parenchyma ROI.  Label masks (PNG, NIfTI) are read too:
-label 1 is the lesion, label 2 the liver (parenchyma), labels 3, 4, … further lesions.
+(``"reference": "liver"``); by default it uses the first parenchyma ROI.
+
+Label masks (PNG, TIFF, NIfTI) and DICOM SEG are read too (:mod:`ceuskit.io.rois`), in the label convention
+of :mod:`ceuskit.roi_labels` (1 lesion, 2 liver, 3, 4, … further lesions, with the ROIs' names, roles and
+reference frame written beside the pixels), so every format gives back the ROIs it was given.
+
+An ROI proposed by ``ceuskit rois propose`` (:mod:`ceuskit.propose`) says so: ``"source": "proposed"`` (as
+proposed, not yet looked at), ``"accepted"`` (accepted unchanged) or ``"edited"`` (changed by the reader after
+it was proposed), with the proposal's ``"confidence"`` (0–1).  An ROI without ``source`` was drawn by hand.
+Both keys are optional and kept on every round trip; files without them load as before.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,12 +35,12 @@ from skimage.draw import polygon as draw_polygon
 
 from ceuskit.errors import RoiError
 
-__all__ = ["Roi", "RoiSet", "load_rois", "parse_rois", "rois_from_label_mask"]
+__all__ = ["Roi", "RoiSet", "checked_roi_set", "load_rois", "parse_rois", "rois_from_label_mask"]
 
 SHAPES = ("ellipse", "polygon", "rectangle", "mask")
+SOURCES = ("proposed", "accepted", "edited")
+"""Values of an ROI's optional ``source``: how a proposed ROI stands (absent: drawn by hand)."""
 ROLES = ("lesion", "parenchyma")
-_MAX_MASK_PIXELS = 8192 * 8192
-"""Largest label mask accepted (the largest frame ceuskit reads, 8192 × 8192 px)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Roi:
     geometry: Mapping[str, Any]
     reference: str | None = None
     mask_array: np.ndarray | None = field(default=None, repr=False, compare=False)
+    marks: Mapping[str, Any] = field(default_factory=dict, compare=False)  # "source", "confidence" of proposals
 
     def mask(self, rows: int, columns: int) -> np.ndarray:
         """Boolean (rows, columns) mask; RoiError if the ROI leaves the frame or encloses no pixel."""
@@ -108,8 +116,8 @@ class Roi:
             ys, xs = ys + int(round(dy)), xs + int(round(dx))
             ok = (ys >= 0) & (ys < shifted.shape[0]) & (xs >= 0) & (xs < shifted.shape[1])
             shifted[ys[ok], xs[ok]] = True
-            return Roi(self.name, self.role, self.shape, g, self.reference, shifted)
-        return Roi(self.name, self.role, self.shape, g, self.reference)
+            return Roi(self.name, self.role, self.shape, g, self.reference, shifted, self.marks)
+        return Roi(self.name, self.role, self.shape, g, self.reference, marks=self.marks)
 
     def to_json(self) -> dict[str, Any]:
         """The ROI as it appears in an ROI file (pixel units); label-mask ROIs give their bounding box."""
@@ -121,6 +129,7 @@ class Roi:
             out.update(shape=self.shape, **{k: _plain(v) for k, v in self.geometry.items()})
         if self.reference:
             out["reference"] = self.reference
+        out.update(self.marks)
         return out
 
 
@@ -218,7 +227,22 @@ def _parse_roi(item: Any, index: int, scale: tuple[float, float]) -> Roi:
     reference = item.get("reference")
     if reference is not None and not isinstance(reference, str):
         raise RoiError(f"ROI {name!r}: 'reference' must name a parenchyma ROI")
-    return Roi(name.strip(), role, shape, geometry, reference)
+    return Roi(name.strip(), role, shape, geometry, reference, marks=_marks(item, name))
+
+
+def _marks(item: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A proposed ROI's ``source`` and ``confidence``, checked."""
+    out: dict[str, Any] = {}
+    if "source" in item:
+        if item["source"] not in SOURCES:
+            raise RoiError(f"ROI {name!r}: source {item['source']!r} is not one of {', '.join(SOURCES)}")
+        out["source"] = item["source"]
+    if "confidence" in item:
+        value = item["confidence"]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise RoiError(f"ROI {name!r}: confidence {value!r} must be a number from 0 to 1")
+        out["confidence"] = float(value)
+    return out
 
 
 def parse_rois(document: Any, *, pixel_spacing_mm: tuple[float, float] | None = None, source: str = "ROI file"
@@ -268,8 +292,57 @@ def _validated(rois: tuple[Roi, ...], reference_frame: int, source: str) -> RoiS
     return RoiSet(rois, reference_frame)
 
 
-def rois_from_label_mask(labels: np.ndarray, *, reference_frame: int = 0, source: str = "label mask") -> RoiSet:
-    """ROIs from an integer label image: 1 lesion, 2 liver (parenchyma), 3, 4, … further lesions."""
+def checked_roi_set(rois: Sequence[Roi], reference_frame: int, *, source: str) -> RoiSet:
+    """The :class:`RoiSet` of ``rois`` after the checks every ROI file passes.
+
+    Parameters
+    ----------
+    rois : Sequence[Roi]
+        The ROIs, in pixels.
+    reference_frame : int
+        The frame they were drawn on.
+    source : str
+        Where they came from, for messages.
+
+    Returns
+    -------
+    RoiSet
+
+    Raises
+    ------
+    RoiError
+        Duplicate names, a reference to no parenchyma ROI, or no lesion.
+    """
+    return _validated(tuple(rois), reference_frame, source)
+
+
+def rois_from_label_mask(labels: np.ndarray, *, reference_frame: int = 0, source: str = "label mask",
+                         described: Mapping[int, tuple[str, str, str | None]] | None = None) -> RoiSet:
+    """ROIs from an integer label image.
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        (rows, columns) whole numbers; 0 is background.
+    reference_frame : int
+        The frame the ROIs were drawn on.
+    source : str
+        The file it came from, for messages.
+    described : Mapping, optional
+        Label value → (name, role, reference) from the file's description
+        (:class:`ceuskit.roi_labels.LabelDescription`); labels it does not describe follow the convention:
+        1 lesion, 2 liver (parenchyma), 3, 4, … further lesions.
+
+    Returns
+    -------
+    RoiSet
+        One ``mask`` ROI per label present, in label order.
+
+    Raises
+    ------
+    RoiError
+        Not 2-D, not whole numbers, no lesion, duplicate names or references to no parenchyma ROI.
+    """
     labels = np.asarray(labels)
     if labels.ndim == 3 and 1 in labels.shape:
         labels = labels.reshape([s for s in labels.shape if s != 1])
@@ -279,60 +352,48 @@ def rois_from_label_mask(labels: np.ndarray, *, reference_frame: int = 0, source
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
             raise RoiError(f"{source}: labels must be whole numbers (1 lesion, 2 liver, 3… more lesions)")
         labels = labels.astype(np.int64)
+    described = described or {}
     rois = []
     for value in sorted(int(v) for v in np.unique(labels) if v > 0):
-        if value == 2:
+        reference = None
+        if value in described:
+            name, role, reference = described[value]
+        elif value == 2:
             name, role = "liver", "parenchyma"
         else:
             name, role = ("lesion" if value == 1 else f"lesion{value}"), "lesion"
-        rois.append(Roi(name, role, "mask", {"label": value}, None, labels == value))
+        rois.append(Roi(name, role, "mask", {"label": value}, reference, labels == value))
     return _validated(tuple(rois), reference_frame, source)
 
 
 def load_rois(path: str | Path, *, pixel_spacing_mm: tuple[float, float] | None = None,
-              reference_frame: int = 0) -> RoiSet:
-    """Read an ROI JSON file, or a PNG/TIFF/NIfTI label mask (``reference_frame`` applies to masks)."""
-    path = Path(path)
-    if not path.is_file():
-        raise RoiError(f"{path}: no such ROI file")
-    name = path.name.lower()
-    if name.endswith((".nii", ".nii.gz")):
-        try:
-            import nibabel
+              reference_frame: int | None = None) -> RoiSet:
+    """Read an ROI file of any kind: ROI JSON, a PNG/TIFF/NIfTI label mask or a DICOM SEG.
 
-            image = nibabel.load(str(path))
-            shape = tuple(image.shape)  # type: ignore[attr-defined]
-            if math.prod(shape) > _MAX_MASK_PIXELS:  # the header's size, checked before loading the data
-                raise RoiError(f"{path}: the NIfTI label mask claims shape {shape}, larger than any frame")
-            data = np.asarray(image.get_fdata())  # type: ignore[attr-defined]
-        except RoiError:
-            raise
-        except Exception as exc:
-            raise RoiError(f"{path}: not a readable NIfTI label mask ({exc})") from None
-        # NIfTI stores (i, j) = (column, row); our masks are (row, column).
-        data = data.reshape(data.shape[:2]) if data.ndim > 2 and data.size == data.shape[0] * data.shape[1] else data
-        return rois_from_label_mask(np.asarray(data).T, reference_frame=reference_frame, source=str(path))
-    if name.endswith((".png", ".tif", ".tiff")):
-        from PIL import Image, UnidentifiedImageError
+    The kind is told by the file's content (:func:`ceuskit.io.rois.read_roi_file`); masks written by ceuskit
+    carry the ROIs' names, roles and reference frame, so a round trip gives the same ROIs.
 
-        try:
-            with Image.open(path) as img:
-                if img.width * img.height > _MAX_MASK_PIXELS:  # the header's size, checked before decoding
-                    raise RoiError(f"{path}: the label image claims {img.width}×{img.height} px, larger than any "
-                                   "frame")
-                data = np.asarray(img)
-        except RoiError:
-            raise
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-            raise RoiError(f"{path}: not a readable label image ({exc})") from None
-        if data.ndim == 3:
-            data = data[..., 0]
-        return rois_from_label_mask(data, reference_frame=reference_frame, source=str(path))
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError, OSError) as exc:  # ValueError: bad JSON, huge ints
-        raise RoiError(f"{path}: not valid ROI JSON ({' '.join(str(exc).split())[:200]})") from None
-    return parse_rois(document, pixel_spacing_mm=pixel_spacing_mm, source=str(path))
+    Parameters
+    ----------
+    path : str or Path
+        The ROI file.
+    pixel_spacing_mm : (dx, dy), optional
+        The clip's spacing, for ROI JSON in millimetres.
+    reference_frame : int, optional
+        The reference frame of a label mask that states none (default 0).
+
+    Returns
+    -------
+    RoiSet
+
+    Raises
+    ------
+    RoiError
+        A missing, unreadable or malformed file, or one that is not an ROI file at all (say a clip).
+    """
+    from ceuskit.io.rois import read_roi_file  # the file formats live in the io layer
+
+    return read_roi_file(path, pixel_spacing_mm=pixel_spacing_mm, reference_frame=reference_frame)
 
 
 def check_reference_frame(rois: RoiSet, n_frames: int) -> None:

@@ -4,12 +4,14 @@ The clip is decoded once. Each frame contributes its ROIs' surroundings (grey, k
 the tracking features of its search area; once every frame is in, the tissue is tracked over the whole clip
 (:mod:`ceuskit.preprocess.motion`) and the ROI means are taken at the tracked positions. Pixels that carry
 no echo (outside the image region, burned-in overlays, colours off the display map) never enter a mean.
+Frames where an ROI's curve leaves its course for a moment and comes back (a second out of plane,
+:func:`ceuskit.timeseries.interruptions`) are rejected in every ROI, tracked or not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from ceuskit.preprocess.motion import (
     track,
 )
 from ceuskit.roi import RoiSet
+from ceuskit.timeseries import interruptions
 
 __all__ = ["TicResult", "censored_mean", "extract_tics", "tic_table"]
 
@@ -262,9 +265,13 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     cover = None
     if features is not None and track_display is display and search_in_frame is not None:
         cover = _shared_cover([store.store_box for store in stores] + [search_in_frame])
-    with read_ahead(clip.frames.iterate(0, n)) as frames:
+    # only the part of each frame that is read is handed over (a JPEG frame is converted only there)
+    read_box = _union([store.store_box for store in stores]
+                      + ([search_in_frame] if features is not None and search_in_frame is not None else []))
+    origin = (read_box[0], read_box[1])
+    with read_ahead(clip.frames.iterate(0, n, read_box)) as frames:
         for k, pixels in enumerate(frames):
-            grey_of = _grey_reader(pixels, display, cover)
+            grey_of = _grey_reader(pixels, origin, display, cover)
             for store in stores:
                 sx0, sy0, sx1, sy1 = store.store_box
                 grey = grey_of(store.store_box)
@@ -275,7 +282,7 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
                         store.invalid = np.zeros(store.grey.shape, dtype=bool)
                     store.invalid[k] = bad
             if features is not None:
-                track_grey_of = grey_of if track_display is display else _grey_reader(pixels, track_display, None)
+                track_grey_of = grey_of if track_display is display else _grey_reader(pixels, origin, track_display, None)
                 grey_area, valid = _search_area(track_grey_of, search_box, search_in_frame, exclude)
                 features.put(k, *frame_features(grey_area, valid, smoothing_px))
             if progress is not None:
@@ -297,6 +304,13 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     means = {s.name: _roi_means(s, shifts, result.rejected, lut) for s in stores}
     if all(np.isnan(v[0]).all() for v in means.values()):
         raise AnalysisError(f"{clip.source}: no frame could be measured inside the ROIs")
+    # a run of frames in which an ROI leaves its own curve and comes back (out of plane for a second) is
+    # left out of every ROI, whether or not the image told it
+    interrupted = interruptions(times_s, np.vstack([v[0] for v in means.values()]))
+    if interrupted.any():
+        result = replace(result, rejected=result.rejected | interrupted)
+        for power, _ in means.values():
+            power[interrupted] = np.nan
     return TicResult(times_s, {k: v[0] for k, v in means.items()}, result, masks, {k: v[1] for k, v in means.items()},
                      {s.name: _overlay_pixels(s, exclude, shifts, np.isfinite(means[s.name][0])) for s in stores})
 
@@ -318,12 +332,15 @@ def _shared_cover(boxes: list[Box]) -> Box | None:
     return cover if _area(cover) <= sum(_area(b) for b in boxes) else None
 
 
-def _grey_reader(pixels: np.ndarray, display: DisplayMap, cover: Box | None) -> Callable[[Box], np.ndarray]:
-    """The grey of any box of this frame inside ``cover`` (converted once), or of any box (converted on demand)."""
+def _grey_reader(pixels: np.ndarray, origin: tuple[int, int], display: DisplayMap, cover: Box | None
+                 ) -> Callable[[Box], np.ndarray]:
+    """The grey of any box (frame coordinates) inside ``cover`` (converted once), or of any box (converted on
+    demand); ``pixels`` is the part of the frame whose top-left corner is ``origin`` (x, y)."""
+    ox, oy = origin
     if cover is None:
-        return lambda b: display.to_grey(pixels[b[1]:b[3], b[0]:b[2]])
+        return lambda b: display.to_grey(pixels[b[1] - oy:b[3] - oy, b[0] - ox:b[2] - ox])
     cx0, cy0, cx1, cy1 = cover
-    grey = display.to_grey(pixels[cy0:cy1, cx0:cx1])
+    grey = display.to_grey(pixels[cy0 - oy:cy1 - oy, cx0 - ox:cx1 - ox])
     return lambda b: grey[b[1] - cy0:b[3] - cy0, b[0] - cx0:b[2] - cx0]
 
 

@@ -253,12 +253,14 @@ def test_roi_nifti_round_trip(analysed: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "rois.nii.gz"
     assert main(["roi-export", str(analysed["roi"]), "--clip", str(analysed["clip"]), "--out", str(out)]) == 0
     back = load_rois(out)
-    assert [r.role for r in back.rois] == ["lesion", "parenchyma", "lesion"]  # labels 1, 2, 3
+    assert [(r.name, r.role) for r in back.rois] == [("lesion", "lesion"), ("liver", "parenchyma"),
+                                                     ("lesion2", "lesion")]  # labels 1, 2, 3, names kept
+    assert back.reference_frame == rois.reference_frame
     original = rois.masks(rows, columns)
     returned = back.masks(rows, columns)
     assert np.array_equal(returned["lesion"], original["lesion"])
     assert np.array_equal(returned["liver"], original["liver"])
-    assert np.array_equal(returned["lesion3"], original["lesion2"])
+    assert np.array_equal(returned["lesion2"], original["lesion2"])
     image = nibabel.load(str(out))
     assert np.allclose(image.header.get_zooms()[:2], spacing)
     labels = np.asarray(image.dataobj)[..., 0].T
@@ -319,22 +321,24 @@ def test_export_errors_are_one_line(analysed: dict[str, Any], tmp_path: Path, ca
     assert not out.exists() or not list(out.iterdir())
 
 
-@pytest.mark.parametrize("case", ["two_livers", "suffix", "video_dims"])
+@pytest.mark.parametrize("case", ["two_livers", "suffix", "video_dims", "frame_beyond"])
 def test_roi_export_errors_are_one_line(analysed: dict[str, Any], tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str], case: str) -> None:
     roi_doc = json.loads(analysed["roi"].read_text())
-    out = tmp_path / ("rois.png" if case == "suffix" else "rois.nii.gz")
+    out = tmp_path / ("rois.jpg" if case == "suffix" else "rois.nii.gz")
     clip = analysed["clip"]
     if case == "two_livers":  # label 2 holds one parenchyma ROI
         liver = next(r for r in roi_doc["rois"] if r["role"] == "parenchyma")
         roi_doc["rois"].append(dict(liver, name="liver2", points=[[x, y + 30] for x, y in liver["points"]]))
     elif case == "video_dims":  # the ROIs do not fit a 64×48 video
-        clip = _video(tmp_path / "clip.mp4")
+        clip, roi_doc["reference_frame"] = _video(tmp_path / "clip.mp4"), 0
+    elif case == "frame_beyond":
+        roi_doc["reference_frame"] = 10_000
     roi_path = tmp_path / "rois.json"
     roi_path.write_text(json.dumps(roi_doc))
     code = main(["roi-export", str(roi_path), "--clip", str(clip), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("ceuskit: error: ") and len(err.strip().splitlines()) == 1, err
-    assert {"two_livers": "one parenchyma ROI", "suffix": ".nii or .nii.gz", "video_dims": "outside the image"}[case] \
-        in err
+    assert {"two_livers": "one parenchyma ROI", "suffix": "write ROIs to .nii.gz, .nii, .png, .tif, .tiff, .dcm",
+            "video_dims": "outside the image", "frame_beyond": "reference_frame 10000 does not exist"}[case] in err
     assert not out.exists()

@@ -130,3 +130,40 @@ def test_lognormal_closed_forms_match_root_finding_and_quadrature():
     for key, expected in truth.items():
         assert got[key][0] == pytest.approx(expected, rel=1e-4), key
     assert np.isnan(lognormal_parameters(T0, MU, -1.0, AREA)["arrival_time_s"]).all()
+
+
+def test_supported_lognormal_parameters_leave_out_what_the_grid_evaluation_leaves_out():
+    # Independent source: fit_parameters, which evaluates each lognormal on a fine grid over the data's span and
+    # reads the crossings there.  The closed-form version must leave out the same values (the data's span,
+    # 10–70 s, cuts arrivals, peaks and tails in turn) and agree on the rest.  Deliberate differences: a peak
+    # before the first sample (the grid reads it at the first sample) leaves no value at all, and a steepest
+    # rise before it (the grid reads the slope there) no wash-in rate.
+    from ceuskit.models.fit import FitResult
+    from ceuskit.models.parameters import lognormal_parameters, supported_lognormal_parameters
+
+    rng = np.random.default_rng(4)
+    n = 400
+    t0, mu, sigma = rng.uniform(-20.0, 55.0, n), rng.uniform(1.0, 4.5, n), rng.uniform(0.1, 1.6, n)
+    area = rng.uniform(1.0, 20.0, n)
+    t = np.arange(10.0, 70.0, 1.0)
+    params = {"t0": t0, "mu": mu, "sigma": sigma, "A": area, "b": np.zeros(n)}
+    result = FitResult("lognormal", params, np.zeros((n, t.size)), np.ones(n, bool), np.zeros(n), np.ones(n),
+                       np.zeros(n), ["converged"] * n, np.full(n, t.size))
+    grid = fit_parameters(result, t, grid_step_s=0.002)
+    closed = supported_lognormal_parameters(t, t0, mu, sigma, area)
+    early = lognormal_parameters(t0, mu, sigma, area)["time_to_peak_s"] < t[0]
+    assert 0.05 < early.mean() < 0.5
+    for name in PARAMETER_NAMES:
+        assert np.isnan(closed[name][early]).all()
+        both = np.isfinite(grid[name]) & np.isfinite(closed[name])
+        differ = (np.isfinite(grid[name]) != np.isfinite(closed[name]))[~early]
+        if name == "wash_in_rate":
+            differ = (np.isfinite(grid[name]) < np.isfinite(closed[name]))[~early]
+        assert differ.mean() <= 0.01, (name, differ.mean())  # a crossing within a grid step of the data's end
+        assert np.allclose(closed[name][both], grid[name][both], rtol=2e-3, atol=5e-3), name
+    assert 0.1 < np.isnan(closed["mean_transit_time_s"]).mean() < 0.9  # the cases really were mixed
+    with np.errstate(invalid="ignore"):
+        assert not (closed["mean_transit_time_s"] > 2 * (t[-1] - t[0])).any()
+        assert not (closed["time_to_peak_s"] < t[0]).any() and not (closed["time_to_peak_s"] > t[-1]).any()
+    with pytest.raises(InputError, match="t_s"):
+        supported_lognormal_parameters(t[::-1], t0, mu, sigma, area)

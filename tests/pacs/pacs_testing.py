@@ -122,3 +122,20 @@ def make_phantom(folder: Path, name: str, *, patient_id: str, seed: int, duratio
     from ceuskit.simulate import Phantom, simulate_clip
 
     return simulate_clip(folder, Phantom(duration_s=duration_s, fps=fps, seed=seed), name=name, patient_id=patient_id)
+
+
+def make_site_ca(folder: Path) -> dict[str, Path]:
+    """A site CA and a server certificate for 127.0.0.1 that it signed (openssl, EC P-256), in ``folder``."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=60)
+
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *curve, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ceuskit test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", *curve, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                                    "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    return {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}

@@ -10,7 +10,6 @@ import base64
 import logging
 import socket
 import ssl
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pacs_proxy import CuttingProxy, SilentServer
-from pacs_testing import Orthanc, leftovers, pixels, run, start_orthanc, stop_orthanc, uids
+from pacs_testing import Orthanc, leftovers, make_site_ca, pixels, run, start_orthanc, stop_orthanc, uids
 
 pytestmark = pytest.mark.pacs
 CUT_BYTES = 1_000_000  # the phantom clip is ~2.5 MB: the cut falls inside its transfer
@@ -121,20 +120,7 @@ def test_hung_pacs_times_out(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.fixture(scope="module")
 def site_ca(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A site CA and a server certificate for 127.0.0.1 that it signed (openssl, EC P-256)."""
-    folder = tmp_path_factory.mktemp("tls")
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=60)
-
-    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    openssl("req", "-x509", *curve, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ceuskit test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl("req", *curve, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-                                    "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
-    return {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+    return make_site_ca(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture()

@@ -1,4 +1,5 @@
-"""Motion building blocks against independent references: skimage's NCC, brute-force sums, exact HMM marginals."""
+"""Motion building blocks against independent references: skimage's NCC, brute-force sums, exact HMM marginals,
+closed forms (Fisher z, parabolas, quadratics, a box's hull)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import numpy as np
 import pytest
 from skimage.feature import match_template
 
+from ceuskit.preprocess.motion.envelope import into_hull
 from ceuskit.preprocess.motion.features import frame_features
 from ceuskit.preprocess.motion.ncc import ncc_surfaces
 from ceuskit.preprocess.motion.posterior import forward_backward
+from ceuskit.preprocess.motion.reference import smoothed, vertex
+from ceuskit.preprocess.motion.rejection import rejected_frames
+from ceuskit.preprocess.motion.templates import neighbour_bounds
 
 
 def test_unmasked_ncc_equals_skimage_match_template():
@@ -19,7 +24,8 @@ def test_unmasked_ncc_equals_skimage_match_template():
     templates = images[:, 10:30, 15:40] + 0.3 * rng.standard_normal((3, 20, 25))
     ours = ncc_surfaces(images, np.ones(images.shape, bool), templates, np.ones(templates.shape, bool))
     reference = np.stack([match_template(images[i], templates[i]) for i in range(3)])
-    np.testing.assert_allclose(ours, reference, atol=1e-9)
+    # the cross term goes through a single-precision FFT (relative error ~1e-7 of its terms' scale)
+    np.testing.assert_allclose(ours, reference, atol=1e-6)
 
 
 def test_masked_ncc_equals_the_correlation_over_the_overlap():
@@ -111,3 +117,78 @@ def test_features_halve_and_skip_invalid_pixels():
     np.testing.assert_array_equal(ok1, ok2)
     np.testing.assert_allclose(f1[ok1], f2[ok2], rtol=1e-5)
     assert not ok1[:, 0].any() and ok1[:, -1].all()
+
+
+def test_neighbour_windows_keep_their_span_at_the_ends_and_reach_sparse_frames():
+    times = np.concatenate([np.arange(0.0, 20.0, 0.25), [25.0, 30.0, 35.0, 40.0]])
+    lo, hi = neighbour_bounds(times, 3.0, 3)
+    assert np.all(np.diff(lo) >= 0) and np.all(np.diff(hi) >= 0)
+    # first frame: the 6-s window slid inwards to [0, 6], not cut to [0, 3]
+    assert times[hi[0] - 1] == pytest.approx(6.0)
+    # a sparse frame 5 s from any other still has three neighbours on each side where the clip has them
+    k = int(np.searchsorted(times, 30.0))
+    assert k - lo[k] >= 3 and hi[k] - 1 - k >= 2  # only two frames come after it
+
+
+def test_an_isolated_frame_is_judged_by_its_own_match():
+    times = np.array([0.0, 5.0, 10.0, 15.0, 20.0])
+    n_eff = np.full(5, 103.0)  # √(N − 3) = 10
+    # Fisher z below 3 standard errors (atanh(r)·10 < 3 ⇔ r < tanh(0.3) = 0.2913) is rejected
+    quality = np.array([0.9, 0.29, 0.30, 0.8, 0.05])
+    got = rejected_frames(quality, n_eff, times, window_s=6.0, reject_z=4.0, reject_ratio=0.5, isolated_z=3.0)
+    np.testing.assert_array_equal(got, [False, True, False, False, True])
+
+
+def test_a_frame_is_held_to_the_lower_of_its_two_sides():
+    # contrast arriving: each frame matches better than the last; a frame at the foot of the rise is not
+    # rejected for lying below the brighter frames after it …
+    times = np.arange(0.0, 8.0, 0.125)
+    rising = np.clip(0.1 + 0.2 * times, 0.0, 0.95)
+    got = rejected_frames(rising, np.full(times.size, 400.0), times, window_s=6.0, reject_z=4.0, reject_ratio=0.5,
+                          isolated_z=3.0)
+    assert not got.any()
+    # … while a frame far below both sides is
+    dip = np.full(times.size, 0.9) + np.random.default_rng(0).normal(0, 0.01, times.size)
+    dip[30] = 0.2
+    got = rejected_frames(dip, np.full(times.size, 400.0), times, window_s=6.0, reject_z=4.0, reject_ratio=0.5,
+                          isolated_z=3.0)
+    assert np.flatnonzero(got).tolist() == [30]
+
+
+def test_vertex_of_a_parabola_is_exact():
+    # y = −(x − 0.3)² sampled at −1, 0, 1
+    f = lambda x: -((x - 0.3) ** 2)  # noqa: E731
+    assert vertex(np.array([f(0.0)]), np.array([f(-1.0)]), np.array([f(1.0)]))[0] == pytest.approx(0.3)
+    assert vertex(np.array([0.0]), np.array([1.0]), np.array([-1.0]))[0] == 0.0  # not a peak: no offset
+
+
+def test_smoothing_keeps_a_quadratic_and_averages_noise():
+    t = np.arange(0.0, 10.0, 0.125)
+    path = np.stack([0.5 * t**2 - t, 3.0 - 0.2 * t], axis=1)
+    np.testing.assert_allclose(smoothed(t, path, np.ones(t.size, bool), 0.3), path, atol=1e-9)
+    noise = np.random.default_rng(1).normal(0.0, 1.0, path.shape)
+    assert np.std(smoothed(t, path + noise, np.ones(t.size, bool), 0.3) - path) < 0.7
+
+
+def test_positions_outside_the_confident_hull_are_moved_onto_it():
+    square = np.array([[x, y] for x in np.linspace(0, 4, 5) for y in np.linspace(0, 2, 3)], dtype=float)
+    others = np.array([[6.0, 1.0], [2.0, -3.0], [4.5, 2.0], [1.0, 1.0]])
+    positions = np.vstack([square, others])
+    confident = np.r_[np.ones(len(square), bool), np.zeros(len(others), bool)]
+    moved_to, moved = into_hull(positions, confident, 0.75)
+    # the 1 % most distant confident point ([0, 0] ties with the corners; at most one is dropped) barely
+    # matters here: the hull is the 4 × 2 box, so (6, 1) → (4, 1), (2, −3) → (2, 0); (4.5, 2) lies within
+    # the margin and (1, 1) inside
+    assert moved.tolist() == [False] * len(square) + [True, True, False, False]
+    np.testing.assert_allclose(moved_to[-4:-2], [[4.0, 1.0], [2.0, 0.0]], atol=0.05)
+
+
+def test_several_templates_keep_the_best_correlation_at_each_shift():
+    rng = np.random.default_rng(5)
+    images = rng.standard_normal((3, 30, 34))
+    first, second = rng.standard_normal((3, 12, 14)), images[:, 4:16, 6:20] + 0.5 * rng.standard_normal((3, 12, 14))
+    valid = rng.random(images.shape) > 0.1
+    ok1, ok2 = rng.random(first.shape) > 0.1, rng.random(second.shape) > 0.1
+    both = ncc_surfaces(images, valid, [first, second], [ok1, ok2])
+    expected = np.fmax(ncc_surfaces(images, valid, first, ok1), ncc_surfaces(images, valid, second, ok2))
+    np.testing.assert_allclose(both, expected, atol=1e-12)

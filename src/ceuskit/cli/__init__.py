@@ -47,6 +47,7 @@ from ceuskit.cli import deid as _deid  # noqa: E402,F401
 from ceuskit.cli import export as _export  # noqa: E402,F401
 from ceuskit.cli import maps as _maps  # noqa: E402,F401
 from ceuskit.cli import pacs as _pacs  # noqa: E402,F401
+from ceuskit.cli import rois as _rois  # noqa: E402,F401
 from ceuskit.cli import serve as _serve  # noqa: E402,F401
 from ceuskit.cli import study as _study  # noqa: E402,F401
 

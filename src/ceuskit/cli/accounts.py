@@ -21,7 +21,9 @@ user_app = typer.Typer(help="Workstation accounts: add, list, disable, enable, p
                        no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
-DbOption = Annotated[str, typer.Option("--db", help="Database URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB.")]
+DbOption = Annotated[str, typer.Option("--db", help="Database URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB "
+                                       "(default sqlite:///ceuskit.db, in the current folder; only `user add` "
+                                       "creates a missing database).")]
 NameArgument = Annotated[str, typer.Argument(help="User name (a–z, 0–9, '.', '_', '-').")]
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of "
                                              "standard input instead of generating one.")]
@@ -54,7 +56,7 @@ def add(name: NameArgument,
     from ceuskit.store.accounts import add_user, generate_password
 
     password = _password_from_stdin() if password_stdin else generate_password()
-    with Store(db) as store:
+    with Store(db) as store:  # the first account may make the database (as `serve` does)
         user = add_user(store, name, role=role, password=password, actor=cli_actor())
     typer.echo(f"added {user['role']} {user['username']}")
     if not password_stdin:
@@ -68,7 +70,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     from ceuskit.store import Store
     from ceuskit.store.accounts import list_users
 
-    with Store(db) as store:
+    with Store(db, create=False) as store:
         users = list_users(store)
     if as_json:
         typer.echo(json.dumps(users, indent=1))
@@ -88,7 +90,7 @@ def disable(name: NameArgument, db: DbOption = DEFAULT_URL) -> None:
     from ceuskit.store import Store
     from ceuskit.store.accounts import set_user_disabled
 
-    with Store(db) as store:
+    with Store(db, create=False) as store:
         user = set_user_disabled(store, name, True, actor=cli_actor())
     typer.echo(f"disabled {user['username']}")
 
@@ -99,7 +101,7 @@ def enable(name: NameArgument, db: DbOption = DEFAULT_URL) -> None:
     from ceuskit.store import Store
     from ceuskit.store.accounts import set_user_disabled
 
-    with Store(db) as store:
+    with Store(db, create=False) as store:
         user = set_user_disabled(store, name, False, actor=cli_actor())
     typer.echo(f"enabled {user['username']}")
 
@@ -111,7 +113,7 @@ def password(name: NameArgument, password_stdin: PasswordStdin = False, db: DbOp
     from ceuskit.store.accounts import generate_password, set_password
 
     new = _password_from_stdin() if password_stdin else generate_password()
-    with Store(db) as store:
+    with Store(db, create=False) as store:
         set_password(store, name, new, actor=cli_actor())
     typer.echo(f"new password set for {name.strip().lower()}")
     if not password_stdin:
@@ -126,7 +128,7 @@ def token(name: NameArgument,
     from ceuskit.store import Store
     from ceuskit.store.accounts import new_api_token, revoke_api_tokens
 
-    with Store(db) as store:
+    with Store(db, create=False) as store:
         if revoke:
             count = revoke_api_tokens(store, name, actor=cli_actor())
             typer.echo(f"revoked {count} API token(s) of {name.strip().lower()}")
@@ -138,18 +140,22 @@ def token(name: NameArgument,
 @app.command("audit")
 def audit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
           limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Newest entries to show.")] = 200,
-          user: Annotated[str | None, typer.Option("--user", help="Only this actor.")] = None,
+          user: Annotated[str | None, typer.Option("--user", help="Only this actor (a user name, bootstrap or "
+                                                   "cli:OSUSER; any case).")] = None,
           action: Annotated[str | None, typer.Option("--action", help="Only this action (e.g. sign_in_failed).")] = None,
           db: DbOption = DEFAULT_URL) -> None:
     """The audit log, newest first: sign-ins, user changes, ROI edits, analyses, reads, exports, reports."""
     from ceuskit.errors import InputError
     from ceuskit.store import Store
-    from ceuskit.store.audit import ACTIONS, audit_events
+    from ceuskit.store.audit import ACTIONS, audit_events, count_events
 
-    if action is not None and action not in ACTIONS:
-        raise InputError(f"--action {action!r} is not an audited action; one of {', '.join(ACTIONS)}")
-    with Store(db) as store:
+    if action is not None:
+        action = action.strip().lower().replace("-", "_")
+        if action not in ACTIONS:
+            raise InputError(f"--action {action!r} is not an audited action; one of {', '.join(ACTIONS)}")
+    with Store(db, create=False) as store:
         events = audit_events(store, limit=limit, actor=user, action=action)
+        total = count_events(store) if not events else len(events)
     if as_json:
         typer.echo(json.dumps(events, indent=1))
         return
@@ -157,5 +163,8 @@ def audit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items())
         typer.echo(f"{e['at'][:19].replace('T', ' ')}  {e['actor']:20s} {e['action']:22s} {e['target'] or '':24s} "
                    f"{detail}")
-    if not events:
+    if not events and total:
+        asked = " and ".join(f"--{k} {v}" for k, v in (("user", user), ("action", action)) if v is not None)
+        typer.echo(f"no entry matches {asked} (the audit log holds {total})")
+    elif not events:
         typer.echo("the audit log is empty")

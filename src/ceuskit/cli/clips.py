@@ -12,6 +12,7 @@ import typer
 from ceuskit.cli import app
 from ceuskit.cli.progress import progress_bar
 from ceuskit.errors import InputError
+from ceuskit.report.words import label_words, washout_words
 
 FpsOption = Annotated[float | None, typer.Option("--fps", help="Frame rate (frames/s) when the file has no timing.")]
 LayoutOption = Annotated[str, typer.Option("--layout", help="auto, single, dual-left-ceus or dual-right-ceus.")]
@@ -42,8 +43,14 @@ def info(clip: Annotated[Path, typer.Argument(help="DICOM, video, frame folder o
 
 def _summary_lines(document: Mapping[str, Any]) -> list[str]:
     lines = []
+    curves = document.get("curves")
+    if curves:
+        roles = ", ".join(f"{name} = {role}" for name, role in curves["roles"].items())
+        how = {"order": "by their order (the first is the lesion; --column says otherwise)",
+               "names": "by their names", "columns": "as given"}[curves["roles_from"]]
+        lines.append(f"curves: {curves['format']} in {curves['units']}; roles {roles}, {how}")
     clips = document["clips"]
-    for k, clip in enumerate(clips):
+    for k, clip in enumerate([] if curves else clips):  # curves come without images to track
         motion = clip["motion"]
         where = f"clip {k + 1} at {clip['offset_s']:.1f} s, " if len(clips) > 1 else ""
         lines.append(f"{where}motion: {'applied' if motion['applied'] else 'not applied'}, {motion['rejected_frames']} "
@@ -52,16 +59,15 @@ def _summary_lines(document: Mapping[str, Any]) -> list[str]:
         art, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
         onset = "n/a" if art["onset_s"] is None else f"{art['onset_s']:.1f} s"
         rel = "n/a" if art["relative_peak_db"] is None else f"{art['relative_peak_db']:+.1f} dB"
-        washout = "no wash-out"
+        washout = f"wash-out: {washout_words(pv)}"
         if pv["washout"] and pv["washout_onset_s"] is not None:
-            washout = f"{pv['washout_timing']} {pv['washout_degree']} wash-out from {pv['washout_onset_s']:.1f} s"
-        elif pv["washout"]:
+            washout += f", from {pv['washout_onset_s']:.1f} s"
+        elif pv["washout"] and pv.get("washout_onset_interval_s"):
             low, high = pv["washout_onset_interval_s"]
-            washout = (f"{pv['washout_timing']} {pv['washout_degree']} wash-out, begun between {low:.1f} and "
-                       f"{high:.1f} s (between clips)")
+            washout += f", begun between {low:.1f} and {high:.1f} s (between clips)"
         late_db = "" if late["relative_db"] is None else f" ({late['relative_db']:+.1f} dB)"
-        lines.append(f"{lesion['roi']} vs {lesion['reference']}: arterial {art['enhancement']} ({rel}), onset {onset}; "
-                     f"{washout}; late {late['enhancement']}{late_db}")
+        lines.append(f"{lesion['roi']} vs {lesion['reference']}: arterial: {label_words(art['enhancement'])} ({rel}), "
+                     f"onset {onset}; {washout}; late: {label_words(late['enhancement'])}{late_db}")
         if lesion["lirads"]["category"]:
             lines.append(f"  CEUS LI-RADS (decision support): {lesion['lirads']['category']}")
     for roi, cycles in (document.get("replenishment") or {}).items():
@@ -88,9 +94,11 @@ def _seconds_or_auto(text: str, what: str) -> float | str:
 
 @app.command()
 def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or an examination's clips (a loop and "
-                                                          "late-phase sweeps, in any order).")],
-            roi: Annotated[list[Path], typer.Option("--roi", help="ROI file (JSON, or PNG/NIfTI label mask); one per "
-                                                    "clip, in the clips' order.")],
+                                                          "late-phase sweeps, in any order); or a table of curves "
+                                                          "(CSV/TSV/XLSX, QLAB, Blood-Flow-Analyzer, QuantUS) or a "
+                                                          "folder of one curve file per ROI.")],
+            roi: Annotated[list[Path] | None, typer.Option("--roi", help="ROI file (JSON, or PNG/NIfTI label mask); "
+                                                           "one per clip, in the clips' order.")] = None,
             out: Annotated[Path | None, typer.Option("--out", help="Write analysis.json, tic.csv, tic.png here.")] = None,
             injection_time: Annotated[str, typer.Option(
                 "--injection-time", help="Injection, s after the (earliest) clip's first frame, negative when before "
@@ -109,12 +117,36 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
             size_mm: Annotated[float | None, typer.Option("--size-mm", help="Lesion size, for CEUS LI-RADS.")] = None,
             at_risk: Annotated[bool | None, typer.Option("--at-risk/--not-at-risk", help="HCC risk, for CEUS LI-RADS.")] = None,
             as_json: Annotated[bool, typer.Option("--json", help="Print analysis.json to stdout.")] = False,
-            fps: FpsOption = None, layout: LayoutOption = "auto") -> None:
-    """Analyse one clip, or the clips of one examination on one time axis: TICs, bolus fits, parameters and
-    each lesion's phase characterisation."""
+            fps: FpsOption = None, layout: LayoutOption = "auto",
+            units: Annotated[str | None, typer.Option("--units", help="Curve tables: grey (display 0–255, with "
+                                                      "--dynamic-range), power (linear) or db.")] = None,
+            time_column: Annotated[str | None, typer.Option("--time-column", help="Curve tables: the time "
+                                                            "column (default: recognised by name).")] = None,
+            column: Annotated[list[str] | None, typer.Option("--column", help="Curve tables: ROLE=NAME, a curve and "
+                                                             "its role (lesion or parenchyma); repeat.")] = None) -> None:
+    """Analyse one clip, or the clips of one examination on one time axis, or a table of curves: TICs, bolus
+    fits, parameters and each lesion's phase characterisation."""
+    from ceuskit.io.curves import is_curve_file
     from ceuskit.pipeline import analyze_examination
     from ceuskit.report import write_analysis
 
+    roi = roi or []
+    curve_options = units is not None or time_column is not None or bool(column)
+    if len(clips) == 1 and not roi and is_curve_file(clips[0]):
+        from ceuskit.curve_analysis import analyze_curves
+
+        pairs = [_role_and_name(text) for text in column or []]
+        result = analyze_curves(clips[0], injection_time_s=_seconds_or_auto(injection_time, "injection time"),
+                                dynamic_range_db=dynamic_range, model=model, units=units, time_column=time_column,
+                                columns=pairs or None, size_mm=size_mm, at_risk=at_risk, kinetics=kinetics)
+        _finish(result, out, as_json, write_analysis)
+        return
+    if curve_options:
+        raise InputError("--units, --time-column and --column are for tables of curves (one .csv/.tsv/.txt/.xlsx "
+                         "file or a folder of them), not for clips")
+    if not roi:
+        raise InputError("give the clip's ROIs with --roi ROI.json (a curve table needs none: .csv, .tsv, .txt, "
+                         ".xlsx or a folder of them)")
     if len(roi) != len(clips):
         raise InputError(f"give one --roi per clip, in the same order ({len(clips)} clip(s), {len(roi)} --roi)")
     offsets = None
@@ -130,6 +162,20 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
                                      dynamic_range_db=dynamic_range, model=model, motion=not no_motion,
                                      overlays=not keep_overlays, fps=fps, layout=layout, size_mm=size_mm,
                                      at_risk=at_risk, kinetics=kinetics, progress=progress)
+    _finish(result, out, as_json, write_analysis)
+
+
+def _role_and_name(text: str) -> tuple[str, str]:
+    """``--column ROLE=NAME`` as (role, name)."""
+    role, sep, name = text.partition("=")
+    if not sep or not name.strip() or role.strip() not in ("lesion", "parenchyma"):
+        raise InputError(f"--column {text!r}: give ROLE=NAME, ROLE lesion or parenchyma (e.g. --column "
+                         "lesion='ROI 1' --column parenchyma='ROI 2')")
+    return role.strip(), name.strip()
+
+
+def _finish(result: Any, out: Path | None, as_json: bool, write_analysis: Any) -> None:
+    """Write the outputs and print the reading (or its JSON)."""
     if out is not None:
         write_analysis(result, out)
     if as_json:
@@ -139,6 +185,33 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
         typer.echo(line)
     if out is not None:
         typer.echo(f"wrote {out / 'analysis.json'}")
+
+
+def _earlier_outputs(out_dir: Path, *, cohort: bool, examination: bool, name: str,
+                     curves: bool = False) -> list[Path]:
+    """Files of an earlier simulation that this one would overwrite (their names are the outputs' interface:
+    ``NAME.dcm`` with ``NAME.roi.json`` and ``NAME.truth.json``; an examination's ``NAME_loop``, ``NAME_sweepK``
+    and ``NAME.truth.json``; a cohort's ``manifest.csv``, ``reads.csv``, ``truth.json`` and ``clips/``; a curve
+    case's tables, ``truth.json`` and its ``tics/`` and ``quantus/`` files)."""
+    if curves:
+        found = [out_dir / f for f in ("curves.csv", "curves.xlsx", "qlab_export.txt", "truth.json")]
+        found += sorted((out_dir / "tics").glob("*.csv")) + sorted((out_dir / "quantus").glob("*.csv"))
+    elif cohort:
+        found = [out_dir / f for f in ("manifest.csv", "reads.csv", "truth.json")]
+        found += sorted((out_dir / "clips").glob("P*_L1.*"))
+    elif examination:
+        found = [out_dir / f"{name}.truth.json", *sorted(out_dir.glob(f"{name}_loop.*")),
+                 *sorted(out_dir.glob(f"{name}_sweep*.*"))]
+    else:
+        found = [out_dir / f"{name}{suffix}" for suffix in (".dcm", ".roi.json", ".truth.json")]
+    return [p for p in found if p.is_file()]
+
+
+def _refuse_to_overwrite(out_dir: Path, earlier: list[Path], *, named: bool = True) -> None:
+    if earlier:
+        shown = ", ".join(p.name for p in earlier[:3]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
+        raise InputError(f"{out_dir} already holds an earlier simulation ({shown}); give --force to overwrite it, or "
+                         "another folder" + (" or --name" if named else ""))
 
 
 @app.command()
@@ -158,6 +231,8 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
              case: Annotated[str | None, typer.Option("--case", help="A real-world case (see --list-cases): "
                                                       "its phantom replaces the settings above.")] = None,
              list_cases: Annotated[bool, typer.Option("--list-cases", help="List the real-world cases and exit.")] = False,
+             curves: Annotated[str | None, typer.Option("--curves", help="Write a simulated curve case (see "
+                                                        "--list-cases) as curve tables in every layout instead.")] = None,
              name: Annotated[str, typer.Option("--name", help="File name stem.")] = "phantom",
              examination: Annotated[bool, typer.Option("--examination", help="Write a whole examination instead: "
                                                        "a continuous loop (--loop s) and late-phase sweeps "
@@ -166,14 +241,24 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
              sweeps: Annotated[str, typer.Option("--sweeps", help="With --examination: sweep starts, s after the "
                                                  "injection, comma-separated.")] = "120,180,240",
              sweep_duration: Annotated[float, typer.Option("--sweep-duration", help="With --examination: sweep "
-                                                           "length (s).")] = 8.0) -> None:
+                                                           "length (s).")] = 8.0,
+             force: Annotated[bool, typer.Option("--force", help="Overwrite the files of an earlier simulation in "
+                                                 "OUT_DIR (refused otherwise).")] = False) -> None:
     """Write phantom clips (DICOM US multi-frame) with an ROI file and ground truth."""
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
-    from ceuskit.simulate.cases import KINETIC_CASES, REAL_WORLD, SLOW_RISES, describe_kinetics, real_world_case
+    from ceuskit.simulate.cases import (
+        KINETIC_CASES,
+        PROPOSAL_CASES,
+        REAL_WORLD,
+        SLOW_RISES,
+        describe_kinetics,
+        real_world_case,
+    )
+    from ceuskit.simulate.curve_cases import CURVE_CASES, curve_case
     from ceuskit.simulate.examination import simulate_examination
 
     if list_cases:
-        for key, ph in {**REAL_WORLD, **SLOW_RISES}.items():
+        for key, ph in {**REAL_WORLD, **SLOW_RISES, **PROPOSAL_CASES}.items():
             typer.echo(f"{key:32s} {ph.pattern}, breathing {max(ph.breathing_amplitude_px):g} px"
                        + (", dual" if ph.dual else "") + (f", {ph.colour_map} map" if ph.colour_map else "")
                        + (f", overlays {'+'.join(ph.overlays)}" if ph.overlays else "")
@@ -182,6 +267,8 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
                        + (f", arterial bolus {ph.arterial_time_scale:g}× slower" if ph.arterial_time_scale != 1 else ""))
         for key, ph in KINETIC_CASES.items():
             typer.echo(f"{key:32s} {describe_kinetics(ph)}")
+        for key in CURVE_CASES:
+            typer.echo(f"{key:32s} curves without a clip (--curves {key})")
         return
     if list_patterns:
         for key, spec in PATTERNS.items():
@@ -189,6 +276,17 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
         return
     if out_dir is None:
         raise InputError("give the folder to write the phantom to: ceuskit simulate OUT_DIR …")
+    if not force:
+        _refuse_to_overwrite(out_dir, _earlier_outputs(out_dir, cohort=cohort > 0, examination=examination,
+                                                       curves=curves is not None,
+                                                       name=("exam" if name == "phantom" else name) if examination
+                                                       else name), named=curves is None)
+    if curves is not None:
+        from ceuskit.simulate.exports import write_curve_case
+
+        for path in write_curve_case(out_dir, curve_case(curves, seed=seed)):
+            typer.echo(f"wrote {path}")
+        return
     if cohort:
         with progress_bar("simulating patients") as progress:
             manifest = simulate_cohort(out_dir, n_patients=cohort, seed=seed, progress=progress)

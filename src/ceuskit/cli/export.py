@@ -1,4 +1,4 @@
-"""``ceuskit export-dicom`` (SR + SEG for PACS) and ``ceuskit roi-export`` (NIfTI label mask)."""
+"""``ceuskit export-dicom`` (SR + SEG for PACS) and ``ceuskit roi-export`` (label mask or DICOM SEG)."""
 
 from __future__ import annotations
 
@@ -75,17 +75,23 @@ def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis fold
 
 
 @app.command("roi-export")
-def roi_export(roi: Annotated[Path, typer.Argument(help="ROI file (JSON or label mask).")],
+def roi_export(roi: Annotated[Path, typer.Argument(help="ROI file (JSON, a label mask or a DICOM SEG).")],
                clip: Annotated[Path, typer.Option("--clip", help="The clip the ROIs belong to (size, spacing).")],
-               out: Annotated[Path, typer.Option("--out", help="rois.nii.gz (or .nii).")],
+               out: Annotated[Path, typer.Option("--out", help="rois.nii.gz (or .nii), rois.png, rois.tif or "
+                                                 "rois.dcm (DICOM SEG of a DICOM clip).")],
                fps: Annotated[float | None, typer.Option("--fps", help="Frame rate when the clip has no timing.")] = None,
                ) -> None:
-    """ROIs as a NIfTI label mask: 1 lesion, 2 liver, 3… further lesions (what `analyze` reads back)."""
-    from ceuskit.export.nifti import write_roi_nifti
+    """ROIs as a NIfTI/PNG/TIFF label mask (1 lesion, 2 liver, 3… further lesions) or a DICOM SEG.
+
+    Every format keeps the ROIs' names, roles and reference frame, so `analyze` reads the same ROIs back.
+    """
+    from ceuskit.export.rois import write_roi_file
     from ceuskit.io import open_clip
-    from ceuskit.roi import load_rois
+    from ceuskit.roi import check_reference_frame, load_rois
 
     with open_clip(clip, fps=fps) as opened:
         rois = load_rois(roi, pixel_spacing_mm=opened.pixel_spacing_mm)
-        path = write_roi_nifti(out, rois, opened.rows, opened.columns, opened.pixel_spacing_mm)
+        check_reference_frame(rois, opened.n_frames)
+        path = write_roi_file(out, rois, clip_path=clip, rows=opened.rows, columns=opened.columns,
+                              spacing_mm=opened.pixel_spacing_mm)
     typer.echo(f"wrote {path}")

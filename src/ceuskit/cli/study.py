@@ -19,7 +19,9 @@ study_app = typer.Typer(help="Cohort studies: import a manifest, analyse every l
                         no_args_is_help=True)
 app.add_typer(study_app, name="study")
 
-DbOption = Annotated[str, typer.Option("--db", help="Database URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB.")]
+DbOption = Annotated[str, typer.Option("--db", help="Database URL: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB "
+                                       "(default sqlite:///ceuskit.db, in the current folder; only init and import "
+                                       "create a missing database).")]
 StudyOption = Annotated[str | None, typer.Option("--study", help="Study name (default: the only or 'default').")]
 DEFAULT_DB = "sqlite:///ceuskit.db"
 PacsOption = Annotated[str | None, typer.Option("--pacs", help="PACS for dicomweb:STUDY/SERIES[/INSTANCE] clips: a "
@@ -34,18 +36,31 @@ def _resolver(pacs: str, cache: Path | None) -> Any:
     return ClipResolver(resolve_destination(pacs), cache)
 
 
-def _store(db: str) -> Store:
+def _warn_without_key(deidentify: bool) -> None:
+    """Say once, on stderr, that pseudonyms made without ``CEUSKIT_PSEUDONYM_KEY`` can be recomputed."""
+    from ceuskit.study.manifest import PSEUDONYM_KEY_VARIABLE, pseudonym_key_is_set
+
+    if deidentify and not pseudonym_key_is_set():
+        typer.echo(f"ceuskit: warning: {PSEUDONYM_KEY_VARIABLE} is not set, so the pseudonyms are keyed by the "
+                   "study's name and anyone with the patient ids can recompute them; for real data set a secret "
+                   f"first (export {PSEUDONYM_KEY_VARIABLE}=$(openssl rand -hex 32)) and keep it for every later "
+                   "import of this study", err=True)
+
+
+def _store(db: str, *, create: bool = False) -> Store:
+    """The study database; only ``init`` and ``import`` create a missing one (the others say to run init)."""
     from ceuskit.store import Store
 
-    return Store(db)
+    return Store(db, create=create)
 
 
 @study_app.command("init")
 def init(db: DbOption = DEFAULT_DB) -> None:
     """Create the study database (or migrate it to the newest schema)."""
-    from ceuskit.store import redacted, upgrade
+    from ceuskit.store import redacted
 
-    upgrade(db)
+    with _store(db, create=True):  # creates the file's folder too, then migrates
+        pass
     typer.echo(f"database ready: {redacted(db)}")
 
 
@@ -67,7 +82,8 @@ def import_(manifest: Annotated[Path, typer.Argument(help="Manifest CSV: patient
 
     from ceuskit.study import import_manifest
 
-    with _resolver(pacs, pacs_cache) if pacs else nullcontext() as resolver, _store(db) as store:
+    _warn_without_key(deidentify)
+    with _resolver(pacs, pacs_cache) if pacs else nullcontext() as resolver, _store(db, create=True) as store:
         counts = import_manifest(store, manifest, deidentify=deidentify, study=study, deid_dir=deid_dir,
                                  pacs=resolver)
     typer.echo(f"imported {counts['lesions_new']} new and {counts['lesions_updated']} updated lesion(s) of "
@@ -81,6 +97,7 @@ def import_reads(reads: Annotated[Path, typer.Argument(help="CSV: patient_id, le
     """Store readers' visual labels (for reader-vs-software and reader-vs-reader kappa)."""
     from ceuskit.study import import_reads as run_import
 
+    _warn_without_key(deidentify)
     with _store(db) as store:
         n = run_import(store, reads, deidentify=deidentify, study=study)
     typer.echo(f"imported {n} reader read(s)")

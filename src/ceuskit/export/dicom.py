@@ -263,7 +263,8 @@ def build_seg(source_path: str | Path, rois: RoiSet, *, series_number: int = 902
     """The ROIs as a BINARY DICOM Segmentation of the source clip's reference frame.
 
     One segment per ROI, numbered in ROI order and labelled with the ROI's name: lesions are typed
-    Morphologically Abnormal Structure / Neoplasm, parenchyma ROIs Organ / Liver (SCT).  Masks are
+    Morphologically Abnormal Structure / Neoplasm, parenchyma ROIs Organ / Liver (SCT); a lesion that names its
+    parenchyma reference says so in its Segment Description (``reference: liver``).  Masks are
     :meth:`ceuskit.roi.Roi.mask` of the ROI file, on the stored full frame; ROIs may overlap (a liver region
     drawn around a lesion), each segment keeps its whole mask and Segments Overlap says YES.
 
@@ -295,11 +296,14 @@ def build_seg(source_path: str | Path, rois: RoiSet, *, series_number: int = 902
     descriptions = []
     for number, roi in enumerate(rois.rois, 1):
         lesion = roi.role == "lesion"
-        descriptions.append(SegmentDescription(
+        description = SegmentDescription(
             segment_number=number, segment_label=roi.name,
             segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure if lesion else codes.SCT.Organ,
             segmented_property_type=codes.SCT.Neoplasm if lesion else codes.SCT.Liver,
-            algorithm_type=SegmentAlgorithmTypeValues.MANUAL))
+            algorithm_type=SegmentAlgorithmTypeValues.MANUAL)
+        if roi.reference:  # Segment Description (0062,0006), Type 3: the parenchyma ROI the lesion is read against
+            description.SegmentDescription = f"reference: {roi.reference}"
+        descriptions.append(description)
     # highdicom segments a multi-frame image only within a frame of reference, which ultrasound lacks: it is
     # given the reference frame as a single-frame ultrasound image, and the references are put right after.
     view = copy.deepcopy(source)  # Dataset(source) would share, and so change, the source's elements

@@ -32,8 +32,9 @@ class FrameSource(Protocol):
         """Decode frame ``index`` (random access)."""
         ...
 
-    def iterate(self, start: int, stop: int) -> Iterator[np.ndarray]:
-        """Decode frames ``start … stop-1`` in order (the fast path for video)."""
+    def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
+        """Decode frames ``start … stop-1`` in order (the fast path for video), each cut to ``box`` when
+        given (a source that can hand out part of a frame for less than the whole saves that work)."""
         ...
 
     def close(self) -> None:
@@ -235,14 +236,14 @@ class Clip:
 
         Luminance is the grey index of grey displays only; intensities go through :meth:`display_map`.
         """
-        return to_grey(_crop(self.raw(index), box), max_value=self.max_value)
+        return to_grey(crop_box(self.raw(index), box), max_value=self.max_value)
 
     def iter_frames(self, start: int = 0, stop: int | None = None, box: Box | None = None
                     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, grey)`` for frames ``start … stop-1`` in order, one frame in memory at a time."""
         stop = self.n_frames if stop is None else min(stop, self.n_frames)
         for offset, pixels in enumerate(self.frames.iterate(start, stop)):
-            yield start + offset, to_grey(_crop(pixels, box), max_value=self.max_value)
+            yield start + offset, to_grey(crop_box(pixels, box), max_value=self.max_value)
 
     def with_regions(self, regions: Sequence[Region], layout: str) -> Clip:
         """A copy with other regions/layout (e.g. a user override of the detected layout)."""
@@ -280,7 +281,8 @@ class Clip:
         }
 
 
-def _crop(pixels: np.ndarray, box: Box | None) -> np.ndarray:
+def crop_box(pixels: np.ndarray, box: Box | None) -> np.ndarray:
+    """``pixels`` (a frame) cut to ``box``; the frame itself when ``box`` is None."""
     if box is None:
         return pixels
     x0, y0, x1, y1 = box

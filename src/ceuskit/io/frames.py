@@ -23,7 +23,7 @@ from typing import IO
 import numpy as np
 
 from ceuskit.errors import ClipError, TimingError
-from ceuskit.io.clip import Clip, one_line
+from ceuskit.io.clip import Box, Clip, crop_box, one_line
 from ceuskit.io.layout import resolve_layout
 
 __all__ = ["ArrayFrames", "ImageFrames", "natural_key", "read_folder", "read_npy", "read_npz"]
@@ -72,9 +72,10 @@ class ImageFrames:
                             f"frame's {self._shape[1]}×{self._shape[0]} px")
         return pixels
 
-    def iterate(self, start: int, stop: int) -> Iterator[np.ndarray]:
+    def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
+        """Frames ``start … stop-1`` in order, cut to ``box`` when given."""
         for index in range(start, stop):
-            yield self.read(index)
+            yield crop_box(self.read(index), box)
 
     def close(self) -> None:
         """Nothing stays open between reads."""
@@ -109,11 +110,27 @@ class ArrayFrames:
         self._array = array
 
     def read(self, index: int) -> np.ndarray:
+        """Return frame ``index`` as an array (a view of the memory map where the array is one).
+
+        Parameters
+        ----------
+        index : int
+            0-based frame number.
+
+        Returns
+        -------
+        numpy.ndarray
+            The frame, (rows, columns[, 3]), in the array's dtype.
+        """
         return np.asarray(self._array[index])
 
-    def iterate(self, start: int, stop: int) -> Iterator[np.ndarray]:
+    def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
+        """Frames ``start … stop-1`` in order, cut to ``box`` when given (only that part is read)."""
         for index in range(start, stop):
-            yield np.asarray(self._array[index])
+            if box is None:
+                yield np.asarray(self._array[index])
+            else:
+                yield np.asarray(self._array[index, box[1]:box[3], box[0]:box[2]])
 
     def close(self) -> None:
         """Drop the array; the mapping closes once no frame handed out refers to it."""
@@ -140,8 +157,11 @@ FLOAT_SAMPLE_FRAMES = 16
 
 
 def _check_float_range(source: str, array: np.ndarray) -> None:
-    """Float frames must be display grey 0–255: frames normalised to 0–1 (or holding negative or non-finite
-    values) would be read as almost black, a flat curve with no error — refuse them and say what to do."""
+    """Float frames must be display grey 0–255.
+
+    Frames normalised to 0–1 (or holding negative or non-finite values) would be read as almost black, a flat
+    curve with no error — refuse them and say what to do.
+    """
     picks = np.unique(np.linspace(0, array.shape[0] - 1, min(FLOAT_SAMPLE_FRAMES, array.shape[0])).astype(int))
     sample = np.asarray(array[picks], dtype=np.float64)
     if not np.isfinite(sample).all():

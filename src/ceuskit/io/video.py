@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from ceuskit.errors import ClipError
-from ceuskit.io.clip import Clip
+from ceuskit.io.clip import Box, Clip, crop_box
 from ceuskit.io.layout import resolve_layout
 
 __all__ = ["VideoFrames", "is_video", "read_video"]
@@ -29,7 +29,7 @@ _NOT_VIDEO_FORMATS = ("image2", "tty", "lavfi")
 
 
 def is_video(path: str | Path) -> bool:
-    """True when FFmpeg opens ``path`` as a container with a video stream (still images excluded)."""
+    """Return True when FFmpeg opens ``path`` as a container with a video stream (still images excluded)."""
     try:
         with av.open(str(path)) as container:
             name = container.format.name
@@ -130,7 +130,7 @@ class VideoFrames:
                     continue
                 self._position = found + 1
                 if found == index:
-                    pixels = frame.to_ndarray(format="rgb24")
+                    pixels: np.ndarray = frame.to_ndarray(format="rgb24")
                     self._last = (index, pixels)
                     return pixels
                 if found > index:
@@ -142,12 +142,13 @@ class VideoFrames:
         raise ClipError(f"{self._path}: frame {index} cannot be decoded (the decoder skipped it); "
                         "the video is corrupt")
 
-    def iterate(self, start: int, stop: int) -> Iterator[np.ndarray]:
-        """Frames ``start … stop-1`` in order (one running decoder)."""
+    def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
+        """Frames ``start … stop-1`` in order (one running decoder), cut to ``box`` when given."""
         for index in range(start, stop):
-            yield self.read(index)
+            yield crop_box(self.read(index), box)
 
     def close(self) -> None:
+        """Close the container and forget the decoder; the next :meth:`read` reopens the file."""
         if self._container is not None:
             self._container.close()
         self._container, self._decoder, self._position, self._last = None, None, None, None

@@ -8,8 +8,13 @@ Inverse Problems 19, 2003).  Bounds on θ are kept by projecting each trial step
 follows Nielsen's gain-ratio rule (H. B. Nielsen, "Damping parameter in Marquardt's method", IMM-REP-1999-05),
 which needs fewer steps than multiplying and dividing by 10 on curves that are not of the fitted family.
 
-Each curve first runs from every start on a strided subset of its samples (cheap), then the best start is
-refined on all samples until convergence.
+Each curve first runs from its starts on block means of its samples (cheap; a later start only when the first
+leaves the block means beyond their noise), then the best is refined on all samples.  One evaluation is two
+loops over the samples that compile to SIMD code: the shape and its derivatives (with the vectorisable exp and
+log of :mod:`ceuskit._fastmath`), then every sum the projected cost, gradient and Gauss–Newton matrix need,
+accumulated in one pass.  The refinement stops when the Gauss–Newton step would lower the RSS by less than
+``ftol`` residual variances (RSS/(m − 5)): the parameters are then within √ftol standard errors of the
+optimum, and further digits would be noise (or when progress stalls below 10⁻⁶ of the RSS per step).
 """
 
 from __future__ import annotations
@@ -37,380 +42,476 @@ STATUS_MESSAGES = {
     POOR_FIT: "poor fit (R² below 0.5)",
 }
 
-_LOG_CAP = 700.0
-_COARSE_FTOL = 1e-3  # the block-mean stage only chooses among the starts; the full-data stage converges
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}  # lets sums vectorise; NaN and inf keep their meaning
+_COARSE_FTOL = 1e-3  # the block-mean stage only chooses among the starts: relative RSS reduction to stop at
 _COARSE_XTOL = 1e-4
+_STALL_FTOL = 1e-6  # the final stage also stops when a step would lower the RSS by less than this fraction
+_GOOD_FIT = 1.5  # later starts are tried only when the first leaves the block means this far above their noise
+_CHUNK = 8  # curves per parallel task: scratch arrays are allocated once per task
+_LANES = 8  # the shape loop runs over a multiple of this many times (padded): no scalar remainder loop
+_N_PARAMS = 5
 
 
-@njit(cache=True)
-def _project(tv: Arr, yv: Arr, y_mean: float, code: int, theta: Arr, g: Arr, dl: Arr, stats: Arr, jtj: Arr,
-             jtr: Arr) -> bool:
-    """Evaluate the projected problem at θ: fill ``g``, ``dl`` (m, 3) = g·∂ln g, ``stats`` = [A, b, cost],
-    ``jtj`` (3, 3) and ``jtr`` (3,) of the projected residual; False when not finite."""
-    m = tv.size
-    t0, p1, p2 = theta[0], theta[1], theta[2]
-    sum_g = 0.0
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _fill(code: int, tv: Arr, t0: float, p1: float, p2: float, g: Arr, a0: Arr, a1: Arr, a2: Arr) -> None:
+    """g(t − t0) and g·∂ln g/∂(t0, p1, p2) (τ-dependent parts) at every time of ``tv``; 0 where τ ≤ 0."""
     lnorm = log_norm(code, p1, p2)
-    for i in range(m):
+    for i in range(tv.size):
         tau = tv[i] - t0
-        if tau > 0.0:
-            gi, d0, d1, d2 = shape_terms(code, tau, p1, p2, lnorm)
-            g[i] = gi
-            dl[i, 0] = gi * d0
-            dl[i, 1] = gi * d1
-            dl[i, 2] = gi * d2
-            sum_g += gi
-        else:
-            g[i] = 0.0
-            dl[i, 0] = 0.0
-            dl[i, 1] = 0.0
-            dl[i, 2] = 0.0
-    if not math.isfinite(sum_g) or sum_g <= 0.0:
-        return False
-    g_mean = sum_g / m
-    sgg = 0.0
-    sgy = 0.0
-    for i in range(m):
-        dg = g[i] - g_mean
-        sgg += dg * dg
-        sgy += dg * (yv[i] - y_mean)
-    if not (sgg > 0.0 and math.isfinite(sgg)):
-        return False
-    area = max(sgy / sgg, 0.0)
-    base = y_mean - area * g_mean
-    cost = 0.0
-    s0 = s1 = s2 = 0.0  # Σ ∂g_k
-    q0 = q1 = q2 = 0.0  # Σ (g − ḡ) ∂g_k
-    r0 = r1 = r2 = 0.0  # Σ ∂g_k r
-    d00 = d01 = d02 = d11 = d12 = d22 = 0.0  # Σ ∂g_k ∂g_j
-    for i in range(m):
-        r = yv[i] - area * g[i] - base
-        cost += r * r
-        dg = g[i] - g_mean
-        a0, a1, a2 = dl[i, 0], dl[i, 1], dl[i, 2]
-        s0 += a0
-        s1 += a1
-        s2 += a2
-        q0 += dg * a0
-        q1 += dg * a1
-        q2 += dg * a2
-        r0 += a0 * r
-        r1 += a1 * r
-        r2 += a2 * r
-        d00 += a0 * a0
-        d01 += a0 * a1
-        d02 += a0 * a2
-        d11 += a1 * a1
-        d12 += a1 * a2
-        d22 += a2 * a2
-    stats[0], stats[1], stats[2] = area, base, cost
-    if not math.isfinite(cost):
-        return False
-    sq = area * area
-    jtr[0], jtr[1], jtr[2] = -area * r0, -area * r1, -area * r2
-    jtj[0, 0] = sq * (d00 - s0 * s0 / m - q0 * q0 / sgg)
-    jtj[1, 1] = sq * (d11 - s1 * s1 / m - q1 * q1 / sgg)
-    jtj[2, 2] = sq * (d22 - s2 * s2 / m - q2 * q2 / sgg)
-    jtj[0, 1] = jtj[1, 0] = sq * (d01 - s0 * s1 / m - q0 * q1 / sgg)
-    jtj[0, 2] = jtj[2, 0] = sq * (d02 - s0 * s2 / m - q0 * q2 / sgg)
-    jtj[1, 2] = jtj[2, 1] = sq * (d12 - s1 * s2 / m - q1 * q2 / sgg)
-    for k in range(3):
-        if not math.isfinite(jtr[k]):
-            return False
-        for j in range(3):
-            if not math.isfinite(jtj[k, j]):
-                return False
-    return True
+        after = tau > 0.0
+        gi, d0, d1, d2 = shape_terms(code, tau if after else 1.0, p1, p2, lnorm)
+        gi = gi if after else 0.0
+        g[i] = gi
+        a0[i] = gi * d0
+        a1[i] = gi * d1
+        a2[i] = gi * d2
 
 
-@njit(cache=True)
-def _solve3(m: Arr, v: Arr, out: Arr) -> bool:
-    """Solve the 3×3 system m·x = v (both overwritten) by Gaussian elimination with partial pivoting; False if
-    singular."""
-    for c in range(3):
-        p = c
-        for r in range(c + 1, 3):
-            if abs(m[r, c]) > abs(m[p, c]):
-                p = r
-        if not (abs(m[p, c]) > 1e-300):
-            return False
-        if p != c:
-            for k in range(3):
-                m[c, k], m[p, k] = m[p, k], m[c, k]
-            v[c], v[p] = v[p], v[c]
-        for r in range(c + 1, 3):
-            f = m[r, c] / m[c, c]
-            for k in range(c, 3):
-                m[r, k] -= f * m[c, k]
-            v[r] -= f * v[c]
-    for c in range(2, -1, -1):
-        s = v[c]
-        for k in range(c + 1, 3):
-            s -= m[c, k] * out[k]
-        out[c] = s / m[c, c]
-        if not math.isfinite(out[c]):
-            return False
-    return True
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _project(code: int, tv: Arr, yc: Arr, y_mean: float, syy: float, t0: float, p1: float, p2: float, g: Arr,
+             a0: Arr, a1: Arr, a2: Arr) -> tuple[bool, float, float, float, float, float, float, float, float,
+                                                 float, float, float, float]:
+    """Evaluate the projected problem at θ = (t0, p1, p2) on m samples (tv[:m], yc = y − ȳ (m,), Σyc² = syy).
 
-
-@njit(cache=True)
-def _lm(tv: Arr, yv: Arr, code: int, theta: Arr, lo: Arr, hi: Arr, max_iter: int, ftol: float, xtol: float,
-        stats: Arr, g: Arr, dl: Arr, g_trial: Arr, small: Arr) -> tuple[int, int]:
-    """Bounded LM on θ (modified in place); ``stats`` = [A, b, cost] and ``g`` (m,) the shape at the final θ.
-
-    ``dl`` (≥m, 3), ``g_trial`` (≥m,) and ``small`` (8, 3, 3) are scratch.  Returns (status, iterations).
-    Converged when the damped step's predicted or actual cost reduction is below ``ftol``·cost, the step is
-    below ``xtol`` relative, or no step reduces the cost.
+    ``tv`` may run on past the m samples (finite padding times, evaluated but not summed) so that the shape
+    loop covers whole SIMD vectors; ``g`` and ``a0..a2`` are scratch as long as ``tv``.  Returns (ok, A, b,
+    cost, J00, J01, J02, J11, J12, J22, r0, r1, r2): the linear parameters, the projected RSS, the upper
+    triangle of the Gauss–Newton matrix JᵀJ and the gradient half Jᵀr; ok is False when the model cannot
+    be evaluated at θ.
     """
-    m = tv.size
-    y_mean = 0.0
+    m = yc.size
+    _fill(code, tv, t0, p1, p2, g, a0, a1, a2)
+    sg = sgg = sgy = 0.0
+    s0 = s1 = s2 = 0.0  # Σ a_k
+    q0 = q1 = q2 = 0.0  # Σ g a_k
+    r0 = r1 = r2 = 0.0  # Σ a_k yc
+    d00 = d01 = d02 = d11 = d12 = d22 = 0.0  # Σ a_k a_j
     for i in range(m):
-        y_mean += yv[i]
-    y_mean /= m
-    jtj, new_jtj, mat = small[0], small[1], small[2]
-    jtr, new_jtr, rhs, step = small[3, 0], small[3, 1], small[3, 2], small[4, 0]
-    trial, trial_stats = small[4, 1], small[4, 2]
-    if not _project(tv, yv, y_mean, code, theta, g, dl, stats, jtj, jtr):
-        return NO_START, 0
+        gi, b0, b1, b2, yi = g[i], a0[i], a1[i], a2[i], yc[i]
+        sg += gi
+        sgg += gi * gi
+        sgy += gi * yi
+        s0 += b0
+        s1 += b1
+        s2 += b2
+        q0 += gi * b0
+        q1 += gi * b1
+        q2 += gi * b2
+        r0 += b0 * yi
+        r1 += b1 * yi
+        r2 += b2 * yi
+        d00 += b0 * b0
+        d01 += b0 * b1
+        d02 += b0 * b2
+        d11 += b1 * b1
+        d12 += b1 * b2
+        d22 += b2 * b2
+    g_mean = sg / m
+    sgg -= sg * g_mean  # Σ (g − ḡ)²
+    area = max(sgy / sgg, 0.0)
+    cost = max(syy - 2.0 * area * sgy + area * area * sgg, 0.0)  # Σ (yc − A(g − ḡ))²
+    q0 -= g_mean * s0  # Σ (g − ḡ) a_k
+    q1 -= g_mean * s1
+    q2 -= g_mean * s2
+    sq = area * area
+    j00 = sq * (d00 - s0 * s0 / m - q0 * q0 / sgg)
+    j01 = sq * (d01 - s0 * s1 / m - q0 * q1 / sgg)
+    j02 = sq * (d02 - s0 * s2 / m - q0 * q2 / sgg)
+    j11 = sq * (d11 - s1 * s1 / m - q1 * q1 / sgg)
+    j12 = sq * (d12 - s1 * s2 / m - q1 * q2 / sgg)
+    j22 = sq * (d22 - s2 * s2 / m - q2 * q2 / sgg)
+    r0, r1, r2 = -area * (r0 - area * q0), -area * (r1 - area * q1), -area * (r2 - area * q2)
+    ok = sg > 0.0 and sgg > 0.0 and math.isfinite(sg + sgg + cost + j00 + j01 + j02 + j11 + j12 + j22 + r0 + r1 + r2)
+    return ok, area, y_mean - area * g_mean, cost, j00, j01, j02, j11, j12, j22, r0, r1, r2
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _centre(v: Arr, out: Arr) -> tuple[float, float]:
+    """Centre ``v`` into ``out`` (out = v − mean(v)); return (mean, Σ out²)."""
+    mean = 0.0
+    for i in range(v.size):
+        mean += v[i]
+    mean /= v.size
+    ss = 0.0
+    for i in range(v.size):
+        out[i] = v[i] - mean
+        ss += out[i] * out[i]
+    return mean, ss
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _solve_spd3(m00: float, m01: float, m02: float, m11: float, m12: float, m22: float, v0: float, v1: float,
+                v2: float) -> tuple[bool, float, float, float]:
+    """Solve M·x = v for a symmetric positive definite 3×3 M (upper triangle given), by Cholesky.
+
+    Returns (solved, x0, x1, x2); (False, …) when M is not numerically positive definite.
+    """
+    if not m00 > 0.0:
+        return False, 0.0, 0.0, 0.0
+    l00 = math.sqrt(m00)
+    l10 = m01 / l00
+    l20 = m02 / l00
+    d1 = m11 - l10 * l10
+    if not d1 > 0.0:
+        return False, 0.0, 0.0, 0.0
+    l11 = math.sqrt(d1)
+    l21 = (m12 - l20 * l10) / l11
+    d2 = m22 - l20 * l20 - l21 * l21
+    if not d2 > 0.0:
+        return False, 0.0, 0.0, 0.0
+    l22 = math.sqrt(d2)
+    z0 = v0 / l00
+    z1 = (v1 - l10 * z0) / l11
+    z2 = (v2 - l20 * z0 - l21 * z1) / l22
+    x2 = z2 / l22
+    x1 = (z1 - l21 * x2) / l11
+    x0 = (z0 - l10 * x1 - l20 * x2) / l00
+    return math.isfinite(x0 + x1 + x2), x0, x1, x2
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _lm(code: int, tv: Arr, yv: Arr, work: Arr, t0: float, p1: float, p2: float, lo: Arr, hi: Arr, max_iter: int,
+        ftol: float, gtol: float, xtol: float) -> tuple[int, int, float, float, float, float, float, float, bool]:
+    """Bounded LM on θ = (t0, p1, p2) over samples (tv[:m], yv (m,)) (``tv`` padded as for :func:`_project`).
+
+    ``work`` (5, ≥ tv.size) is scratch.  Returns (status, evaluations, t0, p1, p2, A, b, cost, fresh) at the
+    final θ; ``fresh``: ``work[0, :m]`` holds the shape g there (the last evaluation was of the final θ).
+    Converged when the undamped Gauss–Newton step promises a cost reduction of at most ``gtol`` times the
+    cost (the Newton decrement rᵀ(JᵀJ)⁻¹r: θ is that close to the optimum of the local quadratic model), when
+    the damped step's predicted or actual reduction is at most ``ftol`` times the cost (progress has
+    stalled), when a step moves no parameter by more than ``xtol`` relative, or when no step reduces the cost.
+    """
+    m = yv.size
+    n_pad = tv.size
+    yc = work[4, :m]
+    y_mean, syy = _centre(yv, yc)
+    g, a0, a1, a2 = work[0, :n_pad], work[1, :n_pad], work[2, :n_pad], work[3, :n_pad]
+    ok, area, base, cost, j00, j01, j02, j11, j12, j22, r0, r1, r2 = _project(code, tv, yc, y_mean, syy, t0, p1, p2,
+                                                                            g, a0, a1, a2)
+    if not ok:
+        return NO_START, 1, t0, p1, p2, np.nan, np.nan, np.nan, False
+    evaluations = 1
+    fresh = True
     damping = 1e-3
     growth = 2.0  # factor for the next rejected step; doubles with each rejection in a row
-    for it in range(max_iter):
-        if stats[0] <= 0.0:
-            return NO_ENHANCEMENT, it
-        scale = max(jtj[0, 0], jtj[1, 1], jtj[2, 2])
+    for _iteration in range(max_iter):
+        if area <= 0.0:
+            return NO_ENHANCEMENT, evaluations, t0, p1, p2, area, base, cost, fresh
+        scale = max(j00, j11, j22)
         if not scale > 0.0:
-            return CONVERGED, it
+            return CONVERGED, evaluations, t0, p1, p2, area, base, cost, fresh
+        if gtol > 0.0:
+            solved, s0, s1, s2 = _solve_spd3(j00, j01, j02, j11, j12, j22, -r0, -r1, -r2)
+            if solved and -(s0 * r0 + s1 * r1 + s2 * r2) <= gtol * cost:
+                return CONVERGED, evaluations, t0, p1, p2, area, base, cost, fresh
+        floor = 1e-12 * scale
         accepted = False
         gain = 0.0
         for attempt in range(16):
-            for k in range(3):
-                rhs[k] = -jtr[k]
-                for j in range(3):
-                    mat[k, j] = jtj[k, j]
-                mat[k, k] += damping * max(jtj[k, k], 1e-12 * scale)
-            if _solve3(mat, rhs, step):
-                predicted = 0.0  # the cost reduction the local quadratic model promises for this step
-                for k in range(3):
-                    predicted -= 2.0 * step[k] * jtr[k]
-                    for j in range(3):
-                        predicted -= step[k] * jtj[k, j] * step[j]
-                if attempt == 0 and predicted <= ftol * stats[2]:
-                    return CONVERGED, it
-                for k in range(3):
-                    trial[k] = min(max(theta[k] + step[k], lo[k]), hi[k])
-                ok = _project(tv, yv, y_mean, code, trial, g_trial, dl, trial_stats, new_jtj, new_jtr)
-                if ok and trial_stats[2] <= stats[2]:
+            solved, s0, s1, s2 = _solve_spd3(j00 + damping * max(j00, floor), j01, j02, j11 + damping * max(j11, floor),
+                                             j12, j22 + damping * max(j22, floor), -r0, -r1, -r2)
+            if solved:
+                # the cost reduction the local quadratic model promises for this step
+                predicted = -2.0 * (s0 * r0 + s1 * r1 + s2 * r2) - (
+                    s0 * (j00 * s0 + j01 * s1 + j02 * s2) + s1 * (j01 * s0 + j11 * s1 + j12 * s2)
+                    + s2 * (j02 * s0 + j12 * s1 + j22 * s2))
+                if attempt == 0 and predicted <= ftol * cost:
+                    return CONVERGED, evaluations, t0, p1, p2, area, base, cost, fresh
+                u0 = min(max(t0 + s0, lo[0]), hi[0])
+                u1 = min(max(p1 + s1, lo[1]), hi[1])
+                u2 = min(max(p2 + s2, lo[2]), hi[2])
+                trial = _project(code, tv, yc, y_mean, syy, u0, u1, u2, g, a0, a1, a2)
+                evaluations += 1
+                fresh = False
+                if trial[0] and trial[3] <= cost:
                     accepted = True
-                    gain = (stats[2] - trial_stats[2]) / max(predicted, 1e-300)
+                    gain = (cost - trial[3]) / max(predicted, 1e-300)
                     break
             damping *= growth
             growth *= 2.0
         if not accepted:
-            return CONVERGED, it
-        reduction = stats[2] - trial_stats[2]
-        small_step = True
-        for k in range(3):
-            if abs(trial[k] - theta[k]) > xtol * (abs(theta[k]) + xtol):
-                small_step = False
-            theta[k] = trial[k]
-            stats[k] = trial_stats[k]
-            jtr[k] = new_jtr[k]
-            for j in range(3):
-                jtj[k, j] = new_jtj[k, j]
-        for i in range(m):
-            g[i] = g_trial[i]
+            return CONVERGED, evaluations, t0, p1, p2, area, base, cost, fresh
+        reduction = cost - trial[3]
+        small_step = (abs(u0 - t0) <= xtol * (abs(t0) + xtol) and abs(u1 - p1) <= xtol * (abs(p1) + xtol)
+                      and abs(u2 - p2) <= xtol * (abs(p2) + xtol))
+        t0, p1, p2 = u0, u1, u2
+        fresh = True
+        area, base, cost, j00, j01, j02, j11, j12, j22, r0, r1, r2 = trial[1:]
         # Nielsen's update: relax the damping as far as the step's actual/predicted gain warrants
         damping = max(damping * max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3), 1e-12)
         growth = 2.0
-        if reduction <= ftol * stats[2] + 1e-300 or small_step:
-            return CONVERGED, it + 1
-    return MAX_ITER, max_iter
+        if reduction <= ftol * cost + 1e-300 or small_step:
+            return CONVERGED, evaluations, t0, p1, p2, area, base, cost, fresh
+    return MAX_ITER, evaluations, t0, p1, p2, area, base, cost, fresh
 
 
 @njit(cache=True)
-def _block_means(tv: Arr, yv: Arr, block: int) -> tuple[Arr, Arr]:
-    """Means of consecutive blocks of ``block`` samples (the last block may be shorter)."""
+def _block_means(tv: Arr, yv: Arr, block: int, tc: Arr, yc: Arr) -> int:
+    """Means of consecutive blocks of ``block`` samples (the last may be shorter) into tc, yc; their number."""
     m = tv.size
     nb = (m + block - 1) // block
-    tc = np.zeros(nb)
-    yc = np.zeros(nb)
     for j in range(nb):
         lo = j * block
         hi = min(lo + block, m)
+        st = 0.0
+        sy = 0.0
         for i in range(lo, hi):
-            tc[j] += tv[i]
-            yc[j] += yv[i]
-        tc[j] /= hi - lo
-        yc[j] /= hi - lo
-    return tc, yc
+            st += tv[i]
+            sy += yv[i]
+        tc[j] = st / (hi - lo)
+        yc[j] = sy / (hi - lo)
+    return nb
+
+
+@njit(cache=True)
+def _padded(v: Arr, m: int) -> Arr:
+    """v[:m] continued by copies of v[m − 1] up to a multiple of :data:`_LANES` samples (v long enough)."""
+    n_pad = (m + _LANES - 1) // _LANES * _LANES
+    for i in range(m, n_pad):
+        v[i] = v[m - 1]
+    return v[:n_pad]
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _curve_out(code: int, t: Arr, y: Arr, t0: float, p1: float, p2: float, area: float, base: float,
+               fitted: Arr, g: Arr, known: bool) -> tuple[float, float, float]:
+    """Write the model at every time into ``fitted``.
+
+    Returns (RSS, max fitted value, number of non-finite fitted values), sums over the finite samples of
+    ``y``.  ``g`` (≥ T,) holds the shape at the times ``t`` when ``known``, else it is scratch for it.
+    """
+    if not known:
+        lnorm = log_norm(code, p1, p2)
+        for i in range(t.size):
+            tau = t[i] - t0
+            after = tau > 0.0
+            gi = shape_terms(code, tau if after else 1.0, p1, p2, lnorm)[0]
+            g[i] = gi if after else 0.0
+    rss = 0.0
+    for i in range(t.size):
+        value = base + area * g[i]
+        fitted[i] = value
+        r = y[i] - value
+        rss += r * r if math.isfinite(y[i]) else 0.0
+    top = -np.inf  # a separate loop: a running maximum would keep the loop above from vectorising
+    bad = 0.0
+    for i in range(t.size):
+        value = fitted[i]
+        top = value if value > top else top
+        bad += 0.0 if math.isfinite(value) else 1.0
+    return rss, top, bad
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _difference_variance(v: Arr) -> float:
+    """Return the samples' noise variance from their successive differences, Σ(Δv)²/(2(m − 1)).
+
+    A smooth curve's own slope adds little when it is densely sampled.
+    """
+    total = 0.0
+    for i in range(1, v.size):
+        d = v[i] - v[i - 1]
+        total += d * d
+    return total / (2.0 * max(v.size - 1, 1))
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _compact(t: Arr, y: Arr, sc: float, tv: Arr, yv: Arr) -> int:
+    """Copy the finite samples of ``y`` divided by ``sc`` into ``yv`` and their times into ``tv``.
+
+    Returns their number.
+    """
+    m = 0
+    for i in range(t.size):
+        m += 1 if math.isfinite(y[i]) else 0
+    if m == t.size:  # nothing missing (the usual case): plain copies, which compile to SIMD code
+        for i in range(m):
+            tv[i] = t[i]
+            yv[i] = y[i] / sc
+        return m
+    m = 0
+    for i in range(t.size):
+        if math.isfinite(y[i]):
+            tv[m] = t[i]
+            yv[m] = y[i] / sc
+            m += 1
+    return m
+
+
+@njit(cache=True)
+def _fit_curve(code: int, t: Arr, y: Arr, sc: float, starts: Arr, lo: Arr, hi: Arr, max_iter: int,
+               coarse_samples: int, ftol: float, xtol: float, scratch: Arr, work: Arr, fitted: Arr
+               ) -> tuple[int, float, float, float, float, float, float, float, float, float]:
+    """Fit one curve ``y`` (T,) (NaN = missing) divided by ``sc`` from its starts (S, 3); see :func:`fit_kernel`.
+
+    ``scratch`` (4, T + :data:`_LANES`) and ``work`` (5, T + :data:`_LANES`) are scratch; ``fitted`` (T,)
+    receives the model in caller units (left as it was when the status is not a fit).  Returns (status,
+    evaluations, t0, p1, p2, A, b, RSS, TSS, largest fitted value or NaN if any is not finite).
+    """
+    nan = np.nan
+    tv_all, yv_all, tc_all, ycb_all = scratch[0], scratch[1], scratch[2], scratch[3]
+    m = _compact(t, y, sc, tv_all, yv_all)
+    if m < 6:
+        return TOO_FEW, 0.0, nan, nan, nan, nan, nan, nan, nan, nan
+    yv = yv_all[:m]
+    block = max(1, m // coarse_samples)
+    nb = _block_means(tv_all[:m], yv, block, tc_all, ycb_all)
+    tv = _padded(tv_all, m)
+    tc, ycb = _padded(tc_all, nb), ycb_all[:nb]
+    best_cost = np.inf
+    b0 = b1 = b2 = 0.0
+    evaluations = 0.0
+    noise_floor = _GOOD_FIT * _difference_variance(yv) / block * (nb - _N_PARAMS)  # the block means' own noise
+    for s in range(starts.shape[0]):
+        if not math.isfinite(starts[s, 0]):
+            continue
+        if best_cost <= noise_floor:  # the model already fits the block means down to their noise
+            break
+        u0 = min(max(starts[s, 0], lo[0]), hi[0])
+        u1 = min(max(starts[s, 1], lo[1]), hi[1])
+        u2 = min(max(starts[s, 2], lo[2]), hi[2])
+        status, its, u0, u1, u2, _, _, cost, _ = _lm(code, tc, ycb, work, u0, u1, u2, lo, hi, max_iter, _COARSE_FTOL,
+                                                     0.0, _COARSE_XTOL)
+        evaluations += its * nb / m
+        if status != NO_START and cost < best_cost:
+            best_cost = cost
+            b0, b1, b2 = u0, u1, u2
+    if not math.isfinite(best_cost):
+        return NO_START, evaluations, nan, nan, nan, nan, nan, nan, nan, nan
+    status, its, b0, b1, b2, area, base, _, fresh = _lm(code, tv, yv, work, b0, b1, b2, lo, hi, max_iter,
+                                                        _STALL_FTOL, ftol / max(m - _N_PARAMS, 1), xtol)
+    evaluations += its
+    if status == NO_START:
+        return NO_START, evaluations, nan, nan, nan, nan, nan, nan, nan, nan
+    area, base = area * sc, base * sc
+    tss = _centre(yv, work[4, :m])[1] * sc * sc
+    # with no sample missing, the last evaluation's shape (if it was of the final θ) is the model at every time
+    rss, top, bad = _curve_out(code, t, y, b0, b1, b2, area, base, fitted, work[0], fresh and m == t.size)
+    return status, evaluations, b0, b1, b2, area, base, rss, tss, (top if bad == 0.0 else nan)
 
 
 @njit(parallel=True, cache=True)
 def fit_kernel(t: Arr, y: Arr, scale: Arr, code: int, starts: Arr, lo: Arr, hi: Arr, max_iter: int,
-               coarse_samples: int, ftol: float, xtol: float) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
+               coarse_samples: int, ftol: float, xtol: float) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
     """Fit every curve (rows of ``y``, NaN = missing) from its starts.
 
     Parameters
     ----------
-    t : (T,) s.  y : (n, T) curves; each is divided by its ``scale`` (n,) for the fit.  code : model id.  starts : (n, S, 3) θ starts
-    (NaN rows skipped).  lo, hi : (n, 3) bounds of θ.  max_iter : LM iterations per stage.
-    coarse_samples : number of block means used to choose among the starts.  ftol, xtol : relative
-    cost-reduction and step tolerances of the final stage.
+    t : (T,) s.  y : (n, T) curves; each is divided by its ``scale`` (n,) for the fit.  code : model id.
+    starts : (n, S, 3) θ starts (NaN rows skipped).  lo, hi : (n, 3) bounds of θ.  max_iter : LM iterations
+    per stage.  coarse_samples : number of block means used to choose among the starts.  ftol : the final
+    stage stops when a step would lower the RSS by at most ``ftol`` residual variances, RSS/(m − 5).
+    xtol : … or moves no parameter by more than this fraction.
 
     Returns
     -------
     theta (n, 3), linear (n, 2) = [A, b] in caller units, fitted (n, T) in caller units (NaN where the fit
-    failed), rss (n,), tss (n,) in caller units², status (n,), iterations (n,).
+    failed), rss (n,), tss (n,) in caller units², status (n,), evaluations (n,) (model evaluations over all
+    samples, block-mean ones counted by their share of the samples), top (n,) the largest fitted value (NaN
+    where any fitted value is not finite).
     """
     n, n_t = y.shape
-    n_starts = starts.shape[1]
     theta_out = np.full((n, 3), np.nan)
     lin_out = np.full((n, 2), np.nan)
-    fitted = np.full((n, n_t), np.nan)
+    fitted = np.empty((n, n_t))
     rss_out = np.full(n, np.nan)
     tss_out = np.full(n, np.nan)
+    top_out = np.full(n, np.nan)
     status_out = np.full(n, NO_START, dtype=np.int64)
-    iter_out = np.zeros(n, dtype=np.int64)
-    for c in prange(n):
-        m = 0
-        for i in range(n_t):
-            if math.isfinite(y[c, i]):
-                m += 1
-        if m < 6:
-            status_out[c] = TOO_FEW
-            continue
-        tv = np.empty(m)
-        yv = np.empty(m)
-        j = 0
-        for i in range(n_t):
-            if math.isfinite(y[c, i]):
-                tv[j] = t[i]
-                yv[j] = y[c, i] / scale[c]
-                j += 1
-        block = max(1, m // coarse_samples)
-        tc, yc = _block_means(tv, yv, block)
-        gc = np.empty(tc.size)
-        g = np.empty(m)
-        dl = np.empty((m, 3))
-        g_trial = np.empty(m)
-        small = np.empty((8, 3, 3))
-        best_cost = np.inf
-        best = np.full(3, np.nan)
-        theta = np.empty(3)
-        stats = np.empty(3)
-        total_iter = 0
-        for s in range(n_starts):
-            if not math.isfinite(starts[c, s, 0]):
+    eval_out = np.zeros(n)
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
+        scratch = np.empty((4, n_t + _LANES))
+        work = np.empty((5, n_t + _LANES))
+        for c in range(chunk * _CHUNK, min(n, (chunk + 1) * _CHUNK)):
+            status, evaluations, t0, p1, p2, area, base, rss, tss, top = _fit_curve(
+                code, t, y[c], scale[c], starts[c], lo[c], hi[c], max_iter, coarse_samples, ftol, xtol, scratch, work,
+                fitted[c])
+            status_out[c] = status
+            eval_out[c] = evaluations
+            if status in (TOO_FEW, NO_START):
+                fitted[c, :] = np.nan
                 continue
-            for k in range(3):
-                theta[k] = min(max(starts[c, s, k], lo[c, k]), hi[c, k])
-            status, its = _lm(tc, yc, code, theta, lo[c], hi[c], max_iter, _COARSE_FTOL, _COARSE_XTOL, stats, gc, dl,
-                              g_trial, small)
-            total_iter += its
-            if status != NO_START and stats[2] < best_cost:
-                best_cost = stats[2]
-                best[:] = theta
-        if not math.isfinite(best_cost):
-            continue
-        theta[:] = best
-        status, its = _lm(tv, yv, code, theta, lo[c], hi[c], max_iter, ftol, xtol, stats, g, dl, g_trial, small)
-        total_iter += its
-        iter_out[c] = total_iter
-        status_out[c] = status
-        if status == NO_START:
-            continue
-        sc = scale[c]
-        area, base = stats[0] * sc, stats[1] * sc
-        theta_out[c] = theta
-        lin_out[c, 0] = area
-        lin_out[c, 1] = base
-        y_mean = 0.0
-        for i in range(m):
-            y_mean += yv[i]
-        y_mean = y_mean * sc / m
-        rss = 0.0
-        tss = 0.0
-        lnorm = log_norm(code, theta[1], theta[2])
-        j = 0
-        for i in range(n_t):
-            yi = y[c, i]
-            if math.isfinite(yi):
-                value = base + area * g[j]
-                j += 1
-            else:
-                tau = t[i] - theta[0]
-                value = base
-                if tau > 0.0:
-                    value += area * shape_terms(code, tau, theta[1], theta[2], lnorm)[0]
-            fitted[c, i] = value
-            if math.isfinite(yi):
-                r = yi - value
-                rss += r * r
-                d = yi - y_mean
-                tss += d * d
-        rss_out[c] = rss
-        tss_out[c] = tss
-    return theta_out, lin_out, fitted, rss_out, tss_out, status_out, iter_out
+            theta_out[c, 0], theta_out[c, 1], theta_out[c, 2] = t0, p1, p2
+            lin_out[c, 0], lin_out[c, 1] = area, base
+            rss_out[c], tss_out[c], top_out[c] = rss, tss, top
+    return theta_out, lin_out, fitted, rss_out, tss_out, status_out, eval_out, top_out
 
 
 @njit(parallel=True, cache=True)
 def features_kernel(t: Arr, y: Arr, width: int) -> Arr:
-    """Per curve: [arrival (10 % rise) s, peak s, centroid s, height, baseline] of the moving average over
+    """Compute the timing and size features of each curve.
+
+    Per curve: [arrival (10 % rise) s, peak s, centroid s, height, baseline] of the moving average over
     ``width`` samples (non-finite samples ignored; NaN for a curve without finite samples), then [max |y|,
-    max y − min y, number of finite samples] of the raw curve."""
+    max y − min y, number of finite samples] of the raw curve.
+    """
     n, n_t = y.shape
     out = np.full((n, 8), np.nan)
     dtw = np.empty(n_t)
     for i in range(n_t):
         dtw[i] = 0.5 * (t[min(i + 1, n_t - 1)] - t[max(i - 1, 0)])
     half = width // 2
-    for c in prange(n):
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
         csum = np.zeros(n_t + 1)
         ccount = np.zeros(n_t + 1)
-        y_max = -np.inf
-        y_min = np.inf
-        for i in range(n_t):
-            v = y[c, i]
-            ok = math.isfinite(v)
-            csum[i + 1] = csum[i] + (v if ok else 0.0)
-            ccount[i + 1] = ccount[i] + (1.0 if ok else 0.0)
-            if ok:
-                y_max = max(y_max, v)
-                y_min = min(y_min, v)
-        out[c, 7] = ccount[n_t]
-        if ccount[n_t] == 0:
-            continue
-        out[c, 5] = max(abs(y_max), abs(y_min))
-        out[c, 6] = y_max - y_min
         s = np.empty(n_t)
-        peak = -1
-        for i in range(n_t):
-            a = max(i - half, 0)
-            b = min(i + half + 1, n_t)
-            k = ccount[b] - ccount[a]
-            s[i] = (csum[b] - csum[a]) / k if k > 0 else np.nan
-            if k > 0 and (peak < 0 or s[i] > s[peak]):
-                peak = i
-        base = np.inf
-        for i in range(peak + 1):
-            if math.isfinite(s[i]) and s[i] < base:
-                base = s[i]
-        height = s[peak] - base
-        arrival = 0
-        for i in range(peak, -1, -1):
-            if math.isfinite(s[i]) and s[i] < base + 0.1 * height:
-                arrival = i
-                break
-        num = 0.0
-        den = 0.0
-        for i in range(arrival, n_t):
-            if math.isfinite(s[i]) and s[i] > base:
-                w = (s[i] - base) * dtw[i]
-                num += w * t[i]
-                den += w
-        out[c, 0] = t[arrival]
-        out[c, 1] = t[peak]
-        out[c, 2] = num / den if den > 0 else np.nan
-        out[c, 3] = height
-        out[c, 4] = base
+        for c in range(chunk * _CHUNK, min(n, (chunk + 1) * _CHUNK)):
+            _features(t, y[c], half, dtw, csum, ccount, s, out[c])
     return out
+
+
+@njit(cache=True)
+def _features(t: Arr, y: Arr, half: int, dtw: Arr, csum: Arr, ccount: Arr, s: Arr, out: Arr) -> None:
+    """:func:`features_kernel` for one curve (``csum``, ``ccount`` (T + 1,) and ``s`` (T,) scratch)."""
+    n_t = t.size
+    y_max = -np.inf
+    y_min = np.inf
+    total = 0.0
+    count = 0.0
+    for i in range(n_t):
+        v = y[i]
+        ok = math.isfinite(v)
+        total += v if ok else 0.0
+        count += 1.0 if ok else 0.0
+        csum[i + 1] = total
+        ccount[i + 1] = count
+        y_max = v if ok and v > y_max else y_max
+        y_min = v if ok and v < y_min else y_min
+    out[7] = count
+    if count == 0:
+        return
+    out[5] = max(abs(y_max), abs(y_min))
+    out[6] = y_max - y_min
+    peak = -1
+    best = -np.inf
+    for i in range(n_t):
+        a = max(i - half, 0)
+        b = min(i + half + 1, n_t)
+        k = ccount[b] - ccount[a]
+        v = (csum[b] - csum[a]) / k if k > 0 else np.nan
+        s[i] = v
+        if v > best:
+            best = v
+            peak = i
+    base = np.inf
+    for i in range(peak + 1):
+        if s[i] < base:
+            base = s[i]
+    height = s[peak] - base
+    arrival = 0
+    for i in range(peak, -1, -1):
+        if s[i] < base + 0.1 * height:
+            arrival = i
+            break
+    num = 0.0
+    den = 0.0
+    for i in range(arrival, n_t):
+        if s[i] > base:
+            w = (s[i] - base) * dtw[i]
+            num += w * t[i]
+            den += w
+    out[0] = t[arrival]
+    out[1] = t[peak]
+    out[2] = num / den if den > 0 else np.nan
+    out[3] = height
+    out[4] = base

@@ -34,8 +34,12 @@ PARAM_NAMES: tuple[str, ...] = ("t0", "mu", "sigma", "alpha", "beta", "lam", "A"
 """Every parameter name of every model; ``model="auto"`` results carry all of them (NaN where unused)."""
 
 _N_PARAMS = 5  # t0, two shape parameters, A, b
-_FTOL = 1e-6  # final stage: stop when a step would lower the RSS by less than this fraction of it
-_XTOL = 1e-8  # … or moves every parameter by less than this fraction
+FTOL = 0.01
+"""The fit stops when the Gauss–Newton step would lower the RSS by at most this many residual variances
+(RSS/(m − 5)): the parameters then lie within √FTOL = 0.1 standard errors of the optimum, and more digits would
+be noise (it also stops when progress stalls, below 10⁻⁶ of the RSS per step)."""
+
+_XTOL = 1e-8  # … or when a step moves every parameter by less than this fraction
 _START_FRACTIONS = (0.3, 1.0)  # t0 = arrival − f·(peak − arrival), one start per f
 
 MIN_R2 = 0.5
@@ -75,7 +79,7 @@ class FitResult:
     n_valid: np.ndarray = field(repr=False)
 
     def model_of(self, index: int) -> str:
-        """The model fitted to curve ``index``."""
+        """Return the model fitted to curve ``index``."""
         return self.model if isinstance(self.model, str) else str(self.model[index])
 
 
@@ -145,23 +149,22 @@ def _fit_one_model(name: str, t: np.ndarray, y: np.ndarray, scale: np.ndarray, f
     (lo1, hi1), (lo2, hi2) = spec.bounds
     lo = np.tile([t[0] - 0.5 * span, lo1, lo2], (n, 1))
     hi = np.tile([t[-1] - 3 * (t[-1] - t[-2]), hi1, hi2], (n, 1))
-    theta, lin, fitted, rss, tss, status, _ = fit_kernel(t, y, scale, spec.code, starts, lo, hi, int(max_iter),
-                                                         int(coarse_samples), _FTOL, _XTOL)
+    theta, lin, fitted, rss, tss, status, _, top = fit_kernel(t, y, scale, spec.code, starts, lo, hi, int(max_iter),
+                                                              int(coarse_samples), FTOL, _XTOL)
     status = np.where(status_in >= 0, status_in, status)
     params = {spec.params[0]: theta[:, 0], spec.params[1]: theta[:, 1], spec.params[2]: theta[:, 2],
               "A": lin[:, 0], "b": lin[:, 1]}
-    m = np.isfinite(y).sum(axis=1)
+    m = feats["n_valid"]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         r2 = 1.0 - rss / tss
         aic = m * np.log(np.maximum(rss, np.finfo(float).tiny) / np.maximum(m, 1)) + 2 * _N_PARAMS
     finite = (np.isfinite(theta).all(axis=1) & np.isfinite(lin).all(axis=1) & np.isfinite(rss) & np.isfinite(r2)
-              & np.isfinite(aic))
-    finite[finite] = np.isfinite(fitted[finite]).all(axis=1)
+              & np.isfinite(aic) & np.isfinite(top))
     status = np.where((status <= 1) & ~finite, NOT_FINITE, status)
     # a fit stands only for a real enhancement: the fitted rise clears the residual noise, and R² is adequate
     with np.errstate(invalid="ignore", divide="ignore"):
         noise = np.sqrt(rss / np.maximum(m, 1))
-        rise = np.nanmax(np.where(np.isfinite(fitted), fitted, -np.inf), axis=1) - lin[:, 1]
+        rise = top - lin[:, 1]
     enhanced = (params["A"] > 0) & (rise >= MIN_RISE_SIGMAS * noise)
     status = np.where((status == CONVERGED) & finite & ~enhanced, NO_ENHANCEMENT, status)
     status = np.where((status == CONVERGED) & finite & ~(r2 >= MIN_R2), POOR_FIT, status)
@@ -192,7 +195,10 @@ def fit_curves(t: Any, Y: Any, *, model: str = "auto", max_iter: int = 200,  # n
     coarse_samples : number of block means of the curve used to choose among the starting values before the
         full fit.
     n_starts : starting values tried per curve (1 or 2): t0 at 30 % and at 100 % of the smoothed curve's
-        rise time before its 10 % arrival; each is run on the block means and the better one refined.
+        rise time before its 10 % arrival; each is run on the block means and the better one refined.  The
+        second is tried only when the first leaves the block means more than 1.5 times their own noise
+        (estimated from successive differences of the samples): a model that already fits down to the noise
+        has no better optimum to find.
     smoothing_s : moving-average window for the data-driven starting values, s.
 
     Returns

@@ -40,6 +40,7 @@ __all__ = [
     "fit_parameters",
     "lognormal_parameters",
     "model_free_parameters",
+    "supported_lognormal_parameters",
 ]
 
 PARAMETER_NAMES: tuple[str, ...] = (
@@ -74,8 +75,11 @@ _NEEDS_TAIL = ("mean_transit_time_s", "mean_transit_time_t0_s", "wash_out_auc", 
 
 @njit(cache=True)
 def _one_curve(t: np.ndarray, f: np.ndarray, threshold: float, out: np.ndarray) -> None:
-    """Fill ``out`` (_N + _FLAGS,) with the parameters of one curve f (T,) on times t and three coverage flags
-    (arrival observed, peak resolved, tail observed); leaves NaN when PE ≤ 0."""
+    """Fill ``out`` (_N + _FLAGS,) with the parameters of one curve f (T,) on times t.
+
+    Three coverage flags follow (arrival observed, peak resolved, tail observed); the values stay NaN when
+    PE ≤ 0.
+    """
     n_t = t.size
     peak = -1
     for i in range(n_t):  # the first of equal maxima: a flat top's rounding noise does not move the peak
@@ -191,8 +195,10 @@ def _model_kernel(code: int, grid: np.ndarray, t0: np.ndarray, p1: np.ndarray, p
 
 @dataclass(frozen=True)
 class Parameters(Mapping[str, np.ndarray]):
-    """Parameters of n curves: a mapping name → (n,) float64 (NaN where unknown), and which values were
-    left out because the data do not cover them (``extrapolated``: name → (n,) bool).
+    """Parameters of n curves.
+
+    A mapping name → (n,) float64 (NaN where unknown), and which values were left out because the data do not
+    cover them (``extrapolated``: name → (n,) bool).
 
     A value is left out (NaN) when it would come from outside the data: anything tied to the arrival when the
     curve already started above 5 % of its peak (or had no baseline) or its wash-in spans a gap between
@@ -221,8 +227,11 @@ class Parameters(Mapping[str, np.ndarray]):
 
 
 def _gaps(t: np.ndarray) -> np.ndarray:
-    """(k, 2) start and end of every stretch without samples longer than :data:`MAX_GAP_S` (or four median
-    sample intervals): the time between the clips of an examination, or a block of dropped frames."""
+    """Return the gaps in the sampling as (k, 2) start and end times.
+
+    A gap is every stretch without samples longer than :data:`MAX_GAP_S` (or four median sample intervals):
+    the time between the clips of an examination, or a block of dropped frames.
+    """
     if t.size < 2:
         return np.zeros((0, 2))
     steps = np.diff(t)
@@ -239,9 +248,12 @@ def _crosses_gap(gaps: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.nd
 
 
 def _supported(out: np.ndarray, t: np.ndarray) -> Parameters:
-    """Parameters from kernel rows (values + coverage flags), with the values the data sampled at ``t`` do
-    not support set to NaN: besides the kernel's flags, a wash-in (arrival to peak) or a tail (peak to 5 %)
-    that spans a gap between samples was not observed, and a peak inside one was not resolved."""
+    """Build :class:`Parameters` from kernel rows (values + coverage flags).
+
+    The values the data sampled at ``t`` do not support are set to NaN: besides the kernel's flags, a wash-in
+    (arrival to peak) or a tail (peak to 5 %) that spans a gap between samples was not observed, and a peak
+    inside one was not resolved.
+    """
     t_first, t_last = float(t[0]), float(t[-1])
     span_s = t_last - t_first
     values = {name: np.array(out[:, k]) for k, name in enumerate(PARAMETER_NAMES)}
@@ -405,6 +417,52 @@ def lognormal_parameters(t0: Any, mu: Any, sigma: Any, area: Any, *,
     return {k: np.where(ok, np.broadcast_to(v, ok.shape), np.nan) for k, v in values.items()}
 
 
+def supported_lognormal_parameters(t_s: Any, t0: Any, mu: Any, sigma: Any, area: Any, *,
+                                   threshold: float = 0.05) -> Parameters:
+    """:func:`lognormal_parameters` with the values that data sampled at ``t_s`` do not support left out.
+
+    The rules of :func:`fit_parameters` (see :class:`Parameters`), with the curve's crossings in closed form
+    instead of on a grid: the arrival is observed when AT lies after the first sample; the peak is resolved
+    when the curve falls below 90 % of it (at t0 + e^(u_m + σ·√(−2 ln 0.9))) before the last sample; the tail
+    is observed when TE lies within the samples; a peak before the first sample leaves no value, and a
+    steepest rise (WiR's inflection) before it no wash-in rate.  Gaps between samples and transit times beyond
+    two spans of the data count as there.
+
+    Parameters
+    ----------
+    t_s : (T,) the times the curves were sampled at, s, strictly increasing.
+    t0, mu, sigma, area : as for :func:`lognormal_parameters`.
+    threshold : AT/TE level as a fraction of PE.
+
+    Returns
+    -------
+    :class:`Parameters`.
+    """
+    t = np.asarray(t_s, dtype=float)
+    if t.ndim != 1 or t.size < 2 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise InputError("t_s must be a one-dimensional, strictly increasing array of finite times (s)")
+    values = lognormal_parameters(t0, mu, sigma, area, threshold=threshold)
+    out = np.full((values["arrival_time_s"].size, _N + _FLAGS), np.nan)
+    for k, name in enumerate(PARAMETER_NAMES):
+        out[:, k] = values[name]
+    t0, mu, sigma = (np.broadcast_to(np.asarray(v, dtype=float), out.shape[:1]) for v in (t0, mu, sigma))
+    with np.errstate(all="ignore"):
+        fall_90 = t0 + np.exp(mu - sigma**2 + sigma * math.sqrt(-2.0 * math.log(RESOLVED_FALL)))
+        ttp, end = out[:, _TTP], out[:, _TTP] + out[:, _FT]
+        out[:, _N] = out[:, _AT] > t[0]
+        out[:, _N + 1] = fall_90 <= t[-1]
+        out[:, _N + 2] = end <= t[-1]
+        before = ttp < t[0]  # a peak before the first sample: nothing of the bolus was seen but its tail
+        w = -0.5 * (1.0 + np.sqrt(1.0 + 4.0 / sigma**2))  # the rising inflection: the steepest slope (WiR)
+        steepest_unseen = t0 + np.exp(mu + sigma**2 * (w - 1.0)) < t[0]
+    supported = _supported(out, t)
+    for name in PARAMETER_NAMES:
+        dropped = (before | (steepest_unseen if name == "wash_in_rate" else False)) & np.isfinite(supported.table[name])
+        supported.table[name][dropped] = np.nan
+        supported.extrapolated[name] |= dropped
+    return supported
+
+
 def _chord_slopes(t: np.ndarray, s: np.ndarray, window_s: float) -> np.ndarray:
     """Slope of each curve at every sample over the chord ± window_s/2 (one-sided at the ends), per s."""
     lo = np.searchsorted(t, t - window_s / 2, side="left")
@@ -416,7 +474,7 @@ def _chord_slopes(t: np.ndarray, s: np.ndarray, window_s: float) -> np.ndarray:
 
 def model_free_parameters(t_s: Any, Y: Any, *, smoothing_s: float = 1.0,  # noqa: N803
                           threshold: float = 0.05, slope_window_s: float = 2.0) -> Parameters:
-    """The same parameters from the smoothed TICs, without a model.
+    """Return the same parameters from the smoothed TICs, without a model.
 
     Each curve is smoothed by a centred ``smoothing_s`` moving average (NaN samples ignored, gaps bridged
     linearly). Its baseline and arrival come from :func:`ceuskit.onset.find_arrivals` (a robust, flat pre-arrival

@@ -139,12 +139,8 @@ class DisplayMap:
         :func:`ceuskit.preprocess.grey.to_grey` where pixels are grey.
         """
         if self._lookup is None:
-            grey = to_grey(pixels, max_value=self.max_value)
-            if pixels.ndim == 3 and self.kind == "grey":
-                r, g, b = np.ascontiguousarray(pixels).reshape(-1, 3).T.copy()  # planes: fastest max/min
-                spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
-                grey[(spread > self.grey_tolerance * self.max_value / 255).reshape(grey.shape)] = off_map
-            return grey
+            tolerance = self.grey_tolerance * self.max_value / 255 if self.kind == "grey" else None
+            return to_grey(pixels, max_value=self.max_value, chroma_tolerance=tolerance, off_map=off_map)
         if pixels.ndim != 3 or pixels.shape[-1] != 3:
             raise ValueError(f"pixels: a colour map reads (rows, columns, 3) RGB frames, got shape {pixels.shape}")
         table, values = self._lookup

@@ -4,6 +4,7 @@ replenishment fits, and the quality flags underneath."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ceuskit.phases import PhaseOptions
+from ceuskit.report.words import reading_words
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["draw_refills", "draw_tic_panel", "quality_lines", "tic_figure", "write_analysis"]
 
 PHASE_COLOURS = {"arterial": "#fde0dd", "portal venous": "#e0ecf4", "late": "#efedf5"}
+TITLE_PAD_PT = 16.0
+"""Space between a panel and its title: room for the phase names drawn just above the axes."""
+FLAG_LINE_CHARS = 140
+"""Characters per flag line under the figure (7-pt text across the 8.5-inch figure)."""
 COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 
 
@@ -102,7 +108,8 @@ def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion
                     transform=ax_tic.get_xaxis_transform(), fontsize=8)
     ax_tic.set_ylabel("echo power (dB)")
     ax_tic.legend(loc="lower right", fontsize=7, frameon=False)
-    ax_tic.set_title(f"{lesion['roi']}: {lesion['pattern']}", fontsize=10)
+    # the phase names sit just above the axes: the title goes above them
+    ax_tic.set_title(f"{lesion['roi']} — {reading_words(lesion)}", fontsize=10, pad=TITLE_PAD_PT)
     if ax_rel is not None:
         rel = analysis.relative_db[lesion["roi"]]
         ax_rel.plot(*_broken(t, rel, segment), "-", color="#444", lw=1)
@@ -135,14 +142,15 @@ def draw_refills(ax: Axes, analysis: Analysis, names: list[str], segment: np.nda
                 label=f"{name} refill fit, β {betas} s⁻¹")
 
 
-def quality_lines(document: dict[str, Any]) -> list[str]:
-    """One short line per quality flag of an analysis document: "⚠ code (roi): message" (• for information)."""
+def quality_lines(document: dict[str, Any], *, width: int = FLAG_LINE_CHARS) -> list[str]:
+    """The quality flags of an analysis document as lines of at most ``width`` characters: "⚠ code (roi):
+    message" (• for information), each message whole, wrapped onto indented lines."""
     lines = []
     for flag in document.get("quality", []):
         mark = "⚠" if flag["severity"] == "warning" else "•"
         where = f" ({flag['roi']})" if flag["roi"] else ""
-        message = flag["message"] if len(flag["message"]) <= 110 else flag["message"][:107] + "…"
-        lines.append(f"{mark} {flag['code']}{where}: {message}")
+        lines += textwrap.wrap(f"{mark} {flag['code']}{where}: {flag['message']}", width=width,
+                               subsequent_indent="    ", break_on_hyphens=False)
     return lines
 
 

@@ -23,16 +23,51 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ceuskit.errors import InputError
+from ceuskit.simulate.anatomy import moved
 from ceuskit.simulate.curves import truth_timing
 from ceuskit.simulate.dicom import write_dicom, write_json
 from ceuskit.simulate.phantom import LATE_PHASE_START_S, Phantom
 from ceuskit.simulate.render import render_frames
 
-__all__ = ["CONTRAST_AGENT", "PROBE_MOVES_PX", "SimulatedExamination", "simulate_examination"]
+__all__ = ["CONTRAST_AGENT", "PROBE_MOVES_PX", "SimulatedExamination", "probe_moves_within", "simulate_examination"]
 
 PROBE_MOVES_PX: tuple[tuple[float, float], ...] = ((-18.0, 10.0), (16.0, -8.0), (-10.0, -12.0))
 """Where the lesion appears in each sweep relative to the loop, (dx, dy) px; cycled for more sweeps."""
+
+def probe_moves_within(max_px: float, count: int, *, seed: int = 0, phantom: Phantom | None = None,
+                       margin_px: float = 4.0) -> tuple[tuple[float, float], ...]:
+    """``count`` whole-pixel (dx, dy) probe moves of random direction, each between a quarter of ``max_px`` and
+    ``max_px`` long (e.g. up to a lesion's diameter), drawn from ``seed``; with ``phantom``, only moves that
+    keep its lesion (and its breathing) ``margin_px`` inside the image, as a sonographer keeps it in view.
+
+    Raises
+    ------
+    InputError
+        ``max_px`` not positive, ``count`` below 1, or no such move keeps the lesion in view.
+    """
+    if not max_px > 0 or count < 1:
+        raise InputError("probe moves need a positive largest move and at least one sweep")
+    rng = np.random.default_rng([seed, 2424])
+    out: list[tuple[float, float]] = []
+    for _ in range(1000 * count):
+        angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(0.25, 1.0) * max_px
+        move = (float(round(length * np.cos(angle))), float(round(length * np.sin(angle))))
+        if phantom is not None:
+            (cx, cy), (rx, ry) = phantom.lesion_center_px, phantom.lesion_radii_px
+            bx, by = (abs(v) * (1 + phantom.breathing_irregularity) for v in phantom.breathing_amplitude_px)
+            reach_x, reach_y = rx * (1 + phantom.lesion_irregularity) + bx + margin_px, \
+                ry * (1 + phantom.lesion_irregularity) + by + margin_px
+            x, y = cx + move[0], cy + move[1]
+            if not (reach_x <= x <= phantom.columns - reach_x and reach_y <= y <= phantom.rows - reach_y):
+                continue
+        out.append(move)
+        if len(out) == count:
+            return tuple(out)
+    raise InputError(f"no probe move up to {max_px:g} px keeps the lesion in view; give a smaller move")
+
 
 CONTRAST_AGENT = "SonoVue (sulphur hexafluoride microbubbles)"
 """The Contrast/Bolus Agent the simulated files name."""
@@ -121,11 +156,10 @@ def simulate_examination(out_dir: str | Path, phantom: Phantom | None = None, *,
     if not probe_moves_px:
         raise InputError("probe_moves_px needs at least one (dx, dy)")
     starts = _windows(ph, loop_s, sweeps_s, sweep_duration_s)
-    cx, cy = ph.lesion_center_px
     moves = [(0.0, 0.0)] + [tuple(map(float, probe_moves_px[k % len(probe_moves_px)])) for k in range(len(sweeps_s))]
     phantoms = [replace(ph, duration_s=loop_s)] + [
-        replace(ph, duration_s=sweep_duration_s, lead_in_s=-start, seed=ph.seed + 1 + k,
-                lesion_center_px=(cx + moves[k + 1][0], cy + moves[k + 1][1]))
+        replace(moved(ph, moves[k + 1][0], moves[k + 1][1]), duration_s=sweep_duration_s, lead_in_s=-start,
+                seed=ph.seed + 1 + k)
         for k, start in enumerate(starts[1:])]
     for clip_phantom in phantoms:
         clip_phantom.check()
@@ -181,7 +215,8 @@ def _write(out: Path, ph: Phantom, phantoms: list[Phantom], rendered: list[dict[
             "lesion_center_px": list(clip_phantom.lesion_center_px),
             "reference_frame": result["truth"]["reference_frame"], "frame_times_s": times,
             "shifts_px": result["truth"]["shifts_px"], "out_of_plane_frames": result["truth"]["out_of_plane_frames"],
-            "tic_truth": result["truth"]["tic_truth"]})
+            "tic_truth": result["truth"]["tic_truth"], "masks": result["truth"]["masks"],
+            "lesions": result["truth"]["lesions"]})
     truth = _truth(ph, phantoms, clips, windows, injected_at)
     path = out / f"{name}.truth.json"
     write_json(path, truth)

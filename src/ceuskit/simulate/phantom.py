@@ -78,6 +78,12 @@ class Phantom:
     colour_map: str | None = None  # show the contrast image through a colour map ("gold", "bronze")
     colour_bar: bool = False  # draw the display's bar beside the image
     overlays: tuple[str, ...] = ()  # burned-in: "timer", "mi", "markers", "calliper", "lesion-marker"
+    # motion (issue 19; simulate/realism.py): sparse late frames, lesions that fill in at once, a placed episode
+    sparse_after_s: float = 0.0  # > 0: after this long (s of recording) one frame every sparse_interval_s …
+    sparse_interval_s: float = 5.0  # … (± 10 %) up to the end
+    fill_in_s: float = 0.0  # > 0: the lesion has no contrast until this time after injection, then fills …
+    fill_in_duration_s: float = 0.5  # … from its sharp rim to its centre within this time
+    out_of_plane_start_s: float | None = None  # one periodic out-of-plane episode begins at this time after injection
     # destruction–replenishment and level steps (issue 19; ceuskit.simulate.destruction)
     destruction_times_s: tuple[float, ...] = ()  # high-MI destructions, s after injection
     flash_frames: int = 3  # frames of each destruction (1–10)
@@ -89,6 +95,14 @@ class Phantom:
     level_steps: tuple[tuple[float, float], ...] = ()  # (s after injection, dB): gain/depth/plane steps
     # curves as readers see them (issue 18): slow rises
     arterial_time_scale: float = 1.0  # stretches the lesion's arterial bolus in time (2–3.5: peaks 25–35 s)
+    # one-click proposals (issue 24): anatomy beyond one uniform ellipse, drawn by simulate/anatomy.py
+    lesion_irregularity: float = 0.0  # lobulated outline: summed amplitude of radial harmonics 2–5 (0: ellipse)
+    lesion_rim_px: float = 0.0  # rim enhancement: the core deeper than this enhances 15 % as much (0: none)
+    lesion_heterogeneity: float = 0.0  # relative spread of the lesion's contrast, smooth patches (0: uniform)
+    vessels: int = 0  # vessels passing just outside the main lesion: early, bright, elongated
+    more_lesions: tuple[tuple[float, float, float, float, str], ...] = ()  # further (cx, cy, rx, ry, pattern)
+    attenuation_db: float = 0.0  # echo lost from the image's top row to its bottom row, dB
+    anatomy_seed: int | None = None  # random stream of the anatomy (default: seed); an examination shares one
 
     def pattern_spec(self) -> PhantomPattern:
         try:
@@ -116,7 +130,12 @@ class Phantom:
             raise InputError("arterial_time_scale must lie between 0.2 and 10")
         if not 0 <= self.breathing_irregularity < 1 or self.out_of_plane_period_s < 0:
             raise InputError("breathing_irregularity must lie in [0, 1) and out_of_plane_period_s be ≥ 0")
+        if self.sparse_interval_s <= 0 or self.fill_in_duration_s <= 0 or self.sparse_after_s < 0:
+            raise InputError("sparse_interval_s and fill_in_duration_s must be positive and sparse_after_s ≥ 0")
+        if self.out_of_plane_start_s is not None and self.out_of_plane_period_s <= 0:
+            raise InputError("out_of_plane_start_s places a periodic episode: set out_of_plane_period_s too")
         self._check_kinetics()
+        self._check_anatomy()
 
     def _check_kinetics(self) -> None:
         """The destruction and level-step settings (issue 19)."""
@@ -128,6 +147,16 @@ class Phantom:
             raise InputError("destruction_residual must lie in [0, 1) and refill_beta_per_s be positive")
         if not self.lesion_volume_ratio > 0:
             raise InputError("lesion_volume_ratio must be positive")
+
+    def _check_anatomy(self) -> None:
+        if not (0 <= self.lesion_irregularity <= 0.4 and 0 <= self.lesion_heterogeneity <= 1
+                and self.lesion_rim_px >= 0 and 0 <= self.vessels <= 8 and 0 <= self.attenuation_db <= 40):
+            raise InputError("lesion_irregularity must lie in [0, 0.4], lesion_heterogeneity in [0, 1], "
+                             "lesion_rim_px ≥ 0, vessels 0–8 and attenuation_db in [0, 40]")
+        for item in self.more_lesions:
+            if len(item) != 5 or item[4] not in PATTERNS or min(item[2], item[3]) <= 0:
+                raise InputError(f"more_lesions entry {item!r} must be (cx, cy, rx, ry, pattern) with positive "
+                                 f"radii and a pattern of {', '.join(PATTERNS)}")
 
 
 def phantom_with(**changes: Any) -> Phantom:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -14,10 +14,21 @@ from ceuskit.phases import ARTERIAL_WINDOW_S
 from ceuskit.preprocess.linearize import power_to_grey
 from ceuskit.quality import SATURATION_WINDOW_S
 from ceuskit.roi import parse_rois
-from ceuskit.simulate.curves import truth_timing
+from ceuskit.simulate.anatomy import (
+    VESSEL_GAIN,
+    VESSEL_LABEL,
+    Anatomy,
+    attenuation,
+    build_anatomy,
+    encode_labels,
+    true_labels,
+    uses_anatomy,
+)
+from ceuskit.simulate.curves import truth_timing, vessel_curve
 from ceuskit.simulate.destruction import frame_gains, kinetics_curves, kinetics_truth
 from ceuskit.simulate.display import Overlay, apply_display
 from ceuskit.simulate.phantom import Phantom
+from ceuskit.simulate.realism import LESION_ROI_SCALE, episode_offset, fill_in_map, lesion_rim, sparse_times
 
 __all__ = ["Layout", "layout_of", "render_frames"]
 
@@ -29,7 +40,7 @@ def _frame_times(ph: Phantom, rng: np.random.Generator) -> np.ndarray:
     if ph.jitter > 0:
         dt *= 1.0 + rng.uniform(-ph.jitter, ph.jitter, n - 1)
     dt = np.round(dt * 1000.0) / 1000.0  # whole milliseconds, as a Frame Time Vector holds them
-    return np.concatenate([[0.0], np.cumsum(dt)])
+    return sparse_times(ph, np.concatenate([[0.0], np.cumsum(dt)]))
 
 
 def _speckle(shape: tuple[int, int], rng: np.random.Generator, corr_px: float = 0.8) -> np.ndarray:
@@ -77,7 +88,7 @@ def _out_of_plane(ph: Phantom, t_inj: np.ndarray, rng: np.random.Generator) -> n
         out[rng.choice(candidates, size=min(k, candidates.size), replace=False)] = True
     if ph.out_of_plane_period_s > 0:
         own = np.random.default_rng([ph.seed, 2])
-        offset = own.uniform(0, ph.out_of_plane_period_s)
+        offset = episode_offset(ph, float(t_inj[0]), own.uniform(0, ph.out_of_plane_period_s))
         into_period = np.mod(t_inj - t_inj[0] - offset, ph.out_of_plane_period_s)
         out |= into_period < ph.out_of_plane_duration_s
     return out
@@ -112,14 +123,24 @@ def _burn_in_text(frame: np.ndarray, seed: int) -> None:
         x += w + int(rng.integers(2, 6))
 
 
-def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.ndarray) -> dict[str, Any]:
+def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.ndarray,
+                  labels: np.ndarray | None = None) -> dict[str, Any]:
+    """The phantom's ROI file: each lesion's inner ellipse (¾ of its radii, less on an irregular outline) and a
+    liver polygon at the lesion's depth; with anatomy (``labels``, the true label image of the reference frame)
+    the liver polygon is moved where it covers parenchyma only."""
     x0, y0 = layout.ceus_box[:2]
     cx, cy = ph.lesion_center_px
     rx, ry = ph.lesion_radii_px
     dx, dy = int(shift[0]), int(shift[1])
+    inner = LESION_ROI_SCALE * (1.0 - ph.lesion_irregularity) if ph.lesion_irregularity else LESION_ROI_SCALE
     lesion = {"name": "lesion", "role": "lesion", "shape": "ellipse",
-              "center": [x0 + cx + dx, y0 + cy + dy], "radii": [round(0.75 * rx, 1), round(0.75 * ry, 1)],
+              "center": [x0 + cx + dx, y0 + cy + dy], "radii": [round(inner * rx, 1), round(inner * ry, 1)],
               "reference": "liver"}
+    more = [{"name": f"lesion{k + 3}", "role": "lesion", "shape": "ellipse", "center": [x0 + mx + dx, y0 + my + dy],
+             "radii": [round(inner * mrx, 1), round(inner * mry, 1)], "reference": "liver"}
+            for k, (mx, my, mrx, mry, _pattern) in enumerate(ph.more_lesions)
+            # a further lesion the (moved) probe does not show whole gets no ROI
+            if 0 <= mx + dx - mrx and mx + dx + mrx < ph.columns and 0 <= my + dy - mry and my + dy + mry < ph.rows]
     # parenchyma: a polygon at a similar depth, well clear of the lesion
     lx = cx - rx - 14 if cx > ph.columns / 2 else cx + rx + 14
     half_w = 10
@@ -127,9 +148,28 @@ def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.n
     if lx - half_w < 4 or lx + half_w > ph.columns - 4:
         lx = cx
         pts = [[lx - 30, cy + ry + 10], [lx + 30, cy + ry + 10], [lx + 30, cy + ry + 26], [lx - 30, cy + ry + 26]]
-    liver = {"name": "liver", "role": "parenchyma", "shape": "polygon",
-             "points": [[x0 + px + dx, y0 + py + dy] for px, py in pts]}
-    return {"reference_frame": int(reference_frame), "units": "px", "rois": [lesion, liver]}
+    points = [[x0 + px + dx, y0 + py + dy] for px, py in pts]
+    if labels is not None:
+        points = _clear_of_anatomy(points, labels)
+    liver = {"name": "liver", "role": "parenchyma", "shape": "polygon", "points": points}
+    return {"reference_frame": int(reference_frame), "units": "px", "rois": [lesion, *more, liver]}
+
+
+def _clear_of_anatomy(points: list[list[float]], labels: np.ndarray) -> list[list[float]]:
+    """The liver polygon moved (rows first, then columns, nearest first) to where it and 3 px around it are
+    parenchyma (label 2) only; unchanged when it is already or when no such place exists."""
+    from skimage.draw import polygon as draw_polygon
+
+    clear = ndimage.binary_erosion(labels == 2, iterations=3)
+    pts = np.asarray(points, dtype=float)
+    offsets = sorted(((ox, oy) for ox in range(-90, 91, 3) for oy in range(-40, 41, 3)),
+                     key=lambda o: (abs(o[1]), abs(o[0])))
+    for ox, oy in offsets:
+        rr, cc = draw_polygon(pts[:, 1] + oy, pts[:, 0] + ox)
+        if rr.size and rr.min() >= 0 and cc.min() >= 0 and rr.max() < labels.shape[0] and cc.max() < labels.shape[1] \
+                and clear[rr, cc].all():
+            return [[x + ox, y + oy] for x, y in points]
+    return points
 
 
 def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, truth_tic: dict[str, list[float]],
@@ -186,6 +226,57 @@ def _screen(ph: Phantom, frames: np.ndarray, times_s: np.ndarray, layout: Layout
                          colour_bar=ph.colour_bar, overlays=items, seed=ph.seed)
 
 
+def _view(ph: Phantom, margin: int, shift: np.ndarray) -> tuple[slice, slice]:
+    """The canvas window the image region shows when the tissue is displaced by ``shift`` (dx, dy)."""
+    dx, dy = (int(v) for v in shift)
+    return slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns)
+
+
+@dataclass
+class _Layers:
+    """Per-frame contrast of every anatomical part, and where each part is on the canvas."""
+
+    anatomy: Anatomy
+    lesion_curves: list[np.ndarray]
+    vessel_curve: np.ndarray
+
+
+def _layers(ph: Phantom, anatomy: Anatomy, t_inj: np.ndarray, liver_curve: np.ndarray) -> _Layers:
+    curves = [kinetics_curves(replace(ph, pattern=pattern), t_inj)[1] for *_rest, pattern in anatomy.lesions]
+    return _Layers(anatomy, curves, vessel_curve(ph, t_inj, gain=VESSEL_GAIN))
+
+
+def _mixture(layers: _Layers, view: tuple[slice, slice], k: int, liver_now: float) -> np.ndarray:
+    """Contrast power (before perfusion) of the canvas window ``view`` in frame ``k``: liver, lesions (their
+    modulation) and vessels weighted by their smoothed masks, vessels over lesions."""
+    vessel = layers.anatomy.vessel_weight[view]
+    total = vessel * layers.vessel_curve[k]
+    covered = vessel.copy()
+    for (_mask, weight, modulation, _pattern), curve in zip(layers.anatomy.lesions, layers.lesion_curves,
+                                                           strict=True):
+        w = weight[view] * (1.0 - vessel)
+        total = total + w * modulation[view] * curve[k]
+        covered = covered + w
+    return np.asarray(total + np.clip(1.0 - covered, 0.0, 1.0) * liver_now)
+
+
+def _label_names(ph: Phantom) -> dict[str, int]:
+    names = {"lesion": 1, "parenchyma": 2}
+    names.update({f"lesion{k + 3}": k + 3 for k in range(len(ph.more_lesions))})
+    names["vessel"] = VESSEL_LABEL
+    return names
+
+
+def _lesion_truth(ph: Phantom, layout: Layout, shift: np.ndarray) -> list[dict[str, Any]]:
+    """Each lesion's name, label, pattern, centre (full-frame px on the reference frame) and radii."""
+    x0, y0 = layout.ceus_box[:2]
+    dx, dy = float(shift[0]), float(shift[1])
+    specs = [(ph.lesion_center_px[0], ph.lesion_center_px[1], *ph.lesion_radii_px, ph.pattern), *ph.more_lesions]
+    return [{"name": "lesion" if k == 0 else f"lesion{k + 2}", "label": 1 if k == 0 else k + 2, "pattern": pattern,
+             "center_px": [x0 + cx + dx, y0 + cy + dy], "radii_px": [rx, ry]}
+            for k, (cx, cy, rx, ry, pattern) in enumerate(specs)]
+
+
 def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Render the phantom: uint8 frames, times, shifts and noiseless per-ROI truth.  Returns a dict."""
     rng = np.random.default_rng(ph.seed)
@@ -201,19 +292,28 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
     yy, xx = np.mgrid[0:canvas_shape[0], 0:canvas_shape[1]].astype(float)
     cx, cy = ph.lesion_center_px[0] + margin, ph.lesion_center_px[1] + margin
     rx, ry = ph.lesion_radii_px
-    inside = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
-    lesion_weight = ndimage.gaussian_filter(inside.astype(float), 1.0)
+    rho_squared = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
+    inside = rho_squared <= 1.0
+    rho = np.sqrt(rho_squared)  # normalised elliptic radius
+    lesion_weight = lesion_rim(inside, ndimage.gaussian_filter(inside.astype(float), 1.0), ph)
     perfusion = 1.0 + 0.15 * ndimage.gaussian_filter(rng.standard_normal(canvas_shape), 6.0) * 6.0
     perfusion = np.clip(perfusion, 0.6, 1.4)
     tissue_speckle = _speckle(canvas_shape, rng)
-    bmode_reflectivity = 10 ** (-22 / 10) * (1.0 - 0.5 * lesion_weight)
+    anatomy = build_anatomy(ph, canvas_shape, margin) if uses_anatomy(ph) else None
+    hypoechoic = lesion_weight if anatomy is None else anatomy.bmode_weight()
+    bmode_reflectivity = 10 ** (-22 / 10) * (1.0 - 0.5 * hypoechoic)
     liver_curve, lesion_curve = kinetics_curves(ph, t_inj)  # the bolus, or with destructions and refills
     frame_gain = frame_gains(ph, t_inj)  # flash frames and level steps (1 without them)
     timing = truth_timing(ph)
     peak_time_s = float(timing["peak_time_s"] or 0.0)
     # the ROIs are drawn where the lesion shows best: the in-plane frame nearest its arterial peak
     ref_frame = int(np.argmin(np.where(out_of_plane, np.inf, np.abs(t_inj - peak_time_s))))
-    roi_doc = _roi_document(ph, ref_frame, layout, shifts[ref_frame])
+    shown = anatomy or Anatomy(((inside, lesion_weight, np.ones(1), ph.pattern),), np.zeros_like(inside),
+                               np.zeros(1))
+    labels = true_labels(shown, _view(ph, margin, shifts[ref_frame]), layout.ceus_box, (layout.rows, layout.columns))
+    roi_doc = _roi_document(ph, ref_frame, layout, shifts[ref_frame], labels if anatomy is not None else None)
+    layers = _layers(ph, anatomy, t_inj, liver_curve) if anatomy is not None else None
+    depth = attenuation(ph)
     frames = np.zeros((n, layout.rows, layout.columns) + ((3,) if ph.rgb else ()), dtype=np.uint8)
     base = np.zeros((layout.rows, layout.columns), dtype=np.uint8)
     _burn_in_text(base, ph.seed)
@@ -226,12 +326,20 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         dx, dy = (int(v) for v in shifts[k])
         view = (slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns))
         w, local_perfusion = lesion_weight[view], perfusion[view]
-        in_plane = local_perfusion * ((1 - w) * liver_curve[k] + w * lesion_curve[k])
+        if layers is None:
+            filled = fill_in_map(ph, rho[view], float(t_inj[k]))
+            in_plane = local_perfusion * ((1 - w) * liver_curve[k] + w * filled * lesion_curve[k])
+        else:
+            in_plane = local_perfusion * _mixture(layers, view, k, liver_curve[k])
         noiseless = gain * frame_gain[k] * (ph.tissue_power + in_plane)  # the truth: what the ROI sees in the lesion's plane
+        if ph.attenuation_db:
+            noiseless = noiseless * depth
         contrast = in_plane if not out_of_plane[k] else local_perfusion[::-1, ::-1] * liver_curve[k]
         contrast_speckle = _speckle((ph.rows, ph.columns), rng)
         speckle = tissue_speckle[view] if not out_of_plane[k] else _speckle((ph.rows, ph.columns), rng)
         power = ph.tissue_power * speckle + contrast * contrast_speckle
+        if ph.attenuation_db:
+            power = power * depth
         power += 10 ** (-55 / 10) * rng.exponential(1.0, power.shape)
         power *= gain * frame_gain[k]
         frame = base.copy()
@@ -239,6 +347,8 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         if layout.bmode_box is not None:
             bx0, by0, bx1, by1 = layout.bmode_box
             bpower = bmode_reflectivity[view] * speckle if not out_of_plane[k] else 10 ** (-22 / 10) * speckle
+            if ph.attenuation_db:
+                bpower = bpower * depth
             frame[by0:by1, bx0:bx1] = np.round(power_to_grey(bpower, ph.dynamic_range_db)).astype(np.uint8)
         frames[k] = frame[..., None] if ph.rgb else frame
         # noiseless truth, ROI following the tissue: ROI drawn at the reference frame's shift
@@ -277,6 +387,9 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         "ceus_box": list(layout.ceus_box),
         "bmode_box": None if layout.bmode_box is None else list(layout.bmode_box),
         "tic_truth": truth_tic,
+        "masks": {"frame": ref_frame, "shape": list(labels.shape), "encoding": "run-length [value, count, …], rows",
+                  "labels": _label_names(ph), "runs": encode_labels(labels)},
+        "lesions": _lesion_truth(ph, layout, shifts[ref_frame]),
         **(kinetics_truth(ph, t_inj, weights) if ph.destruction_times_s or ph.level_steps else {}),
     }
     return {"frames": frames, "times": times, "roi": roi_doc, "truth": truth, "layout": layout}

@@ -14,6 +14,10 @@ Every figure compares what ceuskit reported with what the simulator put in (``tr
   values are not the lesion's);
 * ``relative_peak_error_db``: the reported arterial relative enhancement minus the truth's (the noiseless
   lesion-to-liver ratio, in dB, at the frame the analysis took as the lesion's peak);
+* ``max_shift_px`` beside ``true_max_shift_px``: the largest applied shift the analysis reports, and the
+  largest true displacement of the tissue from the reference frame over the clip;
+* ``in_plane_rejected``: in-plane frames the analysis rejected; ``sparse_in_plane`` and ``sparse_kept``: the
+  in-plane frames of a sparse late recording (after ``sparse_after_s``) and how many of them were measured;
 * labels and the onset error against the pattern and the closed-form arrival time.
 """
 
@@ -36,7 +40,8 @@ def _shift_errors(tic: Mapping[str, np.ndarray], truth: Mapping[str, Any], frame
     true = np.asarray(truth["shifts_px"], dtype=float)
     true = true - true[int(truth["reference_frame"])]
     applied = np.stack([np.asarray(tic["shift_x_px"], float), np.asarray(tic["shift_y_px"], float)], axis=1)
-    return np.hypot(*(applied[frames] - true[frames]).T)
+    error_px: np.ndarray = np.hypot(*(applied[frames] - true[frames]).T)
+    return error_px
 
 
 def score_analysis(truth: Mapping[str, Any], document: Mapping[str, Any], tic: Mapping[str, np.ndarray], *,
@@ -47,7 +52,8 @@ def score_analysis(truth: Mapping[str, Any], document: Mapping[str, Any], tic: M
     -------
     dict with ``labels_right`` (bool), ``label_errors`` (list of "feature: got X, truth Y"), ``onset_error_s``
     (None when either side has no onset), ``shift_error_px`` {median, p95, max}, ``tic_error_db``,
-    ``out_of_plane_kept`` and ``measured_in_plane_fraction``.
+    ``relative_peak_error_db``, ``out_of_plane_kept``, ``measured_in_plane_fraction``, ``max_shift_px``,
+    ``true_max_shift_px``, ``in_plane_rejected``, ``sparse_in_plane`` and ``sparse_kept``.
     """
     n = len(truth["frame_times_s"])
     out_of_plane = np.zeros(n, dtype=bool)
@@ -77,6 +83,12 @@ def score_analysis(truth: Mapping[str, Any], document: Mapping[str, Any], tic: M
         at = int(np.argmin(np.abs(np.asarray(tic["time_s"], dtype=float) - peak_s)))
         true_db = 10 * np.log10(truth["tic_truth"][lesion][at] / truth["tic_truth"][reading["reference"]][at])
         peak_error = float(peak_db - true_db)
+    true = np.asarray(truth["shifts_px"], dtype=float)
+    rejected = np.asarray(tic["rejected"], dtype=bool)
+    sparse = np.zeros(n, dtype=bool)
+    sparse_after_s = float(truth["phantom"].get("sparse_after_s") or 0.0)
+    if sparse_after_s > 0:
+        sparse = (np.asarray(truth["frame_times_s"], dtype=float) > sparse_after_s) & ~out_of_plane
     return {
         "labels_right": not errors,
         "label_errors": errors,
@@ -88,4 +100,9 @@ def score_analysis(truth: Mapping[str, Any], document: Mapping[str, Any], tic: M
         "tic_error_db": tic_err,
         "out_of_plane_kept": int((measured & out_of_plane & shows).sum()),
         "measured_in_plane_fraction": float(in_plane.sum() / max(1, (~out_of_plane).sum())),
+        "max_shift_px": float(document["motion"]["max_shift_px"]),
+        "true_max_shift_px": float(np.hypot(*(true - true[int(truth["reference_frame"])]).T).max()),
+        "in_plane_rejected": int((rejected & ~out_of_plane).sum()),
+        "sparse_in_plane": int(sparse.sum()),
+        "sparse_kept": int((sparse & measured).sum()),
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from ceuskit.store.database import Store
@@ -22,7 +22,7 @@ __all__ = ["ACTIONS", "audit_events", "count_events", "record_event", "sign_in_f
 ACTIONS = ("sign_in", "sign_in_failed", "sign_in_throttled", "sign_out", "user_add", "user_disable", "user_enable",
            "user_password", "user_token", "user_token_revoke", "study_add", "lesion_add", "clip_add", "clip_remove",
            "upload", "rois_edit", "analysis", "map", "reading_session_open", "reading_session_close", "read",
-           "read_reopen", "export", "report", "pacs_fetch", "pacs_push")
+           "read_reopen", "export", "report", "pacs_fetch", "pacs_push", "rois_propose", "rois_carry")
 """Every action the log records."""
 
 
@@ -59,7 +59,7 @@ def audit_events(store: Store, *, limit: int = 200, before_id: int | None = None
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
     if actor is not None:
-        query = query.where(AuditEvent.actor == actor)
+        query = query.where(_actor_is(actor))
     if action is not None:
         query = query.where(AuditEvent.action == action)
     if since is not None:
@@ -68,11 +68,19 @@ def audit_events(store: Store, *, limit: int = 200, before_id: int | None = None
         return [_event_dict(e) for e in session.scalars(query)]
 
 
-def count_events(store: Store, *, action: str | None = None) -> int:
-    """How many entries (of one action, or all) the log holds."""
+def _actor_is(actor: str) -> ColumnElement[bool]:
+    """Entries of ``actor``, whatever its case: user names are stored in lower case (``Ann`` signs in as
+    ``ann``), command-line actors as ``cli:OSUSER``."""
+    return func.lower(AuditEvent.actor) == actor.strip().lower()
+
+
+def count_events(store: Store, *, action: str | None = None, actor: str | None = None) -> int:
+    """How many entries (of one action and/or actor, or all) the log holds."""
     query = select(func.count(AuditEvent.id))
     if action is not None:
         query = query.where(AuditEvent.action == action)
+    if actor is not None:
+        query = query.where(_actor_is(actor))
     with store.transaction() as session:
         return int(session.scalar(query) or 0)
 

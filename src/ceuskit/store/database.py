@@ -1,9 +1,15 @@
-"""Opening a study database: engine, migrations to the newest schema, transactional sessions."""
+"""Opening a study database: engine, migrations to the newest schema, transactional sessions.
+
+Only commands that make a database create one (``study init``, ``study import``, ``user add``, ``serve``):
+``Store(url, create=False)`` opens an existing database or says to run ``ceuskit study init``, leaving no file
+behind.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ceuskit.errors import StoreError
 
-__all__ = ["DEFAULT_URL", "Store", "open_store", "redacted", "upgrade"]
+__all__ = ["DEFAULT_URL", "Store", "open_store", "redacted", "require_existing", "upgrade"]
 
 DEFAULT_URL = "sqlite:///ceuskit.db"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def redacted(url: str) -> str:
-    """The database URL with any password hidden (safe for messages and reports)."""
+    """Return the database URL with any password hidden (safe for messages and reports)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -99,6 +105,54 @@ def upgrade(url_or_engine: str | Engine) -> None:
             engine.dispose()
 
 
+def _missing(url: str, what: str) -> StoreError:
+    return StoreError(f"{what}; create it with `ceuskit study init --db {redacted(url)}` (or give the --db of "
+                      "an existing one)")
+
+
+def require_existing(url: str) -> None:
+    """StoreError unless ``url`` names an existing ceuskit database; nothing is created or changed.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL.
+
+    Raises
+    ------
+    StoreError
+        No such database (a missing SQLite file, a PostgreSQL database that does not exist), a file that is
+        not a database, or a database without ceuskit's schema; the message names ``ceuskit study init``.
+    """
+    engine = _engine(url)  # checks the URL and the driver; connects only below
+    try:
+        if engine.url.get_backend_name() == "sqlite":
+            database = engine.url.database
+            if not database or database == ":memory:":
+                raise _missing(url, f"no study database at {redacted(url)} (an in-memory database is always new)")
+            path = Path(database).expanduser()
+            if not path.is_file():
+                raise _missing(url, f"no study database at {redacted(url)}")
+            try:  # read-only: not even SQLite's journal mode is changed in a file that is not ours
+                with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+                    has_schema = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                                    "name = 'alembic_version'").fetchone() is not None
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{path} is not a study database ({exc}); give the --db of a ceuskit database") \
+                    from None
+        else:
+            try:
+                with engine.connect() as connection:
+                    has_schema = inspect(connection).has_table("alembic_version")
+            except OperationalError as exc:
+                raise _missing(url, f"cannot open database {redacted(url)}: "
+                                    f"{str(exc.orig).strip().splitlines()[0]}") from None
+        if not has_schema:
+            raise _missing(url, f"{redacted(url)} holds no ceuskit study database")
+    finally:
+        engine.dispose()
+
+
 class Store:
     """A study database: an engine plus transactional sessions.
 
@@ -108,12 +162,23 @@ class Store:
         SQLAlchemy URL (``sqlite:///ceuskit.db``, ``postgresql+psycopg://user@host:port/db``).
     migrate : bool
         Bring the schema to the newest version on open (default True).
+    create : bool
+        Create the database when it is missing (default True).  False for commands that only use a study
+        database: a missing one is then a :class:`StoreError` naming ``ceuskit study init``, and nothing is
+        created (:func:`require_existing`).
+
+    Raises
+    ------
+    StoreError
+        A bad URL, no driver, an unreachable server, a newer schema, or (``create=False``) no database.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, migrate: bool = True) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, migrate: bool = True, create: bool = True) -> None:
+        if not create:
+            require_existing(url)
         self.url = url
         self.engine = _engine(url)
-        if make_url(url).get_backend_name() == "sqlite":
+        if create and make_url(url).get_backend_name() == "sqlite":
             database = make_url(url).database
             if database and database != ":memory:":
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +193,7 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work is committed on success and rolled back entirely on any error."""
+        """Return a session whose work is committed on success and rolled back entirely on any error."""
         session = self._sessions()
         try:
             yield session

@@ -90,6 +90,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     for module in (auth, studies, clips, lesions, examination, reading, audit):
         app.include_router(module.router)
+    from ceuskit.web import proposals  # one-click ROI proposals and ROIs carried to sweeps
+
+    app.include_router(proposals.router)
     from ceuskit.web.pacs import pacs_router  # the hospital PACS: administrators only
 
     app.include_router(pacs_router(pacs=settings.pacs, db=ctx.db, jobs=ctx.jobs, data_dir=ctx.data_dir,

@@ -18,7 +18,15 @@ from starlette.concurrency import run_in_threadpool
 from ceuskit.store import json_safe
 from ceuskit.store.audit import record_event
 from ceuskit.web.context import Context, context
-from ceuskit.web.files import CLIP_SUFFIXES, PathRefused, clip_kind, inside, safe_name, unique_path
+from ceuskit.web.files import (
+    CLIP_SUFFIXES,
+    CURVE_SUFFIXES,
+    PathRefused,
+    inside,
+    safe_name,
+    unique_path,
+    upload_kind,
+)
 from ceuskit.web.security import Admin, FrameViewer, client_address
 
 __all__ = ["frame_png", "router"]
@@ -29,30 +37,36 @@ Ctx = Annotated[Context, Depends(context)]
 
 @router.get("/api/files")
 def files(_: Admin, ctx: Ctx) -> list[dict[str, Any]]:
-    """Clip files of the data folder (paths relative to it; links out of it are not offered)."""
+    """Clip files and curve tables of the data folder (paths relative to it; links out of it are not offered;
+    ``kind`` "clip" or "curves")."""
     out = []
     data_dir = ctx.data_dir
     for path in sorted(data_dir.rglob("*")):
-        if path.suffix.lower() not in CLIP_SUFFIXES or ctx.work in path.parents or not path.is_file():
+        suffix = path.suffix.lower()
+        if suffix not in CLIP_SUFFIXES + CURVE_SUFFIXES or ctx.work in path.parents or not path.is_file():
             continue
         try:
             inside(data_dir, path)  # a symbolic link out of the folder is not offered
         except PathRefused:
             continue
-        out.append({"path": str(path.relative_to(data_dir)), "size_bytes": path.stat().st_size})
+        out.append({"path": str(path.relative_to(data_dir)), "size_bytes": path.stat().st_size,
+                    "kind": "curves" if suffix in CURVE_SUFFIXES else "clip"})
     return out[:5000]
 
 
 @router.post("/api/uploads", status_code=201)
 def upload(file: Annotated[UploadFile, File()], principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """Upload a clip (DICOM or video) into the data folder's ``uploads/`` (size checked before the body)."""
+    """Upload a clip (DICOM or video) or a table of curves (CSV, TSV, XLSX, QLAB text) into the data folder's
+    ``uploads/`` (size checked before the body)."""
     limit = ctx.settings.max_upload_bytes
     ctx.uploads.mkdir(parents=True, exist_ok=True)
     head = file.file.read(132)
-    kind = clip_kind(head)
+    kind = upload_kind(head, file.filename or "")
     if kind is None:
-        raise HTTPException(415, "not a clip: upload a DICOM (Part 10) file or a video (MP4, MOV, AVI, MKV)")
-    target = unique_path(ctx.uploads, safe_name(file.filename or f"upload.{'dcm' if kind == 'dicom' else 'mp4'}"))
+        raise HTTPException(415, "not a clip: upload a DICOM (Part 10) file or a video (MP4, MOV, AVI, MKV), or a "
+                            "table of curves (.csv, .tsv, .txt, .xlsx)")
+    default = {"dicom": "upload.dcm", "video": "upload.mp4"}.get(kind, "curves.csv")
+    target = unique_path(ctx.uploads, safe_name(file.filename or default))
     partial_path = target.with_name("." + target.name + ".part")
     size = len(head)
     try:

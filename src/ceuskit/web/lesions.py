@@ -14,6 +14,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from ceuskit._atomic import atomic_path
 from ceuskit.errors import CeusError
 from ceuskit.store import canonical_sha256, json_safe
 from ceuskit.store.audit import record_event
@@ -38,7 +39,8 @@ def lesion(lesion_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
     from ceuskit import store as st
 
     found = st.get_lesion(ctx.db, lesion_id)
-    found["timeline"] = timeline(ctx, found["clips"])
+    curves = (found.get("rois") or {}).get("curves") is not None  # a table of curves: no frames to place
+    found["timeline"] = None if curves else timeline(ctx, found["clips"])
     found["clip"] = ctx.public_clip(found.get("clip"))
     found["clips"] = [{**(ctx.public_clip(clip) or {}), "position": clip["position"], "offset_s": clip["offset_s"],
                        "rois": clip["rois"]} for clip in found["clips"]]
@@ -62,6 +64,9 @@ def put_rois(lesion_id: int, document: dict[str, Any], principal: Admin, request
     rois = parse_rois(document, pixel_spacing_mm=opened.pixel_spacing_mm, source="ROIs")
     rois.masks(opened.rows, opened.columns)  # inside the image, not degenerate
     check_reference_frame(rois, opened.n_frames)
+    from ceuskit.propose.marks import mark_edited  # a proposed ROI the reader moved is "edited"
+
+    document = mark_edited(target["rois"], document)
     st.set_lesion_rois(ctx.db, lesion_id, document, roi_name=found.get("roi_name"), position=clip)
     record_event(ctx.db, principal.username, "rois_edit", target=f"lesion:{lesion_id}",
                  detail={"rois_sha256": canonical_sha256(document), "n_rois": len(rois.rois), "clip": clip},
@@ -101,6 +106,8 @@ def make_map(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> di
     from ceuskit.roi import parse_rois
 
     found = st.get_lesion(ctx.db, lesion_id)
+    if (found.get("rois") or {}).get("curves") is not None:
+        raise HTTPException(409, "a table of curves has no images to map")
     path = ctx.clip_path(found["clip"]["path"])
     target = _map_file(ctx, lesion_id, found["rois_sha256"])
     record_event(ctx.db, principal.username, "map", target=f"lesion:{lesion_id}", address=client_address(request))
@@ -114,11 +121,8 @@ def make_map(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> di
                 maps = parametric_maps(opened, rois, block_px=ctx.settings.map_block_px,
                                        injection_time_s=found["injection_time_s"],
                                        dynamic_range_db=found["dynamic_range_db"], progress=progress)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staged = target.with_name("." + target.name)
-            with open(staged, "wb") as fh:
+            with atomic_path(target) as staged, open(staged, "wb") as fh:
                 np.savez_compressed(fh, **maps)  # type: ignore[arg-type]
-            staged.replace(target)
         return {"maps": sorted(np.load(target).files)}
 
     return ctx.jobs.submit("map", run).view()

@@ -18,8 +18,9 @@ class MotionResult:
     shifts_px : (n_frames, 2) int, (dx, dy) of the tissue in full-frame pixels.
     quality : (n_frames,) correlation of each frame with its template at its estimated shift (NaN where not
         tracked).
-    rejected : (n_frames,) bool, frames whose match was too poor to use (out of plane, deep breath); they are
-        left out of the TICs whether or not the shifts are applied.
+    rejected : (n_frames,) bool, frames left out of the TICs: matched too poorly to use (out of plane, deep
+        breath; only where tracking is applied) or, as :func:`ceuskit.tic.extract_tics` adds, interrupted — an
+        ROI's curve left its course for a moment and came back (:func:`ceuskit.timeseries.interruptions`).
     tracked : (n_frames,) bool, frames where tracking ran (False before the contrast arrives on CEUS-only clips).
     applied : whether the tracked shifts were used for the TICs.
     note : why tracking was or was not applied.
@@ -43,6 +44,14 @@ class MotionResult:
         return float(np.hypot(*self.shifts_px[ok].T).max())
 
     def to_json(self) -> dict[str, object]:
+        """Return the summary analysis.json lists for motion correction.
+
+        Returns
+        -------
+        dict
+            ``applied``, ``rejected_frames`` (count), ``max_shift_px`` (px, 2 decimals), ``note`` and
+            ``evidence_gain`` (4 decimals, None when not finite).
+        """
         gain = self.evidence_gain
         return {"applied": self.applied, "rejected_frames": int(self.rejected.sum()),
                 "max_shift_px": round(self.max_shift_px, 2), "note": self.note,

@@ -4,30 +4,41 @@ The clip is read once before anything is decided, so tracking need not be causal
 
 1. **Anchor.** Breathing moves the liver back and forth around a position it keeps returning to, so the
    plain (unaligned) mean of the frames over a few seconds is a blurred image of the anatomy *at that
-   centre*. Each frame is matched against the mean of its neighbours (itself left out); the matches
-   measure displacement from the breathing centre, and errors cannot accumulate: no template is ever
-   built from earlier estimates of the same chain. This pass works on features blurred to about a third
-   of the search range: a sharp texture that persists from frame to frame (B-mode speckle) would otherwise
-   average into ghost copies at the extremes of the breathing, and a frame would match the far ghost.
+   centre*. Each frame is matched against the mean of its neighbours in time (itself left out; the window
+   slides inwards at the clip's ends so it always spans a breath); the matches measure displacement from the
+   breathing centre, and errors cannot accumulate: no template is ever built from earlier estimates of the
+   same chain. This pass works on features blurred to about a third of the search range: a sharp texture
+   that persists from frame to frame (B-mode speckle) would otherwise average into ghost copies at the
+   extremes of the breathing, and a frame would match the far ghost.
 2. **Sharpen.** The neighbours are then aligned with those estimates and averaged again: a sharp template
-   of the local appearance (bright arterial lesion, dark wash-out, …) still expressed at the centre.
+   of the local appearance (bright arterial lesion, dark wash-out, …) still expressed at the centre. Where
+   both sides hold enough frames, the past and the future neighbours make two templates and each shift
+   keeps the better match: a lesion that fills with contrast within half a second changes the image, not
+   the tissue's position, and a frame resembles the frames on its own side of the change
+   (:mod:`.templates`). Neighbours are counted in time; a sparse late frame, seconds from any other, is
+   matched against the few frames nearest it.
 3. **Posterior.** For every frame, the masked normalised cross-correlation over all candidate shifts gives a
    log-likelihood; a hidden Markov model with a Gaussian prior on tissue speed combines the frames
    (forward–backward) and each frame's shift is its posterior mean: a frame with no clear match follows its
    neighbours instead of jumping to a chance peak of speckle noise.
-4. **Reject.** A frame whose match at its estimated shift falls far below its neighbours' (out of plane, a
-   deep breath) is rejected (NaN in the TICs) and left out of the templates and of the evidence.
+4. **Reject.** A frame whose match falls far below what its neighbours reach on both sides, in time (out of
+   plane, a deep breath), is rejected (NaN in the TICs) and left out of the templates and of the evidence; a
+   frame without neighbours is judged by its own match (:mod:`.rejection`).
 5. **Envelope.** The frames placed confidently show how far the breathing takes the tissue; later passes
-   keep every frame inside that envelope (a frame with vague evidence cannot be pulled outside it), and a
-   frame still outside at the end is rejected, not measured.
+   keep every frame inside that disc, and at the end a frame lying off the confident frames' convex hull is
+   moved onto it (:mod:`.envelope`).
 6. **Breathing repeats.** Where the image cannot place a frame (a lesion passing through iso-enhancement
    has no structure to match), the sharpening passes add a weak prior around where the confidently placed
    frames were one breathing period before and after it (:mod:`.breathing`).
-7. **Decide, by held-out evidence.** Each frame's shift is also predicted from its neighbours alone (the
+7. **Refine.** Precisely placed frames are refined between states (a parabola through their likelihood), and
+   the positions are smoothed over a fraction of a second; the reference frame's own position is read from
+   the frames around it (:mod:`.reference`), since every applied shift carries its error.
+8. **Decide, by held-out evidence.** Each frame's shift is also predicted from its neighbours alone (the
    posterior without the frame's own match). Tracking is applied only if, on average, a frame matches its
    template better at that prediction than at the still ROI's position: the prediction never saw the
    frame's own speckle, so chance matches cannot vote for tracking — an ROI wandering over homogeneous
-   liver gains nothing there, however smooth its TIC.
+   liver gains nothing there, however smooth its TIC. Where tracking is not applied nothing is rejected
+   either: a frame was judged against templates of a tracking that does not hold.
 
 Shifts are finally expressed relative to the reference frame, where the ROIs were drawn.
 """
@@ -38,116 +49,64 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
-from scipy import ndimage
 
 from ceuskit.preprocess.motion.breathing import add_periodic_prior
+from ceuskit.preprocess.motion.envelope import Envelope, into_hull
 from ceuskit.preprocess.motion.features import FEATURE_SCALE
-from ceuskit.preprocess.motion.ncc import CHUNK, ncc_surfaces
 from ceuskit.preprocess.motion.posterior import ShiftPosterior, forward_backward
+from ceuskit.preprocess.motion.reference import reference_position, smoothed, vertex
+from ceuskit.preprocess.motion.rejection import rejected_frames
 from ceuskit.preprocess.motion.result import MotionResult
+from ceuskit.preprocess.motion.templates import match_neighbours, neighbour_bounds
 
 __all__ = ["TrackingOptions", "track"]
 
 
 @dataclass(frozen=True)
 class TrackingOptions:
-    """Settings of :func:`track`.  Lengths (``*_px``) are in *feature* pixels (``feature_scale`` full-frame
-    pixels each), speeds in feature pixels per second; the result's shifts are full-frame pixels."""
+    """Settings of :func:`track`.
+
+    Lengths (``*_px``) are in *feature* pixels (``feature_scale`` full-frame pixels each), speeds in feature
+    pixels per second; the result's shifts are full-frame pixels.
+    """
 
     window_s: float = 6.0  # neighbours within ± window/2 make a frame's template (≥ one breathing cycle)
+    anchor_window_s: float = 6.0  # … in the anchoring pass, whose plain mean must lie at the breathing centre
     speed_px_s: float = 16.0  # typical tissue speed (Gaussian prior on the frame-to-frame step), px/s
     step_floor_px: float = 0.5  # a frame-to-frame step of this size is always plausible
     effective_area_px: float = 12.0  # pixels per independent sample in the smoothed features
-    reject_z: float = 4.0  # reject a frame whose match lies this many standard errors below its neighbours'
+    reject_z: float = 3.0  # reject a frame whose match lies this many standard errors below its neighbours'
     reject_window_s: float = 6.0  # … the neighbours within ± this/2 …
     reject_ratio: float = 0.5  # … and below this fraction of their correlation
+    lower_side: bool = True  # a frame is held to the lower of its two sides' levels (else to both together)
+    isolated_z: float = 3.0  # a frame without neighbours in time is rejected when its own match is weaker
+    min_neighbours: int = 3  # a template holds at least this many frames on each side, however far (sparse frames)
     evidence_z: float = 3.0  # tracking must beat the static position by this many standard errors
     min_gain: float = 0.02  # … and by at least this much correlation (Fisher z), on average
     passes: int = 2  # sharpening passes after the anchoring one
     anchor_blur: float = 0.33  # the anchoring pass blurs the features by this fraction of the search radius
     confident_spread_px: float = 1.0  # frames placed this precisely (posterior s.d.) define the envelope …
     envelope_margin_px: float = 1.0  # … widened by this margin
+    hull_margin_px: float = 0.25  # a frame this far outside the confident frames' convex hull is moved onto it
     periodic_sigma_px: float = 2.5  # width of the prior one breathing period away (0: not used)
-
-
-def _window_bounds(times_s: np.ndarray, half_s: float) -> tuple[np.ndarray, np.ndarray]:
-    return (np.searchsorted(times_s, times_s - half_s, side="left"),
-            np.searchsorted(times_s, times_s + half_s, side="right"))
-
-
-def _chunk(features: np.ndarray, start: int, stop: int, blur: float) -> np.ndarray:
-    """Frames start … stop−1 as float32, blurred spatially by ``blur`` feature px when positive."""
-    frames = np.asarray(features[start:stop], dtype=np.float32)
-    return ndimage.gaussian_filter(frames, (0.0, blur, blur), mode="nearest") if blur > 0 else frames
-
-
-def _aligned_patches(features: np.ndarray, valid: np.ndarray, states: np.ndarray, h: int, w: int, blur: float
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Each frame's template-sized patch at its state (row, column offset inside the search image)."""
-    n = features.shape[0]
-    patches = np.empty((n, h, w), dtype=np.float32)
-    ok = np.empty((n, h, w), dtype=bool)
-    for start in range(0, n, CHUNK):
-        frames = _chunk(features, start, min(start + CHUNK, n), blur)
-        for k in range(start, min(start + CHUNK, n)):
-            y, x = int(states[k, 0]), int(states[k, 1])
-            patches[k] = frames[k - start, y:y + h, x:x + w]
-            ok[k] = valid[k, y:y + h, x:x + w]
-    return patches, ok
-
-
-def _match_all(features: np.ndarray, valid: np.ndarray, states: np.ndarray, keep: np.ndarray, lo: np.ndarray,
-               hi: np.ndarray, h: int, w: int, blur: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """NCC surfaces of every frame against the mean of its neighbours' patches (itself left out).
-
-    Neighbours of frame k are the kept frames lo[k] … hi[k]−1 (both non-decreasing in k); each contributes
-    its patch at its current state. Templates come from a running window sum, a chunk of frames at a time,
-    so memory stays a few patches per frame. ``blur`` (feature px) blurs frames and patches alike.
-
-    Returns
-    -------
-    (ncc, template_pixels): (n, S, S) float32 surfaces and (n,) the number of valid template pixels.
-    """
-    n = features.shape[0]
-    patches, patch_ok = _aligned_patches(features, valid, states, h, w, blur)
-    weight = (patch_ok & keep[:, None, None]).astype(np.float32)
-    del patch_ok
-    patches *= weight
-    size = features.shape[1] - h + 1
-    ncc = np.empty((n, size, size), dtype=np.float32)
-    counts = np.empty(n)
-    total = np.zeros((h, w), dtype=np.float64)
-    count = np.zeros((h, w), dtype=np.float64)
-    first = last = 0
-    for start in range(0, n, CHUNK):
-        stop = min(start + CHUNK, n)
-        templates = np.empty((stop - start, h, w), dtype=np.float32)
-        template_ok = np.empty((stop - start, h, w), dtype=bool)
-        for k in range(start, stop):
-            while last < hi[k]:
-                total += patches[last]
-                count += weight[last]
-                last += 1
-            while first < lo[k]:
-                total -= patches[first]
-                count -= weight[first]
-                first += 1
-            others = count - weight[k]
-            template_ok[k - start] = others > 0.5
-            templates[k - start] = np.where(others > 0.5, (total - patches[k]) / np.maximum(others, 1.0), 0.0)
-        ncc[start:stop] = ncc_surfaces(_chunk(features, start, stop, blur), valid[start:stop], templates,
-                                       template_ok)
-        counts[start:stop] = template_ok.sum(axis=(1, 2))
-    return ncc, counts
+    subpixel_spread_px: float = 0.75  # frames placed this precisely are refined between states
+    arriving_fraction: float = 0.5  # frames before the template area's brightness rose this far are never rejected
+    two_sided: bool = True  # sharpening passes match each frame against its past and its future neighbours …
+    side_min_s: float = 1.5  # … where each side spans at least this long …
+    side_min_frames: int = 8  # … and holds at least this many frames
+    reference_half_s: float = 1.5  # frames this close to the reference frame say where it lies
+    smoothing_s: float = 0.5  # positions are smoothed over ± this (0: not)
 
 
 def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: Envelope) -> np.ndarray:
-    """−(N/2)·ln(1 − r²) per shift (r > 0; the profile likelihood of a linear match with N independent
+    """Return the log-likelihood of each shift from its correlation r, plus the envelope prior.
+
+    −(N/2)·ln(1 − r²) per shift (r > 0; the profile likelihood of a linear match with N independent
     samples), plus the envelope prior: free inside the breathing envelope, a Gaussian wall (1 state wide)
-    beyond it, and a weak Gaussian pull (width ``radius``) towards its centre."""
+    beyond it, and a weak Gaussian pull (width ``radius``) towards its centre.
+    """
     r = np.clip(np.nan_to_num(ncc, nan=0.0), 0.0, 0.995)
-    ll = -(0.5 * n_eff.astype(np.float32))[:, None, None] * np.log1p(-r * r)
+    ll: np.ndarray = -(0.5 * n_eff.astype(np.float32))[:, None, None] * np.log1p(-r * r)
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     dy, dx = offsets[:, None] - envelope.centre[0], offsets[None, :] - envelope.centre[1]
     distance = np.hypot(dy, dx)
@@ -155,69 +114,17 @@ def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: E
     return ll
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """Where the breathing takes the tissue: a disc (feature px) around the usual position."""
-
-    centre: np.ndarray
-    radius: float
-
-    @classmethod
-    def of(cls, mean: np.ndarray, spread: np.ndarray, keep: np.ndarray, search_radius: int,
-           opts: TrackingOptions) -> Envelope:
-        """The envelope of the confidently placed frames (posterior spread ≤ ``confident_spread_px``):
-        their median position and the 99th percentile of their distance from it, plus a margin. With too
-        few confident frames it is the whole searched range."""
-        confident = keep & (spread <= opts.confident_spread_px)
-        if confident.sum() < 10:
-            return cls(np.zeros(2), float(search_radius))
-        centre = np.median(mean[confident], axis=0)
-        reach = float(np.percentile(np.hypot(*(mean[confident] - centre).T), 99))
-        return cls(centre, reach + opts.envelope_margin_px)
-
-
 def _path_quality(ncc: np.ndarray, path: np.ndarray) -> np.ndarray:
-    return ncc[np.arange(path.shape[0]), path[:, 0], path[:, 1]]
-
-
-def _rejected(quality: np.ndarray, n_eff: np.ndarray, times_s: np.ndarray, opts: TrackingOptions) -> np.ndarray:
-    """Frames whose match falls far below the level their neighbours reach: out of plane or a deep breath.
-
-    The level is the 80th percentile of the neighbours' correlations (within ± ``reject_window_s``/2). Its
-    uncertainty is the larger of the sampling error of a correlation ρ over N independent samples,
-    (1 − ρ²)/√(N − 3), and the neighbours' frame-to-frame scatter (robust, from successive differences, so
-    a trend does not count). A frame is rejected when it lies ``reject_z`` of those below the level and
-    below ``reject_ratio`` of it. Where the neighbours themselves barely match (no structure: the lesion iso
-    to the liver) the threshold falls below zero and nothing is rejected.
-    """
-    lo, hi = _window_bounds(times_s, opts.reject_window_s / 2)
-    samples = np.asarray(n_eff, dtype=np.float64)
-    return _rejected_kernel(np.asarray(quality, dtype=np.float64), lo, hi, samples, opts.reject_z, opts.reject_ratio)
-
-
-@njit(cache=True)
-def _rejected_kernel(q: np.ndarray, lo: np.ndarray, hi: np.ndarray, samples: np.ndarray, reject_z: float,
-                     reject_ratio: float) -> np.ndarray:
-    n = q.size
-    out = np.zeros(n, dtype=np.bool_)
-    for k in range(n):
-        if not np.isfinite(q[k]):
-            out[k] = True
-            continue
-        around = q[lo[k]:hi[k]]
-        around = around[np.isfinite(around)]
-        if around.size < 5:
-            continue
-        level = np.percentile(around, 80.0)
-        sampling = (1.0 - min(level * level, 1.0)) / np.sqrt(max(samples[k] - 3.0, 1.0))
-        scatter = 1.4826 * np.median(np.abs(np.diff(around))) / np.sqrt(2.0)
-        out[k] = q[k] < level - reject_z * max(sampling, scatter) and q[k] < reject_ratio * level
-    return out
+    quality: np.ndarray = ncc[np.arange(path.shape[0]), path[:, 0], path[:, 1]]
+    return quality
 
 
 def _arriving(levels: np.ndarray, fraction: float = 0.5) -> np.ndarray:
-    """Frames before the template area first reaches ``fraction`` of its brightness rise: the contrast is
-    still arriving, their matches are weak because the image is faint, not because the plane was left."""
+    """Frames before the template area first reaches ``fraction`` of its brightness rise.
+
+    The contrast is still arriving, their matches are weak because the image is faint, not because the plane
+    was left.
+    """
     low, high = float(np.min(levels)), float(np.percentile(levels, 95))
     risen = np.flatnonzero(levels >= low + fraction * (high - low))
     out = np.zeros(levels.size, dtype=bool)
@@ -225,8 +132,38 @@ def _arriving(levels: np.ndarray, fraction: float = 0.5) -> np.ndarray:
     return out
 
 
+def _two_sided(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, opts: TrackingOptions) -> np.ndarray:
+    """Frames whose past and future neighbours each span ``side_min_s`` and hold ``side_min_frames``."""
+    if not opts.two_sided:
+        return np.zeros(t.size, dtype=bool)
+    k = np.arange(t.size)
+    two_sided: np.ndarray = ((k - lo >= opts.side_min_frames) & (hi - 1 - k >= opts.side_min_frames)
+                             & (t - t[lo] >= opts.side_min_s) & (t[hi - 1] - t >= opts.side_min_s))
+    return two_sided
+
+
+def _refined(posterior: ShiftPosterior, ll: np.ndarray, keep: np.ndarray, radius: int, max_spread: float
+             ) -> np.ndarray:
+    """Positions (feature px from the grid's centre) between states where a frame is placed precisely.
+
+    A frame whose posterior is this narrow sits on one state: its mean is quantised to whole feature pixels.
+    The vertex of a parabola through its log-likelihood at that state and the next one on each side, along
+    each axis, places it between states; other frames keep the posterior mean.
+    """
+    fine = posterior.mean.copy()
+    size = ll.shape[1]
+    frames = np.flatnonzero(keep & (posterior.spread <= max_spread))
+    centre = np.clip(np.rint(fine[frames]).astype(int) + radius, 1, size - 2)
+    y, x = centre[:, 0], centre[:, 1]
+    at = ll[frames, y, x]
+    fine[frames, 0] = y - radius + vertex(at, ll[frames, y - 1, x], ll[frames, y + 1, x])
+    fine[frames, 1] = x - radius + vertex(at, ll[frames, y, x - 1], ll[frames, y, x + 1])
+    return fine
+
+
 def _fisher(r: np.ndarray) -> np.ndarray:
-    return np.arctanh(np.clip(r, -0.999, 0.999))
+    z: np.ndarray = np.arctanh(np.clip(r, -0.999, 0.999))
+    return z
 
 
 def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radius: int, reference_index: int,
@@ -263,19 +200,24 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
     if idx.size < 8:
         return MotionResult(shifts, quality, rejected, tracked, False, "too few frames with contrast to track")
     feats, ok, t = features[start_index:], valid[start_index:], times_s[start_index:]
-    lo, hi = _window_bounds(t, opts.window_s / 2)
+    lo, hi = neighbour_bounds(t, opts.window_s / 2, opts.min_neighbours)
+    anchor_lo, anchor_hi = neighbour_bounds(t, opts.anchor_window_s / 2, opts.min_neighbours)
+    sides = _two_sided(t, lo, hi, opts)
     dt = np.diff(t, prepend=t[0])
     step_sigma = np.sqrt((opts.speed_px_s * dt) ** 2 + opts.step_floor_px**2)
     states = np.full((idx.size, 2), radius)
     keep = np.ones(idx.size, dtype=bool)
     if levels is None:
         levels = features[:, radius:radius + h, radius:radius + w].mean(axis=(1, 2), dtype=np.float32)
-    arriving = _arriving(np.asarray(levels)[start_index:])
+    arriving = _arriving(np.asarray(levels)[start_index:], opts.arriving_fraction)
     envelope = Envelope(np.zeros(2), float(radius))
     previous: ShiftPosterior | None = None
     for iteration in range(1 + opts.passes):
         blur = opts.anchor_blur * radius if iteration == 0 else 0.0
-        ncc, template_pixels = _match_all(feats, ok, states, keep, lo, hi, h, w, blur)
+        if iteration == 0:
+            ncc, template_pixels = match_neighbours(feats, ok, states, keep, anchor_lo, anchor_hi, h, w, blur=blur)
+        else:
+            ncc, template_pixels = match_neighbours(feats, ok, states, keep, lo, hi, h, w, two_sided=sides)
         n_eff = template_pixels / opts.effective_area_px
         ll = _log_likelihood(ncc, n_eff, radius, envelope)
         ll[~keep] = 0.0  # rejected frames follow their neighbours
@@ -285,19 +227,24 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
         posterior = previous = forward_backward(ll, step_sigma)
         states = np.clip(np.rint(posterior.mean).astype(int) + radius, 0, size - 1)
         q = _path_quality(ncc, states)
-        keep = ~_rejected(q, n_eff, t, opts) | arriving
+        keep = ~rejected_frames(q, n_eff, t, window_s=opts.reject_window_s, reject_z=opts.reject_z,
+                                reject_ratio=opts.reject_ratio, isolated_z=opts.isolated_z,
+                                lower_side=opts.lower_side) | arriving
         envelope = Envelope.of(posterior.mean, posterior.spread, keep, radius, opts)
-    # what still lies outside the envelope (a margin beyond where its wall starts) had no evidence of its own
-    # to be there: never measured
-    keep &= np.hypot(*(posterior.mean - envelope.centre).T) <= envelope.radius + opts.envelope_margin_px
-    fine = posterior.mean  # displacement from the breathing centre, feature px
+    fine = _refined(posterior, ll, keep, radius, opts.subpixel_spread_px)  # from the breathing centre, feature px
+    if opts.smoothing_s > 0:
+        fine = smoothed(t, fine, keep, opts.smoothing_s)
+    # what still lies outside the region the confidently placed frames cover had no evidence of its own to
+    # be there: it is put where the breathing does reach (a vaguely placed frame right onto it)
+    confident = keep & (posterior.spread <= opts.confident_spread_px)
+    fine, _ = into_hull(fine, confident, np.where(confident, opts.hull_margin_px, 0.0))
+    if not keep.any():
+        return MotionResult(shifts, quality, rejected, tracked, False, "no frame could be placed; ROIs kept still")
     anchored = int(np.searchsorted(idx, reference_index))
     if anchored < idx.size and idx[anchored] == reference_index:
-        origin = fine[anchored]
-    elif keep.any():  # the reference frame was not tracked (e.g. drawn before the contrast came): the usual place
+        origin = reference_position(t, fine, keep, anchored, half_s=opts.reference_half_s)
+    else:  # the reference frame was not tracked (e.g. drawn before the contrast came): the usual place
         origin = np.median(fine[keep], axis=0)
-    else:
-        return MotionResult(shifts, quality, rejected, tracked, False, "no frame could be placed; ROIs kept still")
     relative = np.rint((fine - origin) * feature_scale).astype(int)
     shifts[idx] = relative[:, ::-1]  # (dx, dy)
     quality[idx] = q
@@ -313,6 +260,8 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
     use = keep & np.isfinite(static_q) & np.isfinite(predicted_q)
     gain = _fisher(predicted_q[use]) - _fisher(static_q[use])
     applied, note, mean_gain = _decide(gain, opts)
+    if not applied:  # a frame is judged against a tracked template only where tracking holds
+        rejected[:] = False
     return MotionResult(shifts, quality, rejected, tracked, applied, note, evidence_gain=mean_gain)
 
 

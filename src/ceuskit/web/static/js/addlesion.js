@@ -3,7 +3,7 @@ import {getJSON, sendJSON} from "./api.js";
 import {saveState, state, view} from "./state.js";
 import {$, status} from "./util.js";
 import {loadStudies, openLesion} from "./studies.js";
-import {dataFolderClips, fillClipSelect, uploadInto} from "./upload.js";
+import {dataFolderClips, fillClipSelect, isCurveTable, uploadInto} from "./upload.js";
 
 export async function openAddLesion() {
   const [studies, files] = await Promise.all([getJSON("/api/studies"), dataFolderClips()]);
@@ -13,9 +13,16 @@ export async function openAddLesion() {
   studySelect.add(new Option("new study…", "new", false, !studies.length));
   toggleNewStudy();
   fillClipSelect($("add-clip"), files, null);
+  toggleCurveOptions();
   $("add-error").textContent = "";
   $("add-upload").value = "";
   $("add-lesion").showModal();
+}
+
+// A curve table has no images: its intensities' units may be asked for instead.
+function toggleCurveOptions() {
+  const curves = isCurveTable($("add-clip").value);
+  document.querySelectorAll(".curves-only").forEach((node) => { node.hidden = !curves; });
 }
 
 function toggleNewStudy() {
@@ -33,13 +40,14 @@ async function submitAddLesion(event) {
     const ki67 = $("add-ki67").value;
     const body = {patient: $("add-patient").value.trim(), lesion: $("add-lesion-name").value.trim(), clip: $("add-clip").value,
                   ki67_percent: ki67 === "" ? null : Number(ki67), injection_time_s: Number($("add-injection").value || 0)};
+    if (isCurveTable(body.clip) && $("add-units").value) body.units = $("add-units").value;
     const created = await sendJSON(`/api/studies/${studyId}/lesions`, "POST", body);
     $("add-lesion").close();
     state.study = Number(studyId); state.lesion = created.id; state.clip = 0; state.frame = 0; saveState();
     view.lesion = null;
     await loadStudies();
     await openLesion(created.id, Number(studyId));
-    status("lesion added: draw its ROIs");
+    status(isCurveTable(body.clip) ? "lesion added: analyse its curves" : "lesion added: draw its ROIs");
   } catch (error) {
     $("add-error").textContent = error.message;
   }
@@ -48,8 +56,11 @@ async function submitAddLesion(event) {
 export function setupAddLesion() {
   $("add-lesion-button").addEventListener("click", () => openAddLesion().catch((error) => status(error.message)));
   $("add-study").addEventListener("change", toggleNewStudy);
+  $("add-clip").addEventListener("change", toggleCurveOptions);
   $("add-upload").addEventListener("change", (e) => {
-    if (e.target.files.length) uploadInto($("add-clip"), e.target.files[0], {error: $("add-error"), submit: $("add-submit")});
+    if (e.target.files.length) {
+      uploadInto($("add-clip"), e.target.files[0], {error: $("add-error"), submit: $("add-submit")}).then(toggleCurveOptions);
+    }
   });
   $("add-form").addEventListener("submit", submitAddLesion);
   $("add-cancel").addEventListener("click", () => $("add-lesion").close());

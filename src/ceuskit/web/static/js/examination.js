@@ -42,6 +42,7 @@ export async function openClip(position) {
   $("remove-clip").hidden = position === 0;
   await showFrame(state.frame);
   if (state.map) await loadMap(state.map);
+  document.dispatchEvent(new Event("ceuskit:clip-opened"));
 }
 
 function label(position) {

@@ -8,6 +8,7 @@ import {download, loadCohort} from "./cohort.js";
 import {loadMap} from "./maps.js";
 import {setupPacs} from "./pacs.js";
 import {loadReading, setupReadingAdmin} from "./reading-admin.js";
+import {acceptProposal, setClickTool, setupProposals} from "./propose.js";
 import {cancelDrawing, clearRois, closePolygon, deleteSelected, setTool, setupCanvas} from "./rois.js";
 import {saveState, state, view} from "./state.js";
 import {loadStudies, onStudyOpened} from "./studies.js";
@@ -34,12 +35,13 @@ function onKey(event) {
     Home: () => showFrame(0), End: () => showFrame(view.clip ? view.clip.n_frames - 1 : 0),
     " ": togglePlay, e: () => setTool("ellipse"), p: () => setTool("polygon"), a: analyse,
     l: () => { const s = $("role-select"); s.value = s.value === "lesion" ? "parenchyma" : "lesion"; },
-    Enter: closePolygon, Escape: cancelDrawing,
+    Enter: () => { if (!acceptProposal()) closePolygon(); }, Escape: cancelDrawing, c: setClickTool,
     Delete: deleteSelected, "?": () => $("help").showModal(), n: () => openAddLesion().catch((e) => status(e.message)),
     s: () => openAddClip().catch((e) => status(e.message)),
   };
   const action = keys[event.key] || keys[event.key.toLowerCase()];
-  if (action && (view.clip || event.key === "?" || event.key.toLowerCase() === "n")) { event.preventDefault(); action(); }
+  const anyLesion = ["?", "n"].includes(event.key.toLowerCase()) || (event.key.toLowerCase() === "a" && view.lesion);
+  if (action && (view.clip || anyLesion)) { event.preventDefault(); action(); }
 }
 
 async function init() {
@@ -47,6 +49,7 @@ async function init() {
   if (user.role !== "admin") { window.location.replace("/read"); return; }
   $("user-name").textContent = user.username;
   setupCanvas();
+  setupProposals();
   setTool("ellipse");
   setupAddLesion();
   setupAddClip();

@@ -32,6 +32,7 @@ export function setTool(tool) {
   view.tool = tool; view.drawing = null;
   $("tool-ellipse").classList.toggle("active", tool === "ellipse");
   $("tool-polygon").classList.toggle("active", tool === "polygon");
+  $("tool-click").classList.toggle("active", tool === "click");
   draw();
 }
 
@@ -84,7 +85,8 @@ export function renderRoiList() {
     const item = document.createElement("li");
     item.className = i === view.selected ? "selected" : "";
     const role = roi.role === "parenchyma" ? "parenchyma" : "lesion";
-    item.innerHTML = `<span class="swatch ${role}"></span>${escapeHtml(roi.name)} <span class="muted">${role === "parenchyma" ? "liver reference" : "lesion"}, ${escapeHtml(roi.shape)}</span>`;
+    const proposed = roi.source ? `, ${escapeHtml(roi.source)}${roi.confidence !== undefined ? ` ${Number(roi.confidence).toFixed(2)}` : ""}` : "";
+    item.innerHTML = `<span class="swatch ${role}"></span>${escapeHtml(roi.name)} <span class="muted">${role === "parenchyma" ? "liver reference" : "lesion"}, ${escapeHtml(roi.shape)}${proposed}</span>`;
     item.addEventListener("click", () => { view.selected = i; renderRoiList(); draw(); });
     list.appendChild(item);
   });
@@ -95,7 +97,7 @@ let saveTimer = null;
 
 export function cancelSave() { clearTimeout(saveTimer); }
 
-function roisChanged() {
+export function roisChanged() {
   renderRoiList(); draw();
   localStorage.setItem(draftKey(), JSON.stringify(roiDocument()));
   const ready = view.rois.some((r) => r.role === "lesion");
@@ -106,8 +108,9 @@ function roisChanged() {
 
 function roiDocument() {
   return {reference_frame: view.referenceFrame || 0, units: "px",
-          rois: view.rois.map(({name, role, shape, center, radii, points, box}) =>
-            Object.fromEntries(Object.entries({name, role, shape, center, radii, points, box}).filter(([, v]) => v !== undefined)))};
+          rois: view.rois.map(({name, role, shape, center, radii, points, box, reference, source, confidence}) =>
+            Object.fromEntries(Object.entries({name, role, shape, center, radii, points, box, reference, source, confidence})
+              .filter(([, v]) => v !== undefined)))};
 }
 
 export async function saveRois() {

@@ -84,7 +84,27 @@ export async function openLesion(lesionId, studyId) {
   $("lesion-title").textContent = `${lesion.patient} · ${lesion.lesion}` +
     (lesion.ki67_percent != null ? ` · Ki-67 ${lesion.ki67_percent} %` : "") + (lesion.who_grade ? ` · ${lesion.who_grade}` : "");
   $("lesion-title").classList.remove("muted");
-  await openClip(state.clip || 0);
+  const curves = Boolean(lesion.rois && lesion.rois.curves);
+  $("viewer-column").hidden = curves;
+  $("curves-note").hidden = !curves;
+  $("delete-roi").parentElement.hidden = curves;  // nothing to draw or delete: the curves are the ROIs
+  $("reference-frame").parentElement.hidden = curves;
+  if (curves) showCurveRois(lesion);
+  else await openClip(state.clip || 0);
   if (lesion.analysis && lesion.analysis.status === "ok") showAnalysis(lesion.analysis);
   else clearAnalysis();
+}
+
+// A lesion read from a table of curves: no images to show or draw on; its curves are its ROIs.
+function showCurveRois(lesion) {
+  view.clip = null; view.rois = []; view.selected = -1;
+  const file = lesion.clip && lesion.clip.path ? lesion.clip.path.split("/").pop() : "the table";
+  $("curves-note").textContent = `Curves read from ${file}: there are no images to show; Analyse reads the curves.`;
+  const list = $("roi-list");
+  list.innerHTML = "";
+  for (const roi of lesion.rois.rois || []) {
+    const item = document.createElement("li");
+    item.textContent = `${roi.name} (${roi.role === "parenchyma" ? "liver reference" : roi.role})`;
+    list.appendChild(item);
+  }
 }

@@ -7,11 +7,15 @@ export function fillClipSelect(select, files, selected) {
   if (!files.length) select.add(new Option("no clip in the data folder: upload one", ""));
   for (const file of files) {
     const megabytes = (file.size_bytes / 1048576).toFixed(1);
-    select.add(new Option(`${file.path} (${megabytes} MB)`, file.path, false, file.path === selected));
+    const kind = file.kind === "curves" ? ", curves" : "";
+    select.add(new Option(`${file.path} (${megabytes} MB${kind})`, file.path, false, file.path === selected));
   }
 }
 
 export const dataFolderClips = () => getJSON("/api/files");
+
+// A table of time–intensity curves (read without a viewer) rather than a clip, by its name.
+export const isCurveTable = (path) => /\.(csv|tsv|txt|xlsx)$/i.test(path || "");
 
 // Upload a file into the data folder's uploads/; returns where it was saved ({path, kind, size_bytes}).
 export async function uploadClip(file) {

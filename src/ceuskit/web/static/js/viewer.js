@@ -100,7 +100,9 @@ export function drawRegions(ctx, regions, k) {
 function strokeRoi(ctx, roi, selected, k) {
   ctx.strokeStyle = COLOURS[roi.role] || "#fff";
   ctx.lineWidth = (selected ? 2.5 : 1.5) * k;
+  if (roi.source === "proposed") ctx.setLineDash([5 * k, 3 * k]);  // proposed, not yet accepted
   strokeShape(ctx, roi);
+  ctx.setLineDash([]);
   if (roi.name) {
     const [x, y] = roi.center || (roi.points && roi.points[0]) || (roi.box && roi.box.slice(0, 2)) || [0, 0];
     ctx.fillStyle = COLOURS[roi.role] || "#fff"; ctx.font = `${12 * k}px sans-serif`; ctx.fillText(roi.name, x + 3 * k, y - 3 * k);

@@ -1,0 +1,146 @@
+"""Each frame's template — the mean of its neighbours in time — and its match against the frame.
+
+Neighbours are the frames within a time window around a frame, never a count of indices: a clip whose late
+part holds one frame every few seconds would otherwise build each late frame's template from frames long
+gone. Where the window holds fewer than ``min_each`` frames on a side (sparse frames), the nearest
+``min_each`` frames on that side stand in: a frame far from any other is placed and judged by its match with
+the frames nearest it, however far.
+
+The anchoring pass matches each frame against the plain mean of *all* its neighbours (itself left out).
+The sharpening passes match it against two templates, its past and its future neighbours, and keep the
+better correlation at each shift: where the image changes abruptly while the tissue does not move (a lesion
+filling with contrast within half a second, a destruction, a gain step), a frame looks like the frames on
+its own side of the change, and a template mixing both sides would pull its match towards whatever
+position makes the mixture fit — contrast taken for motion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ceuskit.preprocess.motion.ncc import CHUNK, ncc_surfaces
+
+__all__ = ["match_neighbours", "neighbour_bounds"]
+
+
+def neighbour_bounds(times_s: np.ndarray, half_s: float, min_each: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi): frame k's neighbours are frames lo[k] … hi[k]−1 (k itself included in the range).
+
+    The window is ± ``half_s`` in time, slid inwards near the clip's ends so that it always spans 2·half_s
+    (at least one breathing cycle: a window cut short at the first frames would average only part of a
+    breath, and its mean would not lie at the breathing centre), and widened to hold at least ``min_each``
+    frames on each side where the clip has them. Both bounds are non-decreasing in k.
+    """
+    n = times_s.size
+    k = np.arange(n)
+    first = np.clip(times_s - half_s, times_s[0], max(times_s[-1] - 2 * half_s, times_s[0]))
+    lo = np.searchsorted(times_s, first, side="left")
+    hi = np.searchsorted(times_s, first + 2 * half_s, side="right")
+    return np.maximum(np.minimum(lo, k - min_each), 0), np.minimum(np.maximum(hi, k + min_each + 1), n)
+
+
+def _chunk(features: np.ndarray, start: int, stop: int, blur: float) -> np.ndarray:
+    """Frames start … stop−1 as float32, blurred spatially by ``blur`` feature px when positive."""
+    frames = np.asarray(features[start:stop], dtype=np.float32)
+    # a blur this wide needs no Gaussian tail beyond two σ: half the work of the default four
+    return ndimage.gaussian_filter(frames, (0.0, blur, blur), mode="nearest", truncate=2.0) if blur > 0 else frames
+
+
+def _aligned_patches(features: np.ndarray, valid: np.ndarray, states: np.ndarray, h: int, w: int, blur: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's template-sized patch at its state (row, column offset inside the search image)."""
+    n = features.shape[0]
+    patches = np.empty((n, h, w), dtype=np.float32)
+    ok = np.empty((n, h, w), dtype=bool)
+    for start in range(0, n, CHUNK):
+        frames = _chunk(features, start, min(start + CHUNK, n), blur)
+        for k in range(start, min(start + CHUNK, n)):
+            y, x = int(states[k, 0]), int(states[k, 1])
+            patches[k] = frames[k - start, y:y + h, x:x + w]
+            ok[k] = valid[k, y:y + h, x:x + w]
+    return patches, ok
+
+
+class _Window:
+    """A running sum of weighted patches over a window [first, last) that only moves forward."""
+
+    def __init__(self, patches: np.ndarray, weight: np.ndarray) -> None:
+        self.patches, self.weight = patches, weight
+        self.total = np.zeros(patches.shape[1:], dtype=np.float64)
+        self.count = np.zeros(patches.shape[1:], dtype=np.float64)
+        self.first = self.last = 0
+
+    def move(self, first: int, last: int) -> None:
+        while self.last < last:
+            self.total += self.patches[self.last]
+            self.count += self.weight[self.last]
+            self.last += 1
+        while self.first < first:
+            self.total -= self.patches[self.first]
+            self.count -= self.weight[self.first]
+            self.first += 1
+
+    def mean(self, without: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(template, valid) of the window, frame ``without`` left out when given."""
+        total, count = self.total, self.count
+        if without is not None:
+            total, count = total - self.patches[without], count - self.weight[without]
+        ok = count > 0.5
+        return np.where(ok, total / np.maximum(count, 1.0), 0.0).astype(np.float32), ok
+
+
+def match_neighbours(features: np.ndarray, valid: np.ndarray, states: np.ndarray, keep: np.ndarray,
+                     lo: np.ndarray, hi: np.ndarray, h: int, w: int, *, blur: float = 0.0,
+                     two_sided: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """NCC surfaces of every frame against the mean of its neighbours' patches.
+
+    Neighbours of frame k are the kept frames lo[k] … hi[k]−1 other than k; each contributes its patch at its
+    current state. Where ``two_sided[k]``, the past (lo[k] … k−1) and future (k+1 … hi[k]−1) neighbours make
+    two templates and each shift keeps the better correlation (the caller grants it where both sides hold
+    enough frames to anchor a template: a handful of frames would match each other wherever they were
+    placed). Templates come from running window sums, a chunk of frames at a time. ``blur`` (feature px)
+    blurs frames and patches alike.
+
+    Returns
+    -------
+    (ncc, template_pixels): (n, S, S) float32 surfaces and (n,) the number of valid template pixels.
+    """
+    n = features.shape[0]
+    patches, patch_ok = _aligned_patches(features, valid, states, h, w, blur)
+    weight = (patch_ok & keep[:, None, None]).astype(np.float32)
+    del patch_ok
+    patches *= weight
+    size = features.shape[1] - h + 1
+    ncc = np.empty((n, size, size), dtype=np.float32)
+    counts = np.empty(n)
+    sides = np.zeros(n, dtype=bool) if two_sided is None else np.asarray(two_sided, dtype=bool)
+    whole, past, future = _Window(patches, weight), _Window(patches, weight), _Window(patches, weight)
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
+        split = sides[start:stop]
+        templates = np.empty((stop - start, h, w), dtype=np.float32)
+        template_ok = np.empty((stop - start, h, w), dtype=bool)
+        later = np.empty((int(split.sum()), h, w), dtype=np.float32)
+        later_ok = np.empty(later.shape, dtype=bool)
+        j = 0
+        for k in range(start, stop):
+            if sides[k]:
+                past.move(lo[k], k)
+                future.move(k + 1, hi[k])
+                templates[k - start], template_ok[k - start] = past.mean()
+                later[j], later_ok[j] = future.mean()
+                j += 1
+            else:
+                whole.move(lo[k], hi[k])
+                templates[k - start], template_ok[k - start] = whole.mean(without=k)
+        images, image_ok = _chunk(features, start, stop, blur), valid[start:stop]
+        counts[start:stop] = template_ok.sum(axis=(1, 2))
+        one, both = np.flatnonzero(~split), np.flatnonzero(split)
+        if one.size:
+            ncc[start + one] = ncc_surfaces(images[one], image_ok[one], templates[one], template_ok[one])
+        if both.size:  # past and future templates, the image's own work done once
+            ncc[start + both] = ncc_surfaces(images[both], image_ok[both], [templates[both], later],
+                                             [template_ok[both], later_ok])
+            counts[start + both] = np.maximum(counts[start + both], later_ok.sum(axis=(1, 2)))
+    return ncc, counts
