@@ -1,4 +1,4 @@
-// Small helpers shared by every view: element lookup, building elements, escaping, SVG elements, number formats.
+// Small helpers shared by every view: element lookup, building elements (HTML and SVG), number formats.
 
 export const $ = (id) => document.getElementById(id);
 
@@ -25,10 +25,6 @@ export function el(tag, attrs = {}, ...children) {
 
 // A name cut to `max` characters with an ellipsis (the caller shows the whole name on hover).
 export const shorten = (text, max) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
-
-export function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
-}
 
 export function svgEl(name, attrs, text) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", name);
