@@ -100,11 +100,6 @@ function showCurveRois(lesion) {
   view.clip = null; view.rois = []; view.selected = -1;
   const file = lesion.clip && lesion.clip.path ? lesion.clip.path.split("/").pop() : "the table";
   $("curves-note").textContent = `Curves read from ${file}: there are no images to show; Analyse reads the curves.`;
-  const list = $("roi-list");
-  list.innerHTML = "";
-  for (const roi of lesion.rois.rois || []) {
-    const item = document.createElement("li");
-    item.textContent = `${roi.name} (${roi.role === "parenchyma" ? "liver reference" : roi.role})`;
-    list.appendChild(item);
-  }
+  $("roi-list").replaceChildren(...(lesion.rois.rois || []).map((roi) =>
+    el("li", {}, `${roi.name} (${roi.role === "parenchyma" ? "liver reference" : roi.role})`)));
 }
