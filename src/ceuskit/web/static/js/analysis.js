@@ -77,7 +77,7 @@ function showQuality(flags) {
   list.hidden = flags.length === 0;
   list.replaceChildren(...flags.map((flag) =>
     el("li", {class: `flag ${flag.severity}`, "data-code": flag.code},
-       el("b", {}, flag.code.replaceAll("_", " ")), flag.roi ? ` (${flag.roi})` : null, `: ${flag.message}`)));
+       el("b", {}, flag.code.replaceAll("_", " ")), `${flag.roi ? ` (${flag.roi})` : ""}: ${flag.message}`)));
 }
 
 // A wash-out that began between two clips is known only to lie in the gap between them.
