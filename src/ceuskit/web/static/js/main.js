@@ -6,6 +6,7 @@ import {analyse} from "./analysis.js";
 import {signOut, whoAmI} from "./api.js";
 import {download, loadCohort} from "./cohort.js";
 import {loadMap} from "./maps.js";
+import {setupPacs} from "./pacs.js";
 import {loadReading, setupReadingAdmin} from "./reading-admin.js";
 import {acceptProposal, setClickTool, setupProposals} from "./propose.js";
 import {cancelDrawing, clearRois, closePolygon, deleteSelected, setTool, setupCanvas} from "./rois.js";
@@ -53,6 +54,7 @@ async function init() {
   setupAddLesion();
   setupAddClip();
   setupReadingAdmin();
+  setupPacs().catch((error) => status(`PACS: ${error.message}`));
   $("frame-slider").addEventListener("input", (e) => showFrame(Number(e.target.value)));
   $("prev").addEventListener("click", () => showFrame(state.frame - 1));
   $("next").addEventListener("click", () => showFrame(state.frame + 1));

@@ -3,7 +3,7 @@
 import {getJSON, sendJSON} from "./api.js";
 import {loadMap} from "./maps.js";
 import {draftKey, state, view} from "./state.js";
-import {$, escapeHtml} from "./util.js";
+import {$, el} from "./util.js";
 import {draw} from "./viewer.js";
 
 function imagePoint(event) {
@@ -79,17 +79,13 @@ export function closePolygon() {
 export function cancelDrawing() { view.drawing = null; draw(); }
 
 export function renderRoiList() {
-  const list = $("roi-list");
-  list.innerHTML = "";
-  view.rois.forEach((roi, i) => {
-    const item = document.createElement("li");
-    item.className = i === view.selected ? "selected" : "";
+  $("roi-list").replaceChildren(...view.rois.map((roi, i) => {
     const role = roi.role === "parenchyma" ? "parenchyma" : "lesion";
-    const proposed = roi.source ? `, ${escapeHtml(roi.source)}${roi.confidence !== undefined ? ` ${Number(roi.confidence).toFixed(2)}` : ""}` : "";
-    item.innerHTML = `<span class="swatch ${role}"></span>${escapeHtml(roi.name)} <span class="muted">${role === "parenchyma" ? "liver reference" : "lesion"}, ${escapeHtml(roi.shape)}${proposed}</span>`;
-    item.addEventListener("click", () => { view.selected = i; renderRoiList(); draw(); });
-    list.appendChild(item);
-  });
+    const proposed = roi.source ? `, ${roi.source}${roi.confidence !== undefined ? ` ${Number(roi.confidence).toFixed(2)}` : ""}` : "";
+    return el("li", {class: i === view.selected ? "selected" : "", onclick: () => { view.selected = i; renderRoiList(); draw(); }},
+              el("span", {class: `swatch ${role}`}), roi.name, " ",
+              el("span", {class: "muted"}, `${role === "parenchyma" ? "liver reference" : "lesion"}, ${roi.shape}${proposed}`));
+  }));
   $("reference-frame").textContent = view.referenceFrame === null ? "—" : view.referenceFrame + 1;
 }
 
