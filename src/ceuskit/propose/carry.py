@@ -116,7 +116,7 @@ def _db(power: np.ndarray, good: np.ndarray) -> np.ndarray:
 
 
 def _half(frame_grey: np.ndarray, offset: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
-    """The B-mode half moved onto the CEUS half's coordinates (NaN where it has no pixel)."""
+    """Return the B-mode half moved onto the CEUS half's coordinates (NaN where it has no pixel)."""
     bx, by = offset
     out = np.full(shape, np.nan, dtype=np.float32)
     src = frame_grey[max(by, 0):shape[0] + min(by, 0), max(bx, 0):shape[1] + min(bx, 0)]
@@ -126,7 +126,7 @@ def _half(frame_grey: np.ndarray, offset: tuple[int, int], shape: tuple[int, int
 
 def loop_template(loop: Clip, rois: RoiSet | Mapping[str, Any], *, dynamic_range_db: float,
                   overlays: bool = True) -> LoopTemplate:
-    """The loop's late appearance around its lesions (module docstring, step 1).
+    """Return the loop's late appearance around its lesions (module docstring, step 1).
 
     Parameters
     ----------
@@ -208,8 +208,10 @@ def _zscore(response: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 
 def _allowed(template: LoopTemplate, region: Box, valid_shape: tuple[int, int]) -> np.ndarray:
-    """Placements (valid-correlation grid of the template's box) keeping ≥ :data:`MIN_INSIDE` of the lesion
-    inside ``region``."""
+    """Placements keeping ≥ :data:`MIN_INSIDE` of the lesion inside ``region``.
+
+    Placements are on the valid-correlation grid of the template's box.
+    """
     shape = template.shape
     inside = np.zeros(shape)
     x0, y0, x1, y1 = region
@@ -246,7 +248,9 @@ def _frame_scores(template: LoopTemplate, sweep: Clip, displays: ClipDisplays, p
     power = grey_to_power(np.nan_to_num(grey), dynamic_range_db).astype(np.float64)
     image = _db(power, ~outside & ~unusable & np.isfinite(grey))
     lesion = signal.fftconvolve(image if template.sign else np.abs(image), template.kernel[::-1, ::-1], mode="valid")
-    score = _zscore(match_template(image, template.ceus), allowed) + _zscore(
+    # scikit-image is unannotated (no stubs): its calls carry type: ignore[no-untyped-call] and are checked by the
+    # tests, not by mypy; unused-ignore: without --strict mypy does not flag untyped calls
+    score: np.ndarray = _zscore(match_template(image, template.ceus), allowed) + _zscore(  # type: ignore[no-untyped-call, unused-ignore]
         (template.sign or 1) * lesion, allowed)
     bmode = sweep.bmode_region
     if template.bmode is not None and bmode is not None and displays.bmode is not None:
@@ -254,7 +258,7 @@ def _frame_scores(template: LoopTemplate, sweep: Clip, displays: ClipDisplays, p
                       shape)
         bimage = _db(grey_to_power(np.nan_to_num(moved), dynamic_range_db).astype(np.float64),
                      ~outside & np.isfinite(moved))
-        score = score + _zscore(match_template(bimage, template.bmode), allowed)
+        score = score + _zscore(match_template(bimage, template.bmode), allowed)  # type: ignore[no-untyped-call, unused-ignore]
     return score
 
 

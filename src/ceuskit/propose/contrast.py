@@ -76,8 +76,11 @@ class Contrast:
 
 
 def _row_reference(image: np.ndarray, use: np.ndarray) -> np.ndarray:
-    """(h,) liver level per row: the median of the ``use`` pixels of each row, smoothed by a weighted
-    quadratic in depth (rows with few such pixels count less)."""
+    """(h,) liver level per row.
+
+    The median of the ``use`` pixels of each row, smoothed by a weighted quadratic in depth (rows with few
+    such pixels count less).
+    """
     h = image.shape[0]
     counts = use.sum(axis=1)
     enough = counts >= 5
@@ -94,8 +97,10 @@ def _row_reference(image: np.ndarray, use: np.ndarray) -> np.ndarray:
 
 
 def _zscores(image: np.ndarray, use: np.ndarray, *, relative: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(z-score image, (h,) reference) of one feature image against its liver pixels ``use``; a ``relative``
-    (linear power) image is compared as its ratio to the liver's level at its depth."""
+    """(z-score image, (h,) reference) of one feature image against its liver pixels ``use``.
+
+    A ``relative`` (linear power) image is compared as its ratio to the liver's level at its depth.
+    """
     reference = _row_reference(image, use)
     residual = image / reference[:, None] - 1.0 if relative else image - reference[:, None]
     spread = 1.4826 * float(np.median(np.abs(residual[use] - np.median(residual[use])))) if use.any() else 1.0
@@ -124,7 +129,7 @@ def _feature_images(features: ClickFeatures, dynamic_range_db: float
 
 
 def abnormality(features: ClickFeatures, *, dynamic_range_db: float) -> Contrast:
-    """The abnormality map of the window (see the module docstring).
+    """Return the abnormality map of the window (see the module docstring).
 
     Parameters
     ----------
@@ -174,10 +179,15 @@ def _inpaint(image: np.ndarray, known: np.ndarray, sigma_px: float = 3.0) -> np.
 
 
 def _ridge_contrast(image: np.ndarray, sigma: float, reach_px: float) -> np.ndarray:
-    """How much each pixel stands above both sides across its ridge direction (the Hessian's steepest
-    curvature) at ``reach_px``: positive on a bright line, about zero or negative on the bright side of a step."""
+    """How much each pixel stands above both sides across its ridge direction at ``reach_px``.
+
+    The direction is the Hessian's steepest curvature; the result is positive on a bright line, about zero or
+    negative on the bright side of a step.
+    """
     smooth = ndimage.gaussian_filter(image, sigma)
-    hrr, hrc, hcc = hessian_matrix(smooth, sigma=1.0, mode="nearest", order="rc",
+    # scikit-image is unannotated (no stubs): its calls carry type: ignore[no-untyped-call] and are checked by the
+    # tests, not by mypy; unused-ignore: without --strict mypy does not flag untyped calls
+    hrr, hrc, hcc = hessian_matrix(smooth, sigma=1.0, mode="nearest", order="rc",  # type: ignore[no-untyped-call, unused-ignore]
                                    use_gaussian_derivatives=False)
     # the eigenvector of the most negative eigenvalue points across the ridge
     angle = 0.5 * np.arctan2(2 * hrc, hrr - hcc)
@@ -193,10 +203,12 @@ def _ridge_contrast(image: np.ndarray, sigma: float, reach_px: float) -> np.ndar
 
 
 def _follow(early: np.ndarray, start: np.ndarray, direction: np.ndarray, floor: float) -> list[np.ndarray]:
-    """Points (row, column) along a bright ridge from ``start`` in ``direction``: each step 1 px on, re-centred
-    on the brightest point within 2 px across.  It stops where the ridge fades below ``floor``, leaves the
-    image, widens into a blob (both sides, :data:`VESSEL_HALF_WIDTH_PX` + 2.5 px out, nearly as bright) or
-    turns more than :data:`MAX_TURN_DEG` from ``direction`` (into a lesion's rim)."""
+    """Points (row, column) along a bright ridge from ``start`` in ``direction``.
+
+    Each step 1 px on, re-centred on the brightest point within 2 px across.  It stops where the ridge fades
+    below ``floor``, leaves the image, widens into a blob (both sides, :data:`VESSEL_HALF_WIDTH_PX` + 2.5 px
+    out, nearly as bright) or turns more than :data:`MAX_TURN_DEG` from ``direction`` (into a lesion's rim).
+    """
     points: list[np.ndarray] = []
     initial = direction / np.hypot(*direction)
     point, d = start.astype(float), initial.copy()
@@ -239,8 +251,10 @@ def _straight(points: np.ndarray) -> bool:
 
 
 def _rim_band(candidate: np.ndarray, click_rc: tuple[float, float]) -> np.ndarray | None:
-    """The band (4 px) around the hole that the bright ridges enclose about the click — a rim-enhancing
-    lesion's rim — or None when they enclose none."""
+    """Return the band (4 px) around the hole that the bright ridges enclose about the click.
+
+    That band is a rim-enhancing lesion's rim; None when they enclose none.
+    """
     closed = ndimage.binary_closing(ndimage.binary_dilation(candidate, iterations=1), iterations=2)
     holes, n = ndimage.label(ndimage.binary_fill_holes(closed) & ~closed)
     if n == 0:
@@ -257,10 +271,12 @@ def _rim_band(candidate: np.ndarray, click_rc: tuple[float, float]) -> np.ndarra
 
 def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None, *, min_length_px: float = 40.0
                 ) -> np.ndarray:
-    """Vessels of the window (module docstring): bright-early ridges, darker on both sides, whose straight
-    runs (Hough segments of their skeleton, ≥ 20 px) followed along the ridge stay straight for at least
-    ``min_length_px``.  A lesion's rim curves away within that; a straighter stretch of it lies on the ring of
-    ridges that encloses the click, which a vessel beside the lesion at most touches.
+    """Vessels of the window (module docstring).
+
+    Bright-early ridges, darker on both sides, whose straight runs (Hough segments of their skeleton, ≥ 20 px)
+    followed along the ridge stay straight for at least ``min_length_px``.  A lesion's rim curves away within
+    that; a straighter stretch of it lies on the ring of ridges that encloses the click, which a vessel beside
+    the lesion at most touches.
 
     Parameters
     ----------
@@ -279,7 +295,7 @@ def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None,
     # thin and wider vessels: darker on both sides 3 px or 5 px out
     candidate = ((_ridge_contrast(early, 0.7, 3.0) > 0.25 * smooth) | (_ridge_contrast(early, 1.2, 5.0) > 0.25 * smooth)) \
         & (early > ABNORMAL_Z)
-    lines = probabilistic_hough_line(skeletonize(candidate), threshold=8, line_length=20, line_gap=2,
+    lines = probabilistic_hough_line(skeletonize(candidate), threshold=8, line_length=20, line_gap=2,  # type: ignore[no-untyped-call, unused-ignore]
                                      rng=np.random.default_rng(0))
     rim = _rim_band(candidate, click_rc) if click_rc is not None else None
     out = np.zeros(early.shape, dtype=bool)

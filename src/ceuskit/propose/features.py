@@ -101,6 +101,7 @@ class ClickFeatures:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the box."""
         return self.box[3] - self.box[1], self.box[2] - self.box[0]
 
     @property
@@ -127,8 +128,10 @@ def _seed_rois(click: tuple[float, float], region: Box, frame: int) -> RoiSet:
 
 def seed_frame(clip: Clip, click: tuple[float, float], *, dynamic_range_db: float,
                displays: ClipDisplays | None = None) -> int:
-    """The frame a click without one refers to: where the disc at the click differs most from the ring
-    around it (the lesion shows best), its curves read without motion compensation.
+    """Return the frame a click without one refers to.
+
+    Where the disc at the click differs most from the ring around it (the lesion shows best), its curves read
+    without motion compensation.
 
     Parameters
     ----------
@@ -175,8 +178,11 @@ def _window(click: tuple[float, float], region: Box) -> Box:
 
 @dataclass(frozen=True)
 class _Crops:
-    """Every kept frame's window at its tracked position, read once with ``pad`` px to spare on each side so
-    that small per-frame corrections need no second pass over the clip."""
+    """Every kept frame's window at its tracked position.
+
+    Read once with ``pad`` px to spare on each side so that small per-frame corrections need no second pass
+    over the clip.
+    """
 
     grey: np.ndarray  # (n_kept, h + 2·pad, w + 2·pad) uint8, edges repeated outside the image
     rows_in: np.ndarray  # (n_kept, h + 2·pad) bool, row inside the image
@@ -185,8 +191,11 @@ class _Crops:
     pad: int
 
     def cut(self, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """((n, h, w) grey, (h, w) share of frames inside the image, (h, w) pixels that met an overlay), each
-        frame moved back by its (dx, dy) in ``offsets`` (n, 2)."""
+        """Return the crops with each frame moved back by its (dx, dy) in ``offsets`` (n, 2).
+
+        The result is ((n, h, w) grey, (h, w) share of frames inside the image, (h, w) pixels that met an
+        overlay).
+        """
         p = self.pad
         n, hp, wp = self.grey.shape
         h, w = hp - 2 * p, wp - 2 * p
@@ -206,7 +215,10 @@ class _Crops:
 
 def _tracked_crops(clip: Clip, display: DisplayMap, box: Box, limit: Box, shifts: np.ndarray, kept: np.ndarray,
                    overlay: np.ndarray, *, pad: int = 0) -> _Crops:
-    """The ``box`` (grown by ``pad``) of each kept frame at its tracked position: see :class:`_Crops`."""
+    """Return the ``box`` (grown by ``pad``) of each kept frame at its tracked position.
+
+    See :class:`_Crops`.
+    """
     x0, y0, x1, y1 = box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad
     lx0, ly0, lx1, ly1 = limit
     h, w = y1 - y0, x1 - x0
@@ -235,15 +247,20 @@ def _db_image(power: np.ndarray, sigma_px: float = 2.0) -> np.ndarray:
 
 
 def _offset(reference: np.ndarray, moving: np.ndarray, usable: np.ndarray, reach_px: int) -> tuple[int, int]:
-    """(dx, dy) with ``moving(u) ≈ reference(u + (dx, dy))``: phase correlation of the two (h, w) images over
-    ``usable`` pixels (others set to their mean), whole pixels, (0, 0) beyond ``reach_px``."""
+    """(dx, dy) with ``moving(u) ≈ reference(u + (dx, dy))``.
+
+    Phase correlation of the two (h, w) images over ``usable`` pixels (others set to their mean), whole
+    pixels, (0, 0) beyond ``reach_px``.
+    """
     if usable.sum() < 100:
         return 0, 0
     a = np.where(usable, reference, reference[usable].mean())
     b = np.where(usable, moving, moving[usable].mean())
     if a.std() == 0 or b.std() == 0:
         return 0, 0
-    (dy, dx), _error, _phase = phase_cross_correlation(a, b, normalization=None)
+    # scikit-image is unannotated (no stubs): its calls carry type: ignore[no-untyped-call] and are checked by the
+    # tests, not by mypy; unused-ignore: without --strict mypy does not flag untyped calls
+    (dy, dx), _error, _phase = phase_cross_correlation(a, b, normalization=None)  # type: ignore[no-untyped-call, unused-ignore]
     dx, dy = int(round(dx)), int(round(dy))
     if max(abs(dy), abs(dx)) > reach_px or (dx, dy) == (0, 0):
         return 0, 0
@@ -269,9 +286,11 @@ def _edges(power: np.ndarray) -> np.ndarray:
 
 
 def _bin_offsets(power: np.ndarray, reference_bin: int, usable: np.ndarray, contrast: np.ndarray) -> np.ndarray:
-    """(n_bins, 2) whole-pixel (dx, dy) of each contrast bin's tissue relative to the reference frame's bin
-    (the tracker's positions may drift a few pixels from one phase to another); 0 for the others, then a
-    running median over three bins."""
+    """(n_bins, 2) whole-pixel (dx, dy) of each contrast bin's tissue relative to the reference frame's bin.
+
+    The tracker's positions may drift a few pixels from one phase to another, hence the correction; 0 for the
+    others, then a running median over three bins.
+    """
     target = _edges(power[reference_bin])
     out = np.zeros((power.shape[0], 2), dtype=int)
     for b in np.flatnonzero(contrast):
@@ -284,9 +303,11 @@ def _bin_offsets(power: np.ndarray, reference_bin: int, usable: np.ndarray, cont
 
 
 def contrast_bins(power: np.ndarray, rise_db: float = CONTRAST_RISE_DB) -> np.ndarray:
-    """(n_bins,) bool: bins in which contrast shows somewhere in the window (its brightest 5 % of pixels stand
-    ``rise_db`` above their level in the darkest bin) — the arterial phase of a lesion or vessel included,
-    before the liver enhances."""
+    """(n_bins,) bool: the bins in which contrast shows somewhere in the window.
+
+    There the window's brightest 5 % of pixels stand ``rise_db`` above their level in the darkest bin; the
+    arterial phase of a lesion or vessel is included, before the liver enhances.
+    """
     bright = 10 * np.log10(np.maximum(np.percentile(power.reshape(power.shape[0], -1), 95, axis=1), 1e-12))
     return np.asarray(bright >= bright.min() + rise_db)
 
@@ -297,8 +318,10 @@ def _bin_power(crops: np.ndarray, bins: np.ndarray, lut: np.ndarray) -> np.ndarr
 
 
 def _window_arrival(crops: np.ndarray, dynamic_range_db: float, rise_db: float = 3.0) -> int:
-    """Index of the first crop whose brightest pixels (95th percentile) stand ``rise_db`` above the first
-    crops': where contrast shows anywhere in the window."""
+    """Index of the first crop where contrast shows anywhere in the window.
+
+    Its brightest pixels (95th percentile) stand ``rise_db`` above the first crop's.
+    """
     bright = np.percentile(crops.reshape(crops.shape[0], -1), 95, axis=1)
     start = float(np.median(bright[: max(3, crops.shape[0] // 50)]))
     above = np.flatnonzero(bright >= start + rise_db / dynamic_range_db * 255.0)

@@ -77,7 +77,7 @@ def _forbidden(contrast: Contrast, lesion: np.ndarray, vessels: np.ndarray, excl
 
 def liver_reference(contrast: Contrast, lesion: np.ndarray, vessels: np.ndarray, excluded: np.ndarray, *,
                     spacing_mm: tuple[float, float] | None, edge_px: int) -> LiverReference | None:
-    """A parenchyma disc beside ``lesion`` (module docstring), or None when none fits.
+    """Return a parenchyma disc beside ``lesion`` (module docstring), or None when none fits.
 
     Parameters
     ----------

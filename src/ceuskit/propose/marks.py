@@ -32,7 +32,7 @@ def _geometry(roi: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def accept(document: Mapping[str, Any], names: Iterable[str] | None = None) -> dict[str, Any]:
-    """The document with its proposed ROIs (those named, default all) marked ``"accepted"``.
+    """Return the document with its proposed ROIs (those named, default all) marked ``"accepted"``.
 
     Parameters
     ----------
@@ -52,9 +52,11 @@ def accept(document: Mapping[str, Any], names: Iterable[str] | None = None) -> d
 
 
 def mark_edited(previous: Mapping[str, Any] | None, document: Mapping[str, Any]) -> dict[str, Any]:
-    """``document`` with each ROI that was proposed (or accepted) in ``previous`` and has moved since marked
-    ``"edited"``; its proposal's confidence is kept.  An ROI carrying a mark but absent from ``previous`` keeps
-    its mark (the reader's tool set it).
+    """Return ``document`` with its proposed ROIs that have moved since ``previous`` marked ``"edited"``.
+
+    Each ROI that was proposed (or accepted) in ``previous`` and has moved since is marked; its proposal's
+    confidence is kept.  An ROI carrying a mark but absent from ``previous`` keeps its mark (the reader's tool
+    set it).
 
     Parameters
     ----------

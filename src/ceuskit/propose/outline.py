@@ -68,8 +68,10 @@ def _profiles(image: np.ndarray, centre_rc: tuple[float, float], n_samples: int)
 
 
 def _band_means(profile: np.ndarray, near: int, far: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per sample j: the mean of samples j−far … j−near (inside) and j+near … j+far (outside), NaN-aware:
-    the levels either side of a boundary at j, clear of its blur."""
+    """Per sample j: the mean of samples j−far … j−near (inside) and j+near … j+far (outside), NaN-aware.
+
+    The levels either side of a boundary at j, clear of its blur.
+    """
     filled = np.nan_to_num(profile)
     present = np.isfinite(profile).astype(float)
     pad = np.zeros((profile.shape[0], 1))
@@ -139,8 +141,10 @@ def _dp_kernel(cost: np.ndarray, limit: np.ndarray, laps: int, smoothness: float
 
 
 def _circular_path(cost: np.ndarray) -> np.ndarray:
-    """One sample index per ray minimising the summed cost, neighbours' radii within 1.5·r·Δθ (+1 sample);
-    three laps round the circle, the middle one kept, so the outline closes on itself."""
+    """One sample index per ray minimising the summed cost, neighbours' radii within 1.5·r·Δθ (+1 sample).
+
+    Three laps round the circle, the middle one kept, so the outline closes on itself.
+    """
     n_rays, n = cost.shape
     dtheta = 2 * np.pi / n_rays
     radius = np.arange(n) * STEP_PX
@@ -150,21 +154,26 @@ def _circular_path(cost: np.ndarray) -> np.ndarray:
 
 
 def _polygon_mask(shape: tuple[int, int], centre_rc: tuple[float, float], radii: np.ndarray) -> np.ndarray:
+    # scikit-image is unannotated (no stubs): its calls carry type: ignore[no-untyped-call] and are checked by the
+    # tests, not by mypy; unused-ignore: without --strict mypy does not flag untyped calls
     from skimage.draw import polygon as draw_polygon
 
     angles = np.arange(N_RAYS) * 2 * np.pi / N_RAYS
     rows = centre_rc[0] + np.sin(angles) * radii
     cols = centre_rc[1] + np.cos(angles) * radii
     out = np.zeros(shape, dtype=bool)
-    rr, cc = draw_polygon(rows, cols, shape=shape)
+    rr, cc = draw_polygon(rows, cols, shape=shape)  # type: ignore[no-untyped-call, unused-ignore]
     out[rr, cc] = True
     return out
 
 
 def _star(a: np.ndarray, centre_rc: tuple[float, float], level: float, barrier: np.ndarray | None = None
           ) -> tuple[np.ndarray, float]:
-    """(mask, edge consistency) of the dynamic-programming outline about ``centre_rc``; no ray reaches past the
-    first ``barrier`` pixel it meets (a vessel between the lesion and whatever lies beyond)."""
+    """(mask, edge consistency) of the dynamic-programming outline about ``centre_rc``.
+
+    No ray reaches past the first ``barrier`` pixel it meets (a vessel between the lesion and whatever lies
+    beyond).
+    """
     n = int(np.hypot(*a.shape) / STEP_PX) + 1
     profile = _profiles(a, centre_rc, n)
     cost, edge = _costs(profile, level)
@@ -180,8 +189,10 @@ def _star(a: np.ndarray, centre_rc: tuple[float, float], level: float, barrier: 
 
 
 def _refine(a: np.ndarray, mask: np.ndarray, blocked: np.ndarray) -> np.ndarray:
-    """Re-decide pixels within 3 px of the outline by the half-way level of the lesion and liver near them
-    (each read 2–5 px from the outline, clear of its blur)."""
+    """Re-decide pixels within 3 px of the outline by the half-way level of the lesion and liver near them.
+
+    Each level is read 2–5 px from the outline, clear of its blur.
+    """
     inside = ndimage.binary_erosion(mask, iterations=3)
     outside = ~ndimage.binary_dilation(mask, iterations=3) & ~blocked
     band = ~inside & ~outside & ~blocked
@@ -215,8 +226,11 @@ def _seed_level(a: np.ndarray, click_rc: tuple[float, float]) -> float:
 
 
 def lesion_body(a: np.ndarray, click_rc: tuple[float, float], level: float) -> np.ndarray:
-    """The lesion's thick part: lesion-like pixels (above half-way from the liver to ``level``) connected to
-    the click, opened by a 3-px disc so that thin bridges to vessels break, holes filled."""
+    """Return the lesion's thick part.
+
+    Lesion-like pixels (above half-way from the liver to ``level``) connected to the click, opened by a 3-px
+    disc so that thin bridges to vessels break, holes filled.
+    """
     like = a >= 0.5 * (level + 1.0)
     opened = ndimage.binary_opening(like, structure=_disc(3))
     body = _keep_centre(opened, click_rc) if opened.any() else opened
@@ -230,8 +244,9 @@ def _disc(radius: int) -> np.ndarray:
 
 def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: np.ndarray, *, edge_margin_px: int = 2
                    ) -> tuple[Outline, np.ndarray]:
-    """The lesion around ``click_rc`` (row, column in the window) and the vessels beside it: see the module
-    docstring.
+    """Return the lesion around ``click_rc`` (row, column in the window) and the vessels beside it.
+
+    See the module docstring.
 
     Parameters
     ----------

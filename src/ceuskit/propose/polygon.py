@@ -19,16 +19,20 @@ __all__ = ["mask_to_polygon", "polygon_mask"]
 
 
 def polygon_mask(points_rc: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(h, w) bool raster of a polygon given as (n, 2) (row, column) vertices, as :class:`ceuskit.roi.Roi`
-    rasterises it."""
+    """Return the (h, w) bool raster of a polygon given as (n, 2) (row, column) vertices.
+
+    It is rasterised as :class:`ceuskit.roi.Roi` rasterises it.
+    """
     out = np.zeros(shape, dtype=bool)
-    rr, cc = draw_polygon(points_rc[:, 0], points_rc[:, 1], shape=shape)
+    # scikit-image is unannotated (no stubs): its calls carry type: ignore[no-untyped-call] and are checked by the
+    # tests, not by mypy; unused-ignore: without --strict mypy does not flag untyped calls
+    rr, cc = draw_polygon(points_rc[:, 0], points_rc[:, 1], shape=shape)  # type: ignore[no-untyped-call, unused-ignore]
     out[rr, cc] = True
     return out
 
 
 def _open_holes(mask: np.ndarray) -> np.ndarray:
-    """The mask with a channel cut from each hole to the outside (the shortest straight way)."""
+    """Return the mask with a channel cut from each hole to the outside (the shortest straight way)."""
     filled = ndimage.binary_fill_holes(mask)
     holes, n = ndimage.label(filled & ~mask)
     if n == 0:
@@ -40,7 +44,7 @@ def _open_holes(mask: np.ndarray) -> np.ndarray:
         rows, cols = np.nonzero(holes == k)
         distance = np.hypot(near_r[rows, cols] - rows, near_c[rows, cols] - cols)
         i = int(np.argmin(distance))
-        rr, cc = draw_line(int(rows[i]), int(cols[i]), int(near_r[rows[i], cols[i]]), int(near_c[rows[i], cols[i]]))
+        rr, cc = draw_line(int(rows[i]), int(cols[i]), int(near_r[rows[i], cols[i]]), int(near_c[rows[i], cols[i]]))  # type: ignore[no-untyped-call, unused-ignore]
         out[rr, cc] = False
         # two pixels wide, so the outline's 0.5 level does not close over the channel
         out[np.clip(rr + 1, 0, mask.shape[0] - 1), cc] = False
@@ -49,7 +53,7 @@ def _open_holes(mask: np.ndarray) -> np.ndarray:
 
 def mask_to_polygon(mask: np.ndarray, forbidden: np.ndarray | None = None, *, tolerance_px: float = 0.5
                     ) -> np.ndarray | None:
-    """The (n, 2) (row, column) vertices of the region containing most of ``mask``, clear of ``forbidden``.
+    """Return the (n, 2) (row, column) vertices of the region with most of ``mask``, clear of ``forbidden``.
 
     Parameters
     ----------
@@ -70,11 +74,11 @@ def mask_to_polygon(mask: np.ndarray, forbidden: np.ndarray | None = None, *, to
         largest = labels == (int(np.argmax(np.bincount(labels.ravel())[1:])) + 1)
         largest = _open_holes(largest)
         padded = np.pad(largest.astype(float), 1)
-        contours = find_contours(padded, 0.5)
+        contours = find_contours(padded, 0.5)  # type: ignore[no-untyped-call, unused-ignore]
         if not contours:
             return None
         contour = max(contours, key=len) - 1.0
-        points = approximate_polygon(contour, tolerance_px)[:-1]
+        points = approximate_polygon(contour, tolerance_px)[:-1]  # type: ignore[no-untyped-call, unused-ignore]
         if len(points) < 3:
             return None
         covered = polygon_mask(points, mask.shape)

@@ -86,7 +86,7 @@ def parse_click(text: str) -> tuple[float, float, int | None]:
 
 
 def _full(features: ClickFeatures, window: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A window array placed on the full frame (parts off the frame dropped)."""
+    """Return a window array placed on the full frame (parts off the frame dropped)."""
     out = np.zeros(shape, dtype=bool)
     x0, y0, x1, y1 = features.box
     fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])

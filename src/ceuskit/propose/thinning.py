@@ -1,5 +1,7 @@
-"""Which frames a proposal reads: all it needs of the bolus, and no more (following the tissue costs in proportion
-to the frames read)."""
+"""Which frames a proposal reads.
+
+All it needs of the bolus, and no more (following the tissue costs in proportion to the frames read).
+"""
 
 from __future__ import annotations
 
@@ -25,9 +27,11 @@ DENSE_READ_S = 60.0
 
 
 def read_frames(times_s: np.ndarray, frame: int, injection_time_s: float) -> np.ndarray:
-    """Indices of the frames a proposal reads: about :data:`READ_FPS` frames/s up to :data:`DENSE_READ_S` after
-    the injection, :data:`LATE_READ_FPS` after it, walking out from ``frame`` (always read) so that each kept
-    frame lies at least 0.9 of its interval after the previous one; sparse frames are all kept.
+    """Return indices of the frames a proposal reads.
+
+    About :data:`READ_FPS` frames/s up to :data:`DENSE_READ_S` after the injection, :data:`LATE_READ_FPS`
+    after it, walking out from ``frame`` (always read) so that each kept frame lies at least 0.9 of its
+    interval after the previous one; sparse frames are all kept.
 
     Parameters
     ----------
@@ -54,8 +58,9 @@ def read_frames(times_s: np.ndarray, frame: int, injection_time_s: float) -> np.
 
 
 def thinned(clip: Clip, frame: int, injection_time_s: float) -> tuple[Clip, int]:
-    """The clip read at the frames of :func:`read_frames` and the index of ``frame`` in it; the clip itself
-    when that keeps every frame.
+    """Return the clip read at the frames of :func:`read_frames` and the index of ``frame`` in it.
+
+    The clip itself when that keeps every frame.
 
     Parameters
     ----------

@@ -1,5 +1,7 @@
-"""The phantom's anatomy beyond one uniform ellipse: irregular outlines, rim enhancement, heterogeneity, vessels,
-several lesions, depth attenuation — and the true masks of all of it.
+"""The phantom's anatomy beyond one uniform ellipse.
+
+Irregular outlines, rim enhancement, heterogeneity, vessels, several lesions, depth attenuation — and the true
+masks of all of it.
 
 Everything here is drawn on the phantom's canvas (the tissue, which breathing moves under the image) from the
 :class:`~ceuskit.simulate.Phantom` fields appended for one-click proposals, with its own random stream
@@ -87,7 +89,8 @@ class Anatomy:
         w = np.zeros(self.vessel.shape)
         for _mask, weight, *_ in self.lesions:
             w = np.maximum(w, weight)
-        return np.maximum(w, self.vessel_weight)
+        hypoechoic: np.ndarray = np.maximum(w, self.vessel_weight)
+        return hypoechoic
 
 
 def _outline(shape: tuple[int, int], centre: tuple[float, float], radii: tuple[float, float], irregularity: float,
@@ -112,8 +115,10 @@ def _bool(values: Any) -> np.ndarray:
 
 def _local_noise(shape: tuple[int, int], centre: tuple[float, float], radii: tuple[float, float], sigma_px: float,
                  rng: np.random.Generator) -> np.ndarray:
-    """Smooth noise drawn on a square around the lesion (so its pattern does not depend on the canvas size),
-    pasted on the canvas (0 elsewhere)."""
+    """Smooth noise drawn on a square around the lesion, pasted on the canvas (0 elsewhere).
+
+    Drawing on the square keeps its pattern independent of the canvas size.
+    """
     half = int(math.ceil(2.0 * max(radii))) + 8
     local = ndimage.gaussian_filter(rng.standard_normal((2 * half + 1, 2 * half + 1)), sigma_px)
     out = np.zeros(shape)
@@ -193,7 +198,7 @@ def _vessels(shape: tuple[int, int], lesion: np.ndarray, centre: tuple[float, fl
 
 
 def build_anatomy(ph: Phantom, canvas_shape: tuple[int, int], margin: int) -> Anatomy:
-    """The lesions and vessels of ``ph`` on a canvas whose image origin lies ``margin`` px in."""
+    """Return the lesions and vessels of ``ph`` on a canvas whose image origin lies ``margin`` px in."""
     rng = np.random.default_rng([ph.seed if ph.anatomy_seed is None else ph.anatomy_seed, 24])
     specs: list[tuple[tuple[float, float], tuple[float, float], str]] = [
         (ph.lesion_center_px, ph.lesion_radii_px, ph.pattern)]
@@ -246,21 +251,26 @@ def encode_labels(labels: np.ndarray) -> list[int]:
 
 
 def decode_labels(code: Sequence[int], shape: Sequence[int]) -> np.ndarray:
-    """The label image of :func:`encode_labels`."""
+    """Return the label image of :func:`encode_labels`."""
     pairs = np.asarray(code, dtype=np.int64).reshape(-1, 2)
     return np.repeat(pairs[:, 0], pairs[:, 1]).astype(np.uint8).reshape(int(shape[0]), int(shape[1]))
 
 
 def truth_masks(masks: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Name → bool mask (full frame, on the truth's ``frame``) from a truth file's ``masks`` entry: every
-    lesion by its name, ``parenchyma`` and ``vessel``."""
+    """Name → bool mask (full frame, on the truth's ``frame``) from a truth file's ``masks`` entry.
+
+    Every lesion by its name, ``parenchyma`` and ``vessel``.
+    """
     labels = decode_labels(masks["runs"], masks["shape"])
     return {name: labels == int(value) for name, value in masks["labels"].items()}
 
 
 def moved(ph: Phantom, dx: float, dy: float) -> Phantom:
-    """The phantom with its anatomy (main and further lesions, and the vessels with them) moved by (dx, dy) px:
-    where a moved probe sees it.  Anatomy drawn at random keeps its seed, so the shapes stay the same."""
+    """Return the phantom with its anatomy moved by (dx, dy) px: where a moved probe sees it.
+
+    The anatomy is the main and further lesions, and the vessels with them.  Anatomy drawn at random keeps its
+    seed, so the shapes stay the same.
+    """
     cx, cy = ph.lesion_center_px
     changes: dict[str, Any] = {"lesion_center_px": (cx + dx, cy + dy)}
     if ph.more_lesions:

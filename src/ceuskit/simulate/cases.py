@@ -84,9 +84,12 @@ above."""
 
 
 def _proposal_cases() -> dict[str, Phantom]:
-    """The lesions the one-click proposals are measured on: every pattern, irregular outlines, rim enhancement,
-    heterogeneity, vessels beside the lesion, further lesions, dual displays, depth attenuation, sizes from 10 to
-    28 px and positions off centre, in the real-world clips' format (breathing, out-of-plane seconds)."""
+    """Return the lesions the one-click proposals are measured on.
+
+    Every pattern, irregular outlines, rim enhancement, heterogeneity, vessels beside the lesion, further
+    lesions, dual displays, depth attenuation, sizes from 10 to 28 px and positions off centre, in the
+    real-world clips' format (breathing, out-of-plane seconds).
+    """
     patterns = ("hyper-early-hypo", "hyper-late-hypo", "hypo-none-hypo", "hyper-none-iso", "iso-late-hypo",
                 "hyper-early-marked", "hyper-none-hyper", "hyper-early-iso")
     sizes = ((20.0, 16.0), (26.0, 20.0), (14.0, 12.0), (24.0, 22.0), (10.0, 9.0), (28.0, 18.0), (17.0, 15.0),
@@ -122,8 +125,11 @@ with :data:`REAL_WORLD` they are the clips the one-click proposals are measured 
 
 
 def real_world_case(name: str) -> Phantom:
-    """The phantom of a named case (:data:`REAL_WORLD`, :data:`SLOW_RISES`, :data:`KINETIC_CASES` or
-    :data:`PROPOSAL_CASES`); ``InputError`` listing the names for an unknown one."""
+    """Return the phantom of a named case.
+
+    The cases are :data:`REAL_WORLD`, :data:`SLOW_RISES`, :data:`KINETIC_CASES` and :data:`PROPOSAL_CASES`;
+    ``InputError`` listing the names for an unknown one.
+    """
     cases = {**REAL_WORLD, **SLOW_RISES, **KINETIC_CASES}
     found = cases.get(name) or PROPOSAL_CASES.get(name)
     if found is None:
@@ -138,7 +144,7 @@ _STILL = replace(_BASE, breathing_irregularity=0.0, out_of_plane_period_s=0.0, l
 
 
 def _replenishment(fps: float, cycles: int, flash: int, seed: int) -> Phantom:
-    """An infusion phantom with ``cycles`` destructions of ``flash`` frames, 22 s apart from 30 s on."""
+    """Return an infusion phantom: ``cycles`` destructions of ``flash`` frames, 22 s apart from 30 s on."""
     return replace(_STILL, seed=seed, fps=fps, infusion=True, duration_s=32.0 + 22.0 * cycles,
                    destruction_times_s=tuple(30.0 + 22.0 * k for k in range(cycles)), flash_frames=flash,
                    refill_beta_per_s=(0.35, 0.9), lesion_volume_ratio=1.6)

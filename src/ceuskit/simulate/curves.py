@@ -63,8 +63,11 @@ def contrast_curves(ph: Phantom, t_inj_s: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def vessel_curve(ph: Phantom, t_inj_s: np.ndarray, *, gain: float, lead_s: float = 2.0, level: float = 2.0
                  ) -> np.ndarray:
-    """Noiseless contrast power of a vessel: an arterial bolus ``lead_s`` before the lesion's, peaking ``gain``
-    times the liver's peak, on ``level`` times the liver's curve (a portal branch stays enhanced)."""
+    """Noiseless contrast power of a vessel.
+
+    An arterial bolus ``lead_s`` before the lesion's, peaking ``gain`` times the liver's peak, on ``level``
+    times the liver's curve (a portal branch stays enhanced).
+    """
     shape, liver_params, arterial_params = _SHAPES[ph.curve_family]
     liver = ph.peak_power * _unit_peak(shape, t_inj_s, ph.liver_arrival_s, liver_params)
     bolus = _unit_peak(shape, t_inj_s, ph.arterial_arrival_s - lead_s, arterial_params)

@@ -39,9 +39,11 @@ PROBE_MOVES_PX: tuple[tuple[float, float], ...] = ((-18.0, 10.0), (16.0, -8.0), 
 
 def probe_moves_within(max_px: float, count: int, *, seed: int = 0, phantom: Phantom | None = None,
                        margin_px: float = 4.0) -> tuple[tuple[float, float], ...]:
-    """``count`` whole-pixel (dx, dy) probe moves of random direction, each between a quarter of ``max_px`` and
-    ``max_px`` long (e.g. up to a lesion's diameter), drawn from ``seed``; with ``phantom``, only moves that
-    keep its lesion (and its breathing) ``margin_px`` inside the image, as a sonographer keeps it in view.
+    """Draw ``count`` whole-pixel (dx, dy) probe moves of random direction from ``seed``.
+
+    Each is between a quarter of ``max_px`` and ``max_px`` long (e.g. up to a lesion's diameter); with
+    ``phantom``, only moves that keep its lesion (and its breathing) ``margin_px`` inside the image, as a
+    sonographer keeps it in view.
 
     Raises
     ------
@@ -83,8 +85,10 @@ class SimulatedExamination:
     truth_data: dict[str, Any] = field(repr=False)
 
     def command(self, *, shuffle: bool = False) -> str:
-        """The ``ceuskit analyze`` command line that reads the examination (clips last-first with ``shuffle``:
-        the order on the command line does not matter)."""
+        """Return the ``ceuskit analyze`` command line that reads the examination.
+
+        With ``shuffle`` the clips come last-first: the order on the command line does not matter.
+        """
         pairs = list(zip(self.dicoms, self.rois, strict=True))
         if shuffle:
             pairs = pairs[::-1]
@@ -110,8 +114,11 @@ def _windows(ph: Phantom, loop_s: float, sweeps_s: Sequence[float], sweep_durati
 
 
 def _washout_bracket(onset_s: float | None, windows: list[tuple[float, float]]) -> list[float] | None:
-    """The gap (end of one clip, start of the next; s after injection) in which the wash-out begins, or None
-    when it begins inside a clip (or never, or after the last clip)."""
+    """Return the gap in which the wash-out begins, or None.
+
+    The gap is (end of one clip, start of the next; s after injection); None when the wash-out begins inside
+    a clip (or never, or after the last clip).
+    """
     if onset_s is None:
         return None
     for (_, end), (start, _) in zip(windows, windows[1:], strict=False):
@@ -225,8 +232,10 @@ def _write(out: Path, ph: Phantom, phantoms: list[Phantom], rendered: list[dict[
 
 def _truth(ph: Phantom, phantoms: list[Phantom], clips: list[dict[str, Any]], windows: list[tuple[float, float]],
            injected_at: datetime) -> dict[str, Any]:
-    """The examination's truth, from the phantom only: labels by construction, times from the noiseless curves
-    over the whole examination."""
+    """Return the examination's truth, from the phantom only.
+
+    Labels by construction, times from the noiseless curves over the whole examination.
+    """
     spec = ph.pattern_spec()
     whole = replace(ph, duration_s=windows[-1][1] + ph.lead_in_s)  # the continuous physiology, first to last frame
     timing = truth_timing(whole)

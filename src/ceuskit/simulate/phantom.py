@@ -105,6 +105,7 @@ class Phantom:
     anatomy_seed: int | None = None  # random stream of the anatomy (default: seed); an examination shares one
 
     def pattern_spec(self) -> PhantomPattern:
+        """Return the :class:`PhantomPattern` named by ``pattern`` (``InputError`` for an unknown name)."""
         try:
             return PATTERNS[self.pattern]
         except KeyError:
@@ -138,7 +139,7 @@ class Phantom:
         self._check_anatomy()
 
     def _check_kinetics(self) -> None:
-        """The destruction and level-step settings (issue 19)."""
+        """Return the destruction and level-step settings (issue 19)."""
         if not 1 <= self.flash_frames <= 10:
             raise InputError(f"flash_frames {self.flash_frames} must lie in 1–10")
         if list(self.destruction_times_s) != sorted(self.destruction_times_s):
@@ -160,5 +161,5 @@ class Phantom:
 
 
 def phantom_with(**changes: Any) -> Phantom:
-    """A default :class:`Phantom` with some fields changed (convenience for tests and the CLI)."""
+    """Return a default :class:`Phantom` with some fields changed (convenience for tests and the CLI)."""
     return replace(Phantom(), **changes)

@@ -48,7 +48,8 @@ def _speckle(shape: tuple[int, int], rng: np.random.Generator, corr_px: float = 
     re = ndimage.gaussian_filter(rng.standard_normal(shape), corr_px, mode="wrap")
     im = ndimage.gaussian_filter(rng.standard_normal(shape), corr_px, mode="wrap")
     power = re * re + im * im
-    return power / power.mean()
+    speckle: np.ndarray = power / power.mean()
+    return speckle
 
 
 def _shifts(ph: Phantom, times_s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -96,6 +97,8 @@ def _out_of_plane(ph: Phantom, t_inj: np.ndarray, rng: np.random.Generator) -> n
 
 @dataclass
 class Layout:
+    """Where the screen's parts lie: its size (rows, columns) and the CEUS (and B-mode) image boxes."""
+
     rows: int
     columns: int
     ceus_box: tuple[int, int, int, int]
@@ -103,6 +106,7 @@ class Layout:
 
 
 def layout_of(ph: Phantom) -> Layout:
+    """Return the screen layout of ``ph``: margins for the overlays, side by side when ``ph.dual``."""
     top, side, gap = 24, 12, 16
     if not ph.dual:
         box = (side, top, side + ph.columns, top + ph.rows)
@@ -125,9 +129,12 @@ def _burn_in_text(frame: np.ndarray, seed: int) -> None:
 
 def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.ndarray,
                   labels: np.ndarray | None = None) -> dict[str, Any]:
-    """The phantom's ROI file: each lesion's inner ellipse (¾ of its radii, less on an irregular outline) and a
-    liver polygon at the lesion's depth; with anatomy (``labels``, the true label image of the reference frame)
-    the liver polygon is moved where it covers parenchyma only."""
+    """Return the phantom's ROI file.
+
+    Each lesion's inner ellipse (¾ of its radii, less on an irregular outline) and a liver polygon at the
+    lesion's depth; with anatomy (``labels``, the true label image of the reference frame) the liver polygon
+    is moved where it covers parenchyma only.
+    """
     x0, y0 = layout.ceus_box[:2]
     cx, cy = ph.lesion_center_px
     rx, ry = ph.lesion_radii_px
@@ -156,8 +163,13 @@ def _roi_document(ph: Phantom, reference_frame: int, layout: Layout, shift: np.n
 
 
 def _clear_of_anatomy(points: list[list[float]], labels: np.ndarray) -> list[list[float]]:
-    """The liver polygon moved (rows first, then columns, nearest first) to where it and 3 px around it are
-    parenchyma (label 2) only; unchanged when it is already or when no such place exists."""
+    """Return the liver polygon moved to where it and 3 px around it are parenchyma (label 2) only.
+
+    It moves rows first, then columns, nearest first; it is unchanged when it is already or when no such place
+    exists.
+    """
+    # scikit-image is unannotated (no stubs): its calls carry type: ignore[no-untyped-call] and are checked by the
+    # tests, not by mypy; unused-ignore: without --strict mypy does not flag untyped calls
     from skimage.draw import polygon as draw_polygon
 
     clear = ndimage.binary_erosion(labels == 2, iterations=3)
@@ -165,7 +177,7 @@ def _clear_of_anatomy(points: list[list[float]], labels: np.ndarray) -> list[lis
     offsets = sorted(((ox, oy) for ox in range(-90, 91, 3) for oy in range(-40, 41, 3)),
                      key=lambda o: (abs(o[1]), abs(o[0])))
     for ox, oy in offsets:
-        rr, cc = draw_polygon(pts[:, 1] + oy, pts[:, 0] + ox)
+        rr, cc = draw_polygon(pts[:, 1] + oy, pts[:, 0] + ox)  # type: ignore[no-untyped-call, unused-ignore]
         if rr.size and rr.min() >= 0 and cc.min() >= 0 and rr.max() < labels.shape[0] and cc.max() < labels.shape[1] \
                 and clear[rr, cc].all():
             return [[x + ox, y + oy] for x, y in points]
@@ -175,9 +187,11 @@ def _clear_of_anatomy(points: list[list[float]], labels: np.ndarray) -> list[lis
 def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, truth_tic: dict[str, list[float]],
                         masks: dict[str, np.ndarray], moves: np.ndarray, out_of_plane: np.ndarray,
                         window_s: float = SATURATION_WINDOW_S) -> dict[str, float]:
-    """Per ROI, the fraction of its pixels at display white (255) in the in-plane frames within ``window_s``
-    of its own first-pass peak (its noiseless curve's maximum in the arterial window): the ``saturation``
-    flag's definition."""
+    """Per ROI, the fraction of its pixels at display white (255) near its first-pass peak.
+
+    Frames count that are in-plane and within ``window_s`` of the ROI's own first-pass peak (its noiseless
+    curve's maximum in the arterial window): the ``saturation`` flag's definition.
+    """
     out = {}
     arterial = (t_inj >= ARTERIAL_WINDOW_S[0]) & (t_inj <= ARTERIAL_WINDOW_S[1])
     for name, mask in masks.items():
@@ -192,8 +206,10 @@ def _saturated_fraction(frames: np.ndarray, t_inj: np.ndarray, truth_tic: dict[s
 
 def _region_weights(lesion_weight: np.ndarray, perfusion: np.ndarray, margin: int, shift: np.ndarray, ph: Phantom,
                     layout: Layout, masks: dict[str, np.ndarray], gain: float) -> dict[str, tuple[float, float]]:
-    """Per ROI at the reference frame, the mean of gain × perfusion × (liver share, lesion share): its noiseless
-    mean is tissue + these weights times the liver's and the lesion's blood levels."""
+    """Per ROI at the reference frame, the mean of gain × perfusion × (liver share, lesion share).
+
+    Its noiseless mean is tissue + these weights times the liver's and the lesion's blood levels.
+    """
     dx, dy = (int(v) for v in shift)
     view = (slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns))
     x0, y0, x1, y1 = layout.ceus_box
@@ -210,7 +226,9 @@ def _region_weights(lesion_weight: np.ndarray, perfusion: np.ndarray, margin: in
 
 def _screen(ph: Phantom, frames: np.ndarray, times_s: np.ndarray, layout: Layout, roi_doc: dict[str, Any]
             ) -> tuple[np.ndarray, np.ndarray]:
-    """The scanner's screen over the grey frames: colour map, colour bar, burned-in overlays (with their mask).
+    """Return the scanner's screen over the grey frames.
+
+    Colour map, colour bar, burned-in overlays (with their mask).
 
     ``overlays`` names go to :func:`ceuskit.simulate.display.default_overlays`; "lesion-marker" puts a yellow
     + on the lesion's centre in the reference frame (an overlay that touches an ROI).
@@ -227,7 +245,7 @@ def _screen(ph: Phantom, frames: np.ndarray, times_s: np.ndarray, layout: Layout
 
 
 def _view(ph: Phantom, margin: int, shift: np.ndarray) -> tuple[slice, slice]:
-    """The canvas window the image region shows when the tissue is displaced by ``shift`` (dx, dy)."""
+    """Return the canvas window the image region shows when the tissue is displaced by ``shift`` (dx, dy)."""
     dx, dy = (int(v) for v in shift)
     return slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns)
 
@@ -247,8 +265,10 @@ def _layers(ph: Phantom, anatomy: Anatomy, t_inj: np.ndarray, liver_curve: np.nd
 
 
 def _mixture(layers: _Layers, view: tuple[slice, slice], k: int, liver_now: float) -> np.ndarray:
-    """Contrast power (before perfusion) of the canvas window ``view`` in frame ``k``: liver, lesions (their
-    modulation) and vessels weighted by their smoothed masks, vessels over lesions."""
+    """Contrast power (before perfusion) of the canvas window ``view`` in frame ``k``.
+
+    Liver, lesions (their modulation) and vessels weighted by their smoothed masks, vessels over lesions.
+    """
     vessel = layers.anatomy.vessel_weight[view]
     total = vessel * layers.vessel_curve[k]
     covered = vessel.copy()

@@ -29,7 +29,7 @@ CLEARANCE_PX = 6
 
 
 def click_frame(truth: Mapping[str, Any]) -> int:
-    """The frame a reader clicks on (module docstring)."""
+    """Return the frame a reader clicks on (module docstring)."""
     if truth["pattern"]["arterial"] != "iso" or truth.get("washout_onset_s") is None:
         return int(truth["reference_frame"])
     t = np.asarray(truth["frame_times_s"]) - float(truth["injection_time_s"])
@@ -39,7 +39,7 @@ def click_frame(truth: Mapping[str, Any]) -> int:
 
 
 def true_mask(truth: Mapping[str, Any], name: str, frame: int) -> np.ndarray:
-    """The true mask ``name`` ("lesion", "lesion3", "parenchyma", "vessel") where frame ``frame`` shows it."""
+    """Return true mask ``name`` ("lesion", "lesion3", "parenchyma", "vessel") where ``frame`` shows it."""
     masks = truth_masks(truth["masks"])
     shifts = np.asarray(truth["shifts_px"])
     dx, dy = (int(v) for v in shifts[frame] - shifts[int(truth["masks"]["frame"])])
@@ -53,8 +53,11 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def inner_half_clicks(lesion: np.ndarray, n: int, *, seed: int = 0) -> list[tuple[float, float]]:
-    """``n`` clicks (x, y) in the inner half of ``lesion``: its centroid first, then random directions, each at
-    a random fraction (≤ ½) of the way from the centroid to the outline."""
+    """``n`` clicks (x, y) in the inner half of ``lesion``.
+
+    Its centroid first, then random directions, each at a random fraction (≤ ½) of the way from the centroid
+    to the outline.
+    """
     rows, cols = np.nonzero(lesion)
     cy, cx = float(rows.mean()), float(cols.mean())
     out = [(cx, cy)]
@@ -73,7 +76,7 @@ def inner_half_clicks(lesion: np.ndarray, n: int, *, seed: int = 0) -> list[tupl
 
 
 def truth_rois(truth: Mapping[str, Any], frame: int) -> RoiSet:
-    """The true lesion (label 1) and the true parenchyma at its depth (label 2) as ROIs drawn on ``frame``."""
+    """Return the true lesion (label 1) and parenchyma at its depth (label 2) as ROIs drawn on ``frame``."""
     masks = {name: true_mask(truth, name, frame) for name in truth["masks"]["labels"]}
     lesion = masks["lesion"]
     anything = np.zeros(lesion.shape, dtype=bool)

@@ -19,7 +19,7 @@ __all__ = ["ClipInput", "Imported", "LesionInput", "ReadInput", "canonical_sha25
 
 
 def no_rois() -> dict[str, Any]:
-    """The ROI document (DESIGN's ROI JSON) of a clip whose ROIs are not drawn yet: it lists no ROI.
+    """Return the ROI document (DESIGN's ROI JSON) of a clip whose ROIs are not drawn yet: it lists no ROI.
 
     Returns
     -------

@@ -26,8 +26,11 @@ def is_click(cell: str) -> bool:
 
 
 def expand_cells(line: int, rois: list[str], n_clips: int) -> list[str]:
-    """The ROI entries for ``n_clips`` clips: a lone click for several clips becomes a click and ``carry``s;
-    ``carry`` may not come first (nothing to carry yet)."""
+    """Return the ROI entries for ``n_clips`` clips.
+
+    A lone click for several clips becomes a click and ``carry``s; ``carry`` may not come first (nothing to
+    carry yet).
+    """
     if len(rois) == 1 and n_clips > 1 and is_click(rois[0]):
         rois = rois + [CARRY] * (n_clips - 1)
     if rois and rois[0].strip().lower() == CARRY:
@@ -36,7 +39,7 @@ def expand_cells(line: int, rois: list[str], n_clips: int) -> list[str]:
 
 
 def proposed_document(line: int, clip_path: str, cell: str, *, dynamic_range_db: float) -> dict[str, Any]:
-    """The proposed ROI document for a ``click:`` cell (ManifestError naming the line when none can be)."""
+    """Return the proposed ROI document of a ``click:`` cell (ManifestError naming the line if none can)."""
     from ceuskit.io import open_clip
     from ceuskit.propose import parse_click, propose_rois
 
@@ -50,7 +53,7 @@ def proposed_document(line: int, clip_path: str, cell: str, *, dynamic_range_db:
 
 def carried_document(line: int, loop_path: str, loop_document: dict[str, Any], sweep_path: str, *,
                      dynamic_range_db: float) -> dict[str, Any]:
-    """The loop's ROI document found again on a sweep (ManifestError naming the line when it cannot be)."""
+    """Return the loop's ROI document found again on a sweep (ManifestError naming the line if it can't)."""
     from ceuskit.io import open_clip
     from ceuskit.propose import carry_rois, loop_template
     from ceuskit.roi import parse_rois

@@ -29,7 +29,10 @@ def _lesion_result(document: dict[str, Any] | None, roi_name: str | None) -> tup
 
 
 def _quality_cell(document: dict[str, Any] | None) -> str | None:
-    """The analysis's quality flags in one cell, ``code (roi); …`` (warnings first); None when there are none."""
+    """Return the analysis's quality flags in one cell, ``code (roi); …`` (warnings first).
+
+    None when there are none.
+    """
     flags = (document or {}).get("quality") or []
     ordered = sorted(flags, key=lambda flag: flag.get("severity") != "warning")
     cell = "; ".join(f"{f['code']} ({f['roi']})" if f.get("roi") else f["code"] for f in ordered)
@@ -37,8 +40,11 @@ def _quality_cell(document: dict[str, Any] | None) -> str | None:
 
 
 def _roi_sources(document: dict[str, Any] | None, lesion: str | None, reference: str | None) -> dict[str, Any]:
-    """How the analysed lesion and reference ROIs came to be: ``proposed``, ``accepted``, ``edited`` (after a
-    one-click proposal) or ``drawn``, from the analysis's ROI set; None without an analysis."""
+    """How the analysed lesion and reference ROIs came to be.
+
+    ``proposed``, ``accepted``, ``edited`` (after a one-click proposal) or ``drawn``, from the analysis's ROI
+    set; None without an analysis.
+    """
     if not document:
         return {"roi_source": None, "reference_source": None}
     marks = {item.get("name"): item.get("source") or "drawn" for item in (document.get("roi_set") or {}).get("rois", [])}

@@ -35,8 +35,10 @@ class Click(BaseModel):
 
 @router.post("/api/lesions/{lesion_id}/propose", status_code=202)
 def propose(lesion_id: int, click: Click, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """Propose the lesion's outline and liver reference from one click, in the background; the job's result
-    is ``{"document": ROI document, "confidence", "notes"}`` (nothing is saved)."""
+    """Propose the lesion's outline and liver reference from one click, in the background.
+
+    The job's result is ``{"document": ROI document, "confidence", "notes"}`` (nothing is saved).
+    """
     from ceuskit import store as st
 
     found = st.get_lesion(ctx.db, lesion_id)
@@ -64,8 +66,10 @@ def propose(lesion_id: int, click: Click, principal: Admin, request: Request, ct
 
 @router.post("/api/lesions/{lesion_id}/carry", status_code=202)
 def carry(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """Find the first clip's ROIs on every other clip of the lesion's examination and save them there, marked
-    proposed; the job's result lists each clip's ``offset_px`` and ``confidence``."""
+    """Find the first clip's ROIs on every other clip of the lesion's examination and save them there.
+
+    They are marked proposed; the job's result lists each clip's ``offset_px`` and ``confidence``.
+    """
     from ceuskit import store as st
 
     found = st.get_lesion(ctx.db, lesion_id)
