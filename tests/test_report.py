@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "store"))
-from cohort_fakes import COHORT, fake_analyze, write_cohort  # noqa: E402
+from cohort_fakes import COHORT, fake_analyze_examination, write_cohort  # noqa: E402
 
 from ceuskit import store, study  # noqa: E402
 from ceuskit.cli import main  # noqa: E402
@@ -24,7 +24,7 @@ def db_url(tmp_path: Path) -> str:
     with store.Store(url) as s:
         study.import_manifest(s, write_cohort(tmp_path / "c", fail={"P10"}))
         study.import_reads(s, tmp_path / "c" / "reads.csv")
-        study.run_study(s, workers=0, analyze=fake_analyze)
+        study.run_study(s, workers=0, analyze_examination=fake_analyze_examination)
     return url
 
 
@@ -131,7 +131,7 @@ def test_report_lists_the_lesions_with_quality_flags(tmp_path: Path) -> None:
     planned = {"P02": ["no_baseline"], "P05": ["saturation", "motion"]}
     with store.Store(url) as s:
         study.import_manifest(s, write_cohort(tmp_path / "c", flags=planned))
-        study.run_study(s, workers=0, analyze=fake_analyze)
+        study.run_study(s, workers=0, analyze_examination=fake_analyze_examination)
         html = Path(write_report(s, tmp_path / "report")).read_text()
         frame = study.cohort_frame(s)
     assert "2 lesions carry quality flags" in html

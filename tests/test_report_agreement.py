@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "store"))
-from cohort_fakes import COHORT, fake_analyze, write_cohort  # noqa: E402
+from cohort_fakes import COHORT, fake_analyze_examination, write_cohort  # noqa: E402
 
 from ceuskit import store, study  # noqa: E402
 from ceuskit.cli import main  # noqa: E402
@@ -36,7 +36,7 @@ def db_url(tmp_path: Path) -> str:
     with store.Store(url) as s:
         study.import_manifest(s, manifest)
         study.import_reads(s, reads)
-        study.run_study(s, workers=0, analyze=fake_analyze)
+        study.run_study(s, workers=0, analyze_examination=fake_analyze_examination)
     return url
 
 
@@ -95,7 +95,7 @@ def test_one_patient_is_one_patient(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'one.db'}"
     with store.Store(url) as s:
         study.import_manifest(s, write_cohort(tmp_path / "c", rows=COHORT[:1]))
-        study.run_study(s, workers=0, analyze=fake_analyze)
+        study.run_study(s, workers=0, analyze_examination=fake_analyze_examination)
         html = Path(write_report(s, tmp_path / "r", pdf=False)).read_text()
     assert "1 patient, 1 lesion, 1 analysed" in html and "1 patients" not in html
 

@@ -165,7 +165,7 @@ def test_manifests(manifest_folder: Path, columns: list[str], rows_valid: list[t
         return
     OUTCOMES.append(len(lesions))
     for lesion in lesions:
-        assert lesion.patient and lesion.lesion and Path(lesion.clip_path).exists()
+        assert lesion.patient and lesion.lesion and all(Path(clip.path).exists() for clip in lesion.clips)
         assert lesion.ki67_percent is None or 0 <= lesion.ki67_percent <= 100
         assert math.isfinite(lesion.injection_time_s) and lesion.injection_time_s >= 0
 

@@ -1,4 +1,4 @@
-"""A small fake cohort for the study/store/report tests, and a stand-in for ceuskit.pipeline.analyze.
+"""A small fake cohort for the study/store/report tests, and stand-ins for ceuskit.pipeline.analyze(_examination).
 
 Each fake "clip" is a JSON file holding the labels and times the fake analysis must report, so every
 expected value in a test is known before the code under test runs.  The stand-in returns documents in
@@ -143,7 +143,13 @@ def fake_analyze_examination(clips: list[Any], rois: list[Any], *, clip_offsets_
                              injection_time_s: float = 0.0, dynamic_range_db: float = 60.0, model: str = "auto",
                              motion: bool = True, fps: float | None = None, progress: Any = None) -> FakeAnalysis:
     """Stand-in for ceuskit.pipeline.analyze_examination: the first clip's planned result, the late phase from
-    the last sweep's plan, and what it was given (clips, ROI names, offsets) in ``document["given"]``."""
+    the last sweep's plan, and what it was given (clips, ROI names, offsets) in ``document["given"]``.
+
+    An examination of one clip is that clip's planned result (:func:`fake_analyze`), as the pipeline's
+    single-clip ``analyze`` is ``analyze_examination`` of one clip."""
+    if len(clips) == 1:
+        return fake_analyze(clips[0], rois[0], injection_time_s=injection_time_s, dynamic_range_db=dynamic_range_db,
+                            model=model, motion=motion, fps=fps)
     first = fake_analyze(clips[0], rois[0], injection_time_s=injection_time_s, dynamic_range_db=dynamic_range_db,
                          model=model, motion=motion, fps=fps)
     sweeps = [json.loads(Path(c).read_text()) for c in clips[1:]]

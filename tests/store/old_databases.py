@@ -84,17 +84,18 @@ def write_old_study(url: str, lesions: Sequence[LesionInput], reads: Sequence[Re
                 if row.patient not in patients:
                     patients[row.patient] = conn.execute(t["patients"].insert().values(
                         study_id=study_id, pseudonym=row.patient)).inserted_primary_key[0]
+                clip = row.clips[0]
                 clip_id = conn.execute(t["clips"].insert().values(
-                    path=row.clip_path, sha256=row.clip_sha256, size_bytes=row.clip_size_bytes,
-                    mtime_ns=row.clip_mtime_ns, header=row.clip_header, created_at=now)).inserted_primary_key[0]
+                    path=clip.path, sha256=clip.sha256, size_bytes=clip.size_bytes,
+                    mtime_ns=clip.mtime_ns, header=clip.header, created_at=now)).inserted_primary_key[0]
                 lesion_id = conn.execute(t["lesions"].insert().values(
                     patient_id=patients[row.patient], label=row.lesion, primary_site=row.primary_site,
                     ki67_percent=row.ki67_percent, who_grade=row.who_grade, who_grade_source=row.who_grade_source,
                     size_mm=row.size_mm, injection_time_s=row.injection_time_s,
                     dynamic_range_db=row.dynamic_range_db, extra=row.extra, clip_id=clip_id)).inserted_primary_key[0]
                 by_lesion[(row.patient, row.lesion)] = lesion_id
-                conn.execute(t["rois"].insert().values(lesion_id=lesion_id, document=row.rois, roi_name=row.roi_name,
-                                                       sha256=canonical_sha256(row.rois), updated_at=now))
+                conn.execute(t["rois"].insert().values(lesion_id=lesion_id, document=clip.rois, roi_name=row.roi_name,
+                                                       sha256=canonical_sha256(clip.rois), updated_at=now))
                 if analysed:
                     parameters = {"injection_time_s": row.injection_time_s,
                                   "dynamic_range_db": row.dynamic_range_db, **OLD_PARAMETERS}
@@ -102,7 +103,7 @@ def write_old_study(url: str, lesions: Sequence[LesionInput], reads: Sequence[Re
                         lesion_id=lesion_id, status="ok", error=None, software_version="0.1.0",
                         document={"lesions": [{"roi": "lesion", "arterial_phase": {"enhancement": "hyper"}}]},
                         parameters=parameters, parameter_hash=canonical_sha256(parameters),
-                        input_hash=old_input_hash(row.clip_sha256, row.rois, row.roi_name, row.injection_time_s,
+                        input_hash=old_input_hash(clip.sha256, clip.rois, row.roi_name, row.injection_time_s,
                                                   row.dynamic_range_db),
                         started_at=now, finished_at=now))
             for read in reads:

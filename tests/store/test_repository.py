@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from cohort_fakes import COHORT, fake_analyze, roi_document, write_cohort
+from cohort_fakes import COHORT, fake_analyze_examination, roi_document, write_cohort
 from sqlalchemy import create_engine, inspect, text
 
 from ceuskit import store, study
@@ -52,6 +52,25 @@ def test_import_and_read_back_study(db_url: str, tmp_path: Path) -> None:
         assert clip["path"].endswith("P01.dcm") and len(clip["sha256"]) == 64
         lesion = store.get_lesion(s, by_patient["P01"]["id"])
         assert lesion["rois"] == roi_document()
+
+
+def test_import_lesions_returns_each_rows_lesion_id(db_url: str, tmp_path: Path) -> None:
+    lesions, _ = study.read_manifest(write_cohort(tmp_path / "cohort"))
+    reads = study.read_reads(tmp_path / "cohort" / "reads.csv")  # two readers per lesion
+    with store.Store(db_url) as s:
+        first = store.import_lesions(s, lesions, reads=reads)
+        stored = {(p["patient"], lesion["lesion"]): lesion["id"] for p in store.get_study(s)["patients"]
+                  for lesion in p["lesions"]}  # the ids as the database holds them, read back
+        assert first["lesion_ids"] == [stored[(row.patient, row.lesion)] for row in lesions]
+        assert (first["patients"], first["lesions_new"], first["lesions_updated"], first["reads"]) == (10, 10, 0, 20)
+        again = store.import_lesions(s, lesions[::-1])  # updated in place: the same ids, in the rows' order
+        assert again["lesion_ids"] == first["lesion_ids"][::-1]
+        assert (again["lesions_new"], again["lesions_updated"], again["study_id"]) == (0, 10, first["study_id"])
+
+
+def test_a_lesion_without_a_clip_is_refused() -> None:
+    with pytest.raises(StoreError, match="has no clip"):
+        store.LesionInput(patient="P01", lesion="L1", clips=())
 
 
 def test_rois_and_analyses_round_trip(db_url: str, tmp_path: Path) -> None:
@@ -118,7 +137,7 @@ def test_sqlite_and_postgresql_give_identical_results(pg_server: str, tmp_path: 
         with store.Store(url) as s:
             study.import_manifest(s, write_cohort(tmp_path / "cohort", fail={"P03"}))
             study.import_reads(s, tmp_path / "cohort" / "reads.csv")
-            summary = study.run_study(s, workers=0, analyze=fake_analyze)
+            summary = study.run_study(s, workers=0, analyze_examination=fake_analyze_examination)
             frame = study.cohort_frame(s).drop(columns=["lesion_db_id", "analysis_id"])
             results.append((summary.line(), frame, _comparable(study.cohort_stats(frame))))
     (line_a, frame_a, stats_a), (line_b, frame_b, stats_b) = results

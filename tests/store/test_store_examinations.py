@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cohort_fakes import fake_analyze, fake_analyze_examination, roi_document, write_cohort
+from cohort_fakes import fake_analyze_examination, roi_document, write_cohort
 from old_databases import downgrade_to, migrate_to, table_rows, write_old_study
 from sqlalchemy import create_engine, inspect, text
 
@@ -48,10 +48,10 @@ def test_migration_0003_keeps_a_0002_database_whole(db_url: str, tmp_path: Path)
         for row, lesion in zip(lesions, sorted(store.get_study(db)["patients"], key=lambda p: p["patient"]),
                                strict=True):
             found = store.get_lesion(db, lesion["lesions"][0]["id"])
-            assert [c["path"] for c in found["clips"]] == [row.clip_path]
-            assert found["clips"][0]["rois"] == found["rois"] == row.rois
+            assert [c["path"] for c in found["clips"]] == [row.clips[0].path]
+            assert found["clips"][0]["rois"] == found["rois"] == row.clips[0].rois
         # the analyses ceuskit 0.1.0 stored are still current: nothing is analysed again
-        summary = study.run_study(db, workers=0, analyze=fake_analyze, analyze_examination=fake_analyze_examination)
+        summary = study.run_study(db, workers=0, analyze_examination=fake_analyze_examination)
         assert summary.line() == "0 analysed, 10 up to date"
         assert len(store.reader_reads(db)) == 20
         frame = study.cohort_frame(db)

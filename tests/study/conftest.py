@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
-from cohort_fakes import fake_analyze, write_cohort  # noqa: E402
+from cohort_fakes import fake_analyze_examination, write_cohort  # noqa: E402
 
 from ceuskit import store, study  # noqa: E402
 
@@ -28,5 +28,5 @@ def analysed(db: store.Store, tmp_path: Path) -> store.Store:
     """``db`` with the fake cohort and its reads imported and analysed."""
     study.import_manifest(db, write_cohort(tmp_path / "c"))
     study.import_reads(db, tmp_path / "c" / "reads.csv")
-    study.run_study(db, workers=0, analyze=fake_analyze)
+    study.run_study(db, workers=0, analyze_examination=fake_analyze_examination)
     return db

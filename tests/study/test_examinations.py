@@ -15,7 +15,6 @@ import pydicom
 import pytest
 from cohort_fakes import (
     COHORT,
-    fake_analyze,
     fake_analyze_examination,
     rewrite_line,
     write_examination_cohort,
@@ -31,7 +30,7 @@ from ceuskit.simulate.examination import simulate_examination
 
 
 def _run(db: store.Store) -> study.RunSummary:
-    return study.run_study(db, workers=0, analyze=fake_analyze, analyze_examination=fake_analyze_examination)
+    return study.run_study(db, workers=0, analyze_examination=fake_analyze_examination)
 
 
 def _touch(path: Path, text: str) -> None:

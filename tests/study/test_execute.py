@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cohort_fakes import fake_analyze, write_cohort
+from cohort_fakes import fake_analyze_examination, write_cohort
 
 from ceuskit import store, study
 
@@ -30,7 +30,7 @@ def test_two_dask_workers_equal_serial(tmp_path: Path) -> None:
                               ("scheduler", {"scheduler": cluster.scheduler_address})):
             with store.Store(f"sqlite:///{tmp_path / name}.db") as s:
                 study.import_manifest(s, manifest)
-                summary = study.run_study(s, analyze=fake_analyze, **options)
+                summary = study.run_study(s, analyze_examination=fake_analyze_examination, **options)
                 assert summary.line() == "10 analysed (1 failed), 0 up to date"
                 frames.append(_result_columns(study.cohort_frame(s)))
     pd.testing.assert_frame_equal(frames[0], frames[1])

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cohort_fakes import COHORT, fake_analyze, roi_document, write_cohort
+from cohort_fakes import COHORT, fake_analyze_examination, roi_document, write_cohort
 
 from ceuskit import store, study
 from ceuskit.cli import main
@@ -19,55 +19,55 @@ from ceuskit.cli import main
 
 def test_run_is_incremental(db: store.Store, tmp_path: Path) -> None:
     study.import_manifest(db, write_cohort(tmp_path / "c"))
-    first = study.run_study(db, workers=0, analyze=fake_analyze)
+    first = study.run_study(db, workers=0, analyze_examination=fake_analyze_examination)
     assert first.line() == "10 analysed, 0 up to date"
-    assert study.run_study(db, workers=0, analyze=fake_analyze).line() == "0 analysed, 10 up to date"
+    assert study.run_study(db, workers=0, analyze_examination=fake_analyze_examination).line() == "0 analysed, 10 up to date"
     lesion_id = int(study.cohort_frame(db)["lesion_db_id"][2])
     store.set_lesion_rois(db, lesion_id, roi_document("met"), roi_name="met")  # ROI changed
     clip = tmp_path / "c" / "clips" / "P05.dcm"
     plan = json.loads(clip.read_text())
     clip.write_text(json.dumps({**plan, "onset_s": 99.0}))  # clip content changed
     os.utime(clip, ns=(time.time_ns(), time.time_ns() + 10_000_000))
-    assert study.run_study(db, workers=0, analyze=fake_analyze).line() == "2 analysed, 8 up to date"
+    assert study.run_study(db, workers=0, analyze_examination=fake_analyze_examination).line() == "2 analysed, 8 up to date"
     frame = study.cohort_frame(db)
     assert frame.loc[frame["patient_id"] == "P05", "arterial_onset_s"].item() == 99.0
     assert frame.loc[frame["lesion_db_id"] == lesion_id, "roi"].item() == "met"
-    changed = study.run_study(db, workers=0, analyze=fake_analyze, options=study.RunOptions(model="gamma"))
+    changed = study.run_study(db, workers=0, analyze_examination=fake_analyze_examination, options=study.RunOptions(model="gamma"))
     assert changed.line() == "10 analysed, 0 up to date"  # analysis parameters changed
 
 
 def test_analyse_one_lesion_on_demand(db: store.Store, tmp_path: Path) -> None:
     study.import_manifest(db, write_cohort(tmp_path / "c", fail={"P02"}))
     ids = list(study.cohort_frame(db)["lesion_db_id"])
-    record = study.analyse_lesion(db, int(ids[0]), analyze=fake_analyze)
+    record = study.analyse_lesion(db, int(ids[0]), analyze_examination=fake_analyze_examination)
     assert record["status"] == "ok" and record["document"]["lesions"][0]["arterial_phase"]["onset_s"] == COHORT[0][6]
-    assert study.analyse_lesion(db, int(ids[0]), analyze=fake_analyze)["id"] > record["id"]  # forced again
-    failed = study.analyse_lesion(db, int(ids[1]), analyze=fake_analyze)
+    assert study.analyse_lesion(db, int(ids[0]), analyze_examination=fake_analyze_examination)["id"] > record["id"]  # forced again
+    failed = study.analyse_lesion(db, int(ids[1]), analyze_examination=fake_analyze_examination)
     assert failed["status"] == "failed" and "planned failure" in failed["error"]
-    assert study.run_study(db, workers=0, analyze=fake_analyze).line() == "8 analysed, 2 up to date"
+    assert study.run_study(db, workers=0, analyze_examination=fake_analyze_examination).line() == "8 analysed, 2 up to date"
 
 
 def test_failed_item_is_recorded_and_others_continue(db: store.Store, tmp_path: Path) -> None:
     study.import_manifest(db, write_cohort(tmp_path / "c", fail={"P02", "P07"}))
     (tmp_path / "c" / "clips" / "P09.dcm").unlink()
-    summary = study.run_study(db, workers=0, analyze=fake_analyze)
+    summary = study.run_study(db, workers=0, analyze_examination=fake_analyze_examination)
     assert summary.line() == "10 analysed (3 failed), 0 up to date"
     frame = study.cohort_frame(db).set_index("patient_id")
     assert frame.loc["P02", "analysis_error"] == "no parenchyma reference could be tracked (planned failure)"
     assert "clip file P09.dcm not found" in frame.loc["P09", "analysis_error"]
     assert (frame.drop(index=["P02", "P07", "P09"])["analysis_status"] == "ok").all()
-    assert study.run_study(db, workers=0, analyze=fake_analyze).line() == "0 analysed, 10 up to date"
-    assert study.run_study(db, workers=0, analyze=fake_analyze, retry_failed=True).line() == \
+    assert study.run_study(db, workers=0, analyze_examination=fake_analyze_examination).line() == "0 analysed, 10 up to date"
+    assert study.run_study(db, workers=0, analyze_examination=fake_analyze_examination, retry_failed=True).line() == \
         "3 analysed (3 failed), 7 up to date"
 
 
 _KILLABLE_RUN = """
 import sys
 sys.path.insert(0, {fakes!r})
-from cohort_fakes import fake_analyze
+from cohort_fakes import fake_analyze_examination
 from ceuskit import store, study
 with store.Store({url!r}) as s:
-    study.run_study(s, workers=0, analyze=fake_analyze)
+    study.run_study(s, workers=0, analyze_examination=fake_analyze_examination)
 """
 
 
@@ -93,7 +93,7 @@ def test_killed_run_resumes_without_loss(tmp_path: Path) -> None:
     assert 3 <= len(done) < 10
     with store.Store(url) as s:
         before = {r["id"]: r["analysis"]["id"] for r in store.cohort_records(s) if r["analysis"]}
-        summary = study.run_study(s, workers=0, analyze=fake_analyze)
+        summary = study.run_study(s, workers=0, analyze_examination=fake_analyze_examination)
         assert summary.analysed == 10 - len(before) and summary.up_to_date == len(before)
         after = {r["id"]: r["analysis"]["id"] for r in store.cohort_records(s)}
     assert all(after[k] == v for k, v in before.items())  # committed results kept, not redone

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cohort_fakes import fake_analyze, rewrite_line, write_cohort
+from cohort_fakes import fake_analyze_examination, rewrite_line, write_cohort
 
 from ceuskit import store, study
 from ceuskit.cli import main
@@ -21,7 +21,7 @@ def test_cli_import_stats_export_and_errors(tmp_path: Path, capsys: pytest.Captu
     assert "imported 10 new" in capsys.readouterr().out
     assert main(["study", "import-reads", str(tmp_path / "c" / "reads.csv"), "--db", url]) == 0
     with store.Store(url) as s:
-        study.run_study(s, workers=0, analyze=fake_analyze)
+        study.run_study(s, workers=0, analyze_examination=fake_analyze_examination)
     capsys.readouterr()
     assert main(["study", "stats", "--json", "--db", url]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -215,10 +215,11 @@ def test_clip_outside_the_data_folder_is_not_served(client, study_data: Study, t
 
     outside = simulate_clip(tmp_path, Phantom(duration_s=5.0, fps=2.0), name="outside")
     with store.Store(study_data.db_url) as db:
-        store.import_lesions(db, [store.LesionInput(patient="POUT", lesion="L1", clip_path=str(outside.dicom),
-                                                    clip_sha256="0" * 64, rois={"rois": []})])
+        clip = store.ClipInput(path=str(outside.dicom), sha256="0" * 64, rois={"rois": []})
+        made = store.import_lesions(db, [store.LesionInput(patient="POUT", lesion="L1", clips=(clip,))])
         lesion = next(item for p in store.get_study(db, 1)["patients"] if p["patient"] == "POUT"
                       for item in p["lesions"])
+        assert made["lesion_ids"] == [lesion["id"]]
     assert client.get(f"/api/clips/{lesion['clip_id']}/frames/0").status_code == 403
     assert client.get(f"/api/lesions/{lesion['id']}").json()["clip"]["path"] is None
 

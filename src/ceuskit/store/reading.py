@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ceuskit.errors import AccountError, ConflictError, ForbiddenError, StoreError
+from ceuskit.store._rows import by_id, resolve_study, study_lesions
 from ceuskit.store.audit import add_event
 from ceuskit.store.database import Store
-from ceuskit.store.repository import _by_id, _resolve_study, _study_lesions
 from ceuskit.store.schema import (
     Lesion,
     Patient,
@@ -81,7 +81,7 @@ class ReadLabels:
 
 
 def _session_or_error(session: Session, session_id: int) -> ReadingSession:
-    found = _by_id(session, ReadingSession, session_id)
+    found: ReadingSession | None = by_id(session, ReadingSession, session_id)
     if found is None:
         raise StoreError(f"no reading session with id {session_id}")
     return found
@@ -100,7 +100,7 @@ def open_reading_session(store: Store, study_id: int, name: str, readers: Sequen
     if len(set(names)) != len(names):
         raise AccountError("a reader is listed twice")
     with store.transaction() as session:
-        study = _resolve_study(session, study_id)
+        study = resolve_study(session, study_id)
         if session.scalars(select(ReadingSession.id).where(ReadingSession.study_id == study.id,
                                                            ReadingSession.name == name)).first() is not None:
             raise ConflictError(f"the study has a reading session named {name!r} already; choose another name")
@@ -112,7 +112,7 @@ def open_reading_session(store: Store, study_id: int, name: str, readers: Sequen
             if user.role != "reader" or user.disabled:
                 raise AccountError(f"user {reader!r} is {'disabled' if user.disabled else 'an ' + user.role}: "
                                    "only active readers read blinded")
-        lesions = [lesion for lesion, _ in _study_lesions(session, study) if lesion.clip_id is not None]
+        lesions = [lesion for lesion, _ in study_lesions(session, study) if lesion.clip_id is not None]
         if lesion_ids is not None:
             wanted = set(lesion_ids)
             unknown = wanted - {lesion.id for lesion in lesions}

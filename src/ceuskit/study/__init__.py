@@ -8,7 +8,10 @@ computes the statistics of :mod:`ceuskit.stats` over that table; ``export_table`
 
 One module per concern, each importing only those listed above it:
 
-- :mod:`~ceuskit.study.files`: a manifest row's clip and ROI files (an examination's, ``;``-separated);
+- :mod:`~ceuskit.study.files`: a clip file as a clip of an examination (:func:`~ceuskit.study.files.clip_from_file`),
+  a manifest row's clip and ROI files (an examination's, ``;``-separated);
+- :mod:`~ceuskit.study.lesions`: the one way a lesion is made from its clips
+  (:func:`~ceuskit.study.lesions.lesion_input`), and stored alone (:func:`~ceuskit.study.lesions.add_lesion`);
 - :mod:`~ceuskit.study.manifest`: manifests and reader CSVs read, validated, de-identified and imported;
 - :mod:`~ceuskit.study.execute`: tasks run serially, on a local Dask cluster or on a scheduler;
 - :mod:`~ceuskit.study.runner`: which lesions need analysing, one lesion's analysis, results recorded;
@@ -22,7 +25,8 @@ from __future__ import annotations
 
 from ceuskit.study.demo import run_demo
 from ceuskit.study.export import export_table
-from ceuskit.study.files import clip_header_summary
+from ceuskit.study.files import clip_from_file, clip_header_summary
+from ceuskit.study.lesions import add_lesion, check_new_lesion, lesion_input
 from ceuskit.study.manifest import (
     import_manifest,
     import_reads,
@@ -38,13 +42,17 @@ __all__ = [
     "PATTERN_NAMES",
     "RunOptions",
     "RunSummary",
+    "add_lesion",
     "analyse_lesion",
+    "check_new_lesion",
+    "clip_from_file",
     "clip_header_summary",
     "cohort_frame",
     "cohort_stats",
     "export_table",
     "import_manifest",
     "import_reads",
+    "lesion_input",
     "read_manifest",
     "read_reads",
     "run_demo",

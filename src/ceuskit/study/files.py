@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ceuskit.errors import CeusError, InputError, ManifestError, RoiError
+from ceuskit.io.clip import source_sha256
 from ceuskit.io.dicom import read_header_summary
-from ceuskit.store import ClipInput
+from ceuskit.store import ClipInput, no_rois
 
-__all__ = ["CURVE_COLUMNS", "clip_header_summary", "curve_document", "injection_from_clips", "roi_document",
-           "row_clips", "split_cell"]
+__all__ = ["CURVE_COLUMNS", "clip_from_file", "clip_header_summary", "curve_document", "injection_from_clips",
+           "roi_document", "row_clips", "split_cell"]
 
 CURVE_COLUMNS = ("curve_units", "curve_time_column", "curve_columns")
 """Manifest cells for a ``clip`` that names a curve table: ``--units``, ``--time-column`` and ``--column``
@@ -53,6 +54,49 @@ def clip_header_summary(path: Path) -> dict[str, Any]:
         summary["format"] = "dicom"
         summary.update(header)
     return summary
+
+
+def clip_from_file(path: str | Path, *, rois: dict[str, Any] | None = None, offset_s: float | None = None,
+                   provenance: dict[str, Any] | None = None) -> ClipInput:
+    """A clip file (or folder of frames) as one clip of a lesion's examination, ready to store.
+
+    The store's :class:`~ceuskit.store.inputs.ClipInput` is a plain value and the store reads no file, so
+    the clip is made here, in the study layer, which reads files (``io``) and stores (``store``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The clip, as it will be stored (resolve it first if it should be absolute).
+    rois : dict, optional
+        The ROI document drawn on it (DESIGN's ROI JSON); None: no ROI drawn yet
+        (:func:`~ceuskit.store.inputs.no_rois`).
+    offset_s : float, optional
+        Its start, s after the examination's first frame, for a clip whose file states no acquisition time
+        (None: placed by its acquisition time).
+    provenance : dict, optional
+        Where the clip was fetched from (a PACS: server, ``dicomweb:`` reference, time), kept as the header
+        summary's ``pacs``.
+
+    Returns
+    -------
+    ClipInput
+        Its SHA-256 (``ceuskit.io.clip.source_sha256``), size and modification time (None for a folder)
+        and identity-free header summary (:func:`clip_header_summary`).
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    """
+    path = Path(path)
+    stat = path.stat()
+    header = clip_header_summary(path)
+    if provenance is not None:
+        header["pacs"] = provenance
+    folder = path.is_dir()
+    return ClipInput(path=str(path), sha256=source_sha256(path), rois=no_rois() if rois is None else rois,
+                     size_bytes=None if folder else stat.st_size, mtime_ns=None if folder else stat.st_mtime_ns,
+                     header=header, offset_s=offset_s)
 
 
 def roi_document(line: int, path: Path, roi_name: str | None) -> dict[str, Any]:
@@ -122,8 +166,6 @@ def _offsets(line: int, text: str, n: int) -> list[float | None]:
 
 def _one_clip(line: int, clip_cell: str, roi_cell: str, base: Path, roi_name: str | None, offset: float | None,
               pacs: Any) -> ClipInput:
-    from ceuskit.io.clip import source_sha256
-
     fetched = _pacs_clip(line, clip_cell, pacs)
     try:  # a NUL byte or an over-long name is not a path; a device or FIFO is not a clip (reading it hangs)
         clip_path = fetched.path if fetched is not None else (base / clip_cell).resolve()
@@ -139,13 +181,8 @@ def _one_clip(line: int, clip_cell: str, roi_cell: str, base: Path, roi_name: st
         raise ManifestError(f"line {line}: roi {roi_cell} not found as a file (paths are relative to the "
                             "manifest)")
     document = roi_document(line, roi_path, roi_name)
-    stat = clip_path.stat()
-    header = clip_header_summary(clip_path)
-    if fetched is not None:
-        header["pacs"] = fetched.provenance  # where the clip came from
-    return ClipInput(path=str(clip_path), sha256=source_sha256(clip_path), rois=document,
-                     size_bytes=None if clip_path.is_dir() else stat.st_size,
-                     mtime_ns=None if clip_path.is_dir() else stat.st_mtime_ns, header=header, offset_s=offset)
+    return clip_from_file(clip_path, rois=document, offset_s=offset,
+                          provenance=None if fetched is None else fetched.provenance)
 
 
 def curve_document(table: Any, *, units: str | None, time_column: str | None,
@@ -160,7 +197,6 @@ def curve_document(table: Any, *, units: str | None, time_column: str | None,
 
 def _curve_clip(line: int, row: dict[str, str], base: Path, roi_name: str | None) -> ClipInput | None:
     """The ClipInput of a row whose ``clip`` names a curve table (its ``roi`` cell empty), else None."""
-    from ceuskit.io.clip import source_sha256
     from ceuskit.io.curves import is_curve_file, read_curves
 
     cell = row["clip"].strip()
@@ -191,11 +227,8 @@ def _curve_clip(line: int, row: dict[str, str], base: Path, roi_name: str | None
     if roi_name is not None and roi_name not in lesions:
         raise ManifestError(f"line {line}: roi_name {roi_name!r} is not a lesion curve of {cell} (lesion curves: "
                             f"{', '.join(lesions)})")
-    stat = path.stat()
-    return ClipInput(path=str(path), sha256=source_sha256(path),
-                     rois=curve_document(table, units=units, time_column=time_column, columns=columns or None),
-                     size_bytes=None if path.is_dir() else stat.st_size,
-                     mtime_ns=None if path.is_dir() else stat.st_mtime_ns, header=clip_header_summary(path))
+    return clip_from_file(path, rois=curve_document(table, units=units, time_column=time_column,
+                                                    columns=columns or None))
 
 
 def row_clips(line: int, row: dict[str, str], base: Path, *, roi_name: str | None, pacs: Any = None

@@ -16,10 +16,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ceuskit import stats
 from ceuskit.errors import InputError, ManifestError
-from ceuskit.store import ClipInput, LesionInput, ReadInput, Store, import_lesions, record_reads
-from ceuskit.study.files import CURVE_COLUMNS, clip_header_summary, injection_from_clips, row_clips
+from ceuskit.store import ClipInput, Imported, LesionInput, ReadInput, Store, import_lesions, record_reads
+from ceuskit.study.files import (
+    CURVE_COLUMNS,
+    clip_from_file,
+    clip_header_summary,
+    injection_from_clips,
+    row_clips,
+)
+from ceuskit.study.lesions import lesion_input, who_grade_of
 from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 
 __all__ = [
@@ -87,20 +93,6 @@ def pseudonym(patient_id: str, *, study: str) -> str:
     from ceuskit.io.deid import pseudonym as keyed_pseudonym
 
     return keyed_pseudonym(patient_id, _pseudonym_key(study))
-
-
-def _grade(line: int, ki67: float | None, given: str) -> tuple[str | None, str | None]:
-    derived = stats.who_grade(ki67)
-    given = given.strip().upper()
-    if not given:
-        return derived, None if derived is None else "ki67"
-    if given not in ("G1", "G2", "G3", "NEC"):
-        raise ManifestError(f"line {line}: who_grade {given!r} must be G1, G2, G3 or NEC")
-    expected = "G3" if given == "NEC" else given
-    if derived is not None and derived != expected:
-        raise ManifestError(f"line {line}: who_grade {given} disagrees with ki67 {ki67:g} % ({derived} by WHO "
-                            "2019); correct one of them or leave who_grade empty")
-    return given, "manifest"
 
 
 def _read_csv(path: Path, required: Sequence[str], kind: str) -> list[tuple[int, dict[str, str]]]:
@@ -186,7 +178,10 @@ def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[s
         raise ManifestError(f"line {line}: lesion {row['lesion_id']!r} of this patient repeats line {seen[key]}")
     seen[key] = line
     ki67 = _float(line, "ki67", row["ki67"], low=0.0, high=100.0)
-    grade, grade_source = _grade(line, ki67, row.get("who_grade", ""))
+    try:  # checked here, so that a line's first problem is reported in the order of its columns
+        who_grade_of(ki67, row.get("who_grade"))
+    except InputError as exc:
+        raise ManifestError(f"line {line}: {exc}") from None
     injection = None if row.get("injection_time_s", "").strip().lower() == "auto" else \
         _float(line, "injection_time_s", row.get("injection_time_s", ""), low=-MAX_INJECTION_LEAD_S)
     dynamic_range = _float(line, "dynamic_range_db", row.get("dynamic_range_db", ""), low=0.0, low_open=True)
@@ -197,19 +192,15 @@ def _manifest_row(line: int, row: dict[str, str], base: Path, seen: dict[tuple[s
         injection = injection_from_clips(line, clips)
     extra = {} if deidentify else {k: v for k, v in row.items() if k not in KNOWN_COLUMNS and v}
     patient = pseudonym(row["patient_id"], study=study) if deidentify else row["patient_id"]
-    first = clips[0]
-    return LesionInput(
-        patient=patient, lesion=row["lesion_id"], clip_path=first.path, clip_sha256=first.sha256,
-        clip_size_bytes=first.size_bytes, clip_mtime_ns=first.mtime_ns, clip_header=first.header,
-        clip_offset_s=first.offset_s, more_clips=tuple(clips[1:]), rois=first.rois, roi_name=roi_name,
-        ki67_percent=ki67, who_grade=grade, who_grade_source=grade_source,
-        primary_site=row.get("primary_site") or None, size_mm=size,
-        injection_time_s=0.0 if injection is None else injection,
-        dynamic_range_db=60.0 if dynamic_range is None else dynamic_range, extra=extra)
+    return lesion_input(patient, row["lesion_id"], clips, ki67_percent=ki67, who_grade=row.get("who_grade"),
+                        primary_site=row.get("primary_site") or None, size_mm=size,
+                        injection_time_s=0.0 if injection is None else injection,
+                        dynamic_range_db=60.0 if dynamic_range is None else dynamic_range, roi_name=roi_name,
+                        extra=extra)
 
 
 def import_manifest(store: Store, path: str | Path, *, deidentify: bool = False, study: str = "default",
-                    deid_dir: str | Path | None = None, pacs: Any = None) -> dict[str, int]:
+                    deid_dir: str | Path | None = None, pacs: Any = None) -> Imported:
     """Validate ``path`` and store all its lesions in one transaction (nothing on any error).
 
     With ``deidentify`` patient ids become keyed pseudonyms, free-text columns are dropped, and every clip
@@ -232,7 +223,6 @@ def _deidentified_clips(lesions: Sequence[LesionInput], folder: Path, *, key: by
     import dataclasses
     import re
 
-    from ceuskit.io.clip import source_sha256
     from ceuskit.io.deid import DeidOptions, deidentify_file
 
     done: dict[str, Path] = {}
@@ -251,17 +241,13 @@ def _deidentified_clips(lesions: Sequence[LesionInput], folder: Path, *, key: by
                 raise ManifestError(f"{target} exists already; remove it or choose another --deid-dir")
             deidentify_file(source, target, DeidOptions(key=key), patient_alias=lesion.patient)
             done[str(source)] = target
-        stat = target.stat()
-        return dataclasses.replace(clip, path=str(target), sha256=source_sha256(target), size_bytes=stat.st_size,
-                                   mtime_ns=stat.st_mtime_ns, header=clip_header_summary(target))
+        return clip_from_file(target, rois=clip.rois, offset_s=clip.offset_s)  # no PACS provenance: a copy
 
     try:
         out = []
         for lesion in lesions:
-            first, *more = [copy(lesion, clip, k) for k, clip in enumerate(lesion.clips)]
-            out.append(dataclasses.replace(
-                lesion, clip_path=first.path, clip_sha256=first.sha256, clip_size_bytes=first.size_bytes,
-                clip_mtime_ns=first.mtime_ns, clip_header=first.header, more_clips=tuple(more)))
+            out.append(dataclasses.replace(lesion, clips=tuple(copy(lesion, clip, k)
+                                                               for k, clip in enumerate(lesion.clips))))
         return out
     except BaseException:
         for written in done.values():

@@ -121,9 +121,11 @@ def _call_pipeline(name: str, *args: Any, **kwargs: Any) -> Any:
     return _pipeline(name)(*args, **kwargs)
 
 
-def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None, *,
-                 analyze_examination: Callable[..., Any] | None = None) -> dict[str, Any]:
-    """Analyse one lesion (runs on a Dask worker or in-process); never raises.
+def analyse_task(task: dict[str, Any], analyze_examination: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """Analyse one lesion's examination (runs on a Dask worker or in-process); never raises.
+
+    Every lesion is analysed as an examination, one clip or several (an examination of one clip is
+    :func:`ceuskit.pipeline.analyze`'s single-clip analysis).
 
     Parameters
     ----------
@@ -134,10 +136,8 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
         The stored document is analysis.json plus ``curves`` (TICs, fits and relative dB, thinned) for
         the report's per-lesion panels. A lesion read from a curve table (its ROI document carries
         ``curves``: units, time column, columns) is read by :func:`ceuskit.curve_analysis.analyze_curves`.
-    analyze : callable, optional
-        Replaces :func:`ceuskit.pipeline.analyze` (same signature) for a lesion of one clip; for tests.
     analyze_examination : callable, optional
-        Replaces :func:`ceuskit.pipeline.analyze_examination` (same signature) for a lesion of several clips.
+        Replaces :func:`ceuskit.pipeline.analyze_examination` (same signature); for tests.
 
     Returns
     -------
@@ -162,13 +162,11 @@ def analyse_task(task: dict[str, Any], analyze: Callable[..., Any] | None = None
                                     dynamic_range_db=options["dynamic_range_db"], model=options["model"],
                                     units=curves.get("units"), time_column=curves.get("time_column"),
                                     columns=columns or None, kinetics=options.get("kinetics", "auto"))
-        elif len(clips) > 1:
+        else:  # clips: an examination, of one clip or several (one clip alone starts at 0 whatever its offset)
             offsets = [clip["offset_s"] for clip in clips]
             result = (analyze_examination or _pipeline("analyze_examination"))(
                 [clip["path"] for clip in clips], [clip["rois"] for clip in clips],
                 clip_offsets_s=None if all(o is None for o in offsets) else offsets, **options)
-        else:
-            result = (analyze or _pipeline("analyze"))(clips[0]["path"], clips[0]["rois"], **options)
         document = json_safe(getattr(result, "document", result))
         curves = _curves(result)
         if curves:
@@ -257,8 +255,7 @@ def _missing_clip(task: dict[str, Any]) -> dict[str, Any]:
 
 def run_study(store: Store, *, study: int | str | None = None, workers: int | None = None,
               scheduler: str | None = None, options: RunOptions = RunOptions(), retry_failed: bool = False,
-              progress: ProgressFn | None = None, analyze: Callable[..., Any] | None = None,
-              lesion_ids: Collection[int] | None = None, force: bool = False,
+              progress: ProgressFn | None = None, lesion_ids: Collection[int] | None = None, force: bool = False,
               analyze_examination: Callable[..., Any] | None = None) -> RunSummary:
     """Analyse every new or changed lesion of a study, committing each result as it arrives.
 
@@ -277,10 +274,9 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
     retry_failed : bool
         Analyse again lesions whose newest analysis failed even when their inputs did not change.
     progress : callable(done, total, label), optional
-    analyze : callable, optional
-        Replaces :func:`ceuskit.pipeline.analyze` (tests); must be picklable for Dask.
     analyze_examination : callable, optional
-        Replaces :func:`ceuskit.pipeline.analyze_examination` for lesions of several clips (tests, progress).
+        Replaces :func:`ceuskit.pipeline.analyze_examination`, which analyses every lesion (tests, progress);
+        must be picklable for Dask.
     lesion_ids : collection of int, optional
         Only these lesions (database ids).
     force : bool
@@ -310,9 +306,8 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
     if not runnable:
         return summary
     by_id = {t["lesion_id"]: t for t in runnable}
-    work = analyse_task if analyze_examination is None else partial(analyse_task,
-                                                                    analyze_examination=analyze_examination)
-    for result in execute(work, runnable, workers=workers, scheduler=scheduler, analyze=analyze):
+    for result in execute(analyse_task, runnable, workers=workers, scheduler=scheduler,
+                          analyze=analyze_examination):
         _record(store, by_id[result["lesion_id"]], result, summary)
         if progress is not None:
             progress(summary.analysed, len(tasks), f"lesion {result['lesion_id']}: {result['status']}")
@@ -320,20 +315,18 @@ def run_study(store: Store, *, study: int | str | None = None, workers: int | No
 
 
 def analyse_lesion(store: Store, lesion_id: int, *, options: RunOptions = RunOptions(),
-                   analyze: Callable[..., Any] | None = None,
                    analyze_examination: Callable[..., Any] | None = None,
                    progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Analyse one lesion now, in this process, record the result and return the analysis record.
 
     The web app's "analyse this lesion" (e.g. after its ROIs were edited); a failure is recorded and
     returned with ``status`` "failed", not raised.  ``progress`` (frames done, total) goes to the pipeline
-    when ``analyze`` / ``analyze_examination`` are not replaced.
+    when ``analyze_examination`` is not replaced.
     """
     if progress is not None:
-        analyze = analyze or partial(_call_pipeline, "analyze", progress=progress)
         analyze_examination = analyze_examination or partial(_call_pipeline, "analyze_examination",
                                                              progress=progress)
     lesion = get_lesion(store, lesion_id)
-    summary = run_study(store, study=int(lesion["study_id"]), workers=0, options=options, analyze=analyze,
+    summary = run_study(store, study=int(lesion["study_id"]), workers=0, options=options,
                         analyze_examination=analyze_examination, lesion_ids={lesion_id}, force=True)
     return get_analysis(store, summary.analysis_ids[-1])

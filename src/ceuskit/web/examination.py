@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from ceuskit.errors import CeusError, UntimedClipError
 from ceuskit.store.audit import record_event
+from ceuskit.study.files import clip_from_file
 from ceuskit.web.context import Context, context
 from ceuskit.web.files import inside
 from ceuskit.web.security import Admin, client_address
@@ -67,9 +68,7 @@ def add_clip(lesion_id: int, body: NewClip, principal: Admin, request: Request, 
     afterwards.  Refused (400) when it belongs to another patient or study, overlaps the other clips, or
     states no acquisition time and no ``offset_s`` is given."""
     from ceuskit import store as st
-    from ceuskit.io.clip import source_sha256
     from ceuskit.io.examination import place_clips
-    from ceuskit.study import clip_header_summary
 
     found = st.get_lesion(ctx.db, lesion_id)
     path = inside(ctx.data_dir, body.clip)
@@ -84,11 +83,7 @@ def add_clip(lesion_id: int, body: NewClip, principal: Admin, request: Request, 
         which = "this clip" if exc.index == len(opened) else f"clip {exc.index + 1} of the lesion"
         raise HTTPException(400, f"{which} states no acquisition time (a video, frame folder or array has none): "
                                  "give its start in seconds after the first clip's first frame") from None
-    stat = path.stat()
-    clip = st.ClipInput(path=str(path), sha256=source_sha256(path), rois={"reference_frame": 0, "units": "px", "rois": []},
-                        size_bytes=stat.st_size, mtime_ns=stat.st_mtime_ns, header=clip_header_summary(path),
-                        offset_s=body.offset_s)
-    updated = st.add_lesion_clip(ctx.db, lesion_id, clip)
+    updated = st.add_lesion_clip(ctx.db, lesion_id, clip_from_file(path, offset_s=body.offset_s))
     record_event(ctx.db, principal.username, "clip_add", target=f"lesion:{lesion_id}",
                  detail={"position": len(updated["clips"]) - 1, "clip": updated["clips"][-1]["id"]},
                  address=client_address(request))

@@ -22,7 +22,10 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from ceuskit.errors import CeusError, PacsError, PacsNotFoundError
+from ceuskit.io import open_clip
 from ceuskit.store.audit import record_event
+from ceuskit.study.files import clip_from_file
+from ceuskit.study.lesions import add_lesion, check_new_lesion, lesion_input
 from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 from ceuskit.web.security import Admin, client_address
 
@@ -111,10 +114,7 @@ def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
         server = configured()
         study_uid, series_uid = check_uid(body.study_uid, "study_uid"), check_uid(body.series_uid, "series_uid")
         instance_uid = None if body.instance_uid is None else check_uid(body.instance_uid, "instance_uid")
-        found = st.get_study(db, body.study_id)
-        if any(p["patient"] == body.patient and any(le["lesion"] == body.lesion for le in p["lesions"])
-               for p in found["patients"]):
-            raise HTTPException(409, "this patient already has a lesion with that name; choose another name")
+        check_new_lesion(db, body.study_id, body.patient, body.lesion)  # before fetching anything
 
         def work(progress: Callable[[int, int], None]) -> dict[str, Any]:
             from ceuskit.pacs import ObjectRef, connect, pull
@@ -129,7 +129,7 @@ def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
                 result = pull(client, chosen.study_uid, chosen.series_uid, chosen.sop_uid, out=root / "pacs",
                               progress=lambda done, total, _size: progress(done, total))
             reference = ObjectRef(chosen.study_uid, chosen.series_uid, chosen.sop_uid)
-            lesion_id = _make_lesion(db, found["name"], body, result.files[0], server.label, str(reference))
+            lesion_id = _make_lesion(db, body, result.files[0], server.label, str(reference))
             log.info("pacs: lesion %d made from a PACS clip", lesion_id)
             record_event(db, principal.username, "pacs_fetch", target=f"lesion:{lesion_id}",
                          detail={"server": server.label, "files": len(result.files)}, address=address)
@@ -171,31 +171,16 @@ def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
     return router
 
 
-def _make_lesion(db: Store, study: str, body: PacsLesion, path: Path, server: str, reference: str) -> int:
+def _make_lesion(db: Store, body: PacsLesion, path: Path, server: str, reference: str) -> int:
     """Store a lesion whose clip is ``path``, with where it came from in the clip's header summary."""
-    from ceuskit import store as st
-    from ceuskit.io import open_clip
-    from ceuskit.io.clip import source_sha256
-    from ceuskit.stats import who_grade
-    from ceuskit.study import clip_header_summary
-
     with open_clip(path):  # a readable clip, or a one-line ClipError
         pass
-    header = clip_header_summary(path)
-    header["pacs"] = {"server": server, "reference": reference,
-                      "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    stat = path.stat()
-    grade = who_grade(body.ki67_percent)
-    row = st.LesionInput(patient=body.patient, lesion=body.lesion, clip_path=str(path),
-                         clip_sha256=source_sha256(path), rois={"reference_frame": 0, "units": "px", "rois": []},
-                         clip_size_bytes=stat.st_size, clip_mtime_ns=stat.st_mtime_ns, clip_header=header,
-                         ki67_percent=body.ki67_percent, who_grade=grade,
-                         who_grade_source=None if grade is None else "ki67", primary_site=body.primary_site,
-                         injection_time_s=body.injection_time_s)
-    st.import_lesions(db, [row], study=study)
-    created = st.get_study(db, study)
-    return int(next(lesion["id"] for p in created["patients"] if p["patient"] == body.patient
-                    for lesion in p["lesions"] if lesion["lesion"] == body.lesion))
+    provenance = {"server": server, "reference": reference,
+                  "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    row = lesion_input(body.patient, body.lesion, [clip_from_file(path, provenance=provenance)],
+                       ki67_percent=body.ki67_percent, primary_site=body.primary_site,
+                       injection_time_s=body.injection_time_s)
+    return add_lesion(db, row, study=body.study_id)
 
 
 def _export(lesion: dict[str, Any], document: dict[str, Any], clip: Path, folder: Path) -> list[Path]:

@@ -8,8 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from ceuskit.store import json_safe  # NaN/inf → None, numpy → Python: the store's JSON rules
+from ceuskit.io.curves import is_curve_file, read_curves
+from ceuskit.store import json_safe, study_id_of  # json_safe: NaN/inf → None, numpy → Python
 from ceuskit.store.audit import record_event
+from ceuskit.study.files import clip_from_file, curve_document
+from ceuskit.study.lesions import add_lesion, check_new_lesion, lesion_input
 from ceuskit.timeseries import MAX_INJECTION_LEAD_S
 from ceuskit.web.context import Context, context
 from ceuskit.web.files import inside
@@ -130,36 +133,19 @@ def study_report(study_id: int, principal: Admin, request: Request, ctx: Ctx, fo
 def new_lesion(study_id: int, body: NewLesion, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
     """Add a lesion from a clip of the data folder (its ROIs are drawn afterwards), or from a table of curves
     (its curves are its ROIs; ``units`` says what its intensities are when the file does not)."""
-    from ceuskit import store as st
-    from ceuskit.io.clip import source_sha256
-    from ceuskit.io.curves import is_curve_file, read_curves
-    from ceuskit.stats import who_grade
-    from ceuskit.study import clip_header_summary
-    from ceuskit.study.files import curve_document
-
-    found = st.get_study(ctx.db, study_id)
+    study_id_of(ctx.db, study_id)  # a study of that id, or 404
     path = inside(ctx.data_dir, body.clip)
     if not path.is_file():
         raise HTTPException(404, "no such clip in the data folder")
-    if any(p["patient"] == body.patient and any(le["lesion"] == body.lesion for le in p["lesions"])
-           for p in found["patients"]):
-        raise HTTPException(409, "this patient already has a lesion with that name; choose another name")
-    rois: dict[str, Any] = {"reference_frame": 0, "units": "px", "rois": []}
+    check_new_lesion(ctx.db, study_id, body.patient, body.lesion)
+    rois = None  # a clip: its ROIs are drawn afterwards
     if is_curve_file(path):  # a table of curves: its curves are the ROIs, read without a viewer
         rois = curve_document(read_curves(path, units=body.units), units=body.units, time_column=None, columns=None)
     else:
         ctx.clips.get(path)  # readable, or a one-line ClipError
-    stat = path.stat()
-    grade = who_grade(body.ki67_percent)
-    row = st.LesionInput(patient=body.patient, lesion=body.lesion, clip_path=str(path),
-                         clip_sha256=source_sha256(path), rois=rois,
-                         clip_size_bytes=stat.st_size, clip_mtime_ns=stat.st_mtime_ns,
-                         clip_header=clip_header_summary(path), ki67_percent=body.ki67_percent,
-                         who_grade=grade, who_grade_source=None if grade is None else "ki67",
-                         primary_site=body.primary_site, injection_time_s=body.injection_time_s)
-    st.import_lesions(ctx.db, [row], study=found["name"])
-    created = next(lesion for p in st.get_study(ctx.db, study_id)["patients"] if p["patient"] == body.patient
-                   for lesion in p["lesions"] if lesion["lesion"] == body.lesion)
-    record_event(ctx.db, principal.username, "lesion_add", target=f"lesion:{created['id']}",
+    row = lesion_input(body.patient, body.lesion, [clip_from_file(path, rois=rois)], ki67_percent=body.ki67_percent,
+                       primary_site=body.primary_site, injection_time_s=body.injection_time_s)
+    created = add_lesion(ctx.db, row, study=study_id)
+    record_event(ctx.db, principal.username, "lesion_add", target=f"lesion:{created}",
                  detail={"study": study_id}, address=client_address(request))
-    return {"id": created["id"]}
+    return {"id": created}
