@@ -111,9 +111,10 @@ def _curve_tables(figures: dict[str, object]) -> None:
 
 
 def _maps(root: Path, figures: dict[str, object]) -> None:
+    from ceuskit.feed import clip_frames
     from ceuskit.io import open_clip
+    from ceuskit.io.rois import load_rois
     from ceuskit.maps import parametric_maps
-    from ceuskit.roi import load_rois
     from ceuskit.simulate import simulate_clip
     from ceuskit.simulate.cases import SLOW_RISES
 
@@ -123,7 +124,7 @@ def _maps(root: Path, figures: dict[str, object]) -> None:
         with open_clip(sim.dicom) as clip:
             rois = load_rois(sim.roi, pixel_spacing_mm=clip.pixel_spacing_mm)
             masks = rois.masks(clip.rows, clip.columns)
-            maps = parametric_maps(clip, rois, block_px=4, injection_time_s=ph.lead_in_s,
+            maps = parametric_maps(clip_frames(clip), rois, block_px=4, injection_time_s=ph.lead_in_s,
                                    dynamic_range_db=ph.dynamic_range_db)
         for roi, key in (("lesion", "onset_s"), ("liver", "liver_onset_s")):
             errors.append(float(np.nanmedian(maps["arrival_time_s"][masks[roi]])) - sim.truth_data[key])

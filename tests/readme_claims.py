@@ -24,7 +24,8 @@ import pydicom
 import pytest
 
 from ceuskit.io import open_clip
-from ceuskit.roi import load_rois, parse_rois
+from ceuskit.io.rois import load_rois
+from ceuskit.roi import parse_rois
 
 MAP_KEYS = ("arrival_time_s", "time_to_peak_s", "peak_enhancement", "peak_enhancement_db", "mean_transit_time_s",
             "wash_in_rate", "wash_in_auc", "r2")

@@ -191,6 +191,27 @@ def test_a_one_frame_flash_is_counted_and_decides_nothing():
     assert reading.rois["liver"]["parameters"]["time_to_peak_s"] == pytest.approx(LIVER_PEAK_S, abs=0.1)
 
 
+def test_fits_are_drawn_only_where_they_meet_the_data_as_shown_flash_included():
+    # the flash is left out of the fit but stays in the TIC table and on the screen: within ±0.5 s of it the
+    # 1-s mean of what a reader sees lies ~9 dB above the fit (three samples a window at 2 Hz, one 30× bright),
+    # so the fit is not drawn there; elsewhere it is, within 3 dB of that mean (both means plain numpy here)
+    t = _times(0.0, 130.0)
+    timeline = _timeline(t, [(0.0, DB_6)])
+    flashed = timeline.power.copy()
+    flashed[:, t == 30.0] *= 30.0
+    reading = _read(Timeline(t, timeline.names, flashed, timeline.saturated, timeline.segment))
+    windows = np.abs(t[:, None] - t[None, :]) <= SMOOTHING_S / 2
+    for i, name in enumerate(timeline.names):
+        drawn = reading.fitted[name]
+        shown = np.isfinite(drawn)
+        inside = np.array([shown[w].all() for w in windows])
+        data_db = 10 * np.log10(windows @ flashed[i] / windows.sum(axis=1))
+        drawn_db = 10 * np.log10(np.array([drawn[w].mean() if shown[w].all() else np.nan for w in windows]))
+        assert np.all(np.abs(drawn_db[inside] - data_db[inside]) <= 3.0), name
+        assert not shown[np.abs(t - 30.0) <= 0.5].any(), name
+        assert shown[(t > 40.0) & (t < 100.0)].all(), name  # the wash-out it describes is drawn
+
+
 def test_rejected_frames_are_skipped_not_counted_as_breaks():
     t = _times(0.0, 130.0)
     timeline = _timeline(t, [(0.0, DB_6), (50.0, -DB_6)])

@@ -14,7 +14,7 @@ import pytest
 
 from ceuskit.io import open_clip
 from ceuskit.pipeline import Analysis, analyze
-from ceuskit.preprocess.grey import to_grey
+from ceuskit.pixels import to_grey
 from ceuskit.preprocess.overlays import detect_overlays
 from ceuskit.roi import RoiSet, parse_rois, rois_from_label_mask
 from ceuskit.simulate import Phantom, render_frames, write_dicom

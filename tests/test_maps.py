@@ -11,10 +11,12 @@ import pytest
 
 from ceuskit.cli import main
 from ceuskit.errors import InputError
+from ceuskit.feed import clip_frames
 from ceuskit.io import open_clip
-from ceuskit.maps import MAP_NAMES, MAX_PEAK_POWER, parametric_maps, write_maps
+from ceuskit.io.rois import load_rois
+from ceuskit.maps import MAP_NAMES, MAX_PEAK_POWER, parametric_maps
 from ceuskit.pipeline import analyze
-from ceuskit.roi import load_rois
+from ceuskit.report.maps import write_maps
 from ceuskit.simulate import Phantom, contrast_curves, simulate_clip, truth_timing
 
 
@@ -25,7 +27,7 @@ def phantom(tmp_path_factory):
     sim = simulate_clip(tmp_path_factory.mktemp("maps"), ph, name="phantom")
     clip = open_clip(sim.dicom)
     rois = load_rois(sim.roi, pixel_spacing_mm=clip.pixel_spacing_mm)
-    maps = parametric_maps(clip, rois, block_px=4, injection_time_s=ph.lead_in_s)
+    maps = parametric_maps(clip_frames(clip), rois, block_px=4, injection_time_s=ph.lead_in_s)
     yield ph, sim, clip, rois, maps
     clip.close()
 
@@ -45,6 +47,16 @@ def test_arrival_time_inside_the_lesion_matches_ground_truth(phantom):
     assert np.nanmedian(maps["time_to_peak_s"][masks["lesion"]]) < np.nanmedian(maps["time_to_peak_s"][masks["liver"]])
 
 
+def test_the_arrival_map_on_linear_power_is_vueboxs_arrival_time(phantom):
+    ph, sim, clip, rois, maps = phantom
+    power = parametric_maps(clip_frames(clip), rois, block_px=4, injection_time_s=ph.lead_in_s, arrival_scale="power")
+    lesion = rois.masks(clip.rows, clip.columns)["lesion"]
+    # simulator ground truth: 5 % of the lesion's rise in linear power, later than on the dB scale
+    truth = truth_timing(ph)
+    assert abs(np.nanmedian(power["arrival_time_s"][lesion]) - truth["arrival_time_s"]) <= 1.0
+    assert np.nanmedian(power["arrival_time_s"][lesion]) > np.nanmedian(maps["arrival_time_s"][lesion])
+
+
 def test_maps_cover_the_region_only(phantom):
     ph, sim, clip, rois, maps = phantom
     assert set(maps) == set(MAP_NAMES)
@@ -61,7 +73,7 @@ def test_maps_cover_the_region_only(phantom):
 
 def test_motion_compensation_does_not_make_the_lesion_map_worse(phantom):
     ph, sim, clip, rois, maps = phantom
-    still = parametric_maps(clip, rois, block_px=4, injection_time_s=ph.lead_in_s, motion=False)
+    still = parametric_maps(clip_frames(clip), rois, block_px=4, injection_time_s=ph.lead_in_s, motion=False)
     masks = rois.masks(clip.rows, clip.columns)
     truth = truth_timing(ph)["onset_s"]
     spread = {k: float(np.nanpercentile(np.abs(m["arrival_time_s"][masks["lesion"]] - truth), 75))
@@ -74,7 +86,7 @@ def test_region_and_progress(phantom):
     calls = []
     x0, y0 = clip.ceus_region.box[:2]
     region = (x0 + 40, y0 + 30, x0 + 120, y0 + 110)
-    maps = parametric_maps(clip, rois, block_px=8, region=region, injection_time_s=ph.lead_in_s, motion=False,
+    maps = parametric_maps(clip_frames(clip), rois, block_px=8, region=region, injection_time_s=ph.lead_in_s, motion=False,
                            progress=lambda done, total: calls.append((done, total)))
     inside = np.zeros((clip.rows, clip.columns), dtype=bool)
     inside[region[1]:region[3], region[0]:region[2]] = True
@@ -86,11 +98,12 @@ def test_region_and_progress(phantom):
 @pytest.mark.parametrize("kwargs, match", [
     ({"block_px": 0}, "block size"), ({"region": (0, 0, 0, 0)}, "region"), ({"dynamic_range_db": 3.0}, "dynamic range"),
     ({"injection_time_s": -7200.0}, "injection time"), ({"model": "spline"}, "model"),
+    ({"arrival_scale": "log"}, "arrival scale"),
 ])
 def test_bad_options_raise_input_error(phantom, kwargs, match):
     ph, sim, clip, rois, _ = phantom
     with pytest.raises(InputError, match=match):
-        parametric_maps(clip, rois, **kwargs)
+        parametric_maps(clip_frames(clip), rois, **kwargs)
 
 
 def test_writers_and_cli(phantom, tmp_path, capsys):
@@ -162,7 +175,7 @@ def pixel_maps(phantom):
     ph, sim, clip, rois, _ = phantom
     ys, xs = np.nonzero(np.logical_or.reduce(list(rois.masks(clip.rows, clip.columns).values())))
     region = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-    return region, parametric_maps(clip, rois, block_px=1, region=region, injection_time_s=ph.lead_in_s)
+    return region, parametric_maps(clip_frames(clip), rois, block_px=1, region=region, injection_time_s=ph.lead_in_s)
 
 
 def test_no_pixel_holds_a_value_beyond_the_stated_limits(phantom, pixel_maps):

@@ -86,6 +86,21 @@ def test_a_short_dip_inside_the_rise_is_walked_past(clip_times):
     assert found.time_s == pytest.approx(_true_onset(), abs=0.5)
 
 
+@pytest.mark.parametrize(("start_s", "gain_db"), [(-1.5, 6.0), (-1.0, 3.0)])
+def test_a_short_blip_that_returns_to_baseline_is_not_the_onset(clip_times, start_s, gain_db):
+    # a tracked ROI crosses onto enhancing tissue for 0.4 s (+3 or +6 dB), then reads its own flat baseline again
+    # for well over a second before the rise: a reader's onset is the rise's, not the blip's
+    curve = _bolus(clip_times)
+    blip = (clip_times >= T0 + start_s) & (clip_times < T0 + start_s + 0.4)
+    curve[blip] *= 10 ** (gain_db / 10)
+    assert _true_onset() - (T0 + start_s + 0.4) >= 1.9  # the case is what it says: back at baseline, then the rise
+    assert find_arrival(clip_times, curve).time_s == pytest.approx(_true_onset(), abs=0.1)
+    rng = np.random.default_rng(5)
+    errors = [find_arrival(clip_times, curve * rng.lognormal(0.0, 0.25, clip_times.size)).time_s - _true_onset()
+              for _ in range(20)]  # ~1 dB per frame
+    assert max(abs(e) for e in errors) <= 1.0 and np.median(np.abs(errors)) <= 0.4
+
+
 def test_a_recording_started_after_arrival_has_no_baseline(clip_times):
     late = clip_times >= T0 + 2.0  # the clip starts 2 s into the wash-in
     found = find_arrival(clip_times[late], _bolus(clip_times[late]))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ceuskit.errors import InputError
-from ceuskit.preprocess.grey import to_grey
+from ceuskit.pixels import to_grey
 from ceuskit.preprocess.linearize import check_dynamic_range, grey_to_power, power_to_grey
 
 

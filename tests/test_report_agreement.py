@@ -20,8 +20,14 @@ from cohort_fakes import COHORT, fake_analyze_examination, write_cohort  # noqa:
 
 from ceuskit import store, study  # noqa: E402
 from ceuskit.cli import main  # noqa: E402
-from ceuskit.report import write_report  # noqa: E402
+from ceuskit.report import write_report as _write_report  # noqa: E402
 from ceuskit.report.cohort import _fitting  # noqa: E402
+
+
+def write_report(s: store.Store, out: Path, **options: object) -> Path:
+    """The cohort report of ``s``, from its cohort table and statistics (as ``ceuskit study report`` makes it)."""
+    frame = study.cohort_frame(s)
+    return Path(_write_report(s, out, frame=frame, result=study.cohort_stats(frame), **options))
 
 
 @pytest.fixture()

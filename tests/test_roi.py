@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from ceuskit.errors import RoiError
-from ceuskit.roi import load_rois, parse_rois
+from ceuskit.io.rois import load_rois
+from ceuskit.roi import parse_rois
 
 
 def _doc(*rois, units="px", reference_frame=0):

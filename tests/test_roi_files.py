@@ -22,7 +22,7 @@ from PIL import Image
 from ceuskit import analyze
 from ceuskit.cli import main
 from ceuskit.io import open_clip
-from ceuskit.roi import load_rois
+from ceuskit.io.rois import load_rois
 from ceuskit.simulate import Phantom, simulate_clip
 
 FORMATS = ("nii.gz", "nii", "png", "tif", "dcm")

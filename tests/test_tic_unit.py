@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from ceuskit.errors import AnalysisError, CeusError, RoiError
+from ceuskit.feed import clip_frames
 from ceuskit.io.clip import Clip, Region
 from ceuskit.io.frames import ArrayFrames
+from ceuskit.pixels import FrameStream
 from ceuskit.roi import Roi, RoiSet
 from ceuskit.tic import MIN_INSIDE_FRACTION, TicResult, extract_tics, tic_table
 
@@ -31,9 +33,10 @@ def _rois(reference_frame: int = 0) -> RoiSet:
                    Roi("liver", "parenchyma", "rectangle", {"box": list(LIVER_BOX)})), reference_frame)
 
 
-def _clip(frames: np.ndarray, times_s: np.ndarray, regions: tuple[Region, ...] = ()) -> Clip:
-    return Clip(source="hand-built", times=np.asarray(times_s, dtype=float), rows=frames.shape[1],
-                columns=frames.shape[2], frames=ArrayFrames(frames), regions=regions)
+def _clip(frames: np.ndarray, times_s: np.ndarray, regions: tuple[Region, ...] = ()) -> FrameStream:
+    """The hand-built frames as the pipeline feeds them to extract_tics (display maps fitted from the frames)."""
+    return clip_frames(Clip(source="hand-built", times=np.asarray(times_s, dtype=float), rows=frames.shape[1],
+                            columns=frames.shape[2], frames=ArrayFrames(frames), regions=regions))
 
 
 def _frames(lesion_grey: np.ndarray, liver_grey: np.ndarray, background: int = 20) -> np.ndarray:

@@ -34,12 +34,14 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 # (section, modules): the public modules of the API reference, in reading order.
 API_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Reading clips and ROIs", ("ceuskit.io", "ceuskit.io.curves", "ceuskit.roi")),
-    ("Analysis", ("ceuskit.pipeline", "ceuskit.curve_analysis", "ceuskit.tic", "ceuskit.onset", "ceuskit.models", "ceuskit.phases",
+    ("Reading clips and ROIs", ("ceuskit.io", "ceuskit.io.rois", "ceuskit.io.curves", "ceuskit.roi", "ceuskit.pixels",
+                                "ceuskit.feed")),
+    ("Analysis", ("ceuskit.pipeline", "ceuskit.curve_analysis", "ceuskit.tic", "ceuskit.onset", "ceuskit.models",
+                  "ceuskit.phases",
                   "ceuskit.kinetics", "ceuskit.destruction", "ceuskit.steps", "ceuskit.replenishment",
                   "ceuskit.quality", "ceuskit.maps")),
     ("Cohorts and readers", ("ceuskit.study", "ceuskit.store", "ceuskit.stats", "ceuskit.agreement")),
-    ("Reports, export and PACS", ("ceuskit.report", "ceuskit.report.tic_plot", "ceuskit.report.cohort",
+    ("Reports, export and PACS", ("ceuskit.report", "ceuskit.report.tic_plot", "ceuskit.report.cohort", "ceuskit.report.maps",
                                   "ceuskit.export", "ceuskit.export.dicom", "ceuskit.pacs")),
     ("Simulator", ("ceuskit.simulate",)),
     ("Errors", ("ceuskit.errors",)),

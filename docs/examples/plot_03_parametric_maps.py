@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import ceuskit
+from ceuskit.feed import clip_frames
 from ceuskit.maps import MAP_UNITS, parametric_maps
 from ceuskit.simulate import Phantom
 
@@ -32,7 +33,7 @@ print(f"lesion bolus from {phantom.arterial_arrival_s} s, liver from {phantom.li
 
 rois = ceuskit.load_rois(simulated.roi)
 with ceuskit.open_clip(simulated.dicom) as clip:
-    maps = parametric_maps(clip, rois, block_px=2, time_bin_s=1.0)
+    maps = parametric_maps(clip_frames(clip), rois, block_px=2, time_bin_s=1.0)
     masks = rois.masks(clip.rows, clip.columns)
 for name in ("arrival_time_s", "time_to_peak_s"):
     lesion, liver = (float(np.nanmedian(maps[name][masks[roi]])) for roi in ("lesion", "liver"))

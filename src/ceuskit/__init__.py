@@ -12,9 +12,10 @@ The public API (everything else is internal)::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+import importlib
 from typing import TYPE_CHECKING, Any
+
+from ceuskit._version import __version__
 
 __all__ = [
     "Analysis",
@@ -40,7 +41,7 @@ _LAZY = {
     "FitResult": "ceuskit.models",
     "fit_curves": "ceuskit.models",
     "RoiSet": "ceuskit.roi",
-    "load_rois": "ceuskit.roi",
+    "load_rois": "ceuskit.io.rois",
     "simulate_clip": "ceuskit.simulate",
     "CeusError": "ceuskit.errors",
 }
@@ -50,16 +51,15 @@ if TYPE_CHECKING:
     from ceuskit.errors import CeusError
     from ceuskit.io import open_clip
     from ceuskit.io.clip import Clip
+    from ceuskit.io.rois import load_rois
     from ceuskit.models import FitResult, fit_curves
     from ceuskit.pipeline import Analysis, analyze
-    from ceuskit.roi import RoiSet, load_rois
+    from ceuskit.roi import RoiSet
     from ceuskit.simulate import simulate_clip
 
 
 def __getattr__(name: str) -> Any:
     """Import the public API lazily, so ``import ceuskit`` stays fast for the command line."""
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'ceuskit' has no attribute {name!r}")

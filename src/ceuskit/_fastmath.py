@@ -92,7 +92,7 @@ def fast_exp(x: float) -> float:
 
 @njit("float64(float64)", cache=True, error_model="numpy")
 def fast_log(x: float) -> float:
-    """ln x for a positive normal x, within 2 ulp of ``math.log`` (undefined for x ≤ 0, inf, NaN)."""
+    """Return ln x for a positive normal x, within 2 ulp of ``math.log`` (undefined for x ≤ 0, inf, NaN)."""
     bits = _bits(x)
     e = (bits >> 52) - 1023
     m = _from_bits((bits & _MANTISSA) | _ONE_BITS)  # x = 2^e · m, m in [1, 2)

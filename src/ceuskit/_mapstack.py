@@ -69,7 +69,10 @@ def add_frame(grey: np.ndarray, row0: int, col0: int, block: int, scale: float, 
 
 @njit(cache=True, error_model="numpy")
 def close_bin(sums: np.ndarray, counts: np.ndarray, out: np.ndarray) -> None:
-    """out (hb, wb) float32 = sums / counts (NaN where a block was never seen); sums and counts reset to 0."""
+    """Set out (hb, wb) float32 = sums / counts (NaN where a block was never seen).
+
+    Sums and counts are reset to 0.
+    """
     hb, wb = sums.shape
     for bi in range(hb):
         for bj in range(wb):

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit import __version__
+from ceuskit._version import __version__
 from ceuskit.errors import CurveError, InputError
 from ceuskit.io.curves import CurveTable, read_curves
 from ceuskit.phases import PhaseOptions

@@ -1,6 +1,7 @@
 """``ceuskit demo``: phantom clips → analyses → a table of truth vs ceuskit, on embedded defaults; then one
 whole examination read from its loop alone and with its late-phase sweeps; then one destruction–replenishment
-clip whose refills are fitted against their known A and β."""
+clip whose refills are fitted against their known A and β; then the seed-like demo cohort (:func:`run_demo`):
+simulated, imported, analysed and compared with the seed study."""
 
 from __future__ import annotations
 
@@ -8,10 +9,21 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
+from ceuskit.pipeline import analyze, analyze_examination
+from ceuskit.report.cohort import seed_comparison, write_report
+from ceuskit.report.tic_plot import write_analysis
 from ceuskit.report.words import label_words
-from ceuskit.simulate import Phantom, simulate_clip
+from ceuskit.simulate import Phantom, simulate_clip, simulate_cohort
+from ceuskit.simulate.cases import REPLENISHMENT
+from ceuskit.simulate.examination import simulate_examination
+from ceuskit.store import Store
+from ceuskit.study.manifest import import_manifest, import_reads
+from ceuskit.study.runner import run_study
+from ceuskit.study.statistics import cohort_stats
+from ceuskit.study.tables import cohort_frame
 
 __all__ = ["DEMO_EXAMINATION", "DEMO_PHANTOMS", "DEMO_REPLENISHMENT", "run_clip_demo", "run_examination_demo",
+           "run_demo",
            "run_replenishment_demo"]
 
 DEMO_PHANTOMS = (
@@ -33,9 +45,6 @@ def _labels(arterial: str | None, washout_timing: str | None, late: str | None) 
 
 def run_clip_demo(out_dir: str | Path, *, n_clips: int = 6, echo: Callable[[str], None] = print) -> Path:
     """Simulate ``n_clips`` phantoms, analyse each, print a table and write ``summary.csv``; return its path."""
-    from ceuskit.pipeline import analyze
-    from ceuskit.report import write_analysis
-
     out = Path(out_dir)
     rows = []
     header = f"{'clip':10s} {'truth (arterial/wash-out/late)':32s} {'ceuskit':32s} {'onset truth':>11s} {'ceuskit':>8s}"
@@ -87,10 +96,6 @@ def run_examination_demo(out_dir: str | Path, *, echo: Callable[[str], None] = p
     """Simulate one examination (a 70 s loop, sweeps at 2, 3 and 4 min), read the loop alone and then the whole
     examination (clips in shuffled order, injection from the DICOM Contrast/Bolus Start Time), print both
     readings against the truth; return the whole examination's analysis.json."""
-    from ceuskit.pipeline import analyze, analyze_examination
-    from ceuskit.report import write_analysis
-    from ceuskit.simulate.examination import simulate_examination
-
     out = Path(out_dir)
     exam = simulate_examination(out / "clips", DEMO_EXAMINATION, name="exam", patient_id="DEMOEXAM")
     truth = exam.truth_data
@@ -117,10 +122,6 @@ DEMO_REPLENISHMENT = "replenishment-8hz-2-cycles-10-frame"
 def run_replenishment_demo(out_dir: str | Path, *, echo: Callable[[str], None] = print) -> Path:
     """Simulate one destruction–replenishment clip, read it with replenishment kinetics and print each refill's
     A, β, A·β and 90 % refill time per ROI against the truth; return its analysis.json."""
-    from ceuskit.pipeline import analyze
-    from ceuskit.report import write_analysis
-    from ceuskit.simulate.cases import REPLENISHMENT
-
     phantom = REPLENISHMENT[DEMO_REPLENISHMENT]
     sim = simulate_clip(Path(out_dir) / "clips", phantom, name="replenishment", patient_id="DEMOREPL")
     result = analyze(sim.dicom, sim.roi, injection_time_s=phantom.lead_in_s, motion=False,
@@ -140,3 +141,31 @@ def run_replenishment_demo(out_dir: str | Path, *, echo: Callable[[str], None] =
         echo(f"lesion/liver after {ratio['destruction_s']:.1f} s: blood volume ×{ratio['blood_volume_ratio']}, "
              f"β ×{ratio['beta_ratio']}, flow ×{ratio['flow_ratio']}")
     return Path(out_dir) / "analysis" / "analysis.json"
+
+
+def run_demo(out_dir: str | Path, *, n_patients: int = 18, seed: int = 0, workers: int | None = None,
+             echo: Callable[[str], None] = print) -> Path:
+    """Simulate the seed-like cohort, import it, analyse it, compute statistics, write the report.
+
+    Prints (through ``echo``) the seed-vs-ceuskit table and returns the path of ``report.html``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = simulate_cohort(out / "cohort", n_patients=n_patients, seed=seed)
+    db_path = out / "demo.db"
+    for stale in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    with Store(f"sqlite:///{db_path}") as store:
+        import_manifest(store, manifest)
+        reads_path = manifest.with_name("reads.csv")
+        if reads_path.is_file():
+            import_reads(store, reads_path)
+        summary = run_study(store, workers=workers)
+        echo(summary.line())
+        frame = cohort_frame(store)
+        result = cohort_stats(frame)
+        for line in seed_comparison(result):
+            echo(line)
+        report = write_report(store, out / "report", frame=frame, result=result)
+    echo(f"report: {report}")
+    return report

@@ -75,7 +75,7 @@ class Destruction:
         return self.stop - self.start
 
     def to_json(self, names: tuple[str, ...] | list[str]) -> dict[str, Any]:
-        """The destruction as analysis.json lists it (``destructions``), ROIs by name."""
+        """Return the destruction as analysis.json lists it (``destructions``), ROIs by name."""
         return {"start_s": round(self.start_s, 4), "destruction_s": round(self.t_d_s, 4), "frames": self.frames,
                 "jump_db": {n: round_or_none(v, 2) for n, v in zip(names, self.jump_db, strict=True)},
                 "drop_db": {n: round_or_none(v, 2) for n, v in zip(names, self.drop_db, strict=True)},
@@ -100,9 +100,11 @@ def _level(d: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 def _window(t: np.ndarray, d: np.ndarray, lo_s: float, hi_s: float, anchor: int, forward: bool, minimum: int
             ) -> np.ndarray:
-    """Indices of samples with t in [lo_s, hi_s), widened from ``anchor`` to hold ``minimum`` samples where
-    every ROI is finite."""
-    inside = np.flatnonzero((t >= lo_s) & (t < hi_s))
+    """Return the indices of samples with t in [lo_s, hi_s).
+
+    The window is widened from ``anchor`` to hold ``minimum`` samples where every ROI is finite.
+    """
+    inside: np.ndarray = np.flatnonzero((t >= lo_s) & (t < hi_s))
     ok = np.isfinite(d).all(axis=0)
     inside = inside[ok[inside]]
     if inside.size >= minimum:

@@ -15,6 +15,7 @@ do.  The command line prints it as one line ``ceuskit: error: …`` and exits wi
      │    └── ManifestError    bad study manifest row (names the line)
      ├── FitError              a fit that cannot even be attempted (too few samples)
      ├── AnalysisError         an analysis that cannot produce a result (e.g. no parenchyma reference)
+     │    └── ProposalError    nothing at a click stands out from the liver, or a lesion cannot be found again
      ├── ReportError           a report cannot be made (no Chromium to print the PDF)
      ├── StoreError           study database problems (unknown study, schema mismatch, server down)
      │    ├── ConflictError    the request clashes with what is stored (a user or read that exists already)
@@ -39,6 +40,7 @@ __all__ = [
     "ManifestError",
     "PacsError",
     "PacsNotFoundError",
+    "ProposalError",
     "ReportError",
     "RoiError",
     "StoreError",
@@ -60,8 +62,10 @@ class ClipError(InputError):
 
 
 class TimingError(ClipError):
-    """A readable clip states no usable frame timing; ``--fps`` supplies it (``ceuskit info`` still describes
-    the file)."""
+    """A readable clip states no usable frame timing.
+
+    ``--fps`` supplies it (``ceuskit info`` still describes the file).
+    """
 
 
 class RoiError(InputError):
@@ -69,13 +73,19 @@ class RoiError(InputError):
 
 
 class CurveError(InputError):
-    """A table of time–intensity curves cannot be read: unknown layout, no time column, intensities whose
-    units are not stated (``--units``) or min–max normalised, ROIs whose roles cannot be told (``--column``)."""
+    """A table of time–intensity curves cannot be read.
+
+    Unknown layout, no time column, intensities whose units are not stated (``--units``) or min–max
+    normalised, ROIs whose roles cannot be told (``--column``).
+    """
 
 
 class UntimedClipError(InputError):
-    """A clip of an examination (video, frame folder, array) states no acquisition time to place it by, and no
-    explicit offset (``--clip-offset``) was given; ``index`` is its 0-based place in the clips given."""
+    """A clip of an examination states no acquisition time, and no offset was given.
+
+    The clip (video, frame folder, array) has no acquisition time to place it by, and no explicit offset
+    (``--clip-offset``) was given; ``index`` is its 0-based place in the clips given.
+    """
 
     def __init__(self, message: str, index: int) -> None:
         super().__init__(message)
@@ -92,6 +102,14 @@ class FitError(CeusError):
 
 class AnalysisError(CeusError):
     """An analysis cannot produce a result from otherwise valid inputs."""
+
+
+class ProposalError(AnalysisError):
+    """No ROI can be proposed.
+
+    The click is off the image, nothing there differs from the liver around it, or a lesion cannot be found
+    again on a sweep.  Drawing the ROI by hand remains possible.
+    """
 
 
 class ReportError(CeusError):

@@ -124,7 +124,7 @@ def find_events(timeline: Timeline) -> Events:
 
 
 def cut(timeline: Timeline, end: int) -> Timeline:
-    """The first samples of a timeline.
+    """Return the first samples of a timeline.
 
     Parameters
     ----------
@@ -174,7 +174,10 @@ class Refills:
 
 
 def _cycles(events: Events, kinetics: str, n: int) -> list[tuple[Destruction, int]]:
-    """The refills to fit: (destruction, end sample), each ending at the next destruction, step or clip."""
+    """Return the refills to fit as (destruction, end sample) pairs.
+
+    Each ends at the next destruction, step or clip.
+    """
     out = []
     for item in events.destructions:
         if kinetics == "bolus" or (kinetics == "auto" and not item.refill):

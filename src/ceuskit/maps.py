@@ -1,6 +1,7 @@
 """Per-pixel (or per K×K block) parametric maps: arrival time, time to peak, peak enhancement, mTT, …
 
-One streaming pass over the clip decodes each frame once, moves the analysis region with the tissue (the
+One streaming pass over the clip's frames (a :class:`~ceuskit.pixels.FrameStream`: the caller opens the clip
+and fits its display maps) reads each frame once, moves the analysis region with the tissue (the
 rigid shifts of :func:`ceuskit.tic.extract_tics`' motion compensation; rejected frames are skipped),
 linearises it, averages K×K blocks and ``time_bin_s`` time bins as it goes, and keeps only that reduced
 float32 stack.  The per-pixel curves are then fitted in chunks by :func:`ceuskit.models.fit_curves` (a
@@ -17,43 +18,32 @@ tail falls to 5 % within the clip for the mean transit time, which is never more
 wash-in rate is at most its peak enhancement per time bin (no steeper than the bins can show).
 :class:`ParametricMaps` reports each map's share of pixels left without a value.
 
-Writers: :func:`write_maps` puts ``maps.npz``, one NIfTI file per map and PNG overlays (reference frame,
-colour bar, ROI outlines) into a folder, atomically.
+Writing the maps to files is the caller's: :func:`ceuskit.report.maps.write_maps`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import platform
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ceuskit import __version__
 from ceuskit._mapstack import add_frame, close_bin
 from ceuskit.errors import InputError
-from ceuskit.io.clip import Box, Clip
-from ceuskit.io.readahead import read_ahead
 from ceuskit.models import fit_curves
-from ceuskit.models.fit import MIN_R2
-from ceuskit.models.parameters import MAX_TRANSIT_SPANS, fit_parameters, supported_lognormal_parameters
+from ceuskit.models.parameters import fit_parameters, supported_lognormal_parameters
 from ceuskit.models.shapes import MODEL_NAMES, MODELS, shape
-from ceuskit.onset import ArrivalOptions, find_arrivals
+from ceuskit.onset import SCALES, ArrivalOptions, find_arrivals
 from ceuskit.phases import ARTERIAL_WINDOW_S
+from ceuskit.pixels import Box, FrameStream
 from ceuskit.preprocess.linearize import check_dynamic_range
 from ceuskit.roi import RoiSet
+from ceuskit.tic import extract_tics
 from ceuskit.timeseries import check_injection_time
 
-__all__ = ["MAP_NAMES", "MAP_UNITS", "MAX_PEAK_POWER", "MIN_SAMPLED_PEAK", "ParametricMaps", "parametric_maps",
-           "write_maps"]
+__all__ = ["MAP_NAMES", "MAP_UNITS", "MAX_PEAK_POWER", "MIN_SAMPLED_PEAK", "ParametricMaps", "parametric_maps"]
 
 MAP_NAMES: tuple[str, ...] = ("arrival_time_s", "time_to_peak_s", "peak_enhancement", "peak_enhancement_db",
                               "mean_transit_time_s", "wash_in_rate", "wash_in_auc", "r2")
@@ -103,25 +93,23 @@ class ParametricMaps(Mapping[str, np.ndarray]):
         return len(self.images)
 
 
-def _check_box(box: Sequence[int], clip: Clip) -> Box:
+def _check_box(box: Sequence[int], frames: FrameStream) -> Box:
     if len(box) != 4:
         raise InputError(f"region must be a box (x0, y0, x1, y1) in pixels, got {box!r}")
     x0, y0, x1, y1 = (int(v) for v in box)
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, clip.columns), min(y1, clip.rows)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, frames.columns), min(y1, frames.rows)
     if x1 - x0 < 1 or y1 - y0 < 1:
-        raise InputError(f"region {tuple(box)} holds no pixel of the {clip.columns}×{clip.rows} frame")
+        raise InputError(f"region {tuple(box)} holds no pixel of the {frames.columns}×{frames.rows} frame")
     return x0, y0, x1, y1
 
 
-def _motion(clip: Clip, rois: RoiSet, dynamic_range_db: float, injection_time_s: float, motion: bool,
+def _motion(frames: FrameStream, rois: RoiSet, dynamic_range_db: float, injection_time_s: float, motion: bool,
             progress: Callable[[int, int], None] | None) -> tuple[np.ndarray, np.ndarray]:
     """(shifts (n, 2) int, rejected (n,) bool) from the TIC extraction's motion compensation."""
-    n = clip.n_frames
+    n = frames.n_frames
     if not motion:
         return np.zeros((n, 2), dtype=int), np.zeros(n, dtype=bool)
-    from ceuskit.tic import extract_tics
-
-    tics = extract_tics(clip, rois, dynamic_range_db=dynamic_range_db, motion=True,
+    tics = extract_tics(frames, rois, dynamic_range_db=dynamic_range_db, motion=True,
                         injection_time_s=injection_time_s, progress=progress)
     if not tics.motion.applied:
         return np.zeros((n, 2), dtype=int), np.zeros(n, dtype=bool)
@@ -139,7 +127,7 @@ def _bins(times_s: np.ndarray, keep: np.ndarray, time_bin_s: float) -> np.ndarra
     return np.where(index >= 0, np.searchsorted(used, index), -1)
 
 
-def _stack(clip: Clip, box: Box, block: int, shifts: np.ndarray, bins: np.ndarray, dynamic_range_db: float,
+def _stack(frames: FrameStream, box: Box, block: int, shifts: np.ndarray, bins: np.ndarray, dynamic_range_db: float,
            progress: Callable[[int, int], None] | None, done: int, total: int) -> np.ndarray:
     """(n_bins, rows // K, columns // K) float32 mean linear power per bin and block, NaN where unseen."""
     x0, y0, x1, y1 = box
@@ -149,16 +137,16 @@ def _stack(clip: Clip, box: Box, block: int, shifts: np.ndarray, bins: np.ndarra
     if n_bins * hb * wb * 4 > MAX_STACK_BYTES:
         raise InputError(f"the map needs {n_bins * hb * wb * 4 / 2**30:.1f} GiB for {n_bins} time bins of {wb}×{hb} "
                          "blocks; use a larger --block or a smaller region")
-    lx0, ly0, lx1, ly1 = clip.ceus_region.box
+    lx0, ly0, lx1, ly1 = frames.ceus_box
     stack = np.full((n_bins, hb, wb), np.nan, dtype=np.float32)
     sums = np.zeros((hb, wb), dtype=np.float64)
     counts = np.zeros((hb, wb), dtype=np.int32)
     scale = dynamic_range_db / 10.0 * math.log(10.0) / 255.0  # grey_to_power's linearisation
     offset = -dynamic_range_db / 10.0 * math.log(10.0)
-    display = clip.display_map()
+    display = frames.display
     current = -1
-    with read_ahead(clip.frames.iterate(0, clip.n_frames)) as frames:
-        for k, pixels in enumerate(frames):
+    with frames.open() as decoded:
+        for k, pixels in enumerate(decoded):
             b = int(bins[k])
             if b >= 0:
                 if b != current and current >= 0:
@@ -226,15 +214,16 @@ def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str, arrival: ArrivalO
     return {k: values[k] for k in MAP_NAMES}
 
 
-def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequence[int] | None = None,
+def parametric_maps(frames: FrameStream, rois: RoiSet, *, block_px: int = 1, region: Sequence[int] | None = None,
                     dynamic_range_db: float = 60.0, injection_time_s: float = 0.0, motion: bool = True,
                     time_bin_s: float = 1.0, model: str = "lognormal",
-                    progress: Callable[[int, int], None] | None = None) -> ParametricMaps:
+                    progress: Callable[[int, int], None] | None = None, arrival_scale: str = "db") -> ParametricMaps:
     """Per-pixel (or per K×K block) perfusion maps of a clip.
 
     Parameters
     ----------
-    clip : the open clip.
+    frames : the clip's frames, times, regions and display maps (:func:`ceuskit.feed.clip_frames`; with the
+        B-mode half's map on a dual display, motion is tracked there).
     rois : its ROIs (drawn on ``rois.reference_frame``); they anchor the motion tracking and the overlays.
     block_px : K, the side of the square pixel blocks averaged into one curve (1 = every pixel).
     region : (x0, y0, x1, y1) analysis box in pixels of the reference frame; default the clip's CEUS region.
@@ -247,6 +236,8 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
         pixel curves are speckle-dominated, and 1 s bins keep a 150 s clip's curves at 150 samples.
     model : the bolus model fitted per pixel ("lognormal": closed-form parameters).
     progress : called with (steps done, total steps): motion pass, map pass, fitting chunks.
+    arrival_scale : the arrival map's scale: "db" (the onset as a reader sees it, as the ROI reading's) or
+        "power" (linear power, VueBox's arrival time; what the one-click proposals compare blocks by).
 
     Returns
     -------
@@ -264,16 +255,18 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
     """
     if model not in MODEL_NAMES:
         raise InputError(f"model {model!r} is not one of {', '.join(MODEL_NAMES)}")
+    if arrival_scale not in SCALES:
+        raise InputError(f"arrival scale {arrival_scale!r} is not one of {', '.join(SCALES)}")
     if not isinstance(block_px, (int, np.integer)) or not 1 <= block_px <= 64:
         raise InputError(f"block size {block_px!r} must be a whole number of pixels from 1 to 64")
     if not (np.isfinite(time_bin_s) and time_bin_s >= 0):
         raise InputError(f"time_bin_s must be a non-negative number of seconds, got {time_bin_s!r}")
     check_dynamic_range(dynamic_range_db)
-    check_injection_time(injection_time_s, clip.duration_s)
-    box = _check_box(region if region is not None else clip.ceus_region.box, clip)
+    check_injection_time(injection_time_s, frames.duration_s)
+    box = _check_box(region if region is not None else frames.ceus_box, frames)
     if (box[2] - box[0]) < block_px or (box[3] - box[1]) < block_px:
         raise InputError(f"the region is smaller than one {block_px}×{block_px} block")
-    n = clip.n_frames
+    n = frames.n_frames
     hb, wb = (box[3] - box[1]) // block_px, (box[2] - box[0]) // block_px
     n_chunks = -(-hb * wb // _CHUNK_CURVES)
     total = (2 * n if motion else n) + n_chunks
@@ -281,18 +274,18 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
         if progress is not None:
             progress(done, total)
 
-    shifts, rejected = _motion(clip, rois, dynamic_range_db, injection_time_s, motion,
+    shifts, rejected = _motion(frames, rois, dynamic_range_db, injection_time_s, motion,
                                relay if progress is not None else None)
-    bins = _bins(clip.times, ~rejected, time_bin_s)
+    bins = _bins(frames.times_s, ~rejected, time_bin_s)
     if bins.max() < 5:
         raise InputError("too few frames (or time bins) for a time–intensity fit; use a smaller time bin")
     start = n if motion else 0
-    stack = _stack(clip, box, block_px, shifts, bins, dynamic_range_db, progress, start, total)
-    t = _bin_times(clip.times, bins) - injection_time_s
+    stack = _stack(frames, box, block_px, shifts, bins, dynamic_range_db, progress, start, total)
+    t = _bin_times(frames.times_s, bins) - injection_time_s
     bin_s = time_bin_s if time_bin_s > 0 else float(np.median(np.diff(t)))  # the time resolution of the curves
     curves = stack.reshape(stack.shape[0], -1)
     # binned curves are already averaged over time_bin_s: no further smoothing beyond the ROI reading's
-    arrival_options = ArrivalOptions(smoothing_s=max(ArrivalOptions().smoothing_s, time_bin_s))
+    arrival_options = ArrivalOptions(smoothing_s=max(ArrivalOptions().smoothing_s, time_bin_s), scale=arrival_scale)
     values = {name: np.full(hb * wb, np.nan) for name in MAP_NAMES}
     for c in range(n_chunks):
         lo, hi = c * _CHUNK_CURVES, min((c + 1) * _CHUNK_CURVES, hb * wb)
@@ -305,7 +298,7 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
     x0, y0 = box[0], box[1]
     images = {}
     for name in MAP_NAMES:
-        full = np.full((clip.rows, clip.columns), np.nan)
+        full = np.full((frames.rows, frames.columns), np.nan)
         blocks = values[name].reshape(hb, wb)
         full[y0:y0 + hb * block_px, x0:x0 + wb * block_px] = np.repeat(np.repeat(blocks, block_px, 0), block_px, 1)
         images[name] = full
@@ -314,97 +307,3 @@ def parametric_maps(clip: Clip, rois: RoiSet, *, block_px: int = 1, region: Sequ
                "model": model}
     share = {name: round(float(np.isnan(values[name]).mean()), 4) for name in MAP_NAMES}
     return ParametricMaps(images, share, options)
-
-
-# --- writers ---------------------------------------------------------------------------------------------------
-def _nifti(path: Path, image: np.ndarray, spacing_mm: tuple[float, float] | None) -> None:
-    from ceuskit.io.nifti import save_frame_image
-
-    save_frame_image(path, image, spacing_mm)
-
-
-def _overlay_png(path: Path, name: str, image: np.ndarray, reference: np.ndarray, rois: RoiSet) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    finite = image[np.isfinite(image)]
-    fig = Figure(figsize=(7.0, 7.0 * reference.shape[0] / max(reference.shape[1], 1) + 0.6), dpi=110)
-    ax = fig.add_subplot()
-    ax.imshow(reference, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    if finite.size:
-        lo, hi = np.percentile(finite, [2, 98])
-        if hi <= lo:
-            lo, hi = float(finite.min()), float(finite.min()) + 1.0
-        shown = ax.imshow(np.ma.masked_invalid(image), cmap="viridis" if name != "r2" else "magma",
-                          vmin=lo, vmax=hi, alpha=0.75, interpolation="nearest")
-        unit = MAP_UNITS.get(name, "")
-        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, label=f"{name} ({unit})" if unit else name)
-    masks = rois.masks(*reference.shape)
-    for roi in rois.rois:
-        colour = "#ff5050" if roi.role == "lesion" else "#50c8ff"
-        ax.contour(masks[roi.name].astype(float), levels=[0.5], colors=[colour], linewidths=1.2)
-        ys, xs = np.nonzero(masks[roi.name])
-        if xs.size:
-            ax.text(xs.mean(), ys.min() - 3, roi.name, color=colour, fontsize=8, ha="center", va="bottom")
-    ax.set_title(name)
-    ax.set_axis_off()
-    fig.savefig(path, bbox_inches="tight")
-
-
-def _maps_json(maps: ParametricMaps, clip: Clip) -> dict[str, Any]:
-    """``maps.json``: what each map holds, its unit and share of pixels without a value, and the provenance."""
-    return {
-        "ceuskit_version": __version__,
-        "clip": {"source": str(clip.source), "sha256": clip.sha256()},
-        "times": "s after injection",
-        "maps": {name: {"unit": MAP_UNITS[name], "no_value_share": maps.no_value_share[name]} for name in maps},
-        "limits": {"min_sampled_peak": MIN_SAMPLED_PEAK, "max_peak_power": MAX_PEAK_POWER, "min_seen_fraction": MIN_SEEN_FRACTION,
-                   "max_transit_spans": MAX_TRANSIT_SPANS, "min_r2": MIN_R2},
-        "provenance": {"software": f"ceuskit {__version__}", "options": maps.options,
-                       "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                       "python": platform.python_version()},
-    }
-
-
-def write_maps(maps: Mapping[str, np.ndarray], clip: Clip, rois: RoiSet, out_dir: str | Path, *,
-               nifti: bool = True, png: bool = True) -> Path:
-    """Write ``maps.npz``, ``<map>.nii.gz`` and ``<map>.png`` overlays into ``out_dir`` atomically.
-
-    Parameters
-    ----------
-    maps : name → (rows, columns) map; a :class:`ParametricMaps` also gets ``maps.json`` (units, each map's
-        share of pixels without a value, the settings, software version and the clip's SHA-256).
-    clip : the clip the maps are of.  rois : its ROIs (outlines and reference frame of the overlays).
-    out_dir : folder, created if needed.  nifti, png : also write NIfTI maps and PNG overlays.
-
-    Returns
-    -------
-    The path of ``maps.npz``.  Overlays are drawn on the ROIs' reference frame with a colour bar (2nd–98th
-    percentile) and the ROI outlines.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".ceuskit-maps-", dir=out))
-    try:
-        names = []
-        arrays: dict[str, Any] = {k: np.asarray(v) for k, v in maps.items()}
-        np.savez_compressed(tmp / "maps.npz", **arrays)
-        names.append("maps.npz")
-        if isinstance(maps, ParametricMaps):
-            (tmp / "maps.json").write_text(json.dumps(_maps_json(maps, clip), indent=1))
-            names.append("maps.json")
-        reference = clip.frame(rois.reference_frame) if png else None
-        for name, image in maps.items():
-            if nifti:
-                _nifti(tmp / f"{name}.nii.gz", image, clip.pixel_spacing_mm)
-                names.append(f"{name}.nii.gz")
-            if png and reference is not None:
-                _overlay_png(tmp / f"{name}.png", name, image, reference, rois)
-                names.append(f"{name}.png")
-        for name in [n for n in names if n != "maps.npz"] + ["maps.npz"]:
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out / "maps.npz"

@@ -14,7 +14,10 @@ peak**, never by scanning forward from the first frame:
    from the lowest pre-peak level (a low percentile) to the peak, or four times the smoothed curve's noise
    above that level if more — *whose preceding* ``baseline_s`` *seconds lie mostly (80 %) below it too*: a
    short dip inside the rise (an out-of-plane second, dropped frames) is walked past, and a transient
-   earlier in the clip, separated from the rise by a return to baseline, is never reached;
+   earlier in the clip, separated from the rise by a return to baseline, is never reached. Half of them
+   suffice when the curve has been back below the level for half a smoothing window before the candidate:
+   a short excursion of the baseline that returned to it (a tracked ROI crossing onto enhancing tissue for
+   half a second) is not the start of the rise and is not walked back to;
 4. the **baseline** is the median of the smoothed curve over the ``baseline_s`` seconds up to the foot (a
    robust pre-arrival window). It exists only where the curve is *flat* before the rise: at least
    ``min_baseline_s`` of data precede the foot, and over the window the curve climbs less than
@@ -65,7 +68,17 @@ LOW_PERCENTILE = 5.0
 and a few dark frames do not set it)."""
 
 BASELINE_SHARE = 0.8
-"""Share of a candidate baseline window that must lie below the foot level (a dip inside the rise does not)."""
+"""Share of a candidate baseline window that must lie below the foot level (a dip inside the rise does not) …"""
+
+EXCURSION_SHARE = 0.5
+"""… or at least this share, when the curve has been back below the level for :data:`RETURN_WINDOWS` before
+the candidate: what lay above it in the window was a short excursion that returned to baseline (a blip; a
+tracked ROI crossing onto enhancing tissue for a moment), not the start of the rise (half: the window's median,
+the baseline, still lies below the level) …"""
+
+RETURN_WINDOWS = 0.5
+"""… for this many smoothing windows (a dip inside the rise, blurred by the smoothing, lies below the level for
+a moment only)."""
 
 WINDOW_CLIMB_SIGMAS = 18.0
 """The 5 % point is read on a local fit over the time the rise takes, at its mean pace (foot to half-way), to
@@ -175,14 +188,31 @@ def _fraction_below(t: np.ndarray, s: np.ndarray, end: int, span_s: float, level
 
 
 @njit(cache=True)
-def _foot(t: np.ndarray, s: np.ndarray, level: float, peak: int, span_s: float) -> int:
-    """Last index ≤ peak at or below ``level`` whose preceding ``span_s`` seconds lie mostly (80 %) below it
-    (−1 if none): where the sustained rise to the peak starts, walking past short dips inside the rise."""
+def _below_for(t: np.ndarray, s: np.ndarray, end: int, level: float) -> float:
+    """How long (s) the curve has lain at or below ``level`` up to index ``end`` (which does)."""
+    start = end
+    while start > 0 and s[start - 1] <= level:
+        start -= 1
+    below_s: float = t[end] - t[start]
+    return below_s
+
+
+@njit(cache=True)
+def _foot(t: np.ndarray, s: np.ndarray, level: float, peak: int, span_s: float, return_s: float) -> int:
+    """Last index ≤ peak at or below ``level`` whose preceding ``span_s`` seconds lie mostly (80 %) below it.
+
+    Half of them suffice when the curve has been back below the level for ``return_s`` before it; −1 if none:
+    where the sustained rise to the peak starts, walking past short dips inside the rise but not back past a
+    short excursion of the baseline that returned to it.
+    """
     i = peak
     while i >= 0:
         while i >= 0 and s[i] > level:
             i -= 1
-        if i < 0 or _fraction_below(t, s, i, span_s, level) >= BASELINE_SHARE:
+        if i < 0:
+            return i
+        below = _fraction_below(t, s, i, span_s, level)
+        if below >= BASELINE_SHARE or (below >= EXCURSION_SHARE and _below_for(t, s, i, level) >= return_s):
             return i
         i -= 1
     return -1
@@ -199,10 +229,12 @@ def _fraction_above(t: np.ndarray, s: np.ndarray, start: int, span_s: float, lev
 
 @njit(cache=True)
 def _rise_time(t: np.ndarray, s: np.ndarray, level: float, start: int, span_s: float) -> float:
-    """Time at which the curve rises past ``level`` for good around index ``start``: forward from there if it
-    is below the level, to the first crossing after which the curve stays mostly (half of the next
-    ``span_s`` seconds) above it — a noise excursion is passed over; backward to the last sample below the
-    level if it is already above. Interpolated between samples."""
+    """Time at which the curve rises past ``level`` for good around index ``start``.
+
+    Forward from there if it is below the level, to the first crossing after which the curve stays mostly
+    (half of the next ``span_s`` seconds) above it — a noise excursion is passed over; backward to the last
+    sample below the level if it is already above. Interpolated between samples.
+    """
     k = start
     if s[k] >= level:
         while k > 0 and s[k - 1] >= level:
@@ -216,19 +248,23 @@ def _rise_time(t: np.ndarray, s: np.ndarray, level: float, start: int, span_s: f
             while k < s.size - 1 and s[k] >= level:
                 k += 1
     if k == 0 or s[k] < level:
-        return t[k]
+        at_s: float = t[k]
+        return at_s
     step = s[k] - s[k - 1]
     w = (level - s[k - 1]) / step if step != 0.0 else 1.0
     w = min(max(w, 0.0), 1.0)
-    return t[k - 1] + w * (t[k] - t[k - 1])
+    crossing_s: float = t[k - 1] + w * (t[k] - t[k - 1])
+    return crossing_s
 
 
 @njit(cache=True)
 def _local_quadratic(t: np.ndarray, x: np.ndarray, window_s: float, first: int, stop: int) -> np.ndarray:
-    """Local quadratic regression of ``x`` over ``window_s`` seconds centred on each sample first … stop − 1
-    (Savitzky–Golay on irregular times: a convex or concave stretch is followed without the bias of a moving
-    mean), or with fewer than :data:`QUADRATIC_MIN_SAMPLES` the median of as many samples on either side; the
-    other entries are copies of ``x``."""
+    """Local quadratic regression of ``x`` over ``window_s`` seconds centred on each sample first … stop − 1.
+
+    The fit is Savitzky–Golay on irregular times: a convex or concave stretch is followed without the bias of
+    a moving mean.  With fewer than :data:`QUADRATIC_MIN_SAMPLES` samples it is the median of as many samples
+    on either side; the other entries are copies of ``x``.
+    """
     out = x.copy()
     lo, hi = 0, 0
     for i in range(first, stop):
@@ -266,15 +302,18 @@ def _climb(t: np.ndarray, d: np.ndarray, start: int, end: int) -> float:
         sxy += (t[i] - tm) * (d[i] - dm)
     if sxx <= 0.0:
         return 0.0
-    return sxy / sxx * (t[end] - t[start])
+    climb: float = sxy / sxx * (t[end] - t[start])
+    return climb
 
 
 @njit(cache=True)
 def _one(t: np.ndarray, s: np.ndarray, raw: np.ndarray, lo: int, hi: int, threshold: float, baseline_s: float,
          min_baseline_s: float, required_db: float, noise_db: float, smoothing_s: float, flat_share: float,
          on_db: bool, out: np.ndarray) -> None:
-    """out = (arrival, peak time, peak, baseline, enhancement dB, reason code) for one smoothed curve ``s``
-    and its samples ``raw`` (linear power, no NaN)."""
+    """Return (arrival, peak time, peak, baseline, enhancement dB, reason code) for one smoothed curve.
+
+    The curve is ``s``, its samples ``raw`` (linear power, no NaN).
+    """
     peak = -1
     for i in range(lo, hi):
         if np.isfinite(s[i]) and (peak < 0 or s[i] > s[peak]):
@@ -293,7 +332,7 @@ def _one(t: np.ndarray, s: np.ndarray, raw: np.ndarray, lo: int, hi: int, thresh
     d = _db(s, DB_FLOOR * s[peak])  # the display's scale
     low = np.percentile(d[:peak + 1], LOW_PERCENTILE)
     level = low + max(FOOT_FRACTION * threshold * (d[peak] - low), FOOT_SIGMAS * noise_db)
-    foot = _foot(t, d, level, peak, baseline_s)
+    foot = _foot(t, d, level, peak, baseline_s, RETURN_WINDOWS * smoothing_s)
     if foot < 0 or t[foot] - t[0] < min_baseline_s:
         out[5] = 1
         return
@@ -347,9 +386,11 @@ def _db(x: np.ndarray, floor: float) -> np.ndarray:
 @njit(cache=True)
 def _window_means(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, csum: np.ndarray, ccount: np.ndarray,
                   out: np.ndarray) -> None:
-    """out[i] = mean of the finite samples x[lo[i]:hi[i]], NaN where there is none: the moving average of
-    :func:`ceuskit.timeseries.moving_average` for one series (the same running sums, so the same numbers),
-    its windows given as sample indices; ``csum`` and ``ccount`` (T + 1,) are scratch."""
+    """out[i] = mean of the finite samples x[lo[i]:hi[i]], NaN where there is none.
+
+    The moving average of :func:`ceuskit.timeseries.moving_average` for one series (the same running sums, so
+    the same numbers), its windows given as sample indices; ``csum`` and ``ccount`` (T + 1,) are scratch.
+    """
     total = 0.0
     count = 0.0
     csum[0] = 0.0
@@ -368,7 +409,10 @@ def _window_means(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, csum: np.ndarra
 
 @njit(cache=True)
 def _select(a: np.ndarray, n: int, k: int) -> float:
-    """The k-th smallest (0-based) of a[:n] (no NaN), by quickselect: a[:n] is reordered so that a[:k] ≤ a[k]."""
+    """Return the k-th smallest (0-based) of a[:n] (no NaN), by quickselect.
+
+    It reorders a[:n] so that a[:k] ≤ a[k].
+    """
     lo, hi = 0, n - 1
     while hi > lo:
         mid = (lo + hi) // 2  # median-of-three pivot, moved to hi
@@ -386,12 +430,14 @@ def _select(a: np.ndarray, n: int, k: int) -> float:
                 store += 1
         a[store], a[hi] = a[hi], a[store]
         if store == k:
-            return a[k]
+            found: float = a[k]
+            return found
         if store < k:
             lo = store + 1
         else:
             hi = store - 1
-    return a[k]
+    kth: float = a[k]
+    return kth
 
 
 @njit(cache=True)
@@ -400,7 +446,7 @@ def _median_in_place(a: np.ndarray, n: int) -> float:
     upper = _select(a, n, n // 2)
     if n % 2 == 1:
         return upper
-    lower = a[0]
+    lower: float = a[0]
     for i in range(1, n // 2):  # the largest of the lower half
         lower = a[i] if a[i] > lower else lower
     return (lower + upper) / 2.0
@@ -408,10 +454,12 @@ def _median_in_place(a: np.ndarray, n: int) -> float:
 
 @njit(cache=True)
 def _noise_db(raw: np.ndarray, local: np.ndarray, held_factor: float, per_window: float, buf: np.ndarray) -> float:
-    """The noise (dB) left in a curve's smoothed mean: 1.4826 × MAD of the dB residual of the samples ``raw``
-    about their local mean ``local`` (where both are positive), × ``held_factor`` (the sample's own share of
-    the local mean), over ``per_window`` (the root of the samples a smoothing window holds); NaN when no
-    sample serves.  ``buf`` (T,) is scratch."""
+    """Return the noise (dB) left in a curve's smoothed mean.
+
+    1.4826 × MAD of the dB residual of the samples ``raw`` about their local mean ``local`` (where both are
+    positive), × ``held_factor`` (the sample's own share of the local mean), over ``per_window`` (the root of
+    the samples a smoothing window holds); NaN when no sample serves.  ``buf`` (T,) is scratch.
+    """
     inf = np.inf
     for i in range(raw.size):  # the logs in one loop that compiles to SIMD code …
         a, b = raw[i], local[i]
@@ -440,8 +488,11 @@ def _kernel(t: np.ndarray, raw: np.ndarray, smooth_lo: np.ndarray, smooth_hi: np
             local_hi: np.ndarray, held_factor: float, per_window: float, lo: int, hi: int, threshold: float,
             baseline_s: float, min_baseline_s: float, min_enhancement_db: float, enhancement_sigmas: float,
             smoothing_s: float, flat_share: float, on_db: bool) -> np.ndarray:
-    """:func:`_one` for every curve (rows of ``raw``), after its smoothed mean (windows ``smooth_lo`` …
-    ``smooth_hi``) and its noise (about the local mean over ``local_lo`` … ``local_hi``), in one pass."""
+    """Run :func:`_one` for every curve (rows of ``raw``), in one pass.
+
+    Each curve first gets its smoothed mean (windows ``smooth_lo`` … ``smooth_hi``) and its noise (about the
+    local mean over ``local_lo`` … ``local_hi``).
+    """
     n, n_t = raw.shape
     out = np.full((n, 6), np.nan)
     chunk = 16  # curves per parallel task: scratch arrays are allocated once per task
@@ -539,8 +590,11 @@ def find_arrival(times_s: np.ndarray, power: np.ndarray, *, window_s: tuple[floa
 
 
 def largest_gap_s(times_s: np.ndarray, values: np.ndarray, start_s: float, stop_s: float) -> float:
-    """Longest stretch (s) without a finite sample of ``values`` between ``start_s`` and ``stop_s``, counting
-    from the last finite sample before the stretch to the first after it (a missing block of frames)."""
+    """Return the longest stretch (s) with no finite sample of ``values`` between ``start_s`` and ``stop_s``.
+
+    It is counted from the last finite sample before the stretch to the first after it (a missing block of
+    frames).
+    """
     t = np.asarray(times_s, dtype=float)
     ok = np.isfinite(np.asarray(values, dtype=float))
     inside = np.flatnonzero(ok & (t >= start_s) & (t <= stop_s))

@@ -60,8 +60,11 @@ def relative_db(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray,
 
 
 def observed_s(times_s: np.ndarray, segments: np.ndarray | None = None, *, max_step_s: float = 1.0) -> float:
-    """Time covered by samples at ``times_s`` (s): the sum of the steps between them within each clip
-    (``segments``), a step longer than ``max_step_s`` (or three median steps) counting as a gap."""
+    """Time covered by samples at ``times_s`` (s).
+
+    The sum of the steps between them within each clip (``segments``), a step longer than ``max_step_s`` (or
+    three median steps) counting as a gap.
+    """
     if times_s.size < 2:
         return 0.0
     steps = np.diff(times_s)
@@ -80,8 +83,10 @@ def _label(r_db: float, opts: PhaseOptions) -> str:
 
 def _washout(times_s: np.ndarray, r_db: np.ndarray, start: int, segments: np.ndarray, opts: PhaseOptions
              ) -> tuple[float | None, tuple[float, float] | None]:
-    """Wash-out onset from sample ``start`` on: the first time R ≤ hypo threshold *and stays so* for the
-    minimum duration, observed within one clip (a run never spans the time between clips).
+    """Wash-out onset from sample ``start`` on.
+
+    The first time R ≤ hypo threshold *and stays so* for the minimum duration, observed within one clip (a run
+    never spans the time between clips).
 
     Returns (onset, None), or (None, (a, b)) when the qualifying run begins a clip after a gap: the onset lies
     somewhere in (a, b], a being the previous clip's last sample (a hypo stretch it ended with was too short

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -23,18 +20,24 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit import __version__, quality
+from ceuskit import quality
+from ceuskit._atomic import atomic_folder
+from ceuskit._json import numpy_default
+from ceuskit._version import __version__
 from ceuskit.errors import AnalysisError, InputError, RoiError
+from ceuskit.feed import clip_frames, display_maps
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
 from ceuskit.io.examination import acquisition_time, injection_from_header, place_clips
+from ceuskit.io.rois import load_rois
 from ceuskit.kinetics import KINETICS, check_kinetics
 from ceuskit.phases import PhaseOptions
+from ceuskit.preprocess.display import DisplayMap
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
 from ceuskit.preprocess.overlays import detect_overlays
 from ceuskit.quality import Flag
 from ceuskit.reading import Reading, read_timeline
-from ceuskit.roi import RoiSet, check_reference_frame, load_rois, parse_rois, roi_areas
+from ceuskit.roi import RoiSet, check_reference_frame, parse_rois, roi_areas
 from ceuskit.tic import TicResult, extract_tics, tic_table
 from ceuskit.timeline import Timeline, join
 from ceuskit.timeseries import check_injection_time, moving_average
@@ -95,6 +98,7 @@ class _Measured:
     rois: RoiSet
     tics: TicResult
     overlay_pixels: int
+    display: DisplayMap  # the CEUS region's display map, fitted once
 
 
 def check_options(opts: AnalysisOptions) -> None:
@@ -148,15 +152,16 @@ def _measure(clip: Clip, rois_in: RoiInput, start_s: float, opts: AnalysisOption
     for lesion in rois.lesions:
         if rois.reference_of(lesion) is None:
             raise RoiError("no parenchyma ROI: add a liver ROI with role 'parenchyma' to compare the lesion with")
+    displays = display_maps(clip, bmode=opts.overlays or opts.motion)
     overlays = np.zeros((clip.rows, clip.columns), dtype=bool)
     if opts.overlays:
-        overlays |= detect_overlays(clip)
+        overlays |= detect_overlays(clip, display=displays.ceus)
         if clip.bmode_region is not None:  # markers on the B-mode half must not pull its tracking either
-            overlays |= detect_overlays(clip, box=clip.bmode_region.box, display=clip.display_map("bmode"))
-    tics = extract_tics(clip, rois, dynamic_range_db=opts.dynamic_range_db, motion=opts.motion,
+            overlays |= detect_overlays(clip, box=clip.bmode_region.box, display=displays.bmode)
+    tics = extract_tics(clip_frames(clip, displays), rois, dynamic_range_db=opts.dynamic_range_db, motion=opts.motion,
                         max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_time_s - start_s,
                         exclude=overlays if overlays.any() else None, progress=progress)
-    return _Measured(clip, start_s, rois, tics, int(overlays.sum()))
+    return _Measured(clip, start_s, rois, tics, int(overlays.sum()), displays.ceus)
 
 
 def analyze(clip: ClipInput, rois: RoiInput, *, out_dir: str | Path | None = None,
@@ -285,7 +290,7 @@ def _clip_flags(measured: Sequence[_Measured]) -> list[Flag]:
     flags = []
     for k, part in enumerate(measured):
         tics = part.tics
-        found = quality.display_flag(part.clip.display_map().note)
+        found = quality.display_flag(part.display.note)
         found += quality.motion_flag(tics.motion.tracked, tics.motion.rejected, tics.motion.quality,
                                      tics.motion.applied)
         found += quality.overlay_flags(tics.overlay_pixels)
@@ -304,7 +309,7 @@ def _clip_json(part: _Measured, opts: AnalysisOptions) -> dict[str, Any]:
             "pixel_spacing_mm": None if clip.pixel_spacing_mm is None else [round(v, 6) for v in clip.pixel_spacing_mm],
             "injection_time_s": round(opts.injection_time_s - part.start_s, 4),
             "dynamic_range_db": opts.dynamic_range_db, "layout": clip.layout,
-            "display": clip.display_map().to_json(), "overlay_pixels": part.overlay_pixels}
+            "display": part.display.to_json(), "overlay_pixels": part.overlay_pixels}
 
 
 def _document(measured: Sequence[_Measured], reading: Reading, opts: AnalysisOptions, agent: str | None
@@ -349,14 +354,6 @@ def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOpt
     return columns
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def write_outputs(analysis: Analysis, out_dir: str | Path, *,
                   figures: Mapping[str, Callable[[Path], object]] | None = None) -> Path:
     """Write analysis.json and tic.csv into ``out_dir`` atomically; returns the analysis.json path.
@@ -366,17 +363,12 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, *,
     interrupted or failed run never leaves a partial analysis.json.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".ceuskit-", dir=out))
-    try:
+    with atomic_folder(out, last=("analysis.json",)) as tmp:
         _write_tic_csv(analysis.tic, tmp / "tic.csv")
         for name, draw in (figures or {}).items():
             draw(tmp / name)
-        (tmp / "analysis.json").write_text(json.dumps(analysis.document, indent=2, default=_json_default, allow_nan=False))
-        for name in ("tic.csv", *(figures or {}), "analysis.json"):
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "analysis.json").write_text(json.dumps(analysis.document, indent=2, default=numpy_default,
+                                                      allow_nan=False))
     return out / "analysis.json"
 
 

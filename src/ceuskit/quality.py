@@ -70,6 +70,7 @@ class Flag:
     message: str
 
     def to_json(self) -> dict[str, str | None]:
+        """Return the flag as analysis.json lists it: ``code``, ``roi``, ``severity`` and ``message``."""
         return asdict(self)
 
 
@@ -189,7 +190,9 @@ def extrapolated_flag(roi: str, fitted: Iterable[str], model_free: Iterable[str]
 
 def onset_disagreement_flag(roi: str, onset_s: float | None, fitted_arrival_s: float | None,
                             model_free_arrival_s: float | None, peak_time_s: float | None) -> list[Flag]:
-    """``onset_disagreement`` when the fitted arrival lies further from where the curve itself puts it than the
+    """Flag ``onset_disagreement`` between the fitted arrival and the curve's own.
+
+    The flag is raised when the fitted arrival lies further from where the curve itself puts it than the
     curve's own timing allows.
 
     The fitted arrival (5 % of the fitted peak in linear power, VueBox's convention) lies after the onset

@@ -32,8 +32,11 @@ MAX_GAP_S = 2.0
 
 @dataclass(frozen=True)
 class Reading:
-    """What :func:`read_timeline` found: analysis.json's ``rois`` and ``lesions``, the flags, and arrays
-    (``fitted``: each ROI's fit as drawn over its data, :func:`ceuskit.models.drawn.drawn_fit`)."""
+    """What :func:`read_timeline` found.
+
+    From analysis.json: its ``rois`` and ``lesions``, the flags, and arrays (``fitted``: each ROI's fit as
+    drawn over its data, :func:`ceuskit.models.drawn.drawn_fit`).
+    """
 
     rois: dict[str, Any]
     lesions: list[dict[str, Any]]
@@ -56,8 +59,11 @@ def _param_json(params: Mapping[str, np.ndarray], index: int) -> dict[str, float
 
 
 def _arrivals(t: np.ndarray, curves: np.ndarray, phases: PhaseOptions) -> dict[str, np.ndarray]:
-    """Each curve's arrival (backward from its arterial peak); an arrival that falls inside a block of missing
-    frames is unknown (reason "gap"): where in the gap the contrast came cannot be told."""
+    """Each curve's arrival (backward from its arterial peak).
+
+    An arrival that falls inside a block of missing frames is unknown (reason "gap"): where in the gap the
+    contrast came cannot be told.
+    """
     arrivals = find_arrivals(t, curves, window_s=(0.0, phases.arterial_end_s),
                              options=ArrivalOptions(smoothing_s=phases.smoothing_s))
     allowed = max(MAX_GAP_S, 4.0 * float(np.median(np.diff(t))))
@@ -141,8 +147,10 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
 def _read_bolus(timeline: Timeline, rois: RoiSet, events: Events, *, model: str, phases: PhaseOptions,
                 areas: Mapping[str, tuple[int | None, float | None]], size_mm: float | None, at_risk: bool | None
                 ) -> Reading:
-    """The bolus reading of the curves before the first destruction; fits and parameters stop at
-    ``events.fit_end``."""
+    """Return the bolus reading of the curves before the first destruction.
+
+    Fits and parameters stop at ``events.fit_end``.
+    """
     t, names = timeline.times_s, list(timeline.names)
     # single-frame flashes and dropouts decide neither peaks nor fits
     flashes = spikes(t, timeline.power, segments=timeline.segment)
@@ -182,12 +190,13 @@ def _read_bolus(timeline: Timeline, rois: RoiSet, events: Events, *, model: str,
         lesion_docs.append({"roi": roi.name, "reference": reference.name, **reading,
                             "lirads": lirads_category(reading, size_mm=size_mm, at_risk=at_risk)})
     flags = _flags(timeline, lesion_docs, fit, arrivals, flashes, fitted_params, free_params, phases)
-    # the fits as drawn over the data in dB: above the measured baseline, where they describe the data (the
-    # fitted span only: fits stop at a level step)
+    # the fits as drawn over the data in dB: above the measured baseline, where they describe the data a reader
+    # sees — the TIC table's, spikes included (a sample mid-way up a fill-in step or a dropped frame is on the
+    # screen, though left out of the fit) — over the fitted span only (fits stop at a level step)
     drawn = {n: np.full(t.shape, np.nan) for n in names}
     for i, n in enumerate(names):
         if fit.success[i]:
-            drawn[n][:end] = drawn_fit(t[:end], curves[i, :end], fit.fitted[i],
+            drawn[n][:end] = drawn_fit(t[:end], timeline.power[i, :end], fit.fitted[i],
                                        fitted_baseline=float(fit.params["b"][i]),
                                        measured_baseline=float(arrivals["baseline"][i]),
                                        segments=timeline.segment[:end], smoothing_s=phases.smoothing_s)

@@ -53,7 +53,7 @@ _MESSAGES = ("converged", "too few samples", "no refill (the level does not rise
 
 
 def refill_model(tau_s: np.ndarray, baseline: float, blood_volume: float, beta_per_s: float) -> np.ndarray:
-    """The replenishment model y = b + A·(1 − e^(−β·τ)).
+    """Return the replenishment model y = b + A·(1 − e^(−β·τ)).
 
     Parameters
     ----------
@@ -117,18 +117,22 @@ def _cost(tau: np.ndarray, y: np.ndarray, beta: float, stats: np.ndarray, offset
     if sgg <= 1e-300 or sgy <= 0.0:
         out[0] = my
         out[1] = 0.0
-        return stats[1]
+        rss_flat: float = stats[1]
+        return rss_flat
     area = sgy / sgg
     out[0] = my - area * mg
     out[1] = area
-    return max(stats[1] - area * sgy, 0.0)
+    rss: float = max(stats[1] - area * sgy, 0.0)
+    return rss
 
 
 @njit(cache=True)
 def _brent(tau: np.ndarray, y: np.ndarray, a: float, b: float, x: float, fx: float, stats: np.ndarray,
            offsets: np.ndarray, linear: np.ndarray) -> float:
-    """Brent's minimisation of the cost over ln β in [a, b] from its best grid point x (Brent, "Algorithms
-    for minimization without derivatives", 1973, ch. 5); returns ln β."""
+    """Minimise the cost over ln β in [a, b] by Brent's method from its best grid point x.
+
+    Brent, "Algorithms for minimization without derivatives", 1973, ch. 5.  Returns ln β.
+    """
     w = v = x
     fw = fv = fx
     d = e = 0.0
@@ -176,7 +180,7 @@ def _brent(tau: np.ndarray, y: np.ndarray, a: float, b: float, x: float, fx: flo
 
 @njit(cache=True)
 def _fit_one(tau: np.ndarray, y: np.ndarray, result: np.ndarray) -> None:
-    """result ← [b, A, β, rss, r², status]."""
+    """Write the fit into ``result`` ← [b, A, β, rss, r², status]."""
     m = tau.size
     result[:] = np.nan
     if m < 4:
@@ -282,13 +286,15 @@ class RefillFit:
     @property
     def flow(self) -> np.ndarray:
         """A·β, relative blood flow (power/s)."""
-        return self.blood_volume * self.beta_per_s
+        flow: np.ndarray = self.blood_volume * self.beta_per_s
+        return flow
 
     @property
     def refill_90_s(self) -> np.ndarray:
         """Time to refill 90 % of A, ln(10)/β (s)."""
         with np.errstate(divide="ignore"):
-            return np.log(10.0) / self.beta_per_s
+            refill_s: np.ndarray = np.log(10.0) / self.beta_per_s
+            return refill_s
 
     def to_json(self, index: int, destruction_s: float) -> dict[str, Any]:
         """One refill as analysis.json's ``replenishment`` lists it (parameters null without a fit)."""
@@ -305,7 +311,7 @@ class RefillFit:
 
 def _flatten(taus_s: Sequence[np.ndarray] | np.ndarray, values: Sequence[np.ndarray] | np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The finite samples of every refill one after another, and each refill's offsets into them."""
+    """Return the finite samples of every refill one after another, and each refill's offsets into them."""
     if isinstance(values, np.ndarray) and values.ndim == 2:
         y = np.asarray(values, dtype=float)
         tau = np.broadcast_to(np.asarray(taus_s, dtype=float), y.shape)

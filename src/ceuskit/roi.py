@@ -14,6 +14,11 @@ y = row) of the stored full frame, origin top-left, in pixels or — with ``"uni
 Label masks (PNG, TIFF, NIfTI) and DICOM SEG are read too (:mod:`ceuskit.io.rois`), in the label convention
 of :mod:`ceuskit.roi_labels` (1 lesion, 2 liver, 3, 4, … further lesions, with the ROIs' names, roles and
 reference frame written beside the pixels), so every format gives back the ROIs it was given.
+
+An ROI proposed by ``ceuskit rois propose`` (:mod:`ceuskit.propose`) says so: ``"source": "proposed"`` (as
+proposed, not yet looked at), ``"accepted"`` (accepted unchanged) or ``"edited"`` (changed by the reader after
+it was proposed), with the proposal's ``"confidence"`` (0–1).  An ROI without ``source`` was drawn by hand.
+Both keys are optional and kept on every round trip; files without them load as before.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,9 +34,11 @@ from skimage.draw import polygon as draw_polygon
 
 from ceuskit.errors import RoiError
 
-__all__ = ["Roi", "RoiSet", "checked_roi_set", "load_rois", "parse_rois", "rois_from_label_mask"]
+__all__ = ["Roi", "RoiSet", "checked_roi_set", "parse_rois", "rois_from_label_mask"]
 
 SHAPES = ("ellipse", "polygon", "rectangle", "mask")
+SOURCES = ("proposed", "accepted", "edited")
+"""Values of an ROI's optional ``source``: how a proposed ROI stands (absent: drawn by hand)."""
 ROLES = ("lesion", "parenchyma")
 
 
@@ -46,6 +52,7 @@ class Roi:
     geometry: Mapping[str, Any]
     reference: str | None = None
     mask_array: np.ndarray | None = field(default=None, repr=False, compare=False)
+    marks: Mapping[str, Any] = field(default_factory=dict, compare=False)  # "source", "confidence" of proposals
 
     def mask(self, rows: int, columns: int) -> np.ndarray:
         """Boolean (rows, columns) mask; RoiError if the ROI leaves the frame or encloses no pixel."""
@@ -108,8 +115,8 @@ class Roi:
             ys, xs = ys + int(round(dy)), xs + int(round(dx))
             ok = (ys >= 0) & (ys < shifted.shape[0]) & (xs >= 0) & (xs < shifted.shape[1])
             shifted[ys[ok], xs[ok]] = True
-            return Roi(self.name, self.role, self.shape, g, self.reference, shifted)
-        return Roi(self.name, self.role, self.shape, g, self.reference)
+            return Roi(self.name, self.role, self.shape, g, self.reference, shifted, self.marks)
+        return Roi(self.name, self.role, self.shape, g, self.reference, marks=self.marks)
 
     def to_json(self) -> dict[str, Any]:
         """The ROI as it appears in an ROI file (pixel units); label-mask ROIs give their bounding box."""
@@ -121,6 +128,7 @@ class Roi:
             out.update(shape=self.shape, **{k: _plain(v) for k, v in self.geometry.items()})
         if self.reference:
             out["reference"] = self.reference
+        out.update(self.marks)
         return out
 
 
@@ -218,7 +226,22 @@ def _parse_roi(item: Any, index: int, scale: tuple[float, float]) -> Roi:
     reference = item.get("reference")
     if reference is not None and not isinstance(reference, str):
         raise RoiError(f"ROI {name!r}: 'reference' must name a parenchyma ROI")
-    return Roi(name.strip(), role, shape, geometry, reference)
+    return Roi(name.strip(), role, shape, geometry, reference, marks=_marks(item, name))
+
+
+def _marks(item: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A proposed ROI's ``source`` and ``confidence``, checked."""
+    out: dict[str, Any] = {}
+    if "source" in item:
+        if item["source"] not in SOURCES:
+            raise RoiError(f"ROI {name!r}: source {item['source']!r} is not one of {', '.join(SOURCES)}")
+        out["source"] = item["source"]
+    if "confidence" in item:
+        value = item["confidence"]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise RoiError(f"ROI {name!r}: confidence {value!r} must be a number from 0 to 1")
+        out["confidence"] = float(value)
+    return out
 
 
 def parse_rois(document: Any, *, pixel_spacing_mm: tuple[float, float] | None = None, source: str = "ROI file"
@@ -340,36 +363,6 @@ def rois_from_label_mask(labels: np.ndarray, *, reference_frame: int = 0, source
             name, role = ("lesion" if value == 1 else f"lesion{value}"), "lesion"
         rois.append(Roi(name, role, "mask", {"label": value}, reference, labels == value))
     return _validated(tuple(rois), reference_frame, source)
-
-
-def load_rois(path: str | Path, *, pixel_spacing_mm: tuple[float, float] | None = None,
-              reference_frame: int | None = None) -> RoiSet:
-    """Read an ROI file of any kind: ROI JSON, a PNG/TIFF/NIfTI label mask or a DICOM SEG.
-
-    The kind is told by the file's content (:func:`ceuskit.io.rois.read_roi_file`); masks written by ceuskit
-    carry the ROIs' names, roles and reference frame, so a round trip gives the same ROIs.
-
-    Parameters
-    ----------
-    path : str or Path
-        The ROI file.
-    pixel_spacing_mm : (dx, dy), optional
-        The clip's spacing, for ROI JSON in millimetres.
-    reference_frame : int, optional
-        The reference frame of a label mask that states none (default 0).
-
-    Returns
-    -------
-    RoiSet
-
-    Raises
-    ------
-    RoiError
-        A missing, unreadable or malformed file, or one that is not an ROI file at all (say a clip).
-    """
-    from ceuskit.io.rois import read_roi_file  # the file formats live in the io layer
-
-    return read_roi_file(path, pixel_spacing_mm=pixel_spacing_mm, reference_frame=reference_frame)
 
 
 def check_reference_frame(rois: RoiSet, n_frames: int) -> None:

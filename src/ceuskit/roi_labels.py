@@ -37,7 +37,10 @@ class LabelDescription:
     labels: Mapping[int, tuple[str, str, str | None]]
 
     def to_json(self) -> dict[str, Any]:
-        """The description as stored in a file: ``{"format", "reference_frame", "labels": {"1": {…}}}``."""
+        """Return the description as stored in a file.
+
+        ``{"format", "reference_frame", "labels": {"1": {…}}}``.
+        """
         labels: dict[str, Any] = {}
         for value, (name, role, reference) in sorted(self.labels.items()):
             labels[str(value)] = {"name": name, "role": role} | ({"reference": reference} if reference else {})
@@ -45,8 +48,9 @@ class LabelDescription:
 
 
 def label_numbers(rois: RoiSet) -> dict[str, int]:
-    """ROI name → label value in the label-mask convention: 1 the first lesion, 2 the liver, 3, 4, … further
-    lesions.
+    """ROI name → label value in the label-mask convention.
+
+    1 the first lesion, 2 the liver, 3, 4, … further lesions.
 
     Parameters
     ----------
@@ -74,7 +78,10 @@ def label_numbers(rois: RoiSet) -> dict[str, int]:
 
 
 def describe_labels(rois: RoiSet) -> LabelDescription:
-    """The :class:`LabelDescription` of ``rois`` written as a label mask (numbers from :func:`label_numbers`)."""
+    """Return the :class:`LabelDescription` of ``rois`` written as a label mask.
+
+    The numbers come from :func:`label_numbers`.
+    """
     numbers = label_numbers(rois)
     return LabelDescription(rois.reference_frame,
                             {numbers[r.name]: (r.name, r.role, r.reference) for r in rois.rois})

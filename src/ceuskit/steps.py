@@ -58,7 +58,7 @@ class Step:
     gain: bool
 
     def to_json(self, names: tuple[str, ...] | list[str]) -> dict[str, Any]:
-        """The step as analysis.json lists it (``steps``), ROIs by name."""
+        """Return the step as analysis.json lists it (``steps``), ROIs by name."""
         return {"time_s": round(self.time_s, 4), "gain": self.gain,
                 "step_db": {n: round_or_none(v, 2) for n, v in zip(names, self.step_db, strict=True)}}
 
@@ -135,7 +135,7 @@ def _holds(u: np.ndarray, y: np.ndarray, lo: int, b: int, hi: int, before: tuple
 
 
 def _piece_steps(t: np.ndarray, d: np.ndarray, opts: StepOptions) -> list[tuple[int, tuple[float, ...], float]]:
-    """Steps inside one stretch of samples: (boundary index, per-ROI step dB, smallest |step|)."""
+    """Return the steps inside one stretch of samples: (boundary index, per-ROI step dB, smallest |step|)."""
     if t.size < 2 * opts.min_samples:
         return []
     u = t - t[0]

@@ -1,6 +1,7 @@
 """Time–intensity curves: mean linear echo power inside each ROI, per frame, motion-compensated.
 
-The clip is decoded once. Each frame contributes its ROIs' surroundings (grey, kept compactly as uint8) and
+The clip's frames (a :class:`~ceuskit.pixels.FrameStream`: the caller opens the clip and fits its display
+maps) are read once. Each frame contributes its ROIs' surroundings (grey, kept compactly as uint8) and
 the tracking features of its search area; once every frame is in, the tissue is tracked over the whole clip
 (:mod:`ceuskit.preprocess.motion`) and the ROI means are taken at the tracked positions. Pixels that carry
 no echo (outside the image region, burned-in overlays, colours off the display map) never enter a mean.
@@ -16,9 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ceuskit.errors import AnalysisError, RoiError
-from ceuskit.io.clip import Box, Clip
-from ceuskit.io.readahead import read_ahead
-from ceuskit.preprocess.display import DisplayMap
+from ceuskit.pixels import Box, FrameStream, GreyReader
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.preprocess.motion import (
     FEATURE_SCALE,
@@ -116,9 +115,9 @@ def _grow(box: Box, by: int, limit: Box) -> Box:
     return (max(box[0] - by, limit[0]), max(box[1] - by, limit[1]), min(box[2] + by, limit[2]), min(box[3] + by, limit[3]))
 
 
-def _search_radius_px(clip: Clip, max_shift_mm: float) -> int:
+def _search_radius_px(frames: FrameStream, max_shift_mm: float) -> int:
     """Largest shift searched, full-frame px (even): ``max_shift_mm`` at the clip's spacing (0.3 mm if unknown)."""
-    spacing = min(clip.pixel_spacing_mm) if clip.pixel_spacing_mm else 0.3
+    spacing = min(frames.pixel_spacing_mm) if frames.pixel_spacing_mm else 0.3
     radius = int(np.clip(np.ceil(max_shift_mm / spacing), 4, 64))
     return radius + radius % 2
 
@@ -226,15 +225,16 @@ def _overlay_pixels(store: _RoiStore, exclude: np.ndarray | None, shifts: np.nda
     return most
 
 
-def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: bool = True,
+def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, motion: bool = True,
                  max_shift_mm: float = 8.0, injection_time_s: float = 0.0,
                  exclude: np.ndarray | None = None, tracking: TrackingOptions | None = None,
                  progress: Callable[[int, int], None] | None = None) -> TicResult:
-    """Decode the clip once and return every ROI's TIC, motion-compensated where the image supports it.
+    """Read the clip's frames once and return every ROI's TIC, motion-compensated where the image supports it.
 
     Parameters
     ----------
-    clip : the clip; ROIs are in pixels of its stored full frame, drawn on ``rois.reference_frame``.
+    frames : the clip's frames, times, regions and display maps (:func:`ceuskit.feed.clip_frames`); ROIs are in
+        pixels of its stored full frame, drawn on ``rois.reference_frame``.
     dynamic_range_db : display dynamic range used for linearisation.
     motion : track the tissue (on the B-mode half when dual) and move the ROIs with it.
     max_shift_mm : largest displacement searched (0.3 mm per pixel assumed when the spacing is unknown).
@@ -244,20 +244,20 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     tracking : tracker settings.
     progress : called with (frames done, total).
     """
-    masks = rois.masks(clip.rows, clip.columns)
-    full: Box = (0, 0, clip.columns, clip.rows)
-    ceus = clip.ceus_region.box
-    radius = _search_radius_px(clip, max_shift_mm) if motion else 0
-    n = clip.n_frames
+    masks = rois.masks(frames.rows, frames.columns)
+    full: Box = (0, 0, frames.columns, frames.rows)
+    ceus = frames.ceus_box
+    radius = _search_radius_px(frames, max_shift_mm) if motion else 0
+    n = frames.n_frames
     stores = []
     for name, mask in masks.items():
         box = _bbox(mask)
         store_box = _grow(box, radius, full)
         shape = (n, store_box[3] - store_box[1], store_box[2] - store_box[0])
         stores.append(_RoiStore(name, box, mask[box[1]:box[3], box[0]:box[2]], store_box, np.zeros(shape, np.uint8)))
-    bmode = clip.bmode_region if motion else None
-    offset = (bmode.box[0] - ceus[0], bmode.box[1] - ceus[1]) if bmode is not None else (0, 0)
-    track_limit = bmode.box if bmode is not None else ceus
+    bmode = frames.bmode_box if motion else None
+    offset = (bmode[0] - ceus[0], bmode[1] - ceus[1]) if bmode is not None else (0, 0)
+    track_limit = bmode if bmode is not None else ceus
     tx0, ty0, tx1, ty1 = _template_box(rois, stores)
     template_box = (tx0 + offset[0], ty0 + offset[1], tx1 + offset[0], ty1 + offset[1])
     if motion:
@@ -267,13 +267,13 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     search_box = (template_box[0] - radius, template_box[1] - radius, template_box[2] + radius, template_box[3] + radius)
     feature_shape = ((search_box[3] - search_box[1]) // FEATURE_SCALE, (search_box[2] - search_box[0]) // FEATURE_SCALE)
     features = _FeatureStack(np.zeros((n, *feature_shape), np.float16)) if motion else None
-    echo = np.zeros((clip.rows, clip.columns), dtype=bool)
+    echo = np.zeros((frames.rows, frames.columns), dtype=bool)
     echo[ceus[1]:ceus[3], ceus[0]:ceus[2]] = True
     if exclude is not None:
         echo &= ~exclude
     smoothing_px = 1.0 if bmode is not None else 2.0
-    display = clip.display_map()
-    track_display = clip.display_map("bmode") if bmode is not None else display
+    display = frames.display
+    track_display = frames.bmode_display if bmode is not None and frames.bmode_display is not None else display
     search_in_frame = _clip_box(search_box, track_limit)
     cover = None
     if features is not None and track_display is display and search_in_frame is not None:
@@ -285,12 +285,13 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     anchor = None
     if features is not None:  # started once the first tracked frame is known (CEUS-only: the rise read)
         reference = rois.reference_frame
-        anchor = AnchorWhileReading(features.values, features.validity, clip.times, radius=radius // FEATURE_SCALE,
-                                    options=tracking, start_of=None if bmode is not None else
-                                    (lambda levels: _known_start(levels, clip.times, reference)))
+        anchor = AnchorWhileReading(features.values, features.validity, frames.times_s,
+                                    radius=radius // FEATURE_SCALE, options=tracking,
+                                    start_of=None if bmode is not None else
+                                    (lambda levels: _known_start(levels, frames.times_s, reference)))
     try:
-        with read_ahead(clip.frames.iterate(0, n, read_box)) as frames:
-            for k, pixels in enumerate(frames):
+        with frames.open(read_box) as decoded:
+            for k, pixels in enumerate(decoded):
                 grey_of = _grey_reader(pixels, origin, display, cover)
                 for store in stores:
                     sx0, sy0, sx1, sy1 = store.store_box
@@ -309,15 +310,15 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
                         anchor.stored(k)
                 if progress is not None:
                     progress(k + 1, n)
-        times_s = clip.times - injection_time_s
+        times_s = frames.times_s - injection_time_s
         if features is None or anchor is None:
             result = MotionResult.still(n, "motion compensation off")
         else:
             r = radius // FEATURE_SCALE
             centre = features.values[:, r:feature_shape[0] - r, r:feature_shape[1] - r]
             levels = centre.mean(axis=(1, 2), dtype=np.float32)
-            start = 0 if bmode is not None else _contrast_start(levels, clip.times, rois.reference_frame)
-            result = track(features.values, features.validity(), clip.times, radius=r,
+            start = 0 if bmode is not None else _contrast_start(levels, frames.times_s, rois.reference_frame)
+            result = track(features.values, features.validity(), frames.times_s, radius=r,
                            reference_index=rois.reference_frame, start_index=start, levels=levels,
                            options=tracking, anchor=lambda: anchor.matches(start))
     finally:
@@ -328,7 +329,7 @@ def extract_tics(clip: Clip, rois: RoiSet, *, dynamic_range_db: float, motion: b
     lut = grey_to_power(np.arange(256, dtype=np.float32), dynamic_range_db)
     means = {s.name: _roi_means(s, shifts, result.rejected, lut) for s in stores}
     if all(np.isnan(v[0]).all() for v in means.values()):
-        raise AnalysisError(f"{clip.source}: no frame could be measured inside the ROIs")
+        raise AnalysisError(f"{frames.source}: no frame could be measured inside the ROIs")
     # a run of frames in which an ROI leaves its own curve and comes back (out of plane for a second) is
     # left out of every ROI, whether or not the image told it
     interrupted = interruptions(times_s, np.vstack([v[0] for v in means.values()]))
@@ -357,7 +358,7 @@ def _shared_cover(boxes: list[Box]) -> Box | None:
     return cover if _area(cover) <= sum(_area(b) for b in boxes) else None
 
 
-def _grey_reader(pixels: np.ndarray, origin: tuple[int, int], display: DisplayMap, cover: Box | None
+def _grey_reader(pixels: np.ndarray, origin: tuple[int, int], display: GreyReader, cover: Box | None
                  ) -> Callable[[Box], np.ndarray]:
     """The grey of any box (frame coordinates) inside ``cover`` (converted once), or of any box (converted on
     demand); ``pixels`` is the part of the frame whose top-left corner is ``origin`` (x, y)."""

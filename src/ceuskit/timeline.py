@@ -39,6 +39,13 @@ class Timeline:
     segment: np.ndarray
 
     def row(self, name: str) -> int:
+        """Return the row of ROI ``name`` in ``power`` and ``saturated``.
+
+        Raises
+        ------
+        ValueError
+            No ROI is called ``name``.
+        """
         return self.names.index(name)
 
 

@@ -16,9 +16,11 @@ after injection are the clip's times minus the (possibly negative) injection tim
 
 
 def check_injection_time(injection_time_s: float, end_s: float) -> float:
-    """Validate an injection moment (s after the first frame, negative when before it) for a recording that
-    ends ``end_s`` seconds after its first frame; raise :class:`~ceuskit.errors.InputError` saying what is
-    allowed."""
+    """Validate an injection moment for a recording that ends ``end_s`` seconds after its first frame.
+
+    The moment is in s after the first frame, negative when before it; raise
+    :class:`~ceuskit.errors.InputError` saying what is allowed.
+    """
     value = float(injection_time_s)
     if not np.isfinite(value) or not -MAX_INJECTION_LEAD_S <= value < end_s:
         raise InputError(f"injection time {injection_time_s!r} s must be before the recording's end ({end_s:.1f} s "
@@ -65,9 +67,10 @@ def moving_average(times_s: np.ndarray, values: np.ndarray, window_s: float) -> 
 
 
 def running_median(times_s: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:
-    """Centred running median over ``window_s`` seconds on irregular times (each sample's window holds the
-    samples within t ± window_s/2, in time, however many); NaN samples are skipped, NaN where a window holds
-    none.
+    """Return the centred running median over ``window_s`` seconds on irregular times.
+
+    Each sample's window holds the samples within t ± window_s/2, in time, however many; NaN samples are
+    skipped, NaN where a window holds none.
 
     Parameters
     ----------
@@ -162,7 +165,10 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _short_runs(times: np.ndarray, far: np.ndarray, max_samples: int, max_run_s: float | None) -> np.ndarray:
-    """Samples in runs of ``far`` (consecutive frames; a missing one ends a run) short enough to be a spike."""
+    """Return the samples in runs of ``far`` short enough to be a spike.
+
+    Runs are of consecutive frames; a missing one ends a run.
+    """
     out = np.zeros(far.shape, dtype=bool)
     for first, last in _runs(far):
         short = times[last] - times[first] <= max_run_s if max_run_s is not None else last - first < max_samples

@@ -34,7 +34,7 @@ with atheris.instrument_imports():
 
     from ceuskit.errors import CeusError
     from ceuskit.io import open_clip
-    from ceuskit.roi import load_rois
+    from ceuskit.io.rois import load_rois
     from ceuskit.study import read_manifest
 
 FRAMES = (np.arange(4 * 16 * 20) % 251).astype(np.uint8).reshape(4, 16, 20)

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ceuskit.errors import ManifestError, RoiError
-from ceuskit.roi import load_rois, parse_rois
+from ceuskit.io.rois import load_rois
+from ceuskit.roi import parse_rois
 from ceuskit.study import read_manifest
 
 sys.path.insert(0, str(Path(__file__).parent))

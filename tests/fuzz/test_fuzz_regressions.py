@@ -16,7 +16,7 @@ import pytest
 
 from ceuskit.errors import ClipError, ManifestError, RoiError
 from ceuskit.io import open_clip
-from ceuskit.roi import load_rois
+from ceuskit.io.rois import load_rois
 from ceuskit.study import read_manifest
 
 pytestmark = pytest.mark.timeout(60)  # /dev/zero as a clip once hashed for ever

@@ -25,8 +25,9 @@ from ceuskit.cli import main
 from ceuskit.export.dicom import CEUS_CODES, PRIVATE_SCHEME, read_source, write_seg
 from ceuskit.export.nifti import roi_labels
 from ceuskit.io import open_clip
+from ceuskit.io.rois import load_rois
 from ceuskit.pipeline import analyze
-from ceuskit.roi import load_rois, parse_rois
+from ceuskit.roi import parse_rois
 from ceuskit.simulate import Phantom, simulate_clip
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "io"))

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from ceuskit.export.dicom import build_seg
 from ceuskit.export.nifti import write_roi_nifti
-from ceuskit.roi import load_rois, parse_rois
+from ceuskit.io.rois import load_rois
+from ceuskit.roi import parse_rois
 from ceuskit.simulate import Phantom, simulate_clip
 
 PROPERTY = settings(max_examples=100, derandomize=True, database=None, deadline=None,

@@ -17,7 +17,7 @@ import pytest
 from io_testdata import UsFile, discover_us_files, materialise, write_us
 
 from ceuskit.cli import main
-from ceuskit.io import clip_summary
+from ceuskit.feed import clip_summary
 from ceuskit.io.dicom import SUMMARY_KEYWORDS
 from ceuskit.study import clip_header_summary
 

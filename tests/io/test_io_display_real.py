@@ -14,6 +14,7 @@ import pydicom
 import pytest
 from io_testdata import UsFile, discover_us_files, materialise
 
+from ceuskit.feed import clip_summary, display_maps
 from ceuskit.io import open_clip
 from ceuskit.preprocess.display import SOURCES
 
@@ -27,8 +28,8 @@ def test_display_map_of_real_files(entry: UsFile, extracted: Path) -> None:
         warnings.simplefilter("ignore")
         ds = pydicom.dcmread(path, stop_before_pixels=True)
     with open_clip(path, fps=12.5) as clip:
-        display = clip.display_map()
-        summary = clip.summary()["display"]
+        display = display_maps(clip, bmode=False).ceus
+        summary = clip_summary(path, fps=12.5)["display"]
         frame = clip.raw(0)
         x0, y0, x1, y1 = clip.ceus_region.box
         read = display.to_grey(frame[y0:y1, x0:x1])

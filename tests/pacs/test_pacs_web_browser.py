@@ -1,5 +1,5 @@
 """The PACS view in Debian's chromium (Playwright): search the real Orthanc, pick the clip, make a lesion (the
-server fetches it), then ask to send results that do not exist yet.  Screenshots in
+server fetches it; the page opens it in place), then ask to send results that do not exist yet.  Screenshots in
 ``build/test-artifacts/web/``."""
 
 from __future__ import annotations
@@ -78,8 +78,13 @@ def test_make_a_lesion_from_the_pacs_in_the_browser(credentials: Orthanc, phanto
             page.click("#pacs-results li")
             page.fill("#pacs-pseudonym", "P-BROWSER")
             page.screenshot(path=str(ARTIFACTS / "pacs-01-search.png"))
+            page.evaluate("window.loadedOnce = true")  # gone if the page reloads
             page.click("#pacs-make-button")
-            page.wait_for_selector(".lesion.active:has-text('P-BROWSER')")  # reloaded, the new lesion open
+            page.wait_for_selector(".lesion.active:has-text('P-BROWSER')")  # the new lesion open in the tree
+            assert page.evaluate("window.loadedOnce === true")  # in place: the page was not reloaded
+            assert not page.locator("#pacs-dialog").is_visible()
+            assert page.evaluate("JSON.parse(localStorage.getItem('ceuskit.state')).lesion") == int(
+                page.get_attribute(".lesion.active", "data-id"))  # state.js keeps it for the next visit
             deadline = time.monotonic() + 60  # polled: wait_for_function evaluates with eval, which the CSP forbids
             while not page.evaluate("document.getElementById('frame-slider').max > 0"):
                 assert time.monotonic() < deadline

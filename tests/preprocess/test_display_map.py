@@ -1,7 +1,7 @@
 """Display maps: colour-mapped screens read back to the grey index through their map, grey screens as before.
 
 Truth: the grey index the phantom renderer produced and the simulator's own colour tables
-(``ceuskit.simulate.display.COLOUR_MAPS``); grey displays against ``ceuskit.preprocess.grey.to_grey``
+(``ceuskit.simulate.display.COLOUR_MAPS``); grey displays against ``ceuskit.pixels.to_grey``
 (the reading before display maps existed), bit for bit.
 """
 
@@ -15,10 +15,11 @@ from display_screens import runs_of, screen
 
 from ceuskit.cli import main
 from ceuskit.errors import ClipError
+from ceuskit.feed import display_maps
 from ceuskit.io import open_clip
+from ceuskit.pixels import to_grey
 from ceuskit.preprocess.colour_bar import find_colour_bars
 from ceuskit.preprocess.display import DisplayMap, display_map_of, fit_display_map
-from ceuskit.preprocess.grey import to_grey
 from ceuskit.simulate import Phantom, write_dicom
 from ceuskit.simulate.display import COLOUR_MAPS, Overlay, colour_bar_box
 
@@ -179,8 +180,7 @@ def test_through_the_dicom_reader_and_ceuskit_info(tmp_path, capsys):
     write_dicom(tmp_path / "gold.dcm", shown.frames, shown.times, PLAIN, layout)
     write_dicom(tmp_path / "grey.dcm", shown.grey, shown.times, PLAIN, layout)
     with open_clip(tmp_path / "gold.dcm") as clip:
-        display = clip.display_map()
-        assert clip.display_map() is display  # fitted once
+        display = display_maps(clip).ceus
         assert display.source == "colour_bar" and _index_error(display, "gold").max() <= 1.0
     assert main(["info", str(tmp_path / "gold.dcm"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -198,7 +198,7 @@ def test_dual_display_maps_each_half(tmp_path):
     write_dicom(tmp_path / "dual.dcm", shown.frames, shown.times, ph, shown.rendered["layout"])
     with open_clip(tmp_path / "dual.dcm") as clip:
         assert clip.layout == "dual"
-        assert clip.display_map("ceus").source == "clip_colours"
-        assert clip.display_map("bmode").kind == "grey"
-        with pytest.raises(ValueError, match="role"):
-            clip.display_map("doppler")
+        displays = display_maps(clip)
+        assert displays.ceus.source == "clip_colours"
+        assert displays.bmode is not None and displays.bmode.kind == "grey"
+        assert display_maps(clip, bmode=False).bmode is None

@@ -1,4 +1,4 @@
-"""ceuskit.study.demo: the seed-like demo cohort, end to end, against the simulator's ground truth."""
+"""ceuskit.demo.run_demo: the seed-like demo cohort, end to end, against the simulator's ground truth."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ceuskit import store, study
+from ceuskit.demo import run_demo
 
 
 @pytest.mark.slow
@@ -14,7 +15,7 @@ def test_run_demo_end_to_end(tmp_path: Path) -> None:
     import json as _json
 
     lines: list[str] = []
-    report = study.run_demo(tmp_path, n_patients=4, echo=lines.append)
+    report = run_demo(tmp_path, n_patients=4, echo=lines.append)
     assert report.name == "report.html" and report.with_suffix(".pdf").is_file()
     assert any("15/18" in line for line in lines)  # the seed column of the printed table
     truth = _json.loads((tmp_path / "cohort" / "truth.json").read_text())

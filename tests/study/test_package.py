@@ -9,7 +9,7 @@ from pathlib import Path
 import ceuskit.study as study
 
 # In the order of the package docstring: each module may import only modules before it.
-ORDER = ("files", "lesions", "manifest", "execute", "runner", "tables", "statistics", "export", "demo")
+ORDER = ("proposed", "files", "lesions", "manifest", "execute", "runner", "tables", "statistics", "export")
 
 
 def test_all_is_the_public_surface() -> None:

@@ -31,6 +31,7 @@ ROLE_MATRIX = [
     ("GET", "/api/clips/{clip_id}/frames/{index}", "any"), ("GET", "/api/lesions/{lesion_id}", "admin"),
     ("PUT", "/api/lesions/{lesion_id}/rois", "admin"), ("POST", "/api/lesions/{lesion_id}/analyze", "admin"),
     ("POST", "/api/lesions/{lesion_id}/map", "admin"), ("GET", "/api/lesions/{lesion_id}/map/{name}", "admin"),
+    ("POST", "/api/lesions/{lesion_id}/propose", "admin"), ("POST", "/api/lesions/{lesion_id}/carry", "admin"),
     ("GET", "/api/jobs/{job_id}", "admin"), ("GET", "/api/analyses/{analysis_id}", "admin"),
     ("GET", "/api/reading-sessions", "any"), ("GET", "/api/reading-sessions/{session_id}", "any"),
     ("GET", "/api/reading-sessions/{session_id}/next", "reader"),
@@ -116,7 +117,7 @@ def _request(client: TestClient, method: str, template: str, ids: dict[str, Any]
         body = {"name": "role check"}
     elif method in ("POST", "PUT") and not template.endswith(("/analyze", "/map", "/close", "/uploads")):
         body = {}
-    if harmless and template.endswith(("/analyze", "/map", "/push")):
+    if harmless and template.endswith(("/analyze", "/map", "/push", "/propose", "/carry")):
         path = template.format(**{**ids, "lesion_id": 10**6})  # a 404 proves access without starting a job
     params = {"format": "docx"} if harmless and template.endswith("/report") else None
     headers = {} if csrf is None else {"X-CSRF-Token": csrf}

@@ -47,19 +47,23 @@ def _z(confidence: float) -> float:
 def _agreement_weights(k: int, weights: str | None) -> np.ndarray:
     i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     if weights is None:
-        return (i == j).astype(float)
+        identity: np.ndarray = (i == j).astype(float)
+        return identity
     if k < 2:
         return np.ones((k, k))
     if weights == "linear":
-        return 1.0 - np.abs(i - j) / (k - 1)
+        linear: np.ndarray = 1.0 - np.abs(i - j) / (k - 1)
+        return linear
     if weights == "quadratic":
         return 1.0 - (i - j) ** 2 / (k - 1) ** 2
     raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
 
 
 def _kappas(tables: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Cohen's kappa of each k × k table of counts in ``tables`` (shape (..., k, k)); NaN where a rater used
-    a single category."""
+    """Cohen's kappa of each k × k table of counts in ``tables`` (shape (..., k, k)).
+
+    NaN where a rater used a single category.
+    """
     p = tables / tables.sum(axis=(-2, -1), keepdims=True)
     row, col = p.sum(axis=-1), p.sum(axis=-2)
     po = np.sum(w * p, axis=(-2, -1))
@@ -69,7 +73,7 @@ def _kappas(tables: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _percentile_interval(values: np.ndarray, confidence: float) -> list[float] | None:
-    """The central ``confidence`` percentile interval of the finite ``values`` (None without any)."""
+    """Return the central ``confidence`` percentile interval of the finite ``values`` (None without any)."""
     finite = values[np.isfinite(values)]
     if not finite.size:
         return None

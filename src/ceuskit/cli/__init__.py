@@ -11,44 +11,20 @@ import os
 import sys
 from collections.abc import Sequence
 
-import typer
-
+# Sub-command modules register their commands on `app` (ceuskit.cli.command) when imported.
+from ceuskit.cli import accounts as _accounts  # noqa: F401
+from ceuskit.cli import clips as _clips  # noqa: F401
+from ceuskit.cli import deid as _deid  # noqa: F401
+from ceuskit.cli import export as _export  # noqa: F401
+from ceuskit.cli import maps as _maps  # noqa: F401
+from ceuskit.cli import pacs as _pacs  # noqa: F401
+from ceuskit.cli import rois as _rois  # noqa: F401
+from ceuskit.cli import serve as _serve  # noqa: F401
+from ceuskit.cli import study as _study  # noqa: F401
+from ceuskit.cli.command import app
 from ceuskit.errors import CeusError
 
 __all__ = ["app", "main", "run"]
-
-app = typer.Typer(
-    name="ceuskit",
-    help="Contrast-enhanced ultrasound of focal liver lesions: clips in, characterisation and statistics out.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-def _print_version(value: bool) -> None:
-    if value:
-        from ceuskit import __version__
-
-        typer.echo(f"ceuskit {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _options(version: bool = typer.Option(False, "--version", help="Print ceuskit's version and exit.",
-                                          callback=_print_version, is_eager=True)) -> None:
-    """Contrast-enhanced ultrasound of focal liver lesions: clips in, characterisation and statistics out."""
-
-
-# Sub-command modules register their commands on `app` when imported.
-from ceuskit.cli import accounts as _accounts  # noqa: E402,F401
-from ceuskit.cli import clips as _clips  # noqa: E402,F401
-from ceuskit.cli import deid as _deid  # noqa: E402,F401
-from ceuskit.cli import export as _export  # noqa: E402,F401
-from ceuskit.cli import maps as _maps  # noqa: E402,F401
-from ceuskit.cli import pacs as _pacs  # noqa: E402,F401
-from ceuskit.cli import serve as _serve  # noqa: E402,F401
-from ceuskit.cli import study as _study  # noqa: E402,F401
 
 
 def _exception_classes(name: str) -> tuple[type[BaseException], ...]:

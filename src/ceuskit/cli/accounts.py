@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ceuskit.cli import app
+from ceuskit.cli.command import app
 from ceuskit.errors import AccountError
 from ceuskit.store import DEFAULT_URL
 

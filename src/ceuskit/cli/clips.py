@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ceuskit.cli import app
+from ceuskit.cli.command import app
 from ceuskit.cli.progress import progress_bar
 from ceuskit.errors import InputError
 from ceuskit.report.words import label_words, washout_words
@@ -23,7 +23,7 @@ def info(clip: Annotated[Path, typer.Argument(help="DICOM, video, frame folder o
          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
          fps: FpsOption = None, layout: LayoutOption = "auto") -> None:
     """Show a clip's frames, true frame times, pixel spacing and display layout."""
-    from ceuskit.io import clip_summary
+    from ceuskit.feed import clip_summary
 
     summary = clip_summary(clip, fps=fps, layout=layout)
     if as_json:
@@ -248,6 +248,7 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
     from ceuskit.simulate import PATTERNS, Phantom, simulate_clip, simulate_cohort
     from ceuskit.simulate.cases import (
         KINETIC_CASES,
+        PROPOSAL_CASES,
         REAL_WORLD,
         SLOW_RISES,
         describe_kinetics,
@@ -257,7 +258,7 @@ def simulate(out_dir: Annotated[Path | None, typer.Argument(help="Folder for the
     from ceuskit.simulate.examination import simulate_examination
 
     if list_cases:
-        for key, ph in {**REAL_WORLD, **SLOW_RISES}.items():
+        for key, ph in {**REAL_WORLD, **SLOW_RISES, **PROPOSAL_CASES}.items():
             typer.echo(f"{key:32s} {ph.pattern}, breathing {max(ph.breathing_amplitude_px):g} px"
                        + (", dual" if ph.dual else "") + (f", {ph.colour_map} map" if ph.colour_map else "")
                        + (f", overlays {'+'.join(ph.overlays)}" if ph.overlays else "")
@@ -327,8 +328,7 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's 
     Everything runs on embedded defaults (simulated data, SQLite in the output folder); the last line printed
     is the path of the cohort report.
     """
-    from ceuskit.demo import run_clip_demo, run_examination_demo, run_replenishment_demo
-    from ceuskit.study import run_demo
+    from ceuskit.demo import run_clip_demo, run_demo, run_examination_demo, run_replenishment_demo
 
     if clips > 0:
         typer.echo("== single clips: phantom truth vs ceuskit")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ceuskit.cli import app
+from ceuskit.cli.command import app
 from ceuskit.cli.progress import progress_bar
 from ceuskit.errors import InputError
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ceuskit.cli import app
+from ceuskit.cli.command import app
 from ceuskit.errors import InputError
 
 
@@ -39,7 +39,7 @@ def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis fold
     """An analysis as a DICOM SR (TID 1500 measurement report) and its ROIs as DICOM SEG, for PACS."""
     from ceuskit.export.dicom import build_seg, build_sr, read_source, save
     from ceuskit.io.clip import source_sha256
-    from ceuskit.roi import load_rois
+    from ceuskit.io.rois import load_rois
 
     if not (sr or seg):
         raise InputError("nothing to write: drop --no-sr or --no-seg")
@@ -87,7 +87,8 @@ def roi_export(roi: Annotated[Path, typer.Argument(help="ROI file (JSON, a label
     """
     from ceuskit.export.rois import write_roi_file
     from ceuskit.io import open_clip
-    from ceuskit.roi import check_reference_frame, load_rois
+    from ceuskit.io.rois import load_rois
+    from ceuskit.roi import check_reference_frame
 
     with open_clip(clip, fps=fps) as opened:
         rois = load_rois(roi, pixel_spacing_mm=opened.pixel_spacing_mm)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ceuskit.cli import app
 from ceuskit.cli.clips import _seconds_or_auto
+from ceuskit.cli.command import app
 from ceuskit.cli.progress import progress_bar
 
 
@@ -26,17 +26,19 @@ def map_command(clip: Annotated[Path, typer.Argument(help="The CEUS clip.")],
                 fps: Annotated[float | None, typer.Option("--fps", help="Frame rate when the file has no timing.")] = None
                 ) -> None:
     """Per-pixel maps: arrival time, time to peak, peak enhancement, mean transit time, wash-in rate and area, R²."""
+    from ceuskit.feed import clip_frames
     from ceuskit.io import open_clip
     from ceuskit.io.examination import injection_from_header
-    from ceuskit.maps import parametric_maps, write_maps
-    from ceuskit.roi import load_rois
+    from ceuskit.io.rois import load_rois
+    from ceuskit.maps import parametric_maps
+    from ceuskit.report.maps import write_maps
 
     given = _seconds_or_auto(injection_time, "injection time")
     with open_clip(clip, fps=fps) as opened:
         rois = load_rois(roi, pixel_spacing_mm=opened.pixel_spacing_mm)
         injection_s = injection_from_header([opened])[0] if given == "auto" else float(given)
         with progress_bar("mapping") as progress:
-            maps = parametric_maps(opened, rois, block_px=block, dynamic_range_db=dynamic_range,
+            maps = parametric_maps(clip_frames(opened), rois, block_px=block, dynamic_range_db=dynamic_range,
                                    injection_time_s=injection_s, motion=not no_motion, time_bin_s=time_bin,
                                    progress=progress)
         path = write_maps(maps, opened, rois, out)

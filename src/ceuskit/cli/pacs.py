@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ceuskit.cli import app
+from ceuskit.cli.command import app
 from ceuskit.errors import InputError
 
 if TYPE_CHECKING:

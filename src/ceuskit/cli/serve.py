@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ceuskit.cli import app
+from ceuskit.cli.command import app
 from ceuskit.errors import InputError
 from ceuskit.store import DEFAULT_URL
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ceuskit.cli import app
+from ceuskit.cli.command import app
 
 if TYPE_CHECKING:
     from ceuskit.store import Store
@@ -165,9 +165,11 @@ def report(out: Annotated[Path, typer.Option("--out", help="Folder for report.ht
            study: StudyOption = None, db: DbOption = DEFAULT_DB) -> None:
     """The cohort report (HTML, self-contained, and its PDF printed by Chromium) beside the seed study's figures."""
     from ceuskit.report import write_report
+    from ceuskit.study import cohort_frame, cohort_stats
 
     with _store(db) as store:
-        path = write_report(store, out, study=study)
+        frame = cohort_frame(store, study)
+        path = write_report(store, out, frame=frame, result=cohort_stats(frame), study=study)
         pdf = path.with_suffix(".pdf")
         _audit(store, "report", study, {"format": "html+pdf" if pdf.exists() else "html"})
     if pdf.exists():

@@ -25,8 +25,8 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
-from ceuskit import __version__
 from ceuskit._atomic import atomic_path
+from ceuskit._version import __version__
 from ceuskit.errors import ClipError, InputError
 from ceuskit.models.parameters import PARAMETER_NAMES
 from ceuskit.roi import RoiSet

@@ -1,4 +1,4 @@
-"""ROIs as a NIfTI label mask, in the convention :func:`ceuskit.roi.load_rois` reads back.
+"""ROIs as a NIfTI label mask, in the convention :func:`ceuskit.io.rois.load_rois` reads back.
 
 Labels: 1 the (first) lesion, 2 the liver (parenchyma), 3, 4, … further lesions; 0 elsewhere.  The ROIs'
 names, roles, references and reference frame go in a comment extension (code 6) as the JSON of

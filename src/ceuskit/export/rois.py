@@ -1,4 +1,4 @@
-"""ROIs out to a file of any kind :func:`ceuskit.roi.load_rois` reads back, chosen by the file name.
+"""ROIs out to a file of any kind :func:`ceuskit.io.rois.load_rois` reads back, chosen by the file name.
 
 ============================ ======================================================================
 ``.nii``, ``.nii.gz``        NIfTI-1 label mask (:func:`ceuskit.export.nifti.write_roi_nifti`)

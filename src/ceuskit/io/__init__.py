@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
-from ceuskit.errors import ClipError, InputError, TimingError
+from ceuskit.errors import ClipError, InputError
 from ceuskit.io.clip import Clip, FrameSource, Region
 from ceuskit.io.layout import LAYOUTS
 
-__all__ = ["ACCEPTED", "Clip", "FrameSource", "Region", "clip_summary", "open_clip"]
+__all__ = ["ACCEPTED", "Clip", "FrameSource", "Region", "open_clip"]
 
 ACCEPTED = ("DICOM (single- or multi-frame), video (AVI, MP4, MOV, MKV…), a folder of PNG/TIFF frames, "
             "or a .npy/.npz array")
@@ -87,20 +86,3 @@ def open_clip(path: str | Path, *, fps: float | None = None, layout: str = "auto
     if len(head) > 0 and is_video(path):
         return read_video(path, layout=layout)
     raise ClipError(f"{path}: not a clip ceuskit can read; accepted: {ACCEPTED}")
-
-
-def clip_summary(path: str | Path, *, fps: float | None = None, layout: str = "auto") -> dict[str, Any]:
-    """What ``ceuskit info`` reports about a clip (:meth:`Clip.summary`), also for a file without timing.
-
-    A readable file that states no frame timing (and no ``fps`` given) is still described: its
-    ``frame_times_s``, ``duration_s`` and ``frame_rate_hz`` are None and ``warnings`` says how to give it.
-    """
-    try:
-        with open_clip(path, fps=fps, layout=layout) as clip:
-            return clip.summary()
-    except TimingError as exc:
-        with open_clip(path, fps=1.0, layout=layout) as clip:  # a placeholder rate, only to read the rest
-            summary = clip.summary()
-        summary.update(frame_times_s=None, duration_s=None, frame_rate_hz=None, timing_source=None,
-                       warnings=[*summary.get("warnings", []), f"frame timing unknown: {exc}"])
-        return summary

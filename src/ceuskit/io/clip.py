@@ -11,36 +11,14 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from ceuskit.errors import ClipError
-from ceuskit.preprocess.display import DisplayMap, display_map_of
-from ceuskit.preprocess.grey import to_grey
+from ceuskit.pixels import Box, FrameSource, to_grey
 
 __all__ = ["Box", "Clip", "ClipHeader", "FrameSource", "Region", "file_sha256", "one_line", "source_sha256"]
-
-Box = tuple[int, int, int, int]
-"""Pixel box ``(x0, y0, x1, y1)`` of the stored full frame, x1/y1 exclusive."""
-
-
-class FrameSource(Protocol):
-    """Decodes frames of one clip.  Frames are ``(rows, columns)`` or ``(rows, columns, 3)`` RGB arrays."""
-
-    def read(self, index: int) -> np.ndarray:
-        """Decode frame ``index`` (random access)."""
-        ...
-
-    def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
-        """Decode frames ``start … stop-1`` in order (the fast path for video), each cut to ``box`` when
-        given (a source that can hand out part of a frame for less than the whole saves that work)."""
-        ...
-
-    def close(self) -> None:
-        """Release files and decoders."""
-        ...
-
 
 @dataclass(frozen=True)
 class Region:
@@ -148,7 +126,8 @@ class Clip:
     header : acquisition and contrast times and the identity to compare (:class:`ClipHeader`; empty for
         files without a DICOM header).
 
-    :meth:`display_map` reads the display back to the grey index (through a colour map when there is one).
+    How the display shows the grey index (a colour map or grey) is not the clip's to know: the caller fits it
+    (:func:`ceuskit.feed.display_maps`) and hands it to what reads the intensities.
     """
 
     source: str
@@ -162,7 +141,6 @@ class Clip:
     max_value: int = 255
     info: dict[str, object] = field(default_factory=dict, compare=False)
     header: ClipHeader = field(default_factory=ClipHeader, repr=False, compare=False)
-    _display_maps: dict[str, DisplayMap] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         times = np.asarray(self.times, dtype=np.float64)
@@ -215,26 +193,10 @@ class Clip:
         """Frame ``index`` as decoded: (rows, columns) or (rows, columns, 3) RGB."""
         return self.frames.read(self._check_index(index))
 
-    def display_map(self, role: str = "ceus") -> DisplayMap:
-        """How the display shows the grey index in the CEUS (or the B-mode) region, and the way back.
-
-        Fitted once from frames sampled over the clip (:func:`ceuskit.preprocess.display.display_map_of`) and
-        cached; a colour display that cannot be mapped is read by luminance with a ``note``.
-        """
-        if role not in self._display_maps:
-            if role == "ceus":
-                box = self.ceus_region.box
-            elif role == "bmode" and self.bmode_region is not None:
-                box = self.bmode_region.box
-            else:
-                raise ValueError(f"role: {role!r} is not a region of this clip (ceus, or bmode on dual displays)")
-            self._display_maps[role] = display_map_of(self, box=box)
-        return self._display_maps[role]
-
     def frame(self, index: int, box: Box | None = None) -> np.ndarray:
         """Frame ``index`` as display luminance 0–255, float32 (rows, columns), optionally cropped.
 
-        Luminance is the grey index of grey displays only; intensities go through :meth:`display_map`.
+        Luminance is the grey index of grey displays only; intensities go through the display map.
         """
         return to_grey(crop_box(self.raw(index), box), max_value=self.max_value)
 
@@ -263,8 +225,20 @@ class Clip:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def summary(self) -> dict[str, Any]:
-        """The facts ``ceuskit info --json`` prints (DESIGN: CLI)."""
+    def summary(self, display: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The facts ``ceuskit info --json`` prints (DESIGN: CLI).
+
+        Parameters
+        ----------
+        display : dict, optional
+            The CEUS region's display map as JSON (:meth:`ceuskit.preprocess.display.DisplayMap.to_json`),
+            listed after the layout; the clip does not fit it itself.
+
+        Returns
+        -------
+        dict
+            Frames, times, size, spacing, regions, layout, display (when given) and the file's facts.
+        """
         return {
             "source": self.source,
             "n_frames": self.n_frames,
@@ -276,7 +250,7 @@ class Clip:
             "pixel_spacing_mm": None if self.pixel_spacing_mm is None else list(self.pixel_spacing_mm),
             "regions": [r.to_json() for r in self.regions],
             "layout": self.layout,
-            "display": self.display_map().to_json(),
+            **({} if display is None else {"display": display}),
             **{k: v for k, v in self.info.items() if k not in ("source",)},
         }
 

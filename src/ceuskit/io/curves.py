@@ -105,7 +105,7 @@ def _key(name: object) -> str:
 
 
 def is_curve_file(path: str | Path) -> bool:
-    """True when ``path`` is a curve table (by suffix) or a folder holding only curve tables."""
+    """Return True when ``path`` is a curve table (by suffix) or a folder holding only curve tables."""
     path = Path(path)
     if path.is_dir():
         files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
@@ -141,7 +141,7 @@ def _frame_from_text(text: str, source: str) -> pd.DataFrame:
 
 
 def _time_column(frame: pd.DataFrame, given: str | None, source: str) -> tuple[str, float]:
-    """The time column's name and its factor to seconds (0.001 for milliseconds)."""
+    """Return the time column's name and its factor to seconds (0.001 for milliseconds)."""
     names = [str(c) for c in frame.columns]
     if given is not None and given not in names:
         raise CurveError(f"{source}: no column {given!r} (--time-column); the columns are {', '.join(names)}")
@@ -164,7 +164,7 @@ def _units_in(names: Sequence[str]) -> str | None:
 
 
 def _from_frame(frame: pd.DataFrame, source: str, time_column: str | None) -> _Raw:
-    """The curves of one parsed table: Blood-Flow-Analyzer, QuantUS, long or wide."""
+    """Return the curves of one parsed table: Blood-Flow-Analyzer, QuantUS, long or wide."""
     if len(frame) > MAX_ROWS:
         raise CurveError(f"{source}: more than {MAX_ROWS} rows is not a table of curves")
     frame = frame.rename(columns=lambda c: str(c).strip())

@@ -1,5 +1,7 @@
-"""De-identification of DICOM ultrasound files (DICOM PS3.15 Annex E, Basic Application Level Confidentiality
-Profile, with the Clean Pixel Data and Retain Longitudinal Temporal Information with Modified Dates options).
+"""De-identification of DICOM ultrasound files (DICOM PS3.15 Annex E).
+
+The Basic Application Level Confidentiality Profile, with the Clean Pixel Data and Retain Longitudinal
+Temporal Information with Modified Dates options.
 
 What happens to a file:
 
@@ -127,13 +129,16 @@ def pseudonym(patient_id: str, key: bytes) -> str:
 
 
 def _new_uid(uid: str, key: bytes) -> str:
-    """A ``2.25.`` UID (PS3.5 B.2) from HMAC(key, uid): one original always gives the same new UID."""
+    """Return a ``2.25.`` UID (PS3.5 B.2) from HMAC(key, uid): one original always gives the same new UID."""
     digest = hmac.new(key, b"uid:" + uid.encode(), hashlib.sha256).digest()[:16]
     return f"2.25.{int.from_bytes(digest, 'big')}"
 
 
 def keyed_uid(uid: str, key: bytes) -> str:
-    """The UID that de-identification with ``key`` gives ``uid`` (to name a de-identified file beforehand)."""
+    """Return the UID that de-identification with ``key`` gives ``uid``.
+
+    Use it to name a de-identified file beforehand.
+    """
     return _new_uid(uid, key)
 
 
@@ -178,7 +183,7 @@ class DeidSummary:
 
 # ----------------------------------------------------------------------------------------------- header
 def _shift_date(text: str, days: int) -> str:
-    """A DA value (YYYYMMDD) moved back by ``days``; an unreadable value becomes empty."""
+    """Return a DA value (YYYYMMDD) moved back by ``days``; an unreadable value becomes empty."""
     try:
         day = dt.datetime.strptime(text.strip()[:8], "%Y%m%d").date()
     except ValueError:
@@ -187,7 +192,10 @@ def _shift_date(text: str, days: int) -> str:
 
 
 def _shift_datetime(text: str, days: int) -> str:
-    """A DT value: its date part moved back, the time (and offset) kept; a date-less value becomes empty."""
+    """Return a DT value: its date part moved back, the time (and offset) kept.
+
+    A date-less value becomes empty.
+    """
     text = text.strip()
     date = _shift_date(text[:8], days) if len(text) >= 8 else ""
     return date + text[8:] if date else ""
@@ -283,7 +291,7 @@ def deidentify_dataset(ds: Dataset, options: DeidOptions, *, pixels_cleaned: boo
 
 # ----------------------------------------------------------------------------------------------- pixels
 def _keep_mask(ds: Dataset, options: DeidOptions, source: str) -> np.ndarray:
-    """True where pixels are kept: inside the ultrasound regions (or the given region)."""
+    """Return True where pixels are kept: inside the ultrasound regions (or the given region)."""
     rows, columns = int(ds.Rows), int(ds.Columns)
     if options.region is not None:
         boxes = [options.region]
@@ -315,7 +323,9 @@ def _pixel_element_header(length: int, *, vr: bytes) -> bytes:
 
 # -------------------------------------------------------------------------------------------------- files
 def _read(path: Path, *, pixels: bool = False) -> Dataset:
-    """The dataset of ``path``, every value converted (a damaged one fails here), reads bounded by the file.
+    """Read the dataset of ``path``, every value converted (a damaged one fails here).
+
+    Reads are bounded by the file.
 
     Errors name the exception's type only: pydicom's messages may quote the (identifying) values.
     """
@@ -394,7 +404,10 @@ def _deidentify_file(src: Path, dst: Path, options: DeidOptions, patient_alias: 
 
 
 def _check_size(ds: Dataset, source: str) -> None:
-    """The reader's limits (frame size, frame count, decoded bytes, sample format): absurd headers refused."""
+    """Enforce the reader's limits (frame size, frame count, decoded bytes, sample format).
+
+    Absurd headers are refused.
+    """
     pixel_format(ds, transfer_syntax_of(ds), "OB", source)
 
 
@@ -508,7 +521,10 @@ def deidentify_tree(src: str | Path, dst: str | Path, options: DeidOptions, *,
 
 
 def load_or_create_key(path: str | Path | None) -> bytes:
-    """The secret in ``path`` (created with 32 random bytes, mode 0600, when missing); random when None."""
+    """Return the secret in ``path`` (created with 32 random bytes, mode 0600, when missing).
+
+    Random when None.
+    """
     if path is None:
         return os.urandom(32)
     path = Path(path)

@@ -45,7 +45,7 @@ _HALF_DAY = timedelta(hours=12)
 
 # --- DICOM DA / TM / DT text ------------------------------------------------------------------------------
 def parse_da(text: str) -> date:
-    """A DICOM DA value (``YYYYMMDD``, or ACR-NEMA's ``YYYY.MM.DD``) as a date.
+    """Parse a DICOM DA value (``YYYYMMDD``, or ACR-NEMA's ``YYYY.MM.DD``) as a date.
 
     Raises
     ------
@@ -59,9 +59,10 @@ def parse_da(text: str) -> date:
 
 
 def parse_tm(text: str) -> timedelta:
-    """A DICOM TM value (``HHMM``, ``HHMMSS`` or ``HHMMSS.FFFFFF``; ACR-NEMA's ``HH:MM:SS``) as the time
-    since midnight.  Missing seconds count as 0; fractional seconds are kept to the microsecond; a leap
-    second (``60``) is the next second.
+    """Parse a DICOM TM value as the time since midnight.
+
+    Accepted forms: ``HHMM``, ``HHMMSS`` or ``HHMMSS.FFFFFF``; ACR-NEMA's ``HH:MM:SS``.  Missing seconds
+    count as 0; fractional seconds are kept to the microsecond; a leap second (``60``) is the next second.
 
     Raises
     ------
@@ -80,7 +81,7 @@ def parse_tm(text: str) -> timedelta:
 
 
 def parse_offset(text: str) -> timedelta:
-    """A UTC offset ``&ZZXX`` (``+0100``, ``-0500``) as a timedelta (−12:00 … +14:00)."""
+    """Parse a UTC offset ``&ZZXX`` (``+0100``, ``-0500``) as a timedelta (−12:00 … +14:00)."""
     found = _OFFSET.match(text.strip())
     if found is None:
         raise ValueError("not a UTC offset (+HHMM or -HHMM)")
@@ -92,8 +93,9 @@ def parse_offset(text: str) -> timedelta:
 
 
 def parse_dt(text: str) -> tuple[datetime, timedelta | None]:
-    """A DICOM DT value (``YYYYMMDDHHMM[SS[.FFFFFF]][&ZZXX]``) as a naive local date-time and its UTC offset
-    (None when the value states none).
+    """Parse a DICOM DT value as a naive local date-time and its UTC offset.
+
+    The value reads ``YYYYMMDDHHMM[SS[.FFFFFF]][&ZZXX]``; the offset is None when the value states none.
 
     Raises
     ------
@@ -139,8 +141,9 @@ def _malformed(clip: Clip, index: int | None, element: str, exc: ValueError) -> 
 
 
 def acquired(clip: Clip, index: int | None = None) -> Acquired | None:
-    """The first frame's :class:`Acquired` moment from the clip's header, or None when the header states no
-    date and time (video, frame folders, arrays, DICOM without them).
+    """Return the first frame's :class:`Acquired` moment from the clip's header.
+
+    None when the header states no date and time (video, frame folders, arrays, DICOM without them).
 
     The first source present is used: Acquisition DateTime, else Acquisition Date + Time, else Content
     Date + Time.  ``index`` (0-based) numbers the clip in messages.
@@ -175,8 +178,10 @@ def acquired(clip: Clip, index: int | None = None) -> Acquired | None:
 
 
 def acquisition_time(clip: Clip) -> datetime | None:
-    """The moment of the clip's first frame: aware when the header states its UTC offset, naive otherwise,
-    None when the header states no date and time (see :func:`acquired`).
+    """Return the moment of the clip's first frame.
+
+    Aware when the header states its UTC offset, naive otherwise, None when the header states no date and time
+    (see :func:`acquired`).
 
     Examples
     --------
@@ -213,8 +218,11 @@ def check_same_examination(clips: Sequence[Clip]) -> None:
 
 
 def _aligned(found: list[tuple[int, Acquired]], clips: Sequence[Clip]) -> dict[int, datetime]:
-    """The clips' moments on one clock: UTC when every header states its offset, the headers' local clock
-    when none does; when some do, the others are read in their offset if they all agree."""
+    """Return the clips' moments on one clock.
+
+    UTC when every header states its offset, the headers' local clock when none does; when some do, the others
+    are read in their offset if they all agree.
+    """
     offsets = {a.utc_offset for _, a in found if a.utc_offset is not None}
     if not offsets:
         return {i: a.local for i, a in found}
@@ -302,7 +310,7 @@ def place_clips(clips: Sequence[Clip], offsets_s: Sequence[float | None] | None 
 
 def injection_from_header(clips: Sequence[Clip], offsets_s: Sequence[float | None] | None = None
                           ) -> tuple[float, str | None]:
-    """The injection moment from Contrast/Bolus Start Time (0018,1042), and the Contrast/Bolus Agent.
+    """Return the injection moment from Contrast/Bolus Start Time (0018,1042), and the Contrast/Bolus Agent.
 
     The start time is a time of day on the clock of the clip that states it (the earliest such clip),
     compared with that clip's acquisition time; of the days around it, the one that puts the injection

@@ -110,6 +110,18 @@ class ArrayFrames:
         self._array = array
 
     def read(self, index: int) -> np.ndarray:
+        """Return frame ``index`` as an array (a view of the memory map where the array is one).
+
+        Parameters
+        ----------
+        index : int
+            0-based frame number.
+
+        Returns
+        -------
+        numpy.ndarray
+            The frame, (rows, columns[, 3]), in the array's dtype.
+        """
         return np.asarray(self._array[index])
 
     def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
@@ -145,8 +157,11 @@ FLOAT_SAMPLE_FRAMES = 16
 
 
 def _check_float_range(source: str, array: np.ndarray) -> None:
-    """Float frames must be display grey 0–255: frames normalised to 0–1 (or holding negative or non-finite
-    values) would be read as almost black, a flat curve with no error — refuse them and say what to do."""
+    """Float frames must be display grey 0–255.
+
+    Frames normalised to 0–1 (or holding negative or non-finite values) would be read as almost black, a flat
+    curve with no error — refuse them and say what to do.
+    """
     picks = np.unique(np.linspace(0, array.shape[0] - 1, min(FLOAT_SAMPLE_FRAMES, array.shape[0])).astype(int))
     sample = np.asarray(array[picks], dtype=np.float64)
     if not np.isfinite(sample).all():

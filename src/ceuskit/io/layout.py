@@ -32,7 +32,7 @@ FrameSampler = Callable[[], Sequence[np.ndarray]]
 
 
 def sample_indices(n_frames: int, count: int = SAMPLE_FRAMES) -> list[int]:
-    """Indices of ``count`` frames spread evenly over a clip of ``n_frames`` (all frames when fewer)."""
+    """Return the indices of ``count`` frames spread evenly over a clip of ``n_frames`` (all when fewer)."""
     if n_frames <= count:
         return list(range(n_frames))
     return sorted({int(round(i)) for i in np.linspace(0, n_frames - 1, count)})
@@ -120,7 +120,7 @@ def find_dark_band(frames: Sequence[np.ndarray], *, black_grey: float = BLACK_GR
 
 
 def _side_by_side(a: Region, b: Region) -> bool:
-    """True when the boxes do not overlap horizontally but share most of their rows."""
+    """Return True when the boxes do not overlap horizontally but share most of their rows."""
     left, right = sorted((a, b), key=lambda r: r.box[0])
     vertical_overlap = min(left.box[3], right.box[3]) - max(left.box[1], right.box[1])
     return left.box[2] <= right.box[0] + 1 and vertical_overlap >= 0.5 * min(left.height, right.height)
@@ -132,7 +132,9 @@ def _mean_grey(frame: np.ndarray, box: Box) -> float:
 
 
 def _ceus_is_left(frames: Sequence[np.ndarray], left: Box, right: Box) -> bool:
-    """The CEUS image is the one whose mean grey varies more over the clip (contrast arrives in it).
+    """Tell whether the CEUS image is the left one.
+
+    The CEUS image is the one whose mean grey varies more over the clip (contrast arrives in it).
 
     With fewer than three frames, or when neither half varies (std < 0.5 grey), the darker half is taken:
     contrast-specific imaging suppresses the tissue signal that B-mode shows.
@@ -218,7 +220,7 @@ def detect_layout(regions: Sequence[Region], sample_frames: Sequence[np.ndarray]
 
 
 def resolve_layout(clip: Clip, regions: Sequence[Region], layout: str = "auto") -> Clip:
-    """The clip with its regions' roles and layout set by :func:`detect_layout` from sampled frames.
+    """Return the clip with its regions' roles and layout set by :func:`detect_layout` from sampled frames.
 
     The clip's pixel spacing becomes the CEUS region's spacing when that region has one; otherwise the
     clip keeps the spacing it was built with (e.g. DICOM Pixel Spacing, or None).

@@ -43,8 +43,10 @@ def save_frame_image(path: str | Path, image: np.ndarray, spacing_mm: tuple[floa
 
     dx, dy = spacing_mm or (1.0, 1.0)
     volume = np.ascontiguousarray(np.asarray(image).T[:, :, None], dtype=dtype)
-    img = nib.Nifti1Image(volume, np.diag([dx, dy, 1.0, 1.0]))
-    img.header.set_xyzt_units("mm")
+    # nibabel's API is unannotated (no stubs): the two calls below are checked by the tests, not by mypy;
+    # unused-ignore: without --strict mypy does not flag untyped calls
+    img = nib.Nifti1Image(volume, np.diag([dx, dy, 1.0, 1.0]))  # type: ignore[no-untyped-call, unused-ignore]
+    img.header.set_xyzt_units("mm")  # type: ignore[no-untyped-call, unused-ignore]
     if description is not None:
         img.header["descrip"] = description.encode("ascii")[:80]
     if comment is not None:

@@ -43,7 +43,10 @@ class QlabExport:
 
 
 def is_qlab(text: str) -> bool:
-    """True when ``text`` holds a QLAB ROI Quantification table (an ``ROI n Echo Mean(dB)`` heading)."""
+    """Return True when ``text`` holds a QLAB ROI Quantification table.
+
+    Such a table has an ``ROI n Echo Mean(dB)`` heading.
+    """
     return any(_MEAN.match(cell.strip()) for line in text.splitlines()[:400] for cell in line.split("\t"))
 
 
@@ -72,8 +75,10 @@ def _is_separator(row: list[str]) -> bool:
 
 
 def _areas(rows: list[list[str]]) -> dict[str, float]:
-    """ROI areas (mm²) from the rows before the table: an ``Area`` column of a small table, or a cell naming
-    an ROI and its area followed by the number."""
+    """ROI areas (mm²) from the rows before the table.
+
+    An ``Area`` column of a small table, or a cell naming an ROI and its area followed by the number.
+    """
     areas: dict[str, float] = {}
     column: int | None = None
     for row in rows:

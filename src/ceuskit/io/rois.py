@@ -38,7 +38,7 @@ from ceuskit.io.nifti import NIFTI_COMMENT
 from ceuskit.roi import Roi, RoiSet, checked_roi_set, parse_rois, rois_from_label_mask
 from ceuskit.roi_labels import LABEL_DESCRIPTION, LabelDescription, parse_label_description
 
-__all__ = ["NOT_AN_ROI_FILE", "SEG_STORAGE", "read_roi_file"]
+__all__ = ["NOT_AN_ROI_FILE", "SEG_STORAGE", "load_rois", "read_roi_file"]
 
 NOT_AN_ROI_FILE = "give the ROI JSON (see the README), a label mask (PNG, TIFF, NIfTI) or a DICOM SEG"
 """What an ROI file should have been, for messages."""
@@ -293,3 +293,31 @@ def _seg_rois(ds: pydicom.Dataset, path: Path) -> RoiSet:
     if not rois:
         raise RoiError(f"{path}: the segmentation has no segments")
     return checked_roi_set(tuple(rois), 0 if frame is None else frame - 1, source=str(path))
+
+
+def load_rois(path: str | Path, *, pixel_spacing_mm: tuple[float, float] | None = None,
+              reference_frame: int | None = None) -> RoiSet:
+    """Read an ROI file of any kind: ROI JSON, a PNG/TIFF/NIfTI label mask or a DICOM SEG.
+
+    The kind is told by the file's content (:func:`read_roi_file`); masks written by ceuskit
+    carry the ROIs' names, roles and reference frame, so a round trip gives the same ROIs.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ROI file.
+    pixel_spacing_mm : (dx, dy), optional
+        The clip's spacing, for ROI JSON in millimetres.
+    reference_frame : int, optional
+        The reference frame of a label mask that states none (default 0).
+
+    Returns
+    -------
+    RoiSet
+
+    Raises
+    ------
+    RoiError
+        A missing, unreadable or malformed file, or one that is not an ROI file at all (say a clip).
+    """
+    return read_roi_file(path, pixel_spacing_mm=pixel_spacing_mm, reference_frame=reference_frame)

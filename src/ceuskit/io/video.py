@@ -29,7 +29,7 @@ _NOT_VIDEO_FORMATS = ("image2", "tty", "lavfi")
 
 
 def is_video(path: str | Path) -> bool:
-    """True when FFmpeg opens ``path`` as a container with a video stream (still images excluded)."""
+    """Return True when FFmpeg opens ``path`` as a container with a video stream (still images excluded)."""
     try:
         with av.open(str(path)) as container:
             name = container.format.name
@@ -130,7 +130,7 @@ class VideoFrames:
                     continue
                 self._position = found + 1
                 if found == index:
-                    pixels = frame.to_ndarray(format="rgb24")
+                    pixels: np.ndarray = frame.to_ndarray(format="rgb24")
                     self._last = (index, pixels)
                     return pixels
                 if found > index:
@@ -148,6 +148,7 @@ class VideoFrames:
             yield crop_box(self.read(index), box)
 
     def close(self) -> None:
+        """Close the container and forget the decoder; the next :meth:`read` reopens the file."""
         if self._container is not None:
             self._container.close()
         self._container, self._decoder, self._position, self._last = None, None, None, None

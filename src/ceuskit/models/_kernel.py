@@ -127,7 +127,7 @@ def _project(code: int, tv: Arr, yc: Arr, y_mean: float, syy: float, t0: float, 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _centre(v: Arr, out: Arr) -> tuple[float, float]:
-    """out = v − mean(v); (mean, Σ out²)."""
+    """Centre ``v`` into ``out`` (out = v − mean(v)); return (mean, Σ out²)."""
     mean = 0.0
     for i in range(v.size):
         mean += v[i]
@@ -142,8 +142,10 @@ def _centre(v: Arr, out: Arr) -> tuple[float, float]:
 @njit(cache=True, error_model="numpy", inline="always")
 def _solve_spd3(m00: float, m01: float, m02: float, m11: float, m12: float, m22: float, v0: float, v1: float,
                 v2: float) -> tuple[bool, float, float, float]:
-    """x with M·x = v for a symmetric positive definite 3×3 M (upper triangle given), by Cholesky; (False, …)
-    when M is not numerically positive definite."""
+    """Solve M·x = v for a symmetric positive definite 3×3 M (upper triangle given), by Cholesky.
+
+    Returns (solved, x0, x1, x2); (False, …) when M is not numerically positive definite.
+    """
     if not m00 > 0.0:
         return False, 0.0, 0.0, 0.0
     l00 = math.sqrt(m00)
@@ -273,9 +275,11 @@ def _padded(v: Arr, m: int) -> Arr:
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _curve_out(code: int, t: Arr, y: Arr, t0: float, p1: float, p2: float, area: float, base: float,
                fitted: Arr, g: Arr, known: bool) -> tuple[float, float, float]:
-    """The model at every time into ``fitted``; (RSS, max fitted value, number of non-finite fitted values),
-    sums over the finite samples of ``y``.  ``g`` (≥ T,) holds the shape at the times ``t`` when ``known``,
-    else it is scratch for it."""
+    """Write the model at every time into ``fitted``.
+
+    Returns (RSS, max fitted value, number of non-finite fitted values), sums over the finite samples of
+    ``y``.  ``g`` (≥ T,) holds the shape at the times ``t`` when ``known``, else it is scratch for it.
+    """
     if not known:
         lnorm = log_norm(code, p1, p2)
         for i in range(t.size):
@@ -300,8 +304,10 @@ def _curve_out(code: int, t: Arr, y: Arr, t0: float, p1: float, p2: float, area:
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _difference_variance(v: Arr) -> float:
-    """The samples' noise variance from their successive differences, Σ(Δv)²/(2(m − 1)) (a smooth curve's
-    own slope adds little when it is densely sampled)."""
+    """Return the samples' noise variance from their successive differences, Σ(Δv)²/(2(m − 1)).
+
+    A smooth curve's own slope adds little when it is densely sampled.
+    """
     total = 0.0
     for i in range(1, v.size):
         d = v[i] - v[i - 1]
@@ -311,7 +317,10 @@ def _difference_variance(v: Arr) -> float:
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _compact(t: Arr, y: Arr, sc: float, tv: Arr, yv: Arr) -> int:
-    """The finite samples of ``y`` divided by ``sc`` into ``yv`` and their times into ``tv``; their number."""
+    """Copy the finite samples of ``y`` divided by ``sc`` into ``yv`` and their times into ``tv``.
+
+    Returns their number.
+    """
     m = 0
     for i in range(t.size):
         m += 1 if math.isfinite(y[i]) else 0
@@ -430,9 +439,12 @@ def fit_kernel(t: Arr, y: Arr, scale: Arr, code: int, starts: Arr, lo: Arr, hi: 
 
 @njit(parallel=True, cache=True)
 def features_kernel(t: Arr, y: Arr, width: int) -> Arr:
-    """Per curve: [arrival (10 % rise) s, peak s, centroid s, height, baseline] of the moving average over
+    """Compute the timing and size features of each curve.
+
+    Per curve: [arrival (10 % rise) s, peak s, centroid s, height, baseline] of the moving average over
     ``width`` samples (non-finite samples ignored; NaN for a curve without finite samples), then [max |y|,
-    max y − min y, number of finite samples] of the raw curve."""
+    max y − min y, number of finite samples] of the raw curve.
+    """
     n, n_t = y.shape
     out = np.full((n, 8), np.nan)
     dtw = np.empty(n_t)

@@ -42,7 +42,9 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def drawn_fit(times_s: np.ndarray, power: np.ndarray, fitted: np.ndarray, *, fitted_baseline: float,
               measured_baseline: float, segments: np.ndarray | None = None, smoothing_s: float = 1.0,
               tolerance_db: float = TOLERANCE_DB) -> np.ndarray:
-    """The fitted curve to draw over the measured one, in linear power; NaN where it is not to be drawn.
+    """Return the fitted curve to draw over the measured one, in linear power.
+
+    NaN where it is not to be drawn.
 
     Parameters
     ----------

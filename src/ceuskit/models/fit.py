@@ -79,7 +79,7 @@ class FitResult:
     n_valid: np.ndarray = field(repr=False)
 
     def model_of(self, index: int) -> str:
-        """The model fitted to curve ``index``."""
+        """Return the model fitted to curve ``index``."""
         return self.model if isinstance(self.model, str) else str(self.model[index])
 
 

@@ -75,8 +75,11 @@ _NEEDS_TAIL = ("mean_transit_time_s", "mean_transit_time_t0_s", "wash_out_auc", 
 
 @njit(cache=True)
 def _one_curve(t: np.ndarray, f: np.ndarray, threshold: float, out: np.ndarray) -> None:
-    """Fill ``out`` (_N + _FLAGS,) with the parameters of one curve f (T,) on times t and three coverage flags
-    (arrival observed, peak resolved, tail observed); leaves NaN when PE ≤ 0."""
+    """Fill ``out`` (_N + _FLAGS,) with the parameters of one curve f (T,) on times t.
+
+    Three coverage flags follow (arrival observed, peak resolved, tail observed); the values stay NaN when
+    PE ≤ 0.
+    """
     n_t = t.size
     peak = -1
     for i in range(n_t):  # the first of equal maxima: a flat top's rounding noise does not move the peak
@@ -192,8 +195,10 @@ def _model_kernel(code: int, grid: np.ndarray, t0: np.ndarray, p1: np.ndarray, p
 
 @dataclass(frozen=True)
 class Parameters(Mapping[str, np.ndarray]):
-    """Parameters of n curves: a mapping name → (n,) float64 (NaN where unknown), and which values were
-    left out because the data do not cover them (``extrapolated``: name → (n,) bool).
+    """Parameters of n curves.
+
+    A mapping name → (n,) float64 (NaN where unknown), and which values were left out because the data do not
+    cover them (``extrapolated``: name → (n,) bool).
 
     A value is left out (NaN) when it would come from outside the data: anything tied to the arrival when the
     curve already started above 5 % of its peak (or had no baseline) or its wash-in spans a gap between
@@ -222,8 +227,11 @@ class Parameters(Mapping[str, np.ndarray]):
 
 
 def _gaps(t: np.ndarray) -> np.ndarray:
-    """(k, 2) start and end of every stretch without samples longer than :data:`MAX_GAP_S` (or four median
-    sample intervals): the time between the clips of an examination, or a block of dropped frames."""
+    """Return the gaps in the sampling as (k, 2) start and end times.
+
+    A gap is every stretch without samples longer than :data:`MAX_GAP_S` (or four median sample intervals):
+    the time between the clips of an examination, or a block of dropped frames.
+    """
     if t.size < 2:
         return np.zeros((0, 2))
     steps = np.diff(t)
@@ -240,9 +248,12 @@ def _crosses_gap(gaps: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.nd
 
 
 def _supported(out: np.ndarray, t: np.ndarray) -> Parameters:
-    """Parameters from kernel rows (values + coverage flags), with the values the data sampled at ``t`` do
-    not support set to NaN: besides the kernel's flags, a wash-in (arrival to peak) or a tail (peak to 5 %)
-    that spans a gap between samples was not observed, and a peak inside one was not resolved."""
+    """Build :class:`Parameters` from kernel rows (values + coverage flags).
+
+    The values the data sampled at ``t`` do not support are set to NaN: besides the kernel's flags, a wash-in
+    (arrival to peak) or a tail (peak to 5 %) that spans a gap between samples was not observed, and a peak
+    inside one was not resolved.
+    """
     t_first, t_last = float(t[0]), float(t[-1])
     span_s = t_last - t_first
     values = {name: np.array(out[:, k]) for k, name in enumerate(PARAMETER_NAMES)}
@@ -463,7 +474,7 @@ def _chord_slopes(t: np.ndarray, s: np.ndarray, window_s: float) -> np.ndarray:
 
 def model_free_parameters(t_s: Any, Y: Any, *, smoothing_s: float = 1.0,  # noqa: N803
                           threshold: float = 0.05, slope_window_s: float = 2.0) -> Parameters:
-    """The same parameters from the smoothed TICs, without a model.
+    """Return the same parameters from the smoothed TICs, without a model.
 
     Each curve is smoothed by a centred ``smoothing_s`` moving average (NaN samples ignored, gaps bridged
     linearly). Its baseline and arrival come from :func:`ceuskit.onset.find_arrivals` (a robust, flat pre-arrival

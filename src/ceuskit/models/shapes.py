@@ -56,17 +56,22 @@ _EXP_MAX = 700.0  # exp() argument cap: keeps every evaluation finite
 
 # --- numpy definitions ----------------------------------------------------------------------------------------
 def _log_g(model: str, tau: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
-    """ln g(τ) for τ > 0 (garbage elsewhere; callers mask), numpy, broadcasting."""
+    """Return ln g(τ) for τ > 0 (garbage elsewhere; callers mask), numpy, broadcasting."""
     log_tau = np.log(tau)
+    log_g: np.ndarray
     if model == "lognormal":
-        return -_LOG_SQRT_2PI - np.log(p2) - log_tau - (log_tau - p1) ** 2 / (2.0 * p2 * p2)
+        log_g = -_LOG_SQRT_2PI - np.log(p2) - log_tau - (log_tau - p1) ** 2 / (2.0 * p2 * p2)
+        return log_g
     if model == "gamma":
-        return p1 * log_tau - tau / p2 - (p1 + 1.0) * np.log(p2) - gammaln(p1 + 1.0)
+        log_g = p1 * log_tau - tau / p2 - (p1 + 1.0) * np.log(p2) - gammaln(p1 + 1.0)
+        return log_g
     stable = -p2 * (tau - p1) ** 2 / (2.0 * p1 * tau)
     if model == "ldrw":
-        return -np.log(p1) + 0.5 * np.log(p1 * p2 / (2.0 * math.pi)) - 0.5 * log_tau + stable
+        log_g = -np.log(p1) + 0.5 * np.log(p1 * p2 / (2.0 * math.pi)) - 0.5 * log_tau + stable
+        return log_g
     if model == "fpt":
-        return -np.log(p1) + 0.5 * np.log(p2 / (2.0 * math.pi)) + 1.5 * (np.log(p1) - log_tau) + stable
+        log_g = -np.log(p1) + 0.5 * np.log(p2 / (2.0 * math.pi)) + 1.5 * (np.log(p1) - log_tau) + stable
+        return log_g
     raise InputError(f"model {model!r} is not one of {', '.join(MODEL_NAMES)}")
 
 
@@ -90,28 +95,37 @@ def shape(model: str, tau: Any, p1: Any, p2: Any) -> np.ndarray:
 
 def lognormal(t: Any, t0: Any, mu: Any, sigma: Any, A: Any, b: Any) -> np.ndarray:  # noqa: N803
     """Lognormal bolus ``b + A/(√(2π)σ τ) exp(−(ln τ − μ)²/(2σ²))``, τ = t − t0 (s), b for τ ≤ 0."""
-    return np.asarray(b, float) + np.asarray(A, float) * shape("lognormal", np.asarray(t, float) - t0, mu, sigma)
+    curve: np.ndarray = (np.asarray(b, float)
+                         + np.asarray(A, float) * shape("lognormal", np.asarray(t, float) - t0, mu, sigma))
+    return curve
 
 
 def gamma(t: Any, t0: Any, alpha: Any, beta: Any, A: Any, b: Any) -> np.ndarray:  # noqa: N803
     """Gamma variate ``b + A τ^α e^(−τ/β) / (β^(α+1) Γ(α+1))``, τ = t − t0 (s), b for τ ≤ 0."""
-    return np.asarray(b, float) + np.asarray(A, float) * shape("gamma", np.asarray(t, float) - t0, alpha, beta)
+    curve: np.ndarray = (np.asarray(b, float)
+                         + np.asarray(A, float) * shape("gamma", np.asarray(t, float) - t0, alpha, beta))
+    return curve
 
 
 def ldrw(t: Any, t0: Any, mu: Any, lam: Any, A: Any, b: Any) -> np.ndarray:  # noqa: N803
     """Local density random walk ``b + A (e^λ/μ) √(μλ/(2πτ)) exp(−(λ/2)(μ/τ + τ/μ))``, τ = t − t0 (s)."""
-    return np.asarray(b, float) + np.asarray(A, float) * shape("ldrw", np.asarray(t, float) - t0, mu, lam)
+    curve: np.ndarray = (np.asarray(b, float)
+                         + np.asarray(A, float) * shape("ldrw", np.asarray(t, float) - t0, mu, lam))
+    return curve
 
 
 def fpt(t: Any, t0: Any, mu: Any, lam: Any, A: Any, b: Any) -> np.ndarray:  # noqa: N803
     """First passage time ``b + A (e^λ/μ) √(λ/(2π)) (μ/τ)^(3/2) exp(−(λ/2)(μ/τ + τ/μ))``, τ = t − t0 (s)."""
-    return np.asarray(b, float) + np.asarray(A, float) * shape("fpt", np.asarray(t, float) - t0, mu, lam)
+    curve: np.ndarray = (np.asarray(b, float)
+                         + np.asarray(A, float) * shape("fpt", np.asarray(t, float) - t0, mu, lam))
+    return curve
 
 
 # --- first moments (mean of τ under the unit-area shape) -----------------------------------------------------
 def _moment_lognormal(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """E[τ] = exp(μ + σ²/2) (lognormal distribution mean)."""
-    return np.exp(np.minimum(mu + 0.5 * sigma * sigma, _EXP_MAX))
+    moment: np.ndarray = np.exp(np.minimum(mu + 0.5 * sigma * sigma, _EXP_MAX))
+    return moment
 
 
 def _moment_gamma(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -132,7 +146,8 @@ def _moment_ldrw(mu: np.ndarray, lam: np.ndarray) -> np.ndarray:
 
 def _moment_fpt(mu: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """E[τ] = μ: the FPT shape is the inverse Gaussian density with mean μ and shape λμ (Strouthos 2010)."""
-    return np.asarray(mu, float) * np.ones_like(lam, dtype=float)
+    moment: np.ndarray = np.asarray(mu, float) * np.ones_like(lam, dtype=float)
+    return moment
 
 
 # --- starting values from the curve's mode and mean (s after t0) ---------------------------------------------
@@ -195,6 +210,7 @@ class ModelSpec:
 
     @property
     def shape_params(self) -> tuple[str, str]:
+        """The names of the model's two shape parameters (``params[1]`` and ``params[2]``)."""
         return self.params[1], self.params[2]
 
 
@@ -214,7 +230,10 @@ MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 
 
 def get_model(name: str) -> ModelSpec:
-    """The :class:`ModelSpec` called ``name``; :class:`~ceuskit.errors.InputError` for an unknown name."""
+    """Return the :class:`ModelSpec` called ``name``.
+
+    Raise :class:`~ceuskit.errors.InputError` for an unknown name.
+    """
     try:
         return MODELS[name]
     except (KeyError, TypeError):
@@ -248,13 +267,17 @@ def evaluate(model: str, t: Any, params: Mapping[str, Any], *, baseline: bool = 
     out = area * shape(model, t[None, :] - t0, p1, p2)
     if baseline:
         out = out + base
-    return out[0] if scalar else out
+    result: np.ndarray = out[0] if scalar else out
+    return result
 
 
 # --- compiled scalar kernels for the fit engine ----------------------------------------------------------------
 @njit(cache=True)
 def log_norm(code: int, p1: float, p2: float) -> float:
-    """The τ-independent part of ln g for model ``code`` (compiled; hoisted out of the per-sample loop)."""
+    """Return the τ-independent part of ln g for model ``code``.
+
+    Compiled; hoisted out of the per-sample loop.
+    """
     if code == 0:  # lognormal: p1 = mu, p2 = sigma
         return -_LOG_SQRT_2PI - math.log(p2)
     if code == 1:  # gamma: p1 = alpha, p2 = beta

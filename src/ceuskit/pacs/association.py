@@ -1,5 +1,7 @@
-"""DICOM associations through ``pynetdicom``: our Application Entity, the presentation contexts we propose,
-one association as a context manager, and what went wrong when there is none.
+"""DICOM associations through ``pynetdicom``.
+
+Our Application Entity, the presentation contexts we propose, one association as a context manager, and what
+went wrong when there is none.
 
 Received datasets are spooled to files and sent files read in chunks (pynetdicom's chunked modes, switched
 on process-wide), so a clip never sits whole in memory.  pynetdicom's own log records stay at WARNING and
@@ -62,8 +64,11 @@ PLAIN_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplic
 
 
 def storage_contexts() -> list[tuple[str, Sequence[str]]]:
-    """Contexts for receiving: an ultrasound class once per syntax (so the stored encoding comes back as it
-    is, not transcoded), the other classes with the uncompressed syntaxes."""
+    """Contexts for receiving.
+
+    An ultrasound class once per syntax (so the stored encoding comes back as it is, not transcoded), the
+    other classes with the uncompressed syntaxes.
+    """
     contexts: list[tuple[str, Sequence[str]]] = []
     for uid in _IMAGE_CLASSES:
         contexts.extend((uid, [syntax]) for syntax in IMAGE_SYNTAXES)
@@ -104,8 +109,10 @@ class Link:
     @contextmanager
     def open(self, contexts: Contexts, *, scp_classes: Sequence[str] = (), handlers: Sequence[Any] = ()
              ) -> Iterator[Any]:
-        """An established association proposing ``contexts`` (and the SCP role for ``scp_classes``),
-        released afterwards; PacsError when there is none."""
+        """Yield an established association proposing ``contexts`` (and the SCP role for ``scp_classes``).
+
+        It is released afterwards; PacsError when there is none.
+        """
         from pynetdicom import build_role
 
         tls = self._tls_context()
@@ -135,7 +142,10 @@ class Link:
         return ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
 
     def _check_reachable(self, tls: ssl.SSLContext | None) -> None:
-        """A TCP connection (and TLS handshake) to the peer succeeds, else PacsError saying why."""
+        """Check that a TCP connection (and TLS handshake) to the peer succeeds; else raise PacsError.
+
+        The error says why.
+        """
         try:
             with socket.create_connection((self.target.host, self.target.port),
                                           timeout=self.target.transport.connect_timeout_s) as raw:

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ceuskit import store as st
 from ceuskit.errors import InputError
 from ceuskit.pacs.config import PacsTarget
 from ceuskit.pacs.records import InstanceRecord, ObjectRef, parse_ref
@@ -120,8 +121,6 @@ def refresh_clips(store: Store, target: PacsTarget, *, study: int | str | None =
     A clip fetched again (changed on the PACS, or missing or damaged locally) gets a new hash, which makes
     the run analyse its lesion again.
     """
-    from ceuskit import store as st
-
     summary = RefreshSummary()
     with ClipResolver(target) as resolver:
         for item in st.work_items(store, study):

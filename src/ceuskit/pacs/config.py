@@ -142,7 +142,9 @@ def _toml(text: str, path: Path) -> dict[str, Any]:
 
 
 def load_entries(path: Path, *, required: bool) -> list[dict[str, Any]]:
-    """The ``[[pacs]]`` entries of the config file at ``path`` ([] when it is missing and not ``required``).
+    """Return the ``[[pacs]]`` entries of the config file at ``path``.
+
+    [] when the file is missing and not ``required``.
 
     Raises
     ------
@@ -264,7 +266,9 @@ def resolve_target(*, url: str | None = None, dimse: str | None = None, aet: str
                    aec: str | None = None, config: Path | None = None, ca_bundle: Path | None = None,
                    timeout_s: float | None = None, retries: int | None = None, tls: bool | None = None,
                    env: Mapping[str, str] | None = None) -> PacsTarget:
-    """The PACS named by ``url`` (DICOMweb) or ``dimse`` (``HOST:PORT``), either possibly a config entry name.
+    """Return the PACS named by ``url`` (DICOMweb) or ``dimse`` (``HOST:PORT``).
+
+    Either may be a config entry name.
 
     Explicit arguments win over the config entry, which wins over the defaults; credentials come from the
     environment, else the entry (see the module docstring).  ``tls`` (DIMSE only): DICOM over TLS, the
@@ -324,7 +328,7 @@ def resolve_target(*, url: str | None = None, dimse: str | None = None, aet: str
 
 def resolve_destination(value: str, *, config: Path | None = None, ca_bundle: Path | None = None,
                         env: Mapping[str, str] | None = None) -> PacsTarget:
-    """A PACS given as one value: a DICOMweb URL, or the name of a config entry (DICOMweb or DIMSE).
+    """Return a PACS given as one value: a DICOMweb URL, or the name of a config entry (DICOMweb or DIMSE).
 
     What ``export-dicom --push`` and ``serve --pacs`` take.
     """

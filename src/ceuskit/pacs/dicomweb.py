@@ -1,5 +1,7 @@
-"""DICOMweb (PS3.18): search with QIDO-RS through ``dicomweb-client``, retrieve with WADO-RS and store with
-STOW-RS streamed through the same session (a clip of hundreds of MB never sits in memory).
+"""DICOMweb (PS3.18): search, retrieve and store.
+
+Search with QIDO-RS through ``dicomweb-client``, retrieve with WADO-RS and store with STOW-RS streamed
+through the same session (a clip of hundreds of MB never sits in memory).
 
 dicomweb-client's own log records stay at WARNING and above: at INFO it names studies by UID.
 
@@ -155,7 +157,7 @@ class DicomWebPacs:
 
     def instances(self, study_uid: str, series_uid: str | None = None, sop_uid: str | None = None, *,
                   must_exist: bool = True) -> list[InstanceRecord]:
-        """The instances of a study, series or single instance, sorted by series and instance number.
+        """Return the instances of a study, series or single instance, sorted by series and instance number.
 
         Raises
         ------

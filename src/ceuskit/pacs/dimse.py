@@ -195,7 +195,7 @@ class DimsePacs:
 
     def instances(self, study_uid: str, series_uid: str | None = None, sop_uid: str | None = None, *,
                   must_exist: bool = True) -> list[InstanceRecord]:
-        """The instances of a study, series or single instance (C-FIND), sorted by series and number.
+        """Return the instances of a study, series or single instance (C-FIND), sorted by series and number.
 
         Raises
         ------
@@ -307,7 +307,8 @@ class DimsePacs:
             if not status:
                 raise TransferBroken("association ended during the retrieve")
             if status.Status not in _PENDING:
-                return status
+                final: Dataset = status
+                return final
         raise TransferBroken("no final retrieve status")
 
     # --------------------------------------------------------------------------------------------- store

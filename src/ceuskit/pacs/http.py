@@ -14,7 +14,7 @@ from typing import TypeVar
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from ceuskit import __version__
+from ceuskit._version import __version__
 from ceuskit.errors import PacsError, PacsNotFoundError
 from ceuskit.pacs.config import PacsTarget
 

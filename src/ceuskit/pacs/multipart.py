@@ -21,7 +21,7 @@ _MAX_HEADER_BYTES = 16 * 1024
 
 
 def boundary_of(content_type: str) -> bytes | None:
-    """The boundary of a ``multipart/related`` Content-Type, None for any other type.
+    """Return the boundary of a ``multipart/related`` Content-Type, None for any other type.
 
     Raises
     ------

@@ -41,7 +41,7 @@ def _date(text: str) -> str:
 
 
 def parse_date_range(text: str) -> str:
-    """A DICOM date range (``YYYYMMDD``, ``YYYYMMDD-YYYYMMDD``, open ends allowed) from user input.
+    """Return a DICOM date range (``YYYYMMDD``, ``YYYYMMDD-YYYYMMDD``, open ends allowed) from user input.
 
     Accepts the DICOM forms and ISO dates (``2026-01-31``, ``2026-01-01..2026-01-31``, ``2026-01-01..``).
 
@@ -162,7 +162,7 @@ class ObjectRef:
 
 
 def parse_ref(text: str) -> ObjectRef | None:
-    """The :class:`ObjectRef` that ``text`` names, None when it does not start with ``dicomweb:``.
+    """Return the :class:`ObjectRef` that ``text`` names, None when it does not start with ``dicomweb:``.
 
     Raises
     ------
@@ -188,6 +188,6 @@ class StoreResult:
     failure_reasons: tuple[int, ...] = ()
 
     def merged(self, other: StoreResult) -> StoreResult:
-        """The sum of two results."""
+        """Return the sum of two results."""
         return StoreResult(self.stored + other.stored, self.failed + other.failed,
                            tuple(sorted(set(self.failure_reasons) | set(other.failure_reasons))))

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from ceuskit._atomic import atomic_path
 from ceuskit.errors import InputError, PacsError
 from ceuskit.io.clip import file_sha256
+from ceuskit.io.deid import deidentify_file, keyed_uid
 from ceuskit.pacs.config import PacsTarget
 from ceuskit.pacs.records import InstanceRecord, Query, StoreResult, StudyRecord
 
@@ -126,8 +127,6 @@ def _staging(folder: Path) -> Iterator[Path]:
 def _relative(instance: InstanceRecord, key: bytes | None) -> str:
     uids = (instance.study_uid, instance.series_uid, instance.sop_uid)
     if key is not None:
-        from ceuskit.io.deid import keyed_uid
-
         uids = tuple(keyed_uid(uid, key) for uid in uids)  # type: ignore[assignment]
     return f"{uids[0]}/{uids[1]}/{uids[2]}.dcm"
 
@@ -198,8 +197,6 @@ def _fetch_one(pacs: Pacs, instance: InstanceRecord, target: Path, *, deidentify
         _check_received(staging, instance, pacs.target)
         result.bytes_fetched += size
         if deidentify is not None:
-            from ceuskit.io.deid import deidentify_file
-
             deidentify_file(staging, target, deidentify)
             result.fetched += 1
         elif target.is_file() and file_sha256(target) == file_sha256(staging):

@@ -44,7 +44,7 @@ def _runs(colours: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_strip(profile: np.ndarray, darkest: np.ndarray | None, noise: float) -> ColourCurve | None:
-    """A bar's curve from its colour profile along its axis, (length, 3); None when it is not a bar.
+    """Return a bar's curve from its colour profile along its axis, (length, 3); None when it is not a bar.
 
     ``darkest`` is the darkest map colour the clip shows: when it is darker than the bar's visible dark end,
     the bar's first entry is hidden (it is the background colour) and is put one run before the first

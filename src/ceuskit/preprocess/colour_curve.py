@@ -57,7 +57,8 @@ class ColourCurve:
 def colour_keys(rgb: np.ndarray) -> np.ndarray:
     """24-bit keys ``R | G << 8 | B << 16`` (uint32) of (..., 3) uint8 colours."""
     rgb = np.asarray(rgb, dtype=np.uint32)
-    return rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)
+    packed: np.ndarray = rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)
+    return packed
 
 
 def _spanning_tree(colours: np.ndarray) -> sparse.csr_matrix:
@@ -104,7 +105,7 @@ def _steps_in_entries(lengths: np.ndarray, dense: np.ndarray, window: int = 4) -
 
 
 def order_colours(colours: np.ndarray, counts: np.ndarray) -> tuple[ColourCurve, np.ndarray]:
-    """The curve through a clip's map colours, and which of the colours lie on it.
+    """Return the curve through a clip's map colours, and which of the colours lie on it.
 
     Parameters
     ----------
@@ -137,7 +138,7 @@ def order_colours(colours: np.ndarray, counts: np.ndarray) -> tuple[ColourCurve,
 
 
 def extended(curve: ColourCurve, last_index: float = 255.0, *, tangent_entries: int = 8) -> ColourCurve:
-    """The curve continued in a straight line up to ``last_index`` when its bright end stops short of it.
+    """Continue the curve in a straight line up to ``last_index`` when its bright end stops short of it.
 
     Entries a clip shows too rarely to be sampled still get their index: the continuation follows the mean
     colour step per entry over the last ``tangent_entries`` entries, so it reaches only as far as those few

@@ -4,7 +4,7 @@ A scanner turns each pixel's grey index (the log-compressed echo, 0–255) into 
 same grey, or a colour of a map such as gold or bronze.  Luminance is the index only for grey displays;
 through a colour map it is a non-linear function of it, so a colour display is read back through its map:
 
-* grey displays (monochrome frames, or RGB with R = G = B) read as :func:`ceuskit.preprocess.grey.to_grey`
+* grey displays (monochrome frames, or RGB with R = G = B) read as :func:`ceuskit.pixels.to_grey`
   reads them (luminance); RGB pixels with colour (R, G, B differ by more than ``grey_tolerance``, a
   coloured marker) are off the map;
 * colour displays read through a lookup table from colour to index, fitted once per clip by
@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ceuskit.errors import ClipError
+from ceuskit.pixels import Box, RawClip, to_grey
 from ceuskit.preprocess.colour_bar import find_colour_bars
 from ceuskit.preprocess.colour_curve import (
     LUMA,
@@ -41,15 +42,10 @@ from ceuskit.preprocess.colour_curve import (
     extended,
     order_colours,
 )
-from ceuskit.preprocess.grey import to_grey
-
-if TYPE_CHECKING:
-    from ceuskit.io.clip import Clip
 
 __all__ = ["FALLBACKS", "GREY_TOLERANCE", "SOURCES", "DisplayMap", "display_map_of", "fit_display_map",
            "sample_runs"]
 
-Box = tuple[int, int, int, int]
 
 SOURCES = ("grey", "clip_colours", "colour_bar", "luminance")
 """Where a :class:`DisplayMap` came from ("luminance": a colour display whose map was not recovered)."""
@@ -136,7 +132,7 @@ class DisplayMap:
         Returns
         -------
         (rows, columns) float32 grey index 0–255; grey displays give exactly
-        :func:`ceuskit.preprocess.grey.to_grey` where pixels are grey.
+        :func:`ceuskit.pixels.to_grey` where pixels are grey.
         """
         if self._lookup is None:
             tolerance = self.grey_tolerance * self.max_value / 255 if self.kind == "grey" else None
@@ -292,7 +288,7 @@ def _unmapped(reason: str, fallback: str, max_value: int) -> DisplayMap:
                            "intensities and relative dB may be off")
 
 
-def sample_runs(clip: Clip, n_runs: int = 16, run_length: int = 2) -> list[np.ndarray]:
+def sample_runs(clip: RawClip, n_runs: int = 16, run_length: int = 2) -> list[np.ndarray]:
     """Runs of ``run_length`` consecutive raw frames at ``n_runs`` places spread evenly over the clip.
 
     Returns
@@ -306,7 +302,7 @@ def sample_runs(clip: Clip, n_runs: int = 16, run_length: int = 2) -> list[np.nd
     return [np.stack(list(clip.frames.iterate(s, s + length))) for s in starts]
 
 
-def display_map_of(clip: Clip, *, box: Box | None = None, n_runs: int = 16, run_length: int = 2,
+def display_map_of(clip: RawClip, *, box: Box | None = None, n_runs: int = 16, run_length: int = 2,
                    tolerance: float | None = None, fallback: str = "luminance") -> DisplayMap:
     """The display map of a clip's image region, fitted from frames spread over the clip.
 

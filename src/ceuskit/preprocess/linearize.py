@@ -28,7 +28,8 @@ def grey_to_power(grey: np.ndarray, dynamic_range_db: float = DEFAULT_DYNAMIC_RA
     """Linear echo power (dimensionless, 1 = full white) of display grey 0–255; float32, same shape."""
     scale = np.float32(dynamic_range_db / 10.0 * np.log(10.0) / 255.0)
     offset = np.float32(-dynamic_range_db / 10.0 * np.log(10.0))
-    return np.exp(np.asarray(grey, dtype=np.float32) * scale + offset)
+    power: np.ndarray = np.exp(np.asarray(grey, dtype=np.float32) * scale + offset)
+    return power
 
 
 def power_to_grey(power: np.ndarray, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB) -> np.ndarray:

@@ -26,19 +26,15 @@ gives no changing neighbourhood, so only off-map overlays are found there.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
 
+from ceuskit.pixels import Box, RawClip
 from ceuskit.preprocess.display import DisplayMap, display_map_of, sample_runs
-
-if TYPE_CHECKING:
-    from ceuskit.io.clip import Clip
 
 __all__ = ["detect_overlays", "overlay_mask"]
 
-Box = tuple[int, int, int, int]
 
 MIN_CONTRAST = 64.0
 """Grey levels an overlay pixel stands above the mean of the changing pixels around it."""
@@ -129,7 +125,7 @@ def overlay_mask(runs: Sequence[np.ndarray], display: DisplayMap, *, min_contras
     return mask
 
 
-def detect_overlays(clip: Clip, *, box: Box | None = None, display: DisplayMap | None = None, n_runs: int = 24,
+def detect_overlays(clip: RawClip, *, box: Box | None = None, display: DisplayMap | None = None, n_runs: int = 24,
                     run_length: int = 3, min_contrast: float = MIN_CONTRAST, min_runs: int = 2,
                     dilate_px: int = 1) -> np.ndarray:
     """Burned-in overlay pixels inside a clip's image region.
@@ -138,7 +134,7 @@ def detect_overlays(clip: Clip, *, box: Box | None = None, display: DisplayMap |
     ----------
     clip : the clip.
     box : (x0, y0, x1, y1) of the image region; default the CEUS region.
-    display : the region's display map; default ``clip.display_map()`` for the CEUS region.
+    display : the region's display map (the caller's, fitted once); default fitted here from the clip.
     n_runs, run_length : runs of consecutive frames sampled over the clip (24 runs of 3 decode 72 frames).
     min_contrast, min_runs, dilate_px : see :func:`overlay_mask`.
 
@@ -148,7 +144,7 @@ def detect_overlays(clip: Clip, *, box: Box | None = None, display: DisplayMap |
     """
     box = clip.ceus_region.box if box is None else box
     if display is None:
-        display = clip.display_map() if box == clip.ceus_region.box else display_map_of(clip, box=box)
+        display = display_map_of(clip, box=box)
     x0, y0, x1, y1 = box
     runs = [run[:, y0:y1, x0:x1] for run in sample_runs(clip, n_runs, run_length)]
     full = np.zeros((clip.rows, clip.columns), dtype=bool)

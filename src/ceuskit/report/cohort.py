@@ -6,15 +6,23 @@ import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from ceuskit import __version__
 from ceuskit._atomic import atomic_path
-
-if TYPE_CHECKING:
-    from ceuskit.store import Store
+from ceuskit._version import __version__
+from ceuskit.report.onset_figure import onset_conventions_figure
+from ceuskit.report.pdf import find_chromium, html_to_pdf
+from ceuskit.report.plots import (
+    bland_altman_plot,
+    grade_boxplots,
+    onset_scatter,
+    pattern_bars,
+    png_data_uri,
+    tic_panel,
+)
+from ceuskit.store import Store, cohort_records, get_study
 
 __all__ = ["METHODS", "SEED", "agreement_lines", "plural", "seed_comparison", "seed_rows", "stats_lines",
            "write_report"]
@@ -204,8 +212,6 @@ def flagged_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def _figures(frame: pd.DataFrame, result: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    from ceuskit.report.plots import bland_altman_plot, grade_boxplots, onset_scatter, pattern_bars, tic_panel
-
     ok = frame[frame["analysis_status"] == "ok"]
     figures: dict[str, Any] = {
         "patterns": pattern_bars(seed_rows(result)),
@@ -299,10 +305,12 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def write_report(store: Store, out_dir: str | Path, *, study: int | str | None = None,
-                 frame: pd.DataFrame | None = None, result: Mapping[str, Any] | None = None,
-                 pdf: bool | None = None) -> Path:
+def write_report(store: Store, out_dir: str | Path, *, frame: pd.DataFrame, result: Mapping[str, Any],
+                 study: int | str | None = None, pdf: bool | None = None) -> Path:
     """Write ``report.html`` (images embedded, no external resource) and ``report.pdf`` into ``out_dir``.
+
+    ``frame`` is the study's cohort table and ``result`` its statistics (:func:`ceuskit.study.cohort_frame` and
+    :func:`ceuskit.study.cohort_stats`, which the caller computes: the report layer never runs the study).
 
     The PDF is the same HTML printed by Chromium (:mod:`ceuskit.report.pdf`).  ``pdf``: True — required (a
     :class:`~ceuskit.errors.ReportError` after the HTML is written when Chromium is missing); None — printed when
@@ -314,18 +322,8 @@ def write_report(store: Store, out_dir: str | Path, *, study: int | str | None =
     matplotlib.use("Agg", force=False)
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    from ceuskit.report.onset_figure import onset_conventions_figure
-    from ceuskit.report.pdf import find_chromium, html_to_pdf
-    from ceuskit.report.plots import png_data_uri
-    from ceuskit.store import cohort_records, get_study
-    from ceuskit.study import cohort_frame, cohort_stats
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if frame is None:
-        frame = cohort_frame(store, study)
-    if result is None:
-        result = cohort_stats(frame)
     info = get_study(store, study)
     records = cohort_records(store, study)
     figures = _figures(frame, result, records)

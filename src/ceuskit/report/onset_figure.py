@@ -53,7 +53,7 @@ def convention_times(times_s: np.ndarray, grey: np.ndarray) -> dict[str, float]:
 
 
 def onset_conventions_figure() -> Figure:
-    """The figure (matplotlib, not yet written): dB on the left, linear power on the right."""
+    """Return the figure (matplotlib, not yet written): dB on the left, linear power on the right."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)

@@ -20,7 +20,7 @@ _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable
 
 
 def find_chromium() -> str | None:
-    """The Chromium executable to print with, or None."""
+    """Return the Chromium executable to print with, or None."""
     given = os.environ.get("CEUSKIT_CHROMIUM")
     if given:
         return given if Path(given).is_file() and os.access(given, os.X_OK) else None

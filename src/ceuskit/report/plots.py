@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ceuskit.report.tic_plot import draw_tic_panel
+
 __all__ = ["bland_altman_plot", "grade_boxplots", "onset_scatter", "pattern_bars", "png_data_uri", "tic_panel"]
 
 GRADE_ORDER = ("G1", "G2", "G3", "NEC")
@@ -134,8 +136,6 @@ def bland_altman_plot(pairs: Sequence[Mapping[str, Any]], *, unit: str = "s", ma
 
 def tic_panel(document: Mapping[str, Any], roi_name: str | None, title: str) -> Figure | None:
     """One lesion's TIC panel from a stored analysis document (needs its ``curves``), or None."""
-    from ceuskit.report.tic_plot import draw_tic_panel
-
     curves = document.get("curves")
     lesions = document.get("lesions") or []
     if not curves or not lesions:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ceuskit.phases import PhaseOptions
+from ceuskit.pipeline import write_outputs
 from ceuskit.report.words import reading_words
 
 if TYPE_CHECKING:
@@ -175,6 +176,4 @@ def tic_figure(analysis: Analysis, path: str | Path, *, dpi: int = 110) -> Path:
 
 def write_analysis(analysis: Analysis, out_dir: str | Path) -> Path:
     """Write ``analysis.json``, ``tic.csv`` and ``tic.png`` into ``out_dir`` atomically; return the JSON's path."""
-    from ceuskit.pipeline import write_outputs
-
     return write_outputs(analysis, out_dir, figures={"tic.png": lambda path: tic_figure(analysis, path)})

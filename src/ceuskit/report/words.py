@@ -15,7 +15,7 @@ _WORDS = {"not_assessed": "not assessed", None: "none"}
 
 
 def label_words(code: str | None) -> str:
-    """A label code in words: ``not_assessed`` → "not assessed", None → "none", others as they are.
+    """Return a label code in words: ``not_assessed`` → "not assessed", None → "none", others as they are.
 
     Parameters
     ----------
@@ -32,7 +32,9 @@ def label_words(code: str | None) -> str:
 
 
 def washout_words(portal_venous: Mapping[str, Any]) -> str:
-    """The wash-out in words: "early, mild", "late, marked" or "none" (degree unknown: the timing alone).
+    """Return the wash-out in words.
+
+    "early, mild", "late, marked" or "none" (degree unknown: the timing alone).
 
     Parameters
     ----------
@@ -50,7 +52,9 @@ def washout_words(portal_venous: Mapping[str, Any]) -> str:
 
 
 def reading_words(lesion: Mapping[str, Any]) -> str:
-    """A lesion's three phases in words: "arterial: hyper · wash-out: early, mild · late: not assessed".
+    """Return a lesion's three phases in words.
+
+    "arterial: hyper · wash-out: early, mild · late: not assessed".
 
     Parameters
     ----------

@@ -19,9 +19,13 @@ lesion's and the liver's onset (where the noiseless curve in dB has risen 5 % of
 level to its arterial peak, as a reader sees it), the lesion's VueBox arrival time (first time its noiseless
 enhancement reaches 5 % of its peak in linear power), noiseless ROI TICs
 (after the receive gain, before log compression and clipping), per-frame shifts.  It never comes from
-ceuskit's analysis.
+ceuskit's analysis.  The truth also holds the true masks of the reference frame (``masks``, decoded by
+:func:`truth_masks`: each lesion, the parenchyma, the vessels) and each lesion's centre and pattern
+(``lesions``); :mod:`ceuskit.simulate.anatomy` adds irregular outlines, rim enhancement, heterogeneity, vessels,
+further lesions and depth attenuation.
 """
 
+from ceuskit.simulate.anatomy import truth_masks
 from ceuskit.simulate.cohort import SEED_PATTERNS, SEED_PRIMARIES, simulate_cohort
 from ceuskit.simulate.curves import contrast_curves, truth_timing
 from ceuskit.simulate.dicom import SimulatedClip, simulate_clip, write_dicom
@@ -41,6 +45,7 @@ __all__ = [
     "render_frames",
     "simulate_clip",
     "simulate_cohort",
+    "truth_masks",
     "truth_timing",
     "write_dicom",
 ]

@@ -13,7 +13,7 @@ from dataclasses import replace
 from ceuskit.errors import InputError
 from ceuskit.simulate.phantom import Phantom
 
-__all__ = ["REAL_WORLD", "SLOW_RISES", "real_world_case"]
+__all__ = ["PROPOSAL_CASES", "REAL_WORLD", "SLOW_RISES", "real_world_case"]
 
 _BASE = Phantom(fps=8.0, rows=120, columns=160, lesion_center_px=(80.0, 62.0), lesion_radii_px=(20.0, 16.0),
                 dynamic_range_db=45.0, curve_family="gamma", duration_s=100.0, lead_in_s=3.0, jitter=0.1,
@@ -83,14 +83,59 @@ SLOW_RISES: dict[str, Phantom] = {
 above."""
 
 
+def _proposal_cases() -> dict[str, Phantom]:
+    """Return the lesions the one-click proposals are measured on.
+
+    Every pattern, irregular outlines, rim enhancement, heterogeneity, vessels beside the lesion, further
+    lesions, dual displays, depth attenuation, sizes from 10 to 28 px and positions off centre, in the
+    real-world clips' format (breathing, out-of-plane seconds).
+    """
+    patterns = ("hyper-early-hypo", "hyper-late-hypo", "hypo-none-hypo", "hyper-none-iso", "iso-late-hypo",
+                "hyper-early-marked", "hyper-none-hyper", "hyper-early-iso")
+    sizes = ((20.0, 16.0), (26.0, 20.0), (14.0, 12.0), (24.0, 22.0), (10.0, 9.0), (28.0, 18.0), (17.0, 15.0),
+             (22.0, 14.0))
+    places = ((80.0, 62.0), (60.0, 55.0), (100.0, 66.0), (78.0, 48.0), (112.0, 74.0), (70.0, 64.0), (92.0, 52.0),
+              (56.0, 70.0))
+    cases = {}
+    for k in range(32):
+        pattern = patterns[k % 8]
+        rx, ry = sizes[(k * 3 + k // 8) % 8]
+        cx, cy = places[(k * 5 + 3 * (k // 8)) % 8]
+        other_x = cx + 48 if cx < 80 else cx - 48
+        more: tuple[tuple[float, float, float, float, str], ...] = () if k % 4 != 1 else (
+            (other_x, min(cy + 30, 100.0), 10.0, 8.0, "hypo-none-hypo"),)
+        if k % 8 == 5:
+            more += ((other_x, max(cy - 30, 18.0), 8.0, 8.0, "hyper-early-hypo"),)
+        duration = 150.0 if pattern in ("hyper-late-hypo", "iso-late-hypo", "hyper-none-hyper", "hyper-early-iso") \
+            else 100.0
+        cases[f"proposal-{k + 1:02d}-{pattern}"] = replace(
+            _BASE, pattern=pattern, seed=100 + k, duration_s=duration, lesion_center_px=(cx, cy),
+            lesion_radii_px=(rx, ry), lesion_irregularity=(0.0, 0.15, 0.3, 0.22)[k % 4],
+            lesion_rim_px=(0.0, 5.0, 4.0)[k % 3] if pattern.startswith("hyper") and min(rx, ry) >= 12 else 0.0,
+            lesion_heterogeneity=(0.0, 0.3, 0.5)[k % 3], vessels=(0, 2, 1, 3, 0)[k % 5], more_lesions=more,
+            dual=k % 5 == 3, attenuation_db=(0.0, 6.0, 10.0)[k % 3],
+            breathing_amplitude_px=((2.0, 6.0), (3.0, 10.0), (1.5, 3.5), (4.0, 12.0))[k % 4],
+            colour_map="gold" if k % 11 == 7 else None)
+    return cases
+
+
+PROPOSAL_CASES: dict[str, Phantom] = _proposal_cases()
+"""Named phantoms with irregular, rim-enhancing, heterogeneous lesions, vessels and further lesions (32 clips);
+with :data:`REAL_WORLD` they are the clips the one-click proposals are measured on."""
+
+
 def real_world_case(name: str) -> Phantom:
-    """The phantom of a named case (:data:`REAL_WORLD`, :data:`SLOW_RISES` or :data:`KINETIC_CASES`);
-    ``InputError`` listing the names for an unknown one."""
+    """Return the phantom of a named case.
+
+    The cases are :data:`REAL_WORLD`, :data:`SLOW_RISES`, :data:`KINETIC_CASES` and :data:`PROPOSAL_CASES`;
+    ``InputError`` listing the names for an unknown one.
+    """
     cases = {**REAL_WORLD, **SLOW_RISES, **KINETIC_CASES}
-    try:
-        return cases[name]
-    except KeyError:
-        raise InputError(f"unknown case {name!r}; choose one of {', '.join(cases)}") from None
+    found = cases.get(name) or PROPOSAL_CASES.get(name)
+    if found is None:
+        raise InputError(f"unknown case {name!r}; choose one of {', '.join(cases)} or a proposal-NN case "
+                         "(--list-cases)")
+    return found
 
 
 # destruction–replenishment and level steps (issue 19): the real-world cases' image, display and frame jitter on a
@@ -99,7 +144,7 @@ _STILL = replace(_BASE, breathing_irregularity=0.0, out_of_plane_period_s=0.0, l
 
 
 def _replenishment(fps: float, cycles: int, flash: int, seed: int) -> Phantom:
-    """An infusion phantom with ``cycles`` destructions of ``flash`` frames, 22 s apart from 30 s on."""
+    """Return an infusion phantom: ``cycles`` destructions of ``flash`` frames, 22 s apart from 30 s on."""
     return replace(_STILL, seed=seed, fps=fps, infusion=True, duration_s=32.0 + 22.0 * cycles,
                    destruction_times_s=tuple(30.0 + 22.0 * k for k in range(cycles)), flash_frames=flash,
                    refill_beta_per_s=(0.35, 0.9), lesion_volume_ratio=1.6)

@@ -28,7 +28,9 @@ SEED_PATTERNS = (["hyper-early-hypo"] * 8 + ["hyper-early-marked"] * 1 + ["hyper
 
 def simulate_cohort(out_dir: str | Path, *, n_patients: int = 18, seed: int = 0, fps: float = 3.0,
                     duration_s: float = 150.0, progress: Callable[[int, int], None] | None = None) -> Path:
-    """A seed-like cohort: one lesion clip per patient, ``manifest.csv``, ``reads.csv`` and ``truth.json``.
+    """Return a seed-like cohort.
+
+    One lesion clip per patient, ``manifest.csv``, ``reads.csv`` and ``truth.json``.
 
     Ki-67 (%) is drawn log-normally (median ≈ 4 %, as in well-differentiated GEP-NETs); the lesion's arterial
     arrival is delayed with Ki-67 (``arterial_arrival_s = 9 + 0.35·Ki-67 + noise``), the relation the seed

@@ -104,7 +104,10 @@ _Curve = Callable[[np.ndarray], np.ndarray]
 
 
 def _cases() -> dict[str, tuple[float, float, float, dict[str, tuple[float, _Curve]]]]:
-    """name → (sample rate Hz, duration s, noise dB per frame, {ROI: (contrast start s, noiseless power of t)})."""
+    """Map each case name to its recipe.
+
+    name → (sample rate Hz, duration s, noise dB per frame, {ROI: (contrast start s, noiseless power of t)}).
+    """
     slow_base, bright = _db(-30.0), _db(-27.0)
     two = _db(-28.0)
     return {
@@ -141,7 +144,7 @@ CURVE_CASES: tuple[str, ...] = tuple(_cases())
 
 
 def curve_case(name: str, *, seed: int = 0) -> CurveCase:
-    """The curves of a named case with noise from ``seed``, and their truth.
+    """Return the curves of a named case with noise from ``seed``, and their truth.
 
     Parameters
     ----------

@@ -10,7 +10,7 @@ import numpy as np
 from ceuskit.simulate.phantom import Phantom
 from ceuskit.simulate.realism import roi_fill_fraction
 
-__all__ = ["contrast_curves", "db_onset", "linear_arrival", "truth_timing"]
+__all__ = ["contrast_curves", "db_onset", "linear_arrival", "truth_timing", "vessel_curve"]
 
 
 # closed-form curves
@@ -59,6 +59,19 @@ def contrast_curves(ph: Phantom, t_inj_s: np.ndarray) -> tuple[np.ndarray, np.nd
          + (spec.c_portal - spec.c_early) * _logistic((t_inj_s - spec.washout_step_s) / 3.0)
          + (spec.c_late - spec.c_portal) * _logistic((t_inj_s - spec.late_step_s) / 3.0))
     return liver, arterial + c * liver
+
+
+def vessel_curve(ph: Phantom, t_inj_s: np.ndarray, *, gain: float, lead_s: float = 2.0, level: float = 2.0
+                 ) -> np.ndarray:
+    """Noiseless contrast power of a vessel.
+
+    An arterial bolus ``lead_s`` before the lesion's, peaking ``gain`` times the liver's peak, on ``level``
+    times the liver's curve (a portal branch stays enhanced).
+    """
+    shape, liver_params, arterial_params = _SHAPES[ph.curve_family]
+    liver = ph.peak_power * _unit_peak(shape, t_inj_s, ph.liver_arrival_s, liver_params)
+    bolus = _unit_peak(shape, t_inj_s, ph.arterial_arrival_s - lead_s, arterial_params)
+    return np.asarray(gain * ph.peak_power * bolus + level * liver)
 
 
 def db_onset(times_s: np.ndarray, power: np.ndarray, baseline: float, *, window_s: tuple[float, float] = (0.0, 45.0),

@@ -37,7 +37,9 @@ __all__ = ["flash_frames", "frame_gains", "kinetics_curves", "kinetics_truth", "
 
 
 def flash_frames(times_s: np.ndarray, destructions_s: Sequence[float], n_frames: int) -> list[np.ndarray]:
-    """Indices of each destruction's flash frames: the ``n_frames`` samples from the first at or after its time.
+    """Return the indices of each destruction's flash frames.
+
+    The ``n_frames`` samples from the first at or after its time.
 
     Parameters
     ----------
@@ -136,9 +138,11 @@ def replenishment_curves(times_s: np.ndarray, blood: Mapping[str, np.ndarray], b
 
 def real_case_curves(seed: int = 0, *, noise: float = 0.08, steps: bool = True
                      ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
-    """The issue's real recording (issue 19), rebuilt as curves: 2.6 Hz for 149 s, contrast rising over ~6 s
-    from ~6 s to a plateau, level steps of −3 dB at 67 s and −9 dB at 80 s in both ROIs, a three-sample
-    destruction pulse at 94 s, then a level below the pre-flash one that refills.
+    """Return the issue's real recording (issue 19), rebuilt as curves.
+
+    2.6 Hz for 149 s, contrast rising over ~6 s from ~6 s to a plateau, level steps of −3 dB at 67 s and −9 dB
+    at 80 s in both ROIs, a three-sample destruction pulse at 94 s, then a level below the pre-flash one that
+    refills.
 
     Parameters
     ----------
@@ -162,7 +166,7 @@ def real_case_curves(seed: int = 0, *, noise: float = 0.08, steps: bool = True
 
 # the phantom clip's hooks (simulate.render)
 def kinetics_curves(ph: Phantom, t_inj_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The phantom's contrast power (liver, lesion) with its destructions and refills.
+    """Return the phantom's contrast power (liver, lesion) with its destructions and refills.
 
     Without destructions and infusion this is :func:`ceuskit.simulate.contrast_curves` unchanged. With
     ``infusion`` the blood level rises from the liver's arrival to a steady ``peak_power`` (liver) and
@@ -190,7 +194,7 @@ def kinetics_curves(ph: Phantom, t_inj_s: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def frame_gains(ph: Phantom, t_inj_s: np.ndarray) -> np.ndarray:
-    """The factor on each frame's whole echo: the flash frames' brightening times the level steps.
+    """Return the factor on each frame's whole echo: the flash frames' brightening times the level steps.
 
     Parameters
     ----------
@@ -201,11 +205,12 @@ def frame_gains(ph: Phantom, t_inj_s: np.ndarray) -> np.ndarray:
     (T,) linear factor (1 without destructions and steps).
     """
     flashes = flash_frames(t_inj_s, ph.destruction_times_s, ph.flash_frames)
-    return _flash_gain(t_inj_s.size, flashes, ph.flash_db) * _step_gain(t_inj_s, ph.level_steps)
+    gain: np.ndarray = _flash_gain(t_inj_s.size, flashes, ph.flash_db) * _step_gain(t_inj_s, ph.level_steps)
+    return gain
 
 
 def kinetics_truth(ph: Phantom, t_inj_s: np.ndarray, weights: Mapping[str, tuple[float, float]]) -> dict[str, Any]:
-    """The truth the destructions and steps add to a phantom's truth file.
+    """Return the truth the destructions and steps add to a phantom's truth file.
 
     Parameters
     ----------

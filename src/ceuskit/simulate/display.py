@@ -73,7 +73,8 @@ def apply_colour_map(grey_uint8: np.ndarray, name: str) -> np.ndarray:
     """
     if grey_uint8.dtype != np.uint8:
         raise ValueError(f"grey_uint8: expected uint8 grey indices, got {grey_uint8.dtype}")
-    return _table(name)[grey_uint8]
+    rgb: np.ndarray = _table(name)[grey_uint8]
+    return rgb
 
 
 # --- colour bar -------------------------------------------------------------------------------------------
@@ -100,8 +101,10 @@ def colour_bar_box(ceus_box: Box, rows: int, columns: int) -> Box:
 
 
 def _bar_pixels(table: np.ndarray, box: Box) -> np.ndarray:
-    """(height, width, 3) bar: brightest entry at the top, row ``r`` from the bottom shows entry
-    round(r · 255 / (height − 1))."""
+    """(height, width, 3) bar.
+
+    Brightest entry at the top, row ``r`` from the bottom shows entry round(r · 255 / (height − 1)).
+    """
     x0, y0, x1, y1 = box
     height = y1 - y0
     entries = np.round(np.arange(height)[::-1] * 255.0 / (height - 1)).astype(int)
@@ -208,12 +211,13 @@ class Overlay:
 
     @property
     def static(self) -> bool:
+        """Whether the overlay is the same in every frame (all kinds but the running ``timer``)."""
         return self.kind != "timer"
 
 
 def default_overlays(ceus_box: Box, names: Sequence[str] = ("timer", "mi", "markers", "calliper"), *,
                      seed: int = 0) -> tuple[Overlay, ...]:
-    """A screen's usual annotations inside the CEUS image.
+    """Return a screen's usual annotations inside the CEUS image.
 
     Parameters
     ----------

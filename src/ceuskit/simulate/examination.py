@@ -23,16 +23,53 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ceuskit.errors import InputError
+from ceuskit.simulate.anatomy import moved
 from ceuskit.simulate.curves import truth_timing
 from ceuskit.simulate.dicom import write_dicom, write_json
 from ceuskit.simulate.phantom import LATE_PHASE_START_S, Phantom
 from ceuskit.simulate.render import render_frames
 
-__all__ = ["CONTRAST_AGENT", "PROBE_MOVES_PX", "SimulatedExamination", "simulate_examination"]
+__all__ = ["CONTRAST_AGENT", "PROBE_MOVES_PX", "SimulatedExamination", "probe_moves_within", "simulate_examination"]
 
 PROBE_MOVES_PX: tuple[tuple[float, float], ...] = ((-18.0, 10.0), (16.0, -8.0), (-10.0, -12.0))
 """Where the lesion appears in each sweep relative to the loop, (dx, dy) px; cycled for more sweeps."""
+
+def probe_moves_within(max_px: float, count: int, *, seed: int = 0, phantom: Phantom | None = None,
+                       margin_px: float = 4.0) -> tuple[tuple[float, float], ...]:
+    """Draw ``count`` whole-pixel (dx, dy) probe moves of random direction from ``seed``.
+
+    Each is between a quarter of ``max_px`` and ``max_px`` long (e.g. up to a lesion's diameter); with
+    ``phantom``, only moves that keep its lesion (and its breathing) ``margin_px`` inside the image, as a
+    sonographer keeps it in view.
+
+    Raises
+    ------
+    InputError
+        ``max_px`` not positive, ``count`` below 1, or no such move keeps the lesion in view.
+    """
+    if not max_px > 0 or count < 1:
+        raise InputError("probe moves need a positive largest move and at least one sweep")
+    rng = np.random.default_rng([seed, 2424])
+    out: list[tuple[float, float]] = []
+    for _ in range(1000 * count):
+        angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(0.25, 1.0) * max_px
+        move = (float(round(length * np.cos(angle))), float(round(length * np.sin(angle))))
+        if phantom is not None:
+            (cx, cy), (rx, ry) = phantom.lesion_center_px, phantom.lesion_radii_px
+            bx, by = (abs(v) * (1 + phantom.breathing_irregularity) for v in phantom.breathing_amplitude_px)
+            reach_x, reach_y = rx * (1 + phantom.lesion_irregularity) + bx + margin_px, \
+                ry * (1 + phantom.lesion_irregularity) + by + margin_px
+            x, y = cx + move[0], cy + move[1]
+            if not (reach_x <= x <= phantom.columns - reach_x and reach_y <= y <= phantom.rows - reach_y):
+                continue
+        out.append(move)
+        if len(out) == count:
+            return tuple(out)
+    raise InputError(f"no probe move up to {max_px:g} px keeps the lesion in view; give a smaller move")
+
 
 CONTRAST_AGENT = "SonoVue (sulphur hexafluoride microbubbles)"
 """The Contrast/Bolus Agent the simulated files name."""
@@ -48,8 +85,10 @@ class SimulatedExamination:
     truth_data: dict[str, Any] = field(repr=False)
 
     def command(self, *, shuffle: bool = False) -> str:
-        """The ``ceuskit analyze`` command line that reads the examination (clips last-first with ``shuffle``:
-        the order on the command line does not matter)."""
+        """Return the ``ceuskit analyze`` command line that reads the examination.
+
+        With ``shuffle`` the clips come last-first: the order on the command line does not matter.
+        """
         pairs = list(zip(self.dicoms, self.rois, strict=True))
         if shuffle:
             pairs = pairs[::-1]
@@ -75,8 +114,11 @@ def _windows(ph: Phantom, loop_s: float, sweeps_s: Sequence[float], sweep_durati
 
 
 def _washout_bracket(onset_s: float | None, windows: list[tuple[float, float]]) -> list[float] | None:
-    """The gap (end of one clip, start of the next; s after injection) in which the wash-out begins, or None
-    when it begins inside a clip (or never, or after the last clip)."""
+    """Return the gap in which the wash-out begins, or None.
+
+    The gap is (end of one clip, start of the next; s after injection); None when the wash-out begins inside
+    a clip (or never, or after the last clip).
+    """
     if onset_s is None:
         return None
     for (_, end), (start, _) in zip(windows, windows[1:], strict=False):
@@ -121,11 +163,10 @@ def simulate_examination(out_dir: str | Path, phantom: Phantom | None = None, *,
     if not probe_moves_px:
         raise InputError("probe_moves_px needs at least one (dx, dy)")
     starts = _windows(ph, loop_s, sweeps_s, sweep_duration_s)
-    cx, cy = ph.lesion_center_px
     moves = [(0.0, 0.0)] + [tuple(map(float, probe_moves_px[k % len(probe_moves_px)])) for k in range(len(sweeps_s))]
     phantoms = [replace(ph, duration_s=loop_s)] + [
-        replace(ph, duration_s=sweep_duration_s, lead_in_s=-start, seed=ph.seed + 1 + k,
-                lesion_center_px=(cx + moves[k + 1][0], cy + moves[k + 1][1]))
+        replace(moved(ph, moves[k + 1][0], moves[k + 1][1]), duration_s=sweep_duration_s, lead_in_s=-start,
+                seed=ph.seed + 1 + k)
         for k, start in enumerate(starts[1:])]
     for clip_phantom in phantoms:
         clip_phantom.check()
@@ -181,7 +222,8 @@ def _write(out: Path, ph: Phantom, phantoms: list[Phantom], rendered: list[dict[
             "lesion_center_px": list(clip_phantom.lesion_center_px),
             "reference_frame": result["truth"]["reference_frame"], "frame_times_s": times,
             "shifts_px": result["truth"]["shifts_px"], "out_of_plane_frames": result["truth"]["out_of_plane_frames"],
-            "tic_truth": result["truth"]["tic_truth"]})
+            "tic_truth": result["truth"]["tic_truth"], "masks": result["truth"]["masks"],
+            "lesions": result["truth"]["lesions"]})
     truth = _truth(ph, phantoms, clips, windows, injected_at)
     path = out / f"{name}.truth.json"
     write_json(path, truth)
@@ -190,8 +232,10 @@ def _write(out: Path, ph: Phantom, phantoms: list[Phantom], rendered: list[dict[
 
 def _truth(ph: Phantom, phantoms: list[Phantom], clips: list[dict[str, Any]], windows: list[tuple[float, float]],
            injected_at: datetime) -> dict[str, Any]:
-    """The examination's truth, from the phantom only: labels by construction, times from the noiseless curves
-    over the whole examination."""
+    """Return the examination's truth, from the phantom only.
+
+    Labels by construction, times from the noiseless curves over the whole examination.
+    """
     spec = ph.pattern_spec()
     whole = replace(ph, duration_s=windows[-1][1] + ph.lead_in_s)  # the continuous physiology, first to last frame
     timing = truth_timing(whole)

@@ -36,7 +36,8 @@ def as_units(power: np.ndarray, units: str, dynamic_range_db: float = 60.0) -> n
     if units == "grey":
         return np.round(power_to_grey(values, dynamic_range_db))
     if units == "db":
-        return 10.0 * np.log10(values)
+        level_db: np.ndarray = 10.0 * np.log10(values)
+        return level_db
     if units == "power":
         return values
     raise InputError(f"units {units!r} is not grey, power or db")
@@ -54,7 +55,10 @@ def _frame(times_s: np.ndarray, columns: Mapping[str, np.ndarray], time_column: 
 
 def write_wide(path: str | Path, times_s: np.ndarray, curves: Mapping[str, np.ndarray], *, units: str = "grey",
                time_column: str = "Time_s", dynamic_range_db: float = 60.0) -> Path:
-    """A wide table (``.csv``, ``.tsv`` or ``.xlsx`` by suffix): a time column and one column per ROI."""
+    """Return a wide table (``.csv``, ``.tsv`` or ``.xlsx`` by suffix).
+
+    A time column and one column per ROI.
+    """
     path = Path(path)
     frame = _frame(times_s, {k: as_units(v, units, dynamic_range_db) for k, v in curves.items()}, time_column)
     if path.suffix.lower() == ".xlsx":
@@ -66,7 +70,7 @@ def write_wide(path: str | Path, times_s: np.ndarray, curves: Mapping[str, np.nd
 
 def write_long(path: str | Path, times_s: np.ndarray, curves: Mapping[str, np.ndarray], *, units: str = "power",
                dynamic_range_db: float = 60.0) -> Path:
-    """A long CSV table: ``roi, time_s, intensity``, one row per ROI and time."""
+    """Return a long CSV table: ``roi, time_s, intensity``, one row per ROI and time."""
     rows = [pd.DataFrame({"roi": name, "time_s": np.asarray(times_s, dtype=float),
                           "intensity": as_units(values, units, dynamic_range_db)}) for name, values in curves.items()]
     return _write_text(Path(path), pd.concat(rows).to_csv(index=False))
@@ -74,7 +78,7 @@ def write_long(path: str | Path, times_s: np.ndarray, curves: Mapping[str, np.nd
 
 def write_roi_folder(folder: str | Path, times_s: np.ndarray, curves: Mapping[str, np.ndarray], *,
                      units: str = "db", dynamic_range_db: float = 60.0) -> Path:
-    """A folder of one CSV per ROI (``NAME.csv``: ``time``, ``mean``)."""
+    """Return a folder of one CSV per ROI (``NAME.csv``: ``time``, ``mean``)."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     for name, values in curves.items():
@@ -96,8 +100,11 @@ def write_blood_flow_analyzer(folder: str | Path, times_s: np.ndarray, curves: M
 
 def write_quantus(folder: str | Path, times_s: np.ndarray, curves: Mapping[str, np.ndarray], *,
                   scan_name: str = "scan01") -> Path:
-    """QuantUS curve exports, one CSV per segmentation: ``TIC`` (linear power), ``Scan Name``,
-    ``Segmentation Name``, ``Time Array`` (the column order QuantUS's writer gives)."""
+    """QuantUS curve exports, one CSV per segmentation.
+
+    ``TIC`` (linear power), ``Scan Name``, ``Segmentation Name``, ``Time Array`` (the column order QuantUS's
+    writer gives).
+    """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     for name, values in curves.items():
@@ -109,7 +116,7 @@ def write_quantus(folder: str | Path, times_s: np.ndarray, curves: Mapping[str, 
 
 def write_qlab(path: str | Path, times_s: np.ndarray, curves: Mapping[str, np.ndarray], *,
                areas_mm2: Mapping[str, float] | None = None, std_db: float = 5.6) -> Path:
-    """A QLAB "ROI Quantification" export of the curves (ROI 1, ROI 2, … in their order), UTF-16 with CRLF.
+    """Write a QLAB "ROI Quantification" export of the curves (ROI 1, ROI 2, … in order), UTF-16 with CRLF.
 
     The header block names a fake file and patient (:data:`FAKE_PATIENT`); ``Echo Mean(dB)`` is 10·log10 of
     each curve, ``Echo Std Dev(dB)`` the constant ``std_db`` (fully developed speckle: 5.6 dB).

@@ -95,8 +95,17 @@ class Phantom:
     level_steps: tuple[tuple[float, float], ...] = ()  # (s after injection, dB): gain/depth/plane steps
     # curves as readers see them (issue 18): slow rises
     arterial_time_scale: float = 1.0  # stretches the lesion's arterial bolus in time (2–3.5: peaks 25–35 s)
+    # one-click proposals (issue 24): anatomy beyond one uniform ellipse, drawn by simulate/anatomy.py
+    lesion_irregularity: float = 0.0  # lobulated outline: summed amplitude of radial harmonics 2–5 (0: ellipse)
+    lesion_rim_px: float = 0.0  # rim enhancement: the core deeper than this enhances 15 % as much (0: none)
+    lesion_heterogeneity: float = 0.0  # relative spread of the lesion's contrast, smooth patches (0: uniform)
+    vessels: int = 0  # vessels passing just outside the main lesion: early, bright, elongated
+    more_lesions: tuple[tuple[float, float, float, float, str], ...] = ()  # further (cx, cy, rx, ry, pattern)
+    attenuation_db: float = 0.0  # echo lost from the image's top row to its bottom row, dB
+    anatomy_seed: int | None = None  # random stream of the anatomy (default: seed); an examination shares one
 
     def pattern_spec(self) -> PhantomPattern:
+        """Return the :class:`PhantomPattern` named by ``pattern`` (``InputError`` for an unknown name)."""
         try:
             return PATTERNS[self.pattern]
         except KeyError:
@@ -127,9 +136,10 @@ class Phantom:
         if self.out_of_plane_start_s is not None and self.out_of_plane_period_s <= 0:
             raise InputError("out_of_plane_start_s places a periodic episode: set out_of_plane_period_s too")
         self._check_kinetics()
+        self._check_anatomy()
 
     def _check_kinetics(self) -> None:
-        """The destruction and level-step settings (issue 19)."""
+        """Return the destruction and level-step settings (issue 19)."""
         if not 1 <= self.flash_frames <= 10:
             raise InputError(f"flash_frames {self.flash_frames} must lie in 1–10")
         if list(self.destruction_times_s) != sorted(self.destruction_times_s):
@@ -139,7 +149,17 @@ class Phantom:
         if not self.lesion_volume_ratio > 0:
             raise InputError("lesion_volume_ratio must be positive")
 
+    def _check_anatomy(self) -> None:
+        if not (0 <= self.lesion_irregularity <= 0.4 and 0 <= self.lesion_heterogeneity <= 1
+                and self.lesion_rim_px >= 0 and 0 <= self.vessels <= 8 and 0 <= self.attenuation_db <= 40):
+            raise InputError("lesion_irregularity must lie in [0, 0.4], lesion_heterogeneity in [0, 1], "
+                             "lesion_rim_px ≥ 0, vessels 0–8 and attenuation_db in [0, 40]")
+        for item in self.more_lesions:
+            if len(item) != 5 or item[4] not in PATTERNS or min(item[2], item[3]) <= 0:
+                raise InputError(f"more_lesions entry {item!r} must be (cx, cy, rx, ry, pattern) with positive "
+                                 f"radii and a pattern of {', '.join(PATTERNS)}")
+
 
 def phantom_with(**changes: Any) -> Phantom:
-    """A default :class:`Phantom` with some fields changed (convenience for tests and the CLI)."""
+    """Return a default :class:`Phantom` with some fields changed (convenience for tests and the CLI)."""
     return replace(Phantom(), **changes)

@@ -1,5 +1,6 @@
-"""What real recordings add that a plain phantom lacks: sparse late frames, lesions that fill in at once, and
-an out-of-plane episode placed at a chosen moment.
+"""What real recordings add that a plain phantom lacks.
+
+Sparse late frames, lesions that fill in at once, and an out-of-plane episode placed at a chosen moment.
 
 * **Sparse late frames.** Scanners often record a dense loop through the wash-in and then keep one frame every
   few seconds: after ``sparse_after_s`` seconds of recording, one frame every ``sparse_interval_s`` (± 10 %,
@@ -27,9 +28,11 @@ LESION_ROI_SCALE = 0.75
 
 
 def sparse_times(ph: Phantom, dense_s: np.ndarray) -> np.ndarray:
-    """Frame times (s of recording): ``dense_s`` up to ``sparse_after_s``, then one frame every
-    ``sparse_interval_s`` (± 10 %, its own random stream) up to the recording's end; ``dense_s`` unchanged
-    when not sparse."""
+    """Frame times (s of recording).
+
+    ``dense_s`` up to ``sparse_after_s``, then one frame every ``sparse_interval_s`` (± 10 %, its own random
+    stream) up to the recording's end; ``dense_s`` unchanged when not sparse.
+    """
     if ph.sparse_after_s <= 0:
         return dense_s
     rng = np.random.default_rng([ph.seed, 3])
@@ -45,31 +48,43 @@ def sparse_times(ph: Phantom, dense_s: np.ndarray) -> np.ndarray:
 
 
 def episode_offset(ph: Phantom, first_s: float, drawn_s: float) -> float:
-    """Offset (s after the first frame's time ``first_s``, after injection) of the periodic out-of-plane
-    episodes: ``drawn_s`` (random) unless ``out_of_plane_start_s`` places one episode's start."""
+    """Return the offset of the periodic out-of-plane episodes.
+
+    The offset is in s after the first frame's time ``first_s``, after injection: ``drawn_s`` (random) unless
+    ``out_of_plane_start_s`` places one episode's start.
+    """
     if ph.out_of_plane_start_s is None:
         return drawn_s
     return float(np.mod(ph.out_of_plane_start_s - first_s, ph.out_of_plane_period_s))
 
 
 def lesion_rim(inside: np.ndarray, soft: np.ndarray, ph: Phantom) -> np.ndarray:
-    """The lesion's weight map: ``soft`` (its blurred indicator), or the sharp indicator ``inside`` for a
-    lesion that fills in."""
+    """Return the lesion's weight map.
+
+    ``soft`` (its blurred indicator), or the sharp indicator ``inside`` for a lesion that fills in.
+    """
     return inside.astype(float) if ph.fill_in_s > 0 else soft
 
 
 def fill_in_map(ph: Phantom, rho: np.ndarray, t_inj_s: float) -> np.ndarray | float:
-    """Fraction of each lesion pixel holding contrast at ``t_inj_s`` s after injection (1 when the lesion
-    does not fill in). ``rho``: the pixels' normalised elliptic radius from the lesion's centre."""
+    """Return the fraction of each lesion pixel holding contrast at ``t_inj_s`` s after injection.
+
+    1 when the lesion does not fill in. ``rho``: the pixels' normalised elliptic radius from the lesion's
+    centre.
+    """
     if ph.fill_in_s <= 0:
         return 1.0
     filled_at = ph.fill_in_s + (1.0 - np.minimum(rho, 1.0)) * ph.fill_in_duration_s
-    return (t_inj_s >= filled_at).astype(float)
+    filled: np.ndarray = (t_inj_s >= filled_at).astype(float)
+    return filled
 
 
 def roi_fill_fraction(ph: Phantom, t_inj_s: np.ndarray) -> np.ndarray:
-    """Closed-form fraction of the lesion ROI (the lesion scaled by :data:`LESION_ROI_SCALE`) holding contrast
-    at each time: the pixels with ρ ≥ 1 − (t − fill_in_s)/duration, an area fraction 1 − (ρ*/scale)²."""
+    """Return the closed-form fraction of the lesion ROI holding contrast at each time.
+
+    The ROI is the lesion scaled by :data:`LESION_ROI_SCALE`; the filled part is the pixels with ρ ≥ 1 − (t −
+    fill_in_s)/duration, an area fraction 1 − (ρ*/scale)².
+    """
     t = np.asarray(t_inj_s, dtype=float)
     if ph.fill_in_s <= 0:
         return np.ones(t.shape)

@@ -40,7 +40,8 @@ def _shift_errors(tic: Mapping[str, np.ndarray], truth: Mapping[str, Any], frame
     true = np.asarray(truth["shifts_px"], dtype=float)
     true = true - true[int(truth["reference_frame"])]
     applied = np.stack([np.asarray(tic["shift_x_px"], float), np.asarray(tic["shift_y_px"], float)], axis=1)
-    return np.hypot(*(applied[frames] - true[frames]).T)
+    error_px: np.ndarray = np.hypot(*(applied[frames] - true[frames]).T)
+    return error_px
 
 
 def score_analysis(truth: Mapping[str, Any], document: Mapping[str, Any], tic: Mapping[str, np.ndarray], *,

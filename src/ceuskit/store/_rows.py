@@ -27,12 +27,15 @@ def iso(value: datetime | None) -> str | None:
 
 
 def by_id(session: Session, model: type[Any], key: int) -> Any:
-    """The row of ``model`` with primary key ``key``, or None — also for ids no database column can hold."""
+    """Return the row of ``model`` with primary key ``key``, or None.
+
+    None also for ids no database column can hold.
+    """
     return session.get(model, key) if 0 <= key <= _MAX_ID else None
 
 
 def resolve_study(session: Session, study: int | str | None, *, create: bool = False) -> Study:
-    """The study with id ``study`` (int) or name ``study`` (str), or the only/default one (None).
+    """Return the study with id ``study`` (int) or name ``study`` (str), or the only/default one (None).
 
     Raises
     ------
@@ -63,7 +66,7 @@ def resolve_study(session: Session, study: int | str | None, *, create: bool = F
 
 
 def clip_dict(clip: Clip | None) -> dict[str, Any] | None:
-    """A clips row as the API returns it (None for None)."""
+    """Return a clips row as the API returns it (None for None)."""
     if clip is None:
         return None
     return {"id": clip.id, "path": clip.path, "sha256": clip.sha256, "size_bytes": clip.size_bytes,
@@ -71,7 +74,7 @@ def clip_dict(clip: Clip | None) -> dict[str, Any] | None:
 
 
 def analysis_dict(record: AnalysisRecord | None, *, document: bool = True) -> dict[str, Any] | None:
-    """An analyses row as the API returns it, with its ``document`` unless told not (None for None)."""
+    """Return an analyses row as the API returns it, with its ``document`` unless told not (None for None)."""
     if record is None:
         return None
     out = {"id": record.id, "lesion_id": record.lesion_id, "status": record.status, "error": record.error,
@@ -84,7 +87,7 @@ def analysis_dict(record: AnalysisRecord | None, *, document: bool = True) -> di
 
 
 def lesion_dict(lesion: Lesion, patient: Patient) -> dict[str, Any]:
-    """A lesion with its patient, clinical facts, first clip's id, clip count and ROI set's name and hash."""
+    """Return a lesion with its patient, clinical facts, first clip id, clip count, ROI set name and hash."""
     roi = lesion.roi_set
     n_clips = len(lesion.exam_clips) or (1 if lesion.clip_id is not None else 0)
     return {"id": lesion.id, "study_id": patient.study_id, "patient_id": patient.id, "patient": patient.pseudonym,
@@ -98,7 +101,7 @@ def lesion_dict(lesion: Lesion, patient: Patient) -> dict[str, Any]:
 
 
 def exam_clips(lesion: Lesion) -> list[dict[str, Any]]:
-    """The lesion's clips in manifest order.
+    """Return the lesion's clips in manifest order.
 
     Each clip as :func:`clip_dict`, with its ``position``, ``offset_s`` (explicit start or None), ``mtime_ns``,
     ``rois`` (the ROI document drawn on it, None before any) and ``rois_sha256``.
@@ -118,7 +121,7 @@ def exam_clips(lesion: Lesion) -> list[dict[str, Any]]:
 
 
 def latest(session: Session, lesion_ids: Sequence[int]) -> dict[int, AnalysisRecord]:
-    """The newest analysis of each of the lesions (those analysed), by lesion id."""
+    """Return the newest analysis of each of the lesions (those analysed), by lesion id."""
     if not lesion_ids:
         return {}
     newest = (select(AnalysisRecord.lesion_id, func.max(AnalysisRecord.id).label("id"))

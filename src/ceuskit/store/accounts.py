@@ -67,7 +67,10 @@ def _hasher() -> Any:
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    """A hash to verify against when the user is unknown, so that answer takes as long as a wrong password."""
+    """Return a hash to verify against when the user is unknown.
+
+    Verifying it makes that answer take as long as a wrong password does.
+    """
     return str(_hasher().hash(secrets.token_urlsafe(16)))
 
 
@@ -77,7 +80,7 @@ def token_sha256(token: str) -> str:
 
 
 def check_username(name: str) -> str:
-    """The user name, lower-cased, if it is 1–64 of [a-z0-9._-] starting with a letter or digit."""
+    """Return the user name, lower-cased, if it is 1–64 of [a-z0-9._-] starting with a letter or digit."""
     normal = name.strip().lower()
     if not _USERNAME.fullmatch(normal):
         raise AccountError(f"user name {name!r} must be 1–64 characters of a–z, 0–9, '.', '_' or '-', "
@@ -98,7 +101,7 @@ def check_password_strength(password: str) -> None:
 
 
 def generate_password() -> str:
-    """A random password of 20 URL-safe characters (120 bits)."""
+    """Return a random password of 20 URL-safe characters (120 bits)."""
     return secrets.token_urlsafe(15)
 
 
@@ -179,7 +182,7 @@ def set_password(store: Store, username: str, password: str, *, actor: str) -> N
 
 
 def new_api_token(store: Store, username: str, *, actor: str) -> str:
-    """A new API token for ``username`` (shown once: only its SHA-256 is stored)."""
+    """Return a new API token for ``username`` (shown once: only its SHA-256 is stored)."""
     token = secrets.token_urlsafe(32)
     with store.transaction() as session:
         user = _find(session, username)
@@ -204,7 +207,7 @@ def _principal(user: User, via: str, session_id: int | None = None) -> dict[str,
 
 
 def token_principal(store: Store, token: str) -> dict[str, Any] | None:
-    """The active user an API token belongs to (``via`` "token"), or None."""
+    """Return the active user an API token belongs to (``via`` "token"), or None."""
     if not token or len(token) > 512:
         return None
     with store.transaction() as session:
@@ -276,8 +279,11 @@ def sign_in(store: Store, username: str, password: str, *, max_failures: int | N
 
 def session_principal(store: Store, token: str, *, idle_s: float, max_age_s: float,
                       now: datetime | None = None) -> dict[str, Any] | None:
-    """The user of a browser session cookie (``via`` "session"), or None when unknown, ended, idle for more
-    than ``idle_s`` seconds, older than ``max_age_s`` seconds, or its user is disabled."""
+    """Return the user of a browser session cookie (``via`` "session"), or None.
+
+    None when the session is unknown, ended, idle for more than ``idle_s`` seconds, older than ``max_age_s``
+    seconds, or its user is disabled.
+    """
     if not token or len(token) > 512:
         return None
     now = now or utcnow()
@@ -308,7 +314,10 @@ def end_session(store: Store, session_id: int, *, actor: str, address: str | Non
 
 
 def issue_csrf_token(store: Store, session_id: int) -> str:
-    """A further CSRF token for an open browser session (one per page load; the oldest beyond 16 expire)."""
+    """Return a further CSRF token for an open browser session.
+
+    One per page load; the oldest beyond 16 expire.
+    """
     csrf = secrets.token_urlsafe(32)
     with store.transaction() as session:
         record = session.get(WebSession, session_id)

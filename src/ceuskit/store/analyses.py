@@ -103,7 +103,7 @@ def get_analysis(store: Store, analysis_id: int) -> dict[str, Any]:
 
 
 def latest_analysis(store: Store, lesion_id: int) -> dict[str, Any] | None:
-    """The newest analysis of a lesion, as :func:`get_analysis`, or None when never analysed.
+    """Return the newest analysis of a lesion, as :func:`get_analysis`, or None when never analysed.
 
     Parameters
     ----------

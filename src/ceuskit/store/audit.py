@@ -1,5 +1,6 @@
-"""The audit log: who did what, when — sign-ins (and failed ones), user changes, ROI edits, analyses, reads,
-exports and reports.
+"""The audit log: who did what, when.
+
+Sign-ins (and failed ones), user changes, ROI edits, analyses, reads, exports and reports.
 
 Entries name their target by database id (``lesion:12``, ``study:1``), never by a patient pseudonym, and
 carry no password or token.  Actors are user names, ``bootstrap`` (the ``CEUSKIT_TOKEN`` administrator) or
@@ -22,7 +23,7 @@ __all__ = ["ACTIONS", "audit_events", "count_events", "record_event", "sign_in_f
 ACTIONS = ("sign_in", "sign_in_failed", "sign_in_throttled", "sign_out", "user_add", "user_disable", "user_enable",
            "user_password", "user_token", "user_token_revoke", "study_add", "lesion_add", "clip_add", "clip_remove",
            "upload", "rois_edit", "analysis", "map", "reading_session_open", "reading_session_close", "read",
-           "read_reopen", "export", "report", "pacs_fetch", "pacs_push")
+           "read_reopen", "export", "report", "pacs_fetch", "pacs_push", "rois_propose", "rois_carry")
 """Every action the log records."""
 
 
@@ -53,8 +54,11 @@ def _event_dict(event: AuditEvent) -> dict[str, Any]:
 
 def audit_events(store: Store, *, limit: int = 200, before_id: int | None = None, actor: str | None = None,
                  action: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
-    """Entries newest first: ``id``, ``at`` (ISO 8601, UTC), ``actor``, ``action``, ``target``, ``detail``,
-    ``address``; ``before_id`` pages back, the other arguments filter."""
+    """Entries newest first.
+
+    ``id``, ``at`` (ISO 8601, UTC), ``actor``, ``action``, ``target``, ``detail``, ``address``; ``before_id``
+    pages back, the other arguments filter.
+    """
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(max(1, min(limit, 10_000)))
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
@@ -69,8 +73,10 @@ def audit_events(store: Store, *, limit: int = 200, before_id: int | None = None
 
 
 def _actor_is(actor: str) -> ColumnElement[bool]:
-    """Entries of ``actor``, whatever its case: user names are stored in lower case (``Ann`` signs in as
-    ``ann``), command-line actors as ``cli:OSUSER``."""
+    """Entries of ``actor``, whatever its case.
+
+    User names are stored in lower case (``Ann`` signs in as ``ann``), command-line actors as ``cli:OSUSER``.
+    """
     return func.lower(AuditEvent.actor) == actor.strip().lower()
 
 

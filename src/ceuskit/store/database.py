@@ -27,7 +27,7 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def redacted(url: str) -> str:
-    """The database URL with any password hidden (safe for messages and reports)."""
+    """Return the database URL with any password hidden (safe for messages and reports)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -193,7 +193,7 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work is committed on success and rolled back entirely on any error."""
+        """Return a session whose work is committed on success and rolled back entirely on any error."""
         session = self._sessions()
         try:
             yield session

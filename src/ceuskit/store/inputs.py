@@ -1,7 +1,7 @@
 """What goes into a study database.
 
 A lesion's examination (:class:`LesionInput` of :class:`ClipInput`), reader reads (:class:`ReadInput`), and
-the JSON forms documents are stored and hashed in.
+the JSON forms documents are stored and hashed in (:mod:`ceuskit._json`).
 
 These are plain frozen values; making a :class:`ClipInput` from a file (hashing it, reading its header) is
 the study layer's (:func:`ceuskit.study.clip_from_file`): the store reads no clip file.
@@ -9,67 +9,17 @@ the study layer's (:func:`ceuskit.study.clip_from_file`): the store reads no cli
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-import numpy as np
-
+from ceuskit._json import canonical_sha256, json_safe
 from ceuskit.errors import StoreError
 
 __all__ = ["ClipInput", "Imported", "LesionInput", "ReadInput", "canonical_sha256", "json_safe", "no_rois"]
 
 
-def canonical_sha256(document: Any) -> str:
-    """SHA-256 of a JSON document in canonical form (sorted keys, no whitespace).
-
-    Parameters
-    ----------
-    document : Any
-        A JSON-ready value (NaN allowed).
-
-    Returns
-    -------
-    str
-        64 hexadecimal digits.
-    """
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def json_safe(value: Any) -> Any:
-    """The same document with NaN/inf as None and numpy scalars/arrays as Python numbers/lists.
-
-    The form in which the study runner stores analysis documents and the web API returns them (strict JSON
-    has no NaN).
-
-    Parameters
-    ----------
-    value : Any
-        A document of dicts, lists, tuples, numbers, numpy arrays and scalars.
-
-    Returns
-    -------
-    Any
-        The document as strict JSON can hold it (dict keys as str, tuples as lists).
-    """
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def no_rois() -> dict[str, Any]:
-    """The ROI document (DESIGN's ROI JSON) of a clip whose ROIs are not drawn yet: it lists no ROI.
+    """Return the ROI document (DESIGN's ROI JSON) of a clip whose ROIs are not drawn yet: it lists no ROI.
 
     Returns
     -------

@@ -83,7 +83,7 @@ def get_lesion(store: Store, lesion_id: int) -> dict[str, Any]:
 
 
 def lesion_id_of(store: Store, patient: str, lesion: str, *, study: int | str | None = None) -> int | None:
-    """The id of a patient's lesion of a study, or None when the patient has no lesion of that label.
+    """Return the id of a patient's lesion of a study, or None when the patient has no lesion of that label.
 
     Parameters
     ----------
@@ -211,7 +211,7 @@ def _put_rois(session: Session, lesion: Lesion, document: dict[str, Any], roi_na
 
 
 def _clip_row(session: Session, clip: ClipInput, known: dict[str, Clip]) -> Clip:
-    """The clips row of ``clip.path`` (the newest one for that path), created or updated."""
+    """Return the clips row of ``clip.path`` (the newest one for that path), created or updated."""
     row = known.get(clip.path) or session.scalars(
         select(Clip).where(Clip.path == clip.path).order_by(Clip.id.desc())).first()
     if row is None:

@@ -56,9 +56,11 @@ MAX_ONSET_S = 3600.0
 
 @dataclass(frozen=True)
 class ReadLabels:
-    """One reader's labels of one lesion: ``arterial`` and ``late`` hyper / iso / hypo, ``washout`` yes / no,
-    ``washout_timing`` early / late / none (None: not given), ``onset_s`` = when contrast arrives, in s after
-    injection (None: not visible)."""
+    """One reader's labels of one lesion.
+
+    ``arterial`` and ``late`` hyper / iso / hypo, ``washout`` yes / no, ``washout_timing`` early / late / none
+    (None: not given), ``onset_s`` = when contrast arrives, in s after injection (None: not visible).
+    """
 
     arterial: str
     washout: str
@@ -158,7 +160,7 @@ def _session_dict(session: Session, record: ReadingSession, user_id: int | None 
 
 def list_reading_sessions(store: Store, *, study_id: int | None = None, user_id: int | None = None,
                           open_only: bool = False) -> list[dict[str, Any]]:
-    """Reading sessions (of a study, or those ``user_id`` reads, with only that reader's progress)."""
+    """Return reading sessions (of a study, or those ``user_id`` reads, with only that reader's progress)."""
     query = select(ReadingSession).order_by(ReadingSession.id)
     if study_id is not None:
         query = query.where(ReadingSession.study_id == study_id)
@@ -172,7 +174,10 @@ def list_reading_sessions(store: Store, *, study_id: int | None = None, user_id:
 
 
 def get_reading_session(store: Store, session_id: int) -> dict[str, Any]:
-    """A session with its items (lesion, patient) and, per item, which readers have read it (administrators)."""
+    """Return a session with its items (lesion, patient) and, per item, which readers have read it.
+
+    For administrators.
+    """
     with store.transaction() as session:
         record = _session_or_error(session, session_id)
         out = _session_dict(session, record)
@@ -198,7 +203,7 @@ def _assigned(session: Session, record: ReadingSession, user_id: int) -> None:
 
 
 def next_item(store: Store, session_id: int, user_id: int) -> dict[str, Any] | None:
-    """The reader's next unread item in their order, or None when every item is read.
+    """Return the reader's next unread item in their order, or None when every item is read.
 
     Returns ``item`` (id), ``lesion_id`` and ``clip_id`` (for the caller to build the blinded view — never to
     be shown), ``position`` (1-based), ``total`` and ``done``.
@@ -231,8 +236,10 @@ def next_item(store: Store, session_id: int, user_id: int) -> dict[str, Any] | N
 
 def record_read(store: Store, session_id: int, user_id: int, item_id: int, labels: ReadLabels, *, actor: str,
                 address: str | None = None) -> dict[str, Any]:
-    """Store a reader's final read of an item they were shown (:func:`next_item`) and have not read; a read of
-    an item not shown yet, or a second read, is a ConflictError."""
+    """Store a reader's final read of an item they were shown (:func:`next_item`) and have not read.
+
+    A read of an item not shown yet, or a second read, is a ConflictError.
+    """
     with store.transaction() as session:
         record = _session_or_error(session, session_id)
         _assigned(session, record, user_id)

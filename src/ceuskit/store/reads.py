@@ -73,7 +73,10 @@ def record_reads(store: Store, reads: Sequence[ReadInput], *, study: int | str |
 
 
 def _manifest_washout(washout: str | None, timing: str | None) -> str | None:
-    """A blinded read's wash-out in the manifest's words: early / late, yes (timing not given) or none."""
+    """Return a blinded read's wash-out in the manifest's words.
+
+    One of early / late, yes (timing not given) or none.
+    """
     if washout is None:
         return None
     if washout == "no":

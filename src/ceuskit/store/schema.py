@@ -40,7 +40,10 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime) -> datetime:
-    """A stored time as an aware UTC datetime (SQLite gives naive UTC, PostgreSQL the session's zone)."""
+    """Return a stored time as an aware UTC datetime.
+
+    SQLite gives naive UTC, PostgreSQL the session's zone.
+    """
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
@@ -49,6 +52,8 @@ class Base(DeclarativeBase):
 
 
 class Study(Base):
+    """A named study (cohort): its patients."""
+
     __tablename__ = "studies"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -57,6 +62,8 @@ class Study(Base):
 
 
 class Patient(Base):
+    """A patient of a study, known only by a pseudonym unique within the study."""
+
     __tablename__ = "patients"
     __table_args__ = (UniqueConstraint("study_id", "pseudonym"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -67,6 +74,8 @@ class Patient(Base):
 
 
 class Clip(Base):
+    """A clip file: its path, SHA-256, size (bytes), modification time (ns) and header summary."""
+
     __tablename__ = "clips"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(Text)
@@ -78,6 +87,8 @@ class Clip(Base):
 
 
 class Lesion(Base):
+    """A lesion of a patient: its label, clinical facts, injection time (s), dynamic range (dB) and clips."""
+
     __tablename__ = "lesions"
     __table_args__ = (UniqueConstraint("patient_id", "label"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -138,6 +149,8 @@ class RoiSetRecord(Base):
 
 
 class AnalysisRecord(Base):
+    """One analysis of a lesion: status, analysis.json document or error, version, parameters and hashes."""
+
     __tablename__ = "analyses"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lesion_id: Mapped[int] = mapped_column(ForeignKey("lesions.id", ondelete="CASCADE"), index=True)
@@ -153,6 +166,8 @@ class AnalysisRecord(Base):
 
 
 class ReaderRead(Base):
+    """A reader's read of a lesion: arterial and wash-out labels, one row per lesion and reader."""
+
     __tablename__ = "reader_reads"
     __table_args__ = (UniqueConstraint("lesion_id", "reader"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -62,7 +62,7 @@ def list_studies(store: Store) -> list[dict[str, Any]]:
 
 
 def get_study(store: Store, study: int | str | None = None) -> dict[str, Any]:
-    """A study with its patients and their lesions (each lesion with its newest analysis's status).
+    """Return a study with its patients and their lesions (each lesion with its newest analysis's status).
 
     Parameters
     ----------

@@ -8,6 +8,7 @@ computes the statistics of :mod:`ceuskit.stats` over that table; ``export_table`
 
 One module per concern, each importing only those listed above it:
 
+- :mod:`~ceuskit.study.proposed`: manifest ROI cells that ask for a proposal (``click:X,Y``) or a carry;
 - :mod:`~ceuskit.study.files`: a clip file as a clip of an examination (:func:`~ceuskit.study.files.clip_from_file`),
   a manifest row's clip and ROI files (an examination's, ``;``-separated);
 - :mod:`~ceuskit.study.lesions`: the one way a lesion is made from its clips
@@ -17,13 +18,13 @@ One module per concern, each importing only those listed above it:
 - :mod:`~ceuskit.study.runner`: which lesions need analysing, one lesion's analysis, results recorded;
 - :mod:`~ceuskit.study.tables`: the cohort table, one row per lesion;
 - :mod:`~ceuskit.study.statistics`: cohort statistics and reader agreement over that table;
-- :mod:`~ceuskit.study.export`: the table written as CSV, Parquet or Excel;
-- :mod:`~ceuskit.study.demo`: the seed-like demo cohort, end to end.
+- :mod:`~ceuskit.study.export`: the table written as CSV, Parquet or Excel.
+
+The seed-like demo cohort, end to end, is ``ceuskit.demo.run_demo``.
 """
 
 from __future__ import annotations
 
-from ceuskit.study.demo import run_demo
 from ceuskit.study.export import export_table
 from ceuskit.study.files import clip_from_file, clip_header_summary
 from ceuskit.study.lesions import add_lesion, check_new_lesion, lesion_input
@@ -55,7 +56,6 @@ __all__ = [
     "lesion_input",
     "read_manifest",
     "read_reads",
-    "run_demo",
     "run_study",
     "software_version",
     "study_stats",

@@ -1,7 +1,8 @@
 """A manifest row's files: its clips (local, or fetched from the PACS) and the ROI document drawn on each.
 
 The ``clip`` and ``roi`` cells may list an examination's files separated by ``;`` (a continuous loop, then
-late-phase sweeps), in the same order; a ``clip`` cell may instead name one curve table (its ``roi`` cell
+late-phase sweeps), in the same order (an ROI entry may be a click, ``click:X,Y[@FRAME]``, or ``carry``:
+:mod:`~ceuskit.study.proposed`); a ``clip`` cell may instead name one curve table (its ``roi`` cell
 empty, ``curve_units``, ``curve_time_column`` and ``curve_columns`` cells as ``ceuskit analyze CURVES``'s
 options); an optional ``clip_offset_s`` cell lists, the same way, an explicit
 start for clips whose files state no acquisition time (empty entries: by acquisition time).  Paths are
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from ceuskit.errors import CeusError, InputError, ManifestError, RoiError
 from ceuskit.io.clip import source_sha256
 from ceuskit.io.dicom import read_header_summary
 from ceuskit.store import ClipInput, no_rois
+from ceuskit.study.proposed import CARRY, carried_document, expand_cells, is_click, proposed_document
 
 __all__ = ["CURVE_COLUMNS", "clip_from_file", "clip_header_summary", "curve_document", "injection_from_clips",
            "roi_document", "row_clips", "split_cell"]
@@ -102,7 +105,8 @@ def clip_from_file(path: str | Path, *, rois: dict[str, Any] | None = None, offs
 def roi_document(line: int, path: Path, roi_name: str | None) -> dict[str, Any]:
     """The ROI document of an ROI file (JSON, or a PNG/NIfTI label mask), checked; ``roi_name`` must name
     one of its lesion ROIs."""
-    from ceuskit.roi import load_rois, parse_rois
+    from ceuskit.io.rois import load_rois
+    from ceuskit.roi import parse_rois
 
     try:
         if path.suffix.lower() == ".json":
@@ -165,12 +169,13 @@ def _offsets(line: int, text: str, n: int) -> list[float | None]:
 
 
 def _one_clip(line: int, clip_cell: str, roi_cell: str, base: Path, roi_name: str | None, offset: float | None,
-              pacs: Any) -> ClipInput:
+              pacs: Any, dynamic_range_db: float = 60.0) -> ClipInput:
     fetched = _pacs_clip(line, clip_cell, pacs)
+    proposed = is_click(roi_cell) or roi_cell.strip().lower() == CARRY
     try:  # a NUL byte or an over-long name is not a path; a device or FIFO is not a clip (reading it hangs)
         clip_path = fetched.path if fetched is not None else (base / clip_cell).resolve()
         roi_path = (base / roi_cell).resolve()
-        clip_found, roi_found = clip_path.is_file() or clip_path.is_dir(), roi_path.is_file()
+        clip_found, roi_found = clip_path.is_file() or clip_path.is_dir(), proposed or roi_path.is_file()
     except (OSError, ValueError) as exc:
         raise ManifestError(f"line {line}: clip {clip_cell!r} or roi {roi_cell!r} is not a usable path "
                             f"({exc})") from None
@@ -180,7 +185,14 @@ def _one_clip(line: int, clip_cell: str, roi_cell: str, base: Path, roi_name: st
     if not roi_found:
         raise ManifestError(f"line {line}: roi {roi_cell} not found as a file (paths are relative to the "
                             "manifest)")
-    document = roi_document(line, roi_path, roi_name)
+    if is_click(roi_cell):
+        document = proposed_document(line, str(clip_path), roi_cell, dynamic_range_db=dynamic_range_db)
+        if roi_name is not None and roi_name != "lesion":
+            raise ManifestError(f"line {line}: roi_name {roi_name!r}: a proposed lesion ROI is named 'lesion'")
+    elif proposed:
+        document = {}  # carried from the first clip by row_clips
+    else:
+        document = roi_document(line, roi_path, roi_name)
     return clip_from_file(clip_path, rois=document, offset_s=offset,
                           provenance=None if fetched is None else fetched.provenance)
 
@@ -247,13 +259,21 @@ def row_clips(line: int, row: dict[str, str], base: Path, *, roi_name: str | Non
     if not row.get("roi"):
         raise ManifestError(f"line {line}: roi is empty")
     clips = split_cell(line, "clip", row["clip"])
-    rois = split_cell(line, "roi", row["roi"])
+    rois = expand_cells(line, split_cell(line, "roi", row["roi"]), len(clips))
     if len(clips) != len(rois):
         raise ManifestError(f"line {line}: clip lists {len(clips)} file(s) but roi lists {len(rois)}; give one ROI "
                             "file per clip, in the same order, separated by ';'")
     offsets = _offsets(line, row.get("clip_offset_s", ""), len(clips))
-    out = [_one_clip(line, clip, roi, base, roi_name, offset, pacs)
+    try:
+        dynamic_range = float(row.get("dynamic_range_db") or 60.0)
+    except ValueError:
+        dynamic_range = 60.0  # the row's own check names the bad value
+    out = [_one_clip(line, clip, roi, base, roi_name, offset, pacs, dynamic_range)
            for clip, roi, offset in zip(clips, rois, offsets, strict=True)]
+    for k, roi in enumerate(rois):  # sweeps whose ROIs are the first clip's, found again
+        if k and roi.strip().lower() == CARRY:
+            out[k] = replace(out[k], rois=carried_document(line, out[0].path, out[0].rois, out[k].path,
+                                                           dynamic_range_db=dynamic_range))
     paths = [item.path for item in out]
     for k, path in enumerate(paths):
         if path in paths[:k]:

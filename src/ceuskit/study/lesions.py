@@ -22,7 +22,9 @@ WHO_GRADES = ("G1", "G2", "G3", "NEC")
 
 
 def who_grade_of(ki67_percent: float | None, given: str | None) -> tuple[str | None, str | None]:
-    """A lesion's WHO grade and where it comes from: as given, checked against Ki-67, or derived from Ki-67.
+    """Return a lesion's WHO grade and where it comes from.
+
+    It is as given, checked against Ki-67, or derived from Ki-67.
 
     Parameters
     ----------
@@ -61,7 +63,7 @@ def lesion_input(patient: str, lesion: str, clips: Sequence[ClipInput], *, ki67_
                  who_grade: str | None = None, primary_site: str | None = None, size_mm: float | None = None,
                  injection_time_s: float = 0.0, dynamic_range_db: float = 60.0, roi_name: str | None = None,
                  extra: dict[str, Any] | None = None) -> LesionInput:
-    """A lesion of its examination's clips and its clinical facts, ready to store.
+    """Return a lesion of its examination's clips and its clinical facts, ready to store.
 
     Parameters
     ----------

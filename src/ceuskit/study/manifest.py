@@ -83,13 +83,16 @@ def pseudonym_key_is_set() -> bool:
 
 
 def _pseudonym_key(study: str) -> bytes:
-    """The secret behind pseudonyms, UIDs and date shifts: ``CEUSKIT_PSEUDONYM_KEY`` (set it for real data:
-    without it the key is derived from the study's name and pseudonyms can be recomputed by anyone)."""
+    """Return the secret behind pseudonyms, UIDs and date shifts.
+
+    It is ``CEUSKIT_PSEUDONYM_KEY`` (set it for real data: without it the key is derived from the study's name
+    and pseudonyms can be recomputed by anyone).
+    """
     return os.environ.get(PSEUDONYM_KEY_VARIABLE, f"ceuskit:{study}").encode()
 
 
 def pseudonym(patient_id: str, *, study: str) -> str:
-    """A stable pseudonym for a patient id (keyed by ``CEUSKIT_PSEUDONYM_KEY`` when set)."""
+    """Return a stable pseudonym for a patient id (keyed by ``CEUSKIT_PSEUDONYM_KEY`` when set)."""
     from ceuskit.io.deid import pseudonym as keyed_pseudonym
 
     return keyed_pseudonym(patient_id, _pseudonym_key(study))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit import __version__
+from ceuskit._version import __version__
 from ceuskit.errors import CeusError, InputError
 from ceuskit.models.drawn import max_step_s
 from ceuskit.store import (

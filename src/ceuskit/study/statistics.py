@@ -81,7 +81,7 @@ def _agreement(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def cohort_stats(frame: pd.DataFrame, *, parameters: Sequence[str] = CORRELATION_PARAMETERS) -> dict[str, Any]:
-    """The cohort statistics of ``ceuskit study stats`` from a :func:`cohort_frame` table.
+    """Return the cohort statistics of ``ceuskit study stats`` from a :func:`cohort_frame` table.
 
     Returns
     -------

@@ -29,11 +29,26 @@ def _lesion_result(document: dict[str, Any] | None, roi_name: str | None) -> tup
 
 
 def _quality_cell(document: dict[str, Any] | None) -> str | None:
-    """The analysis's quality flags in one cell, ``code (roi); …`` (warnings first); None when there are none."""
+    """Return the analysis's quality flags in one cell, ``code (roi); …`` (warnings first).
+
+    None when there are none.
+    """
     flags = (document or {}).get("quality") or []
     ordered = sorted(flags, key=lambda flag: flag.get("severity") != "warning")
     cell = "; ".join(f"{f['code']} ({f['roi']})" if f.get("roi") else f["code"] for f in ordered)
     return cell or None
+
+
+def _roi_sources(document: dict[str, Any] | None, lesion: str | None, reference: str | None) -> dict[str, Any]:
+    """How the analysed lesion and reference ROIs came to be.
+
+    ``proposed``, ``accepted``, ``edited`` (after a one-click proposal) or ``drawn``, from the analysis's ROI
+    set; None without an analysis.
+    """
+    if not document:
+        return {"roi_source": None, "reference_source": None}
+    marks = {item.get("name"): item.get("source") or "drawn" for item in (document.get("roi_set") or {}).get("rois", [])}
+    return {"roi_source": marks.get(lesion), "reference_source": marks.get(reference)}
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +82,7 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
         "fit_model": fit.get("model"), "fit_r2": fit.get("r2"), "fit_success": fit.get("success"),
         "area_mm2": roi.get("area_mm2"),
         "quality": _quality_cell(document),
+        **_roi_sources(document, lesion.get("roi"), lesion.get("reference")),
     }
     for name in ROI_PARAMETERS:
         row[name] = parameters.get(name)
@@ -80,7 +96,9 @@ def cohort_frame(store: Store, study: int | str | None = None, *, reads: bool = 
     ``size_mm``, ``n_clips`` (clips of the lesion's examination; ``clip_sha256`` is the first's),
     ``arterial_enhancement``, ``arterial_onset_s``, ``washout``, ``washout_onset_s`` (or, for a wash-out that
     began between two clips, ``washout_interval_start_s`` … ``washout_interval_end_s``), ``late_enhancement``,
-    the lesion ROI's fitted parameters (``time_to_peak_s``, …), ``quality`` (the analysis's quality flags, ``code (roi); …``) and, when reader reads exist, ``read_<reader>_arterial`` /
+    the lesion ROI's fitted parameters (``time_to_peak_s``, …), ``quality`` (the analysis's quality flags, ``code (roi); …``),
+    ``roi_source`` and ``reference_source`` (``drawn``, or ``proposed``/``accepted``/``edited`` after a one-click
+    proposal) and, when reader reads exist, ``read_<reader>_arterial`` /
     ``_washout`` / ``_late`` and ``read_<reader>_onset_s`` (the onset a reader marked in a blinded reading
     session, s after injection).
     """

@@ -26,13 +26,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ceuskit import __version__
+from ceuskit import store as st
+from ceuskit._version import __version__
 from ceuskit.errors import AccountError, CeusError, ConflictError, ForbiddenError, ReportError, StoreError
-from ceuskit.web import audit, auth, clips, examination, lesions, reading, studies
+from ceuskit.web.audit import router as audit_router
+from ceuskit.web.auth import router as auth_router
+from ceuskit.web.clips import router as clips_router
 from ceuskit.web.context import Context, Settings
+from ceuskit.web.examination import router as examination_router
 from ceuskit.web.files import PathRefused
+from ceuskit.web.lesions import router as lesions_router
 from ceuskit.web.middleware import AccessMiddleware
+from ceuskit.web.pacs import pacs_router
+from ceuskit.web.proposals import router as proposals_router
+from ceuskit.web.reading import router as reading_router
 from ceuskit.web.security import admin
+from ceuskit.web.studies import router as studies_router
 
 __all__ = ["Settings", "create_app", "load_or_create_token"]
 
@@ -56,8 +65,6 @@ def _status(exc: CeusError, message: str) -> int:
 
 def create_app(settings: Settings) -> FastAPI:
     """The app for ``settings`` (``ceuskit serve`` runs it with uvicorn; tests use it directly)."""
-    from ceuskit import store as st
-
     settings.data_dir.resolve().mkdir(parents=True, exist_ok=True)
     ctx = Context(settings=settings, db=st.Store(settings.db_url))
 
@@ -88,10 +95,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def health() -> dict[str, Any]:  # on the event loop: answers even when every worker thread is busy
         return {"status": "ok", "version": __version__}
 
-    for module in (auth, studies, clips, lesions, examination, reading, audit):
-        app.include_router(module.router)
-    from ceuskit.web.pacs import pacs_router  # the hospital PACS: administrators only
-
+    for router in (auth_router, studies_router, clips_router, lesions_router, examination_router, reading_router,
+                   audit_router, proposals_router):
+        app.include_router(router)
+    # the hospital PACS: administrators only
     app.include_router(pacs_router(pacs=settings.pacs, db=ctx.db, jobs=ctx.jobs, data_dir=ctx.data_dir,
                                    dependencies=[Depends(admin)]))
 

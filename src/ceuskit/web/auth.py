@@ -79,7 +79,7 @@ async def sign_in(body: Credentials, request: Request, response: Response, ctx: 
 
 @router.get("/api/session")
 def who_am_i(principal: SignedIn, response: Response, ctx: Ctx) -> dict[str, Any]:
-    """The signed-in user, with a fresh CSRF token for this page when signed in by cookie."""
+    """Return the signed-in user, with a fresh CSRF token for this page when signed in by cookie."""
     csrf = None if principal.session_id is None else accounts.issue_csrf_token(ctx.db, principal.session_id)
     response.headers["Cache-Control"] = "no-store"
     return {"username": principal.username, "role": principal.role, "via": principal.via, "csrf_token": csrf}

@@ -90,10 +90,11 @@ def upload(file: Annotated[UploadFile, File()], principal: Admin, request: Reque
 def clip_info(clip_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
     """A clip's facts (``ceuskit info --json``) and its path in the data folder."""
     from ceuskit import store as st
+    from ceuskit.feed import display_maps
 
     stored = st.get_clip(ctx.db, clip_id)
     opened = ctx.clips.get(ctx.clip_path(stored["path"]))
-    summary = json_safe(opened.summary())
+    summary = json_safe(opened.summary(display_maps(opened, bmode=False).ceus.to_json()))
     summary.pop("source", None)
     summary["id"] = clip_id
     public = ctx.public_clip(stored)

@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, Request
 
+from ceuskit.store.accounts import list_users
+from ceuskit.store.reading import reader_clip_ids
 from ceuskit.web.files import ClipCache, inside
 from ceuskit.web.frames import Expiring, FrameCache
 from ceuskit.web.hashing import HashPool
 from ceuskit.web.jobs import JobRunner
+from ceuskit.web.principal import Principal
 from ceuskit.web.throttle import SignInGuard, ThrottlePolicy
 
 if TYPE_CHECKING:
     from ceuskit.store import Store
-    from ceuskit.web.security import Principal
 
 __all__ = ["Context", "ReaderClips", "Settings", "context"]
 
@@ -85,8 +87,6 @@ class ReaderClips:
 
     def allowed(self, db: Store, user_id: int) -> frozenset[int]:
         """The reader's clip ids now."""
-        from ceuskit.store.reading import reader_clip_ids
-
         found = self._known.get(user_id)
         return found if found is not None else self._known.put(user_id, frozenset(reader_clip_ids(db, user_id)))
 
@@ -150,8 +150,6 @@ class Context:
 
     def has_users(self) -> bool:
         """Whether any account exists (else only the bootstrap token can get in)."""
-        from ceuskit.store.accounts import list_users
-
         return bool(list_users(self.db))
 
     def close(self) -> None:

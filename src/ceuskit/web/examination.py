@@ -14,7 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from ceuskit import store as st
 from ceuskit.errors import CeusError, UntimedClipError
+from ceuskit.io.examination import place_clips
 from ceuskit.store.audit import record_event
 from ceuskit.study.files import clip_from_file
 from ceuskit.web.context import Context, context
@@ -40,8 +42,6 @@ def timeline(ctx: Context, clips: list[dict[str, Any]]) -> dict[str, Any]:
     """Where each of a lesion's clips lies: ``starts_s`` (s after the earliest clip's first frame),
     ``durations_s``, ``n_frames`` (per clip, in the lesion's order) and ``error`` — why they could not be
     placed by their times (then they are shown one after the other), or None."""
-    from ceuskit.io.examination import place_clips
-
     try:
         opened = [ctx.clips.get(ctx.clip_path(clip["path"])) for clip in clips]
     except HTTPException as exc:
@@ -67,9 +67,6 @@ def add_clip(lesion_id: int, body: NewClip, principal: Admin, request: Request, 
     """Add a clip of the data folder (a late-phase sweep) to the lesion's examination; its ROIs are drawn
     afterwards.  Refused (400) when it belongs to another patient or study, overlaps the other clips, or
     states no acquisition time and no ``offset_s`` is given."""
-    from ceuskit import store as st
-    from ceuskit.io.examination import place_clips
-
     found = st.get_lesion(ctx.db, lesion_id)
     path = inside(ctx.data_dir, body.clip)
     if not path.is_file():
@@ -93,8 +90,6 @@ def add_clip(lesion_id: int, body: NewClip, principal: Admin, request: Request, 
 @router.delete("/api/lesions/{lesion_id}/clips/{position}")
 def remove_clip(lesion_id: int, position: int, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
     """Take a further clip (position ≥ 1) and its ROIs out of the lesion's examination (the file stays)."""
-    from ceuskit import store as st
-
     updated = st.remove_lesion_clip(ctx.db, lesion_id, position)
     record_event(ctx.db, principal.username, "clip_remove", target=f"lesion:{lesion_id}",
                  detail={"position": position}, address=client_address(request))

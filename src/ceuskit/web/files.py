@@ -39,7 +39,7 @@ def inside(base: Path, candidate: str | Path) -> Path:
 
 
 def safe_name(name: str) -> str:
-    """A file name for an upload: the original's base name reduced to [A-Za-z0-9._-], never hidden."""
+    """Return a file name for an upload: the original's base name reduced to [A-Za-z0-9._-], never hidden."""
     base = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name.replace("\\", "/")).name).lstrip(".")
     return base[:80] or "upload"
 
@@ -56,8 +56,11 @@ def clip_kind(head: bytes) -> str | None:
 
 
 def upload_kind(head: bytes, filename: str) -> str | None:
-    """"dicom" or "video" (:func:`clip_kind`), or "curves" for a curve table named .csv/.tsv/.txt/.xlsx whose
-    first bytes are text (UTF-8 or UTF-16, as QLAB writes it) or an XLSX (zip) archive; else None."""
+    """Return the kind of an uploaded file: "dicom", "video", "curves" or None.
+
+    "dicom" or "video" (:func:`clip_kind`), or "curves" for a curve table named .csv/.tsv/.txt/.xlsx whose
+    first bytes are text (UTF-8 or UTF-16, as QLAB writes it) or an XLSX (zip) archive; else None.
+    """
     kind = clip_kind(head)
     if kind is not None:
         return kind
@@ -81,8 +84,10 @@ def unique_path(folder: Path, name: str) -> Path:
 
 
 class ClipCache:
-    """A few open clips, least recently used closed first (frame requests come in bursts per clip; a lesion's
-    examination is a loop and a few sweeps)."""
+    """A few open clips, least recently used closed first.
+
+    Frame requests come in bursts per clip; a lesion's examination is a loop and a few sweeps.
+    """
 
     def __init__(self, size: int = 8) -> None:
         self._size = size
@@ -90,6 +95,18 @@ class ClipCache:
         self._lock = Lock()
 
     def get(self, path: Path) -> Clip:
+        """Return the open clip at ``path``, opening it (and closing the least recently used) when needed.
+
+        Parameters
+        ----------
+        path : Path
+            The clip file.
+
+        Returns
+        -------
+        Clip
+            The clip, kept open for later requests.
+        """
         from ceuskit.io import open_clip
 
         key = str(path)
@@ -104,6 +121,7 @@ class ClipCache:
             return clip
 
     def close(self) -> None:
+        """Close every cached clip and empty the cache."""
         with self._lock:
             for clip in self._clips.values():
                 clip.close()

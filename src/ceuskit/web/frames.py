@@ -62,8 +62,10 @@ class FrameCache:
             self._bytes -= len(old)
 
     async def get(self, clip: str, index: int, encode: Callable[[], bytes]) -> bytes:
-        """Frame ``index`` of ``clip``: from the cache, else ``encode()`` on an encoding thread (one call
-        for all concurrent requests of that frame; an exception reaches each of them and nothing is kept).
+        """Frame ``index`` of ``clip``.
+
+        From the cache, else ``encode()`` on an encoding thread (one call for all concurrent requests of that
+        frame; an exception reaches each of them and nothing is kept).
 
         Parameters
         ----------
@@ -126,7 +128,7 @@ class Expiring(Generic[K, V]):
         self._lock = Lock()
 
     def get(self, key: K) -> V | None:
-        """The value of ``key`` if remembered less than ``ttl_s`` ago, else None.
+        """Return the value of ``key`` if remembered less than ``ttl_s`` ago, else None.
 
         Parameters
         ----------

@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ceuskit.errors import CeusError
+
 __all__ = ["Job", "JobRunner"]
 
 Progress = Callable[[int, int], None]
@@ -55,8 +57,6 @@ class JobRunner:
             job.done, job.total = done, total
 
         def run() -> None:
-            from ceuskit.errors import CeusError
-
             job.status = "running"
             try:
                 job.result = work(progress)

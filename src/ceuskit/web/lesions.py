@@ -14,6 +14,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from ceuskit._atomic import atomic_path
 from ceuskit.errors import CeusError
 from ceuskit.store import canonical_sha256, json_safe
 from ceuskit.store.audit import record_event
@@ -63,6 +64,9 @@ def put_rois(lesion_id: int, document: dict[str, Any], principal: Admin, request
     rois = parse_rois(document, pixel_spacing_mm=opened.pixel_spacing_mm, source="ROIs")
     rois.masks(opened.rows, opened.columns)  # inside the image, not degenerate
     check_reference_frame(rois, opened.n_frames)
+    from ceuskit.propose.marks import mark_edited  # a proposed ROI the reader moved is "edited"
+
+    document = mark_edited(target["rois"], document)
     st.set_lesion_rois(ctx.db, lesion_id, document, roi_name=found.get("roi_name"), position=clip)
     record_event(ctx.db, principal.username, "rois_edit", target=f"lesion:{lesion_id}",
                  detail={"rois_sha256": canonical_sha256(document), "n_rois": len(rois.rois), "clip": clip},
@@ -98,6 +102,7 @@ def analyse(lesion_id: int, principal: Admin, request: Request, ctx: Ctx,
 def make_map(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
     """Compute the lesion's parametric maps in the background (cached per ROI set)."""
     from ceuskit import store as st
+    from ceuskit.feed import clip_frames
     from ceuskit.maps import parametric_maps
     from ceuskit.roi import parse_rois
 
@@ -114,14 +119,11 @@ def make_map(lesion_id: int, principal: Admin, request: Request, ctx: Ctx) -> di
 
             with open_clip(path) as opened:
                 rois = parse_rois(found["rois"], pixel_spacing_mm=opened.pixel_spacing_mm)  # the cached ROIs
-                maps = parametric_maps(opened, rois, block_px=ctx.settings.map_block_px,
+                maps = parametric_maps(clip_frames(opened), rois, block_px=ctx.settings.map_block_px,
                                        injection_time_s=found["injection_time_s"],
                                        dynamic_range_db=found["dynamic_range_db"], progress=progress)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staged = target.with_name("." + target.name)
-            with open(staged, "wb") as fh:
+            with atomic_path(target) as staged, open(staged, "wb") as fh:
                 np.savez_compressed(fh, **maps)  # type: ignore[arg-type]
-            staged.replace(target)
         return {"maps": sorted(np.load(target).files)}
 
     return ctx.jobs.submit("map", run).view()

@@ -26,8 +26,10 @@ log = logging.getLogger("ceuskit.web")
 
 
 class AccessMiddleware:
-    """Refuse oversized or unauthorised uploads before their body is read; add the security headers (and
-    ``Cache-Control: no-store`` to API answers that set none); log method, route template, status and time.
+    """Refuse oversized or unauthorised uploads before their body is read.
+
+    Add the security headers (and ``Cache-Control: no-store`` to API answers that set none); log method, route
+    template, status and time.
 
     Parameters
     ----------
@@ -42,6 +44,13 @@ class AccessMiddleware:
         self.ctx = ctx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection: gate uploads, add headers to the answer and log it.
+
+        Parameters
+        ----------
+        scope, receive, send
+            The ASGI connection, as the server hands it over.
+        """
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from ceuskit import store as st
 from ceuskit.errors import CeusError, PacsError, PacsNotFoundError
 from ceuskit.io import open_clip
+from ceuskit.io.clip import source_sha256
+from ceuskit.roi import parse_rois
 from ceuskit.store.audit import record_event
 from ceuskit.study.files import clip_from_file
 from ceuskit.study.lesions import add_lesion, check_new_lesion, lesion_input
@@ -64,7 +67,6 @@ def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
     InputError
         ``pacs`` names no usable server (checked once, when the app is made).
     """
-    from ceuskit import store as st
     from ceuskit.pacs.config import resolve_destination
 
     target = None if pacs is None else resolve_destination(pacs)
@@ -186,8 +188,6 @@ def _make_lesion(db: Store, body: PacsLesion, path: Path, server: str, reference
 def _export(lesion: dict[str, Any], document: dict[str, Any], clip: Path, folder: Path) -> list[Path]:
     """SR and SEG of ``document`` for ``clip`` (checked to be the analysed, original clip) in ``folder``."""
     from ceuskit.export.dicom import build_seg, build_sr, read_source, save
-    from ceuskit.io.clip import source_sha256
-    from ceuskit.roi import parse_rois
 
     if (document.get("clip") or {}).get("sha256") not in (None, source_sha256(clip)):
         raise CeusError("the clip changed since it was analysed: analyse it again before sending results")

@@ -12,7 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from ceuskit import store as st
 from ceuskit.errors import ForbiddenError, RoiError
+from ceuskit.roi import parse_rois
 from ceuskit.store import reading
 from ceuskit.web.context import Context, context
 from ceuskit.web.security import Admin, Principal, SignedIn, client_address
@@ -65,8 +67,6 @@ def open_session(study_id: int, body: NewReadingSession, principal: Admin, ctx: 
 @router.get("/api/studies/{study_id}/reading-sessions")
 def study_sessions(study_id: int, _: Admin, ctx: Ctx) -> list[dict[str, Any]]:
     """The study's reading sessions with every reader's progress."""
-    from ceuskit import store as st
-
     st.get_study(ctx.db, study_id)
     return reading.list_reading_sessions(ctx.db, study_id=study_id)
 
@@ -92,8 +92,6 @@ def session_detail(session_id: int, principal: SignedIn, ctx: Ctx) -> dict[str, 
 
 def _target(lesion: dict[str, Any], spacing_mm: Any) -> dict[str, Any] | None:
     """The outline of the lesion to read (geometry only, pixel units), or None."""
-    from ceuskit.roi import parse_rois
-
     document = lesion.get("rois")
     if not document or not document.get("rois"):
         return None
@@ -110,8 +108,6 @@ def _target(lesion: dict[str, Any], spacing_mm: Any) -> dict[str, Any] | None:
 
 def blinded_item(ctx: Context, session_id: int, found: dict[str, Any]) -> dict[str, Any]:
     """What a reader's player gets for an item (see the module docstring for what it leaves out)."""
-    from ceuskit import store as st
-
     lesion = st.get_lesion(ctx.db, found["lesion_id"])
     clip = st.get_clip(ctx.db, found["clip_id"])
     opened = ctx.clips.get(ctx.clip_path(clip["path"]))

@@ -19,7 +19,6 @@ stops a player's frames within five seconds; every other route checks the databa
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
@@ -29,6 +28,7 @@ from starlette.datastructures import MutableHeaders
 
 from ceuskit.store import accounts
 from ceuskit.web.context import Context, context
+from ceuskit.web.principal import Principal
 
 __all__ = ["CSRF_HEADER", "SESSION_COOKIE", "Admin", "FrameViewer", "Principal", "SignedIn", "admin", "authenticate",
            "clear_session_cookie", "frame_viewer", "client_address", "security_headers", "set_session_cookie", "signed_in"]
@@ -50,25 +50,6 @@ REPORT_CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; style-
                                   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 """The cohort report (a self-contained document with its own style sheet and embedded figures): no script
 at all, no framing."""
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The signed-in party: a user (``id``), or the bootstrap administrator (``id`` None).
-
-    ``via`` is "session" (browser cookie), "token" (a user's API token) or "bootstrap" (CEUSKIT_TOKEN).
-    """
-
-    id: int | None
-    username: str
-    role: str
-    via: str
-    session_id: int | None = None
-
-    @property
-    def is_admin(self) -> bool:
-        """Whether the principal may do everything."""
-        return self.role == "admin"
 
 
 def _unauthorised() -> HTTPException:

@@ -115,12 +115,14 @@ def study_report(study_id: int, principal: Admin, request: Request, ctx: Ctx, fo
     """The cohort report, HTML (self-contained) or PDF (typeset from the same HTML by Chromium)."""
     from ceuskit import store as st
     from ceuskit.report import write_report
+    from ceuskit.study import cohort_frame, cohort_stats
 
     if format not in ("html", "pdf"):
         raise HTTPException(400, "format must be html or pdf")
     st.get_study(ctx.db, study_id)
     folder = ctx.work / "reports" / f"study-{study_id}"
-    html = write_report(ctx.db, folder, study=study_id, pdf=format == "pdf")
+    frame = cohort_frame(ctx.db, study_id)
+    html = write_report(ctx.db, folder, frame=frame, result=cohort_stats(frame), study=study_id, pdf=format == "pdf")
     record_event(ctx.db, principal.username, "report", target=f"study:{study_id}", detail={"format": format},
                  address=client_address(request))
     path = html if format == "html" else html.with_suffix(".pdf")

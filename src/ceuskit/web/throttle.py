@@ -112,7 +112,9 @@ class Refusal:
 
 
 def wait_text(seconds: float) -> str:
-    """A wait as people say it: ``"40 s"`` below 90 seconds, else whole minutes rounded up (``"15 min"``).
+    """Return a wait as people say it.
+
+    ``"40 s"`` below 90 seconds, else whole minutes rounded up (``"15 min"``).
 
     Parameters
     ----------
@@ -154,8 +156,11 @@ class _Bounded(Generic[V]):
 
 
 def _doubling_wait(times: list[float], free: int, first_s: float, cap_s: float, now: float) -> float:
-    """Seconds still to wait after ``times`` (failures, oldest first): none below ``free`` failures, then
-    ``first_s`` doubling per further failure up to ``cap_s``, counted from the last one."""
+    """Seconds still to wait after ``times`` (failures, oldest first).
+
+    Nothing (0 s) below ``free`` failures, then ``first_s`` doubling per further failure up to ``cap_s``,
+    counted from the last one.
+    """
     if len(times) < free:
         return 0.0
     delay = min(cap_s, first_s * 2.0 ** (len(times) - free))
@@ -245,8 +250,10 @@ class SignInGuard:
                 counter[0] -= 1
 
     def settle(self, ticket: Ticket, *, ok: bool) -> None:
-        """Record how an admitted attempt ended: a failure counts under its three keys; a success clears
-        the pair's failures and makes the address one of the user's own.
+        """Record how an admitted attempt ended.
+
+        A failure counts under its three keys; a success clears the pair's failures and makes the address one
+        of the user's own.
 
         Parameters
         ----------
@@ -267,8 +274,9 @@ class SignInGuard:
                 self._failures.get(key).append(now)
 
     def first_refusal(self, address: str) -> bool:
-        """Whether a refusal at ``address`` is the first within a minute (worth one audit entry: a flood of
-        refused attempts costs no database write each).
+        """Tell whether a refusal at ``address`` is the first within a minute.
+
+        Only that one is worth an audit entry: a flood of refused attempts costs no database write each.
 
         Parameters
         ----------

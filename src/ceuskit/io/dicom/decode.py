@@ -130,7 +130,7 @@ class DicomFrames:
 
     # ---------------------------------------------------------------------------------------------------
     def _decode(self, index: int, box: Box | None) -> tuple[np.ndarray, bool]:
-        """The frame's stored pixels, and whether they were already cut to ``box``."""
+        """Return the frame's stored pixels, and whether they were already cut to ``box``."""
         fmt = self._fmt
         if self._frames is None:
             if self._own_native:

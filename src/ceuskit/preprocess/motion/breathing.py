@@ -34,7 +34,7 @@ def _resampled(times_s: np.ndarray, track: np.ndarray, confident: np.ndarray
 
 def breathing_period(times_s: np.ndarray, track: np.ndarray, confident: np.ndarray, *, min_s: float = 2.0,
                      max_s: float = 8.0, min_correlation: float = 0.5, min_dip: float = 0.5) -> float | None:
-    """The breathing period (s) of the confident frames' track, or None when it has no clear one.
+    """Return the breathing period (s) of the confident frames' track, or None when it has no clear one.
 
     The period is the lag in [min_s, max_s] where the track's autocorrelation has a local maximum of at least
     ``min_correlation`` that stands ``min_dip`` above the lowest correlation at shorter lags: the track moved
@@ -66,8 +66,10 @@ def breathing_period(times_s: np.ndarray, track: np.ndarray, confident: np.ndarr
 
 def add_periodic_prior(ll: np.ndarray, times_s: np.ndarray, track: np.ndarray, confident: np.ndarray,
                        radius: int, sigma_px: float) -> float | None:
-    """Add, in place, to each frame's log-likelihood map ``ll`` (n, 2r+1, 2r+1) a Gaussian (``sigma_px``)
-    around the mean confident position one breathing period before and after it.
+    """Add, in place, a breathing-period prior to each frame's log-likelihood map.
+
+    To ``ll`` (n, 2r+1, 2r+1) it adds a Gaussian (``sigma_px``) around the mean confident position one
+    breathing period before and after each frame.
 
     ``track`` (n, 2) are the previous pass's positions (state offsets), ``confident`` (n,) the frames placed
     confidently. Returns the period used (s), or None when the track is not periodic (nothing added).

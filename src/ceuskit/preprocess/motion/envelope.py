@@ -37,9 +37,11 @@ class Envelope:
     @classmethod
     def of(cls, mean: np.ndarray, spread: np.ndarray, keep: np.ndarray, search_radius: int,
            opts: _EnvelopeOptions) -> Envelope:
-        """The envelope of the confidently placed frames (posterior spread ≤ ``confident_spread_px``):
-        their median position and the 99th percentile of their distance from it, plus a margin. With too
-        few confident frames it is the whole searched range."""
+        """Return the envelope of the confidently placed frames (posterior spread ≤ ``confident_spread_px``).
+
+        Their median position and the 99th percentile of their distance from it, plus a margin. With too few
+        confident frames it is the whole searched range.
+        """
         confident = keep & (spread <= opts.confident_spread_px)
         if confident.sum() < 10:
             return cls(np.zeros(2), float(search_radius))
@@ -50,8 +52,10 @@ class Envelope:
 
 def into_hull(positions: np.ndarray, confident: np.ndarray, margin: float | np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
-    """Positions moved onto the convex hull of the confident frames' positions (their 1 % most distant from
-    the median left out) where they lie more than ``margin`` outside it, and which frames were moved.
+    """Move positions lying more than ``margin`` outside the confident frames' hull onto it.
+
+    The hull is the convex hull of the confident frames' positions (their 1 % most distant from the median
+    left out); also returned is which frames were moved.
 
     Nothing moves with fewer than ten confident frames.
 
@@ -82,10 +86,11 @@ def into_hull(positions: np.ndarray, confident: np.ndarray, margin: float | np.n
 
 
 def _nearest_on_edges(points: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """The nearest point to each of ``points`` (m, 2) on any of ``edges`` (E, 2 ends, 2)."""
+    """Return the nearest point to each of ``points`` (m, 2) on any of ``edges`` (E, 2 ends, 2)."""
     start, direction = edges[:, 0], edges[:, 1] - edges[:, 0]
     length2 = np.maximum((direction**2).sum(axis=1), 1e-12)
     along = ((points[:, None, :] - start[None]) * direction[None]).sum(axis=2) / length2
     foot = start[None] + np.clip(along, 0.0, 1.0)[..., None] * direction[None]
     best = np.argmin(((foot - points[:, None, :]) ** 2).sum(axis=2), axis=1)
-    return foot[np.arange(points.shape[0]), best]
+    nearest: np.ndarray = foot[np.arange(points.shape[0]), best]
+    return nearest

@@ -17,10 +17,14 @@ FEATURE_SCALE = 2
 
 
 def _binned(image: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Sums of the 2 × 2 blocks of ``image`` (h × w of them), added as numpy's reduction over both block axes
-    adds them — (top-left + top-right) + (bottom-left + bottom-right) — at a fraction of its cost."""
+    """Return the sums of the 2 × 2 blocks of ``image`` (h × w of them).
+
+    They are added as numpy's reduction over both block axes adds them — (top-left + top-right) +
+    (bottom-left + bottom-right) — at a fraction of its cost.
+    """
     top = image[0:2 * h:2, 0:2 * w:2] + image[0:2 * h:2, 1:2 * w:2]
-    return top + (image[1:2 * h:2, 0:2 * w:2] + image[1:2 * h:2, 1:2 * w:2])
+    sums: np.ndarray = top + (image[1:2 * h:2, 0:2 * w:2] + image[1:2 * h:2, 1:2 * w:2])
+    return sums
 
 
 def frame_features(crop: np.ndarray, valid: np.ndarray, smoothing_px: float) -> tuple[np.ndarray, np.ndarray]:

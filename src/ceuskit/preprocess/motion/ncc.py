@@ -27,18 +27,20 @@ WORKERS = min(os.cpu_count() or 1, 2)
 
 
 def _spectra(stack: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    return fft.rfft2(stack, s=shape, axes=(-2, -1), workers=WORKERS)
+    spectra: np.ndarray = fft.rfft2(stack, s=shape, axes=(-2, -1), workers=WORKERS)
+    return spectra
 
 
 def _correlate(template_spectrum: np.ndarray, image_spectrum: np.ndarray, shape: tuple[int, int],
                out_shape: tuple[int, int]) -> np.ndarray:
     full = fft.irfft2(np.conj(template_spectrum) * image_spectrum, s=shape, axes=(-2, -1), workers=WORKERS)
-    return full[..., :out_shape[0], :out_shape[1]]
+    valid: np.ndarray = full[..., :out_shape[0], :out_shape[1]]
+    return valid
 
 
 @njit(cache=True)
 def _window_sums(stack: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sums of every h×w window of each image and of its square (integral images)."""
+    """Return the sums of every h×w window of each image and of its square (integral images)."""
     m, rows, columns = stack.shape
     sums = np.empty((m, rows - h + 1, columns - w + 1))
     squares = np.empty_like(sums)
@@ -62,8 +64,10 @@ def _window_sums(stack: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndar
 
 
 def _centred(stack: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Each image minus its mean over its valid pixels, zero where invalid (float64): centring first keeps the
-    sums of squares well conditioned."""
+    """Each image minus its mean over its valid pixels, zero where invalid (float64).
+
+    Centring first keeps the sums of squares well conditioned.
+    """
     out = stack.astype(np.float64)
     if mask is None:
         out -= out.mean(axis=(1, 2), keepdims=True)
@@ -76,8 +80,10 @@ def _centred(stack: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 def _ncc_chunk(images: np.ndarray, image_valid: np.ndarray | None, templates: list[np.ndarray],
                template_valid: list[np.ndarray] | None) -> np.ndarray:
-    """NCC surfaces of each image against each of its templates (the image's own work done once), and at
-    each shift the best of them."""
+    """Return the NCC surfaces of each image against each of its templates, and at each shift the best.
+
+    The image's own work is done once for all its templates.
+    """
     m, big_h, big_w = images.shape
     h, w = templates[0].shape[1:]
     shape = (fft.next_fast_len(big_h, real=True), fft.next_fast_len(big_w, real=True))
@@ -121,7 +127,7 @@ def _ncc_chunk(images: np.ndarray, image_valid: np.ndarray | None, templates: li
 
 def _coefficient(sum_ti: np.ndarray, sum_t: np.ndarray, sum_i: np.ndarray, sum_tt: np.ndarray, sum_ii: np.ndarray,
                  overlap: np.ndarray, n_t: np.ndarray) -> np.ndarray:
-    """The correlation coefficient from the sums over each overlap (NaN where too small or flat)."""
+    """Return the correlation coefficient from the sums over each overlap (NaN where too small or flat)."""
     enough = overlap >= MIN_OVERLAP * n_t
     n = np.maximum(overlap, 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -88,7 +88,8 @@ def _moments(p: np.ndarray, offsets: np.ndarray, out: np.ndarray, row: int) -> f
             var += p[y, x] * ((offsets[y] - mean_y) ** 2 + (offsets[x] - mean_x) ** 2)
     out[row, 0] = mean_y
     out[row, 1] = mean_x
-    return np.sqrt(max(var, 0.0))
+    spread: float = np.sqrt(max(var, 0.0))
+    return spread
 
 
 @njit(cache=True)

@@ -16,22 +16,28 @@ __all__ = ["reference_position", "smoothed", "vertex"]
 
 
 def vertex(at: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """Offset (−0.5 … 0.5) of the vertex of the parabola through (−1, lower), (0, at), (1, upper), where ``at``
-    is a peak (not below either side, negative curvature); 0 elsewhere."""
+    """Return the sub-sample offset (−0.5 … 0.5) of a peak by a parabola.
+
+    The offset is that of the vertex of the parabola through (−1, lower), (0, at), (1, upper), where ``at``
+    is a peak (not below either side, negative curvature); 0 elsewhere.
+    """
     at, lower, upper = (np.asarray(v, dtype=np.float64) for v in (at, lower, upper))
     curvature = lower - 2.0 * at + upper
     peaked = (curvature < 0) & (at >= lower) & (at >= upper)
     with np.errstate(invalid="ignore", divide="ignore"):
         offset = np.where(peaked, 0.5 * (lower - upper) / curvature, 0.0)
-    return np.clip(np.nan_to_num(offset), -0.5, 0.5)
+    vertex: np.ndarray = np.clip(np.nan_to_num(offset), -0.5, 0.5)
+    return vertex
 
 
 def reference_position(times_s: np.ndarray, positions: np.ndarray, keep: np.ndarray, reference: int, *,
                        half_s: float = 1.5, min_each: int = 3) -> np.ndarray:
-    """The reference frame's position (row, column offset, feature px): a quadratic in time fitted (tricube
-    weights) to the kept frames' positions within ± ``half_s`` of it (the reference frame itself among them),
-    evaluated at its time. Only where at least ``min_each`` kept frames lie within half that on each side —
-    the fit interpolates, never extrapolates — else the frame's own estimate.
+    """Return the reference frame's position (row, column offset, feature px).
+
+    A quadratic in time fitted (tricube weights) to the kept frames' positions within ± ``half_s`` of it (the
+    reference frame itself among them), evaluated at its time. Only where at least ``min_each`` kept frames
+    lie within half that on each side — the fit interpolates, never extrapolates — else the frame's own
+    estimate.
 
     Parameters
     ----------
@@ -53,8 +59,10 @@ def reference_position(times_s: np.ndarray, positions: np.ndarray, keep: np.ndar
 
 
 def smoothed(times_s: np.ndarray, positions: np.ndarray, keep: np.ndarray, half_s: float) -> np.ndarray:
-    """Positions smoothed over time: at each frame, a quadratic in time fitted (tricube weights) to the kept
-    frames' positions within ± ``half_s``; a frame with fewer than four such frames keeps its own.
+    """Positions smoothed over time.
+
+    At each frame, a quadratic in time fitted (tricube weights) to the kept frames' positions within ±
+    ``half_s``; a frame with fewer than four such frames keeps its own.
 
     The tissue moves smoothly over a fraction of a second while each frame's match errs on its own: this
     averages the errors of a few frames without flattening a breath (a quadratic follows its turns).

@@ -54,7 +54,8 @@ def _level(values: np.ndarray, min_side: int) -> float:
     finite = values[np.isfinite(values)]
     if finite.size < min_side:
         return np.nan
-    return np.percentile(finite, 80.0)
+    p80: float = np.percentile(finite, 80.0)
+    return p80
 
 
 @njit(cache=True)

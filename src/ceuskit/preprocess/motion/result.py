@@ -44,6 +44,14 @@ class MotionResult:
         return float(np.hypot(*self.shifts_px[ok].T).max())
 
     def to_json(self) -> dict[str, object]:
+        """Return the summary analysis.json lists for motion correction.
+
+        Returns
+        -------
+        dict
+            ``applied``, ``rejected_frames`` (count), ``max_shift_px`` (px, 2 decimals), ``note`` and
+            ``evidence_gain`` (4 decimals, None when not finite).
+        """
         gain = self.evidence_gain
         return {"applied": self.applied, "rejected_frames": int(self.rejected.sum()),
                 "max_shift_px": round(self.max_shift_px, 2), "note": self.note,

@@ -65,8 +65,11 @@ __all__ = ["TrackingOptions", "anchor_matches", "track"]
 
 @dataclass(frozen=True)
 class TrackingOptions:
-    """Settings of :func:`track`.  Lengths (``*_px``) are in *feature* pixels (``feature_scale`` full-frame
-    pixels each), speeds in feature pixels per second; the result's shifts are full-frame pixels."""
+    """Settings of :func:`track`.
+
+    Lengths (``*_px``) are in *feature* pixels (``feature_scale`` full-frame pixels each), speeds in feature
+    pixels per second; the result's shifts are full-frame pixels.
+    """
 
     window_s: float = 6.0  # neighbours within ± window/2 make a frame's template (≥ one breathing cycle)
     anchor_window_s: float = 6.0  # … in the anchoring pass, whose plain mean must lie at the breathing centre
@@ -97,11 +100,14 @@ class TrackingOptions:
 
 
 def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: Envelope) -> np.ndarray:
-    """−(N/2)·ln(1 − r²) per shift (r > 0; the profile likelihood of a linear match with N independent
+    """Return the log-likelihood of each shift from its correlation r, plus the envelope prior.
+
+    −(N/2)·ln(1 − r²) per shift (r > 0; the profile likelihood of a linear match with N independent
     samples), plus the envelope prior: free inside the breathing envelope, a Gaussian wall (1 state wide)
-    beyond it, and a weak Gaussian pull (width ``radius``) towards its centre."""
+    beyond it, and a weak Gaussian pull (width ``radius``) towards its centre.
+    """
     r = np.clip(np.nan_to_num(ncc, nan=0.0), 0.0, 0.995)
-    ll = -(0.5 * n_eff.astype(np.float32))[:, None, None] * np.log1p(-r * r)
+    ll: np.ndarray = -(0.5 * n_eff.astype(np.float32))[:, None, None] * np.log1p(-r * r)
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     dy, dx = offsets[:, None] - envelope.centre[0], offsets[None, :] - envelope.centre[1]
     distance = np.hypot(dy, dx)
@@ -110,12 +116,16 @@ def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: E
 
 
 def _path_quality(ncc: np.ndarray, path: np.ndarray) -> np.ndarray:
-    return ncc[np.arange(path.shape[0]), path[:, 0], path[:, 1]]
+    quality: np.ndarray = ncc[np.arange(path.shape[0]), path[:, 0], path[:, 1]]
+    return quality
 
 
 def _arriving(levels: np.ndarray, fraction: float = 0.5) -> np.ndarray:
-    """Frames before the template area first reaches ``fraction`` of its brightness rise: the contrast is
-    still arriving, their matches are weak because the image is faint, not because the plane was left."""
+    """Frames before the template area first reaches ``fraction`` of its brightness rise.
+
+    The contrast is still arriving, their matches are weak because the image is faint, not because the plane
+    was left.
+    """
     low, high = float(np.min(levels)), float(np.percentile(levels, 95))
     risen = np.flatnonzero(levels >= low + fraction * (high - low))
     out = np.zeros(levels.size, dtype=bool)
@@ -128,8 +138,9 @@ def _two_sided(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, opts: TrackingOpti
     if not opts.two_sided:
         return np.zeros(t.size, dtype=bool)
     k = np.arange(t.size)
-    return ((k - lo >= opts.side_min_frames) & (hi - 1 - k >= opts.side_min_frames)
-            & (t - t[lo] >= opts.side_min_s) & (t[hi - 1] - t >= opts.side_min_s))
+    two_sided: np.ndarray = ((k - lo >= opts.side_min_frames) & (hi - 1 - k >= opts.side_min_frames)
+                             & (t - t[lo] >= opts.side_min_s) & (t[hi - 1] - t >= opts.side_min_s))
+    return two_sided
 
 
 def _refined(posterior: ShiftPosterior, ll: np.ndarray, keep: np.ndarray, radius: int, max_spread: float
@@ -152,7 +163,8 @@ def _refined(posterior: ShiftPosterior, ll: np.ndarray, keep: np.ndarray, radius
 
 
 def _fisher(r: np.ndarray) -> np.ndarray:
-    return np.arctanh(np.clip(r, -0.999, 0.999))
+    z: np.ndarray = np.arctanh(np.clip(r, -0.999, 0.999))
+    return z
 
 
 def anchor_matches(features: np.ndarray, valid: np.ndarray | Callable[[], np.ndarray], times_s: np.ndarray, *,

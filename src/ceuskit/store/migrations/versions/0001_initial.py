@@ -19,6 +19,7 @@ _TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    """Create the tables of the first schema: studies, patients, clips, lesions, rois, analyses and reads."""
     op.create_table(
         "studies",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -95,5 +96,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop every table of the first schema (all data goes with them)."""
     for table in ("reader_reads", "analyses", "rois", "lesions", "clips", "patients", "studies"):
         op.drop_table(table)

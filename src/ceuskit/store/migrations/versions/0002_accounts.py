@@ -1,5 +1,7 @@
-"""Accounts, audit log and blinded reading sessions: users, api_tokens, web_sessions, audit_events,
-reading_sessions, reading_items, reading_assignments, reading_reads.
+"""Accounts, audit log and blinded reading sessions.
+
+Users, api_tokens, web_sessions, audit_events, reading_sessions, reading_items, reading_assignments,
+reading_reads.
 
 Only adds tables: every study, lesion, analysis and manifest read of a 0001 database stays as it was.
 
@@ -26,6 +28,7 @@ def _fk(table: str) -> sa.ForeignKey:
 
 
 def upgrade() -> None:
+    """Add the accounts, audit and reading-session tables listed in the module docstring."""
     op.create_table(
         "users",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -111,6 +114,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the tables :func:`upgrade` added (the 0001 tables stay as they were)."""
     for table in ("reading_reads", "reading_assignments", "reading_items", "reading_sessions", "audit_events",
                   "web_sessions", "api_tokens", "users"):
         op.drop_table(table)

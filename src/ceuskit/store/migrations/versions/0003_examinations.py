@@ -23,7 +23,10 @@ _SQLITE_NAMES = {"uq": "uq_%(table_name)s_%(column_0_name)s"}  # names SQLite's 
 
 
 def _unique_on(table: str, columns: list[str]) -> str:
-    """The name of the unique constraint on exactly ``columns`` (SQLite's unnamed one as batch mode names it)."""
+    """Return the name of the unique constraint on exactly ``columns``.
+
+    SQLite's unnamed one is named as batch mode names it.
+    """
     for constraint in sa.inspect(op.get_bind()).get_unique_constraints(table):
         if constraint["column_names"] == columns:
             return constraint["name"] or f"uq_{table}_{columns[0]}"
@@ -31,6 +34,7 @@ def _unique_on(table: str, columns: list[str]) -> str:
 
 
 def upgrade() -> None:
+    """Add ``lesion_clips`` and ``rois.position``, keeping every lesion's clip and ROI set at position 0."""
     op.create_table(
         "lesion_clips",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -50,6 +54,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the clips and ROI sets beyond the first of each lesion, then the 0003 table and column."""
     op.execute("DELETE FROM rois WHERE position <> 0")
     with op.batch_alter_table("rois", naming_convention=_SQLITE_NAMES) as batch:
         batch.drop_constraint("uq_rois_lesion_position", type_="unique")

@@ -1,15 +1,14 @@
 // "Add a lesion": a clip of the data folder or an upload, a pseudonymous patient code, Ki-67.
 import {getJSON, sendJSON} from "./api.js";
-import {saveState, state, view} from "./state.js";
+import {state} from "./state.js";
 import {$, status} from "./util.js";
-import {loadStudies, openLesion} from "./studies.js";
+import {openNewLesion} from "./studies.js";
 import {dataFolderClips, fillClipSelect, isCurveTable, uploadInto} from "./upload.js";
 
 export async function openAddLesion() {
   const [studies, files] = await Promise.all([getJSON("/api/studies"), dataFolderClips()]);
   const studySelect = $("add-study");
-  studySelect.innerHTML = "";
-  for (const study of studies) studySelect.add(new Option(study.name, study.id, false, study.id === state.study));
+  studySelect.replaceChildren(...studies.map((study) => new Option(study.name, study.id, false, study.id === state.study)));
   studySelect.add(new Option("new study…", "new", false, !studies.length));
   toggleNewStudy();
   fillClipSelect($("add-clip"), files, null);
@@ -43,10 +42,7 @@ async function submitAddLesion(event) {
     if (isCurveTable(body.clip) && $("add-units").value) body.units = $("add-units").value;
     const created = await sendJSON(`/api/studies/${studyId}/lesions`, "POST", body);
     $("add-lesion").close();
-    state.study = Number(studyId); state.lesion = created.id; state.clip = 0; state.frame = 0; saveState();
-    view.lesion = null;
-    await loadStudies();
-    await openLesion(created.id, Number(studyId));
+    await openNewLesion(studyId, created.id);
     status(isCurveTable(body.clip) ? "lesion added: analyse its curves" : "lesion added: draw its ROIs");
   } catch (error) {
     $("add-error").textContent = error.message;

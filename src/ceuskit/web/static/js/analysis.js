@@ -2,7 +2,7 @@
 import {getJSON, pollJob, sendJSON} from "./api.js";
 import {cancelSave, saveRois} from "./rois.js";
 import {PHASES, draftKey, view} from "./state.js";
-import {$, escapeHtml, fmt, shorten, status, svgEl} from "./util.js";
+import {$, el, fmt, shorten, status, svgEl} from "./util.js";
 import {drawPhaseBands} from "./viewer.js";
 
 export async function analyse() {
@@ -33,10 +33,10 @@ function markLesion(id, statusName) {
 }
 
 export function clearAnalysis() {
-  $("labels").querySelector("tbody").innerHTML = "";
-  $("quality").innerHTML = "";
+  $("labels").querySelector("tbody").replaceChildren();
+  $("quality").replaceChildren();
   $("quality").hidden = true;
-  $("tic").innerHTML = "";
+  $("tic").replaceChildren();
 }
 
 export function showAnalysis(analysis) {
@@ -45,7 +45,7 @@ export function showAnalysis(analysis) {
   const phases = doc.provenance && doc.provenance.options && doc.provenance.options.phases;
   if (phases) drawPhaseBands(phases);
   const body = $("labels").querySelector("tbody");
-  body.innerHTML = "";
+  body.replaceChildren();
   for (const lesion of doc.lesions || []) {
     const art = lesion.arterial_phase, pv = lesion.portal_venous_phase, late = lesion.late_phase;
     const params = ((doc.rois || {})[lesion.roi] || {}).parameters || {};
@@ -64,10 +64,8 @@ export function showAnalysis(analysis) {
       ["CEUS LI-RADS", lesion.lirads && lesion.lirads.category ? lesion.lirads.category : "n/a"],
     ];
     for (const [name, value, id] of rows) {
-      const tr = document.createElement("tr");
-      if (id === "head") tr.className = "head";
-      tr.innerHTML = `<th>${escapeHtml(name)}</th><td${id && id !== "head" ? ` id="${id}"` : ""}>${escapeHtml(String(value))}</td>`;
-      body.appendChild(tr);
+      body.append(el("tr", {class: id === "head" ? "head" : null},
+                     el("th", {}, name), el("td", {id: id && id !== "head" ? id : null}, String(value))));
     }
   }
   showQuality(doc.quality || []);
@@ -76,16 +74,10 @@ export function showAnalysis(analysis) {
 
 function showQuality(flags) {
   const list = $("quality");
-  list.innerHTML = "";
   list.hidden = flags.length === 0;
-  for (const flag of flags) {
-    const item = document.createElement("li");
-    item.className = `flag ${flag.severity}`;
-    item.dataset.code = flag.code;
-    item.innerHTML = `<b>${escapeHtml(flag.code.replaceAll("_", " "))}</b>${flag.roi ? ` (${escapeHtml(flag.roi)})` : ""}: `
-      + escapeHtml(flag.message);
-    list.appendChild(item);
-  }
+  list.replaceChildren(...flags.map((flag) =>
+    el("li", {class: `flag ${flag.severity}`, "data-code": flag.code},
+       el("b", {}, flag.code.replaceAll("_", " ")), `${flag.roi ? ` (${flag.roi})` : ""}: ${flag.message}`)));
 }
 
 // A wash-out that began between two clips is known only to lie in the gap between them.
@@ -97,7 +89,7 @@ function washoutOnset(pv) {
 
 function drawTic(doc) {
   const svg = $("tic");
-  svg.innerHTML = "";
+  svg.replaceChildren();
   const curves = doc.curves;
   if (!curves || !curves.tic) { svg.appendChild(svgEl("text", {x: 20, y: 30}, "No curves stored with this analysis.")); return; }
   const t = curves.tic.time_s;

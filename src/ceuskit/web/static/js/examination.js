@@ -4,7 +4,7 @@ import {getJSON} from "./api.js";
 import {loadMap} from "./maps.js";
 import {renderRoiList} from "./rois.js";
 import {PHASES, draftKey, saveState, state, view} from "./state.js";
-import {$, status} from "./util.js";
+import {$, el, status} from "./util.js";
 import {drawPhaseBands, showFrame, showLayout, stopPlaying} from "./viewer.js";
 
 // Seconds after the injection at which clip `position` starts (its place on the examination's time axis).
@@ -42,6 +42,7 @@ export async function openClip(position) {
   $("remove-clip").hidden = position === 0;
   await showFrame(state.frame);
   if (state.map) await loadMap(state.map);
+  document.dispatchEvent(new Event("ceuskit:clip-opened"));
 }
 
 function label(position) {
@@ -52,7 +53,7 @@ function label(position) {
 // them left empty (and labelled), the phase boundaries marked; a click opens that clip.
 export function drawTimeline() {
   const box = $("timeline"), note = $("timeline-note");
-  box.innerHTML = "";
+  box.replaceChildren();
   const lesion = view.lesion, timeline = lesion && lesion.timeline;
   if (!timeline || !timeline.starts_s) { note.textContent = timeline && timeline.error ? timeline.error : ""; return; }
   const clips = timeline.starts_s.map((start, k) => ({position: k, from: clipStart(k), to: clipStart(k) + timeline.durations_s[k]}));
@@ -60,29 +61,22 @@ export function drawTimeline() {
   const span = Math.max(1e-6, last - first), at = (t) => (100 * (t - first)) / span;
   for (const [name, t] of [["arterial end", PHASES.arterial_end_s], ["late phase", PHASES.portal_end_s]]) {
     if (t <= first || t >= last) continue;
-    const mark = document.createElement("div");
-    mark.className = "phase-mark"; mark.style.left = `${at(t)}%`; mark.title = `${name}: ${t} s after injection`;
-    box.appendChild(mark);
+    box.append(el("div", {class: "phase-mark", title: `${name}: ${t} s after injection`, style: {left: `${at(t)}%`}}));
   }
   const ordered = [...clips].sort((a, b) => a.from - b.from);
   ordered.slice(1).forEach((clip, i) => {
-    const before = ordered[i], gap = document.createElement("div");
-    gap.className = "gap"; gap.style.left = `${at(before.to)}%`; gap.style.width = `${at(clip.from) - at(before.to)}%`;
-    gap.textContent = `gap ${(clip.from - before.to).toFixed(0)} s`;
-    gap.title = `no recording from ${before.to.toFixed(1)} to ${clip.from.toFixed(1)} s after injection`;
-    box.appendChild(gap);
+    const before = ordered[i];
+    box.append(el("div", {class: "gap", title: `no recording from ${before.to.toFixed(1)} to ${clip.from.toFixed(1)} s after injection`,
+                          style: {left: `${at(before.to)}%`, width: `${at(clip.from) - at(before.to)}%`}},
+                  `gap ${(clip.from - before.to).toFixed(0)} s`));
   });
   for (const clip of clips) {
-    const block = document.createElement("button");
-    block.type = "button";
-    block.className = `segment${clip.position === view.position ? " current" : ""}`;
-    block.dataset.position = clip.position;
-    block.style.left = `${at(clip.from)}%`;
-    block.style.width = `${Math.max(1.5, at(clip.to) - at(clip.from))}%`;
-    block.textContent = label(clip.position);
-    block.title = `${label(clip.position)}: ${clip.from.toFixed(1)}–${clip.to.toFixed(1)} s after injection`;
-    block.addEventListener("click", () => openClip(clip.position).catch((error) => status(error.message)));
-    box.appendChild(block);
+    box.append(el("button", {type: "button", class: `segment${clip.position === view.position ? " current" : ""}`,
+                             "data-position": clip.position,
+                             title: `${label(clip.position)}: ${clip.from.toFixed(1)}–${clip.to.toFixed(1)} s after injection`,
+                             style: {left: `${at(clip.from)}%`, width: `${Math.max(1.5, at(clip.to) - at(clip.from))}%`},
+                             onclick: () => openClip(clip.position).catch((error) => status(error.message))},
+                  label(clip.position)));
   }
   note.textContent = timeline.error ? `clips shown one after the other: ${timeline.error}` :
     `${clips.length} clip${clips.length === 1 ? "" : "s"}, ${first.toFixed(0)}–${last.toFixed(0)} s after injection`;

@@ -6,7 +6,9 @@ import {analyse} from "./analysis.js";
 import {signOut, whoAmI} from "./api.js";
 import {download, loadCohort} from "./cohort.js";
 import {loadMap} from "./maps.js";
+import {setupPacs} from "./pacs.js";
 import {loadReading, setupReadingAdmin} from "./reading-admin.js";
+import {acceptProposal, setClickTool, setupProposals} from "./propose.js";
 import {cancelDrawing, clearRois, closePolygon, deleteSelected, setTool, setupCanvas} from "./rois.js";
 import {saveState, state, view} from "./state.js";
 import {loadStudies, onStudyOpened} from "./studies.js";
@@ -33,7 +35,7 @@ function onKey(event) {
     Home: () => showFrame(0), End: () => showFrame(view.clip ? view.clip.n_frames - 1 : 0),
     " ": togglePlay, e: () => setTool("ellipse"), p: () => setTool("polygon"), a: analyse,
     l: () => { const s = $("role-select"); s.value = s.value === "lesion" ? "parenchyma" : "lesion"; },
-    Enter: closePolygon, Escape: cancelDrawing,
+    Enter: () => { if (!acceptProposal()) closePolygon(); }, Escape: cancelDrawing, c: setClickTool,
     Delete: deleteSelected, "?": () => $("help").showModal(), n: () => openAddLesion().catch((e) => status(e.message)),
     s: () => openAddClip().catch((e) => status(e.message)),
   };
@@ -47,10 +49,12 @@ async function init() {
   if (user.role !== "admin") { window.location.replace("/read"); return; }
   $("user-name").textContent = user.username;
   setupCanvas();
+  setupProposals();
   setTool("ellipse");
   setupAddLesion();
   setupAddClip();
   setupReadingAdmin();
+  setupPacs().catch((error) => status(`PACS: ${error.message}`));
   $("frame-slider").addEventListener("input", (e) => showFrame(Number(e.target.value)));
   $("prev").addEventListener("click", () => showFrame(state.frame - 1));
   $("next").addEventListener("click", () => showFrame(state.frame + 1));

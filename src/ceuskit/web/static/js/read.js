@@ -3,7 +3,7 @@
 // no Ki-67, no software result, no other reader's read.
 import {sendJSON, getJSON, signOut, whoAmI} from "./api.js";
 import {Player} from "./player.js";
-import {$, escapeHtml, status, typing} from "./util.js";
+import {$, el, status, typing} from "./util.js";
 
 const KEYS = {q: ["arterial", "hyper"], w: ["arterial", "iso"], e: ["arterial", "hypo"],
               a: ["washout", "early"], s: ["washout", "late"], d: ["washout", "none"],
@@ -21,16 +21,12 @@ async function listSessions() {
   page.session = null; page.item = null;
   page.sessions = (await getJSON("/api/reading-sessions")).filter((s) => s.status === "open");
   $("session-name").textContent = ""; $("progress").textContent = "";
-  const list = $("session-list");
-  list.innerHTML = "";
-  page.sessions.forEach((session, i) => {
+  $("session-list").replaceChildren(...page.sessions.map((session, i) => {
     const mine = session.progress[0] || {done: 0, total: 0};
-    const item = document.createElement("li");
-    item.innerHTML = `<button class="session" data-index="${i}"><kbd>${i + 1}</kbd> ${escapeHtml(session.name)} <span class="muted">${mine.done}/${mine.total} read</span></button>`;
-    item.querySelector("button").addEventListener("click", () => openSession(page.sessions[i]));
-    list.appendChild(item);
-  });
-  if (!page.sessions.length) list.innerHTML = '<li class="muted">No open reading session for you.</li>';
+    return el("li", {}, el("button", {class: "session", "data-index": i, onclick: () => openSession(session)},
+                           el("kbd", {}, i + 1), ` ${session.name} `, el("span", {class: "muted"}, `${mine.done}/${mine.total} read`)));
+  }));
+  if (!page.sessions.length) $("session-list").append(el("li", {class: "muted"}, "No open reading session for you."));
   show("choose");
   if (page.sessions.length === 1 && page.sessions[0].progress[0] && page.sessions[0].progress[0].done < page.sessions[0].progress[0].total) {
     await openSession(page.sessions[0]);

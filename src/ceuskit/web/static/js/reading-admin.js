@@ -3,7 +3,7 @@
 import {getJSON, sendJSON} from "./api.js";
 import {state} from "./state.js";
 import {studyName} from "./studies.js";
-import {$, el, escapeHtml, plural, shorten, status} from "./util.js";
+import {$, el, plural, shorten, status} from "./util.js";
 
 let shownStudy = null;
 
@@ -23,25 +23,25 @@ export async function loadReading() {
   const box = $("rs-readers");
   box.querySelectorAll("label").forEach((node) => node.remove());
   for (const reader of readers.filter((r) => !r.disabled)) {
-    const label = document.createElement("label");
-    label.innerHTML = `<input type="checkbox" value="${escapeHtml(reader.username)}"> ${escapeHtml(reader.username)}`;
-    box.appendChild(label);
+    box.append(el("label", {}, el("input", {type: "checkbox", value: reader.username}), ` ${reader.username}`));
   }
-  if (!readers.length) box.insertAdjacentHTML("beforeend", '<label class="muted">No reader yet: <code>ceuskit user add NAME --role reader</code></label>');
-  const body = $("rs-list").querySelector("tbody");
-  body.innerHTML = "";
-  for (const session of sessions) {
-    const tr = document.createElement("tr");
-    tr.dataset.id = session.id;
-    const progress = session.progress.map((p) => `${escapeHtml(p.reader)} ${p.done}/${p.total}`).join(" · ");
-    tr.innerHTML = `<td>${escapeHtml(session.name)}</td><td class="rs-status">${session.status}</td><td class="rs-progress">${progress}</td>` +
-      `<td><button class="rs-detail-button">Details</button> ${session.status === "open" ? '<button class="rs-close">Close</button>' : ""}</td>`;
-    tr.querySelector(".rs-detail-button").addEventListener("click", () => showDetail(session.id));
-    const close = tr.querySelector(".rs-close");
-    if (close) close.addEventListener("click", () => closeSession(session));
-    body.appendChild(tr);
+  if (!readers.length) {
+    box.append(el("label", {class: "muted"}, "No reader yet: ", el("code", {}, "ceuskit user add NAME --role reader")));
   }
-  if (!sessions.length) body.append(el("tr", {}, el("td", {colspan: 4, class: "muted"}, "No reading session in this study yet.")));
+  const rows = sessions.length ? sessions.map(sessionRow)
+    : [el("tr", {}, el("td", {colspan: 4, class: "muted"}, "No reading session in this study yet."))];
+  $("rs-list").querySelector("tbody").replaceChildren(...rows);
+}
+
+// One reading session: its name, status, each reader's progress, and what can be done with it.
+function sessionRow(session) {
+  const progress = session.progress.map((p) => `${p.reader} ${p.done}/${p.total}`).join(" · ");
+  const close = session.status === "open" ? el("button", {class: "rs-close", onclick: () => closeSession(session)}, "Close") : null;
+  return el("tr", {"data-id": session.id},
+            el("td", {}, session.name), el("td", {class: "rs-status"}, session.status),
+            el("td", {class: "rs-progress"}, progress),
+            el("td", {}, el("button", {class: "rs-detail-button", onclick: () => showDetail(session.id)}, "Details"),
+               close ? [" ", close] : null));
 }
 
 async function openSession(event) {
@@ -66,21 +66,25 @@ async function closeSession(session) {
 async function showDetail(sessionId) {
   const detail = await getJSON(`/api/reading-sessions/${sessionId}`);
   const readers = detail.progress.map((p) => p.reader);
-  const rows = detail.items.map((item) => {
-    const cells = readers.map((reader) => item.read_by.includes(reader)
-      ? `<td>read <button class="rs-reopen" data-item="${item.item}" data-reader="${escapeHtml(reader)}" title="Remove this read so ${escapeHtml(reader)} reads the lesion again (audited)">reopen</button></td>`
-      : "<td class=\"muted\">—</td>").join("");
-    return `<tr><td>${escapeHtml(item.patient)} · ${escapeHtml(item.lesion)}</td>${cells}</tr>`;
-  }).join("");
-  $("rs-detail").innerHTML = `<h3>${escapeHtml(detail.name)}</h3><table class="grid-table"><thead><tr><th>Lesion</th>` +
-    readers.map((r) => `<th>${escapeHtml(r)}</th>`).join("") + `</tr></thead><tbody>${rows}</tbody></table>`;
-  $("rs-detail").querySelectorAll(".rs-reopen").forEach((button) => button.addEventListener("click", async () => {
-    if (!window.confirm(`Reopen this lesion for ${button.dataset.reader}? Their read is removed (the audit log keeps it).`)) return;
+  const reopen = async (item, reader) => {
+    if (!window.confirm(`Reopen this lesion for ${reader}? Their read is removed (the audit log keeps it).`)) return;
     try {
-      await sendJSON(`/api/reading-sessions/${sessionId}/reopen`, "POST", {item: Number(button.dataset.item), reader: button.dataset.reader});
+      await sendJSON(`/api/reading-sessions/${sessionId}/reopen`, "POST", {item, reader});
       await showDetail(sessionId); await loadReading();
     } catch (error) { status(error.message); }
-  }));
+  };
+  const cell = (item, reader) => (item.read_by.includes(reader)
+    ? el("td", {}, "read ", el("button", {class: "rs-reopen", "data-item": item.item, "data-reader": reader,
+                                          title: `Remove this read so ${reader} reads the lesion again (audited)`,
+                                          onclick: () => reopen(item.item, reader)}, "reopen"))
+    : el("td", {class: "muted"}, "—"));
+  const rows = detail.items.map((item) => el("tr", {}, el("td", {}, `${item.patient} · ${item.lesion}`),
+                                             readers.map((reader) => cell(item, reader))));
+  $("rs-detail").replaceChildren(
+    el("h3", {}, detail.name),
+    el("table", {class: "grid-table"},
+       el("thead", {}, el("tr", {}, el("th", {}, "Lesion"), readers.map((reader) => el("th", {}, reader)))),
+       el("tbody", {}, rows)));
 }
 
 export function setupReadingAdmin() {

@@ -3,7 +3,7 @@
 import {getJSON, sendJSON} from "./api.js";
 import {loadMap} from "./maps.js";
 import {draftKey, state, view} from "./state.js";
-import {$, escapeHtml} from "./util.js";
+import {$, el} from "./util.js";
 import {draw} from "./viewer.js";
 
 function imagePoint(event) {
@@ -32,6 +32,7 @@ export function setTool(tool) {
   view.tool = tool; view.drawing = null;
   $("tool-ellipse").classList.toggle("active", tool === "ellipse");
   $("tool-polygon").classList.toggle("active", tool === "polygon");
+  $("tool-click").classList.toggle("active", tool === "click");
   draw();
 }
 
@@ -78,16 +79,13 @@ export function closePolygon() {
 export function cancelDrawing() { view.drawing = null; draw(); }
 
 export function renderRoiList() {
-  const list = $("roi-list");
-  list.innerHTML = "";
-  view.rois.forEach((roi, i) => {
-    const item = document.createElement("li");
-    item.className = i === view.selected ? "selected" : "";
+  $("roi-list").replaceChildren(...view.rois.map((roi, i) => {
     const role = roi.role === "parenchyma" ? "parenchyma" : "lesion";
-    item.innerHTML = `<span class="swatch ${role}"></span>${escapeHtml(roi.name)} <span class="muted">${role === "parenchyma" ? "liver reference" : "lesion"}, ${escapeHtml(roi.shape)}</span>`;
-    item.addEventListener("click", () => { view.selected = i; renderRoiList(); draw(); });
-    list.appendChild(item);
-  });
+    const proposed = roi.source ? `, ${roi.source}${roi.confidence !== undefined ? ` ${Number(roi.confidence).toFixed(2)}` : ""}` : "";
+    return el("li", {class: i === view.selected ? "selected" : "", onclick: () => { view.selected = i; renderRoiList(); draw(); }},
+              el("span", {class: `swatch ${role}`}), roi.name, " ",
+              el("span", {class: "muted"}, `${role === "parenchyma" ? "liver reference" : "lesion"}, ${roi.shape}${proposed}`));
+  }));
   $("reference-frame").textContent = view.referenceFrame === null ? "—" : view.referenceFrame + 1;
 }
 
@@ -95,7 +93,7 @@ let saveTimer = null;
 
 export function cancelSave() { clearTimeout(saveTimer); }
 
-function roisChanged() {
+export function roisChanged() {
   renderRoiList(); draw();
   localStorage.setItem(draftKey(), JSON.stringify(roiDocument()));
   const ready = view.rois.some((r) => r.role === "lesion");
@@ -106,8 +104,9 @@ function roisChanged() {
 
 function roiDocument() {
   return {reference_frame: view.referenceFrame || 0, units: "px",
-          rois: view.rois.map(({name, role, shape, center, radii, points, box}) =>
-            Object.fromEntries(Object.entries({name, role, shape, center, radii, points, box}).filter(([, v]) => v !== undefined)))};
+          rois: view.rois.map(({name, role, shape, center, radii, points, box, reference, source, confidence}) =>
+            Object.fromEntries(Object.entries({name, role, shape, center, radii, points, box, reference, source, confidence})
+              .filter(([, v]) => v !== undefined)))};
 }
 
 export async function saveRois() {

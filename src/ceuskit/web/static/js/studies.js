@@ -65,6 +65,14 @@ async function openStudy(studyId, details) {
   if (state.lesion && list.querySelector(`[data-id="${state.lesion}"]`) && !view.lesion) openLesion(state.lesion, studyId);
 }
 
+// A lesion just made (added in a dialog, fetched from the PACS): the tree lists it, and it opens on its first clip.
+export async function openNewLesion(studyId, lesionId) {
+  state.study = Number(studyId); state.lesion = lesionId; state.clip = 0; state.frame = 0; saveState();
+  view.lesion = null;
+  await loadStudies();
+  await openLesion(lesionId, Number(studyId));
+}
+
 export async function openLesion(lesionId, studyId) {
   stopPlaying();
   const lesion = await getJSON(`/api/lesions/${lesionId}`);
@@ -92,11 +100,6 @@ function showCurveRois(lesion) {
   view.clip = null; view.rois = []; view.selected = -1;
   const file = lesion.clip && lesion.clip.path ? lesion.clip.path.split("/").pop() : "the table";
   $("curves-note").textContent = `Curves read from ${file}: there are no images to show; Analyse reads the curves.`;
-  const list = $("roi-list");
-  list.innerHTML = "";
-  for (const roi of lesion.rois.rois || []) {
-    const item = document.createElement("li");
-    item.textContent = `${roi.name} (${roi.role === "parenchyma" ? "liver reference" : roi.role})`;
-    list.appendChild(item);
-  }
+  $("roi-list").replaceChildren(...(lesion.rois.rois || []).map((roi) =>
+    el("li", {}, `${roi.name} (${roi.role === "parenchyma" ? "liver reference" : roi.role})`)));
 }

@@ -3,7 +3,7 @@ import {api, getJSON} from "./api.js";
 
 // Fill a <select> with the data folder's clip files (path and size), choosing `selected` when given.
 export function fillClipSelect(select, files, selected) {
-  select.innerHTML = "";
+  select.replaceChildren();
   if (!files.length) select.add(new Option("no clip in the data folder: upload one", ""));
   for (const file of files) {
     const megabytes = (file.size_bytes / 1048576).toFixed(1);

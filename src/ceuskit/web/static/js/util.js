@@ -1,16 +1,20 @@
-// Small helpers shared by every view: element lookup, building elements, escaping, SVG elements, number formats.
+// Small helpers shared by every view: element lookup, building elements (HTML and SVG), number formats.
 
 export const $ = (id) => document.getElementById(id);
 
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 // An element built from data, never from HTML text: el("li", {class: "lesion", title: name}, name, badge).
-// Attributes null/undefined/false are left out; children are nodes or strings (set as text, never parsed).
+// Attributes null/undefined/false are left out, true is present and empty; `style` takes an object of CSS
+// properties (set one by one: the CSP refuses style attributes); a function under `onclick`, `onchange`…
+// becomes that event's listener. Children are nodes or strings (set as text, never parsed as HTML).
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
     if (name === "class") node.className = value;
+    else if (name === "style") Object.assign(node.style, value);
+    else if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
     else node.setAttribute(name, value === true ? "" : String(value));
   }
   for (const child of children.flat()) {
@@ -21,10 +25,6 @@ export function el(tag, attrs = {}, ...children) {
 
 // A name cut to `max` characters with an ellipsis (the caller shows the whole name on hover).
 export const shorten = (text, max) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
-
-export function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
-}
 
 export function svgEl(name, attrs, text) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", name);

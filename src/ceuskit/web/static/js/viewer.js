@@ -1,7 +1,7 @@
 // The clip viewer: frames from the server, the canvas with regions and ROIs, the phase bands, playback.
 import {api} from "./api.js";
 import {PHASES, saveState, state, view} from "./state.js";
-import {$} from "./util.js";
+import {$, el} from "./util.js";
 
 export const COLOURS = {lesion: "#ff8c1a", parenchyma: "#33b3ff"};
 
@@ -52,7 +52,7 @@ export async function showFrame(index) {
 export function drawPhaseBands(options) {
   if (options) Object.assign(PHASES, {arterial_end_s: options.arterial_end_s, portal_end_s: options.portal_end_s});
   const bands = $("phase-bands");
-  bands.innerHTML = "";
+  bands.replaceChildren();
   if (!view.clip) return;
   const times = view.clip.frame_times_s.map((_, i) => timeAfterInjection(i));
   const first = times[0], last = times[times.length - 1], span = Math.max(1e-6, last - first);
@@ -61,12 +61,8 @@ export function drawPhaseBands(options) {
   for (const [start, end, name] of edges) {
     const a = Math.max(first, start), b = Math.min(last, end);
     if (b <= a) continue;
-    const band = document.createElement("div");
-    band.className = `band ${name}`;
-    band.style.left = `${(100 * (a - first)) / span}%`;
-    band.style.width = `${(100 * (b - a)) / span}%`;
-    band.title = name;
-    bands.appendChild(band);
+    bands.append(el("div", {class: `band ${name}`, title: name,
+                            style: {left: `${(100 * (a - first)) / span}%`, width: `${(100 * (b - a)) / span}%`}}));
   }
 }
 
@@ -104,7 +100,9 @@ export function drawRegions(ctx, regions, k) {
 function strokeRoi(ctx, roi, selected, k) {
   ctx.strokeStyle = COLOURS[roi.role] || "#fff";
   ctx.lineWidth = (selected ? 2.5 : 1.5) * k;
+  if (roi.source === "proposed") ctx.setLineDash([5 * k, 3 * k]);  // proposed, not yet accepted
   strokeShape(ctx, roi);
+  ctx.setLineDash([]);
   if (roi.name) {
     const [x, y] = roi.center || (roi.points && roi.points[0]) || (roi.box && roi.box.slice(0, 2)) || [0, 0];
     ctx.fillStyle = COLOURS[roi.role] || "#fff"; ctx.font = `${12 * k}px sans-serif`; ctx.fillText(roi.name, x + 3 * k, y - 3 * k);

@@ -1,0 +1,131 @@
+"""A clip fed to the numeric core: its display maps, fitted once, and its frames as a :class:`FrameStream`.
+
+The layers meet here: :mod:`ceuskit.io` reads a clip (it knows no display maps), :mod:`ceuskit.preprocess`
+fits how its display shows the grey index, and the numeric core (:func:`ceuskit.tic.extract_tics`,
+:func:`ceuskit.maps.parametric_maps`) reads frames without knowing files.  The pipeline, the command line and
+the workstation call these functions; ``ceuskit info`` asks for the display map through :func:`clip_summary`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ceuskit.errors import TimingError
+from ceuskit.io import open_clip
+from ceuskit.io.clip import Clip
+from ceuskit.io.readahead import read_ahead
+from ceuskit.pixels import FrameStream
+from ceuskit.preprocess.display import DisplayMap, display_map_of
+
+__all__ = ["ClipDisplays", "clip_frames", "clip_summary", "display_maps"]
+
+
+@dataclass(frozen=True)
+class ClipDisplays:
+    """The display maps of a clip's regions.
+
+    Attributes
+    ----------
+    ceus : DisplayMap
+        The CEUS (measured) region's.
+    bmode : DisplayMap or None
+        The B-mode half's on a dual display, when asked for; else None.
+    """
+
+    ceus: DisplayMap
+    bmode: DisplayMap | None = None
+
+
+def display_maps(clip: Clip, *, bmode: bool = True) -> ClipDisplays:
+    """Fit the display maps of a clip's CEUS region and (``bmode`` and a dual display) its B-mode half.
+
+    Parameters
+    ----------
+    clip : Clip
+        The open clip.
+    bmode : bool
+        Also fit the B-mode half's map (motion tracking and overlay detection read it).
+
+    Returns
+    -------
+    ClipDisplays
+        Each map fitted from frames spread over the clip (:func:`ceuskit.preprocess.display.display_map_of`).
+
+    Raises
+    ------
+    ClipError
+        A frame cannot be decoded.
+    """
+    ceus = display_map_of(clip, box=clip.ceus_region.box)
+    half = clip.bmode_region if bmode else None
+    return ClipDisplays(ceus, None if half is None else display_map_of(clip, box=half.box))
+
+
+def clip_frames(clip: Clip, displays: ClipDisplays | None = None) -> FrameStream:
+    """Give the clip's frames to the numeric core, decoded ahead in a background thread on every pass.
+
+    Parameters
+    ----------
+    clip : Clip
+        The open clip (it must stay open while the stream is read).
+    displays : ClipDisplays, optional
+        Its display maps, fitted once by the caller; default :func:`display_maps` of the clip.  Without a
+        B-mode map the stream has no B-mode region (motion is then tracked on the CEUS region).
+
+    Returns
+    -------
+    FrameStream
+        Times, regions, display maps and passes over the frames.
+
+    Raises
+    ------
+    ClipError
+        A frame cannot be decoded while the display maps are fitted.
+    """
+    displays = display_maps(clip) if displays is None else displays
+    half = clip.bmode_region if displays.bmode is not None else None
+    n = clip.n_frames
+    return FrameStream(source=str(clip.source), times_s=clip.times, rows=clip.rows, columns=clip.columns,
+                       ceus_box=clip.ceus_region.box, display=displays.ceus,
+                       open=lambda box=None: read_ahead(clip.frames.iterate(0, n, box)),
+                       bmode_box=None if half is None else half.box,
+                       bmode_display=None if half is None else displays.bmode,
+                       pixel_spacing_mm=clip.pixel_spacing_mm)
+
+
+def clip_summary(path: str | Path, *, fps: float | None = None, layout: str = "auto") -> dict[str, Any]:
+    """Describe a clip as ``ceuskit info`` reports it, also a file without timing.
+
+    :meth:`Clip.summary <ceuskit.io.clip.Clip.summary>` with the display map of its CEUS region.
+
+    Parameters
+    ----------
+    path : str or Path
+        The clip.
+    fps : float, optional
+        Frame rate for files without timing.
+    layout : str
+        As :func:`ceuskit.io.open_clip` takes it.
+
+    Returns
+    -------
+    dict
+        A readable file that states no frame timing (and no ``fps`` given) is still described: its
+        ``frame_times_s``, ``duration_s`` and ``frame_rate_hz`` are None and ``warnings`` says how to give it.
+
+    Raises
+    ------
+    ClipError
+        The file is not a clip ceuskit can read.
+    """
+    try:
+        with open_clip(path, fps=fps, layout=layout) as clip:
+            return clip.summary(display_maps(clip, bmode=False).ceus.to_json())
+    except TimingError as exc:
+        with open_clip(path, fps=1.0, layout=layout) as clip:  # a placeholder rate, only to read the rest
+            summary = clip.summary(display_maps(clip, bmode=False).ceus.to_json())
+        summary.update(frame_times_s=None, duration_s=None, frame_rate_hz=None, timing_source=None,
+                       warnings=[*summary.get("warnings", []), f"frame timing unknown: {exc}"])
+        return summary

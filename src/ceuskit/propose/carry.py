@@ -1,0 +1,319 @@
+"""ROIs of an examination's loop found again on a late-phase sweep, where the moved probe now shows the lesion.
+
+Between the loop and a sweep the probe moves (up to a lesion's diameter and more), the contrast moves on to
+the late phase and breathing goes on.  What stays is the lesion's shape and its difference from the liver
+around it, the vessels and other lesions around it, and on a dual display its B-mode look.
+
+1. **The loop's template** (:func:`loop_template`).  The loop's tissue is followed by the TIC extraction's
+   tracking with the loop's own ROIs, and its last seconds (the latest contrast the loop saw) are averaged
+   where the reference frame's tissue went: a speckle-free image of the lesion *and its surroundings* (a box
+   around the lesions, 1.5 lesion radii wider each way), in dB about its median; on a dual display the B-mode
+   half the same way.  With it a zero-mean lesion kernel over the same box: +1 over the lesions, −1 over the
+   liver ring 3–10 px around them, and the sign of the lesion's late difference (darker, brighter, or none
+   when it was about iso).
+2. **Each sweep frame** (speckle-smoothed dB about its median) is scored at every offset: the normalised
+   correlation with the template (lesion and surroundings), plus the lesion kernel's response (signed as in
+   the loop, or its absolute value when the loop left the sign open), plus on dual displays the B-mode
+   template's correlation — each in units of its own spread over the offsets, so none dominates by scale.
+   Offsets that would put the lesion partly off the image are not considered.
+3. Each frame's best offset is where the lesion lies in it; breathing moves it from frame to frame.  The
+   sweep's reference frame is the best-scoring frame among those at the most common position (the breath's
+   resting phase); the offset there is refined on the summed scores of those frames (a parabola through the
+   peak gives a sub-pixel offset).
+4. Every ROI of the loop (the liver reference too) moves by that offset and is marked ``"source":
+   "proposed"`` with the match's confidence (how far the peak stands above the best place a lesion radius
+   away).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage, signal
+from skimage.feature import match_template
+
+from ceuskit.errors import ProposalError
+from ceuskit.feed import ClipDisplays, clip_frames, display_maps
+from ceuskit.io.clip import Box, Clip
+from ceuskit.preprocess.linearize import grey_to_power
+from ceuskit.preprocess.overlays import detect_overlays
+from ceuskit.roi import RoiSet, parse_rois
+from ceuskit.tic import extract_tics
+
+__all__ = ["CarriedRois", "LoopTemplate", "carry_rois", "loop_template"]
+
+RING_PX = (3, 10)
+"""Inner and outer distance of the liver ring around the lesion in the matching kernel, px."""
+
+SMOOTHING_PX = 2.0
+"""Speckle smoothing of each frame before it is matched, px."""
+
+LATE_S = 12.0
+"""The loop's last this many seconds make its late template."""
+
+MIN_INSIDE = 0.7
+"""An offset is considered only where this share of the lesion stays inside the image region."""
+
+SIGN_DB = 1.0
+"""The lesion's late difference from its ring that fixes its sign (darker or brighter), dB."""
+
+
+@dataclass(frozen=True)
+class LoopTemplate:
+    """What a sweep is searched for (module docstring, step 1); all arrays cover ``box`` of the loop's frame.
+
+    Attributes
+    ----------
+    rois : the loop's ROIs (pixels, its reference frame).
+    shape : (rows, columns) of the loop's frames.
+    box : (x0, y0, x1, y1) of the template in the loop's reference frame.
+    ceus : late-phase CEUS image, dB about its median.
+    bmode : B-mode image (dual displays), dB about its median, or None.
+    kernel : zero-mean lesion kernel.
+    lesion : bool lesion mask over the box.
+    sign : +1 brighter, −1 darker than its ring late in the loop, 0 about iso.
+    """
+
+    rois: RoiSet
+    shape: tuple[int, int]
+    box: Box
+    ceus: np.ndarray = field(repr=False)
+    bmode: np.ndarray | None = field(repr=False)
+    kernel: np.ndarray = field(repr=False)
+    lesion: np.ndarray = field(repr=False)
+    sign: int
+
+
+@dataclass(frozen=True)
+class CarriedRois:
+    """The loop's ROIs placed on a sweep.
+
+    Attributes
+    ----------
+    document : the sweep's ROI document (each ROI ``"source": "proposed"`` with ``"confidence"``).
+    frame : the sweep's reference frame.
+    offset_px : (dx, dy) from the loop's reference frame to the sweep's.
+    confidence : 0–1, how clearly the lesion was found.
+    """
+
+    document: dict[str, Any]
+    frame: int
+    offset_px: tuple[float, float]
+    confidence: float
+
+
+def _db(power: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """Speckle-smoothed dB about the median of the ``good`` pixels (others 0)."""
+    weight = ndimage.gaussian_filter(good.astype(float), SMOOTHING_PX)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smooth = ndimage.gaussian_filter(np.where(good, power, 0.0), SMOOTHING_PX) / weight
+    db = 10 * np.log10(np.maximum(np.nan_to_num(smooth, nan=0.0), 1e-12))
+    level = float(np.median(db[good])) if good.any() else 0.0
+    return np.where(good, db - level, 0.0)
+
+
+def _half(frame_grey: np.ndarray, offset: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """Return the B-mode half moved onto the CEUS half's coordinates (NaN where it has no pixel)."""
+    bx, by = offset
+    out = np.full(shape, np.nan, dtype=np.float32)
+    src = frame_grey[max(by, 0):shape[0] + min(by, 0), max(bx, 0):shape[1] + min(bx, 0)]
+    out[max(-by, 0):max(-by, 0) + src.shape[0], max(-bx, 0):max(-bx, 0) + src.shape[1]] = src
+    return out
+
+
+def loop_template(loop: Clip, rois: RoiSet | Mapping[str, Any], *, dynamic_range_db: float,
+                  overlays: bool = True) -> LoopTemplate:
+    """Return the loop's late appearance around its lesions (module docstring, step 1).
+
+    Parameters
+    ----------
+    loop : the examination's loop.
+    rois : its ROIs (an :class:`RoiSet` or an ROI document), drawn on its reference frame.
+    dynamic_range_db : display dynamic range for linearisation.
+    overlays : leave burned-in overlays out.
+
+    Returns
+    -------
+    LoopTemplate
+
+    Raises
+    ------
+    ProposalError
+        The ROIs hold no lesion.
+    """
+    roi_set = rois if isinstance(rois, RoiSet) else parse_rois(rois, pixel_spacing_mm=loop.pixel_spacing_mm)
+    shape = (loop.rows, loop.columns)
+    masks = roi_set.masks(*shape)
+    lesion = np.zeros(shape, dtype=bool)
+    for roi in roi_set.lesions:
+        lesion |= masks[roi.name]
+    if not lesion.any():
+        raise ProposalError("the loop's ROIs hold no lesion to look for on the sweeps")
+    radius = float(np.sqrt(lesion.sum() / np.pi))
+    grow = int(round(max(RING_PX[1] + 2, 1.5 * radius)))
+    rows, cols = np.nonzero(lesion)
+    x0, y0, x1, y1 = loop.ceus_region.box
+    box = (max(int(cols.min()) - grow, x0), max(int(rows.min()) - grow, y0), min(int(cols.max()) + grow + 1, x1),
+           min(int(rows.max()) + grow + 1, y1))
+    displays = display_maps(loop)  # once: overlays, tracking and the template read through them
+    exclude = detect_overlays(loop, display=displays.ceus) if overlays else np.zeros(shape, dtype=bool)
+    tics = extract_tics(clip_frames(loop, displays), roi_set, dynamic_range_db=dynamic_range_db,
+                        exclude=exclude if exclude.any() else None)
+    shifts = tics.motion.shifts_px if tics.motion.applied else np.zeros((loop.n_frames, 2), dtype=int)
+    late = (loop.times >= loop.times[-1] - LATE_S) & ~tics.motion.rejected
+    display = displays.ceus
+    bmode = loop.bmode_region
+    bmode_display = displays.bmode
+    lut = grey_to_power(np.arange(256, dtype=np.float32), dynamic_range_db)
+    h, w = box[3] - box[1], box[2] - box[0]
+    total, count = np.zeros((h, w)), np.zeros((h, w))
+    btotal = np.zeros((h, w))
+    for k in np.flatnonzero(late):
+        dx, dy = int(shifts[k, 0]), int(shifts[k, 1])
+        pixels = loop.raw(int(k))
+        r0, c0 = box[1] + dy, box[0] + dx
+        rr = np.clip(np.arange(r0, r0 + h), 0, shape[0] - 1)
+        cc = np.clip(np.arange(c0, c0 + w), 0, shape[1] - 1)
+        inside = np.outer((rr >= y0) & (rr < y1) & (np.arange(r0, r0 + h) == rr),
+                          (cc >= x0) & (cc < x1) & (np.arange(c0, c0 + w) == cc)) & ~exclude[rr][:, cc]
+        grey = display.to_grey(pixels[rr][:, cc])
+        good = inside & np.isfinite(grey)
+        total += np.where(good, lut[np.rint(np.clip(np.nan_to_num(grey), 0, 255)).astype(np.uint8)], 0.0)
+        count += good
+        if bmode is not None and bmode_display is not None:
+            bgrey = bmode_display.to_grey(pixels[np.clip(rr + bmode.box[1] - y0, 0, shape[0] - 1)][
+                :, np.clip(cc + bmode.box[0] - x0, 0, shape[1] - 1)])
+            btotal += np.where(good, lut[np.rint(np.clip(np.nan_to_num(bgrey), 0, 255)).astype(np.uint8)], 0.0)
+    seen = count >= max(1.0, 0.5 * count.max())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ceus = _db(total / np.maximum(count, 1), seen)
+        bimage = _db(btotal / np.maximum(count, 1), seen) if bmode is not None else None
+    cut = lesion[box[1]:box[3], box[0]:box[2]]
+    outside = ndimage.distance_transform_edt(~cut)
+    ring = (outside > RING_PX[0]) & (outside <= RING_PX[1])
+    kernel = cut / cut.sum() - ring / max(ring.sum(), 1)
+    difference = float((ceus * kernel).sum())
+    sign = 0 if abs(difference) < SIGN_DB else int(np.sign(difference))
+    return LoopTemplate(roi_set, shape, box, ceus, bimage, kernel.astype(np.float64), cut, sign)
+
+
+def _zscore(response: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    finite = response[allowed]
+    centre = float(np.median(finite))
+    spread = 1.4826 * float(np.median(np.abs(finite - centre)))
+    return np.where(allowed, (response - centre) / max(spread, 1e-9), np.nan)
+
+
+def _allowed(template: LoopTemplate, region: Box, valid_shape: tuple[int, int]) -> np.ndarray:
+    """Placements keeping ≥ :data:`MIN_INSIDE` of the lesion inside ``region``.
+
+    Placements are on the valid-correlation grid of the template's box.
+    """
+    shape = template.shape
+    inside = np.zeros(shape)
+    x0, y0, x1, y1 = region
+    inside[y0:y1, x0:x1] = 1.0
+    cut = template.lesion.astype(float)
+    share = signal.fftconvolve(inside, cut[::-1, ::-1], mode="valid") / max(cut.sum(), 1.0)
+    return np.asarray(share[:valid_shape[0], :valid_shape[1]] >= MIN_INSIDE)
+
+
+def _peak(score: np.ndarray) -> tuple[float, float, float]:
+    """(row, column, value) of the maximum, refined to a sub-pixel by parabolas through its neighbours."""
+    filled = np.nan_to_num(score, nan=-np.inf)
+    r, c = np.unravel_index(int(np.argmax(filled)), filled.shape)
+    value = float(filled[r, c])
+
+    def vertex(minus: float, plus: float) -> float:
+        denominator = minus - 2 * value + plus
+        if not np.isfinite(denominator) or denominator >= 0:
+            return 0.0
+        return float(np.clip(0.5 * (minus - plus) / denominator, -0.5, 0.5))
+
+    dr = vertex(filled[r - 1, c], filled[r + 1, c]) if 0 < r < filled.shape[0] - 1 else 0.0
+    dc = vertex(filled[r, c - 1], filled[r, c + 1]) if 0 < c < filled.shape[1] - 1 else 0.0
+    return r + dr, c + dc, value
+
+
+def _frame_scores(template: LoopTemplate, sweep: Clip, displays: ClipDisplays, pixels: np.ndarray,
+                  unusable: np.ndarray, allowed: np.ndarray, dynamic_range_db: float) -> np.ndarray:
+    shape = template.shape
+    region = sweep.ceus_region.box
+    outside = np.ones(shape, dtype=bool)
+    outside[region[1]:region[3], region[0]:region[2]] = False
+    grey = displays.ceus.to_grey(pixels)
+    power = grey_to_power(np.nan_to_num(grey), dynamic_range_db).astype(np.float64)
+    image = _db(power, ~outside & ~unusable & np.isfinite(grey))
+    lesion = signal.fftconvolve(image if template.sign else np.abs(image), template.kernel[::-1, ::-1], mode="valid")
+    # scikit-image is unannotated (no stubs): its calls carry type: ignore[no-untyped-call] and are checked by the
+    # tests, not by mypy; unused-ignore: without --strict mypy does not flag untyped calls
+    score: np.ndarray = _zscore(match_template(image, template.ceus), allowed) + _zscore(  # type: ignore[no-untyped-call, unused-ignore]
+        (template.sign or 1) * lesion, allowed)
+    bmode = sweep.bmode_region
+    if template.bmode is not None and bmode is not None and displays.bmode is not None:
+        moved = _half(displays.bmode.to_grey(pixels), (bmode.box[0] - region[0], bmode.box[1] - region[1]),
+                      shape)
+        bimage = _db(grey_to_power(np.nan_to_num(moved), dynamic_range_db).astype(np.float64),
+                     ~outside & np.isfinite(moved))
+        score = score + _zscore(match_template(bimage, template.bmode), allowed)  # type: ignore[no-untyped-call, unused-ignore]
+    return score
+
+
+def carry_rois(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: float, overlays: bool = True
+               ) -> CarriedRois:
+    """Place the loop's ROIs on a sweep (module docstring, steps 2–4).
+
+    Parameters
+    ----------
+    template : the loop's :func:`loop_template`.
+    sweep : the open sweep clip (same screen as the loop).
+    dynamic_range_db : display dynamic range for linearisation.
+    overlays : leave burned-in overlays out of the matching.
+
+    Returns
+    -------
+    CarriedRois
+
+    Raises
+    ------
+    ProposalError
+        The sweep's frames differ in size from the loop's, or the lesion cannot be placed on it.
+    """
+    shape = template.shape
+    if (sweep.rows, sweep.columns) != shape:
+        raise ProposalError(f"the sweep's frames are {sweep.columns}×{sweep.rows} px but the loop's "
+                            f"{shape[1]}×{shape[0]}: ROIs cannot be carried between different screens")
+    h, w = template.ceus.shape
+    valid_shape = (shape[0] - h + 1, shape[1] - w + 1)
+    allowed = _allowed(template, sweep.ceus_region.box, valid_shape)
+    if not allowed.any():
+        raise ProposalError("the lesion does not fit inside the sweep's image region")
+    displays = display_maps(sweep, bmode=template.bmode is not None)  # once for the sweep, not per frame
+    unusable = detect_overlays(sweep, display=displays.ceus) if overlays else np.zeros(shape, dtype=bool)
+    maps = [_frame_scores(template, sweep, displays, pixels, unusable, allowed, dynamic_range_db)
+            for pixels in sweep.frames.iterate(0, sweep.n_frames)]
+    peaks = np.array([_peak(m) for m in maps])
+    position = np.rint(peaks[:, :2]).astype(int)
+    keys, counts = np.unique(position, axis=0, return_counts=True)
+    common = keys[int(np.argmax(counts))]
+    near = np.max(np.abs(position - common), axis=1) <= 1
+    frame = int(np.flatnonzero(near)[int(np.argmax(peaks[near, 2]))])
+    summed = np.sum(np.stack([maps[k] for k in np.flatnonzero(near)]), axis=0)
+    r, c, best = _peak(summed)
+    radius = max(2.0, float(np.sqrt(template.lesion.sum() / np.pi)))
+    rr, cc = np.ogrid[0:summed.shape[0], 0:summed.shape[1]]
+    away = np.where((rr - r) ** 2 + (cc - c) ** 2 > radius ** 2, summed, np.nan)
+    runner_up = float(np.nanmax(away)) if np.isfinite(away).any() else 0.0
+    confidence = round(float(np.clip(2.0 * (best - runner_up) / max(abs(best), 1e-9), 0.0, 1.0)), 3)
+    dx, dy = c - template.box[0], r - template.box[1]
+    document = template.rois.translated(dx, dy).to_json()
+    document["reference_frame"] = frame
+    for item in document["rois"]:
+        item["source"] = "proposed"
+        item["confidence"] = confidence
+    document["proposal"] = {"carried_from": "loop", "offset_px": [round(float(dx), 2), round(float(dy), 2)],
+                            "frame": frame}
+    return CarriedRois(document, frame, (round(float(dx), 2), round(float(dy), 2)), confidence)

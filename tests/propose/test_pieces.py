@@ -1,0 +1,167 @@
+"""The proposal engine's pieces on synthetic inputs whose answer is known by construction: polygons from
+masks, the outline of a blob with a vessel beside it, the liver reference, the ROI marks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage
+
+from ceuskit.errors import InputError, RoiError
+from ceuskit.propose import accept, mark_edited, parse_click, proposal_state
+from ceuskit.propose.contrast import Contrast, vessel_mask
+from ceuskit.propose.liver import liver_reference
+from ceuskit.propose.outline import lesion_outline
+from ceuskit.propose.polygon import mask_to_polygon, polygon_mask
+from ceuskit.roi import parse_rois
+from ceuskit.simulate.score_proposals import dice
+
+
+def _blob(shape: tuple[int, int], centre: tuple[float, float], radius: float, wobble: float, seed: int) -> np.ndarray:
+    """A lobulated star-shaped blob: r(θ) = radius · (1 + wobble·cos(3θ + φ))."""
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    theta = np.arctan2(rows - centre[0], cols - centre[1])
+    phase = np.random.default_rng(seed).uniform(0, 2 * np.pi)
+    return np.asarray(np.hypot(rows - centre[0], cols - centre[1]) <= radius * (1 + wobble * np.cos(3 * theta + phase)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(radius=st.floats(6, 30), wobble=st.floats(0, 0.3), seed=st.integers(0, 10_000))
+def test_a_mask_s_polygon_rasterises_back_to_it(radius: float, wobble: float, seed: int) -> None:
+    mask = _blob((90, 100), (45.3, 50.7), radius, wobble, seed)
+    points = mask_to_polygon(mask)
+    assert points is not None and len(points) >= 3
+    assert dice(polygon_mask(points, mask.shape), mask) >= 0.95
+
+
+def test_the_polygon_never_covers_an_overlay_even_one_inside_the_lesion() -> None:
+    mask = _blob((80, 80), (40, 40), 22, 0.1, 1)
+    forbidden = np.zeros(mask.shape, dtype=bool)
+    forbidden[38:43, 36:45] = True  # a marker on the lesion's centre
+    forbidden[39:42, 39:41] = True
+    forbidden[10:14, 30:34] = True  # and one outside
+    points = mask_to_polygon(mask, ndimage.binary_dilation(forbidden))
+    covered = polygon_mask(points, mask.shape)
+    assert not (covered & forbidden).any()
+    assert dice(covered, mask & ~forbidden) >= 0.9
+
+
+def _contrast(a: np.ndarray, early: np.ndarray) -> Contrast:
+    return Contrast(a, np.zeros((1, *a.shape)), early, np.ones(a.shape, dtype=bool), np.zeros((1, a.shape[0])),
+                    np.arange(1))
+
+
+def test_the_outline_follows_the_blob_and_leaves_the_vessel_beside_it_out() -> None:
+    rng = np.random.default_rng(3)
+    shape = (150, 160)
+    lesion = _blob(shape, (70, 75), 22, 0.2, 5)
+    # a straight vessel 3 px wide passing 3 px outside the lesion, brighter and earlier than the lesion
+    distance = ndimage.distance_transform_edt(~lesion)
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+    line = np.abs((rows - 70) * np.cos(0.4) - (cols - 75) * np.sin(0.4) + 0.0)
+    offset = line[lesion].max() + 3 + 1.5
+    vessel = (np.abs(line - offset) <= 1.5) & (distance > 2)
+    a = 1 + 9 * ndimage.gaussian_filter(lesion.astype(float), 1.0) + 40 * ndimage.gaussian_filter(vessel * 1.0, 0.7)
+    a = a + rng.normal(0, 0.3, shape)
+    early = 8 * ndimage.gaussian_filter(lesion.astype(float), 1.0) + 60 * ndimage.gaussian_filter(vessel * 1.0, 0.7)
+    early = early + rng.normal(0, 0.5, shape)
+    contrast = _contrast(np.abs(a), early)
+    found = vessel_mask(contrast)
+    assert (found & vessel).sum() >= 0.6 * vessel.sum()
+    assert (found & lesion).sum() <= 0.02 * lesion.sum()
+    for click in [(70.0, 75.0), (62.0, 80.0), (76.0, 68.0)]:  # the centre and points in the inner half
+        outline, _vessels = lesion_outline(contrast, click, np.zeros(shape, dtype=bool))
+        assert dice(outline.mask, lesion) >= 0.9, click
+        assert outline.confidence > 0.5
+
+
+def test_nothing_to_outline_in_plain_liver() -> None:
+    rng = np.random.default_rng(1)
+    a = np.abs(1 + rng.normal(0, 0.3, (100, 100)))
+    outline, _ = lesion_outline(_contrast(a, np.zeros(a.shape)), (50.0, 50.0), np.zeros(a.shape, dtype=bool))
+    assert outline.confidence < 0.1
+
+
+def test_the_liver_reference_sits_at_the_lesion_s_depth_clear_of_it_and_the_vessels() -> None:
+    shape = (120, 200)
+    lesion = _blob(shape, (60, 70), 15, 0.0, 0)
+    vessel = np.zeros(shape, dtype=bool)
+    vessel[20:100, 110:113] = True  # a vertical vessel at the lesion's right
+    a = np.ones(shape)
+    a[lesion] = 10.0
+    a[vessel] = 30.0
+    reference = liver_reference(_contrast(a, np.zeros(shape)), lesion, vessel, np.zeros(shape, dtype=bool),
+                                spacing_mm=(0.3, 0.3), edge_px=6)
+    assert reference is not None
+    disc = reference.mask(shape)
+    assert abs(reference.centre_rc[0] - 60) <= 3  # the lesion's depth
+    assert reference.radius_px == pytest.approx(np.sqrt(lesion.sum() / np.pi), abs=1.5)  # its size
+    assert not (ndimage.binary_dilation(lesion, iterations=4) & disc).any()
+    assert not (ndimage.binary_dilation(vessel, iterations=2) & disc).any()
+    rows, cols = np.nonzero(disc)
+    assert rows.min() >= 6 and cols.min() >= 6 and rows.max() < shape[0] - 6 and cols.max() < shape[1] - 6
+
+
+def test_marks_accept_then_edited_and_counted() -> None:
+    proposed = {"reference_frame": 3, "units": "px", "rois": [
+        {"name": "lesion", "role": "lesion", "shape": "polygon", "points": [[1, 1], [9, 1], [9, 9]],
+         "source": "proposed", "confidence": 0.8},
+        {"name": "liver", "role": "parenchyma", "shape": "ellipse", "center": [20, 20], "radii": [4, 4],
+         "source": "proposed", "confidence": 0.6},
+        {"name": "lesion2", "role": "lesion", "shape": "ellipse", "center": [40, 40], "radii": [3, 3]}]}
+    accepted = accept(proposed, ["lesion"])
+    assert [r.get("source") for r in accepted["rois"]] == ["accepted", "proposed", None]
+    assert proposed["rois"][0]["source"] == "proposed"  # the input is not changed
+    moved = accept(proposed)
+    moved["rois"][0]["points"][2] = [9, 12]
+    del moved["rois"][1]["source"]  # a client that dropped the marks of an unchanged ROI
+    edited = mark_edited(accept(proposed), moved)
+    assert [r.get("source") for r in edited["rois"]] == ["edited", "accepted", None]
+    assert edited["rois"][0]["confidence"] == 0.8
+    assert proposal_state(edited) == {"proposed": 0, "accepted": 1, "edited": 1, "drawn": 1}
+
+
+def test_roi_files_keep_the_marks_and_check_them() -> None:
+    document = {"rois": [{"name": "lesion", "role": "lesion", "shape": "ellipse", "center": [5, 5],
+                          "radii": [2, 2], "source": "accepted", "confidence": 0.75}]}
+    again = parse_rois(document).to_json()["rois"][0]
+    assert again["source"] == "accepted" and again["confidence"] == 0.75
+    assert parse_rois(document).translated(2, 1).to_json()["rois"][0]["source"] == "accepted"
+    for bad in ({"source": "guessed"}, {"confidence": 1.5}, {"confidence": "high"}, {"confidence": float("nan")}):
+        with pytest.raises(RoiError):
+            parse_rois({"rois": [{**document["rois"][0], **bad}]})
+    plain = {"rois": [{"name": "lesion", "role": "lesion", "shape": "ellipse", "center": [5, 5], "radii": [2, 2]}]}
+    assert "source" not in parse_rois(plain).to_json()["rois"][0]  # drawn by hand, as before
+
+
+@pytest.mark.parametrize(("text", "expected"), [("120,80", (120.0, 80.0, None)), (" 12.5, 7 @ 40", (12.5, 7.0, 40))])
+def test_clicks_are_read(text: str, expected: tuple) -> None:
+    assert parse_click(text) == expected
+
+
+@pytest.mark.parametrize("text", ["120", "1,2,3", "a,b", "1,2@-1", "1,2@x", "nan,3"])
+def test_bad_clicks_say_the_form(text: str) -> None:
+    with pytest.raises(InputError, match="X,Y"):
+        parse_click(text)
+
+
+def test_a_proposal_reads_frames_at_its_set_rates_and_every_sparse_frame() -> None:
+    from ceuskit.propose.thinning import DENSE_READ_S, LATE_READ_FPS, READ_FPS, read_frames
+
+    rng = np.random.default_rng(4)
+    dense = np.arange(0, 180, 1 / 8) + rng.uniform(-0.01, 0.01, 1440)  # 8 frames/s, jittered
+    sparse = np.arange(185, 240, 5.0)  # then one frame every 5 s
+    times = np.concatenate([dense, sparse])
+    injection_s, frame = 3.0, 333
+    index = read_frames(times, frame, injection_s)
+    kept = times[index]
+    assert frame in index and np.all(np.diff(index) > 0)
+    early = kept[kept - injection_s <= DENSE_READ_S]
+    late = kept[(kept - injection_s > DENSE_READ_S + 1) & (kept < 180)]
+    # the gaps are whole frames of 1/8 s, at least 0.9 of the target interval
+    assert np.allclose(np.median(np.diff(early)), 1 / READ_FPS, atol=0.02)
+    assert np.allclose(np.median(np.diff(late)), 1 / LATE_READ_FPS, atol=0.02)
+    assert set(sparse) <= set(kept)
+    assert np.diff(kept).min() >= 0.9 / READ_FPS
