@@ -26,6 +26,7 @@ from ceuskit.preprocess.motion import (
     frame_features,
     track,
 )
+from ceuskit.preprocess.motion.background import AnchorWhileReading
 from ceuskit.roi import RoiSet
 from ceuskit.timeseries import interruptions
 
@@ -139,14 +140,26 @@ def _contrast_start(levels: np.ndarray, times_s: np.ndarray, reference_index: in
     arrives there is nothing to match); 0 when there is no clear rise (the contrast was already there, or
     the reference frame is dark). Weakly enhanced early frames are tracked: where their match is vague the
     tracker follows their neighbours."""
-    early = levels[times_s <= times_s[0] + 1.0]
+    start = _known_start(levels, times_s, reference_index, fraction=fraction, lead_s=lead_s)
+    return 0 if start is None else start
+
+
+def _known_start(levels: np.ndarray, times_s: np.ndarray, reference_index: int, *, fraction: float = 0.05,
+                 lead_s: float = 1.0) -> int | None:
+    """:func:`_contrast_start` from the levels of the frames read so far (``levels`` may be shorter than
+    ``times_s``), or None while they cannot tell it yet (the reference frame, the first second or the rise
+    not read yet)."""
+    read = levels.size
+    if read <= reference_index or (read < times_s.size and times_s[read - 1] <= times_s[0] + 1.0):
+        return None
+    early = levels[times_s[:read] <= times_s[0] + 1.0]
     start_level = float(np.median(early))
     rise = float(levels[reference_index]) - start_level
     if rise < MIN_RISE_GREY:
         return 0
     above = np.flatnonzero(levels >= start_level + fraction * rise)
     if not above.size:
-        return 0
+        return None
     return int(np.searchsorted(times_s, times_s[above[0]] - lead_s))
 
 
@@ -269,35 +282,48 @@ def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, 
     read_box = _union([store.store_box for store in stores]
                       + ([search_in_frame] if features is not None and search_in_frame is not None else []))
     origin = (read_box[0], read_box[1])
-    with frames.open(read_box) as decoded:
-        for k, pixels in enumerate(decoded):
-            grey_of = _grey_reader(pixels, origin, display, cover)
-            for store in stores:
-                sx0, sy0, sx1, sy1 = store.store_box
-                grey = grey_of(store.store_box)
-                bad = ~echo[sy0:sy1, sx0:sx1] | ~np.isfinite(grey)
-                store.grey[k] = np.rint(np.clip(np.nan_to_num(grey), 0, 255))
-                if bad.any():
-                    if store.invalid is None:
-                        store.invalid = np.zeros(store.grey.shape, dtype=bool)
-                    store.invalid[k] = bad
-            if features is not None:
-                track_grey_of = grey_of if track_display is display else _grey_reader(pixels, origin, track_display, None)
-                grey_area, valid = _search_area(track_grey_of, search_box, search_in_frame, exclude)
-                features.put(k, *frame_features(grey_area, valid, smoothing_px))
-            if progress is not None:
-                progress(k + 1, n)
-    times_s = frames.times_s - injection_time_s
-    if features is None:
-        result = MotionResult.still(n, "motion compensation off")
-    else:
-        r = radius // FEATURE_SCALE
-        centre = features.values[:, r:feature_shape[0] - r, r:feature_shape[1] - r]
-        levels = centre.mean(axis=(1, 2), dtype=np.float32)
-        start = 0 if bmode is not None else _contrast_start(levels, frames.times_s, rois.reference_frame)
-        result = track(features.values, features.validity(), frames.times_s, radius=r,
-                       reference_index=rois.reference_frame, start_index=start, levels=levels,
-                       options=tracking)
+    anchor = None
+    if features is not None:  # started once the first tracked frame is known (CEUS-only: the rise read)
+        reference = rois.reference_frame
+        anchor = AnchorWhileReading(features.values, features.validity, frames.times_s,
+                                    radius=radius // FEATURE_SCALE, options=tracking,
+                                    start_of=None if bmode is not None else
+                                    (lambda levels: _known_start(levels, frames.times_s, reference)))
+    try:
+        with frames.open(read_box) as decoded:
+            for k, pixels in enumerate(decoded):
+                grey_of = _grey_reader(pixels, origin, display, cover)
+                for store in stores:
+                    sx0, sy0, sx1, sy1 = store.store_box
+                    grey = grey_of(store.store_box)
+                    bad = ~echo[sy0:sy1, sx0:sx1] | ~np.isfinite(grey)
+                    store.grey[k] = np.rint(np.clip(np.nan_to_num(grey), 0, 255))
+                    if bad.any():
+                        if store.invalid is None:
+                            store.invalid = np.zeros(store.grey.shape, dtype=bool)
+                        store.invalid[k] = bad
+                if features is not None:
+                    track_grey_of = grey_of if track_display is display else _grey_reader(pixels, origin, track_display, None)
+                    grey_area, valid = _search_area(track_grey_of, search_box, search_in_frame, exclude)
+                    features.put(k, *frame_features(grey_area, valid, smoothing_px))
+                    if anchor is not None:
+                        anchor.stored(k)
+                if progress is not None:
+                    progress(k + 1, n)
+        times_s = frames.times_s - injection_time_s
+        if features is None or anchor is None:
+            result = MotionResult.still(n, "motion compensation off")
+        else:
+            r = radius // FEATURE_SCALE
+            centre = features.values[:, r:feature_shape[0] - r, r:feature_shape[1] - r]
+            levels = centre.mean(axis=(1, 2), dtype=np.float32)
+            start = 0 if bmode is not None else _contrast_start(levels, frames.times_s, rois.reference_frame)
+            result = track(features.values, features.validity(), frames.times_s, radius=r,
+                           reference_index=rois.reference_frame, start_index=start, levels=levels,
+                           options=tracking, anchor=lambda: anchor.matches(start))
+    finally:
+        if anchor is not None:
+            anchor.close()
     # out-of-plane frames stay out whether or not the ROIs follow the tissue
     shifts = result.shifts_px if result.applied else np.zeros((n, 2), dtype=int)
     lut = grey_to_power(np.arange(256, dtype=np.float32), dynamic_range_db)

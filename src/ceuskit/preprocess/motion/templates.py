@@ -16,6 +16,8 @@ position makes the mixture fit — contrast taken for motion.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import ndimage
 
@@ -47,19 +49,17 @@ def _chunk(features: np.ndarray, start: int, stop: int, blur: float) -> np.ndarr
     return ndimage.gaussian_filter(frames, (0.0, blur, blur), mode="nearest", truncate=2.0) if blur > 0 else frames
 
 
-def _aligned_patches(features: np.ndarray, valid: np.ndarray, states: np.ndarray, h: int, w: int, blur: float
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Each frame's template-sized patch at its state (row, column offset inside the search image)."""
-    n = features.shape[0]
-    patches = np.empty((n, h, w), dtype=np.float32)
-    ok = np.empty((n, h, w), dtype=bool)
-    for start in range(0, n, CHUNK):
-        frames = _chunk(features, start, min(start + CHUNK, n), blur)
-        for k in range(start, min(start + CHUNK, n)):
-            y, x = int(states[k, 0]), int(states[k, 1])
-            patches[k] = frames[k - start, y:y + h, x:x + w]
-            ok[k] = valid[k, y:y + h, x:x + w]
-    return patches, ok
+def _fill_patches(features: np.ndarray, valid: np.ndarray, states: np.ndarray, keep: np.ndarray,
+                  patches: np.ndarray, weight: np.ndarray, start: int, stop: int, blur: float) -> None:
+    """Frames start … stop−1: each one's template-sized patch at its state (row, column offset inside the
+    search image), weighted by its validity (0 where invalid or the frame is not kept)."""
+    h, w = patches.shape[1:]
+    frames = _chunk(features, start, stop, blur)
+    for k in range(start, stop):
+        y, x = int(states[k, 0]), int(states[k, 1])
+        patches[k] = frames[k - start, y:y + h, x:x + w]
+        weight[k] = valid[k, y:y + h, x:x + w] & keep[k]
+    patches[start:stop] *= weight[start:stop]
 
 
 class _Window:
@@ -90,9 +90,10 @@ class _Window:
         return np.where(ok, total / np.maximum(count, 1.0), 0.0).astype(np.float32), ok
 
 
-def match_neighbours(features: np.ndarray, valid: np.ndarray, states: np.ndarray, keep: np.ndarray,
-                     lo: np.ndarray, hi: np.ndarray, h: int, w: int, *, blur: float = 0.0,
-                     two_sided: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def match_neighbours(features: np.ndarray, valid: np.ndarray | Callable[[], np.ndarray], states: np.ndarray,
+                     keep: np.ndarray, lo: np.ndarray, hi: np.ndarray, h: int, w: int, *, blur: float = 0.0,
+                     two_sided: np.ndarray | None = None, ready: Callable[[int], None] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """NCC surfaces of every frame against the mean of its neighbours' patches.
 
     Neighbours of frame k are the kept frames lo[k] … hi[k]−1 other than k; each contributes its patch at its
@@ -102,15 +103,30 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray, states: np.ndarray
     placed). Templates come from running window sums, a chunk of frames at a time. ``blur`` (feature px)
     blurs frames and patches alike.
 
+    Frames are used in order, a chunk at a time, so the work can run while later frames are still being
+    read: ``ready(m)`` is called before frames ``m − 1`` and earlier are first looked at and returns once
+    they are in ``features`` (and in ``valid``, which may then be a function giving the validity array as
+    it is at the time, when it is allocated late).
+
     Returns
     -------
     (ncc, template_pixels): (n, S, S) float32 surfaces and (n,) the number of valid template pixels.
     """
     n = features.shape[0]
-    patches, patch_ok = _aligned_patches(features, valid, states, h, w, blur)
-    weight = (patch_ok & keep[:, None, None]).astype(np.float32)
-    del patch_ok
-    patches *= weight
+    validity: Callable[[], np.ndarray] = valid if callable(valid) else (lambda: valid)
+    patches = np.empty((n, h, w), dtype=np.float32)
+    weight = np.empty((n, h, w), dtype=np.float32)
+    filled = 0
+
+    def fill(upto: int) -> None:  # patches of every frame before ``upto``, whole chunks at a time
+        nonlocal filled
+        while filled < upto:
+            stop = min(filled + CHUNK, n)
+            if ready is not None:
+                ready(stop)
+            _fill_patches(features, validity(), states, keep, patches, weight, filled, stop, blur)
+            filled = stop
+
     size = features.shape[1] - h + 1
     ncc = np.empty((n, size, size), dtype=np.float32)
     counts = np.empty(n)
@@ -118,6 +134,7 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray, states: np.ndarray
     whole, past, future = _Window(patches, weight), _Window(patches, weight), _Window(patches, weight)
     for start in range(0, n, CHUNK):
         stop = min(start + CHUNK, n)
+        fill(int(hi[stop - 1]))  # the bounds never decrease: the chunk's last frame reaches furthest
         split = sides[start:stop]
         templates = np.empty((stop - start, h, w), dtype=np.float32)
         template_ok = np.empty((stop - start, h, w), dtype=bool)
@@ -134,7 +151,7 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray, states: np.ndarray
             else:
                 whole.move(lo[k], hi[k])
                 templates[k - start], template_ok[k - start] = whole.mean(without=k)
-        images, image_ok = _chunk(features, start, stop, blur), valid[start:stop]
+        images, image_ok = _chunk(features, start, stop, blur), validity()[start:stop]
         counts[start:stop] = template_ok.sum(axis=(1, 2))
         one, both = np.flatnonzero(~split), np.flatnonzero(split)
         if one.size:

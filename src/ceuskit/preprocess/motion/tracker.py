@@ -46,6 +46,7 @@ Shifts are finally expressed relative to the reference frame, where the ROIs wer
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +60,7 @@ from ceuskit.preprocess.motion.rejection import rejected_frames
 from ceuskit.preprocess.motion.result import MotionResult
 from ceuskit.preprocess.motion.templates import match_neighbours, neighbour_bounds
 
-__all__ = ["TrackingOptions", "track"]
+__all__ = ["TrackingOptions", "anchor_matches", "track"]
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,42 @@ def _fisher(r: np.ndarray) -> np.ndarray:
     return z
 
 
+def anchor_matches(features: np.ndarray, valid: np.ndarray | Callable[[], np.ndarray], times_s: np.ndarray, *,
+                   radius: int, start_index: int = 0, options: TrackingOptions | None = None,
+                   ready: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The anchoring pass's matches: each frame from ``start_index`` on against the plain mean of its
+    neighbours (all kept, all at the centre), on blurred features.
+
+    Parameters
+    ----------
+    features, valid, times_s, radius, start_index, options : as for :func:`track` (``valid`` may be a
+        function returning the validity array as it is at the time).
+    ready : called with m before frames m − 1 and earlier are first used; returns once they have been read
+        (the pass can run while the clip is read: its windows are known in advance).
+
+    Returns
+    -------
+    (ncc, template_pixels) of frames ``start_index`` … n−1, as :func:`track` computes them in its first pass.
+    """
+    opts = options or TrackingOptions()
+    n = features.shape[0]
+    h, w = features.shape[1] - 2 * radius, features.shape[2] - 2 * radius
+    t = times_s[start_index:]
+    lo, hi = neighbour_bounds(t, opts.anchor_window_s / 2, opts.min_neighbours)
+    states = np.full((n - start_index, 2), radius)
+    keep = np.ones(n - start_index, dtype=bool)
+    later: np.ndarray | Callable[[], np.ndarray] = (
+        (lambda: valid()[start_index:]) if callable(valid) else valid[start_index:])
+    wait = None if ready is None else (lambda m: ready(start_index + m))
+    return match_neighbours(features[start_index:], later, states, keep, lo, hi, h, w,
+                            blur=opts.anchor_blur * radius, ready=wait)
+
+
 def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radius: int, reference_index: int,
           start_index: int = 0, levels: np.ndarray | None = None, feature_scale: int = FEATURE_SCALE,
-          options: TrackingOptions | None = None) -> MotionResult:
+          options: TrackingOptions | None = None,
+          anchor: Callable[[], tuple[np.ndarray, np.ndarray] | None] | None = None
+          ) -> MotionResult:
     """Track the tissue in a stack of search-area features.
 
     Parameters
@@ -182,6 +216,8 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
     start_index : frames before it are not tracked (CEUS-only clips before the contrast arrives).
     levels : (n,) mean grey of each frame's template area, when the caller has it (else computed).
     feature_scale : full-frame pixels per feature pixel.
+    anchor : gives the first pass's matches when they were computed already (:func:`anchor_matches` with
+        the same features, times, radius, start and options, e.g. while the clip was read), else None.
 
     Returns
     -------
@@ -201,7 +237,6 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
         return MotionResult(shifts, quality, rejected, tracked, False, "too few frames with contrast to track")
     feats, ok, t = features[start_index:], valid[start_index:], times_s[start_index:]
     lo, hi = neighbour_bounds(t, opts.window_s / 2, opts.min_neighbours)
-    anchor_lo, anchor_hi = neighbour_bounds(t, opts.anchor_window_s / 2, opts.min_neighbours)
     sides = _two_sided(t, lo, hi, opts)
     dt = np.diff(t, prepend=t[0])
     step_sigma = np.sqrt((opts.speed_px_s * dt) ** 2 + opts.step_floor_px**2)
@@ -213,9 +248,10 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
     envelope = Envelope(np.zeros(2), float(radius))
     previous: ShiftPosterior | None = None
     for iteration in range(1 + opts.passes):
-        blur = opts.anchor_blur * radius if iteration == 0 else 0.0
         if iteration == 0:
-            ncc, template_pixels = match_neighbours(feats, ok, states, keep, anchor_lo, anchor_hi, h, w, blur=blur)
+            ready = anchor() if anchor is not None else None
+            ncc, template_pixels = ready if ready is not None else anchor_matches(
+                features, valid, times_s, radius=radius, start_index=start_index, options=opts)
         else:
             ncc, template_pixels = match_neighbours(feats, ok, states, keep, lo, hi, h, w, two_sided=sides)
         n_eff = template_pixels / opts.effective_area_px
