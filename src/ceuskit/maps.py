@@ -176,14 +176,16 @@ def _peak_sampled(model: str, t: np.ndarray, params: Mapping[str, np.ndarray], p
                   peak: np.ndarray) -> np.ndarray:
     """Per curve, whether the fitted curve reaches :data:`MIN_SAMPLED_PEAK` of its peak at a sample time (the
     larger of the two samples around the peak; a unimodal curve is highest there): a narrower peak falls
-    between the samples, and its height is the model's guess.  False where the peak is unknown."""
+    between the samples, and its height is the model's guess.  False where the peak is unknown.
+    """
     spec = MODELS[model]
     after = np.clip(np.searchsorted(t, np.nan_to_num(peak_s, nan=t[0])), 1, t.size - 1)
     p1, p2 = (params[name] for name in spec.shape_params)
     with np.errstate(invalid="ignore"):
         sampled = np.maximum(shape(model, t[after - 1] - params["t0"], p1, p2),
                              shape(model, t[after] - params["t0"], p1, p2)) * params["A"]
-        return sampled >= MIN_SAMPLED_PEAK * peak
+        reached: np.ndarray = sampled >= MIN_SAMPLED_PEAK * peak
+        return reached
 
 
 def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str, arrival: ArrivalOptions, bin_s: float

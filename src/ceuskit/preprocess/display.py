@@ -164,7 +164,8 @@ def _as_uint8(pixels: np.ndarray, max_value: int) -> np.ndarray:
     if pixels.dtype == np.uint8 and max_value == 255:
         return pixels
     scaled = np.nan_to_num(np.asarray(pixels, dtype=np.float32) * np.float32(255.0 / max_value), posinf=255.0)
-    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    as_uint8: np.ndarray = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    return as_uint8
 
 
 # --- fitting ----------------------------------------------------------------------------------------------
@@ -198,7 +199,8 @@ class _ImageColours:
         changing = self.changing >= MIN_CHANGING * self.counts
         luminance = self.colours @ LUMA
         darkest = luminance[changing].min() if changing.any() else np.inf
-        return changing | (luminance <= darkest)
+        candidates: np.ndarray = changing | (luminance <= darkest)
+        return candidates
 
 
 def _tolerance(distance: np.ndarray, weights: np.ndarray, given: float | None) -> float:

@@ -119,7 +119,7 @@ def overlay_mask(runs: Sequence[np.ndarray], display: DisplayMap, *, min_contras
         persistent += bright_held
         evaluable += seen_changing
     core = (votes >= min_runs) | (persistent >= np.maximum(min_runs, PERSISTENT_SHARE * evaluable))
-    mask = ndimage.binary_propagation(core, mask=core | (votes >= 1), structure=np.ones((3, 3), dtype=bool))
+    mask: np.ndarray = ndimage.binary_propagation(core, mask=core | (votes >= 1), structure=np.ones((3, 3), dtype=bool))
     if dilate_px > 0 and mask.any():
         mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool), iterations=dilate_px)
     return mask
