@@ -117,7 +117,7 @@ class DisplayMap:
 
     @classmethod
     def grey(cls, max_value: int = 255) -> DisplayMap:
-        """The map of a grey display."""
+        """Return the map of a grey display."""
         return cls("grey", "grey", max_value)
 
     def to_grey(self, pixels: np.ndarray, *, off_map: float = np.nan) -> np.ndarray:
@@ -204,7 +204,7 @@ class _ImageColours:
 
 
 def _tolerance(distance: np.ndarray, weights: np.ndarray, given: float | None) -> float:
-    """The off-map distance: as given, else 3 × the weighted median distance of the map's colours, ≥ 3."""
+    """Return the off-map distance: as given, else 3 × the weighted median distance of the map's colours, ≥ 3."""
     if given is not None:
         return float(given)
     order = np.argsort(distance)
@@ -281,7 +281,7 @@ def fit_display_map(runs: Sequence[np.ndarray], box: Box, *, max_value: int = 25
 
 
 def _unmapped(reason: str, fallback: str, max_value: int) -> DisplayMap:
-    """A colour display whose map was not recovered: read by luminance with a note, or ClipError."""
+    """Return the map for a colour display whose map was not recovered: luminance with a note, or ClipError."""
     if fallback == "raise":
         raise ClipError(f"the colour-mapped display cannot be read through its map ({reason}); export the clip "
                         "uncompressed, with the map's colour bar on screen, or in grey")
@@ -291,7 +291,7 @@ def _unmapped(reason: str, fallback: str, max_value: int) -> DisplayMap:
 
 
 def sample_runs(clip: RawClip, n_runs: int = 16, run_length: int = 2) -> list[np.ndarray]:
-    """Runs of ``run_length`` consecutive raw frames at ``n_runs`` places spread evenly over the clip.
+    """Return runs of ``run_length`` consecutive raw frames at ``n_runs`` places spread evenly over the clip.
 
     Returns
     -------
@@ -306,7 +306,7 @@ def sample_runs(clip: RawClip, n_runs: int = 16, run_length: int = 2) -> list[np
 
 def display_map_of(clip: RawClip, *, box: Box | None = None, n_runs: int = 16, run_length: int = 2,
                    tolerance: float | None = None, fallback: str = "luminance") -> DisplayMap:
-    """The display map of a clip's image region, fitted from frames spread over the clip.
+    """Fit the display map of a clip's image region from frames spread over the clip.
 
     Parameters
     ----------

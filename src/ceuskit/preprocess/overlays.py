@@ -62,7 +62,7 @@ neighbourhood's pixels reach the maximum during the run (a saturated lesion clip
 
 def _run_evidence(run: np.ndarray, display: DisplayMap, min_contrast: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What one run of (k, rows, columns[, 3]) frames says about each pixel, as three (rows, columns) bools.
+    """Tell what one run of (k, rows, columns[, 3]) frames says about each pixel, as three (rows, columns) bools.
 
     Returns
     -------
