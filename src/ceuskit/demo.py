@@ -128,7 +128,8 @@ DEMO_REPLENISHMENT = "replenishment-8hz-2-cycles-10-frame"
 def run_replenishment_demo(out_dir: str | Path, *, echo: Callable[[str], None] = print) -> Path:
     """Simulate one destruction–replenishment clip, read it, and print each refill against the truth.
 
-    The clip is read with replenishment kinetics; each refill's A, β, A·β and 90 % refill time per ROI against the truth; return its analysis.json.
+    The clip is read with replenishment kinetics; each refill's A, β, A·β and 90 % refill time per ROI against the
+    truth; return its analysis.json.
     """
     phantom = REPLENISHMENT[DEMO_REPLENISHMENT]
     sim = simulate_clip(Path(out_dir) / "clips", phantom, name="replenishment", patient_id="DEMOREPL")

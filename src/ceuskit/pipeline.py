@@ -123,8 +123,8 @@ def _centred_in(bounds: tuple[float, float, float, float], box: tuple[int, int, 
 def _place_rois(clip: Clip, rois: RoiSet) -> RoiSet:
     """Move each ROI drawn on the B-mode half of a dual display onto the CEUS half.
 
-    An ROI whose centre lies on the B-mode half goes to the CEUS half (same anatomy, the same place in its half); an ROI centred on neither half is refused rather than left without a
-    curve.
+    An ROI whose centre lies on the B-mode half goes to the CEUS half (same anatomy, the same place in its half); an
+    ROI centred on neither half is refused rather than left without a curve.
     """
     bmode, ceus = clip.bmode_region, clip.ceus_region
     if bmode is None:
@@ -293,7 +293,7 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
 
 
 def _clip_flags(measured: Sequence[_Measured]) -> list[Flag]:
-    """Return the flags of each clip's own measurement (display, motion, overlays), named by clip when there are several."""
+    """Return the flags of each clip's own measurement (display, motion, overlays), named by clip if several."""
     flags = []
     for k, part in enumerate(measured):
         tics = part.tics
@@ -348,8 +348,8 @@ def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOpt
                 refills: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Return the columns of ``tic.csv``.
 
-    The clips' TIC tables one after the other (in time order), with the clip's index, each ROI's smoothed power and the replenishment fits (``NAME_refill_fit``, where refills were
-    fitted).
+    The clips' TIC tables one after the other (in time order), with the clip's index, each ROI's smoothed power and
+    the replenishment fits (``NAME_refill_fit``, where refills were fitted).
     """
     parts = [tic_table(part) for part in tics]
     columns = {"clip": timeline.segment}

@@ -68,16 +68,17 @@ class Roi:
                 raise RoiError(f"ROI {self.name!r} extends outside the image ({columns}×{rows} pixels): x {x0:.0f}…{x1:.0f}, "
                                f"y {y0:.0f}…{y1:.0f}; redraw it inside the frame")
             out = np.zeros((rows, columns), dtype=bool)
+            # scikit-image's draw functions are untyped (mypy --strict): hence the type-ignores below
             if self.shape == "ellipse":
                 (cx, cy), (rx, ry) = self.geometry["center"], self.geometry["radii"]
-                rr, cc = draw_ellipse(cy, cx, ry, rx, shape=(rows, columns))  # type: ignore[no-untyped-call, unused-ignore]  # untyped scikit-image
+                rr, cc = draw_ellipse(cy, cx, ry, rx, shape=(rows, columns))  # type: ignore[no-untyped-call, unused-ignore]
             elif self.shape == "rectangle":
                 bx0, by0, bx1, by1 = self.geometry["box"]
                 rr, cc = draw_polygon([by0, by0, by1, by1], [bx0, bx1, bx1, bx0],  # type: ignore[no-untyped-call, unused-ignore]
-                                      shape=(rows, columns))  # untyped scikit-image
+                                      shape=(rows, columns))
             else:
                 pts = np.asarray(self.geometry["points"], dtype=float)
-                rr, cc = draw_polygon(pts[:, 1], pts[:, 0], shape=(rows, columns))  # type: ignore[no-untyped-call, unused-ignore]  # untyped scikit-image
+                rr, cc = draw_polygon(pts[:, 1], pts[:, 0], shape=(rows, columns))  # type: ignore[no-untyped-call, unused-ignore]
             out[rr, cc] = True
         if not out.any():
             raise RoiError(f"ROI {self.name!r} encloses no pixel; draw a larger region")

@@ -60,7 +60,7 @@ class _Session(requests.Session):
 
 
 def make_session(target: PacsTarget) -> requests.Session:
-    """Return a session that verifies TLS (system store or the target's CA bundle) and sends the target's credentials."""
+    """Return a session that verifies TLS (system store or the target's CA bundle) and sends its credentials."""
     session = _Session()
     session.verify = target.transport.verify
     credentials = target.credentials

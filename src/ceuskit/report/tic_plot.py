@@ -1,7 +1,7 @@
 """The reading's figure: lesion vs liver in dB over time, with its marks and quality flags.
 
-Phase bands, fitted curves, onset and wash-out marked, the time between an examination's clips shaded as gaps, destructions and level steps marked with the refills'
-replenishment fits, and the quality flags underneath.
+Phase bands, fitted curves, onset and wash-out marked, the time between an examination's clips shaded as gaps,
+destructions and level steps marked with the refills' replenishment fits, and the quality flags underneath.
 """
 
 from __future__ import annotations

@@ -208,7 +208,8 @@ def curve_document(table: Any, *, units: str | None, time_column: str | None,
                    columns: list[tuple[str, str]] | None) -> dict[str, Any]:
     """Return the ROI document stored for a lesion read from a curve table.
 
-    Its curves as ROIs (shape "curve") and, under ``curves``, the options that read it again (:func:`ceuskit.curve_analysis.analyze_curves`).
+    Its curves as ROIs (shape "curve") and, under ``curves``, the options that read it again
+    (:func:`ceuskit.curve_analysis.analyze_curves`).
     """
     return {"reference_frame": 0, "units": "px",
             "rois": [{"name": name, "role": table.roles[name], "shape": "curve"} for name in table.names],
@@ -293,7 +294,8 @@ def row_clips(line: int, row: dict[str, str], base: Path, *, roi_name: str | Non
 def injection_from_clips(line: int, clips: list[ClipInput]) -> float:
     """Return the injection moment for ``injection_time_s`` = ``auto``.
 
-    Taken from the clips' Contrast/Bolus Start Time, in seconds after the earliest clip's first frame (:func:`ceuskit.io.examination.injection_from_header`).
+    Taken from the clips' Contrast/Bolus Start Time, in seconds after the earliest clip's first frame
+    (:func:`ceuskit.io.examination.injection_from_header`).
     """
     from ceuskit.io import open_clip
     from ceuskit.io.examination import injection_from_header

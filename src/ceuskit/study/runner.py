@@ -82,7 +82,8 @@ def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
     """Return the TICs, fitted curves and lesion-minus-liver dB of an analysis, thinned for drawing.
 
     Fitted curves as drawn over the data; thinned to about ``max_points`` frames; the samples on either side of
-    a break (a gap, a new clip, the end of a drawn stretch) are kept, so a thinned line never crosses one. ``max_step_s``: longer steps are gaps.
+    a break (a gap, a new clip, the end of a drawn stretch) are kept, so a thinned line never crosses one.
+    ``max_step_s``: longer steps are gaps.
     """
     tic = getattr(result, "tic", None)
     if not tic or "time_s" not in tic:
