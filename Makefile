@@ -21,7 +21,9 @@ system:
 demo: $(STAMP)
 	$(BIN)/ceuskit demo
 
+# The tests, after the same checks as `make lint` (and the pre-commit hooks).
 test: install
+	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -1,4 +1,4 @@
-"""Unit tests of the characterisation (:mod:`ceuskit.reading`): lesion vs liver per phase, labels, contrast.
+"""Unit tests of the characterisation (:mod:`ceuskit.characterisation`): lesion vs liver per phase, labels, contrast.
 
 The curves are built by hand. The liver is a noise-free gamma variate (DESIGN "Bolus models") on a baseline,
 and the lesion is the liver times a chosen lesion-to-liver contrast ``R(t)`` that is constant piece by piece,
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from scipy import optimize, special
 
+from ceuskit.characterisation import Reading, read_timeline
 from ceuskit.errors import CeusError, InputError
 from ceuskit.phases import PhaseOptions
-from ceuskit.reading import Reading, read_timeline
 from ceuskit.roi import parse_rois
 from ceuskit.timeline import Timeline
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ceuskit.characterisation import read_timeline
 from ceuskit.destruction import DestructionOptions, find_destructions
 from ceuskit.errors import InputError
 from ceuskit.kinetics import check_kinetics
 from ceuskit.phases import PhaseOptions
-from ceuskit.reading import read_timeline
 from ceuskit.roi import parse_rois
 from ceuskit.simulate import PATTERNS, Phantom
 from ceuskit.simulate.curves import contrast_curves

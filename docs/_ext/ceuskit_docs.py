@@ -37,7 +37,7 @@ API_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Reading clips and ROIs", ("ceuskit.io", "ceuskit.io.rois", "ceuskit.io.curves", "ceuskit.roi", "ceuskit.pixels",
                                 "ceuskit.feed")),
     ("Analysis", ("ceuskit.pipeline", "ceuskit.curve_analysis", "ceuskit.tic", "ceuskit.onset", "ceuskit.models",
-                  "ceuskit.phases",
+                  "ceuskit.phases", "ceuskit.characterisation",
                   "ceuskit.kinetics", "ceuskit.destruction", "ceuskit.steps", "ceuskit.replenishment",
                   "ceuskit.quality", "ceuskit.maps")),
     ("Cohorts and readers", ("ceuskit.study", "ceuskit.store", "ceuskit.stats", "ceuskit.agreement")),

@@ -2,7 +2,7 @@
 
 :func:`analyze_curves` reads a table of time–intensity curves (:func:`ceuskit.io.curves.read_curves`), turns
 its intensities into linear echo power, places them on a :class:`~ceuskit.timeline.Timeline` as a clip's
-measured curves would be, and hands them to the same reading step (:func:`ceuskit.reading.read_timeline`).
+measured curves would be, and hands them to the same reading step (:func:`ceuskit.characterisation.read_timeline`).
 Nothing downstream knows whether the curves came from frames or from a table.
 """
 
@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 
 from ceuskit._version import __version__
+from ceuskit.characterisation import Reading, read_timeline
 from ceuskit.errors import CurveError, InputError
 from ceuskit.io.curves import CurveTable, read_curves
 from ceuskit.phases import PhaseOptions
 from ceuskit.pipeline import Analysis, AnalysisOptions, check_options, tic_columns, write_outputs
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, grey_to_power
 from ceuskit.preprocess.motion import MotionResult
-from ceuskit.reading import Reading, read_timeline
 from ceuskit.roi import Roi, RoiSet
 from ceuskit.tic import TicResult
 from ceuskit.timeline import join

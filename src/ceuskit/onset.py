@@ -72,9 +72,10 @@ BASELINE_SHARE = 0.8
 
 EXCURSION_SHARE = 0.5
 """… or at least this share, when the curve has been back below the level for :data:`RETURN_WINDOWS` before
-the candidate: what lay above it in the window was a short excursion that returned to baseline (a blip; a
-tracked ROI crossing onto enhancing tissue for a moment), not the start of the rise (half: the window's median,
-the baseline, still lies below the level) …"""
+the candidate, and the whole window is recorded and starts below the level: what lay above it in the window was a
+short excursion of a baseline that returned to it (a blip; a tracked ROI crossing onto enhancing tissue for a
+moment), not the start of the rise (half: the window's median, the baseline, still lies below the level); a
+curve that starts high has no baseline before its excursion …"""
 
 RETURN_WINDOWS = 0.5
 """… for this many smoothing windows (a dip inside the rise, blurred by the smoothing, lies below the level for
@@ -198,6 +199,19 @@ def _below_for(t: np.ndarray, s: np.ndarray, end: int, level: float) -> float:
 
 
 @njit(cache=True)
+def _returned(t: np.ndarray, s: np.ndarray, end: int, span_s: float, level: float, return_s: float) -> bool:
+    """Tell whether what lay above ``level`` in the ``span_s`` seconds before ``end`` was an excursion of a baseline.
+
+    The recording holds the whole window, its first sample lies at or below the level (a baseline before
+    the excursion, not a curve that starts high) and the curve has been back at or below it for ``return_s``
+    up to ``end``.
+    """
+    if t[end] - t[0] < span_s:
+        return False
+    return bool(s[_window_start(t, end, span_s)] <= level and _below_for(t, s, end, level) >= return_s)
+
+
+@njit(cache=True)
 def _foot(t: np.ndarray, s: np.ndarray, level: float, peak: int, span_s: float, return_s: float) -> int:
     """Last index ≤ peak at or below ``level`` whose preceding ``span_s`` seconds lie mostly (80 %) below it.
 
@@ -212,7 +226,7 @@ def _foot(t: np.ndarray, s: np.ndarray, level: float, peak: int, span_s: float, 
         if i < 0:
             return i
         below = _fraction_below(t, s, i, span_s, level)
-        if below >= BASELINE_SHARE or (below >= EXCURSION_SHARE and _below_for(t, s, i, level) >= return_s):
+        if below >= BASELINE_SHARE or (below >= EXCURSION_SHARE and _returned(t, s, i, span_s, level, return_s)):
             return i
         i -= 1
     return -1

@@ -4,7 +4,7 @@
 loop, then late-phase sweeps) on one time axis. Both are used by the command line, the study runner and the
 web app. Each clip is measured on its own (its ROIs, reference frame, layout, overlays and motion
 compensation), then the curves are joined with their gaps (:mod:`ceuskit.timeline`) and read once
-(:mod:`ceuskit.reading`).
+(:mod:`ceuskit.characterisation`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ceuskit import quality
 from ceuskit._atomic import atomic_folder
 from ceuskit._json import numpy_default
 from ceuskit._version import __version__
+from ceuskit.characterisation import Reading, read_timeline
 from ceuskit.errors import AnalysisError, InputError, RoiError
 from ceuskit.feed import clip_frames, display_maps
 from ceuskit.io import open_clip
@@ -36,7 +37,6 @@ from ceuskit.preprocess.display import DisplayMap
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
 from ceuskit.preprocess.overlays import detect_overlays
 from ceuskit.quality import Flag
-from ceuskit.reading import Reading, read_timeline
 from ceuskit.roi import RoiSet, check_reference_frame, parse_rois, roi_areas
 from ceuskit.tic import TicResult, extract_tics, tic_table
 from ceuskit.timeline import Timeline, join

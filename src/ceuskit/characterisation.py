@@ -1,4 +1,4 @@
-"""Reading an examination's curves: flashes left out, bolus fits, parameters, arrivals and each lesion's phases.
+"""Characterisation of an examination's curves: flashes left out, fits, parameters, arrivals, each lesion's phases.
 
 The step after the TICs, for one clip or a whole examination alike (:class:`ceuskit.timeline.Timeline`):
 everything here works on the gapped curves and never bridges a gap between clips.
