@@ -1,5 +1,6 @@
-"""ceuskit: contrast-enhanced ultrasound (CEUS) of focal liver lesions, from the scanner's cine loop to
-cohort statistics.
+"""ceuskit: contrast-enhanced ultrasound (CEUS) of focal liver lesions.
+
+From the scanner's cine loop to cohort statistics.
 
 The public API (everything else is internal)::
 

@@ -36,8 +36,10 @@ MIN_SAMPLES = 8
 
 
 def curve_power(table: CurveTable, dynamic_range_db: float) -> np.ndarray:
-    """The table's intensities as linear echo power (n, T): grey through the display's log compression over
-    ``dynamic_range_db``, dB as 10^(dB/10), power as given."""
+    """Return the table's intensities as linear echo power (n, T).
+
+    Grey through the display's log compression over ``dynamic_range_db``, dB as 10^(dB/10), power as given.
+    """
     if table.units == "grey":
         return np.asarray(grey_to_power(table.values, dynamic_range_db), dtype=np.float64)
     if table.units == "db":
@@ -46,7 +48,7 @@ def curve_power(table: CurveTable, dynamic_range_db: float) -> np.ndarray:
 
 
 def _roi_set(table: CurveTable) -> RoiSet:
-    """The curves as ROIs (names and roles; shape "curve": there is no image to draw them on)."""
+    """Return the curves as ROIs (names and roles; shape "curve": there is no image to draw them on)."""
     rois = tuple(Roi(name, table.roles[name], "curve", {"column": name}) for name in table.names)
     found = RoiSet(rois)
     if not found.lesions or not found.parenchyma:

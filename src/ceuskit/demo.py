@@ -1,7 +1,10 @@
-"""``ceuskit demo``: phantom clips → analyses → a table of truth vs ceuskit, on embedded defaults; then one
+"""``ceuskit demo``: phantom clips read by ceuskit and compared with their ground truth.
+
+Phantom clips → analyses → a table of truth vs ceuskit, on embedded defaults; then one
 whole examination read from its loop alone and with its late-phase sweeps; then one destruction–replenishment
 clip whose refills are fitted against their known A and β; then the seed-like demo cohort (:func:`run_demo`):
-simulated, imported, analysed and compared with the seed study."""
+simulated, imported, analysed and compared with the seed study.
+"""
 
 from __future__ import annotations
 
@@ -93,9 +96,12 @@ def _reading(document: dict[str, object]) -> tuple[str, str]:
 
 
 def run_examination_demo(out_dir: str | Path, *, echo: Callable[[str], None] = print) -> Path:
-    """Simulate one examination (a 70 s loop, sweeps at 2, 3 and 4 min), read the loop alone and then the whole
+    """Simulate one examination, read it as a loop alone and whole, and print both against the truth.
+
+    One examination (a 70 s loop, sweeps at 2, 3 and 4 min): read the loop alone and then the whole
     examination (clips in shuffled order, injection from the DICOM Contrast/Bolus Start Time), print both
-    readings against the truth; return the whole examination's analysis.json."""
+    readings against the truth; return the whole examination's analysis.json.
+    """
     out = Path(out_dir)
     exam = simulate_examination(out / "clips", DEMO_EXAMINATION, name="exam", patient_id="DEMOEXAM")
     truth = exam.truth_data
@@ -120,8 +126,11 @@ DEMO_REPLENISHMENT = "replenishment-8hz-2-cycles-10-frame"
 
 
 def run_replenishment_demo(out_dir: str | Path, *, echo: Callable[[str], None] = print) -> Path:
-    """Simulate one destruction–replenishment clip, read it with replenishment kinetics and print each refill's
-    A, β, A·β and 90 % refill time per ROI against the truth; return its analysis.json."""
+    """Simulate one destruction–replenishment clip, read it, and print each refill against the truth.
+
+    The clip is read with replenishment kinetics; each refill's A, β, A·β and 90 % refill time per ROI against the
+    truth; return its analysis.json.
+    """
     phantom = REPLENISHMENT[DEMO_REPLENISHMENT]
     sim = simulate_clip(Path(out_dir) / "clips", phantom, name="replenishment", patient_id="DEMOREPL")
     result = analyze(sim.dicom, sim.roi, injection_time_s=phantom.lead_in_s, motion=False,

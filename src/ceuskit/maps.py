@@ -1,4 +1,4 @@
-"""Per-pixel (or per K×K block) parametric maps: arrival time, time to peak, peak enhancement, mTT, …
+"""Per-pixel (or per K×K block) parametric maps: arrival time, time to peak, peak enhancement, mTT and more.
 
 One streaming pass over the clip's frames (a :class:`~ceuskit.pixels.FrameStream`: the caller opens the clip
 and fits its display maps) reads each frame once, moves the analysis region with the tissue (the
@@ -68,8 +68,10 @@ MIN_SEEN_FRACTION = 0.8
 
 @dataclass(frozen=True)
 class ParametricMaps(Mapping[str, np.ndarray]):
-    """The maps of one clip: ``maps[name]`` is a (rows, columns) float64 image for every name in
-    :data:`MAP_NAMES` (NaN outside the analysis region and where a pixel has no value).
+    """The maps of one clip.
+
+    ``maps[name]`` is a (rows, columns) float64 image for every name in :data:`MAP_NAMES` (NaN outside the analysis
+    region and where a pixel has no value).
 
     Attributes
     ----------
@@ -174,22 +176,26 @@ def _bin_times(times_s: np.ndarray, bins: np.ndarray) -> np.ndarray:
 
 def _peak_sampled(model: str, t: np.ndarray, params: Mapping[str, np.ndarray], peak_s: np.ndarray,
                   peak: np.ndarray) -> np.ndarray:
-    """Per curve, whether the fitted curve reaches :data:`MIN_SAMPLED_PEAK` of its peak at a sample time (the
-    larger of the two samples around the peak; a unimodal curve is highest there): a narrower peak falls
-    between the samples, and its height is the model's guess.  False where the peak is unknown."""
+    """Tell per curve whether the fitted curve reaches :data:`MIN_SAMPLED_PEAK` of its peak at a sample time.
+
+    The larger of the two samples around the peak counts (a unimodal curve is highest there): a narrower peak falls
+    between the samples, and its height is the model's guess.  False where the peak is unknown.
+    """
     spec = MODELS[model]
     after = np.clip(np.searchsorted(t, np.nan_to_num(peak_s, nan=t[0])), 1, t.size - 1)
     p1, p2 = (params[name] for name in spec.shape_params)
     with np.errstate(invalid="ignore"):
         sampled = np.maximum(shape(model, t[after - 1] - params["t0"], p1, p2),
                              shape(model, t[after] - params["t0"], p1, p2)) * params["A"]
-        return sampled >= MIN_SAMPLED_PEAK * peak
+        reached: np.ndarray = sampled >= MIN_SAMPLED_PEAK * peak
+        return reached
 
 
 def _curve_maps(t: np.ndarray, curves: np.ndarray, model: str, arrival: ArrivalOptions, bin_s: float
                 ) -> dict[str, np.ndarray]:
-    """Map values of each curve (rows of ``curves``), NaN where the curve's data do not support them; one
-    starting value per pixel curve (a second one changes fewer than 0.1 % of per-pixel optima by more than
+    """Return the map values of each curve (rows of ``curves``), NaN where the curve's data do not support them.
+
+    One starting value per pixel curve (a second one changes fewer than 0.1 % of per-pixel optima by more than
     1 % and costs half again the time).
 
     The arrival time is the model-free one of the ROI reading (:mod:`ceuskit.onset`: backward from the

@@ -56,8 +56,10 @@ ClipInput = str | Path | Clip
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """Every reading setting that changes a result, hashed into the provenance (the clips, their placement
-    and reading — fps, layout — are listed under the document's ``clips``)."""
+    """Every reading setting that changes a result, hashed into the provenance.
+
+    The clips, their placement and reading (fps, layout) are listed under the document's ``clips``.
+    """
 
     injection_time_s: float = 0.0
     dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB
@@ -69,9 +71,11 @@ class AnalysisOptions:
     kinetics: str = "auto"
 
     def to_json(self) -> dict[str, Any]:
+        """Return the options as a JSON-ready dict."""
         return asdict(self)
 
     def digest(self) -> str:
+        """Return the first 16 hex digits of the SHA-256 of the options' sorted JSON."""
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -86,6 +90,7 @@ class Analysis:
     refill_fitted: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # replenishment fits
 
     def to_json(self) -> str:
+        """Return the analysis.json document as indented strict JSON."""
         return json.dumps(self.document, indent=2, allow_nan=False)
 
 
@@ -116,9 +121,11 @@ def _centred_in(bounds: tuple[float, float, float, float], box: tuple[int, int, 
 
 
 def _place_rois(clip: Clip, rois: RoiSet) -> RoiSet:
-    """Move each ROI drawn on the B-mode half of a dual display (its centre there) onto the CEUS half (same
-    anatomy, the same place in its half); an ROI centred on neither half is refused rather than left without a
-    curve."""
+    """Move each ROI drawn on the B-mode half of a dual display onto the CEUS half.
+
+    An ROI whose centre lies on the B-mode half goes to the CEUS half (same anatomy, the same place in its half); an
+    ROI centred on neither half is refused rather than left without a curve.
+    """
     bmode, ceus = clip.bmode_region, clip.ceus_region
     if bmode is None:
         return rois
@@ -286,7 +293,7 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
 
 
 def _clip_flags(measured: Sequence[_Measured]) -> list[Flag]:
-    """Flags of each clip's own measurement (display, motion, overlays), named by clip when there are several."""
+    """Return the flags of each clip's own measurement (display, motion, overlays), named by clip if several."""
     flags = []
     for k, part in enumerate(measured):
         tics = part.tics
@@ -339,9 +346,11 @@ def _document(measured: Sequence[_Measured], reading: Reading, opts: AnalysisOpt
 
 def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOptions,
                 refills: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The columns of ``tic.csv``: the clips' TIC tables one after the other (in time order), with the clip's
-    index, each ROI's smoothed power and the replenishment fits (``NAME_refill_fit``, where refills were
-    fitted)."""
+    """Return the columns of ``tic.csv``.
+
+    The clips' TIC tables one after the other (in time order), with the clip's index, each ROI's smoothed power and
+    the replenishment fits (``NAME_refill_fit``, where refills were fitted).
+    """
     parts = [tic_table(part) for part in tics]
     columns = {"clip": timeline.segment}
     for key in parts[0]:

@@ -29,8 +29,11 @@ _WEIGHTS = np.asarray(LUMA_WEIGHTS, dtype=np.float32)
 @njit(cache=True, nogil=True)
 def _rgb_grey(pixels: np.ndarray, weights: np.ndarray, scale: float, tolerance: float, off_map: float
               ) -> np.ndarray:  # pragma: no cover - compiled
-    """Luma of each RGB pixel in single precision, times ``scale``; ``off_map`` where the channels spread by
-    more than ``tolerance`` (no check when it is negative). One pass over the pixels, any layout."""
+    """Return the luma of each RGB pixel in single precision, times ``scale``.
+
+    ``off_map`` where the channels spread by more than ``tolerance`` (no check when it is negative). One pass over
+    the pixels, any layout.
+    """
     rows, columns = pixels.shape[0], pixels.shape[1]
     out = np.empty((rows, columns), dtype=np.float32)
     w0, w1, w2 = weights[0], weights[1], weights[2]
@@ -92,8 +95,11 @@ class FrameSource(Protocol):
         ...
 
     def iterate(self, start: int, stop: int, box: Box | None = None) -> Iterator[np.ndarray]:
-        """Decode frames ``start … stop-1`` in order (the fast path for video), each cut to ``box`` when
-        given (a source that can hand out part of a frame for less than the whole saves that work)."""
+        """Decode frames ``start … stop-1`` in order (the fast path for video).
+
+        Each is cut to ``box`` when given (a source that can hand out part of a frame for less than the whole saves
+        that work).
+        """
         ...
 
     def close(self) -> None:

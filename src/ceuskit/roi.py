@@ -68,15 +68,17 @@ class Roi:
                 raise RoiError(f"ROI {self.name!r} extends outside the image ({columns}×{rows} pixels): x {x0:.0f}…{x1:.0f}, "
                                f"y {y0:.0f}…{y1:.0f}; redraw it inside the frame")
             out = np.zeros((rows, columns), dtype=bool)
+            # scikit-image's draw functions are untyped (mypy --strict): hence the type-ignores below
             if self.shape == "ellipse":
                 (cx, cy), (rx, ry) = self.geometry["center"], self.geometry["radii"]
-                rr, cc = draw_ellipse(cy, cx, ry, rx, shape=(rows, columns))
+                rr, cc = draw_ellipse(cy, cx, ry, rx, shape=(rows, columns))  # type: ignore[no-untyped-call, unused-ignore]
             elif self.shape == "rectangle":
                 bx0, by0, bx1, by1 = self.geometry["box"]
-                rr, cc = draw_polygon([by0, by0, by1, by1], [bx0, bx1, bx1, bx0], shape=(rows, columns))
+                rr, cc = draw_polygon([by0, by0, by1, by1], [bx0, bx1, bx1, bx0],  # type: ignore[no-untyped-call, unused-ignore]
+                                      shape=(rows, columns))
             else:
                 pts = np.asarray(self.geometry["points"], dtype=float)
-                rr, cc = draw_polygon(pts[:, 1], pts[:, 0], shape=(rows, columns))
+                rr, cc = draw_polygon(pts[:, 1], pts[:, 0], shape=(rows, columns))  # type: ignore[no-untyped-call, unused-ignore]
             out[rr, cc] = True
         if not out.any():
             raise RoiError(f"ROI {self.name!r} encloses no pixel; draw a larger region")
@@ -99,7 +101,7 @@ class Roi:
         return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
 
     def translated(self, dx: float, dy: float) -> Roi:
-        """The same ROI moved by (dx, dy) pixels."""
+        """Return the same ROI moved by (dx, dy) pixels."""
         g = dict(self.geometry)
         if self.shape == "ellipse":
             g["center"] = [g["center"][0] + dx, g["center"][1] + dy]
@@ -119,7 +121,7 @@ class Roi:
         return Roi(self.name, self.role, self.shape, g, self.reference, marks=self.marks)
 
     def to_json(self) -> dict[str, Any]:
-        """The ROI as it appears in an ROI file (pixel units); label-mask ROIs give their bounding box."""
+        """Return the ROI as it appears in an ROI file (pixel units); label-mask ROIs give their bounding box."""
         out: dict[str, Any] = {"name": self.name, "role": self.role}
         if self.shape == "mask":
             x0, y0, x1, y1 = self.bounds()
@@ -141,14 +143,16 @@ class RoiSet:
 
     @property
     def lesions(self) -> tuple[Roi, ...]:
+        """The lesion ROIs, in file order."""
         return tuple(r for r in self.rois if r.role == "lesion")
 
     @property
     def parenchyma(self) -> tuple[Roi, ...]:
+        """The parenchyma ROIs, in file order."""
         return tuple(r for r in self.rois if r.role == "parenchyma")
 
     def reference_of(self, lesion: Roi) -> Roi | None:
-        """The parenchyma ROI a lesion is compared with."""
+        """Return the parenchyma ROI a lesion is compared with (None when the set has none)."""
         if lesion.reference:
             return next(r for r in self.rois if r.name == lesion.reference)
         return self.parenchyma[0] if self.parenchyma else None
@@ -158,9 +162,11 @@ class RoiSet:
         return {r.name: r.mask(rows, columns) for r in self.rois}
 
     def translated(self, dx: float, dy: float) -> RoiSet:
+        """Return the set with every ROI moved by (dx, dy) pixels."""
         return RoiSet(tuple(r.translated(dx, dy) for r in self.rois), self.reference_frame)
 
     def to_json(self) -> dict[str, Any]:
+        """Return the set as an ROI file document (pixel units)."""
         return {"reference_frame": self.reference_frame, "units": "px", "rois": [r.to_json() for r in self.rois]}
 
 
@@ -230,7 +236,7 @@ def _parse_roi(item: Any, index: int, scale: tuple[float, float]) -> Roi:
 
 
 def _marks(item: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """A proposed ROI's ``source`` and ``confidence``, checked."""
+    """Return a proposed ROI's ``source`` and ``confidence``, checked."""
     out: dict[str, Any] = {}
     if "source" in item:
         if item["source"] not in SOURCES:
@@ -292,7 +298,7 @@ def _validated(rois: tuple[Roi, ...], reference_frame: int, source: str) -> RoiS
 
 
 def checked_roi_set(rois: Sequence[Roi], reference_frame: int, *, source: str) -> RoiSet:
-    """The :class:`RoiSet` of ``rois`` after the checks every ROI file passes.
+    """Return the :class:`RoiSet` of ``rois`` after the checks every ROI file passes.
 
     Parameters
     ----------

@@ -124,7 +124,7 @@ def password(name: NameArgument, password_stdin: PasswordStdin = False, db: DbOp
 def token(name: NameArgument,
           revoke: Annotated[bool, typer.Option("--revoke", help="Revoke every API token of the user instead.")] = False,
           db: DbOption = DEFAULT_URL) -> None:
-    """A new API token for scripts (Authorization: Bearer TOKEN), printed once; or --revoke them all."""
+    """Create a new API token for scripts (Authorization: Bearer TOKEN), printed once; or --revoke them all."""
     from ceuskit.store import Store
     from ceuskit.store.accounts import new_api_token, revoke_api_tokens
 
@@ -144,7 +144,7 @@ def audit(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
                                                    "cli:OSUSER; any case).")] = None,
           action: Annotated[str | None, typer.Option("--action", help="Only this action (e.g. sign_in_failed).")] = None,
           db: DbOption = DEFAULT_URL) -> None:
-    """The audit log, newest first: sign-ins, user changes, ROI edits, analyses, reads, exports, reports."""
+    """Show the audit log, newest first: sign-ins, user changes, ROI edits, analyses, reads, exports, reports."""
     from ceuskit.errors import InputError
     from ceuskit.store import Store
     from ceuskit.store.audit import ACTIONS, audit_events, count_events

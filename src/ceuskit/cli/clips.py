@@ -83,7 +83,7 @@ def _summary_lines(document: Mapping[str, Any]) -> list[str]:
 
 
 def _seconds_or_auto(text: str, what: str) -> float | str:
-    """A command-line time: a number of seconds (negative allowed) or "auto" (from the DICOM header)."""
+    """Parse a command-line time: a number of seconds (negative allowed) or "auto" (from the DICOM header)."""
     if text.strip().lower() == "auto":
         return "auto"
     try:
@@ -124,8 +124,10 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
                                                             "column (default: recognised by name).")] = None,
             column: Annotated[list[str] | None, typer.Option("--column", help="Curve tables: ROLE=NAME, a curve and "
                                                              "its role (lesion or parenchyma); repeat.")] = None) -> None:
-    """Analyse one clip, or the clips of one examination on one time axis, or a table of curves: TICs, bolus
-    fits, parameters and each lesion's phase characterisation."""
+    """Analyse one clip, or the clips of one examination on one time axis, or a table of curves.
+
+    Writes TICs, bolus fits, parameters and each lesion's phase characterisation.
+    """
     from ceuskit.io.curves import is_curve_file
     from ceuskit.pipeline import analyze_examination
     from ceuskit.report import write_analysis
@@ -189,10 +191,13 @@ def _finish(result: Any, out: Path | None, as_json: bool, write_analysis: Any) -
 
 def _earlier_outputs(out_dir: Path, *, cohort: bool, examination: bool, name: str,
                      curves: bool = False) -> list[Path]:
-    """Files of an earlier simulation that this one would overwrite (their names are the outputs' interface:
-    ``NAME.dcm`` with ``NAME.roi.json`` and ``NAME.truth.json``; an examination's ``NAME_loop``, ``NAME_sweepK``
-    and ``NAME.truth.json``; a cohort's ``manifest.csv``, ``reads.csv``, ``truth.json`` and ``clips/``; a curve
-    case's tables, ``truth.json`` and its ``tics/`` and ``quantus/`` files)."""
+    """Return the files of an earlier simulation that this one would overwrite.
+
+    Their names are the outputs' interface: ``NAME.dcm`` with ``NAME.roi.json`` and ``NAME.truth.json``; an
+    examination's ``NAME_loop``, ``NAME_sweepK`` and ``NAME.truth.json``; a cohort's ``manifest.csv``,
+    ``reads.csv``, ``truth.json`` and ``clips/``; a curve case's tables, ``truth.json`` and its ``tics/`` and
+    ``quantus/`` files.
+    """
     if curves:
         found = [out_dir / f for f in ("curves.csv", "curves.xlsx", "qlab_export.txt", "truth.json")]
         found += sorted((out_dir / "tics").glob("*.csv")) + sorted((out_dir / "quantus").glob("*.csv"))
@@ -322,7 +327,9 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the demo's 
          clips: Annotated[int, typer.Option("--clips", help="How many single phantom clips to show first.")] = 6,
          patients: Annotated[int, typer.Option("--patients", help="Patients in the simulated cohort.")] = 18,
          workers: Annotated[int | None, typer.Option("--workers", help="Dask workers for the cohort.")] = None) -> None:
-    """Phantom clips read against their truth, one examination read with and without its late-phase sweeps, one
+    """Run the demo: phantom clips, an examination, a refill clip and a cohort study, read against their truth.
+
+    Phantom clips read against their truth, one examination read with and without its late-phase sweeps, one
     destruction–replenishment clip, then a seed-like cohort study with its report.
 
     Everything runs on embedded defaults (simulated data, SQLite in the output folder); the last line printed

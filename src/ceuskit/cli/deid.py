@@ -41,8 +41,11 @@ def deidentify(source: Annotated[Path, typer.Argument(help="A DICOM file or a fo
                region: Annotated[str | None, typer.Option(
                    "--region", help="Image area x0,y0,x1,y1 to keep, for files without ultrasound regions.")] = None,
                ) -> None:
-    """De-identify DICOM: identifying attributes removed or replaced, new UIDs, dates shifted, burned-in text
-    outside the ultrasound image blanked. Prints counts and paths only, never an identifier."""
+    """De-identify DICOM files; print counts and paths only, never an identifier.
+
+    Identifying attributes removed or replaced, new UIDs, dates shifted, burned-in text outside the ultrasound
+    image blanked.
+    """
     from ceuskit.io.deid import DeidOptions, deidentify_tree, load_or_create_key
 
     options = DeidOptions(key=load_or_create_key(key_file), remove_dates=remove_dates,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,7 +12,7 @@ from ceuskit.cli.command import app
 from ceuskit.errors import InputError
 
 
-def _analysis(path: Path) -> tuple[Path, dict]:
+def _analysis(path: Path) -> tuple[Path, dict[str, Any]]:
     document_path = path / "analysis.json" if path.is_dir() else path
     if not document_path.is_file():
         raise InputError(f"{path}: no analysis.json there; run `ceuskit analyze CLIP --roi ROI --out DIR` first")
@@ -36,7 +36,7 @@ def export_dicom(analysis: Annotated[Path, typer.Argument(help="An analysis fold
                  ca_bundle: Annotated[Path | None, typer.Option("--ca-bundle", help="Site CA bundle (for --push).")
                                       ] = None,
                  ) -> None:
-    """An analysis as a DICOM SR (TID 1500 measurement report) and its ROIs as DICOM SEG, for PACS."""
+    """Export an analysis as a DICOM SR (TID 1500 measurement report) and its ROIs as DICOM SEG, for PACS."""
     from ceuskit.export.dicom import build_seg, build_sr, read_source, save
     from ceuskit.io.clip import source_sha256
     from ceuskit.io.rois import load_rois

@@ -46,7 +46,7 @@ TlsOption = Annotated[bool, typer.Option("--tls", help="DIMSE over TLS (the PACS
 def target_from_options(url: str | None, dimse: str | None, aet: str | None = None, aec: str | None = None,
                         config: Path | None = None, ca_bundle: Path | None = None, timeout: float | None = None,
                         retries: int | None = None, tls: bool = False) -> PacsTarget:
-    """The PACS the options name (see :func:`ceuskit.pacs.resolve_target`)."""
+    """Return the PACS the options name (see :func:`ceuskit.pacs.resolve_target`)."""
     from ceuskit.pacs import resolve_target
 
     if (aet or aec) and url is not None:
@@ -57,7 +57,7 @@ def target_from_options(url: str | None, dimse: str | None, aet: str | None = No
 
 @contextmanager
 def transfer_progress(description: str) -> Iterator[Callable[[int, int, int], None]]:
-    """A ``progress(done, total, bytes)`` callback drawing a bar on stderr (nothing when not a terminal)."""
+    """Return a ``progress(done, total, bytes)`` callback drawing a bar on stderr (nothing when not a terminal)."""
     if not sys.stderr.isatty():
         yield lambda done, total, size: None
         return
@@ -78,7 +78,7 @@ def transfer_progress(description: str) -> Iterator[Callable[[int, int, int], No
 
 @contextmanager
 def bytes_progress(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A ``progress(bytes_done, bytes_total)`` callback drawing a bar on stderr (nothing when not a terminal)."""
+    """Return a ``progress(bytes_done, bytes_total)`` callback drawing a bar on stderr (nothing when not a terminal)."""
     if not sys.stderr.isatty():
         yield lambda done, total: None
         return
@@ -170,8 +170,10 @@ def pull(out: Annotated[Path, typer.Option("--out", help="Folder for the files (
          as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
          aet: AetOption = None, aec: AecOption = None, config: ConfigOption = None, ca_bundle: CaOption = None,
          timeout: TimeoutOption = None, retries: RetriesOption = None, tls: TlsOption = False) -> None:
-    """Retrieve a study, series or instance (WADO-RS, C-GET or C-MOVE), streamed to disk, written atomically,
-    skipped when already there with the same hash."""
+    """Retrieve a study, series or instance (WADO-RS, C-GET or C-MOVE).
+
+    Files are streamed to disk, written atomically, and skipped when already there with the same hash.
+    """
     from ceuskit.pacs import connect
     from ceuskit.pacs import pull as run_pull
     from ceuskit.pacs.records import check_uid

@@ -15,7 +15,7 @@ from ceuskit.store import DEFAULT_URL
 
 
 def _network(text: str) -> str:
-    """A --trusted-proxy value as an address or network uvicorn understands (InputError otherwise)."""
+    """Parse a --trusted-proxy value as an address or network uvicorn understands (InputError otherwise)."""
     try:
         return str(ipaddress.ip_network(text.strip(), strict=False))
     except ValueError:

@@ -48,7 +48,7 @@ def _warn_without_key(deidentify: bool) -> None:
 
 
 def _store(db: str, *, create: bool = False) -> Store:
-    """The study database; only ``init`` and ``import`` create a missing one (the others say to run init)."""
+    """Open the study database; only ``init`` and ``import`` create a missing one (the others say to run init)."""
     from ceuskit.store import Store
 
     return Store(db, create=create)
@@ -163,7 +163,7 @@ def export(out: Annotated[Path, typer.Option("--out", help="lesions.csv, .parque
 @study_app.command("report")
 def report(out: Annotated[Path, typer.Option("--out", help="Folder for report.html and report.pdf.")],
            study: StudyOption = None, db: DbOption = DEFAULT_DB) -> None:
-    """The cohort report (HTML, self-contained, and its PDF printed by Chromium) beside the seed study's figures."""
+    """Write the cohort report (HTML, self-contained, and its PDF by Chromium) beside the seed study's figures."""
     from ceuskit.report import write_report
     from ceuskit.study import cohort_frame, cohort_stats
 

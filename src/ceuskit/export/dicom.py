@@ -99,7 +99,7 @@ ROI_PARAMETERS = PARAMETER_NAMES
 
 
 def concept(name: str) -> Code:
-    """The code of a ceuskit name: the standard one of :data:`STANDARD_CODES`, else the private one."""
+    """Return the code of a ceuskit name: the standard one of :data:`STANDARD_CODES`, else the private one."""
     if name in STANDARD_CODES:
         return STANDARD_CODES[name]
     value, meaning = CEUS_CODES[name]
@@ -107,7 +107,7 @@ def concept(name: str) -> Code:
 
 
 def read_source(path: str | Path) -> Dataset:
-    """The clip's DICOM header (SR and SEG reference it); ClipError for anything that is not DICOM."""
+    """Return the clip's DICOM header (SR and SEG reference it); ClipError for anything that is not DICOM."""
     path = Path(path)
     try:
         with warnings.catch_warnings():
@@ -151,8 +151,10 @@ def lesion_values(document: Mapping[str, Any], lesion: Mapping[str, Any]) -> dic
 
 
 def lesion_labels(lesion: Mapping[str, Any]) -> dict[str, str]:
-    """Qualitative evaluations of one analysis.json lesion: concept name → value name (both coded by
-    :func:`concept`); labels the analysis did not give are left out."""
+    """Return the qualitative evaluations of one analysis.json lesion.
+
+    Concept name → value name (both coded by :func:`concept`); labels the analysis did not give are left out.
+    """
     pv = lesion.get("portal_venous_phase") or {}
     washout = pv.get("washout")
     labels = {"arterial_enhancement": (lesion.get("arterial_phase") or {}).get("enhancement"),
@@ -165,7 +167,7 @@ def lesion_labels(lesion: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _region(roi: Any, source: Dataset, frame_number: int) -> Any:
-    """The ROI as an SR image region (SCOORD) on the reference frame of the source."""
+    """Return the ROI as an SR image region (SCOORD) on the reference frame of the source."""
     from highdicom.sr import GraphicTypeValues, ImageRegion, SourceImageForRegion
 
     g = roi.geometry
@@ -260,7 +262,7 @@ def write_seg(path: str | Path, source_path: str | Path, rois: RoiSet, *, series
 
 
 def build_seg(source_path: str | Path, rois: RoiSet, *, series_number: int = 902) -> Dataset:
-    """The ROIs as a BINARY DICOM Segmentation of the source clip's reference frame.
+    """Encode the ROIs as a BINARY DICOM Segmentation of the source clip's reference frame.
 
     One segment per ROI, numbered in ROI order and labelled with the ROI's name: lesions are typed
     Morphologically Abnormal Structure / Neoplasm, parenchyma ROIs Organ / Liver (SCT); a lesion that names its
@@ -356,7 +358,7 @@ def _check_document(document: Any) -> None:
 
 
 def _fit_model(document: Mapping[str, Any], lesion: Mapping[str, Any]) -> list[str] | None:
-    """The bolus model behind the lesion's parameters, as an algorithm parameter (``model=fpt``)."""
+    """Return the bolus model behind the lesion's parameters, as an algorithm parameter (``model=fpt``)."""
     fit = document["rois"][lesion["roi"]].get("fit")
     model = fit.get("model") if isinstance(fit, Mapping) else None
     return [f"model={model}"] if isinstance(model, str) and model else None

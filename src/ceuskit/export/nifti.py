@@ -21,7 +21,7 @@ __all__ = ["roi_labels", "write_roi_nifti"]
 
 
 def roi_labels(rois: RoiSet, rows: int, columns: int) -> np.ndarray:
-    """The (rows, columns) uint8 label image of ``rois`` (numbers from :func:`ceuskit.roi_labels.label_numbers`).
+    """Return the (rows, columns) uint8 label image of ``rois`` (numbers from :func:`ceuskit.roi_labels.label_numbers`).
 
     Parameters
     ----------

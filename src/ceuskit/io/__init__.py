@@ -24,7 +24,7 @@ _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"GIF8", b"
 
 
 def _looks_like_raw_dicom(head: bytes) -> bool:
-    """A DICOM dataset without preamble starts with a group 0002 or 0008 element (either byte order)."""
+    """Tell whether ``head`` is a DICOM dataset without preamble: a group 0002 or 0008 element, either byte order."""
     return len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08") and \
         (head[4:6].isalpha() or head[6:8] == b"\x00\x00")
 

@@ -39,13 +39,16 @@ class Region:
 
     @property
     def width(self) -> int:
+        """Width of the box in pixels."""
         return self.box[2] - self.box[0]
 
     @property
     def height(self) -> int:
+        """Height of the box in pixels."""
         return self.box[3] - self.box[1]
 
     def to_json(self) -> dict[str, object]:
+        """Return the region as JSON: box, spacing in mm (or None), kind and role."""
         return {"box": list(self.box), "spacing_mm": None if self.spacing_mm is None else list(self.spacing_mm),
                 "kind": self.kind, "role": self.role}
 
@@ -84,7 +87,7 @@ class ClipHeader:
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception's text as one line of at most 200 characters, for a ``ClipError`` message."""
+    """Return an exception's text as one line of at most 200 characters, for a ``ClipError`` message."""
     text = " ".join(str(exc).split())
     return text if len(text) <= 200 else text[:197] + "…"
 
@@ -153,10 +156,12 @@ class Clip:
     # --- facts -------------------------------------------------------------------------------------------
     @property
     def n_frames(self) -> int:
+        """Number of frames."""
         return int(self.times.size)
 
     @property
     def duration_s(self) -> float:
+        """Time of the last frame after the first, in seconds."""
         return float(self.times[-1])
 
     @property
@@ -208,7 +213,7 @@ class Clip:
             yield start + offset, to_grey(crop_box(pixels, box), max_value=self.max_value)
 
     def with_regions(self, regions: Sequence[Region], layout: str) -> Clip:
-        """A copy with other regions/layout (e.g. a user override of the detected layout)."""
+        """Return a copy with other regions/layout (e.g. a user override of the detected layout)."""
         spacing = next((r.spacing_mm for r in regions if r.role == "ceus" and r.spacing_mm), self.pixel_spacing_mm)
         return replace(self, regions=tuple(regions), layout=layout, pixel_spacing_mm=spacing)
 
@@ -217,6 +222,7 @@ class Clip:
         return source_sha256(self.source)
 
     def close(self) -> None:
+        """Close the frame source (the file or decoder behind the frames)."""
         self.frames.close()
 
     def __enter__(self) -> Clip:
@@ -226,7 +232,7 @@ class Clip:
         self.close()
 
     def summary(self, display: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The facts ``ceuskit info --json`` prints (DESIGN: CLI).
+        """Return the facts ``ceuskit info --json`` prints (DESIGN: CLI).
 
         Parameters
         ----------

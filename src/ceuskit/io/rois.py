@@ -108,7 +108,7 @@ def _is_nifti(path: Path, head: bytes) -> bool:
 
 
 def _what_it_is(head: bytes) -> str:
-    """A few words on a file that is not an ROI file (for the message)."""
+    """Describe in a few words a file that is not an ROI file (for the message)."""
     if head[4:8] == b"ftyp" or head[:4] in (b"RIFF", b"\x1aE\xdf\xa3"):
         return "a video"
     if head[:3] == b"\xff\xd8\xff" or head[:4] == b"GIF8" or head[:2] == b"BM":
@@ -133,7 +133,7 @@ def _read_json(path: Path, head: bytes, pixel_spacing_mm: tuple[float, float] | 
 
 
 def _description(text: str | bytes | None, path: Path) -> LabelDescription | None:
-    """The file's :class:`LabelDescription` from its stored JSON text, or None when it carries none."""
+    """Return the file's :class:`LabelDescription` from its stored JSON text, or None when it carries none."""
     if text is None:
         return None
     try:
@@ -211,7 +211,7 @@ def _code(item: Any, keyword: str) -> tuple[str, str]:
 
 
 def _source_frame(group: Any) -> int | None:
-    """The 1-based Referenced Frame Number of a SEG frame's source image, or None when it names none."""
+    """Return the 1-based Referenced Frame Number of a SEG frame's source image, or None when it names none."""
     for derivation in group.get("DerivationImageSequence") or []:
         for source in derivation.get("SourceImageSequence") or []:
             number = source.get("ReferencedFrameNumber")
@@ -221,7 +221,7 @@ def _source_frame(group: Any) -> int | None:
 
 
 def _read_seg(path: Path) -> RoiSet:
-    """A DICOM SEG (BINARY or FRACTIONAL) of one source frame: one ``mask`` ROI per segment."""
+    """Read a DICOM SEG (BINARY or FRACTIONAL) of one source frame: one ``mask`` ROI per segment."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -1,4 +1,6 @@
-"""PACS clips of a study manifest: a ``clip`` cell ``dicomweb:STUDY/SERIES[/INSTANCE]`` is fetched from the
+"""PACS clips of a study manifest, fetched into a local cache.
+
+A ``clip`` cell ``dicomweb:STUDY/SERIES[/INSTANCE]`` is fetched from the
 PACS given with ``--pacs`` into a local cache and the study records where the clip came from.
 
 The cache (``--pacs-cache``, else ``CEUSKIT_PACS_CACHE``, else ``$XDG_CACHE_HOME/ceuskit/pacs``) holds one
@@ -33,7 +35,7 @@ _NOT_CLIPS = ("1.2.840.10008.5.1.4.1.1.88.", "1.2.840.10008.5.1.4.1.1.66.", "1.2
 
 
 def clip_instances(instances: list[InstanceRecord]) -> list[InstanceRecord]:
-    """The instances that can be clips: images and videos, not reports, segmentations or documents."""
+    """Return the instances that can be clips: images and videos, not reports, segmentations or documents."""
     return [i for i in instances if not (i.sop_class_uid or "").startswith(_NOT_CLIPS)]
 
 
@@ -82,7 +84,7 @@ class ClipResolver:
         self.close()
 
     def resolve(self, ref: ObjectRef, folder: Path | None = None) -> Resolved:
-        """The one clip ``ref`` names, fetched into the cache (or ``folder``) unless already there unchanged.
+        """Return the one clip ``ref`` names, fetched into the cache (or ``folder``) unless already there unchanged.
 
         Raises
         ------
@@ -107,8 +109,10 @@ class ClipResolver:
 
 @dataclass
 class RefreshSummary:
-    """What :func:`refresh_clips` did: PACS clips checked, fetched again, and lesions whose clip is not
-    from a PACS."""
+    """What :func:`refresh_clips` did.
+
+    PACS clips checked, fetched again, and lesions whose clip is not from a PACS.
+    """
 
     checked: int = 0
     fetched: int = 0

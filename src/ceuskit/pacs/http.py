@@ -35,6 +35,7 @@ class BearerAuth(AuthBase):
         self._token = token
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Return ``request`` with the bearer token in its ``Authorization`` header."""
         request.headers["Authorization"] = f"Bearer {self._token}"
         return request
 
@@ -59,7 +60,7 @@ class _Session(requests.Session):
 
 
 def make_session(target: PacsTarget) -> requests.Session:
-    """A session that verifies TLS (system store or the target's CA bundle) and sends the target's credentials."""
+    """Return a session that verifies TLS (system store or the target's CA bundle) and sends its credentials."""
     session = _Session()
     session.verify = target.transport.verify
     credentials = target.credentials
@@ -78,7 +79,7 @@ def check_status(response: requests.Response) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    """A short cause from an exception chain, with no URL in it."""
+    """Return a short cause from an exception chain, with no URL in it."""
     text = repr(exc)
     found = re.search(r"certificate verify failed: ([^'\")\]]+)", text)
     if found:
@@ -97,7 +98,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def pacs_error(exc: BaseException, target: PacsTarget, *, not_found: str) -> tuple[PacsError, bool]:
-    """The PacsError for ``exc`` and whether trying again may help (for :func:`with_retries`)."""
+    """Return the PacsError for ``exc`` and whether trying again may help (for :func:`with_retries`)."""
     where = f"the PACS at {target.label}"
     if isinstance(exc, PacsError):
         return exc, False
@@ -138,8 +139,10 @@ def pacs_error(exc: BaseException, target: PacsTarget, *, not_found: str) -> tup
 
 def with_retries(call: Callable[[], T], target: PacsTarget, *, not_found: str,
                  sleep: Callable[[float], None] = time.sleep) -> T:
-    """``call()``, tried again (at most ``target.transport.retries`` times, exponential back-off) after
-    transient failures: timeouts, broken transfers, HTTP 408/429/502/503/504.
+    """Run ``call()``, trying again after transient failures.
+
+    At most ``target.transport.retries`` more times, with exponential back-off, after transient failures:
+    timeouts, broken transfers, HTTP 408/429/502/503/504.
 
     Raises
     ------

@@ -1,5 +1,6 @@
-"""Pull from and push to a PACS, whatever the protocol: files streamed to disk, written atomically, and
-skipped when already there unchanged.
+"""Pull from and push to a PACS, whatever the protocol.
+
+Files are streamed to disk, written atomically, and skipped when already there unchanged.
 
 A pull writes ``OUT/STUDY_UID/SERIES_UID/SOP_INSTANCE_UID.dcm`` (with de-identification: the keyed new
 UIDs, so a pull with the same key file finds its earlier files) and keeps ``OUT/.ceuskit-pacs.json``: per
@@ -39,20 +40,41 @@ class Pacs(Protocol):
 
     target: PacsTarget
 
-    def echo(self) -> None: ...
-    def find(self, query: Query) -> tuple[list[StudyRecord], bool]: ...
+    def echo(self) -> None:
+        """Check that the PACS answers (C-ECHO or an equivalent request)."""
+        ...
+
+    def find(self, query: Query) -> tuple[list[StudyRecord], bool]:
+        """Return the studies matching ``query`` and whether more studies matched than were returned."""
+        ...
+
     def instances(self, study_uid: str, series_uid: str | None = None, sop_uid: str | None = None, *,
-                  must_exist: bool = True) -> list[InstanceRecord]: ...
-    def fingerprints(self, instances: Sequence[InstanceRecord]) -> dict[str, str]: ...
-    def fetch(self, instance: InstanceRecord, path: Path, progress: Callable[[int], None] | None = None) -> int: ...
-    def store(self, paths: Sequence[Path], progress: Callable[[int], None] | None = None) -> StoreResult: ...
-    def close(self) -> None: ...
+                  must_exist: bool = True) -> list[InstanceRecord]:
+        """Return the instances of a study, series or single instance."""
+        ...
+
+    def fingerprints(self, instances: Sequence[InstanceRecord]) -> dict[str, str]:
+        """Return a fingerprint of the PACS's metadata per SOP instance UID (empty where the protocol has none)."""
+        ...
+
+    def fetch(self, instance: InstanceRecord, path: Path, progress: Callable[[int], None] | None = None) -> int:
+        """Write ``instance`` to ``path`` and return its size in bytes."""
+        ...
+
+    def store(self, paths: Sequence[Path], progress: Callable[[int], None] | None = None) -> StoreResult:
+        """Send the DICOM files ``paths`` to the PACS."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
     def __enter__(self) -> Pacs: ...
     def __exit__(self, *exc: object) -> None: ...
 
 
 def connect(target: PacsTarget, *, move_port: int | None = None) -> Pacs:
-    """A client for ``target``: DICOMweb for a URL, DIMSE for host:port (C-MOVE when ``move_port`` is given).
+    """Return a client for ``target``: DICOMweb for a URL, DIMSE for host:port (C-MOVE when ``move_port`` is given).
 
     Raises
     ------
@@ -113,7 +135,7 @@ class _Index:
 
 @contextmanager
 def _staging(folder: Path) -> Iterator[Path]:
-    """A temporary file in ``folder`` (hidden, ``.part``), removed afterwards whatever happened."""
+    """Yield a temporary file in ``folder`` (hidden, ``.part``), removed afterwards whatever happened."""
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=".ceuskit-pull-", suffix=".part", dir=folder)
     os.close(fd)
@@ -132,7 +154,7 @@ def _relative(instance: InstanceRecord, key: bytes | None) -> str:
 
 
 def _check_received(path: Path, instance: InstanceRecord, target: PacsTarget) -> None:
-    """The file is DICOM and the instance asked for (a server that sends something else is refused)."""
+    """Check that the file is DICOM and the instance asked for (a server that sends something else is refused)."""
     import pydicom
 
     try:
@@ -214,7 +236,7 @@ def _bytes_progress(progress: Progress | None, number: int, total: int) -> Calla
 
 
 def dicom_files(paths: Sequence[Path]) -> list[Path]:
-    """The DICOM files among ``paths`` (folders searched recursively for Part 10 files, hidden ones skipped).
+    """Return the DICOM files among ``paths`` (folders searched recursively for Part 10 files, hidden ones skipped).
 
     Raises
     ------

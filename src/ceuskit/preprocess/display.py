@@ -117,7 +117,7 @@ class DisplayMap:
 
     @classmethod
     def grey(cls, max_value: int = 255) -> DisplayMap:
-        """The map of a grey display."""
+        """Return the map of a grey display."""
         return cls("grey", "grey", max_value)
 
     def to_grey(self, pixels: np.ndarray, *, off_map: float = np.nan) -> np.ndarray:
@@ -164,7 +164,8 @@ def _as_uint8(pixels: np.ndarray, max_value: int) -> np.ndarray:
     if pixels.dtype == np.uint8 and max_value == 255:
         return pixels
     scaled = np.nan_to_num(np.asarray(pixels, dtype=np.float32) * np.float32(255.0 / max_value), posinf=255.0)
-    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    as_uint8: np.ndarray = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    return as_uint8
 
 
 # --- fitting ----------------------------------------------------------------------------------------------
@@ -198,11 +199,12 @@ class _ImageColours:
         changing = self.changing >= MIN_CHANGING * self.counts
         luminance = self.colours @ LUMA
         darkest = luminance[changing].min() if changing.any() else np.inf
-        return changing | (luminance <= darkest)
+        candidates: np.ndarray = changing | (luminance <= darkest)
+        return candidates
 
 
 def _tolerance(distance: np.ndarray, weights: np.ndarray, given: float | None) -> float:
-    """The off-map distance: as given, else 3 × the weighted median distance of the map's colours, ≥ 3."""
+    """Return the off-map distance: as given, else 3 × the weighted median distance of the map's colours, ≥ 3."""
     if given is not None:
         return float(given)
     order = np.argsort(distance)
@@ -279,7 +281,7 @@ def fit_display_map(runs: Sequence[np.ndarray], box: Box, *, max_value: int = 25
 
 
 def _unmapped(reason: str, fallback: str, max_value: int) -> DisplayMap:
-    """A colour display whose map was not recovered: read by luminance with a note, or ClipError."""
+    """Return the map for a colour display whose map was not recovered: luminance with a note, or ClipError."""
     if fallback == "raise":
         raise ClipError(f"the colour-mapped display cannot be read through its map ({reason}); export the clip "
                         "uncompressed, with the map's colour bar on screen, or in grey")
@@ -289,7 +291,7 @@ def _unmapped(reason: str, fallback: str, max_value: int) -> DisplayMap:
 
 
 def sample_runs(clip: RawClip, n_runs: int = 16, run_length: int = 2) -> list[np.ndarray]:
-    """Runs of ``run_length`` consecutive raw frames at ``n_runs`` places spread evenly over the clip.
+    """Return runs of ``run_length`` consecutive raw frames at ``n_runs`` places spread evenly over the clip.
 
     Returns
     -------
@@ -304,7 +306,7 @@ def sample_runs(clip: RawClip, n_runs: int = 16, run_length: int = 2) -> list[np
 
 def display_map_of(clip: RawClip, *, box: Box | None = None, n_runs: int = 16, run_length: int = 2,
                    tolerance: float | None = None, fallback: str = "luminance") -> DisplayMap:
-    """The display map of a clip's image region, fitted from frames spread over the clip.
+    """Fit the display map of a clip's image region from frames spread over the clip.
 
     Parameters
     ----------

@@ -62,7 +62,7 @@ neighbourhood's pixels reach the maximum during the run (a saturated lesion clip
 
 def _run_evidence(run: np.ndarray, display: DisplayMap, min_contrast: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What one run of (k, rows, columns[, 3]) frames says about each pixel, as three (rows, columns) bools.
+    """Tell what one run of (k, rows, columns[, 3]) frames says about each pixel, as three (rows, columns) bools.
 
     Returns
     -------
@@ -119,7 +119,7 @@ def overlay_mask(runs: Sequence[np.ndarray], display: DisplayMap, *, min_contras
         persistent += bright_held
         evaluable += seen_changing
     core = (votes >= min_runs) | (persistent >= np.maximum(min_runs, PERSISTENT_SHARE * evaluable))
-    mask = ndimage.binary_propagation(core, mask=core | (votes >= 1), structure=np.ones((3, 3), dtype=bool))
+    mask: np.ndarray = ndimage.binary_propagation(core, mask=core | (votes >= 1), structure=np.ones((3, 3), dtype=bool))
     if dilate_px > 0 and mask.any():
         mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), dtype=bool), iterations=dilate_px)
     return mask

@@ -71,7 +71,7 @@ def _fmt_ci(ci: list[float] | None, digits: int = 0, unit: str = "") -> str:
 
 
 def seed_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Rows of the seed-vs-ceuskit table: ``label``, seed ``seed_n``/``seed_percent``, ours ``n``/``of``/…"""
+    """Rows of the seed-vs-ceuskit table: ``label``, seed ``seed_n``/``seed_percent``, ours ``n``/``of``/…."""
     rows = []
     for name, seed_n in SEED["patterns"].items():
         ours = result["patterns"][name]
@@ -85,7 +85,7 @@ def _onset(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def seed_comparison(result: Mapping[str, Any]) -> list[str]:
-    """The seed-vs-ceuskit table as text lines (for the terminal)."""
+    """Return the seed-vs-ceuskit table as text lines (for the terminal)."""
     lines = [f"{'finding':34s} {'seed (n = 18)':>14s} {'ceuskit':>14s}  95 % CI", "-" * 76]
     for row in seed_rows(result):
         ours = "–" if row["percent"] is None else f"{row['n']}/{row['of']} = {row['percent']:.0f}%"
@@ -150,7 +150,7 @@ def _kappa(value: float | None, ci: list[float] | None, reason: str | None = Non
 
 
 def agreement_lines(agreement: Mapping[str, Any]) -> list[str]:
-    """The ``agreement`` of ``cohort_stats`` as text lines (none without reader reads)."""
+    """Return the ``agreement`` of ``cohort_stats`` as text lines (none without reader reads)."""
     if not agreement.get("pairs"):
         return []
     lines = ["", "Agreement (Cohen's kappa; linearly weighted kappa beside for the ordered enhancement labels; "
@@ -199,7 +199,7 @@ def _lesion_table(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _text(value: Any) -> str:
-    """A table cell's text: empty for a missing value (None, NaN), never ``"nan"``."""
+    """Return a table cell's text: empty for a missing value (None, NaN), never ``"nan"``."""
     return "" if value is None or (not isinstance(value, str) and bool(pd.isna(value))) else str(value)
 
 
@@ -235,8 +235,10 @@ def _figures(frame: pd.DataFrame, result: Mapping[str, Any], records: list[dict[
 
 
 def _fitting(title: str, width: int = _TITLE_CHARS) -> str:
-    """``title`` cut to ``width`` characters with an ellipsis, to fit a figure's width (the caption below the
-    figure carries the whole title)."""
+    """Cut ``title`` to ``width`` characters with an ellipsis, to fit a figure's width.
+
+    The caption below the figure carries the whole title.
+    """
     return title if len(title) <= width else title[:width - 1].rstrip() + "…"
 
 
@@ -293,7 +295,7 @@ def _provenance(store: Store, info: Mapping[str, Any], records: list[dict[str, A
 
 
 def _plain(value: Any) -> str:
-    """A parameter value as readers of a report write it (no Python quotes or braces)."""
+    """Return a parameter value as readers of a report write it (no Python quotes or braces)."""
     if value is None:
         return "–"
     if isinstance(value, dict):

@@ -20,7 +20,7 @@ GRADE_ORDER = ("G1", "G2", "G3", "NEC")
 
 
 def png_data_uri(fig: Figure, *, dpi: int = 110) -> str:
-    """The figure as an embedded ``data:image/png;base64,…`` URI (no external file)."""
+    """Return the figure as an embedded ``data:image/png;base64,…`` URI (no external file)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,6 +1,8 @@
-"""The reading's figure: lesion vs liver in dB with phase bands, fitted curves, onset and wash-out marked, the
-time between an examination's clips shaded as gaps, destructions and level steps marked with the refills'
-replenishment fits, and the quality flags underneath."""
+"""The reading's figure: lesion vs liver in dB over time, with its marks and quality flags.
+
+Phase bands, fitted curves, onset and wash-out marked, the time between an examination's clips shaded as gaps,
+destructions and level steps marked with the refills' replenishment fits, and the quality flags underneath.
+"""
 
 from __future__ import annotations
 
@@ -37,14 +39,14 @@ def _db(values: np.ndarray) -> np.ndarray:
 
 
 def _phase_options(document: Mapping[str, Any]) -> PhaseOptions:
-    """The phase windows and thresholds the analysis used (its provenance), else the defaults."""
+    """Return the phase windows and thresholds the analysis used (its provenance), else the defaults."""
     given = ((document.get("provenance") or {}).get("options") or {}).get("phases") or {}
     known = {f.name for f in fields(PhaseOptions)}
     return PhaseOptions(**{k: v for k, v in given.items() if k in known})
 
 
 def _segments(tic: Mapping[str, Any], n: int) -> np.ndarray:
-    """The clip index of every sample (all 0 for one clip or a table without the column)."""
+    """Return the clip index of every sample (all 0 for one clip or a table without the column)."""
     clip = tic.get("clip")
     return np.zeros(n, dtype=int) if clip is None else np.asarray(clip, dtype=int)
 
@@ -56,8 +58,10 @@ def _broken(t: np.ndarray, values: np.ndarray, segment: np.ndarray) -> tuple[np.
 
 
 def draw_tic_panel(ax_tic: Axes, ax_rel: Axes | None, analysis: Analysis, lesion_index: int = 0) -> None:
-    """Draw one lesion's TIC panel (and its relative-enhancement panel when ``ax_rel`` is given); the time
-    between the clips of an examination is shaded as a gap and no line crosses it."""
+    """Draw one lesion's TIC panel (and its relative-enhancement panel when ``ax_rel`` is given).
+
+    The time between the clips of an examination is shaded as a gap and no line crosses it.
+    """
     doc = analysis.document
     t = np.asarray(analysis.tic["time_s"], dtype=float)
     segment = _segments(analysis.tic, t.size)
@@ -144,8 +148,11 @@ def draw_refills(ax: Axes, analysis: Analysis, names: list[str], segment: np.nda
 
 
 def quality_lines(document: dict[str, Any], *, width: int = FLAG_LINE_CHARS) -> list[str]:
-    """The quality flags of an analysis document as lines of at most ``width`` characters: "⚠ code (roi):
-    message" (• for information), each message whole, wrapped onto indented lines."""
+    """Return the quality flags of an analysis document as lines of at most ``width`` characters.
+
+    Each flag reads "⚠ code (roi): message" (• for information), each message whole, wrapped onto indented
+    lines.
+    """
     lines = []
     for flag in document.get("quality", []):
         mark = "⚠" if flag["severity"] == "warning" else "•"

@@ -61,7 +61,7 @@ def clip_header_summary(path: Path) -> dict[str, Any]:
 
 def clip_from_file(path: str | Path, *, rois: dict[str, Any] | None = None, offset_s: float | None = None,
                    provenance: dict[str, Any] | None = None) -> ClipInput:
-    """A clip file (or folder of frames) as one clip of a lesion's examination, ready to store.
+    """Make a clip file (or folder of frames) into one clip of a lesion's examination, ready to store.
 
     The store's :class:`~ceuskit.store.inputs.ClipInput` is a plain value and the store reads no file, so
     the clip is made here, in the study layer, which reads files (``io``) and stores (``store``).
@@ -103,8 +103,10 @@ def clip_from_file(path: str | Path, *, rois: dict[str, Any] | None = None, offs
 
 
 def roi_document(line: int, path: Path, roi_name: str | None) -> dict[str, Any]:
-    """The ROI document of an ROI file (JSON, or a PNG/NIfTI label mask), checked; ``roi_name`` must name
-    one of its lesion ROIs."""
+    """Return the ROI document of an ROI file (JSON, or a PNG/NIfTI label mask), checked.
+
+    ``roi_name`` must name one of its lesion ROIs.
+    """
     from ceuskit.io.rois import load_rois
     from ceuskit.roi import parse_rois
 
@@ -125,8 +127,11 @@ def roi_document(line: int, path: Path, roi_name: str | None) -> dict[str, Any]:
 
 
 def _pacs_clip(line: int, cell: str, pacs: Any) -> Any:
-    """The PACS clip a ``dicomweb:`` cell names, fetched (None for a local path); ManifestError naming the line
-    for a bad reference or an object the PACS lacks.  A PACS that cannot be reached stops the import."""
+    """Return the PACS clip a ``dicomweb:`` cell names, fetched (None for a local path).
+
+    ManifestError naming the line for a bad reference or an object the PACS lacks.  A PACS that cannot be
+    reached stops the import.
+    """
     from ceuskit.errors import PacsNotFoundError
     from ceuskit.pacs.records import parse_ref
 
@@ -140,8 +145,10 @@ def _pacs_clip(line: int, cell: str, pacs: Any) -> Any:
 
 
 def split_cell(line: int, column: str, text: str, *, empty_entries: bool = False) -> list[str]:
-    """The ``;``-separated entries of a cell, stripped (one entry when there is no ``;``); an empty entry is a
-    ManifestError unless ``empty_entries``."""
+    """Return the ``;``-separated entries of a cell, stripped (one entry when there is no ``;``).
+
+    An empty entry is a ManifestError unless ``empty_entries``.
+    """
     entries = [entry.strip() for entry in text.split(";")]
     if not empty_entries and any(not entry for entry in entries):
         raise ManifestError(f"line {line}: {column} lists an empty entry; separate an examination's files with "
@@ -199,8 +206,11 @@ def _one_clip(line: int, clip_cell: str, roi_cell: str, base: Path, roi_name: st
 
 def curve_document(table: Any, *, units: str | None, time_column: str | None,
                    columns: list[tuple[str, str]] | None) -> dict[str, Any]:
-    """The ROI document stored for a lesion read from a curve table: its curves as ROIs (shape "curve") and,
-    under ``curves``, the options that read it again (:func:`ceuskit.curve_analysis.analyze_curves`)."""
+    """Return the ROI document stored for a lesion read from a curve table.
+
+    Its curves as ROIs (shape "curve") and, under ``curves``, the options that read it again
+    (:func:`ceuskit.curve_analysis.analyze_curves`).
+    """
     return {"reference_frame": 0, "units": "px",
             "rois": [{"name": name, "role": table.roles[name], "shape": "curve"} for name in table.names],
             "curves": {"units": units, "time_column": time_column,
@@ -208,7 +218,7 @@ def curve_document(table: Any, *, units: str | None, time_column: str | None,
 
 
 def _curve_clip(line: int, row: dict[str, str], base: Path, roi_name: str | None) -> ClipInput | None:
-    """The ClipInput of a row whose ``clip`` names a curve table (its ``roi`` cell empty), else None."""
+    """Return the ClipInput of a row whose ``clip`` names a curve table (its ``roi`` cell empty), else None."""
     from ceuskit.io.curves import is_curve_file, read_curves
 
     cell = row["clip"].strip()
@@ -245,7 +255,7 @@ def _curve_clip(line: int, row: dict[str, str], base: Path, roi_name: str | None
 
 def row_clips(line: int, row: dict[str, str], base: Path, *, roi_name: str | None, pacs: Any = None
               ) -> list[ClipInput]:
-    """The clips of a manifest row (its ``clip``, ``roi`` and ``clip_offset_s`` cells), in the listed order.
+    """Return the clips of a manifest row (its ``clip``, ``roi`` and ``clip_offset_s`` cells), in the listed order.
 
     Raises
     ------
@@ -282,8 +292,11 @@ def row_clips(line: int, row: dict[str, str], base: Path, *, roi_name: str | Non
 
 
 def injection_from_clips(line: int, clips: list[ClipInput]) -> float:
-    """``injection_time_s`` = ``auto``: the injection moment from the clips' Contrast/Bolus Start Time, in
-    seconds after the earliest clip's first frame (:func:`ceuskit.io.examination.injection_from_header`)."""
+    """Return the injection moment for ``injection_time_s`` = ``auto``.
+
+    Taken from the clips' Contrast/Bolus Start Time, in seconds after the earliest clip's first frame
+    (:func:`ceuskit.io.examination.injection_from_header`).
+    """
     from ceuskit.io import open_clip
     from ceuskit.io.examination import injection_from_header
 

@@ -48,7 +48,7 @@ ProgressFn = Callable[[int, int, str], None]
 
 
 def software_version() -> str:
-    """The ceuskit version recorded with every analysis (``ceuskit.__version__``)."""
+    """Return the ceuskit version recorded with every analysis (``ceuskit.__version__``)."""
     return __version__
 
 
@@ -79,9 +79,12 @@ class RunSummary:
 
 
 def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
-    """The TICs, fitted curves (as drawn over the data) and lesion-minus-liver dB of an analysis, thinned to
-    about ``max_points`` frames; the samples on either side of a break (a gap, a new clip, the end of a drawn
-    stretch) are kept, so a thinned line never crosses one. ``max_step_s``: longer steps are gaps."""
+    """Return the TICs, fitted curves and lesion-minus-liver dB of an analysis, thinned for drawing.
+
+    Fitted curves as drawn over the data; thinned to about ``max_points`` frames; the samples on either side of
+    a break (a gap, a new clip, the end of a drawn stretch) are kept, so a thinned line never crosses one.
+    ``max_step_s``: longer steps are gaps.
+    """
     tic = getattr(result, "tic", None)
     if not tic or "time_s" not in tic:
         return None
@@ -109,7 +112,7 @@ def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
 
 
 def _pipeline(name: str) -> Callable[..., Any]:
-    """The pipeline's entry point ``name`` (imported late: workers import it once, on first use)."""
+    """Return the pipeline's entry point ``name`` (imported late: workers import it once, on first use)."""
     import ceuskit.pipeline
 
     found: Callable[..., Any] = getattr(ceuskit.pipeline, name)
@@ -201,7 +204,7 @@ def _current_sha(store: Store, clip: dict[str, Any]) -> str | None:
 def plan_run(store: Store, *, study: int | str | None = None, options: RunOptions = RunOptions(),
              retry_failed: bool = False, lesion_ids: Collection[int] | None = None,
              force: bool = False) -> tuple[list[dict[str, Any]], int]:
-    """The lesions a run must analyse (as tasks) and how many are up to date.
+    """Return the lesions a run must analyse (as tasks) and how many are up to date.
 
     ``lesion_ids`` restricts the run to those lesions; ``force`` analyses them even when up to date.
     """

@@ -51,7 +51,7 @@ PAGES = {"/": "index.html", "/login": "login.html", "/read": "read.html"}
 
 
 def _status(exc: CeusError, message: str) -> int:
-    """The HTTP status of a user-caused error."""
+    """Return the HTTP status of a user-caused error."""
     if isinstance(exc, PathRefused | ForbiddenError):
         return 403
     if isinstance(exc, ConflictError):
@@ -64,7 +64,7 @@ def _status(exc: CeusError, message: str) -> int:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The app for ``settings`` (``ceuskit serve`` runs it with uvicorn; tests use it directly)."""
+    """Make the app for ``settings`` (``ceuskit serve`` runs it with uvicorn; tests use it directly)."""
     settings.data_dir.resolve().mkdir(parents=True, exist_ok=True)
     ctx = Context(settings=settings, db=st.Store(settings.db_url))
 

@@ -37,8 +37,10 @@ Ctx = Annotated[Context, Depends(context)]
 
 @router.get("/api/files")
 def files(_: Admin, ctx: Ctx) -> list[dict[str, Any]]:
-    """Clip files and curve tables of the data folder (paths relative to it; links out of it are not offered;
-    ``kind`` "clip" or "curves")."""
+    """List the clip files and curve tables of the data folder.
+
+    Paths relative to it; links out of it are not offered; ``kind`` "clip" or "curves".
+    """
     out = []
     data_dir = ctx.data_dir
     for path in sorted(data_dir.rglob("*")):
@@ -56,8 +58,10 @@ def files(_: Admin, ctx: Ctx) -> list[dict[str, Any]]:
 
 @router.post("/api/uploads", status_code=201)
 def upload(file: Annotated[UploadFile, File()], principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """Upload a clip (DICOM or video) or a table of curves (CSV, TSV, XLSX, QLAB text) into the data folder's
-    ``uploads/`` (size checked before the body)."""
+    """Upload a clip (DICOM or video) or a table of curves into the data folder's ``uploads/``.
+
+    Tables of curves: CSV, TSV, XLSX, QLAB text.  The size is checked before the body.
+    """
     limit = ctx.settings.max_upload_bytes
     ctx.uploads.mkdir(parents=True, exist_ok=True)
     head = file.file.read(132)
@@ -88,7 +92,7 @@ def upload(file: Annotated[UploadFile, File()], principal: Admin, request: Reque
 
 @router.get("/api/clips/{clip_id}")
 def clip_info(clip_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
-    """A clip's facts (``ceuskit info --json``) and its path in the data folder."""
+    """Return a clip's facts (``ceuskit info --json``) and its path in the data folder."""
     from ceuskit import store as st
     from ceuskit.feed import display_maps
 
@@ -118,7 +122,7 @@ def frame_png(path: Path, index: int, ctx: Context) -> bytes:
 
 
 def _clip_file(ctx: Context, clip_id: int) -> Path:
-    """The file of a stored clip, in the data folder (404 unknown or missing, 403 outside)."""
+    """Return the file of a stored clip, in the data folder (404 unknown or missing, 403 outside)."""
     from ceuskit import store as st
 
     found = ctx.clip_files.get(clip_id)

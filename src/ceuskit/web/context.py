@@ -75,18 +75,20 @@ class Settings:
 
 
 class ReaderClips:
-    """Which clips each reader may see (their open sessions'), remembered for a few seconds: a player asks
-    for many frames in a burst, and closing a session takes effect within ``ttl_s``."""
+    """Which clips each reader may see (their open sessions'), remembered for a few seconds.
+
+    A player asks for many frames in a burst, and closing a session takes effect within ``ttl_s``.
+    """
 
     def __init__(self, ttl_s: float = 5.0) -> None:
         self._known: Expiring[int, frozenset[int]] = Expiring(ttl_s)
 
     def known(self, user_id: int) -> frozenset[int] | None:
-        """The reader's clip ids if remembered, else None (without asking the database)."""
+        """Return the reader's clip ids if remembered, else None (without asking the database)."""
         return self._known.get(user_id)
 
     def allowed(self, db: Store, user_id: int) -> frozenset[int]:
-        """The reader's clip ids now."""
+        """Return the reader's clip ids now."""
         found = self._known.get(user_id)
         return found if found is not None else self._known.put(user_id, frozenset(reader_clip_ids(db, user_id)))
 
@@ -97,8 +99,10 @@ class ReaderClips:
 
 @dataclass
 class Context:
-    """The app's shared state: settings, store, open clips and their encoded frames, job runner, sign-in guard,
-    password-check pool."""
+    """The app's shared state.
+
+    Settings, store, open clips and their encoded frames, job runner, sign-in guard, password-check pool.
+    """
 
     settings: Settings
     db: Store
@@ -132,14 +136,14 @@ class Context:
         return self.data_dir / ".ceuskit"
 
     def clip_path(self, path: str) -> Path:
-        """A stored clip's path, if it lies in the data folder (PathRefused otherwise, 404 when missing)."""
+        """Return a stored clip's path, if it lies in the data folder (PathRefused otherwise, 404 when missing)."""
         resolved = inside(self.data_dir, path)
         if not resolved.exists():
             raise HTTPException(404, "the clip file is missing from the data folder")
         return resolved
 
     def public_clip(self, clip: dict[str, Any] | None) -> dict[str, Any] | None:
-        """A stored clip as the API shows it: its path relative to the data folder (None outside it)."""
+        """Return a stored clip as the API shows it: its path relative to the data folder (None outside it)."""
         if clip is None:
             return None
         try:

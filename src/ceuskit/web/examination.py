@@ -39,9 +39,12 @@ class NewClip(BaseModel):
 
 
 def timeline(ctx: Context, clips: list[dict[str, Any]]) -> dict[str, Any]:
-    """Where each of a lesion's clips lies: ``starts_s`` (s after the earliest clip's first frame),
+    """Return where each of a lesion's clips lies.
+
+    ``starts_s`` (s after the earliest clip's first frame),
     ``durations_s``, ``n_frames`` (per clip, in the lesion's order) and ``error`` — why they could not be
-    placed by their times (then they are shown one after the other), or None."""
+    placed by their times (then they are shown one after the other), or None.
+    """
     try:
         opened = [ctx.clips.get(ctx.clip_path(clip["path"])) for clip in clips]
     except HTTPException as exc:
@@ -64,9 +67,11 @@ def timeline(ctx: Context, clips: list[dict[str, Any]]) -> dict[str, Any]:
 
 @router.post("/api/lesions/{lesion_id}/clips", status_code=201)
 def add_clip(lesion_id: int, body: NewClip, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """Add a clip of the data folder (a late-phase sweep) to the lesion's examination; its ROIs are drawn
-    afterwards.  Refused (400) when it belongs to another patient or study, overlaps the other clips, or
-    states no acquisition time and no ``offset_s`` is given."""
+    """Add a clip of the data folder (a late-phase sweep) to the lesion's examination.
+
+    Its ROIs are drawn afterwards.  Refused (400) when it belongs to another patient or study, overlaps the other
+    clips, or states no acquisition time and no ``offset_s`` is given.
+    """
     found = st.get_lesion(ctx.db, lesion_id)
     path = inside(ctx.data_dir, body.clip)
     if not path.is_file():

@@ -31,6 +31,7 @@ class Job:
     started: float = field(default_factory=time.time)
 
     def view(self) -> dict[str, Any]:
+        """Return the job as the API shows it: id, kind, status, progress (0…1), result and error."""
         fraction = self.done / self.total if self.total else (1.0 if self.status == "done" else 0.0)
         return {"id": self.id, "kind": self.kind, "status": self.status, "progress": round(fraction, 4),
                 "result": self.result, "error": self.error}
@@ -70,8 +71,10 @@ class JobRunner:
         return job
 
     def get(self, job_id: str) -> Job | None:
+        """Return the job ``job_id``, or None when unknown."""
         with self._lock:
             return self._jobs.get(job_id)
 
     def close(self) -> None:
+        """Stop the worker pool: queued jobs are cancelled, a running one is not waited for."""
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -34,8 +34,11 @@ def _map_file(ctx: Context, lesion_id: int, rois_sha256: str | None) -> Any:
 
 @router.get("/api/lesions/{lesion_id}")
 def lesion(lesion_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
-    """A lesion with its first clip, ROI document and newest analysis, every clip of its examination
-    (``clips``: ``id``, ``path``, ``position``, ``offset_s``, ``rois``) and where they lie (``timeline``)."""
+    """Return a lesion with its first clip, ROI document, newest analysis and every clip.
+
+    Every clip of its examination (``clips``: ``id``, ``path``, ``position``, ``offset_s``, ``rois``) and where they
+    lie (``timeline``).
+    """
     from ceuskit import store as st
 
     found = st.get_lesion(ctx.db, lesion_id)
@@ -77,8 +80,11 @@ def put_rois(lesion_id: int, document: dict[str, Any], principal: Admin, request
 @router.post("/api/lesions/{lesion_id}/analyze", status_code=202)
 def analyse(lesion_id: int, principal: Admin, request: Request, ctx: Ctx,
             kinetics: Annotated[str, Query(pattern="^(auto|bolus|replenishment)$")] = "auto") -> dict[str, Any]:
-    """Analyse the lesion in the background; poll ``GET /api/jobs/{id}``. ``kinetics``: bolus, replenishment or
-    auto (:mod:`ceuskit.kinetics`)."""
+    """Analyse the lesion in the background; poll ``GET /api/jobs/{id}``.
+
+    ``kinetics``: bolus, replenishment or
+    auto (:mod:`ceuskit.kinetics`).
+    """
     from ceuskit import store as st
     from ceuskit.study import RunOptions, analyse_lesion
 
@@ -150,7 +156,7 @@ def map_image(lesion_id: int, name: str, _: Admin, ctx: Ctx) -> Response:
 
 @router.get("/api/jobs/{job_id}")
 def job(job_id: str, _: Admin, ctx: Ctx) -> dict[str, Any]:
-    """A background job's status and progress (jobs are kept while the server runs)."""
+    """Return a background job's status and progress (jobs are kept while the server runs)."""
     found = ctx.jobs.get(job_id)
     if found is None:
         raise HTTPException(404, "no such job (jobs are kept while the server runs)")
@@ -166,7 +172,7 @@ def analysis(analysis_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
 
 
 def colour_png(values: np.ndarray) -> tuple[bytes, float, float]:
-    """A map as an RGBA PNG (viridis between its 2nd and 98th percentiles, transparent where NaN)."""
+    """Return a map as an RGBA PNG (viridis between its 2nd and 98th percentiles, transparent where NaN)."""
     from matplotlib import colormaps
     from PIL import Image
 

@@ -60,7 +60,7 @@ class PacsLesion(BaseModel):
 
 def pacs_router(*, pacs: str | None, db: Store, jobs: JobRunner, data_dir: Path,
                 dependencies: Sequence[Any] = ()) -> APIRouter:
-    """The ``/api/pacs…`` routes and ``POST /api/lesions/{id}/push`` for the PACS named by ``pacs``.
+    """Make the ``/api/pacs…`` routes and ``POST /api/lesions/{id}/push`` for the PACS named by ``pacs``.
 
     Raises
     ------

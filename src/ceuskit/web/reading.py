@@ -66,14 +66,14 @@ def open_session(study_id: int, body: NewReadingSession, principal: Admin, ctx: 
 
 @router.get("/api/studies/{study_id}/reading-sessions")
 def study_sessions(study_id: int, _: Admin, ctx: Ctx) -> list[dict[str, Any]]:
-    """The study's reading sessions with every reader's progress."""
+    """Return the study's reading sessions with every reader's progress."""
     st.get_study(ctx.db, study_id)
     return reading.list_reading_sessions(ctx.db, study_id=study_id)
 
 
 @router.get("/api/reading-sessions")
 def sessions(principal: SignedIn, ctx: Ctx) -> list[dict[str, Any]]:
-    """Reading sessions: every one for an administrator, a reader's own (with only their progress)."""
+    """Return reading sessions: every one for an administrator, a reader's own (with only their progress)."""
     if principal.is_admin:
         return reading.list_reading_sessions(ctx.db)
     return reading.list_reading_sessions(ctx.db, user_id=_reader_id(principal))
@@ -81,7 +81,7 @@ def sessions(principal: SignedIn, ctx: Ctx) -> list[dict[str, Any]]:
 
 @router.get("/api/reading-sessions/{session_id}")
 def session_detail(session_id: int, principal: SignedIn, ctx: Ctx) -> dict[str, Any]:
-    """A session: for an administrator with its items and who read them, for its reader their progress only."""
+    """Return a session: for an administrator with its items and who read them, for its reader their progress only."""
     if principal.is_admin:
         return reading.get_reading_session(ctx.db, session_id)
     own = [s for s in reading.list_reading_sessions(ctx.db, user_id=_reader_id(principal)) if s["id"] == session_id]
@@ -91,7 +91,7 @@ def session_detail(session_id: int, principal: SignedIn, ctx: Ctx) -> dict[str, 
 
 
 def _target(lesion: dict[str, Any], spacing_mm: Any) -> dict[str, Any] | None:
-    """The outline of the lesion to read (geometry only, pixel units), or None."""
+    """Return the outline of the lesion to read (geometry only, pixel units), or None."""
     document = lesion.get("rois")
     if not document or not document.get("rois"):
         return None
@@ -107,7 +107,7 @@ def _target(lesion: dict[str, Any], spacing_mm: Any) -> dict[str, Any] | None:
 
 
 def blinded_item(ctx: Context, session_id: int, found: dict[str, Any]) -> dict[str, Any]:
-    """What a reader's player gets for an item (see the module docstring for what it leaves out)."""
+    """Return what a reader's player gets for an item (see the module docstring for what it leaves out)."""
     lesion = st.get_lesion(ctx.db, found["lesion_id"])
     clip = st.get_clip(ctx.db, found["clip_id"])
     opened = ctx.clips.get(ctx.clip_path(clip["path"]))
@@ -123,7 +123,7 @@ def blinded_item(ctx: Context, session_id: int, found: dict[str, Any]) -> dict[s
 
 @router.get("/api/reading-sessions/{session_id}/next")
 def next_item(session_id: int, principal: SignedIn, ctx: Ctx) -> dict[str, Any]:
-    """The reader's next item in their own order, or ``{"done": true}`` when all are read."""
+    """Return the reader's next item in their own order, or ``{"done": true}`` when all are read."""
     found = reading.next_item(ctx.db, session_id, _reader_id(principal))
     if found is None:
         own = reading.list_reading_sessions(ctx.db, user_id=principal.id)

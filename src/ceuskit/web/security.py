@@ -59,7 +59,7 @@ def _unauthorised() -> HTTPException:
 
 def authenticate(ctx: Context, *, bearer: str | None, cookie: str | None, method: str,
                  csrf: str | None) -> Principal:
-    """The principal of a request's credentials (bearer token first), or an HTTPException (401, 403 CSRF)."""
+    """Return the principal of a request's credentials (bearer token first), or an HTTPException (401, 403 CSRF)."""
     settings = ctx.settings
     if bearer is not None:
         if secrets.compare_digest(bearer.encode("utf-8", "surrogateescape"),
@@ -94,8 +94,9 @@ def signed_in(request: Request, ctx: Annotated[Context, Depends(context)],
 async def frame_viewer(request: Request, ctx: Annotated[Context, Depends(context)],
                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
                        cookie: Annotated[str | None, Depends(COOKIE)]) -> Principal:
-    """Dependency of frame requests: :func:`signed_in`, its answer remembered for a few seconds per credential
-    (by SHA-256) so a player's burst of frames costs no database query each.
+    """Dependency of frame requests: :func:`signed_in`, its answer remembered for a few seconds per credential.
+
+    Remembered by SHA-256 of the credential so a player's burst of frames costs no database query each.
 
     Parameters
     ----------
@@ -142,13 +143,15 @@ FrameViewer = Annotated[Principal, Depends(frame_viewer)]
 
 
 def client_address(request: Request) -> str | None:
-    """The client's address, for the audit log of sign-ins and changes."""
+    """Return the client's address, for the audit log of sign-ins and changes."""
     return None if request.client is None else request.client.host
 
 
 def set_session_cookie(response: Response, request: Request, token: str) -> None:
-    """The session cookie: HttpOnly, SameSite=Strict, Secure when served over https, no expiry (the server
-    ends idle and old sessions)."""
+    """Set the session cookie: HttpOnly, SameSite=Strict, Secure when served over https.
+
+    No expiry: the server ends idle and old sessions.
+    """
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/")
 

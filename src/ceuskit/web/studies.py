@@ -63,7 +63,7 @@ def new_study(body: NewStudy, principal: Admin, request: Request, ctx: Ctx) -> d
 
 @router.get("/api/studies/{study_id}")
 def study(study_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
-    """A study with its patients and lesions (each with its newest analysis's status)."""
+    """Return a study with its patients and lesions (each with its newest analysis's status)."""
     from ceuskit import store as st
 
     found = st.get_study(ctx.db, study_id)
@@ -75,12 +75,13 @@ def study(study_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/api/studies/{study_id}/stats")
 def study_stats(study_id: int, _: Admin, ctx: Ctx) -> dict[str, Any]:
-    """The cohort statistics of ``ceuskit study stats --json`` (with reader agreement)."""
+    """Return the cohort statistics of ``ceuskit study stats --json`` (with reader agreement)."""
     from ceuskit import store as st
     from ceuskit.study import study_stats as stats
 
     st.get_study(ctx.db, study_id)
-    return json_safe(stats(ctx.db, study_id))
+    document: dict[str, Any] = json_safe(stats(ctx.db, study_id))
+    return document
 
 
 @router.get("/api/studies/{study_id}/table")
@@ -93,7 +94,8 @@ def study_table(study_id: int, principal: Admin, request: Request, ctx: Ctx) -> 
     frame = cohort_frame(ctx.db, study_id)
     record_event(ctx.db, principal.username, "export", target=f"study:{study_id}", detail={"format": "json"},
                  address=client_address(request))
-    return json_safe(frame.to_dict(orient="records"))  # NaN → None there
+    rows: list[dict[str, Any]] = json_safe(frame.to_dict(orient="records"))  # NaN → None there
+    return rows
 
 
 @router.get("/api/studies/{study_id}/export.csv")
@@ -112,7 +114,7 @@ def study_csv(study_id: int, principal: Admin, request: Request, ctx: Ctx) -> Re
 
 @router.get("/api/studies/{study_id}/report")
 def study_report(study_id: int, principal: Admin, request: Request, ctx: Ctx, format: str = "html") -> FileResponse:
-    """The cohort report, HTML (self-contained) or PDF (typeset from the same HTML by Chromium)."""
+    """Return the cohort report, HTML (self-contained) or PDF (typeset from the same HTML by Chromium)."""
     from ceuskit import store as st
     from ceuskit.report import write_report
     from ceuskit.study import cohort_frame, cohort_stats
@@ -133,8 +135,11 @@ def study_report(study_id: int, principal: Admin, request: Request, ctx: Ctx, fo
 
 @router.post("/api/studies/{study_id}/lesions", status_code=201)
 def new_lesion(study_id: int, body: NewLesion, principal: Admin, request: Request, ctx: Ctx) -> dict[str, Any]:
-    """Add a lesion from a clip of the data folder (its ROIs are drawn afterwards), or from a table of curves
-    (its curves are its ROIs; ``units`` says what its intensities are when the file does not)."""
+    """Add a lesion from a clip of the data folder or from a table of curves.
+
+    From a clip, its ROIs are drawn afterwards; from a table of curves (its curves are its ROIs; ``units`` says what
+    its intensities are when the file does not).
+    """
     study_id_of(ctx.db, study_id)  # a study of that id, or 404
     path = inside(ctx.data_dir, body.clip)
     if not path.is_file():
