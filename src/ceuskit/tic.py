@@ -85,8 +85,10 @@ class _RoiStore:
 
 @dataclass
 class _FeatureStack:
-    """Every frame's tracking features (float16: smoothed grey needs no more) and, once some pixel was
-    invalid, their validity."""
+    """Every frame's tracking features and, once some pixel was invalid, their validity.
+
+    Features are float16: smoothed grey needs no more.
+    """
 
     values: np.ndarray  # (n, H, W) float16
     valid: np.ndarray | None = None  # (n, H, W) bool, allocated at the first invalid pixel
@@ -135,20 +137,24 @@ def _template_box(rois: RoiSet, stores: list[_RoiStore]) -> Box:
 
 def _contrast_start(levels: np.ndarray, times_s: np.ndarray, reference_index: int, *, fraction: float = 0.05,
                     lead_s: float = 1.0) -> int:
-    """Where tracking starts on a CEUS-only clip: ``lead_s`` before the template area's grey has risen
-    ``fraction`` of the way from the clip's start to the reference frame's level (before the contrast
-    arrives there is nothing to match); 0 when there is no clear rise (the contrast was already there, or
-    the reference frame is dark). Weakly enhanced early frames are tracked: where their match is vague the
-    tracker follows their neighbours."""
+    """Return the frame where tracking starts on a CEUS-only clip.
+
+    That is ``lead_s`` before the template area's grey has risen ``fraction`` of the way from the clip's start
+    to the reference frame's level (before the contrast arrives there is nothing to match); 0 when there is
+    no clear rise (the contrast was already there, or the reference frame is dark). Weakly enhanced early
+    frames are tracked: where their match is vague the tracker follows their neighbours.
+    """
     start = _known_start(levels, times_s, reference_index, fraction=fraction, lead_s=lead_s)
     return 0 if start is None else start
 
 
 def _known_start(levels: np.ndarray, times_s: np.ndarray, reference_index: int, *, fraction: float = 0.05,
                  lead_s: float = 1.0) -> int | None:
-    """:func:`_contrast_start` from the levels of the frames read so far (``levels`` may be shorter than
-    ``times_s``), or None while they cannot tell it yet (the reference frame, the first second or the rise
-    not read yet)."""
+    """Return :func:`_contrast_start` from the levels of the frames read so far.
+
+    ``levels`` may be shorter than ``times_s``; None while they cannot tell it yet (the reference frame, the
+    first second or the rise not read yet).
+    """
     read = levels.size
     if read <= reference_index or (read < times_s.size and times_s[read - 1] <= times_s[0] + 1.0):
         return None
@@ -179,9 +185,12 @@ def censored_mean(power_sum: float, n_pixels: int, n_clipped: int) -> float:
 
 def _roi_means(store: _RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_grey: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean linear power inside the ROI moved by each frame's shift (NaN where skipped or mostly invalid;
-    pixels at display white taken as censored, :func:`censored_mean`), and the fraction of its valid pixels
-    at the display maximum (grey 255); ``power_of_grey`` (256,) is the linearisation of every grey level."""
+    """Return the mean linear power inside the ROI moved by each frame's shift, and its saturated share.
+
+    The mean is NaN where the frame is skipped or the ROI mostly invalid; pixels at display white are taken as
+    censored (:func:`censored_mean`). The share is the fraction of its valid pixels at the display maximum
+    (grey 255). ``power_of_grey`` (256,) is the linearisation of every grey level.
+    """
     n = store.grey.shape[0]
     out = np.full(n, np.nan)
     saturated = np.full(n, np.nan)
@@ -210,7 +219,7 @@ def _roi_means(store: _RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_
 
 
 def _overlay_pixels(store: _RoiStore, exclude: np.ndarray | None, shifts: np.ndarray, used: np.ndarray) -> int:
-    """The most overlay pixels inside the ROI (moved by the frames' shifts) over the frames used."""
+    """Return the most overlay pixels inside the ROI (moved by the frames' shifts) over the frames used."""
     if exclude is None or not used.any():
         return 0
     bx0, by0, bx1, by1 = store.box
@@ -352,16 +361,22 @@ def _area(box: Box) -> int:
 
 
 def _shared_cover(boxes: list[Box]) -> Box | None:
-    """One box whose grey serves all of ``boxes`` (each frame converted once), when it is no larger than the
-    boxes together; None when converting each box on its own costs less (ROIs far apart)."""
+    """Return one box whose grey serves all of ``boxes`` (each frame converted once).
+
+    Only when it is no larger than the boxes together; None when converting each box on its own costs less
+    (ROIs far apart).
+    """
     cover = _union(boxes)
     return cover if _area(cover) <= sum(_area(b) for b in boxes) else None
 
 
 def _grey_reader(pixels: np.ndarray, origin: tuple[int, int], display: GreyReader, cover: Box | None
                  ) -> Callable[[Box], np.ndarray]:
-    """The grey of any box (frame coordinates) inside ``cover`` (converted once), or of any box (converted on
-    demand); ``pixels`` is the part of the frame whose top-left corner is ``origin`` (x, y)."""
+    """Return a reader of the grey of a box (frame coordinates).
+
+    Boxes inside ``cover`` come from its grey, converted once; without a cover any box is converted on demand.
+    ``pixels`` is the part of the frame whose top-left corner is ``origin`` (x, y).
+    """
     ox, oy = origin
     if cover is None:
         return lambda b: display.to_grey(pixels[b[1] - oy:b[3] - oy, b[0] - ox:b[2] - ox])
@@ -372,8 +387,10 @@ def _grey_reader(pixels: np.ndarray, origin: tuple[int, int], display: GreyReade
 
 def _search_area(grey_of: Callable[[Box], np.ndarray], box: Box, inside: Box | None, exclude: np.ndarray | None
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Grey of ``box`` (which may reach past the image) and its validity: inside ``inside`` (the box cut to the
-    tracking region), finite, not excluded."""
+    """Return the grey of ``box`` (which may reach past the image) and its validity.
+
+    Valid: inside ``inside`` (the box cut to the tracking region), finite, not excluded.
+    """
     x0, y0, x1, y1 = box
     crop = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
     valid = np.zeros(crop.shape, dtype=bool)

@@ -69,7 +69,7 @@ class BackgroundAnchor:
             self._condition.notify_all()
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
-        """The anchoring pass's (ncc, template_pixels), once every frame has been stored (waits for it).
+        """Return the anchoring pass's (ncc, template_pixels), once every frame has been stored (waits for it).
 
         Raises
         ------
@@ -130,7 +130,7 @@ class AnchorWhileReading:
             self.running.advance(k + 1)
 
     def matches(self, start_index: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The anchoring pass's matches from ``start_index`` on, when that is where it ran (else None).
+        """Return the anchoring pass's matches from ``start_index`` on, when that is where it ran (else None).
 
         Raises
         ------

@@ -51,8 +51,11 @@ def _chunk(features: np.ndarray, start: int, stop: int, blur: float) -> np.ndarr
 
 def _fill_patches(features: np.ndarray, valid: np.ndarray, states: np.ndarray, keep: np.ndarray,
                   patches: np.ndarray, weight: np.ndarray, start: int, stop: int, blur: float) -> None:
-    """Frames start … stop−1: each one's template-sized patch at its state (row, column offset inside the
-    search image), weighted by its validity (0 where invalid or the frame is not kept)."""
+    """Fill frames start … stop−1 of ``patches``: each one's template-sized patch at its state.
+
+    The state is the (row, column) offset inside the search image; the patch is weighted by its validity (0
+    where invalid or the frame is not kept).
+    """
     h, w = patches.shape[1:]
     frames = _chunk(features, start, stop, blur)
     for k in range(start, stop):

@@ -170,8 +170,10 @@ def _fisher(r: np.ndarray) -> np.ndarray:
 def anchor_matches(features: np.ndarray, valid: np.ndarray | Callable[[], np.ndarray], times_s: np.ndarray, *,
                    radius: int, start_index: int = 0, options: TrackingOptions | None = None,
                    ready: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The anchoring pass's matches: each frame from ``start_index`` on against the plain mean of its
-    neighbours (all kept, all at the centre), on blurred features.
+    """Return the anchoring pass's matches.
+
+    Each frame from ``start_index`` on is matched against the plain mean of its neighbours (all kept, all at
+    the centre), on blurred features.
 
     Parameters
     ----------
