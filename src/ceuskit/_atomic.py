@@ -72,8 +72,9 @@ def atomic_folder(out_dir: str | Path, *, last: tuple[str, ...] = ()) -> Iterato
     try:
         yield tmp
         names = sorted(p.name for p in tmp.iterdir())
+        mode = 0o666 & ~_umask()
         for name in [n for n in names if n not in last] + [n for n in last if n in names]:
-            os.chmod(tmp / name, 0o666 & ~_umask())
+            os.chmod(tmp / name, mode)
             os.replace(tmp / name, out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from ceuskit.errors import StoreError
 from ceuskit.store._rows import (
     analysis_dict,
@@ -21,7 +23,7 @@ from ceuskit.store._rows import (
     study_lesions,
 )
 from ceuskit.store.database import Store
-from ceuskit.store.schema import AnalysisRecord, Lesion, utcnow
+from ceuskit.store.schema import AnalysisRecord, Lesion, Patient, utcnow
 
 __all__ = ["cohort_records", "get_analysis", "latest_analysis", "record_analysis", "work_items"]
 
@@ -121,6 +123,13 @@ def latest_analysis(store: Store, lesion_id: int) -> dict[str, Any] | None:
         return analysis_dict(latest(session, [lesion_id]).get(lesion_id))
 
 
+def _lesions_with_latest(session: Session, study: int | str | None
+                         ) -> tuple[list[tuple[Lesion, Patient]], dict[int, AnalysisRecord]]:
+    """Return a study's (lesion, patient) pairs and each lesion's newest analysis record by lesion id."""
+    pairs = study_lesions(session, resolve_study(session, study))
+    return pairs, latest(session, [lesion.id for lesion, _ in pairs])
+
+
 def work_items(store: Store, study: int | str | None = None) -> list[dict[str, Any]]:
     """Every lesion of a study with what its analysis needs and its newest analysis's hash and status.
 
@@ -140,9 +149,7 @@ def work_items(store: Store, study: int | str | None = None) -> list[dict[str, A
         ``latest_input_hash`` and ``latest_status`` (None when never analysed).
     """
     with store.transaction() as session:
-        found = resolve_study(session, study)
-        pairs = study_lesions(session, found)
-        newest = latest(session, [lesion.id for lesion, _ in pairs])
+        pairs, newest = _lesions_with_latest(session, study)
         items = []
         for lesion, patient in pairs:
             item = lesion_dict(lesion, patient)
@@ -175,9 +182,7 @@ def cohort_records(store: Store, study: int | str | None = None) -> list[dict[st
         The lesion dict plus ``clip_sha256`` (its first clip's) and ``analysis`` (the full record, or None).
     """
     with store.transaction() as session:
-        found = resolve_study(session, study)
-        pairs = study_lesions(session, found)
-        newest = latest(session, [lesion.id for lesion, _ in pairs])
+        pairs, newest = _lesions_with_latest(session, study)
         out = []
         for lesion, patient in pairs:
             item = lesion_dict(lesion, patient)
