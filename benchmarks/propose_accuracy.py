@@ -142,7 +142,10 @@ def carry_figures(name: str, ph: Any, root: Path) -> list[dict[str, Any]]:
                 carried = carry_rois(template, sweep, dynamic_range_db=60.0)
                 truth_centre = centre(true_mask(clip_truth, "lesion", carried.frame))
                 error = float(np.hypot(*(start_centre + np.array(carried.offset_px) - truth_centre)))
+                # the carry's own part: the found offset against the true lesion's move (loop frame → sweep frame)
+                offset = float(np.hypot(*(np.array(carried.offset_px) - truth_centre + centre(lesion))))
                 results.append({"case": name, "sweep": k, "source": key, "error_px": round(error, 2),
+                                "offset_error_px": round(offset, 2), "frame": carried.frame,
                                 "confidence": carried.confidence, "move_px": clip_truth["probe_move_px"]})
     return results
 

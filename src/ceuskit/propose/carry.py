@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, signal
-from skimage.feature import match_template
+from scipy import ndimage
 
 from ceuskit.errors import ProposalError
-from ceuskit.feed import ClipDisplays, clip_frames, display_maps
+from ceuskit.feed import clip_frames, display_maps
 from ceuskit.io.clip import Box, Clip
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.preprocess.overlays import detect_overlays
+from ceuskit.propose.carry_match import contrast_stack, inside_share, ncc_stack, padded
 from ceuskit.roi import RoiSet, parse_rois
 from ceuskit.tic import extract_tics
 
@@ -72,9 +72,10 @@ class LoopTemplate:
     box : (x0, y0, x1, y1) of the template in the loop's reference frame.
     ceus : late-phase CEUS image, dB about its median.
     bmode : B-mode image (dual displays), dB about its median, or None.
-    kernel : zero-mean lesion kernel.
     lesion : bool lesion mask over the box.
+    ring : bool mask of the liver ring around the lesions over the box.
     sign : +1 brighter, −1 darker than its ring late in the loop, 0 about iso.
+    seen : bool mask of the box's pixels the loop showed (inside its image, off its overlays).
     """
 
     rois: RoiSet
@@ -82,9 +83,10 @@ class LoopTemplate:
     box: Box
     ceus: np.ndarray = field(repr=False)
     bmode: np.ndarray | None = field(repr=False)
-    kernel: np.ndarray = field(repr=False)
     lesion: np.ndarray = field(repr=False)
+    ring: np.ndarray = field(repr=False)
     sign: int
+    seen: np.ndarray = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -194,31 +196,23 @@ def loop_template(loop: Clip, rois: RoiSet | Mapping[str, Any], *, dynamic_range
     cut = lesion[box[1]:box[3], box[0]:box[2]]
     outside = ndimage.distance_transform_edt(~cut)
     ring = (outside > RING_PX[0]) & (outside <= RING_PX[1])
-    kernel = cut / cut.sum() - ring / max(ring.sum(), 1)
-    difference = float((ceus * kernel).sum())
+    difference = float(ceus[cut & seen].mean() - ceus[ring & seen].mean()) if (ring & seen).any() else 0.0
     sign = 0 if abs(difference) < SIGN_DB else int(np.sign(difference))
-    return LoopTemplate(roi_set, shape, box, ceus, bimage, kernel.astype(np.float64), cut, sign)
+    return LoopTemplate(roi_set, shape, box, ceus, bimage, cut, ring, sign, seen)
 
 
 def _zscore(response: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    finite = response[allowed]
-    centre = float(np.median(finite))
-    spread = 1.4826 * float(np.median(np.abs(finite - centre)))
-    return np.where(allowed, (response - centre) / max(spread, 1e-9), np.nan)
-
-
-def _allowed(template: LoopTemplate, region: Box, valid_shape: tuple[int, int]) -> np.ndarray:
-    """Placements keeping ≥ :data:`MIN_INSIDE` of the lesion inside ``region``.
-
-    Placements are on the valid-correlation grid of the template's box.
-    """
-    shape = template.shape
-    inside = np.zeros(shape)
-    x0, y0, x1, y1 = region
-    inside[y0:y1, x0:x1] = 1.0
-    cut = template.lesion.astype(float)
-    share = signal.fftconvolve(inside, cut[::-1, ::-1], mode="valid") / max(cut.sum(), 1.0)
-    return np.asarray(share[:valid_shape[0], :valid_shape[1]] >= MIN_INSIDE)
+    """Each frame's surface in units of its robust spread over the allowed, defined placements (0 where undefined)."""
+    out = np.zeros(response.shape)
+    for k, surface in enumerate(response):
+        usable = allowed & np.isfinite(surface)
+        if usable.sum() < 2:
+            continue
+        values = surface[usable]
+        centre = float(np.median(values))
+        spread = 1.4826 * float(np.median(np.abs(values - centre)))
+        out[k] = np.where(usable, (surface - centre) / max(spread, 1e-9), 0.0)
+    return out
 
 
 def _peak(score: np.ndarray) -> tuple[float, float, float]:
@@ -238,28 +232,99 @@ def _peak(score: np.ndarray) -> tuple[float, float, float]:
     return r + dr, c + dc, value
 
 
-def _frame_scores(template: LoopTemplate, sweep: Clip, displays: ClipDisplays, pixels: np.ndarray,
-                  unusable: np.ndarray, allowed: np.ndarray, dynamic_range_db: float) -> np.ndarray:
+@dataclass(frozen=True)
+class SweepSurfaces:
+    """A sweep's match surfaces (module docstring, step 2), on the placement grid of :mod:`.carry_match`.
+
+    Attributes
+    ----------
+    components : name → (frames, P, Q) surface, each frame in units of its own spread ("ceus": the template's
+        correlation, "lesion": the lesion kernel, "bmode": the B-mode template's correlation).
+    allowed : (P, Q) bool, placements keeping ≥ :data:`MIN_INSIDE` of the lesion inside the image region.
+    pad : (rows, columns) the frames were padded by: placement [i, j] puts the template box's top-left corner at
+        frame row ``i − pad[0]``, column ``j − pad[1]``.
+    """
+
+    components: dict[str, np.ndarray] = field(repr=False)
+    allowed: np.ndarray = field(repr=False)
+    pad: tuple[int, int]
+
+    def total(self) -> np.ndarray:
+        """Return the summed score, (frames, P, Q), −inf off the allowed placements."""
+        summed = np.sum(np.stack(list(self.components.values())), axis=0)
+        return np.where(self.allowed, summed, -np.inf)
+
+
+def _frame_images(template: LoopTemplate, sweep: Clip, dynamic_range_db: float, overlays: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Each sweep frame in speckle-smoothed dB about its median with its valid pixels; the B-mode half likewise."""
     shape = template.shape
     region = sweep.ceus_region.box
-    outside = np.ones(shape, dtype=bool)
-    outside[region[1]:region[3], region[0]:region[2]] = False
-    grey = displays.ceus.to_grey(pixels)
-    power = grey_to_power(np.nan_to_num(grey), dynamic_range_db).astype(np.float64)
-    image = _db(power, ~outside & ~unusable & np.isfinite(grey))
-    lesion = signal.fftconvolve(image if template.sign else np.abs(image), template.kernel[::-1, ::-1], mode="valid")
-    # scikit-image is unannotated (no stubs): its calls carry type: ignore[no-untyped-call] and are checked by the
-    # tests, not by mypy; unused-ignore: without --strict mypy does not flag untyped calls
-    score: np.ndarray = _zscore(match_template(image, template.ceus), allowed) + _zscore(  # type: ignore[no-untyped-call, unused-ignore]
-        (template.sign or 1) * lesion, allowed)
-    bmode = sweep.bmode_region
-    if template.bmode is not None and bmode is not None and displays.bmode is not None:
-        moved = _half(displays.bmode.to_grey(pixels), (bmode.box[0] - region[0], bmode.box[1] - region[1]),
-                      shape)
-        bimage = _db(grey_to_power(np.nan_to_num(moved), dynamic_range_db).astype(np.float64),
-                     ~outside & np.isfinite(moved))
-        score = score + _zscore(match_template(bimage, template.bmode), allowed)  # type: ignore[no-untyped-call, unused-ignore]
-    return score
+    inside = np.zeros(shape, dtype=bool)
+    inside[region[1]:region[3], region[0]:region[2]] = True
+    displays = display_maps(sweep, bmode=template.bmode is not None)  # once for the sweep, not per frame
+    usable = inside & ~detect_overlays(sweep, display=displays.ceus) if overlays else inside
+    bmode = sweep.bmode_region if template.bmode is not None and displays.bmode is not None else None
+    ceus, valid, bimages, bvalid = [], [], [], []
+    for pixels in sweep.frames.iterate(0, sweep.n_frames):
+        grey = displays.ceus.to_grey(pixels)
+        good = usable & np.isfinite(grey)
+        ceus.append(_db(grey_to_power(np.nan_to_num(grey), dynamic_range_db).astype(np.float64), good))
+        valid.append(good)
+        if bmode is not None and displays.bmode is not None:
+            moved = _half(displays.bmode.to_grey(pixels), (bmode.box[0] - region[0], bmode.box[1] - region[1]), shape)
+            bgood = inside & np.isfinite(moved)
+            bimages.append(_db(grey_to_power(np.nan_to_num(moved), dynamic_range_db).astype(np.float64), bgood))
+            bvalid.append(bgood)
+    if bmode is None:
+        return np.stack(ceus), np.stack(valid), None, None
+    return np.stack(ceus), np.stack(valid), np.stack(bimages), np.stack(bvalid)
+
+
+def sweep_surfaces(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: float, overlays: bool = True
+                   ) -> SweepSurfaces:
+    """Score every placement of the loop's template on every frame of a sweep (module docstring, step 2).
+
+    Parameters
+    ----------
+    template : the loop's :func:`loop_template`.
+    sweep : the open sweep clip (same screen as the loop).
+    dynamic_range_db : display dynamic range for linearisation.
+    overlays : leave burned-in overlays out of the matching.
+
+    Returns
+    -------
+    SweepSurfaces
+
+    Raises
+    ------
+    ProposalError
+        The sweep's frames differ in size from the loop's, or the lesion cannot be placed on it.
+    """
+    shape = template.shape
+    if (sweep.rows, sweep.columns) != shape:
+        raise ProposalError(f"the sweep's frames are {sweep.columns}×{sweep.rows} px but the loop's "
+                            f"{shape[1]}×{shape[0]}: ROIs cannot be carried between different screens")
+    rows, cols = np.nonzero(template.lesion)
+    h, w = template.lesion.shape
+    # the box may hang over the frame's edge by its margin round the lesion and the lesion's part allowed outside
+    pad = (min(h - 1, max(int(rows.min()), h - 1 - int(rows.max())) + int(np.ptp(rows)) // 2 + 1),
+           min(w - 1, max(int(cols.min()), w - 1 - int(cols.max())) + int(np.ptp(cols)) // 2 + 1))
+    region = np.zeros(shape, dtype=bool)
+    x0, y0, x1, y1 = sweep.ceus_region.box
+    region[y0:y1, x0:x1] = True
+    allowed = inside_share(np.pad(region, ((pad[0], pad[0]), (pad[1], pad[1]))), template.lesion) >= MIN_INSIDE
+    if not allowed.any():
+        raise ProposalError("the lesion does not fit inside the sweep's image region")
+    ceus, valid, bimages, bvalid = _frame_images(template, sweep, dynamic_range_db, overlays)
+    images, masks = padded(ceus, valid, pad)
+    lesion = contrast_stack(images, masks, template.lesion, template.ring)
+    components = {"ceus": _zscore(ncc_stack(images, masks, template.ceus, template.seen), allowed),
+                  "lesion": _zscore((template.sign or 1) * lesion if template.sign else np.abs(lesion), allowed)}
+    if template.bmode is not None and bimages is not None and bvalid is not None:
+        images, masks = padded(bimages, bvalid, pad)
+        components["bmode"] = _zscore(ncc_stack(images, masks, template.bmode, template.seen), allowed)
+    return SweepSurfaces(components, allowed, pad)
 
 
 def carry_rois(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: float, overlays: bool = True
@@ -282,33 +347,22 @@ def carry_rois(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: float, 
     ProposalError
         The sweep's frames differ in size from the loop's, or the lesion cannot be placed on it.
     """
-    shape = template.shape
-    if (sweep.rows, sweep.columns) != shape:
-        raise ProposalError(f"the sweep's frames are {sweep.columns}×{sweep.rows} px but the loop's "
-                            f"{shape[1]}×{shape[0]}: ROIs cannot be carried between different screens")
-    h, w = template.ceus.shape
-    valid_shape = (shape[0] - h + 1, shape[1] - w + 1)
-    allowed = _allowed(template, sweep.ceus_region.box, valid_shape)
-    if not allowed.any():
-        raise ProposalError("the lesion does not fit inside the sweep's image region")
-    displays = display_maps(sweep, bmode=template.bmode is not None)  # once for the sweep, not per frame
-    unusable = detect_overlays(sweep, display=displays.ceus) if overlays else np.zeros(shape, dtype=bool)
-    maps = [_frame_scores(template, sweep, displays, pixels, unusable, allowed, dynamic_range_db)
-            for pixels in sweep.frames.iterate(0, sweep.n_frames)]
+    surfaces = sweep_surfaces(template, sweep, dynamic_range_db=dynamic_range_db, overlays=overlays)
+    maps = surfaces.total()
     peaks = np.array([_peak(m) for m in maps])
     position = np.rint(peaks[:, :2]).astype(int)
     keys, counts = np.unique(position, axis=0, return_counts=True)
     common = keys[int(np.argmax(counts))]
     near = np.max(np.abs(position - common), axis=1) <= 1
     frame = int(np.flatnonzero(near)[int(np.argmax(peaks[near, 2]))])
-    summed = np.sum(np.stack([maps[k] for k in np.flatnonzero(near)]), axis=0)
+    summed = np.sum(maps[near], axis=0)
     r, c, best = _peak(summed)
     radius = max(2.0, float(np.sqrt(template.lesion.sum() / np.pi)))
     rr, cc = np.ogrid[0:summed.shape[0], 0:summed.shape[1]]
-    away = np.where((rr - r) ** 2 + (cc - c) ** 2 > radius ** 2, summed, np.nan)
+    away = np.where(((rr - r) ** 2 + (cc - c) ** 2 > radius ** 2) & np.isfinite(summed), summed, np.nan)
     runner_up = float(np.nanmax(away)) if np.isfinite(away).any() else 0.0
     confidence = round(float(np.clip(2.0 * (best - runner_up) / max(abs(best), 1e-9), 0.0, 1.0)), 3)
-    dx, dy = c - template.box[0], r - template.box[1]
+    dx, dy = c - surfaces.pad[1] - template.box[0], r - surfaces.pad[0] - template.box[1]
     document = template.rois.translated(dx, dy).to_json()
     document["reference_frame"] = frame
     for item in document["rois"]:
