@@ -146,6 +146,7 @@ def carry_figures(name: str, ph: Any, root: Path) -> list[dict[str, Any]]:
                 offset = float(np.hypot(*(np.array(carried.offset_px) - truth_centre + centre(lesion))))
                 results.append({"case": name, "sweep": k, "source": key, "error_px": round(error, 2),
                                 "offset_error_px": round(offset, 2), "frame": carried.frame,
+                                "loop_error_px": round(float(np.hypot(*(start_centre - centre(lesion)))), 2),
                                 "confidence": carried.confidence, "move_px": clip_truth["probe_move_px"]})
     return results
 

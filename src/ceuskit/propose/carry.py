@@ -1,6 +1,6 @@
 """ROIs of an examination's loop found again on a late-phase sweep, where the moved probe now shows the lesion.
 
-Between the loop and a sweep the probe moves (up to a lesion's diameter and more), the contrast moves on to
+Between the loop and a sweep the probe moves (by up to a lesion's diameter, the search's default reach), the
 the late phase and breathing goes on.  What stays is the lesion's shape and its difference from the liver
 around it, the vessels and other lesions around it, and on a dual display its B-mode look.
 
@@ -8,21 +8,25 @@ around it, the vessels and other lesions around it, and on a dual display its B-
    tracking with the loop's own ROIs, and its last seconds (the latest contrast the loop saw) are averaged
    where the reference frame's tissue went: a speckle-free image of the lesion *and its surroundings* (a box
    around the lesions, 1.5 lesion radii wider each way), in dB about its median; on a dual display the B-mode
-   half the same way.  With it a zero-mean lesion kernel over the same box: +1 over the lesions, −1 over the
-   liver ring 3–10 px around them, and the sign of the lesion's late difference (darker, brighter, or none
-   when it was about iso).
-2. **Each sweep frame** (speckle-smoothed dB about its median) is scored at every offset: the normalised
-   correlation with the template (lesion and surroundings), plus the lesion kernel's response (signed as in
-   the loop, or its absolute value when the loop left the sign open), plus on dual displays the B-mode
-   template's correlation — each in units of its own spread over the offsets, so none dominates by scale.
-   Offsets that would put the lesion partly off the image are not considered.
-3. Each frame's best offset is where the lesion lies in it; breathing moves it from frame to frame.  The
-   sweep's reference frame is the best-scoring frame among those at the most common position (the breath's
-   resting phase); the offset there is refined on the summed scores of those frames (a parabola through the
-   peak gives a sub-pixel offset).
+   half the same way.  With it the lesion mask, its liver ring 3–10 px around it, the sign of the lesion's
+   late difference from the ring (darker, brighter, or none when it was about iso), and the search's reach:
+   the largest probe move (a lesion diameter unless told), plus the breathing excursion the tracking saw.
+2. **Each sweep frame** (speckle-smoothed dB about its median; padded with pixels that count as missing, so
+   the template may hang over the image's edge, :mod:`.carry_match`) is scored at every placement within the
+   reach: the masked normalised correlation with the whole template (lesion and surroundings); the lesion's
+   own correlation (the template over the lesion and its ring only, its texture and outline) — or, when the
+   loop left the lesion about iso, how much an area of its shape differs from its ring, either way; on dual
+   displays the B-mode template's correlation.  Each is in units of its own spread over the placements, so
+   none dominates by scale; placements that put under :data:`MIN_INSIDE` of the lesion on the image are not
+   considered.
+3. Each frame's best placement is where the lesion lies in it; breathing moves it from frame to frame.  The
+   sweep's reference frame is the best-scoring frame among those at the most common placement (the breath's
+   resting phase); the placement there is refined on the summed scores of those frames (a parabola through
+   the peak gives a sub-pixel offset).
 4. Every ROI of the loop (the liver reference too) moves by that offset and is marked ``"source":
-   "proposed"`` with the match's confidence (how far the peak stands above the best place a lesion radius
-   away).
+   "proposed"`` with the match's confidence: the smaller of how far the peak stands above the best place a
+   lesion radius away, and how well the even and the odd frames, each located on their own, agree.  A sweep
+   on which nothing tells the lesion from the liver gets a confidence near 0: check it by eye.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ MIN_INSIDE = 0.7
 SIGN_DB = 1.0
 """The lesion's late difference from its ring that fixes its sign (darker or brighter), dB."""
 
+MARGIN_PX = 4.0
+"""Added to the largest probe move and the breathing excursion in the search's reach, px."""
+
 
 @dataclass(frozen=True)
 class LoopTemplate:
@@ -76,6 +83,9 @@ class LoopTemplate:
     ring : bool mask of the liver ring around the lesions over the box.
     sign : +1 brighter, −1 darker than its ring late in the loop, 0 about iso.
     seen : bool mask of the box's pixels the loop showed (inside its image, off its overlays).
+    reach_px : how far from its place on the loop the lesion is looked for on a sweep: the largest probe move
+        (one lesion diameter unless told) plus the breathing excursion the loop's tracking saw, plus
+        :data:`MARGIN_PX`.
     """
 
     rois: RoiSet
@@ -87,6 +97,7 @@ class LoopTemplate:
     ring: np.ndarray = field(repr=False)
     sign: int
     seen: np.ndarray = field(repr=False)
+    reach_px: float
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,7 @@ def _half(frame_grey: np.ndarray, offset: tuple[int, int], shape: tuple[int, int
 
 
 def loop_template(loop: Clip, rois: RoiSet | Mapping[str, Any], *, dynamic_range_db: float,
-                  overlays: bool = True) -> LoopTemplate:
+                  overlays: bool = True, max_move_px: float | None = None) -> LoopTemplate:
     """Return the loop's late appearance around its lesions (module docstring, step 1).
 
     Parameters
@@ -136,6 +147,8 @@ def loop_template(loop: Clip, rois: RoiSet | Mapping[str, Any], *, dynamic_range
     rois : its ROIs (an :class:`RoiSet` or an ROI document), drawn on its reference frame.
     dynamic_range_db : display dynamic range for linearisation.
     overlays : leave burned-in overlays out.
+    max_move_px : the largest probe move between the loop and a sweep, px; None: the lesions' diameter (their
+        bounding box's larger side).
 
     Returns
     -------
@@ -144,7 +157,7 @@ def loop_template(loop: Clip, rois: RoiSet | Mapping[str, Any], *, dynamic_range
     Raises
     ------
     ProposalError
-        The ROIs hold no lesion.
+        The ROIs hold no lesion, or ``max_move_px`` is not positive.
     """
     roi_set = rois if isinstance(rois, RoiSet) else parse_rois(rois, pixel_spacing_mm=loop.pixel_spacing_mm)
     shape = (loop.rows, loop.columns)
@@ -154,6 +167,8 @@ def loop_template(loop: Clip, rois: RoiSet | Mapping[str, Any], *, dynamic_range
         lesion |= masks[roi.name]
     if not lesion.any():
         raise ProposalError("the loop's ROIs hold no lesion to look for on the sweeps")
+    if max_move_px is not None and not max_move_px > 0:
+        raise ProposalError(f"the largest probe move must be positive, not {max_move_px:g} px")
     radius = float(np.sqrt(lesion.sum() / np.pi))
     grow = int(round(max(RING_PX[1] + 2, 1.5 * radius)))
     rows, cols = np.nonzero(lesion)
@@ -198,7 +213,10 @@ def loop_template(loop: Clip, rois: RoiSet | Mapping[str, Any], *, dynamic_range
     ring = (outside > RING_PX[0]) & (outside <= RING_PX[1])
     difference = float(ceus[cut & seen].mean() - ceus[ring & seen].mean()) if (ring & seen).any() else 0.0
     sign = 0 if abs(difference) < SIGN_DB else int(np.sign(difference))
-    return LoopTemplate(roi_set, shape, box, ceus, bimage, cut, ring, sign, seen)
+    diameter = float(max(np.ptp(rows), np.ptp(cols)) + 1)
+    breathing = float(np.max(np.ptp(shifts[~tics.motion.rejected], axis=0))) if (~tics.motion.rejected).any() else 0.0
+    reach = (diameter if max_move_px is None else float(max_move_px)) + breathing + MARGIN_PX
+    return LoopTemplate(roi_set, shape, box, ceus, bimage, cut, ring, sign, seen, reach)
 
 
 def _zscore(response: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -217,7 +235,7 @@ def _zscore(response: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 def _peak(score: np.ndarray) -> tuple[float, float, float]:
     """(row, column, value) of the maximum, refined to a sub-pixel by parabolas through its neighbours."""
-    filled = np.nan_to_num(score, nan=-np.inf)
+    filled = np.nan_to_num(score, nan=-np.inf, neginf=-np.inf)
     r, c = np.unravel_index(int(np.argmax(filled)), filled.shape)
     value = float(filled[r, c])
 
@@ -314,17 +332,58 @@ def sweep_surfaces(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: flo
     x0, y0, x1, y1 = sweep.ceus_region.box
     region[y0:y1, x0:x1] = True
     allowed = inside_share(np.pad(region, ((pad[0], pad[0]), (pad[1], pad[1]))), template.lesion) >= MIN_INSIDE
+    rr, cc = np.ogrid[0:allowed.shape[0], 0:allowed.shape[1]]
+    allowed &= (rr - template.box[1] - pad[0]) ** 2 + (cc - template.box[0] - pad[1]) ** 2 <= template.reach_px ** 2
     if not allowed.any():
         raise ProposalError("the lesion does not fit inside the sweep's image region")
     ceus, valid, bimages, bvalid = _frame_images(template, sweep, dynamic_range_db, overlays)
     images, masks = padded(ceus, valid, pad)
-    lesion = contrast_stack(images, masks, template.lesion, template.ring)
+    if template.sign:  # the lesion as the loop showed it late, and its ring: its own outline and texture
+        lesion = ncc_stack(images, masks, template.ceus, template.seen & (template.lesion | template.ring))
+    else:  # about iso late in the loop: wherever an area of its shape stands out from its ring, either way
+        lesion = np.abs(contrast_stack(images, masks, template.lesion, template.ring))
     components = {"ceus": _zscore(ncc_stack(images, masks, template.ceus, template.seen), allowed),
-                  "lesion": _zscore((template.sign or 1) * lesion if template.sign else np.abs(lesion), allowed)}
+                  "lesion": _zscore(lesion, allowed)}
     if template.bmode is not None and bimages is not None and bvalid is not None:
         images, masks = padded(bimages, bvalid, pad)
         components["bmode"] = _zscore(ncc_stack(images, masks, template.bmode, template.seen), allowed)
     return SweepSurfaces(components, allowed, pad)
+
+
+def _locate(maps: np.ndarray) -> tuple[int, float, float, np.ndarray]:
+    """Return the sweep's reference frame, the placement (row, column) there and the summed score (step 3)."""
+    peaks = np.array([_peak(m) for m in maps])
+    position = np.rint(peaks[:, :2]).astype(int)
+    keys, counts = np.unique(position, axis=0, return_counts=True)
+    common = keys[int(np.argmax(counts))]
+    near = np.max(np.abs(position - common), axis=1) <= 1
+    frame = int(np.flatnonzero(near)[int(np.argmax(peaks[near, 2]))])
+    summed = np.sum(maps[near], axis=0)
+    r, c, _ = _peak(summed)
+    return frame, r, c, summed
+
+
+def _confidence(maps: np.ndarray, summed: np.ndarray, place: tuple[float, float], radius: float,
+                allowed: np.ndarray) -> float:
+    """How clearly the sweep shows the lesion at ``place``, 0–1 (module docstring, step 4).
+
+    The smaller of two: how far the peak stands above the best place a lesion radius away (in units of its
+    height above the median placement), and whether the even and the odd frames, located on their own, agree
+    (1 at the same place, 0 a lesion radius or more apart).
+    """
+    r, c = place
+    rr, cc = np.ogrid[0:summed.shape[0], 0:summed.shape[1]]
+    values = np.where(allowed, summed, np.nan)
+    best = float(np.nanmax(values))
+    level = float(np.nanmedian(values))
+    away = np.where((rr - r) ** 2 + (cc - c) ** 2 > radius ** 2, values, np.nan)
+    runner_up = float(np.nanmax(away)) if np.isfinite(away).any() else level
+    distinct = (best - runner_up) / max(best - level, 1e-9)
+    if len(maps) < 4:
+        return round(float(np.clip(distinct, 0.0, 1.0)), 3)
+    halves = [_locate(maps[start::2])[1:3] for start in (0, 1)]
+    apart = float(np.hypot(halves[0][0] - halves[1][0], halves[0][1] - halves[1][1]))
+    return round(float(np.clip(min(distinct, 1.0 - apart / radius), 0.0, 1.0)), 3)
 
 
 def carry_rois(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: float, overlays: bool = True
@@ -349,19 +408,9 @@ def carry_rois(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: float, 
     """
     surfaces = sweep_surfaces(template, sweep, dynamic_range_db=dynamic_range_db, overlays=overlays)
     maps = surfaces.total()
-    peaks = np.array([_peak(m) for m in maps])
-    position = np.rint(peaks[:, :2]).astype(int)
-    keys, counts = np.unique(position, axis=0, return_counts=True)
-    common = keys[int(np.argmax(counts))]
-    near = np.max(np.abs(position - common), axis=1) <= 1
-    frame = int(np.flatnonzero(near)[int(np.argmax(peaks[near, 2]))])
-    summed = np.sum(maps[near], axis=0)
-    r, c, best = _peak(summed)
+    frame, r, c, summed = _locate(maps)
     radius = max(2.0, float(np.sqrt(template.lesion.sum() / np.pi)))
-    rr, cc = np.ogrid[0:summed.shape[0], 0:summed.shape[1]]
-    away = np.where(((rr - r) ** 2 + (cc - c) ** 2 > radius ** 2) & np.isfinite(summed), summed, np.nan)
-    runner_up = float(np.nanmax(away)) if np.isfinite(away).any() else 0.0
-    confidence = round(float(np.clip(2.0 * (best - runner_up) / max(abs(best), 1e-9), 0.0, 1.0)), 3)
+    confidence = _confidence(maps, summed, (r, c), radius, surfaces.allowed)
     dx, dy = c - surfaces.pad[1] - template.box[0], r - surfaces.pad[0] - template.box[1]
     document = template.rois.translated(dx, dy).to_json()
     document["reference_frame"] = frame
