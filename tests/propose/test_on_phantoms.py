@@ -211,3 +211,27 @@ def test_one_click_in_a_manifest_reads_a_whole_examination(tmp_path: Path) -> No
     carried = parse_rois(sweep).masks(*true_mask(loop_truth, "lesion", frame).shape)["lesion"]
     truth = exam.truth_data["clips"][1]
     assert dice(carried, true_mask(truth, "lesion", sweep["reference_frame"])) >= 0.8
+
+
+def test_a_lesion_moved_to_the_image_s_edge_is_found_there(tmp_path: Path) -> None:
+    # the probe moves the lesion by most of its diameter towards the bottom edge: the template box (lesion and
+    # surroundings) no longer fits inside the frame there, yet the lesion is found where the truth has it
+    ph = Phantom(seed=21, lesion_center_px=(96.0, 104.0), lesion_radii_px=(18.0, 16.0), vessels=1,
+                 breathing_amplitude_px=(2.0, 5.0), lead_in_s=3.0)
+    exam = simulate_examination(tmp_path, ph, loop_s=45.0, sweeps_s=(90.0,), sweep_duration_s=5.0,
+                                probe_moves_px=((6.0, 30.0),))
+    loop_truth, truth = exam.truth_data["clips"]
+    frame = loop_truth["masks"]["frame"]
+    lesion = true_mask(loop_truth, "lesion", frame)
+    rois = rois_from_label_mask(lesion.astype(np.uint8), reference_frame=frame)
+    with open_clip(exam.dicoms[0]) as loop:
+        template = loop_template(loop, rois, dynamic_range_db=ph.dynamic_range_db)
+        with pytest.raises(ProposalError, match="largest probe move must be positive"):
+            loop_template(loop, rois, dynamic_range_db=ph.dynamic_range_db, max_move_px=0.0)
+        assert template.box[3] + 30 > loop.ceus_region.box[3]  # moved with the lesion, the box leaves the image
+    with open_clip(exam.dicoms[1]) as sweep:
+        carried = carry_rois(template, sweep, dynamic_range_db=ph.dynamic_range_db)
+    there = true_mask(truth, "lesion", carried.frame)
+    start = np.array([np.nonzero(lesion)[1].mean(), np.nonzero(lesion)[0].mean()])
+    expected = np.array([np.nonzero(there)[1].mean(), np.nonzero(there)[0].mean()])
+    assert float(np.hypot(*(start + np.array(carried.offset_px) - expected))) <= 3.0
