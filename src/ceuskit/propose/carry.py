@@ -338,12 +338,12 @@ def sweep_surfaces(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: flo
         raise ProposalError("the lesion does not fit inside the sweep's image region")
     ceus, valid, bimages, bvalid = _frame_images(template, sweep, dynamic_range_db, overlays)
     images, masks = padded(ceus, valid, pad)
-    if template.sign:  # the lesion as the loop showed it late, and its ring: its own outline and texture
-        lesion = ncc_stack(images, masks, template.ceus, template.seen & (template.lesion | template.ring))
-    else:  # about iso late in the loop: wherever an area of its shape stands out from its ring, either way
-        lesion = np.abs(contrast_stack(images, masks, template.lesion, template.ring))
+    contrast = contrast_stack(images, masks, template.lesion, template.ring)
     components = {"ceus": _zscore(ncc_stack(images, masks, template.ceus, template.seen), allowed),
-                  "lesion": _zscore(lesion, allowed)}
+                  "shape": _zscore(template.sign * contrast if template.sign else np.abs(contrast), allowed)}
+    if template.sign:  # the lesion as the loop showed it late, and its ring: its own outline and texture
+        components["lesion"] = _zscore(ncc_stack(images, masks, template.ceus,
+                                                 template.seen & (template.lesion | template.ring)), allowed)
     if template.bmode is not None and bimages is not None and bvalid is not None:
         images, masks = padded(bimages, bvalid, pad)
         components["bmode"] = _zscore(ncc_stack(images, masks, template.bmode, template.seen), allowed)
