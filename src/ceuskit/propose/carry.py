@@ -13,12 +13,14 @@ around it, the vessels and other lesions around it, and on a dual display its B-
    the largest probe move (a lesion diameter unless told), plus the breathing excursion the tracking saw.
 2. **Each sweep frame** (speckle-smoothed dB about its median; padded with pixels that count as missing, so
    the template may hang over the image's edge, :mod:`.carry_match`) is scored at every placement within the
-   reach: the masked normalised correlation with the whole template (lesion and surroundings); the lesion's
-   own correlation (the template over the lesion and its ring only, its texture and outline) — or, when the
-   loop left the lesion about iso, how much an area of its shape differs from its ring, either way; on dual
-   displays the B-mode template's correlation.  Each is in units of its own spread over the placements, so
-   none dominates by scale; placements that put under :data:`MIN_INSIDE` of the lesion on the image are not
-   considered.
+   reach: the masked normalised correlation with the whole template (lesion and surroundings); how much an
+   area of the lesion's shape differs from its ring (signed as late in the loop, either way when the loop left
+   it about iso) — exact for a uniform lesion, blind to texture the loop's template carries but the sweep does
+   not; unless the lesion was iso late in the loop, its own correlation (the template over the lesion and its
+   ring only: its outline and texture, which keeps a rim-enhancing or patchy lesion from being pulled off
+   centre by the uniform shape); on dual displays the B-mode template's correlation.  Each is in units of its
+   own spread over the placements, so none dominates by scale; placements that put under :data:`MIN_INSIDE` of
+   the lesion on the image are not considered.
 3. Each frame's best placement is where the lesion lies in it; breathing moves it from frame to frame.  The
    sweep's reference frame is the best-scoring frame among those at the most common placement (the breath's
    resting phase); the placement there is refined on the summed scores of those frames (a parabola through
@@ -257,7 +259,8 @@ class SweepSurfaces:
     Attributes
     ----------
     components : name → (frames, P, Q) surface, each frame in units of its own spread ("ceus": the template's
-        correlation, "lesion": the lesion kernel, "bmode": the B-mode template's correlation).
+        correlation, "shape": the lesion's shape against its ring, "lesion": the lesion's own correlation,
+        "bmode": the B-mode template's correlation).
     allowed : (P, Q) bool, placements keeping ≥ :data:`MIN_INSIDE` of the lesion inside the image region.
     pad : (rows, columns) the frames were padded by: placement [i, j] puts the template box's top-left corner at
         frame row ``i − pad[0]``, column ``j − pad[1]``.
