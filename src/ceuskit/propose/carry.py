@@ -45,7 +45,14 @@ from ceuskit.feed import clip_frames, display_maps
 from ceuskit.io.clip import Box, Clip
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.preprocess.overlays import detect_overlays
-from ceuskit.propose.carry_match import contrast_stack, inside_share, ncc_stack, padded
+from ceuskit.propose.carry_match import (
+    contrast_stack,
+    inside_share,
+    locate,
+    match_confidence,
+    ncc_stack,
+    padded,
+)
 from ceuskit.roi import RoiSet, parse_rois
 from ceuskit.tic import extract_tics
 
@@ -235,23 +242,6 @@ def _zscore(response: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     return out
 
 
-def _peak(score: np.ndarray) -> tuple[float, float, float]:
-    """(row, column, value) of the maximum, refined to a sub-pixel by parabolas through its neighbours."""
-    filled = np.nan_to_num(score, nan=-np.inf, neginf=-np.inf)
-    r, c = np.unravel_index(int(np.argmax(filled)), filled.shape)
-    value = float(filled[r, c])
-
-    def vertex(minus: float, plus: float) -> float:
-        denominator = minus - 2 * value + plus
-        if not np.isfinite(denominator) or denominator >= 0:
-            return 0.0
-        return float(np.clip(0.5 * (minus - plus) / denominator, -0.5, 0.5))
-
-    dr = vertex(filled[r - 1, c], filled[r + 1, c]) if 0 < r < filled.shape[0] - 1 else 0.0
-    dc = vertex(filled[r, c - 1], filled[r, c + 1]) if 0 < c < filled.shape[1] - 1 else 0.0
-    return r + dr, c + dc, value
-
-
 @dataclass(frozen=True)
 class SweepSurfaces:
     """A sweep's match surfaces (module docstring, step 2), on the placement grid of :mod:`.carry_match`.
@@ -353,42 +343,6 @@ def sweep_surfaces(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: flo
     return SweepSurfaces(components, allowed, pad)
 
 
-def _locate(maps: np.ndarray) -> tuple[int, float, float, np.ndarray]:
-    """Return the sweep's reference frame, the placement (row, column) there and the summed score (step 3)."""
-    peaks = np.array([_peak(m) for m in maps])
-    position = np.rint(peaks[:, :2]).astype(int)
-    keys, counts = np.unique(position, axis=0, return_counts=True)
-    common = keys[int(np.argmax(counts))]
-    near = np.max(np.abs(position - common), axis=1) <= 1
-    frame = int(np.flatnonzero(near)[int(np.argmax(peaks[near, 2]))])
-    summed = np.sum(maps[near], axis=0)
-    r, c, _ = _peak(summed)
-    return frame, r, c, summed
-
-
-def _confidence(maps: np.ndarray, summed: np.ndarray, place: tuple[float, float], radius: float,
-                allowed: np.ndarray) -> float:
-    """How clearly the sweep shows the lesion at ``place``, 0–1 (module docstring, step 4).
-
-    The smaller of two: how far the peak stands above the best place a lesion radius away (in units of its
-    height above the median placement), and whether the even and the odd frames, located on their own, agree
-    (1 at the same place, 0 a lesion radius or more apart).
-    """
-    r, c = place
-    rr, cc = np.ogrid[0:summed.shape[0], 0:summed.shape[1]]
-    values = np.where(allowed, summed, np.nan)
-    best = float(np.nanmax(values))
-    level = float(np.nanmedian(values))
-    away = np.where((rr - r) ** 2 + (cc - c) ** 2 > radius ** 2, values, np.nan)
-    runner_up = float(np.nanmax(away)) if np.isfinite(away).any() else level
-    distinct = (best - runner_up) / max(best - level, 1e-9)
-    if len(maps) < 4:
-        return round(float(np.clip(distinct, 0.0, 1.0)), 3)
-    halves = [_locate(maps[start::2])[1:3] for start in (0, 1)]
-    apart = float(np.hypot(halves[0][0] - halves[1][0], halves[0][1] - halves[1][1]))
-    return round(float(np.clip(min(distinct, 1.0 - apart / radius), 0.0, 1.0)), 3)
-
-
 def carry_rois(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: float, overlays: bool = True
                ) -> CarriedRois:
     """Place the loop's ROIs on a sweep (module docstring, steps 2–4).
@@ -411,9 +365,9 @@ def carry_rois(template: LoopTemplate, sweep: Clip, *, dynamic_range_db: float, 
     """
     surfaces = sweep_surfaces(template, sweep, dynamic_range_db=dynamic_range_db, overlays=overlays)
     maps = surfaces.total()
-    frame, r, c, summed = _locate(maps)
+    frame, r, c, summed = locate(maps)
     radius = max(2.0, float(np.sqrt(template.lesion.sum() / np.pi)))
-    confidence = _confidence(maps, summed, (r, c), radius, surfaces.allowed)
+    confidence = match_confidence(maps, summed, (r, c), radius, surfaces.allowed)
     dx, dy = c - surfaces.pad[1] - template.box[0], r - surfaces.pad[0] - template.box[1]
     document = template.rois.translated(dx, dy).to_json()
     document["reference_frame"] = frame

@@ -10,7 +10,8 @@ lesion and its surroundings no longer fits inside the frame.  So each frame is p
   liver ring, each over its valid pixels only (a level difference, whatever the lesion's size).
 
 Both return one surface per frame on the *placement grid*: element ``[k, i, j]`` places the template box's
-top-left corner at frame row ``i − pad[0]``, column ``j − pad[1]``.
+top-left corner at frame row ``i − pad[0]``, column ``j − pad[1]``.  On the summed surfaces, :func:`locate`
+finds the lesion at the breath's resting place and :func:`match_confidence` says how clearly.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from scipy import fft
 
 from ceuskit.preprocess.motion.ncc import ncc_surfaces
 
-__all__ = ["CHUNK", "contrast_stack", "inside_share", "ncc_stack", "padded"]
+__all__ = ["CHUNK", "contrast_stack", "inside_share", "locate", "match_confidence", "ncc_stack", "padded", "peak"]
 
 CHUNK = 16
 """Frames matched per batch (bounds the FFTs' memory)."""
@@ -132,3 +133,89 @@ def inside_share(region: np.ndarray, lesion: np.ndarray) -> np.ndarray:
     """
     share: np.ndarray = _correlate_valid(region[None].astype(np.float64), lesion.astype(np.float64))[0]
     return share / max(float(lesion.sum()), 1.0)
+
+
+def peak(score: np.ndarray) -> tuple[float, float, float]:
+    """Return the maximum of a surface, refined to a sub-pixel by parabolas through its neighbours.
+
+    Parameters
+    ----------
+    score : 2-D surface (NaN or −inf where undefined).
+
+    Returns
+    -------
+    tuple of float
+        (row, column, value) of the maximum.
+    """
+    filled = np.nan_to_num(score, nan=-np.inf, neginf=-np.inf)
+    r, c = np.unravel_index(int(np.argmax(filled)), filled.shape)
+    value = float(filled[r, c])
+
+    def vertex(minus: float, plus: float) -> float:
+        denominator = minus - 2 * value + plus
+        if not np.isfinite(denominator) or denominator >= 0:
+            return 0.0
+        return float(np.clip(0.5 * (minus - plus) / denominator, -0.5, 0.5))
+
+    dr = vertex(filled[r - 1, c], filled[r + 1, c]) if 0 < r < filled.shape[0] - 1 else 0.0
+    dc = vertex(filled[r, c - 1], filled[r, c + 1]) if 0 < c < filled.shape[1] - 1 else 0.0
+    return r + dr, c + dc, value
+
+
+def locate(maps: np.ndarray) -> tuple[int, float, float, np.ndarray]:
+    """Find where a sweep shows the lesion: at the breath's resting place (:mod:`.carry`, step 3).
+
+    Parameters
+    ----------
+    maps : (frames, P, Q) summed scores of every placement on every frame.
+
+    Returns
+    -------
+    tuple
+        The reference frame (the best among the frames whose peak lies at the most common placement), the
+        placement (row, column) on the scores summed over those frames, and that sum.
+    """
+    peaks = np.array([peak(m) for m in maps])
+    position = np.rint(peaks[:, :2]).astype(int)
+    keys, counts = np.unique(position, axis=0, return_counts=True)
+    common = keys[int(np.argmax(counts))]
+    near = np.max(np.abs(position - common), axis=1) <= 1
+    frame = int(np.flatnonzero(near)[int(np.argmax(peaks[near, 2]))])
+    summed = np.sum(maps[near], axis=0)
+    r, c, _ = peak(summed)
+    return frame, r, c, summed
+
+
+def match_confidence(maps: np.ndarray, summed: np.ndarray, place: tuple[float, float], radius: float,
+                     allowed: np.ndarray) -> float:
+    """Return how clearly a sweep shows the lesion at ``place``, 0–1 (:mod:`.carry`, step 4).
+
+    The smaller of two: how far the peak stands above the best place a lesion radius away (in units of its
+    height above the median placement), and whether the even and the odd frames, located on their own, agree
+    (1 at the same place, 0 a lesion radius or more apart).
+
+    Parameters
+    ----------
+    maps : (frames, P, Q) summed scores, as given to :func:`locate`.
+    summed : the sum :func:`locate` returned.
+    place : (row, column) it found.
+    radius : the lesion's radius, px.
+    allowed : (P, Q) bool, the placements searched.
+
+    Returns
+    -------
+    float
+    """
+    r, c = place
+    rr, cc = np.ogrid[0:summed.shape[0], 0:summed.shape[1]]
+    values = np.where(allowed, summed, np.nan)
+    best = float(np.nanmax(values))
+    level = float(np.nanmedian(values))
+    away = np.where((rr - r) ** 2 + (cc - c) ** 2 > radius ** 2, values, np.nan)
+    runner_up = float(np.nanmax(away)) if np.isfinite(away).any() else level
+    distinct = (best - runner_up) / max(best - level, 1e-9)
+    if len(maps) < 4:
+        return round(float(np.clip(distinct, 0.0, 1.0)), 3)
+    halves = [locate(maps[start::2])[1:3] for start in (0, 1)]
+    apart = float(np.hypot(halves[0][0] - halves[1][0], halves[0][1] - halves[1][1]))
+    return round(float(np.clip(min(distinct, 1.0 - apart / radius), 0.0, 1.0)), 3)
