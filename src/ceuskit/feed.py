@@ -12,14 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ceuskit.errors import TimingError
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
 from ceuskit.io.readahead import read_ahead
-from ceuskit.pixels import FrameStream
+from ceuskit.pixels import Box, FrameStream
 from ceuskit.preprocess.display import DisplayMap, display_map_of
 
-__all__ = ["ClipDisplays", "clip_frames", "clip_summary", "display_maps"]
+__all__ = ["READ_AHEAD_BYTES", "ClipDisplays", "clip_frames", "clip_summary", "display_maps"]
+
+READ_AHEAD_BYTES = 48 << 20
+"""Decoded frames waiting for the reader, at most (about a second of decoding for the part of each frame a TIC
+extraction reads)."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +95,21 @@ def clip_frames(clip: Clip, displays: ClipDisplays | None = None) -> FrameStream
     n = clip.n_frames
     return FrameStream(source=str(clip.source), times_s=clip.times, rows=clip.rows, columns=clip.columns,
                        ceus_box=clip.ceus_region.box, display=displays.ceus,
-                       open=lambda box=None: read_ahead(clip.frames.iterate(0, n, box)),
+                       open=lambda box=None: read_ahead(clip.frames.iterate(0, n, box),
+                                                        depth=_read_ahead_depth(clip, box)),
                        bmode_box=None if half is None else half.box,
                        bmode_display=None if half is None else displays.bmode,
                        pixel_spacing_mm=clip.pixel_spacing_mm)
+
+
+def _read_ahead_depth(clip: Clip, box: Box | None) -> int:
+    """Frames decoded ahead of the reader: :data:`READ_AHEAD_BYTES` worth of RGB frames (or boxes of them).
+
+    A reader that waits a moment before it starts (for overlays still being found) then finds them decoded.
+    """
+    x0, y0, x1, y1 = (0, 0, clip.columns, clip.rows) if box is None else box
+    frame_bytes = max((x1 - x0) * (y1 - y0), 1) * 3 * (1 if clip.max_value <= 255 else 2)
+    return int(np.clip(READ_AHEAD_BYTES // frame_bytes, 4, 1024))
 
 
 def clip_summary(path: str | Path, *, fps: float | None = None, layout: str = "auto") -> dict[str, Any]:

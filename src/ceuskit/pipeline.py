@@ -13,6 +13,7 @@ import hashlib
 import json
 import platform
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,9 +34,9 @@ from ceuskit.io.examination import acquisition_time, injection_from_header, plac
 from ceuskit.io.rois import load_rois
 from ceuskit.kinetics import KINETICS, check_kinetics
 from ceuskit.phases import PhaseOptions
-from ceuskit.preprocess.display import DisplayMap
+from ceuskit.preprocess.display import DisplayMap, display_map_of
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
-from ceuskit.preprocess.overlays import detect_overlays
+from ceuskit.preprocess.overlays import BackgroundOverlays
 from ceuskit.quality import Flag
 from ceuskit.roi import RoiSet, check_reference_frame, parse_rois, roi_areas
 from ceuskit.tic import TicResult, extract_tics, tic_table
@@ -154,6 +155,7 @@ class _Measured:
     tics: TicResult
     overlay_pixels: int
     display: DisplayMap  # the CEUS region's display map, fitted once
+    digest: Future[str]  # the clip's SHA-256, hashed while it was read
 
 
 def check_options(opts: AnalysisOptions) -> None:
@@ -211,16 +213,27 @@ def _measure(clip: Clip, rois_in: RoiInput, start_s: float, opts: AnalysisOption
     for lesion in rois.lesions:
         if rois.reference_of(lesion) is None:
             raise RoiError("no parenchyma ROI: add a liver ROI with role 'parenchyma' to compare the lesion with")
+    digest = _in_background(clip.sha256)  # the file is hashed while it is read
     displays = display_maps(clip, bmode=opts.overlays or opts.motion)
-    overlays = np.zeros((clip.rows, clip.columns), dtype=bool)
-    if opts.overlays:
-        overlays |= detect_overlays(clip, display=displays.ceus)
-        if clip.bmode_region is not None:  # markers on the B-mode half must not pull its tracking either
-            overlays |= detect_overlays(clip, box=clip.bmode_region.box, display=displays.bmode)
+    search = None
+    if opts.overlays:  # markers on the B-mode half must not pull its tracking either
+        regions = [(clip.ceus_region.box, displays.ceus)]
+        if clip.bmode_region is not None:
+            regions.append((clip.bmode_region.box, displays.bmode or display_map_of(clip, box=clip.bmode_region.box)))
+        search = BackgroundOverlays(clip, regions)  # found while the clip is read; the reading waits for them
     tics = extract_tics(clip_frames(clip, displays), rois, dynamic_range_db=opts.dynamic_range_db, motion=opts.motion,
                         max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_s - start_s,
-                        exclude=overlays if overlays.any() else None, progress=progress)
-    return _Measured(clip, start_s, rois, tics, int(overlays.sum()), displays.ceus)
+                        exclude=None if search is None else search.result, progress=progress)
+    overlays = 0 if search is None else int(search.result().sum())
+    return _Measured(clip, start_s, rois, tics, overlays, displays.ceus, digest)
+
+
+def _in_background(work: Callable[[], str]) -> Future[str]:
+    """Run ``work`` on a thread of its own; its result is the future's."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="ceuskit-background")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return future
 
 
 def analyze(clip: ClipInput, rois: RoiInput, options: AnalysisOptions | None = None, *,
@@ -344,7 +357,7 @@ def _clip_flags(measured: Sequence[_Measured]) -> list[Flag]:
 def _clip_json(part: _Measured, opts: AnalysisOptions) -> dict[str, Any]:
     clip = part.clip
     moment = acquisition_time(clip)
-    return {"source": str(clip.source), "sha256": clip.sha256(), "offset_s": round(part.start_s, 4),
+    return {"source": str(clip.source), "sha256": part.digest.result(), "offset_s": round(part.start_s, 4),
             "acquired": None if moment is None else moment.isoformat(), "n_frames": clip.n_frames,
             "duration_s": round(clip.duration_s, 4), "frame_rate_hz": round(clip.frame_rate_hz, 4),
             "pixel_spacing_mm": None if clip.pixel_spacing_mm is None else [round(v, 6) for v in clip.pixel_spacing_mm],

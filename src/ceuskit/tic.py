@@ -236,7 +236,7 @@ def _overlay_pixels(store: _RoiStore, exclude: np.ndarray | None, shifts: np.nda
 
 def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, motion: bool = True,
                  max_shift_mm: float = 8.0, injection_time_s: float = 0.0,
-                 exclude: np.ndarray | None = None, tracking: TrackingOptions | None = None,
+                 exclude: np.ndarray | Callable[[], np.ndarray] | None = None, tracking: TrackingOptions | None = None,
                  progress: Callable[[int, int], None] | None = None) -> TicResult:
     """Read the clip's frames once and return every ROI's TIC, motion-compensated where the image supports it.
 
@@ -249,7 +249,8 @@ def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, 
     max_shift_mm : largest displacement searched (0.3 mm per pixel assumed when the spacing is unknown).
     injection_time_s : injection moment, s after the first frame; the result's times are after injection.
     exclude : (rows, columns) bool, pixels that never carry echo (burned-in overlays); left out of every ROI
-        mean and of the tracking.
+        mean and of the tracking. Or a function that returns them (waiting until they are found, e.g. on a
+        thread): it is called once the clip's frames have begun to be decoded.
     tracking : tracker settings.
     progress : called with (frames done, total).
     """
@@ -276,10 +277,6 @@ def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, 
     search_box = (template_box[0] - radius, template_box[1] - radius, template_box[2] + radius, template_box[3] + radius)
     feature_shape = ((search_box[3] - search_box[1]) // FEATURE_SCALE, (search_box[2] - search_box[0]) // FEATURE_SCALE)
     features = _FeatureStack(np.zeros((n, *feature_shape), np.float16)) if motion else None
-    echo = np.zeros((frames.rows, frames.columns), dtype=bool)
-    echo[ceus[1]:ceus[3], ceus[0]:ceus[2]] = True
-    if exclude is not None:
-        echo &= ~exclude
     smoothing_px = 1.0 if bmode is not None else 2.0
     display = frames.display
     track_display = frames.bmode_display if bmode is not None and frames.bmode_display is not None else display
@@ -300,6 +297,12 @@ def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, 
                                     (lambda levels: _known_start(levels, frames.times_s, reference)))
     try:
         with frames.open(read_box) as decoded:
+            # overlays still being found: the frames are decoded ahead meanwhile, and read once they are known
+            exclude = _resolved(exclude)
+            echo = np.zeros((frames.rows, frames.columns), dtype=bool)
+            echo[ceus[1]:ceus[3], ceus[0]:ceus[2]] = True
+            if exclude is not None:
+                echo &= ~exclude
             for k, pixels in enumerate(decoded):
                 grey_of = _grey_reader(pixels, origin, display, cover)
                 for store in stores:
@@ -348,6 +351,12 @@ def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, 
             power[interrupted] = np.nan
     return TicResult(times_s, {k: v[0] for k, v in means.items()}, result, masks, {k: v[1] for k, v in means.items()},
                      {s.name: _overlay_pixels(s, exclude, shifts, np.isfinite(means[s.name][0])) for s in stores})
+
+
+def _resolved(exclude: np.ndarray | Callable[[], np.ndarray] | None) -> np.ndarray | None:
+    """Return the excluded pixels (waiting for them when given as a function), None when there are none."""
+    mask = exclude() if callable(exclude) else exclude
+    return mask if mask is not None and mask.any() else None
 
 
 def _clip_box(box: Box, limit: Box) -> Box | None:

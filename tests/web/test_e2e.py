@@ -53,8 +53,8 @@ def serve(app) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def server(study_data: Study) -> Iterator[str]:
+def serve_with_admin(study_data: Study) -> Iterator[str]:
+    """Serve the shared study with the sonographer's administrator account (added once per database)."""
     from ceuskit import store
     from ceuskit.errors import ConflictError
     from ceuskit.store import accounts
@@ -67,6 +67,11 @@ def server(study_data: Study) -> Iterator[str]:
     yield from serve(create_app(Settings(db_url=study_data.db_url, data_dir=study_data.data, token=TOKEN)))
 
 
+@pytest.fixture(scope="module")
+def server(study_data: Study) -> Iterator[str]:
+    yield from serve_with_admin(study_data)
+
+
 def watch(tab, errors: list[str]) -> None:
     """Collect the page's script errors and every Content-Security-Policy violation it reports."""
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -74,9 +79,9 @@ def watch(tab, errors: list[str]) -> None:
            if "Content Security Policy" in message.text else None)
 
 
-@pytest.fixture(scope="module")
-def page(server: str, browser) -> Iterator:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def watched_page(browser, height_px: int = 1000) -> Iterator:
+    """A fresh 1400-px-wide page; its script errors and Content-Security-Policy violations fail the test at the end."""
+    context = browser.new_context(viewport={"width": 1400, "height": height_px})
     tab = context.new_page()
     errors: list[str] = []
     watch(tab, errors)
@@ -84,6 +89,20 @@ def page(server: str, browser) -> Iterator:
     yield tab
     context.close()
     assert errors == [], errors
+
+
+def sign_in_as(page, server: str, username: str, password: str) -> None:
+    """Sign in on the login page as a user would (Enter in the password field) and wait for the workstation."""
+    page.goto(server + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(server + "/")
+
+
+@pytest.fixture(scope="module")
+def page(server: str, browser) -> Iterator:
+    yield from watched_page(browser)
 
 
 def wait_until(page, expression: str, timeout_s: float = 60.0) -> None:
@@ -103,9 +122,10 @@ def _to_page(page, x: float, y: float) -> tuple[float, float]:
     return box["x"] + x * box["width"] / columns, box["y"] + y * box["height"] / rows
 
 
-def draw_rois(page, rois: dict, *, ellipse_by_key: bool = False) -> None:
+def draw_rois(page, rois: dict, *, ellipse_by_key: bool = False, after_lesion=None) -> None:
     """Draw an ROI document's lesion ellipse (dragged from its centre to a corner) and liver polygon on the
-    viewer; ``ellipse_by_key`` picks the ellipse tool with its keyboard shortcut instead of its button."""
+    viewer; ``ellipse_by_key`` picks the ellipse tool with its keyboard shortcut instead of its button, and
+    ``after_lesion`` is called between the two."""
     lesion = next(r for r in rois["rois"] if r["role"] == "lesion")
     liver = next(r for r in rois["rois"] if r["role"] == "parenchyma")
     page.select_option("#role-select", "lesion")
@@ -120,6 +140,8 @@ def draw_rois(page, rois: dict, *, ellipse_by_key: bool = False) -> None:
     page.mouse.move((cx + ex) / 2, (cy + ey) / 2)
     page.mouse.move(ex, ey)
     page.mouse.up()
+    if after_lesion is not None:
+        after_lesion()
     page.select_option("#role-select", "parenchyma")
     page.click("#tool-polygon")
     for x, y in liver["points"]:
@@ -199,6 +221,47 @@ def test_sign_in_draw_analyse_and_read_the_labels(page, server: str, study_data:
     page.wait_for_selector(f"#time-label:has-text('frame {reference + 2}/')")
     page.keyboard.press("Shift+ArrowLeft")
     page.wait_for_selector(f"#time-label:has-text('frame {reference - 8}/')")
+
+
+def test_rois_drawn_while_a_save_is_under_way_are_kept(page, server: str, study_data: Study) -> None:
+    # A slow server: the lesion's save is still on its way when the liver is drawn. Neither the first save's
+    # answer nor its late arrival may drop the liver (before, the answer cleared the newer draft and showed
+    # "saved", and the late lesion-only save overwrote the newer one on the server).
+    from ceuskit import store
+
+    with store.Store(study_data.db_url) as db:
+        lesion_id = store.lesion_id_of(db, "P002", "L1")
+    held = []
+
+    def hold_the_first_save(route) -> None:
+        if route.request.method == "PUT" and not held:
+            held.append(route)  # answered later, after the liver is drawn
+        else:
+            route.continue_()
+
+    def wait_for_the_first_save() -> None:
+        deadline = time.monotonic() + 30
+        while not held:
+            assert time.monotonic() < deadline, "the lesion ROI was never saved"
+            page.wait_for_timeout(100)
+
+    page.click(".lesion:has-text('P002')")
+    wait_until(page, "document.getElementById('frame-slider').max > 0")
+    page.click("#clear-rois")
+    drawn = json.loads((study_data.data / "cohort" / "clips" / "P002_L1.roi.json").read_text())
+    page.route("**/api/lesions/*/rois*", hold_the_first_save)
+    try:
+        draw_rois(page, drawn, after_lesion=wait_for_the_first_save)
+        page.wait_for_timeout(1000)  # the liver's own save is due (250 ms after the drawing)
+        held[0].continue_()
+        page.wait_for_selector("#save-state:text-is('saved')")
+        wait_until(page, f"fetch('/api/lesions/{lesion_id}').then((r) => r.json())"
+                         ".then((l) => l.rois.rois.length === 2)")
+    finally:
+        page.unroute("**/api/lesions/*/rois*")
+    with store.Store(study_data.db_url) as db:
+        kept = store.get_lesion(db, lesion_id)["rois"]["rois"]
+    assert sorted(roi["role"] for roi in kept) == ["lesion", "parenchyma"]
 
 
 def test_map_overlay_and_cohort_dashboard(page, server: str, study_data: Study) -> None:

@@ -23,7 +23,7 @@ from ceuskit.study import import_manifest
 from ceuskit.web import Settings, create_app
 
 from .conftest import ARTIFACTS, CHROMIUM, TOKEN
-from .test_e2e import draw_rois, serve, wait_until, watch
+from .test_e2e import draw_rois, serve, sign_in_as, wait_until, watch
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
@@ -65,11 +65,7 @@ def test_add_a_sweep_draw_on_it_and_read_the_gapped_curves(browser, server: str,
     errors: list[str] = []
     watch(page, errors)
     page.set_default_timeout(60_000)
-    page.goto(server + "/login")
-    page.fill("#username", ADMIN)
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(server + "/")
+    sign_in_as(page, server, ADMIN, PASSWORD)
     page.click(".lesion:has-text('X01')")
     wait_until(page, "document.getElementById('frame-slider').max > 0")
     assert page.locator("#timeline .segment").count() == 1

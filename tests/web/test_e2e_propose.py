@@ -15,10 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ceuskit.web import Settings, create_app
-
-from .conftest import ARTIFACTS, CHROMIUM, TOKEN, Study
-from .test_e2e import ADMIN, ADMIN_PASSWORD, _to_page, serve, wait_until, watch
+from .conftest import ARTIFACTS, CHROMIUM, Study
+from .test_e2e import ADMIN, ADMIN_PASSWORD, _to_page, serve_with_admin, sign_in_as, wait_until, watched_page
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
@@ -27,37 +25,17 @@ pytestmark = [pytest.mark.browser,
 
 @pytest.fixture(scope="module")
 def proposal_server(study_data: Study) -> Iterator[str]:
-    from ceuskit import store
-    from ceuskit.errors import ConflictError
-    from ceuskit.store import accounts
-
-    with store.Store(study_data.db_url) as db:
-        try:
-            accounts.add_user(db, ADMIN, role="admin", password=ADMIN_PASSWORD, actor="cli:test")
-        except ConflictError:
-            pass
-    yield from serve(create_app(Settings(db_url=study_data.db_url, data_dir=study_data.data, token=TOKEN)))
+    yield from serve_with_admin(study_data)
 
 
 @pytest.fixture(scope="module")
 def tab(proposal_server: str, browser) -> Iterator:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    watch(page, errors)
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
-    assert errors == [], errors
+    yield from watched_page(browser)
 
 
 def test_one_click_accept_analyse_and_read(tab, proposal_server: str, study_data: Study) -> None:
     page = tab
-    page.goto(proposal_server + "/login")
-    page.fill("#username", ADMIN)
-    page.fill("#password", ADMIN_PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(proposal_server + "/")
+    sign_in_as(page, proposal_server, ADMIN, ADMIN_PASSWORD)
     page.click(".lesion:has-text('P002')")
     wait_until(page, "document.getElementById('frame-slider').max > 0")
     page.click("#clear-rois")

@@ -24,7 +24,7 @@ from ceuskit.web import Settings, create_app
 
 from .conftest import ARTIFACTS, CHROMIUM, PASSWORDS, TOKEN, software_document
 from .test_contrast import ratio
-from .test_e2e import serve, watch
+from .test_e2e import serve, sign_in_as, watched_page
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
@@ -69,22 +69,11 @@ def server(two_studies: dict) -> Iterator[str]:
 
 @pytest.fixture()
 def page(server: str, browser) -> Iterator:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    tab = context.new_page()
-    errors: list[str] = []
-    watch(tab, errors)
-    tab.set_default_timeout(60_000)
-    yield tab
-    context.close()
-    assert errors == [], errors
+    yield from watched_page(browser)
 
 
 def _sign_in(page, server: str) -> None:
-    page.goto(server + "/login")
-    page.fill("#username", "boss")
-    page.fill("#password", PASSWORDS["boss"])
-    page.keyboard.press("Enter")
-    page.wait_for_url(server + "/")
+    sign_in_as(page, server, "boss", PASSWORDS["boss"])
 
 
 def _rgb(css: str) -> tuple[float, float, float]:

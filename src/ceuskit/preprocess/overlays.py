@@ -26,14 +26,16 @@ gives no changing neighbourhood, so only off-map overlays are found there.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numba import njit
 from scipy import ndimage
 
 from ceuskit.pixels import Box, RawClip
 from ceuskit.preprocess.display import DisplayMap, display_map_of, sample_runs
 
-__all__ = ["detect_overlays", "overlay_mask"]
+__all__ = ["BackgroundOverlays", "detect_overlays", "overlay_mask"]
 
 
 MIN_CONTRAST = 64.0
@@ -60,6 +62,89 @@ MAX_SATURATING = 0.02
 neighbourhood's pixels reach the maximum during the run (a saturated lesion clips many, independently)."""
 
 
+@njit(cache=True, nogil=True)
+def _neighbourhood_sums(changing: np.ndarray, mean: np.ndarray, saturated: np.ndarray, half: int
+                        ) -> np.ndarray:  # pragma: no cover - compiled
+    """Return the sums over each pixel's (2·half + 1)² square, zero outside the image.
+
+    Of ``changing``, ``mean·changing`` and ``saturated·changing``: a (3, rows, columns) array (three running
+    sums side by side).
+    """
+    rows, columns = changing.shape
+    across = np.zeros((3, rows, columns))
+    for y in range(rows):
+        run0 = run1 = run2 = 0.0
+        for x in range(-half, columns + half):
+            if x + half < columns:
+                c = changing[y, x + half]
+                run0 += c
+                run1 += mean[y, x + half] * c
+                run2 += saturated[y, x + half] * c
+            if 0 <= x < columns:
+                across[0, y, x], across[1, y, x], across[2, y, x] = run0, run1, run2
+            if 0 <= x - half < columns:
+                c = changing[y, x - half]
+                run0 -= c
+                run1 -= mean[y, x - half] * c
+                run2 -= saturated[y, x - half] * c
+    out = np.zeros((3, rows, columns))
+    for j in range(3):
+        run_column = np.zeros(columns)
+        for y in range(-half, rows + half):
+            if y + half < rows:
+                run_column += across[j, y + half]
+            if 0 <= y < rows:
+                out[j, y] = run_column
+            if 0 <= y - half < rows:
+                run_column -= across[j, y - half]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _pixel_evidence(run: np.ndarray, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                                 np.ndarray, np.ndarray]:  # pragma: no cover
+    """Per pixel of a (k, rows, columns, samples) run and its (k, rows, columns) grey.
+
+    Returns held (the same value in every frame), finite (on the map in every frame), off_map (held and on
+    the map in none), the mean grey over the run (float32, 0 where not finite), the share of frames at the
+    display maximum and whether the pixel changes (not held, finite), as float.
+    """
+    k, rows, columns, samples = run.shape
+    held = np.empty((rows, columns), dtype=np.bool_)
+    finite = np.empty((rows, columns), dtype=np.bool_)
+    off_map = np.empty((rows, columns), dtype=np.bool_)
+    mean = np.empty((rows, columns), dtype=np.float32)
+    saturated = np.empty((rows, columns))
+    changing = np.empty((rows, columns))
+    for y in range(rows):
+        for x in range(columns):
+            same = True
+            for f in range(1, k):
+                for c in range(samples):
+                    if run[f, y, x, c] != run[0, y, x, c]:
+                        same = False
+            all_finite = True
+            any_finite = False
+            total = np.float32(0.0)
+            at_max = 0
+            for f in range(k):
+                g = grey[f, y, x]
+                if np.isfinite(g):
+                    any_finite = True
+                else:
+                    all_finite = False
+                total += g
+                if g >= SATURATED_GREY:
+                    at_max += 1
+            held[y, x] = same
+            finite[y, x] = all_finite
+            off_map[y, x] = same and not any_finite
+            mean[y, x] = total / np.float32(k) if all_finite else np.float32(0.0)
+            saturated[y, x] = at_max / k
+            changing[y, x] = 1.0 if (all_finite and not same) else 0.0
+    return held, finite, off_map, mean, saturated, changing
+
+
 def _run_evidence(run: np.ndarray, display: DisplayMap, min_contrast: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tell what one run of (k, rows, columns[, 3]) frames says about each pixel, as three (rows, columns) bools.
@@ -70,22 +155,15 @@ def _run_evidence(run: np.ndarray, display: DisplayMap, min_contrast: float
     bright_held : held at a bright grey (≥ :data:`PERSISTENT_GREY`) among changing pixels.
     evaluable : enough of the neighbourhood changes for a held pixel to stand out.
     """
-    held = np.all(run == run[:1], axis=0)
-    if held.ndim == 3:
-        held = held.all(axis=-1)
     grey = np.stack([display.to_grey(frame) for frame in run])
-    finite = np.isfinite(grey).all(axis=0)
-    off_map = held & ~np.isfinite(grey).any(axis=0)
+    samples = run if run.ndim == 4 else run[..., None]
+    held, finite, off_map, mean, saturated, changing = _pixel_evidence(np.ascontiguousarray(samples), grey)
     if run.shape[0] < 2:
         return off_map, np.zeros_like(held), np.zeros_like(held)
-    mean = np.where(finite, grey.mean(axis=0), 0.0)
-    changing = (~held & finite).astype(np.float64)
-    size = NEIGHBOURHOOD_PX
-    changing_share = ndimage.uniform_filter(changing, size, mode="constant")
+    sums = _neighbourhood_sums(changing, mean, saturated, NEIGHBOURHOOD_PX // 2)
+    changing_share = sums[0] / float(NEIGHBOURHOOD_PX**2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        around = ndimage.uniform_filter(mean * changing, size, mode="constant") / changing_share
-        saturating = ndimage.uniform_filter((grey >= SATURATED_GREY).mean(axis=0) * changing, size,
-                                            mode="constant") / changing_share
+        around, saturating = sums[1] / sums[0], sums[2] / sums[0]
     evaluable = changing_share >= MIN_CHANGING
     candidate = held & finite & evaluable & ((mean < SATURATED_GREY) | (saturating < MAX_SATURATING))
     return off_map | (candidate & (mean - around >= min_contrast)), candidate & (mean >= PERSISTENT_GREY), evaluable
@@ -145,9 +223,59 @@ def detect_overlays(clip: RawClip, *, box: Box | None = None, display: DisplayMa
     box = clip.ceus_region.box if box is None else box
     if display is None:
         display = display_map_of(clip, box=box)
-    x0, y0, x1, y1 = box
-    runs = [run[:, y0:y1, x0:x1] for run in sample_runs(clip, n_runs, run_length)]
     full = np.zeros((clip.rows, clip.columns), dtype=bool)
-    full[y0:y1, x0:x1] = overlay_mask(runs, display, min_contrast=min_contrast, min_runs=min_runs,
-                                      dilate_px=dilate_px)
+    _mark(full, sample_runs(clip, n_runs, run_length), box, display, min_contrast, min_runs, dilate_px)
     return full
+
+
+def _mark(full: np.ndarray, runs: Sequence[np.ndarray], box: Box, display: DisplayMap, min_contrast: float,
+          min_runs: int, dilate_px: int) -> None:
+    """Mark, in the full-frame mask ``full``, the overlay pixels of the region ``box`` seen in ``runs``."""
+    x0, y0, x1, y1 = box
+    full[y0:y1, x0:x1] |= overlay_mask([run[:, y0:y1, x0:x1] for run in runs], display, min_contrast=min_contrast,
+                                       min_runs=min_runs, dilate_px=dilate_px)
+
+
+class BackgroundOverlays:
+    """:func:`detect_overlays` of one or more image regions of a clip, worked out on a thread.
+
+    The sampled frames are decoded when the object is made (a clip's frames are read by one thread at a
+    time); the masks are then found on a thread while the caller reads the clip, and :meth:`result` waits
+    for them. The regions share the sampled frames (:func:`detect_overlays` of each region would decode
+    the same ones).
+
+    Parameters
+    ----------
+    clip : RawClip
+        The clip.
+    regions : sequence of (box, display map)
+        Each image region (x0, y0, x1, y1) and its display map.
+    n_runs, run_length, min_contrast, min_runs, dilate_px
+        As for :func:`detect_overlays`.
+    """
+
+    def __init__(self, clip: RawClip, regions: Sequence[tuple[Box, DisplayMap]], *, n_runs: int = 24,
+                 run_length: int = 3, min_contrast: float = MIN_CONTRAST, min_runs: int = 2,
+                 dilate_px: int = 1) -> None:
+        runs = sample_runs(clip, n_runs, run_length)
+        shape = (clip.rows, clip.columns)
+
+        def find() -> np.ndarray:
+            full = np.zeros(shape, dtype=bool)
+            for box, display in regions:
+                _mark(full, runs, box, display, min_contrast, min_runs, dilate_px)
+            return full
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="ceuskit-overlays")
+        self._mask = pool.submit(find)
+        pool.shutdown(wait=False)  # the thread ends with its one task
+
+    def result(self) -> np.ndarray:
+        """Return the (rows, columns) bool overlay mask of every region, once found (waits for it).
+
+        Raises
+        ------
+        Exception
+            Whatever finding the masks raised.
+        """
+        return self._mask.result()

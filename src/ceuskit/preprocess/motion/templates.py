@@ -17,8 +17,10 @@ position makes the mixture fit — contrast taken for motion.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numba import njit
 from scipy import ndimage
 
 from ceuskit.preprocess.motion.ncc import CHUNK, ncc_surfaces
@@ -65,32 +67,87 @@ def _fill_patches(features: np.ndarray, valid: np.ndarray, states: np.ndarray, k
     patches[start:stop] *= weight[start:stop]
 
 
-class _Window:
-    """A running sum of weighted patches over a window [first, last) that only moves forward."""
+@njit(cache=True, nogil=True)
+def _move(patches: np.ndarray, weight: np.ndarray, total: np.ndarray, count: np.ndarray, bounds: np.ndarray,
+          first: int, last: int) -> None:  # pragma: no cover - compiled
+    """Move a running window sum [bounds[0], bounds[1]) forward to [first, last), frame by frame in order."""
+    h, w = total.shape
+    while bounds[1] < last:
+        f = bounds[1]
+        for y in range(h):
+            for x in range(w):
+                total[y, x] += np.float64(patches[f, y, x])
+                count[y, x] += np.float64(weight[f, y, x])
+        bounds[1] += 1
+    while bounds[0] < first:
+        f = bounds[0]
+        for y in range(h):
+            for x in range(w):
+                total[y, x] -= np.float64(patches[f, y, x])
+                count[y, x] -= np.float64(weight[f, y, x])
+        bounds[0] += 1
 
-    def __init__(self, patches: np.ndarray, weight: np.ndarray) -> None:
-        self.patches, self.weight = patches, weight
-        self.total = np.zeros(patches.shape[1:], dtype=np.float64)
-        self.count = np.zeros(patches.shape[1:], dtype=np.float64)
-        self.first = self.last = 0
 
-    def move(self, first: int, last: int) -> None:
-        while self.last < last:
-            self.total += self.patches[self.last]
-            self.count += self.weight[self.last]
-            self.last += 1
-        while self.first < first:
-            self.total -= self.patches[self.first]
-            self.count -= self.weight[self.first]
-            self.first += 1
+@njit(cache=True, nogil=True)
+def _mean(patches: np.ndarray, weight: np.ndarray, total: np.ndarray, count: np.ndarray, without: int,
+          out: np.ndarray, ok: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Write the window's mean patch and where it is valid (count > 0.5), frame ``without`` left out when ≥ 0."""
+    h, w = total.shape
+    for y in range(h):
+        for x in range(w):
+            t = total[y, x]
+            c = count[y, x]
+            if without >= 0:
+                t = t - np.float64(patches[without, y, x])
+                c = c - np.float64(weight[without, y, x])
+            good = c > 0.5
+            ok[y, x] = good
+            out[y, x] = np.float32(t / max(c, 1.0)) if good else np.float32(0.0)
 
-    def mean(self, without: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(template, valid) of the window, frame ``without`` left out when given."""
-        total, count = self.total, self.count
-        if without is not None:
-            total, count = total - self.patches[without], count - self.weight[without]
-        ok = count > 0.5
-        return np.where(ok, total / np.maximum(count, 1.0), 0.0).astype(np.float32), ok
+
+@njit(cache=True, nogil=True)
+def _chunk_templates(patches: np.ndarray, weight: np.ndarray, lo: np.ndarray, hi: np.ndarray, sides: np.ndarray,
+                     start: int, stop: int, totals: np.ndarray, counts: np.ndarray, bounds: np.ndarray,
+                     templates: np.ndarray, template_ok: np.ndarray, later: np.ndarray, later_ok: np.ndarray
+                     ) -> None:  # pragma: no cover - compiled
+    """Templates of frames start … stop−1 from three running windows (0: all neighbours, 1: past, 2: future).
+
+    A two-sided frame gets its past neighbours' mean in ``templates`` and its future neighbours' in ``later``
+    (in order); another frame gets the mean of all its neighbours but itself. The windows' sums (``totals``,
+    ``counts``) and bounds carry over from chunk to chunk; frames are added and removed one at a time, in
+    order, so the sums are those a frame-by-frame loop makes.
+    """
+    j = 0
+    for k in range(start, stop):
+        if sides[k]:
+            _move(patches, weight, totals[1], counts[1], bounds[1], lo[k], k)
+            _move(patches, weight, totals[2], counts[2], bounds[2], k + 1, hi[k])
+            _mean(patches, weight, totals[1], counts[1], -1, templates[k - start], template_ok[k - start])
+            _mean(patches, weight, totals[2], counts[2], -1, later[j], later_ok[j])
+            j += 1
+        else:
+            _move(patches, weight, totals[0], counts[0], bounds[0], lo[k], hi[k])
+            _mean(patches, weight, totals[0], counts[0], k, templates[k - start], template_ok[k - start])
+
+
+_Windows = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Running sums of the three windows (all neighbours, past, future): totals, counts (3, h, w), bounds (3, 2)."""
+
+
+def _windows(h: int, w: int) -> _Windows:
+    return np.zeros((3, h, w)), np.zeros((3, h, w)), np.zeros((3, 2), dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _replay(patches: np.ndarray, weight: np.ndarray, lo: np.ndarray, hi: np.ndarray, sides: np.ndarray, start: int,
+            stop: int, totals: np.ndarray, counts: np.ndarray, bounds: np.ndarray) -> None:  # pragma: no cover
+    """Move the windows as :func:`_chunk_templates` does for frames start … stop−1, without the templates."""
+    for k in range(start, stop):
+        if sides[k]:
+            _move(patches, weight, totals[1], counts[1], bounds[1], lo[k], k)
+            _move(patches, weight, totals[2], counts[2], bounds[2], k + 1, hi[k])
+        else:
+            _move(patches, weight, totals[0], counts[0], bounds[0], lo[k], hi[k])
 
 
 def match_neighbours(features: np.ndarray, valid: np.ndarray | Callable[[], np.ndarray], states: np.ndarray,
@@ -103,8 +160,9 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray | Callable[[], np.n
     current state. Where ``two_sided[k]``, the past (lo[k] … k−1) and future (k+1 … hi[k]−1) neighbours make
     two templates and each shift keeps the better correlation (the caller grants it where both sides hold
     enough frames to anchor a template: a handful of frames would match each other wherever they were
-    placed). Templates come from running window sums, a chunk of frames at a time. ``blur`` (feature px)
-    blurs frames and patches alike.
+    placed). Templates come from running window sums, a chunk of frames at a time (once every frame is in,
+    the two halves of the clip on two threads, with the same numbers). ``blur`` (feature px) blurs frames and
+    patches alike.
 
     Frames are used in order, a chunk at a time, so the work can run while later frames are still being
     read: ``ready(m)`` is called before frames ``m − 1`` and earlier are first looked at and returns once
@@ -134,33 +192,42 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray | Callable[[], np.n
     ncc = np.empty((n, size, size), dtype=np.float32)
     counts = np.empty(n)
     sides = np.zeros(n, dtype=bool) if two_sided is None else np.asarray(two_sided, dtype=bool)
-    whole, past, future = _Window(patches, weight), _Window(patches, weight), _Window(patches, weight)
-    for start in range(0, n, CHUNK):
-        stop = min(start + CHUNK, n)
-        fill(int(hi[stop - 1]))  # the bounds never decrease: the chunk's last frame reaches furthest
-        split = sides[start:stop]
-        templates = np.empty((stop - start, h, w), dtype=np.float32)
-        template_ok = np.empty((stop - start, h, w), dtype=bool)
-        later = np.empty((int(split.sum()), h, w), dtype=np.float32)
-        later_ok = np.empty(later.shape, dtype=bool)
-        j = 0
-        for k in range(start, stop):
-            if sides[k]:
-                past.move(lo[k], k)
-                future.move(k + 1, hi[k])
-                templates[k - start], template_ok[k - start] = past.mean()
-                later[j], later_ok[j] = future.mean()
-                j += 1
-            else:
-                whole.move(lo[k], hi[k])
-                templates[k - start], template_ok[k - start] = whole.mean(without=k)
-        images, image_ok = _chunk(features, start, stop, blur), validity()[start:stop]
-        counts[start:stop] = template_ok.sum(axis=(1, 2))
-        one, both = np.flatnonzero(~split), np.flatnonzero(split)
-        if one.size:
-            ncc[start + one] = ncc_surfaces(images[one], image_ok[one], templates[one], template_ok[one])
-        if both.size:  # past and future templates, the image's own work done once
-            ncc[start + both] = ncc_surfaces(images[both], image_ok[both], [templates[both], later],
-                                             [template_ok[both], later_ok])
-            counts[start + both] = np.maximum(counts[start + both], later_ok.sum(axis=(1, 2)))
+    lo64, hi64 = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+
+    def match(begin: int, end: int, windows: _Windows) -> None:  # chunks begin … end−1, in order
+        for start in range(begin, end, CHUNK):
+            stop = min(start + CHUNK, end)
+            fill(int(hi[stop - 1]))  # the bounds never decrease: the chunk's last frame reaches furthest
+            split = sides[start:stop]
+            templates = np.empty((stop - start, h, w), dtype=np.float32)
+            template_ok = np.empty((stop - start, h, w), dtype=bool)
+            later = np.empty((int(split.sum()), h, w), dtype=np.float32)
+            later_ok = np.empty(later.shape, dtype=bool)
+            _chunk_templates(patches, weight, lo64, hi64, sides, start, stop, *windows, templates, template_ok,
+                             later, later_ok)
+            images, image_ok = _chunk(features, start, stop, blur), validity()[start:stop]
+            counts[start:stop] = template_ok.sum(axis=(1, 2))
+            one, both = np.flatnonzero(~split), np.flatnonzero(split)
+            if one.size:
+                ncc[start + one] = ncc_surfaces(images[one], image_ok[one], templates[one], template_ok[one])
+            if both.size:  # past and future templates, the image's own work done once
+                ncc[start + both] = ncc_surfaces(images[both], image_ok[both], [templates[both], later],
+                                                 [template_ok[both], later_ok])
+                counts[start + both] = np.maximum(counts[start + both], later_ok.sum(axis=(1, 2)))
+
+    first = _windows(h, w)
+    chunks = -(-n // CHUNK)
+    if ready is not None or chunks < 4:  # streaming (frames still being read), or too little to share
+        match(0, n, first)
+        return ncc, counts
+    # the clip is in: the second half's chunks on a thread of their own, its windows' sums brought to where the
+    # first half leaves them by the same additions and subtractions in the same order (the same numbers)
+    fill(n)
+    middle = (chunks // 2) * CHUNK
+    second = _windows(h, w)
+    _replay(patches, weight, lo64, hi64, sides, 0, middle, *second)
+    with ThreadPoolExecutor(1, thread_name_prefix="ceuskit-match") as pool:
+        later_half = pool.submit(match, middle, n, second)
+        match(0, middle, first)
+        later_half.result()
     return ncc, counts

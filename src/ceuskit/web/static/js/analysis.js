@@ -1,14 +1,13 @@
 // Running an analysis (a job on the server) and showing its result: labels, parameters and the curves.
 import {getJSON, pollJob, sendJSON} from "./api.js";
-import {cancelSave, saveRois} from "./rois.js";
-import {PHASES, draftKey, view} from "./state.js";
+import {flushSaves} from "./rois.js";
+import {PHASES, view} from "./state.js";
 import {$, el, fmt, shorten, status, svgEl} from "./util.js";
 import {drawPhaseBands} from "./viewer.js";
 
 export async function analyse() {
   if (!view.lesion) return;
-  cancelSave();
-  if (localStorage.getItem(draftKey()) && !(await saveRois())) return;
+  if (!(await flushSaves())) return;
   const bar = $("progress");
   bar.hidden = false; bar.value = 0; $("analyse").disabled = true; status("analysing…");
   try {

@@ -4,7 +4,7 @@
 // "Find on sweeps" carries the first clip's ROIs to every sweep of the examination, marked proposed there.
 import {pollJob, sendJSON} from "./api.js";
 import {reloadLesion} from "./examination.js";
-import {renderRoiList, roisChanged, setTool} from "./rois.js";
+import {flushSaves, renderRoiList, roisChanged, setTool} from "./rois.js";
 import {state, view} from "./state.js";
 import {$, status} from "./util.js";
 import {draw} from "./viewer.js";
@@ -59,6 +59,7 @@ export function acceptProposal() {
 }
 
 async function carryToSweeps() {
+  if (!(await flushSaves())) return;  // the carry reads the first clip's ROIs as the server holds them
   const lesionId = view.lesion.id;
   $("save-state").textContent = "finding the ROIs on the sweeps…";
   try {

@@ -109,19 +109,36 @@ function roiDocument() {
               .filter(([, v]) => v !== undefined)))};
 }
 
-export async function saveRois() {
+let saving = Promise.resolve(true);  // the saves in order: a later one never lands before an earlier one
+
+// Save the ROIs as they are now. Saves run one after another; a save that comes back after the ROIs changed
+// again leaves the newer draft (and its pending save) alone, so nothing drawn meanwhile is dropped.
+function saveRois() {
   const lesionId = view.lesion.id, position = view.position, key = draftKey();
-  try {
-    await sendJSON(`/api/lesions/${lesionId}/rois?clip=${position}`, "PUT", roiDocument());
-    localStorage.removeItem(key);
-    $("save-state").textContent = "saved";
-    view.lesion = await getJSON(`/api/lesions/${lesionId}`);
-    view.overlay = null; if (state.map) loadMap(state.map);
-    return true;
-  } catch (error) {
-    $("save-state").textContent = `not saved: ${error.message}`;
-    return false;
-  }
+  const text = JSON.stringify(roiDocument());
+  const run = async () => {
+    try {
+      await sendJSON(`/api/lesions/${lesionId}/rois?clip=${position}`, "PUT", JSON.parse(text));
+      if (localStorage.getItem(key) !== text) return true;  // changed while saving: the newer draft is saved next
+      localStorage.removeItem(key);
+      $("save-state").textContent = "saved";
+      view.lesion = await getJSON(`/api/lesions/${lesionId}`);
+      view.overlay = null; if (state.map) loadMap(state.map);
+      return true;
+    } catch (error) {
+      $("save-state").textContent = `not saved: ${error.message}`;
+      return false;
+    }
+  };
+  saving = saving.then(run, run);
+  return saving;
+}
+
+// Wait for the saves under way, then save what is still unsaved; false when a save failed.
+export async function flushSaves() {
+  cancelSave();
+  await saving;
+  return localStorage.getItem(draftKey()) ? saveRois() : true;
 }
 
 export function deleteSelected() {
