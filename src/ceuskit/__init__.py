@@ -6,6 +6,8 @@ The public API (everything else is internal)::
 
     clip = ceuskit.open_clip("clip.dcm")            # frames, true frame times, spacing, layout
     result = ceuskit.analyze("clip.dcm", "rois.json", out_dir="out")   # analysis.json and tic.csv
+    options = ceuskit.AnalysisOptions(injection_time_s=4.0, motion=False)  # how to read: one object …
+    result = ceuskit.analyze("clip.dcm", "rois.json", options)          # … or its fields as keywords
     result = ceuskit.analyze_curves("curves.csv", units="db")           # curves without a clip, read alike
     ceuskit.report.write_analysis(result, "out")    # … and tic.png beside them (import ceuskit.report)
     fits = ceuskit.fit_curves(t, Y, model="auto")   # many bolus fits in one call
@@ -20,6 +22,7 @@ from ceuskit._version import __version__
 
 __all__ = [
     "Analysis",
+    "AnalysisOptions",
     "CeusError",
     "Clip",
     "FitResult",
@@ -35,6 +38,7 @@ __all__ = [
 
 _LAZY = {
     "Analysis": "ceuskit.pipeline",
+    "AnalysisOptions": "ceuskit.pipeline",
     "analyze": "ceuskit.pipeline",
     "analyze_curves": "ceuskit.curve_analysis",
     "Clip": "ceuskit.io.clip",
@@ -54,7 +58,7 @@ if TYPE_CHECKING:
     from ceuskit.io.clip import Clip
     from ceuskit.io.rois import load_rois
     from ceuskit.models import FitResult, fit_curves
-    from ceuskit.pipeline import Analysis, analyze
+    from ceuskit.pipeline import Analysis, AnalysisOptions, analyze
     from ceuskit.roi import RoiSet
     from ceuskit.simulate import simulate_clip
 

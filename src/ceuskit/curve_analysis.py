@@ -20,9 +20,8 @@ from ceuskit._version import __version__
 from ceuskit.characterisation import Reading, read_timeline
 from ceuskit.errors import CurveError, InputError
 from ceuskit.io.curves import CurveTable, read_curves
-from ceuskit.phases import PhaseOptions
 from ceuskit.pipeline import Analysis, AnalysisOptions, check_options, tic_columns, write_outputs
-from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, grey_to_power
+from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.preprocess.motion import MotionResult
 from ceuskit.roi import Roi, RoiSet
 from ceuskit.tic import TicResult
@@ -65,7 +64,7 @@ def _document(table: CurveTable, reading: Reading, opts: AnalysisOptions, rois: 
     source = {"source": table.source, "sha256": table.sha256, "kind": "curves", "format": table.format,
               "units": table.units, "n_frames": int(t.size), "duration_s": round(duration, 4),
               "frame_rate_hz": round((t.size - 1) / duration, 4) if duration > 0 else None,
-              "pixel_spacing_mm": None, "injection_time_s": opts.injection_time_s,
+              "pixel_spacing_mm": None, "injection_time_s": opts.injection_s,
               "dynamic_range_db": opts.dynamic_range_db if table.units == "grey" else None,
               "layout": None, "display": None, "overlay_pixels": 0}
     roi_set = {"reference_frame": 0, "units": "px",
@@ -90,26 +89,21 @@ def _document(table: CurveTable, reading: Reading, opts: AnalysisOptions, rois: 
     }
 
 
-def analyze_curves(curves: str | Path | CurveTable, *, out_dir: str | Path | None = None,
-                   injection_time_s: float | str = 0.0, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB,
-                   model: str = "auto", units: str | None = None, time_column: str | None = None,
-                   columns: Sequence[tuple[str, str]] | None = None, size_mm: float | None = None,
-                   at_risk: bool | None = None, phase_options: PhaseOptions | None = None,
-                   kinetics: str = "auto") -> Analysis:
+def analyze_curves(curves: str | Path | CurveTable, options: AnalysisOptions | None = None, *,
+                   out_dir: str | Path | None = None, units: str | None = None, time_column: str | None = None,
+                   columns: Sequence[tuple[str, str]] | None = None, **settings: Any) -> Analysis:
     """Read a table of time–intensity curves as a clip's curves are read.
 
     Parameters
     ----------
     curves : a curve file or folder (:func:`ceuskit.io.curves.read_curves`), or a table already read.
+    options : how to read it, as for a clip (:class:`ceuskit.pipeline.AnalysisOptions`): its
+        ``injection_time_s`` counts from the table's time zero ("auto" is refused: a table states no contrast
+        start time), ``dynamic_range_db`` linearises grey intensities (unused for power and dB); there are no
+        images, so motion and overlays are off and fps and layout unused.
     out_dir : when given, ``analysis.json`` and ``tic.csv`` are written there atomically.
-    injection_time_s : injection moment, s after the table's time zero (negative: before it). Curve tables
-        state no contrast start time: "auto" is refused.
-    dynamic_range_db : the display's dynamic range, to linearise grey intensities (unused for power and dB).
-    model : "auto" or a bolus model name.
     units, time_column, columns : as :func:`ceuskit.io.curves.read_curves` (ignored for a table given).
-    size_mm, at_risk : for the CEUS LI-RADS decision support.
-    phase_options : thresholds and windows of the reading.
-    kinetics : "auto", "bolus" or "replenishment", as for a clip (:func:`ceuskit.pipeline.analyze`).
+    **settings : fields of ``options`` to change, as for :func:`ceuskit.pipeline.analyze`.
 
     Returns
     -------
@@ -125,30 +119,26 @@ def analyze_curves(curves: str | Path | CurveTable, *, out_dir: str | Path | Non
     """
     table = curves if isinstance(curves, CurveTable) else read_curves(curves, time_column=time_column,
                                                                       columns=columns, units=units)
-    if isinstance(injection_time_s, str):
+    opts = replace((options or AnalysisOptions()).with_settings(**settings), motion=False, overlays=False)
+    if isinstance(opts.injection_time_s, str):
         raise InputError("a curve table states no contrast injection time: give --injection-time in seconds after "
                          "its time zero")
-    opts = AnalysisOptions(float(injection_time_s), float(dynamic_range_db), model, motion=False, overlays=False,
-                           phases=phase_options or PhaseOptions(), kinetics=kinetics)
     check_options(opts)
-    if size_mm is not None and (not np.isfinite(size_mm) or size_mm <= 0):
-        raise InputError(f"lesion size {size_mm!r} mm must be a positive number")
     if table.times_s.size < MIN_SAMPLES:
         raise CurveError(f"{Path(table.source).name}: {table.times_s.size} samples are too few for a time–intensity "
                          "analysis")
     start = float(table.times_s[0])
-    check_injection_time(opts.injection_time_s - start, float(table.times_s[-1] - start))
-    opts = replace(opts, injection_time_s=float(injection_time_s))
+    check_injection_time(opts.injection_s - start, float(table.times_s[-1] - start))
     rois = _roi_set(table)
     power = curve_power(table, opts.dynamic_range_db)
     n = table.times_s.size
     motion = MotionResult.still(n, "curves read from a table: no images to track")
-    tics = TicResult(table.times_s - opts.injection_time_s, {name: power[i] for i, name in enumerate(table.names)},
+    tics = TicResult(table.times_s - opts.injection_s, {name: power[i] for i, name in enumerate(table.names)},
                      motion, {}, {name: np.zeros(n) for name in table.names}, {})
     timeline = join([tics], [Path(table.source).name])
     areas = {name: (None, table.areas_mm2.get(name)) for name in table.names}
-    reading = read_timeline(timeline, rois, model=opts.model, phases=opts.phases, areas=areas, size_mm=size_mm,
-                            at_risk=at_risk, kinetics=opts.kinetics)
+    reading = read_timeline(timeline, rois, model=opts.model, phases=opts.phases, areas=areas,
+                            size_mm=opts.size_mm, at_risk=opts.at_risk, kinetics=opts.kinetics)
     document = _document(table, reading, opts, rois, motion)
     analysis = Analysis(document, tic_columns([tics], timeline, opts, reading.refill_fitted), reading.fitted,
                         reading.relative_db, reading.refill_fitted)

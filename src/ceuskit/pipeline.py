@@ -13,7 +13,7 @@ import hashlib
 import json
 import platform
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -56,12 +56,31 @@ ClipInput = str | Path | Clip
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """Every reading setting that changes a result, hashed into the provenance.
+    """How to read a clip, an examination or a table of curves: every setting of :func:`analyze`.
 
-    The clips, their placement and reading (fps, layout) are listed under the document's ``clips``.
+    One object for :func:`analyze`, :func:`analyze_examination` and
+    :func:`ceuskit.curve_analysis.analyze_curves`; their keyword settings are shorthand for
+    :meth:`with_settings`. The whole object (the injection time resolved to seconds) is recorded in the document's
+    ``provenance.options`` and hashed into ``provenance.options_hash``.
+
+    Parameters
+    ----------
+    injection_time_s : injection moment, seconds after the (earliest) clip's first frame (negative: before it),
+        or "auto" for the DICOM Contrast/Bolus Start Time (0018,1042) against the acquisition time.
+    dynamic_range_db : the display dynamic range used to linearise grey values.
+    model : "auto" (lowest AIC per curve) or one of "lognormal", "gamma", "ldrw", "fpt".
+    motion : motion compensation with frame rejection.
+    overlays : find burned-in overlays (timer, markers, callipers) and leave them out of tracking and TICs.
+    max_shift_mm : the largest displacement motion compensation looks for.
+    phases : thresholds and windows of the phase characterisation.
+    kinetics : "auto" (replenishment fits after a destruction followed by refill), "bolus" (none) or
+        "replenishment" (after every destruction); the bolus reading always uses the recording before the
+        first destruction.
+    fps, layout : how a clip given as a path is opened (:func:`ceuskit.io.open_clip`).
+    size_mm, at_risk : lesion size and HCC-risk status, for the CEUS LI-RADS decision support.
     """
 
-    injection_time_s: float = 0.0
+    injection_time_s: float | str = 0.0
     dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB
     model: str = "auto"
     motion: bool = True
@@ -69,6 +88,37 @@ class AnalysisOptions:
     max_shift_mm: float = 8.0
     phases: PhaseOptions = field(default_factory=PhaseOptions)
     kinetics: str = "auto"
+    fps: float | None = None
+    layout: str = "auto"
+    size_mm: float | None = None
+    at_risk: bool | None = None
+
+    @property
+    def injection_s(self) -> float:
+        """The injection time in seconds, once "auto" has been resolved from the header.
+
+        Raises
+        ------
+        InputError
+            The injection time is still "auto" (or another word).
+        """
+        if isinstance(self.injection_time_s, str):
+            raise InputError(f"injection time {self.injection_time_s!r} has not been resolved to seconds")
+        return float(self.injection_time_s)
+
+    def with_settings(self, **settings: Any) -> AnalysisOptions:
+        """Return a copy with the named settings changed (the field names of this class).
+
+        Raises
+        ------
+        TypeError
+            A name that is not a setting.
+        """
+        names = [f.name for f in fields(self)]
+        unknown = sorted(set(settings) - set(names))
+        if unknown:
+            raise TypeError(f"unknown analysis setting(s) {', '.join(unknown)}; the settings are {', '.join(names)}")
+        return replace(self, **settings) if settings else self
 
     def to_json(self) -> dict[str, Any]:
         """Return the options as a JSON-ready dict."""
@@ -107,11 +157,13 @@ class _Measured:
 
 
 def check_options(opts: AnalysisOptions) -> None:
-    """Raise :class:`~ceuskit.errors.InputError` for a dynamic range or model that cannot be used."""
+    """Raise :class:`~ceuskit.errors.InputError` for a setting that cannot be used (range, model, kinetics, size)."""
     check_dynamic_range(opts.dynamic_range_db)
     if opts.model not in MODELS:
         raise InputError(f"model {opts.model!r} is not one of {', '.join(MODELS)}")
     check_kinetics(opts.kinetics)
+    if opts.size_mm is not None and (not np.isfinite(opts.size_mm) or opts.size_mm <= 0):
+        raise InputError(f"lesion size {opts.size_mm!r} mm must be a positive number")
 
 
 def _centred_in(bounds: tuple[float, float, float, float], box: tuple[int, int, int, int]) -> bool:
@@ -166,51 +218,37 @@ def _measure(clip: Clip, rois_in: RoiInput, start_s: float, opts: AnalysisOption
         if clip.bmode_region is not None:  # markers on the B-mode half must not pull its tracking either
             overlays |= detect_overlays(clip, box=clip.bmode_region.box, display=displays.bmode)
     tics = extract_tics(clip_frames(clip, displays), rois, dynamic_range_db=opts.dynamic_range_db, motion=opts.motion,
-                        max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_time_s - start_s,
+                        max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_s - start_s,
                         exclude=overlays if overlays.any() else None, progress=progress)
     return _Measured(clip, start_s, rois, tics, int(overlays.sum()), displays.ceus)
 
 
-def analyze(clip: ClipInput, rois: RoiInput, *, out_dir: str | Path | None = None,
-            injection_time_s: float | str = 0.0, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB,
-            model: str = "auto", motion: bool = True, overlays: bool = True, fps: float | None = None,
-            layout: str = "auto", size_mm: float | None = None, at_risk: bool | None = None,
-            phase_options: PhaseOptions | None = None, kinetics: str = "auto",
-            progress: Callable[[int, int], None] | None = None) -> Analysis:
+def analyze(clip: ClipInput, rois: RoiInput, options: AnalysisOptions | None = None, *,
+            out_dir: str | Path | None = None, progress: Callable[[int, int], None] | None = None,
+            **settings: Any) -> Analysis:
     """Analyse one clip: TICs per ROI, bolus fits, parameters and each lesion's phase characterisation.
 
     Parameters
     ----------
     clip : a path (DICOM, video, frame folder, .npy/.npz) or an open :class:`Clip`.
     rois : an ROI file path (JSON, PNG/NIfTI label mask), a parsed ROI document or a :class:`RoiSet`.
+    options : how to read it (:class:`AnalysisOptions`; default: its defaults).
     out_dir : when given, ``analysis.json`` and ``tic.csv`` are written there atomically (the figure is the
         report layer's: :func:`ceuskit.report.write_analysis` writes all three).
-    injection_time_s : injection moment, seconds after the clip's first frame (negative: before it), or
-        "auto" for the DICOM Contrast/Bolus Start Time.
-    dynamic_range_db : the display dynamic range used to linearise grey values.
-    model : "auto" (lowest AIC per curve) or one of "lognormal", "gamma", "ldrw", "fpt".
-    motion : motion compensation with frame rejection.
-    overlays : find burned-in overlays (timer, markers, callipers) and leave them out of tracking and TICs.
-    fps, layout : passed to :func:`ceuskit.io.open_clip` when ``clip`` is a path.
-    size_mm, at_risk : lesion size and HCC-risk status, for the CEUS LI-RADS decision support.
-    kinetics : "auto" (replenishment fits after a destruction followed by refill), "bolus" (none) or
-        "replenishment" (after every destruction); the bolus reading always uses the recording before the
-        first destruction.
     progress : called with (frames done, total frames).
+    **settings : fields of :class:`AnalysisOptions` to change, e.g. ``injection_time_s=4.0, motion=False``.
+
+    Returns
+    -------
+    Analysis
+        The analysis.json document, the TIC table and the fitted curves.
     """
-    return analyze_examination([clip], [rois], out_dir=out_dir, injection_time_s=injection_time_s,
-                               dynamic_range_db=dynamic_range_db, model=model, motion=motion, overlays=overlays,
-                               fps=fps, layout=layout, size_mm=size_mm, at_risk=at_risk,
-                               phase_options=phase_options, kinetics=kinetics, progress=progress)
+    return analyze_examination([clip], [rois], options, out_dir=out_dir, progress=progress, **settings)
 
 
-def analyze_examination(clips: Sequence[ClipInput], rois: Sequence[RoiInput], *,
-                        clip_offsets_s: Sequence[float | None] | None = None, out_dir: str | Path | None = None,
-                        injection_time_s: float | str = 0.0, dynamic_range_db: float = DEFAULT_DYNAMIC_RANGE_DB,
-                        model: str = "auto", motion: bool = True, overlays: bool = True, fps: float | None = None,
-                        layout: str = "auto", size_mm: float | None = None, at_risk: bool | None = None,
-                        phase_options: PhaseOptions | None = None, kinetics: str = "auto",
-                        progress: Callable[[int, int], None] | None = None) -> Analysis:
+def analyze_examination(clips: Sequence[ClipInput], rois: Sequence[RoiInput], options: AnalysisOptions | None = None,
+                        *, clip_offsets_s: Sequence[float | None] | None = None, out_dir: str | Path | None = None,
+                        progress: Callable[[int, int], None] | None = None, **settings: Any) -> Analysis:
     """Analyse the clips of one examination on one time axis (a loop, then late-phase sweeps).
 
     Parameters
@@ -218,28 +256,27 @@ def analyze_examination(clips: Sequence[ClipInput], rois: Sequence[RoiInput], *,
     clips : the examination's clips, in any order (paths or open clips).
     rois : one ROI input per clip, in the same order (each clip keeps its own ROIs and reference frame;
         the ROIs carry the same names in every clip).
+    options : how to read them (:class:`AnalysisOptions`); its ``injection_time_s`` counts from the earliest
+        clip's first frame.
     clip_offsets_s : per clip, its first frame in seconds after the earliest clip's first frame, or None to
         place it by its DICOM acquisition time (:func:`ceuskit.io.examination.place_clips`).
-    injection_time_s : injection moment, seconds after the earliest clip's first frame (negative: before
-        it), or "auto" for the Contrast/Bolus Start Time (0018,1042) against the acquisition time.
-    Other parameters as for :func:`analyze`.
+    out_dir, progress, **settings : as for :func:`analyze`.
 
     Returns
     -------
-    :class:`Analysis`; its document lists every clip (``clips``: source, sha256, offset_s, acquired, …) and
-    keeps ``clip`` for the earliest; its TIC table has a ``clip`` column (the clip's index in time order).
+    Analysis
+        Its document lists every clip (``clips``: source, sha256, offset_s, acquired, …) and keeps ``clip`` for
+        the earliest; its TIC table has a ``clip`` column (the clip's index in time order).
     """
+    opts = (options or AnalysisOptions()).with_settings(**settings)
     if len(clips) == 0 or len(clips) != len(rois):
         raise InputError(f"give one ROI file per clip, in the same order ({len(clips)} clip(s), {len(rois)} ROI "
                          "file(s))")
     opened: list[Clip] = []
     try:
         for clip in clips:
-            opened.append(clip if isinstance(clip, Clip) else open_clip(clip, fps=fps, layout=layout))
-        return _analyze_open(opened, list(rois), clip_offsets_s, injection_time_s, out_dir=out_dir,
-                             size_mm=size_mm, at_risk=at_risk, progress=progress,
-                             opts=AnalysisOptions(0.0, float(dynamic_range_db), model, motion, overlays,
-                                                  phases=phase_options or PhaseOptions(), kinetics=kinetics))
+            opened.append(clip if isinstance(clip, Clip) else open_clip(clip, fps=opts.fps, layout=opts.layout))
+        return _analyze_open(opened, list(rois), clip_offsets_s, opts, out_dir=out_dir, progress=progress)
     finally:
         for clip, given in zip(opened, clips, strict=False):
             if not isinstance(given, Clip):
@@ -256,14 +293,11 @@ def _injection(clips: Sequence[Clip], offsets: Sequence[float | None] | None, gi
 
 
 def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[float | None] | None,
-                  injection: float | str, *, out_dir: str | Path | None, size_mm: float | None,
-                  at_risk: bool | None, opts: AnalysisOptions, progress: Callable[[int, int], None] | None
+                  opts: AnalysisOptions, *, out_dir: str | Path | None, progress: Callable[[int, int], None] | None
                   ) -> Analysis:
     check_options(opts)
-    if size_mm is not None and (not np.isfinite(size_mm) or size_mm <= 0):
-        raise InputError(f"lesion size {size_mm!r} mm must be a positive number")
     starts = place_clips(clips, offsets)
-    injection_s, agent = _injection(clips, offsets, injection)
+    injection_s, agent = _injection(clips, offsets, opts.injection_time_s)
     order = sorted(range(len(clips)), key=starts.__getitem__)
     frames = sum(clip.n_frames for clip in clips)
     if frames < MIN_FRAMES:  # before the injection check: a single frame has no time for an injection to precede
@@ -283,7 +317,7 @@ def _analyze_open(clips: list[Clip], rois_in: list[RoiInput], offsets: Sequence[
     first = measured[0]
     areas = roi_areas(first.rois, first.tics.masks, first.clip.pixel_spacing_mm)
     reading = read_timeline(timeline, first.rois, model=opts.model, phases=opts.phases, areas=areas,
-                            size_mm=size_mm, at_risk=at_risk, kinetics=opts.kinetics)
+                            size_mm=opts.size_mm, at_risk=opts.at_risk, kinetics=opts.kinetics)
     document = _document(measured, reading, opts, agent)
     analysis = Analysis(document, tic_columns([m.tics for m in measured], timeline, opts, reading.refill_fitted),
                         reading.fitted, reading.relative_db, reading.refill_fitted)
@@ -314,7 +348,7 @@ def _clip_json(part: _Measured, opts: AnalysisOptions) -> dict[str, Any]:
             "acquired": None if moment is None else moment.isoformat(), "n_frames": clip.n_frames,
             "duration_s": round(clip.duration_s, 4), "frame_rate_hz": round(clip.frame_rate_hz, 4),
             "pixel_spacing_mm": None if clip.pixel_spacing_mm is None else [round(v, 6) for v in clip.pixel_spacing_mm],
-            "injection_time_s": round(opts.injection_time_s - part.start_s, 4),
+            "injection_time_s": round(opts.injection_s - part.start_s, 4),
             "dynamic_range_db": opts.dynamic_range_db, "layout": clip.layout,
             "display": part.display.to_json(), "overlay_pixels": part.overlay_pixels}
 
@@ -324,7 +358,7 @@ def _document(measured: Sequence[_Measured], reading: Reading, opts: AnalysisOpt
     clips = [{**_clip_json(part, opts), "motion": part.tics.motion.to_json(), "roi_set": part.rois.to_json()}
              for part in measured]
     first = {k: v for k, v in clips[0].items() if k not in ("motion", "roi_set", "offset_s", "acquired")}
-    first["injection_time_s"] = opts.injection_time_s
+    first["injection_time_s"] = opts.injection_s
     if agent is not None:
         first["contrast_agent"] = agent
     return {

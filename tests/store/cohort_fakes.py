@@ -139,19 +139,18 @@ def rewrite_line(manifest: Path, line: int, old: str, new: str) -> None:
     manifest.write_text("\n".join(lines) + "\n")
 
 
-def fake_analyze_examination(clips: list[Any], rois: list[Any], *, clip_offsets_s: list[float | None] | None = None,
-                             injection_time_s: float = 0.0, dynamic_range_db: float = 60.0, model: str = "auto",
-                             motion: bool = True, fps: float | None = None, progress: Any = None) -> FakeAnalysis:
+def fake_analyze_examination(clips: list[Any], rois: list[Any], options: Any = None, *,
+                             clip_offsets_s: list[float | None] | None = None, progress: Any = None) -> FakeAnalysis:
     """Stand-in for ceuskit.pipeline.analyze_examination: the first clip's planned result, the late phase from
     the last sweep's plan, and what it was given (clips, ROI names, offsets) in ``document["given"]``.
 
     An examination of one clip is that clip's planned result (:func:`fake_analyze`), as the pipeline's
     single-clip ``analyze`` is ``analyze_examination`` of one clip."""
+    settings = {name: getattr(options, name) for name in ("injection_time_s", "dynamic_range_db", "model", "motion",
+                                                            "fps")} if options is not None else {}
     if len(clips) == 1:
-        return fake_analyze(clips[0], rois[0], injection_time_s=injection_time_s, dynamic_range_db=dynamic_range_db,
-                            model=model, motion=motion, fps=fps)
-    first = fake_analyze(clips[0], rois[0], injection_time_s=injection_time_s, dynamic_range_db=dynamic_range_db,
-                         model=model, motion=motion, fps=fps)
+        return fake_analyze(clips[0], rois[0], **settings)
+    first = fake_analyze(clips[0], rois[0], **settings)
     sweeps = [json.loads(Path(c).read_text()) for c in clips[1:]]
     document = json.loads(json.dumps(first.document))
     document["lesions"][0]["late_phase"]["enhancement"] = sweeps[-1]["late"]

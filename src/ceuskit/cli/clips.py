@@ -129,18 +129,20 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
     Writes TICs, bolus fits, parameters and each lesion's phase characterisation.
     """
     from ceuskit.io.curves import is_curve_file
-    from ceuskit.pipeline import analyze_examination
+    from ceuskit.pipeline import AnalysisOptions, analyze_examination
     from ceuskit.report import write_analysis
 
     roi = roi or []
+    options = AnalysisOptions(injection_time_s=_seconds_or_auto(injection_time, "injection time"),
+                              dynamic_range_db=dynamic_range, model=model, motion=not no_motion,
+                              overlays=not keep_overlays, kinetics=kinetics, fps=fps, layout=layout, size_mm=size_mm,
+                              at_risk=at_risk)
     curve_options = units is not None or time_column is not None or bool(column)
     if len(clips) == 1 and not roi and is_curve_file(clips[0]):
         from ceuskit.curve_analysis import analyze_curves
 
         pairs = [_role_and_name(text) for text in column or []]
-        result = analyze_curves(clips[0], injection_time_s=_seconds_or_auto(injection_time, "injection time"),
-                                dynamic_range_db=dynamic_range, model=model, units=units, time_column=time_column,
-                                columns=pairs or None, size_mm=size_mm, at_risk=at_risk, kinetics=kinetics)
+        result = analyze_curves(clips[0], options, units=units, time_column=time_column, columns=pairs or None)
         _finish(result, out, as_json, write_analysis)
         return
     if curve_options:
@@ -159,11 +161,7 @@ def analyze(clips: Annotated[list[Path], typer.Argument(help="The CEUS clip, or 
         offsets = [None if v == "auto" else float(v) for v in
                    (_seconds_or_auto(text, "clip offset") for text in clip_offset)]
     with progress_bar("analysing frames") as progress:
-        result = analyze_examination(clips, roi, clip_offsets_s=offsets,
-                                     injection_time_s=_seconds_or_auto(injection_time, "injection time"),
-                                     dynamic_range_db=dynamic_range, model=model, motion=not no_motion,
-                                     overlays=not keep_overlays, fps=fps, layout=layout, size_mm=size_mm,
-                                     at_risk=at_risk, kinetics=kinetics, progress=progress)
+        result = analyze_examination(clips, roi, options, clip_offsets_s=offsets, progress=progress)
     _finish(result, out, as_json, write_analysis)
 
 

@@ -19,6 +19,7 @@ from ceuskit.models._kernel import (
     FLAT,
     MAX_ITER,
     NO_ENHANCEMENT,
+    NO_START,
     NOT_FINITE,
     POOR_FIT,
     STATUS_MESSAGES,
@@ -41,6 +42,11 @@ be noise (it also stops when progress stalls, below 10⁻⁶ of the RSS per step
 
 _XTOL = 1e-8  # … or when a step moves every parameter by less than this fraction
 _START_FRACTIONS = (0.3, 1.0)  # t0 = arrival − f·(peak − arrival), one start per f
+_RETRY_MODE_RATIO = 0.7
+"""A fit that fails (R² below :data:`MIN_R2` or no convergence) is retried once from a first-pass shape: t0 from
+the first start, the mode at the smoothed peak, and the mean at mode/0.7 after t0 instead of at the curve's
+centroid (a recirculation plateau pulls the centroid late, and that start can lead to a broad optimum that fits
+the plateau and misses the peak).  The retry is kept where its RSS is lower."""
 
 MIN_R2 = 0.5
 """A converged fit with a lower coefficient of determination is not a success ("poor fit")."""
@@ -116,9 +122,13 @@ def curve_features(t: np.ndarray, y: np.ndarray, *, smoothing_s: float = 2.0) ->
     return {name: np.ascontiguousarray(out[:, k]) for k, name in enumerate(names)}
 
 
-def _starts(spec_name: str, t: np.ndarray, feats: dict[str, np.ndarray], n_starts: int = len(_START_FRACTIONS)
-            ) -> np.ndarray:
-    """(n, S, 3) starting θ = (t0, p1, p2) for each curve, one per t0 candidate (the first ``n_starts``)."""
+def _starts(spec_name: str, t: np.ndarray, feats: dict[str, np.ndarray], n_starts: int = len(_START_FRACTIONS),
+            mode_ratio: float | None = None) -> np.ndarray:
+    """(n, S, 3) starting θ = (t0, p1, p2) for each curve, one per t0 candidate (the first ``n_starts``).
+
+    The shape parameters match the smoothed curve's mode (peak − t0) and mean (centroid − t0), or with
+    ``mode_ratio`` the mean at mode/``mode_ratio`` after t0.
+    """
     spec = MODELS[spec_name]
     dt = float(np.median(np.diff(t)))
     arrival, peak = feats["arrival_s"], feats["peak_s"]
@@ -129,8 +139,11 @@ def _starts(spec_name: str, t: np.ndarray, feats: dict[str, np.ndarray], n_start
         for k, frac in enumerate(_START_FRACTIONS[:n_starts]):
             t0 = arrival - frac * rise - dt
             mode = peak - t0
-            ratio = np.clip(mode / (feats["centroid_s"] - t0), 0.1, 0.9)
-            ratio = np.where(np.isfinite(ratio), ratio, 0.5)
+            if mode_ratio is None:
+                ratio = np.clip(mode / (feats["centroid_s"] - t0), 0.1, 0.9)
+                ratio = np.where(np.isfinite(ratio), ratio, 0.5)
+            else:
+                ratio = np.full_like(mode, mode_ratio)
             p1, p2 = spec.initial_guess(mode, mode / ratio)
             out[:, k, 0] = t0
             out[:, k, 1] = np.clip(p1, lo1, hi1)
@@ -151,6 +164,16 @@ def _fit_one_model(name: str, t: np.ndarray, y: np.ndarray, scale: np.ndarray, f
     hi = np.tile([t[-1] - 3 * (t[-1] - t[-2]), hi1, hi2], (n, 1))
     theta, lin, fitted, rss, tss, status, _, top = fit_kernel(t, y, scale, spec.code, starts, lo, hi, int(max_iter),
                                                               int(coarse_samples), FTOL, _XTOL)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        retry = np.flatnonzero((status == MAX_ITER) | ((status == CONVERGED) & ~(1.0 - rss / tss >= MIN_R2)))
+    if retry.size:
+        again = _starts(name, t, {k: v[retry] for k, v in feats.items()}, 1, _RETRY_MODE_RATIO)
+        out = fit_kernel(t, y[retry], scale[retry], spec.code, again, lo[retry], hi[retry], int(max_iter),
+                         int(coarse_samples), FTOL, _XTOL)
+        keep = (out[5] != NO_START) & (out[3] < rss[retry])
+        rows = retry[keep]
+        for old, new in zip((theta, lin, fitted, rss, tss, status, top), out[:6] + out[7:], strict=True):
+            old[rows] = new[keep]
     status = np.where(status_in >= 0, status_in, status)
     params = {spec.params[0]: theta[:, 0], spec.params[1]: theta[:, 1], spec.params[2]: theta[:, 2],
               "A": lin[:, 0], "b": lin[:, 1]}

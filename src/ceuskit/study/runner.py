@@ -112,7 +112,7 @@ def _curves(result: Any, *, max_points: int = 600) -> dict[str, Any] | None:
 
 
 def _pipeline(name: str) -> Callable[..., Any]:
-    """Return the pipeline's entry point ``name`` (imported late: workers import it once, on first use)."""
+    """Return the pipeline's entry point or options class ``name`` (imported late, once per worker)."""
     import ceuskit.pipeline
 
     found: Callable[..., Any] = getattr(ceuskit.pipeline, name)
@@ -151,25 +151,22 @@ def analyse_task(task: dict[str, Any], analyze_examination: Callable[..., Any] |
     out: dict[str, Any] = {"lesion_id": task["lesion_id"], "started_at": started, "document": None, "error": None}
     try:
         p = task["parameters"]
-        options = {"injection_time_s": p["injection_time_s"], "dynamic_range_db": p["dynamic_range_db"],
-                   "model": p["model"], "motion": p["motion"], "fps": p["fps"]}
-        if "kinetics" in p:  # given only when not the default
-            options["kinetics"] = p["kinetics"]
+        options = _pipeline("AnalysisOptions")(  # kinetics is in the parameters only when not the default
+            injection_time_s=p["injection_time_s"], dynamic_range_db=p["dynamic_range_db"], model=p["model"],
+            motion=p["motion"], fps=p["fps"], kinetics=p.get("kinetics", "auto"))
         clips = task["clips"]
         curves = (clips[0].get("rois") or {}).get("curves") if len(clips) == 1 else None
         if curves is not None:  # a table of curves: the same reading, without frames
             from ceuskit.curve_analysis import analyze_curves
 
             columns = [tuple(pair) for pair in curves.get("columns") or []]
-            result = analyze_curves(clips[0]["path"], injection_time_s=options["injection_time_s"],
-                                    dynamic_range_db=options["dynamic_range_db"], model=options["model"],
-                                    units=curves.get("units"), time_column=curves.get("time_column"),
-                                    columns=columns or None, kinetics=options.get("kinetics", "auto"))
+            result = analyze_curves(clips[0]["path"], options, units=curves.get("units"),
+                                    time_column=curves.get("time_column"), columns=columns or None)
         else:  # clips: an examination, of one clip or several (one clip alone starts at 0 whatever its offset)
             offsets = [clip["offset_s"] for clip in clips]
             result = (analyze_examination or _pipeline("analyze_examination"))(
-                [clip["path"] for clip in clips], [clip["rois"] for clip in clips],
-                clip_offsets_s=None if all(o is None for o in offsets) else offsets, **options)
+                [clip["path"] for clip in clips], [clip["rois"] for clip in clips], options,
+                clip_offsets_s=None if all(o is None for o in offsets) else offsets)
         document = json_safe(getattr(result, "document", result))
         curves = _curves(result)
         if curves:
