@@ -165,3 +165,26 @@ def test_a_proposal_reads_frames_at_its_set_rates_and_every_sparse_frame() -> No
     assert np.allclose(np.median(np.diff(late)), 1 / LATE_READ_FPS, atol=0.02)
     assert set(sparse) <= set(kept)
     assert np.diff(kept).min() >= 0.9 / READ_FPS
+
+
+def test_late_frames_are_tracked_at_the_late_rate_and_the_others_take_interpolated_shifts() -> None:
+    from ceuskit.propose.thinning import DENSE_READ_S, LATE_TRACK_FPS, interpolated_motion, read_frames
+
+    times = np.arange(0, 150, 0.25)  # a clip read at 4 frames/s
+    injection_s, frame = 2.0, 60
+    index = read_frames(times, frame, injection_s, late_fps=LATE_TRACK_FPS)
+    late = times[index][times[index] - injection_s > DENSE_READ_S + 1]
+    assert np.allclose(np.median(np.diff(late)), 1 / LATE_TRACK_FPS) and frame in index
+    # a tissue moving linearly in time: the interpolated whole-pixel shifts are the exact ones, rounded
+    exact = np.stack([np.rint(0.3 * times), np.rint(-0.2 * times)], axis=1).astype(int)
+    truth = np.stack([0.3 * times, -0.2 * times], axis=1)
+    rejected = np.zeros(index.size, dtype=bool)
+    rejected[-10] = True  # one tracked frame out of plane: its untracked neighbours are left out too
+    tracked = np.ones(index.size, dtype=bool)
+    shifts, out_rejected, out_tracked = interpolated_motion(times, index, np.rint(truth[index]).astype(int),
+                                                            rejected, tracked)
+    assert np.abs(shifts - truth).max() <= 1.0
+    assert np.array_equal(shifts[index], exact[index])
+    between = np.arange(index[-11] + 1, index[-9])
+    assert out_rejected[between].all() and out_rejected.sum() == between.size
+    assert out_tracked.all()

@@ -10,9 +10,10 @@ the two maps half a feature each): about 1 in liver, large wherever the tissue a
 enhances more or less, or washes out — a lesion in whatever pattern, rim or heterogeneity, and vessels.  It
 grows in proportion to the share of lesion in a pixel, so half the lesion's level marks its edge.
 
-**Vessels** are early, bright and elongated: ridges (Sato's tubeness filter, scales 1–2 px) of the brightest
-early image (the largest z of the bins in the 25 s after the contrast arrives) that form long, thin components
-(≥ 15 px long, ≥ 3.5 times as long as wide) and do not ring the click (a lesion's rim).
+**Vessels** are early, bright and elongated: ridges of the brightest early image (the largest z of the bins in
+the 25 s after the contrast arrives), darker on both sides, whose straight runs, followed along the ridge up to
+where it fades, widens or bends off (a junction with another vessel), are at least 25 px long and do not ring
+the click (a lesion's rim).  Their mask is as wide as the bright ridge (≤ 3 px from its centre line) plus 1 px.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ MAX_Z = 50.0
 
 VESSEL_HALF_WIDTH_PX = 2.0
 """Half the width of the vessels looked for, px (a ridge that widens past it into a blob stops being one)."""
+
+VESSEL_GROW_PX = 3
+"""A vessel's mask reaches this far from its centre line through its bright ridge, px."""
+
+VESSEL_MARGIN_PX = 1
+"""And this much further, px."""
 
 MAX_TURN_DEG = 25.0
 """A followed vessel stops where it has turned this far from its straight run."""
@@ -239,6 +246,20 @@ def _follow(early: np.ndarray, start: np.ndarray, direction: np.ndarray, floor: 
     return points
 
 
+def _in_line(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return the leading ``points`` (row, column), followed outward, that stay on the line through ``a``, ``b``.
+
+    Within :data:`VESSEL_HALF_WIDTH_PX` of it: where a followed ridge bends off (into another vessel at a
+    junction, into a lesion's rim) the vessel's straight run ends.
+    """
+    if points.shape[0] == 0:
+        return points
+    chord = b - a
+    normal = np.array([-chord[1], chord[0]]) / max(float(np.hypot(*chord)), 1e-9)
+    off = np.flatnonzero(np.abs((points - a) @ normal) > VESSEL_HALF_WIDTH_PX)
+    return points[:off[0]] if off.size else points
+
+
 def _straight(points: np.ndarray) -> bool:
     """Whether a path of (row, column) points keeps within 6 % of its length from its chord."""
     a, b = points[0], points[-1]
@@ -269,7 +290,7 @@ def _rim_band(candidate: np.ndarray, click_rc: tuple[float, float]) -> np.ndarra
     return np.asarray(ndimage.binary_dilation(hole, iterations=4) & ~hole)
 
 
-def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None, *, min_length_px: float = 40.0
+def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None, *, min_length_px: float = 25.0
                 ) -> np.ndarray:
     """Vessels of the window (module docstring).
 
@@ -304,8 +325,11 @@ def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None,
         n = int(np.hypot(*(b - a))) + 1
         along = a[None, :] + np.linspace(0, 1, n)[:, None] * (b - a)[None, :]
         level = float(np.median(ndimage.map_coordinates(smooth, along.T, order=1)))
-        path = np.array([*reversed(_follow(smooth, a, a - b, 0.4 * level)), *along,
-                         *_follow(smooth, b, b - a, 0.4 * level)])
+        before = np.array(_follow(smooth, a, a - b, 0.4 * level)).reshape(-1, 2)
+        after = np.array(_follow(smooth, b, b - a, 0.4 * level)).reshape(-1, 2)
+        path = np.array([*reversed(before), *along, *after])
+        if not _straight(path):  # it bent off somewhere (a junction with another vessel): its straight run
+            path = np.array([*reversed(_in_line(before, a, b)), *along, *_in_line(after, a, b)])
         if np.hypot(*(path[-1] - path[0])) < min_length_px or not _straight(path):
             continue
         pts = np.round(path).astype(int)
@@ -316,5 +340,5 @@ def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None,
         return out
     # the vessel is as wide as its bright ridge: grow the paths through the ridge's pixels, at most 3 px
     body = smooth >= 0.4 * np.median(smooth[out])
-    grown = ndimage.binary_propagation(out, mask=body | out) & ndimage.binary_dilation(out, iterations=3)
-    return np.asarray(ndimage.binary_dilation(grown | out, iterations=1))
+    grown = ndimage.binary_propagation(out, mask=body | out) & ndimage.binary_dilation(out, iterations=VESSEL_GROW_PX)
+    return np.asarray(ndimage.binary_dilation(grown | out, iterations=VESSEL_MARGIN_PX)) if VESSEL_MARGIN_PX else grown | out

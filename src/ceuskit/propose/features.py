@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -30,7 +30,7 @@ from ceuskit.maps import parametric_maps
 from ceuskit.preprocess.display import DisplayMap
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.preprocess.overlays import detect_overlays
-from ceuskit.propose.thinning import thinned
+from ceuskit.propose.thinning import interpolated_motion, thinned, tracked_subset
 from ceuskit.roi import RoiSet, parse_rois
 from ceuskit.tic import extract_tics
 
@@ -376,18 +376,22 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
         exclude |= detect_overlays(clip, display=displays.ceus)
         if clip.bmode_region is not None:
             exclude |= detect_overlays(clip, box=clip.bmode_region.box, display=displays.bmode)
-    tics = extract_tics(clip_frames(clip, displays), seed, dynamic_range_db=dynamic_range_db, motion=motion,
-                        exclude=exclude if exclude.any() else None)
-    shifts = tics.motion.shifts_px if tics.motion.applied else np.zeros((clip.n_frames, 2), dtype=int)
-    kept = ~tics.motion.rejected
+    track_clip, track_frame, track_index = tracked_subset(clip, frame, injection_time_s)
+    tics = extract_tics(clip_frames(track_clip, displays), replace(seed, reference_frame=track_frame),
+                        dynamic_range_db=dynamic_range_db, motion=motion, exclude=exclude if exclude.any() else None)
+    motion_found = tics.motion
+    shifts, rejected, tracked = interpolated_motion(
+        clip.times, track_index, motion_found.shifts_px if motion_found.applied
+        else np.zeros((track_index.size, 2), dtype=int), motion_found.rejected, motion_found.tracked)
+    kept = ~rejected
     if kept.sum() < 8:
         raise ProposalError(f"only {int(kept.sum())} frame(s) could be followed around the click; a CEUS cine "
                             "loop is needed")
     box = _window(click, region)
     read = _tracked_crops(clip, displays.ceus, box, region, shifts, kept, exclude, pad=ANCHOR_REACH_PX)
     crops, coverage, touched = read.cut()
-    if tics.motion.applied:  # frames the tracker did not place, once contrast shows anywhere, would ghost
-        untracked = ~tics.motion.tracked[kept] & (np.arange(int(kept.sum())) >= _window_arrival(
+    if motion_found.applied:  # frames the tracker did not place, once contrast shows anywhere, would ghost
+        untracked = ~tracked[kept] & (np.arange(int(kept.sum())) >= _window_arrival(
             crops, dynamic_range_db))
         if untracked.any() and (~untracked).sum() >= 8:
             read = _Crops(read.grey[~untracked], read.rows_in[~untracked], read.cols_in[~untracked],
@@ -435,4 +439,4 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
     on_frame[fy0 - box[1]:fy1 - box[1], fx0 - box[0]:fx1 - box[0]] = exclude[fy0:fy1, fx0:fx1]
     return ClickFeatures(box, region, original_frame, (float(click[0]), float(click[1])), bin_times, power,
                          {name: maps[name] for name in MAP_FEATURES}, bmode, coverage, on_frame, touched,
-                         shifts, tics.motion.rejected.copy(), clip.pixel_spacing_mm, (dx, dy))
+                         shifts, rejected.copy(), clip.pixel_spacing_mm, (dx, dy))

@@ -34,6 +34,10 @@ BLUR_PX = 1.5
 BAND_PX = 3.0
 OUTER_PX = 4.0
 MIN_RADIUS_PX = 2.0
+SATURATION = 10.0 * ABNORMAL_Z
+"""Abnormality above which a pixel is lesion beyond doubt: higher levels are compressed logarithmically
+(:func:`_compressed`), so that a heterogeneous lesion's brightest spots (ten times its darkest in a strongly
+enhancing one) neither set the level its edge is drawn at nor make its darker parts look like liver."""
 
 
 @dataclass(frozen=True)
@@ -219,22 +223,34 @@ def _keep_centre(mask: np.ndarray, centre_rc: tuple[float, float]) -> np.ndarray
     return np.asarray(ndimage.binary_fill_holes(labels == keep))
 
 
+def _compressed(a: np.ndarray) -> np.ndarray:
+    """Return ``a`` up to :data:`SATURATION`, above it ``SATURATION · (1 + ln(a / SATURATION))`` (continuous)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(a > SATURATION, SATURATION * (1.0 + np.log(np.maximum(a, SATURATION) / SATURATION)), a)
+
+
 def _seed_level(a: np.ndarray, click_rc: tuple[float, float]) -> float:
     r0, c0 = int(round(click_rc[0])), int(round(click_rc[1]))
     patch = a[max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3]
     return float(np.median(patch)) if patch.size else 0.0
 
 
-def lesion_body(a: np.ndarray, click_rc: tuple[float, float], level: float) -> np.ndarray:
-    """Return the lesion's thick part.
+def lesion_body(a: np.ndarray, click_rc: tuple[float, float], level: float, reach_px: int = 3) -> np.ndarray:
+    """Return the lesion's thick part at the click (empty when none lies within ``reach_px`` of it).
 
-    Lesion-like pixels (above half-way from the liver to ``level``) connected to the click, opened by a 3-px
-    disc so that thin bridges to vessels break, holes filled.
+    Lesion-like pixels (above half-way from the liver to ``level``), opened by a 3-px disc so that thin bridges
+    to vessels break and vessels themselves (at most :data:`~ceuskit.propose.contrast.VESSEL_HALF_WIDTH_PX`
+    across, blurred) drop out; the pieces within ``reach_px`` of the click, holes filled.
     """
-    like = a >= 0.5 * (level + 1.0)
-    opened = ndimage.binary_opening(like, structure=_disc(3))
-    body = _keep_centre(opened, click_rc) if opened.any() else opened
-    return body
+    opened = ndimage.binary_opening(a >= 0.5 * (level + 1.0), structure=_disc(3))
+    labels, n = ndimage.label(opened)
+    if n == 0:
+        return np.asarray(opened)
+    r = int(np.clip(round(click_rc[0]), 0, a.shape[0] - 1))
+    c = int(np.clip(round(click_rc[1]), 0, a.shape[1] - 1))
+    near = labels[max(r - reach_px, 0):r + reach_px + 1, max(c - reach_px, 0):c + reach_px + 1]
+    keep = np.unique(near[near > 0])
+    return np.asarray(ndimage.binary_fill_holes(np.isin(labels, keep))) if keep.size else np.zeros(a.shape, bool)
 
 
 def _disc(radius: int) -> np.ndarray:
@@ -260,11 +276,15 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     (Outline, (h, w) bool vessel mask); the outline's mask may be empty when nothing stands out.
     """
     unknown = ~contrast.valid
-    raw = np.where(blocked | unknown, 1.0, contrast.abnormality)
+    raw = np.where(blocked | unknown, 1.0, _compressed(contrast.abnormality))
     level = _seed_level(raw, click_rc)
     # very bright neighbours (vessels) must not outweigh the lesion's own edge
     a = np.minimum(raw, 3.0 * max(level, ABNORMAL_Z))
     vessels = vessel_mask(contrast, click_rc)
+    r0, c0 = int(round(click_rc[0])), int(round(click_rc[1]))
+    if vessels[max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3].any():
+        # a vessel found over the click ran into the lesion along a ridge: the clicked lesion's thick body is none
+        vessels &= ~lesion_body(a, click_rc, max(level, ABNORMAL_Z))
     a = np.where(vessels, 1.0, a)
     blocked = blocked | vessels
     mask, clear = _star(a, click_rc, max(level, ABNORMAL_Z), vessels)

@@ -29,7 +29,7 @@ from ceuskit.propose.polygon import mask_to_polygon, polygon_mask
 
 __all__ = ["MIN_CONFIDENCE", "Proposal", "parse_click", "propose_rois"]
 
-MIN_CONFIDENCE = 0.1
+MIN_CONFIDENCE = 0.05
 """Below this the outline is not proposed (nothing at the click stands out from the liver)."""
 
 EDGE_MARGIN_PX = 2
