@@ -37,12 +37,16 @@ def _summary(errors: list[float]) -> str:
     return f"median {np.median(values):.2f} s, max {values.max():.2f} s (n {values.size})"
 
 
+def _error(value: float | None, truth: float) -> float:
+    return float("nan") if value is None else value - truth
+
+
 def _clips(root: Path, figures: dict[str, object]) -> None:
     from ceuskit.pipeline import analyze
     from ceuskit.simulate import simulate_clip
     from ceuskit.simulate.cases import REAL_WORLD, SLOW_RISES
 
-    new, old, moved_new, moved_old, baseline_db = [], [], [], [], []
+    new, old, moved_new, moved_old, baseline_db, missing = [], [], [], [], [], []
     for name, ph in {**REAL_WORLD, **SLOW_RISES}.items():
         sim = simulate_clip(root, ph, name=name)
         truth = sim.truth_data
@@ -52,10 +56,12 @@ def _clips(root: Path, figures: dict[str, object]) -> None:
             onsets[dr] = analysis.document["lesions"][0]["arterial_phase"]["onset_s"]
             olds[dr] = _old_onset(analysis)
             if dr == ph.dynamic_range_db and truth["baseline_observed"]:
-                new.append(onsets[dr] - truth["onset_s"])
-                old.append(olds[dr] - truth["onset_s"])
+                new.append(_error(onsets[dr], truth["onset_s"]))  # NaN (left out) where there is no onset
+                old.append(_error(olds[dr], truth["onset_s"]))
                 baseline_db.append(_drawn_baseline_departure_db(analysis, truth["onset_s"]))
-        if truth["baseline_observed"]:
+        if truth["baseline_observed"] and None in (onsets[60.0], onsets[30.0], olds[60.0], olds[30.0]):
+            missing.append(name)  # no onset at one of the ranges: the rise there is below the minimum enhancement
+        elif truth["baseline_observed"]:
             moved_new.append(abs(onsets[60.0] - onsets[30.0]))
             moved_old.append(abs(olds[60.0] - olds[30.0]))
     figures["clips onset error"] = _summary(new)
@@ -63,6 +69,8 @@ def _clips(root: Path, figures: dict[str, object]) -> None:
     figures["clips onset error ratio (median, new / linear)"] = round(
         float(np.median(np.abs(new)) / np.median(np.abs(old))), 3)
     figures["clips onset change 30↔60 dB (max)"] = f"{max(moved_new):.3f} s (linear-power rule {max(moved_old):.2f} s)"
+    figures["clips without an onset at 30 or 60 dB (of those with a baseline)"] = \
+        f"{len(missing)}/{len(missing) + len(moved_new)}" + (f": {', '.join(missing)}" if missing else "")
     figures["drawn fit pre-arrival level vs measured baseline (max)"] = f"{np.nanmax(baseline_db):.2f} dB"
 
 
