@@ -138,3 +138,10 @@ def study_lesions(session: Session, study: Study) -> list[tuple[Lesion, Patient]
         .options(selectinload(Lesion.roi_sets), selectinload(Lesion.clip),
                  selectinload(Lesion.exam_clips).selectinload(LesionClip.clip))).all()
     return [(lesion, patient) for lesion, patient in rows]
+
+
+def lesions_with_latest(session: Session, study: Study
+                        ) -> tuple[list[tuple[Lesion, Patient]], dict[int, AnalysisRecord]]:
+    """Return a study's (lesion, patient) pairs (:func:`study_lesions`) and each lesion's newest analysis by id."""
+    pairs = study_lesions(session, study)
+    return pairs, latest(session, [lesion.id for lesion, _ in pairs])

@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from ceuskit.errors import StoreError
 from ceuskit.store._rows import (
     analysis_dict,
@@ -19,11 +17,11 @@ from ceuskit.store._rows import (
     exam_clips,
     latest,
     lesion_dict,
+    lesions_with_latest,
     resolve_study,
-    study_lesions,
 )
 from ceuskit.store.database import Store
-from ceuskit.store.schema import AnalysisRecord, Lesion, Patient, utcnow
+from ceuskit.store.schema import AnalysisRecord, Lesion, utcnow
 
 __all__ = ["cohort_records", "get_analysis", "latest_analysis", "record_analysis", "work_items"]
 
@@ -123,13 +121,6 @@ def latest_analysis(store: Store, lesion_id: int) -> dict[str, Any] | None:
         return analysis_dict(latest(session, [lesion_id]).get(lesion_id))
 
 
-def _lesions_with_latest(session: Session, study: int | str | None
-                         ) -> tuple[list[tuple[Lesion, Patient]], dict[int, AnalysisRecord]]:
-    """Return a study's (lesion, patient) pairs and each lesion's newest analysis record by lesion id."""
-    pairs = study_lesions(session, resolve_study(session, study))
-    return pairs, latest(session, [lesion.id for lesion, _ in pairs])
-
-
 def work_items(store: Store, study: int | str | None = None) -> list[dict[str, Any]]:
     """Every lesion of a study with what its analysis needs and its newest analysis's hash and status.
 
@@ -149,7 +140,7 @@ def work_items(store: Store, study: int | str | None = None) -> list[dict[str, A
         ``latest_input_hash`` and ``latest_status`` (None when never analysed).
     """
     with store.transaction() as session:
-        pairs, newest = _lesions_with_latest(session, study)
+        pairs, newest = lesions_with_latest(session, resolve_study(session, study))
         items = []
         for lesion, patient in pairs:
             item = lesion_dict(lesion, patient)
@@ -182,7 +173,7 @@ def cohort_records(store: Store, study: int | str | None = None) -> list[dict[st
         The lesion dict plus ``clip_sha256`` (its first clip's) and ``analysis`` (the full record, or None).
     """
     with store.transaction() as session:
-        pairs, newest = _lesions_with_latest(session, study)
+        pairs, newest = lesions_with_latest(session, resolve_study(session, study))
         out = []
         for lesion, patient in pairs:
             item = lesion_dict(lesion, patient)

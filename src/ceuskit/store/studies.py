@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ceuskit.store._rows import analysis_dict, iso, latest, lesion_dict, resolve_study, study_lesions
+from ceuskit.store._rows import analysis_dict, iso, lesion_dict, lesions_with_latest, resolve_study
 from ceuskit.store.database import Store
 from ceuskit.store.schema import Lesion, Patient, Study
 
@@ -84,8 +84,7 @@ def get_study(store: Store, study: int | str | None = None) -> dict[str, Any]:
     """
     with store.transaction() as session:
         found = resolve_study(session, study)
-        pairs = study_lesions(session, found)
-        newest = latest(session, [lesion.id for lesion, _ in pairs])
+        pairs, newest = lesions_with_latest(session, found)
         patients: dict[int, dict[str, Any]] = {}
         for lesion, patient in pairs:
             entry = patients.setdefault(patient.id, {"id": patient.id, "patient": patient.pseudonym, "lesions": []})
