@@ -145,3 +145,15 @@ def lesions_with_latest(session: Session, study: Study
     """Return a study's (lesion, patient) pairs (:func:`study_lesions`) and each lesion's newest analysis by id."""
     pairs = study_lesions(session, study)
     return pairs, latest(session, [lesion.id for lesion, _ in pairs])
+
+
+def lesion_with_examination(lesion: Lesion, patient: Patient) -> dict[str, Any]:
+    """Return :func:`lesion_dict` with the lesion's first clip, ROI document and examination.
+
+    The keys added are ``clip`` (:func:`clip_dict`), ``rois`` and ``clips`` (:func:`exam_clips`).
+    """
+    out = lesion_dict(lesion, patient)
+    out["clip"] = clip_dict(lesion.clip)
+    out["rois"] = None if lesion.roi_set is None else lesion.roi_set.document
+    out["clips"] = exam_clips(lesion)
+    return out

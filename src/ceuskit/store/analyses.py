@@ -13,10 +13,9 @@ from ceuskit.errors import StoreError
 from ceuskit.store._rows import (
     analysis_dict,
     by_id,
-    clip_dict,
-    exam_clips,
     latest,
     lesion_dict,
+    lesion_with_examination,
     lesions_with_latest,
     resolve_study,
 )
@@ -143,13 +142,9 @@ def work_items(store: Store, study: int | str | None = None) -> list[dict[str, A
         pairs, newest = lesions_with_latest(session, resolve_study(session, study))
         items = []
         for lesion, patient in pairs:
-            item = lesion_dict(lesion, patient)
-            clip = clip_dict(lesion.clip)
-            if clip is not None and lesion.clip is not None:
-                clip["mtime_ns"] = lesion.clip.mtime_ns
-            item["clip"] = clip
-            item["rois"] = None if lesion.roi_set is None else lesion.roi_set.document
-            item["clips"] = exam_clips(lesion)
+            item = lesion_with_examination(lesion, patient)
+            if item["clip"] is not None and lesion.clip is not None:
+                item["clip"]["mtime_ns"] = lesion.clip.mtime_ns
             record = newest.get(lesion.id)
             item["latest_input_hash"] = None if record is None else record.input_hash
             item["latest_status"] = None if record is None else record.status

@@ -22,9 +22,9 @@ from ceuskit.store._rows import (
     analysis_dict,
     by_id,
     clip_dict,
-    exam_clips,
     latest,
     lesion_dict,
+    lesion_with_examination,
     resolve_study,
 )
 from ceuskit.store.database import Store
@@ -74,10 +74,7 @@ def get_lesion(store: Store, lesion_id: int) -> dict[str, Any]:
     """
     with store.transaction() as session:
         lesion = _lesion(session, lesion_id)
-        out = lesion_dict(lesion, lesion.patient)
-        out["clip"] = clip_dict(lesion.clip)
-        out["rois"] = None if lesion.roi_set is None else lesion.roi_set.document
-        out["clips"] = exam_clips(lesion)
+        out = lesion_with_examination(lesion, lesion.patient)
         out["analysis"] = analysis_dict(latest(session, [lesion.id]).get(lesion.id))
         return out
 
