@@ -81,12 +81,15 @@ def thinned(clip: Clip, frame: int, injection_time_s: float) -> tuple[Clip, int]
     -------
     (clip, frame): the thinned clip (its frames held in memory) and the reference frame's index in it.
     """
-    index = read_frames(clip.times, frame, injection_time_s)
+    return _kept(clip, frame, read_frames(clip.times, frame, injection_time_s))
+
+
+def _kept(clip: Clip, frame: int, index: np.ndarray) -> tuple[Clip, int]:
+    """Return the clip of the frames ``index`` (in memory; ``clip`` itself when all are kept) and ``frame``'s index."""
     if index.size == clip.n_frames:
         return clip, frame
     frames = np.stack([clip.raw(int(k)) for k in index])
-    thin = replace(clip, times=clip.times[index], frames=ArrayFrames(frames))
-    return thin, int(np.searchsorted(index, frame))
+    return replace(clip, times=clip.times[index], frames=ArrayFrames(frames)), int(np.searchsorted(index, frame))
 
 
 def tracked_subset(clip: Clip, frame: int, injection_time_s: float) -> tuple[Clip, int, np.ndarray]:
@@ -104,11 +107,7 @@ def tracked_subset(clip: Clip, frame: int, injection_time_s: float) -> tuple[Cli
     frames' indices in ``clip`` (every frame, and ``clip`` itself, when none is left out).
     """
     index = read_frames(clip.times, frame, injection_time_s, late_fps=min(LATE_TRACK_FPS, LATE_READ_FPS))
-    if index.size == clip.n_frames:
-        return clip, frame, index
-    frames = np.stack([clip.raw(int(k)) for k in index])
-    sub = replace(clip, times=clip.times[index], frames=ArrayFrames(frames))
-    return sub, int(np.searchsorted(index, frame)), index
+    return (*_kept(clip, frame, index), index)
 
 
 def interpolated_motion(times_s: np.ndarray, index: np.ndarray, shifts_px: np.ndarray, rejected: np.ndarray,
