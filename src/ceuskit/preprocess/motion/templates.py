@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 from scipy import ndimage
 
-from ceuskit.preprocess.motion.ncc import CHUNK, ncc_surfaces
+from ceuskit.preprocess.motion.ncc import CHUNK, WORKERS, ncc_surfaces
 
 __all__ = ["match_neighbours", "neighbour_bounds"]
 
@@ -197,6 +197,11 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray | Callable[[], np.n
     counts = np.empty(n)
     sides = np.zeros(n, dtype=bool) if two_sided is None else np.asarray(two_sided, dtype=bool)
     lo64, hi64 = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+    chunks = -(-n // CHUNK)
+    alone = ready is not None or chunks < 4  # streaming (frames still being read), or too little to share
+    # the FFTs share a batch between threads only where this is all that runs: streaming, the readers keep the
+    # other CPUs busy; shared, each half of the clip has its thread
+    workers = WORKERS if ready is None and alone else 1
 
     def match(begin: int, end: int, windows: _Windows) -> None:  # chunks begin … end−1, in order
         for start in range(begin, end, CHUNK):
@@ -215,15 +220,15 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray | Callable[[], np.n
             counts[start:stop] = template_ok.sum(axis=(1, 2))
             one, both = np.flatnonzero(~split), np.flatnonzero(split)
             if one.size:
-                ncc[start + one] = ncc_surfaces(images[one], image_ok[one], templates[one], template_ok[one])
+                ncc[start + one] = ncc_surfaces(images[one], image_ok[one], templates[one], template_ok[one],
+                                                workers=workers)
             if both.size:  # past and future templates, the image's own work done once
                 ncc[start + both] = ncc_surfaces(images[both], image_ok[both], [templates[both], later],
-                                                 [template_ok[both], later_ok])
+                                                 [template_ok[both], later_ok], workers=workers)
                 counts[start + both] = np.maximum(counts[start + both], later_ok.sum(axis=(1, 2)))
 
     first = _windows(h, w)
-    chunks = -(-n // CHUNK)
-    if ready is not None or chunks < 4:  # streaming (frames still being read), or too little to share
+    if alone:
         match(0, n, first)
         return ncc, counts
     # the clip is in: the second half's chunks on a thread of their own, its windows' sums brought to where the
