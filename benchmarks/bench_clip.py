@@ -8,9 +8,10 @@ clip in the same run). "Reading" is the leanest plain read of the clip's frames,
 faster: pydicom locating the fragments and Pillow (libjpeg-turbo) decoding each to RGB, the way a user would
 write it, or ceuskit's own frame decoder (the same Pillow decode, without colour conversion to grey).
 ``Clip.iter_frames`` (decode + grey of the whole frame) is printed beside them but is no baseline: its grey
-conversion costs more than the decode. Analysis may overlap decoding with its own work on a second thread,
-so its CPU time is printed beside the wall-time ratio (the machine's load average too: on a shared machine the
-CPU ratio is the steadier figure). Memory: tracking is done over the whole clip
+conversion costs more than the decode. Analysis uses both CPUs: it decodes the frames on two threads (runs of
+frames, handed over in order) while the reading thread stores them and the tracking's first pass follows, so its
+CPU time is printed beside the wall-time ratio (the machine's load average too: on a shared machine the CPU
+ratio is the steadier figure; the baseline reading is single-threaded, as a plain loop over the frames is). Memory: tracking is done over the whole clip
 once it has been read (issue "Real-world clips": nothing has to be causal), so each frame keeps its ROIs'
 surroundings (uint8) and its tracking features (float16) until then; the figure is the peak's growth per
 minute of clip (1-minute vs 3-minute clip), target ≤ 80 MB per minute for this 800×600, 15 frames/s clip
