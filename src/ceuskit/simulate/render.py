@@ -19,6 +19,7 @@ from ceuskit.simulate.display import Overlay, apply_display
 from ceuskit.simulate.phantom import Phantom
 from ceuskit.simulate.realism import LESION_ROI_SCALE
 from ceuskit.simulate.scene import (
+    NOISE_POWER,
     Layout,
     _speckle,
     build_scene,
@@ -206,7 +207,7 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
         power = ph.tissue_power * speckle + contrast * contrast_speckle
         if ph.attenuation_db:
             power = power * depth
-        power += 10 ** (-55 / 10) * rng.exponential(1.0, power.shape)
+        power += NOISE_POWER * rng.exponential(1.0, power.shape)
         power *= gain * frame_gain[k]
         frame = base.copy()
         frame[y0:y1, x0:x1] = np.round(power_to_grey(power, ph.dynamic_range_db)).astype(np.uint8)

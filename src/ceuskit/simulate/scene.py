@@ -29,7 +29,10 @@ from ceuskit.simulate.destruction import frame_gains, kinetics_curves
 from ceuskit.simulate.phantom import Phantom
 from ceuskit.simulate.realism import episode_offset, fill_in_map, lesion_rim, sparse_times
 
-__all__ = ["Layout", "Scene", "build_scene", "in_plane_contrast", "layout_of", "noiseless_image", "view_of"]
+__all__ = ["NOISE_POWER", "Layout", "Scene", "build_scene", "in_plane_contrast", "layout_of", "noiseless_image", "view_of"]
+
+NOISE_POWER = 10 ** (-55 / 10)
+"""Mean power of the receiver noise added to every pixel (exponential), before the receive gain."""
 
 
 def _frame_times(ph: Phantom, rng: np.random.Generator) -> np.ndarray:

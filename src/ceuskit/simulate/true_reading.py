@@ -2,7 +2,8 @@
 
 A phantom's ``pattern`` is what it is designed to read; what its true masks read is the pattern's curves after
 the anatomy has rendered them (partial volume at the lesion's blurred edge, a rim, patches, vessels, depth
-attenuation, perfusion). :func:`true_mask_reading` reads the noiseless image (:func:`ceuskit.simulate.scene.
+attenuation, perfusion) and the display (a dark curve rides on its black floor).
+:func:`true_mask_reading` reads the noiseless image (:func:`ceuskit.simulate.scene.
 noiseless_image`, the tissue held where the reference frame shows it: no breathing, no out-of-plane frames)
 over the true lesion mask and the true parenchyma at its depth
 (:func:`ceuskit.simulate.score_proposals.reading_masks`), by :func:`ceuskit.phases.characterise`, and says
@@ -26,19 +27,45 @@ import numpy as np
 
 from ceuskit.phases import PhaseOptions, characterise
 from ceuskit.simulate.phantom import Phantom
-from ceuskit.simulate.scene import build_scene, noiseless_image, view_of
+from ceuskit.simulate.scene import NOISE_POWER, build_scene, noiseless_image, view_of
 from ceuskit.simulate.score_proposals import reading_masks
 from ceuskit.timeseries import moving_average
 
-__all__ = ["design_reading", "label_margin_db", "true_mask_curves", "true_mask_reading"]
+__all__ = ["design_reading", "displayed_power", "label_margin_db", "true_mask_curves", "true_mask_reading"]
 
 
-def true_mask_curves(ph: Phantom) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def displayed_power(power: np.ndarray, dynamic_range_db: float) -> np.ndarray:
+    """Return the expected linearised display power of pixels whose echo power is exponential with mean ``power``.
+
+    The display clips at black (``10^(−dynamic_range_db/10)``) and white (1): for an exponential speckle of mean
+    p, E[clip(P, f, 1)] = p·((x+1)e^(−x) − (y+1)e^(−y)) + f·(1 − e^(−x)) + e^(−y), x = f/p, y = 1/p. What a ROI
+    mean of the screen's pixels averages to, before noise of the mean: a dark curve rides on the black floor.
+
+    Parameters
+    ----------
+    power : mean echo power per pixel (linear, 1 = white), > 0.
+    dynamic_range_db : the display's dynamic range, dB.
+
+    Returns
+    -------
+    array
+        Expected displayed power, the shape of ``power``.
+    """
+    p = np.asarray(power, dtype=float)
+    floor = 10 ** (-dynamic_range_db / 10)
+    x, y = floor / p, 1.0 / p
+    shown: np.ndarray = p * ((x + 1) * np.exp(-x) - (y + 1) * np.exp(-y)) + floor * (1 - np.exp(-x)) + np.exp(-y)
+    return shown
+
+
+def true_mask_curves(ph: Phantom, *, display: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the noiseless mean power over the true lesion and the true parenchyma at its depth, per frame.
 
     Parameters
     ----------
     ph : the phantom.
+    display : average what the screen shows (receiver noise added, clipped at black and white, in expectation:
+        :func:`displayed_power`) rather than the echo power itself.
 
     Returns
     -------
@@ -53,6 +80,8 @@ def true_mask_curves(ph: Phantom) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     curves = np.empty((2, scene.times.size))
     for k in range(scene.times.size):
         image = noiseless_image(scene, view, k)
+        if display:
+            image = displayed_power(image + scene.gain * scene.frame_gain[k] * NOISE_POWER, ph.dynamic_range_db)
         curves[:, k] = image[lesion].mean(), image[parenchyma].mean()
     return scene.t_inj, curves[0], curves[1]
 
@@ -138,12 +167,13 @@ def _label_of(r_db: float, opts: PhaseOptions) -> str:
     return "hyper" if r_db >= opts.hyper_db else "hypo" if r_db <= opts.hypo_db else "iso"
 
 
-def true_mask_reading(ph: Phantom, **settings: Any) -> dict[str, Any]:
+def true_mask_reading(ph: Phantom, *, display: bool = True, **settings: Any) -> dict[str, Any]:
     """Return :func:`design_reading` of the phantom's true masks, noiseless (module docstring).
 
     Parameters
     ----------
     ph : the phantom.
+    display : read what the screen shows (:func:`true_mask_curves`).
     **settings : passed to :func:`design_reading`.
 
     Returns
@@ -151,4 +181,4 @@ def true_mask_reading(ph: Phantom, **settings: Any) -> dict[str, Any]:
     dict
         As :func:`design_reading`.
     """
-    return design_reading(*true_mask_curves(ph), **settings)
+    return design_reading(*true_mask_curves(ph, display=display), **settings)
