@@ -53,7 +53,7 @@ def _timeline(t: np.ndarray, pieces: list[tuple[float, float]], segment: np.ndar
     lesion = liver * 10 ** (contrast_db(t, pieces) / 10)
     power = np.vstack([lesion, liver])
     segment = np.zeros(t.size, dtype=int) if segment is None else segment
-    return Timeline(t, ("lesion", "liver"), power, np.zeros_like(power), segment)
+    return Timeline(t, ("lesion", "liver"), power, np.zeros_like(power), segment, power)
 
 
 def _read(timeline: Timeline, **options: object) -> Reading:
@@ -184,7 +184,7 @@ def test_a_one_frame_flash_is_counted_and_decides_nothing():
     timeline = _timeline(t, [(0.0, DB_6)])
     flashed = timeline.power.copy()
     flashed[:, t == 30.0] *= 30.0  # every ROI at once, as a flash does
-    reading = _read(Timeline(t, timeline.names, flashed, timeline.saturated, timeline.segment))
+    reading = _read(Timeline(t, timeline.names, flashed, timeline.saturated, timeline.segment, flashed))
     assert reading.rois["liver"]["spikes"] == reading.rois["lesion"]["spikes"] == 1
     assert {("flash", "lesion"), ("flash", "liver")} <= _codes(reading)
     assert _lesion(reading)["arterial_phase"]["peak_time_s"] == pytest.approx(LIVER_PEAK_S)
@@ -199,7 +199,7 @@ def test_fits_are_drawn_only_where_they_meet_the_data_as_shown_flash_included():
     timeline = _timeline(t, [(0.0, DB_6)])
     flashed = timeline.power.copy()
     flashed[:, t == 30.0] *= 30.0
-    reading = _read(Timeline(t, timeline.names, flashed, timeline.saturated, timeline.segment))
+    reading = _read(Timeline(t, timeline.names, flashed, timeline.saturated, timeline.segment, flashed))
     windows = np.abs(t[:, None] - t[None, :]) <= SMOOTHING_S / 2
     for i, name in enumerate(timeline.names):
         drawn = reading.fitted[name]
@@ -217,7 +217,7 @@ def test_rejected_frames_are_skipped_not_counted_as_breaks():
     timeline = _timeline(t, [(0.0, DB_6), (50.0, -DB_6)])
     power = timeline.power.copy()
     power[:, (t > 52.0) & (t < 54.0)] = np.nan  # three rejected frames inside the wash-out run
-    reading = _read(Timeline(t, timeline.names, power, timeline.saturated, timeline.segment))
+    reading = _read(Timeline(t, timeline.names, power, timeline.saturated, timeline.segment, power))
     assert reading.rois["lesion"]["valid_frames"] == t.size - 3
     portal = _lesion(reading)["portal_venous_phase"]
     assert portal["washout"] and portal["washout_timing"] == "early"

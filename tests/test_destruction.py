@@ -30,7 +30,7 @@ FLOOR = 10 ** (-48 / 10)
 
 def read(t, curves, **options):
     power = np.vstack([curves["lesion"], curves["liver"]])
-    timeline = Timeline(t, ("lesion", "liver"), power, np.zeros_like(power), np.zeros(t.size, dtype=int))
+    timeline = Timeline(t, ("lesion", "liver"), power, np.zeros_like(power), np.zeros(t.size, dtype=int), power)
     return read_timeline(timeline, ROIS, model="auto", phases=PhaseOptions(),
                          areas={"lesion": (16, None), "liver": (16, None)}, **options)
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ceuskit import quality
-from ceuskit.kinetics import Events, cut, explain_cut_phases, find_events, read_refills
+from ceuskit.kinetics import Events, explain_cut_phases, find_events, read_refills
 from ceuskit.models import FitResult, fit_curves
 from ceuskit.models.drawn import drawn_fit
 from ceuskit.models.parameters import Parameters, fit_parameters, model_free_parameters
@@ -122,7 +122,7 @@ def read_timeline(timeline: Timeline, rois: RoiSet, *, model: str, phases: Phase
     :class:`Reading`; its arrays span the whole timeline (NaN where a reading did not reach).
     """
     events = find_events(timeline)
-    bolus = _read_bolus(cut(timeline, max(events.phase_end, 2)), rois, events, model=model, phases=phases, areas=areas,
+    bolus = _read_bolus(timeline.cut(max(events.phase_end, 2)), rois, events, model=model, phases=phases, areas=areas,
                         size_mm=size_mm, at_risk=at_risk)
     explain_cut_phases(bolus.lesions, timeline, events, phases.late_start_s, phases.arterial_end_s)
     reasons = {lesion["roi"]: lesion["late_phase"].get("reason") for lesion in bolus.lesions}
@@ -155,6 +155,10 @@ def _read_bolus(timeline: Timeline, rois: RoiSet, events: Events, *, model: str,
     # single-frame flashes and dropouts decide neither peaks nor fits
     flashes = spikes(t, timeline.power, segments=timeline.segment)
     curves = np.where(flashes, np.nan, timeline.power)
+    # the onset as the reader sees it: on the ROI's mean display level (the mean of its pixels' dB), which a thin
+    # ring of earlier-arriving neighbours (a vessel's glow, a pixel of liver) barely moves, where the mean power
+    # rises with them
+    shown = np.where(flashes, np.nan, timeline.display_power)
     end = max(min(events.fit_end, t.size), 2)
     fit = fit_curves(t[:end], curves[:, :end], model=model)
     fitted_params = fit_parameters(fit, t[:end])
@@ -169,7 +173,7 @@ def _read_bolus(timeline: Timeline, rois: RoiSet, events: Events, *, model: str,
             "fit": _fit_json(fit, i), "parameters": _param_json(fitted_params, i),
             "parameters_model_free": _param_json(free_params, i),
         }
-    arrivals = _arrivals(t[:end], curves[:, :end], phases)
+    arrivals = _arrivals(t[:end], shown[:, :end], phases)
     lesion_docs, relative = [], {}
     for roi in rois.lesions:
         i = names.index(roi.name)

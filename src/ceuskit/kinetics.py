@@ -32,7 +32,7 @@ from ceuskit.steps import Step, find_steps
 from ceuskit.timeline import Timeline
 from ceuskit.timeseries import round_or_none, spikes
 
-__all__ = ["KINETICS", "Events", "Refills", "check_kinetics", "cut", "find_events", "read_refills"]
+__all__ = ["KINETICS", "Events", "Refills", "check_kinetics", "find_events", "read_refills"]
 
 KINETICS = ("auto", "bolus", "replenishment")
 
@@ -121,21 +121,6 @@ def find_events(timeline: Timeline) -> Events:
     fit_end = min([first] + [s.index for s in steps])
     phase_end = min([first] + [s.index for s in steps if not s.gain])
     return Events(destructions, steps, fit_end, phase_end)
-
-
-def cut(timeline: Timeline, end: int) -> Timeline:
-    """Return the first samples of a timeline.
-
-    Parameters
-    ----------
-    timeline : the curves.  end : how many samples to keep.
-
-    Returns
-    -------
-    A :class:`~ceuskit.timeline.Timeline` of the samples ``[0, end)``.
-    """
-    return Timeline(timeline.times_s[:end], timeline.names, timeline.power[:, :end], timeline.saturated[:, :end],
-                    timeline.segment[:end])
 
 
 def explain_cut_phases(lesions: list[dict[str, Any]], timeline: Timeline, events: Events, late_start_s: float,

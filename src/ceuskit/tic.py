@@ -12,7 +12,7 @@ Frames where an ROI's curve leaves its course for a moment and comes back (a sec
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -70,6 +70,9 @@ class TicResult:
     masks : ROI → (rows, columns) bool mask on the reference frame.
     saturated : ROI → (n_frames,) fraction of the ROI's valid pixels at the display maximum.
     overlay_pixels : ROI → the most burned-in overlay pixels that fell inside the ROI in any measured frame.
+    display_power : ROI → (n_frames,) the linear power of the ROI's mean display level (its mean grey, i.e. the
+        mean of its pixels' dB: what the screen shows), NaN where ``power`` is; empty for curves read from a
+        table, whose pixels are not known. The onset is read on it (:mod:`ceuskit.characterisation`).
     """
 
     times_s: np.ndarray
@@ -78,6 +81,7 @@ class TicResult:
     masks: dict[str, np.ndarray]
     saturated: dict[str, np.ndarray]
     overlay_pixels: dict[str, int]
+    display_power: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _bbox(mask: np.ndarray) -> Box:
@@ -156,16 +160,18 @@ def censored_mean(power_sum: float, n_pixels: int, n_clipped: int) -> float:
 
 
 def _roi_means(store: RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_grey: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Return the mean linear power inside the ROI moved by each frame's shift, and its saturated share.
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the mean linear power inside the ROI moved by each frame's shift, its saturated share, its mean grey.
 
     The mean is NaN where the frame is skipped or the ROI mostly invalid; pixels at display white are taken as
     censored (:func:`censored_mean`). The share is the fraction of its valid pixels at the display maximum
-    (grey 255). ``power_of_grey`` (256,) is the linearisation of every grey level.
+    (grey 255). The mean grey (0–255, NaN where the mean is) is what the screen shows of the ROI.
+    ``power_of_grey`` (256,) is the linearisation of every grey level.
     """
     n = store.grey.shape[0]
     out = np.full(n, np.nan)
     saturated = np.full(n, np.nan)
+    mean_grey = np.full(n, np.nan)
     sx0, sy0, sx1, sy1 = store.store_box
     bx0, by0, bx1, by1 = store.box
     height, width = sy1 - sy0, sx1 - sx0
@@ -187,7 +193,8 @@ def _roi_means(store: RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_g
         clipped = int(np.count_nonzero(grey >= 255))
         out[k] = censored_mean(float(power_of_grey[grey].sum()), grey.size, clipped)
         saturated[k] = clipped / grey.size
-    return out, saturated
+        mean_grey[k] = float(grey.mean())
+    return out, saturated, mean_grey
 
 
 def _overlay_pixels(store: RoiStore, exclude: np.ndarray | None, shifts: np.ndarray, used: np.ndarray) -> int:
@@ -315,10 +322,13 @@ def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, 
     interrupted = interruptions(times_s, np.vstack([v[0] for v in means.values()]))
     if interrupted.any():
         result = replace(result, rejected=result.rejected | interrupted)
-        for power, _ in means.values():
+        for power, _, grey in means.values():
             power[interrupted] = np.nan
+            grey[interrupted] = np.nan
+    shown = {k: grey_to_power(v[2], dynamic_range_db).astype(np.float64) for k, v in means.items()}
     return TicResult(times_s, {k: v[0] for k, v in means.items()}, result, masks, {k: v[1] for k, v in means.items()},
-                     {s.name: _overlay_pixels(s, exclude, shifts, np.isfinite(means[s.name][0])) for s in stores})
+                     {s.name: _overlay_pixels(s, exclude, shifts, np.isfinite(means[s.name][0])) for s in stores},
+                     shown)
 
 
 def _resolved(exclude: np.ndarray | Callable[[], np.ndarray] | None) -> np.ndarray | None:

@@ -30,6 +30,8 @@ class Timeline:
     power : (n_rois, T) mean linear power (NaN in rejected frames).
     saturated : (n_rois, T) fraction of each ROI's pixels at the display maximum.
     segment : (T,) index of the clip (in time order) each sample comes from.
+    display_power : (n_rois, T) the linear power of each ROI's mean display level (mean grey: what the screen
+        shows, the curve the onset is read on); ``power`` itself where the pixels are not known (curve tables).
     """
 
     times_s: np.ndarray
@@ -37,6 +39,12 @@ class Timeline:
     power: np.ndarray
     saturated: np.ndarray
     segment: np.ndarray
+    display_power: np.ndarray
+
+    def cut(self, end: int) -> Timeline:
+        """Return the samples ``[0, end)`` of every curve."""
+        return Timeline(self.times_s[:end], self.names, self.power[:, :end], self.saturated[:, :end],
+                        self.segment[:end], self.display_power[:, :end])
 
     def row(self, name: str) -> int:
         """Return the row of ROI ``name`` in ``power`` and ``saturated``.
@@ -74,4 +82,6 @@ def join(tics: Sequence[TicResult], sources: Sequence[str]) -> Timeline:
     power = np.vstack([np.concatenate([part.power[name] for part in tics]) for name in names])
     saturated = np.vstack([np.concatenate([part.saturated[name] for part in tics]) for name in names])
     segment = np.concatenate([np.full(part.times_s.size, k) for k, part in enumerate(tics)])
-    return Timeline(times, names, power, saturated, segment)
+    display = np.vstack([np.concatenate([part.display_power.get(name, part.power[name]) for part in tics])
+                         for name in names])
+    return Timeline(times, names, power, saturated, segment, display)
