@@ -1,12 +1,12 @@
 """How unlike the liver each pixel behaves over the clip: the abnormality map, and the vessels.
 
 For every feature image (the mean power of each time bin after the contrast arrived, in dB; the arrival-time
-and peak-enhancement maps; the B-mode half's mean grey on dual displays) the liver's level is estimated row by
+and linear peak-enhancement maps; the B-mode half's mean grey on dual displays) the liver's level is estimated row by
 row — at each depth, attenuation makes it differ — as the median of the pixels not yet known to be abnormal,
 smoothed over depth by a quadratic; its noise as the median absolute deviation of the pixels around it.  A
 pixel's z-score in each feature is its distance from the liver at its depth in units of that noise, and its
 **abnormality** is the root mean square of its z-scores (the time bins count as one feature, their mean square;
-the two maps half a feature each): about 1 in liver, large wherever the tissue arrives earlier or later,
+the peak map half a feature, the arrival map a quarter): about 1 in liver, large wherever the tissue arrives earlier or later,
 enhances more or less, or washes out — a lesion in whatever pattern, rim or heterogeneity, and vessels.  It
 grows in proportion to the share of lesion in a pixel, so half the lesion's level marks its edge.
 
@@ -40,6 +40,14 @@ ABNORMAL_Z = 4.0
 MIN_MAPPED = 0.5
 """A parametric map counts only where at least this share of the window was fitted (a clip started after the
 contrast came has no arrival times)."""
+
+ARRIVAL_WEIGHT = 0.25
+"""Weight of the arrival-time map's squared z-score (the time bins count 1 together, the peak map 0.5, B-mode 1).
+Arrival is not additive — a pixel half lesion, half liver arrives with the earlier of the two — so it pushes an
+early lesion's edge outward; it counts for a quarter, enough to tell an early-arriving iso lesion."""
+
+PEAK_WEIGHT = 0.5
+"""Weight of the peak-enhancement map's (linear power, compared as a ratio to the liver at its depth)."""
 
 MAX_Z = 50.0
 """The maps' z-scores are clipped here: one wild pixel of a map must not make a lesion."""
@@ -125,7 +133,7 @@ def _feature_images(features: ClickFeatures, dynamic_range_db: float
     if bins.size == 0:
         bins = np.arange(db.shape[0])
     images = [smoothed[b] for b in bins]
-    for name in ("arrival_time_s", "peak_enhancement_db"):
+    for name in ("arrival_time_s", "peak_enhancement"):
         image = features.maps[name]
         fill = np.nanmedian(image) if np.isfinite(image).any() else 0.0
         images.append(ndimage.gaussian_filter(np.where(np.isfinite(image), image, fill), SMOOTHING_PX)
@@ -151,9 +159,10 @@ def abnormality(features: ClickFeatures, *, dynamic_range_db: float) -> Contrast
     valid = features.coverage >= 0.8
     use = valid & ~features.smeared
     n_bins = bins.size
-    weights = np.array([1.0 / n_bins] * n_bins + [0.5, 0.5] + ([1.0] if len(images) > n_bins + 2 else []))
+    weights = np.array([1.0 / n_bins] * n_bins + [ARRIVAL_WEIGHT, PEAK_WEIGHT]
+                       + ([1.0] if len(images) > n_bins + 2 else []))
     for _ in range(2):
-        zs, references = zip(*(_zscores(image, use, relative=k < n_bins or k == n_bins + 2)
+        zs, references = zip(*(_zscores(image, use, relative=k != n_bins)
                                for k, image in enumerate(images)), strict=True)
         z = np.stack(zs)
         z[n_bins:n_bins + 2] = np.clip(z[n_bins:n_bins + 2], -MAX_Z, MAX_Z)

@@ -9,7 +9,8 @@
 3. Dynamic programming around the circle picks one radius per ray, neighbours at most 1.5 px × (radius · ray
    step) apart (a smooth, star-shaped outline; lobulated ones are star-shaped about an inner point).
 4. Within 3 px of that outline each pixel is re-decided against the half-way level of the lesion and the liver
-   around it (non-star details), the region containing the centre is kept, holes filled, vessels, overlays
+   around it (non-star details; half-way on the uncompressed scale, since a bright lesion's compressed level
+   would put its edge out in the blur around it), the region containing the centre is kept, holes filled, vessels, overlays
    and a margin from the image edge taken out.
 5. The outline's confidence (0–1): the edge contrast's consistency around it, times how far the lesion stands
    above the noise.
@@ -209,8 +210,9 @@ def _refine(a: np.ndarray, mask: np.ndarray, blocked: np.ndarray) -> np.ndarray:
             inside.astype(float), sigma)
         liver_near = ndimage.gaussian_filter(np.where(outside, a, 0.0), sigma) / ndimage.gaussian_filter(
             outside.astype(float), sigma)
-    half = 0.5 * (np.nan_to_num(lesion_near, nan=float(np.median(a[mask])) if mask.any() else 0.0)
-                  + np.nan_to_num(liver_near, nan=1.0))
+    lesion_near = np.nan_to_num(lesion_near, nan=float(np.median(a[mask])) if mask.any() else 0.0)
+    # half-way on the uncompressed scale, where a pixel's abnormality grows with its share of lesion
+    half = _compressed(0.5 * (_expanded(lesion_near) + _expanded(np.nan_to_num(liver_near, nan=1.0))))
     return np.asarray(ndimage.binary_erosion(mask, iterations=3) | (band & (a >= half)))
 
 
@@ -227,6 +229,12 @@ def _compressed(a: np.ndarray) -> np.ndarray:
     """Return ``a`` up to :data:`SATURATION`, above it ``SATURATION · (1 + ln(a / SATURATION))`` (continuous)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(a > SATURATION, SATURATION * (1.0 + np.log(np.maximum(a, SATURATION) / SATURATION)), a)
+
+
+def _expanded(c: np.ndarray) -> np.ndarray:
+    """Return the abnormality whose :func:`_compressed` value is ``c`` (its inverse)."""
+    with np.errstate(over="ignore"):
+        return np.where(c > SATURATION, SATURATION * np.exp(np.minimum(c / SATURATION - 1.0, 50.0)), c)
 
 
 def _seed_level(a: np.ndarray, click_rc: tuple[float, float]) -> float:
