@@ -29,7 +29,7 @@ from skimage.transform import probabilistic_hough_line
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.propose.features import ClickFeatures, contrast_bins
 
-__all__ = ["Contrast", "abnormality", "vessel_mask"]
+__all__ = ["Contrast", "abnormality", "inpaint", "vessel_mask"]
 
 SMOOTHING_PX = 1.0
 """Gaussian smoothing of the bin images (in linear power) before they are compared, px."""
@@ -180,12 +180,23 @@ def abnormality(features: ClickFeatures, *, dynamic_range_db: float) -> Contrast
     early = z[early_bins].max(axis=0) if early_bins else np.zeros(valid.shape)
     liver = np.stack(references[:n_bins])
     known = valid & ~features.smeared
-    a, early = _inpaint(a, known), _inpaint(early, known)
+    a, early = inpaint(a, known), inpaint(early, known)
     return Contrast(np.where(valid, a, 0.0), z, np.where(valid, early, 0.0), valid, liver, bins)
 
 
-def _inpaint(image: np.ndarray, known: np.ndarray, sigma_px: float = 3.0) -> np.ndarray:
-    """``image`` with its unknown pixels replaced by the Gaussian-weighted mean of the known ones around."""
+def inpaint(image: np.ndarray, known: np.ndarray, sigma_px: float = 3.0) -> np.ndarray:
+    """Return ``image`` with its unknown pixels replaced by the Gaussian-weighted mean of the known ones around.
+
+    Parameters
+    ----------
+    image : (h, w) values.
+    known : (h, w) bool, the pixels kept.
+    sigma_px : the Gaussian's standard deviation, px.
+
+    Returns
+    -------
+    (h, w) array; ``image`` itself when every pixel (or none) is known.
+    """
     if known.all() or not known.any():
         return image
     weight = ndimage.gaussian_filter(known.astype(float), sigma_px)

@@ -1,7 +1,10 @@
 """A lesion's outline from one click: the closed contour around the click where the tissue stops being abnormal.
 
 1. The abnormality map (:mod:`ceuskit.propose.contrast`) with the vessels, overlays and unknown pixels set to
-   the liver's level (a vessel touching the lesion is not lesion).
+   the liver's level (a vessel touching the lesion is not lesion).  Around a lesion darker than the liver, the
+   vessels' blur (within :data:`HALO_PX`) would cancel the lesion's own difference — the two differ from the liver
+   in opposite directions — and cut a liver-like strip out of it: there the map is filled in from the pixels
+   around.
 2. Rays from the centre (the click, then the first outline's centroid) every 3.75°; along each, 0.5-px samples.
    A boundary at radius r costs: minus the edge contrast (mean abnormality over the 4 px inside r minus over
    the 4 px outside, over their sum), plus the distance of the abnormality at r from the half-way level of
@@ -24,7 +27,7 @@ import numpy as np
 from numba import njit
 from scipy import ndimage
 
-from ceuskit.propose.contrast import ABNORMAL_Z, Contrast, vessel_mask
+from ceuskit.propose.contrast import ABNORMAL_Z, Contrast, inpaint, vessel_mask
 
 __all__ = ["Outline", "lesion_outline"]
 
@@ -35,6 +38,8 @@ BLUR_PX = 1.5
 BAND_PX = 3.0
 OUTER_PX = 4.0
 MIN_RADIUS_PX = 2.0
+HALO_PX = 3
+"""Reach of a vessel's blur beyond its mask, px: there a dark lesion is read from the pixels around (step 1)."""
 SATURATION = 10.0 * ABNORMAL_Z
 """Abnormality above which a pixel is lesion beyond doubt: higher levels are compressed logarithmically
 (:func:`_compressed`), so that a heterogeneous lesion's brightest spots (ten times its darkest in a strongly
@@ -243,6 +248,16 @@ def _seed_level(a: np.ndarray, click_rc: tuple[float, float]) -> float:
     return float(np.median(patch)) if patch.size else 0.0
 
 
+def _darker_than_liver(contrast: Contrast, click_rc: tuple[float, float]) -> bool:
+    """Whether the tissue at the click is darker than the liver on average over the contrast bins (5×5 px)."""
+    n_bins = contrast.contrast_bins.size
+    if n_bins == 0:
+        return False
+    r0, c0 = int(round(click_rc[0])), int(round(click_rc[1]))
+    patch = contrast.signed[:n_bins, max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3]
+    return bool(patch.size) and float(np.median(patch.mean(axis=0))) < 0.0
+
+
 def lesion_body(a: np.ndarray, click_rc: tuple[float, float], level: float, reach_px: int = 3) -> np.ndarray:
     """Return the lesion's thick part at the click (empty when none lies within ``reach_px`` of it).
 
@@ -293,6 +308,10 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     if vessels[max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3].any():
         # a vessel found over the click ran into the lesion along a ridge: the clicked lesion's thick body is none
         vessels &= ~lesion_body(a, click_rc, max(level, ABNORMAL_Z))
+    if vessels.any() and _darker_than_liver(contrast, click_rc):
+        # a vessel's blur, bright, cancels a dark lesion's own difference beside it: read the lesion through it
+        halo = ndimage.binary_dilation(vessels, iterations=HALO_PX) & ~vessels
+        a = inpaint(a, ~(vessels | halo), sigma_px=float(HALO_PX))
     a = np.where(vessels, 1.0, a)
     blocked = blocked | vessels
     mask, clear = _star(a, click_rc, max(level, ABNORMAL_Z), vessels)
