@@ -343,7 +343,7 @@ def _bins(times_s: np.ndarray, bin_s: float) -> np.ndarray:
 
 def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynamic_range_db: float,
                    injection_time_s: float = 0.0, overlays: bool = True, motion: bool = True, bin_s: float = 4.0,
-                   displays: ClipDisplays | None = None) -> ClickFeatures:
+                   displays: ClipDisplays | None = None, track_radius_px: float = TRACK_RADIUS_PX) -> ClickFeatures:
     """Read the clip around a click (see the module docstring).
 
     Parameters
@@ -359,6 +359,7 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
     displays : the clip's display maps (CEUS and B-mode halves), fitted once by the caller; used when every frame
         is read, while a thinned clip's (:mod:`~ceuskit.propose.thinning`) are fitted once from the frames it
         reads.  Default fitted here.
+    track_radius_px : radius of the provisional disc at the click that anchors the tracking, px.
 
     Returns
     -------
@@ -378,7 +379,7 @@ def click_features(clip: Clip, click: tuple[float, float], frame: int, *, dynami
     if read_clip is not clip or displays is None or (clip.bmode_region is not None and displays.bmode is None):
         displays = display_maps(read_clip)
     clip = read_clip
-    seed = _seed_rois(click, region, frame, TRACK_RADIUS_PX)
+    seed = _seed_rois(click, region, frame, track_radius_px)
     exclude = np.zeros((clip.rows, clip.columns), dtype=bool)
     if overlays:
         exclude |= detect_overlays(clip, display=displays.ceus)

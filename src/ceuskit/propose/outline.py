@@ -15,6 +15,8 @@
    around it (non-star details; half-way on the uncompressed scale, since a bright lesion's compressed level
    would put its edge out in the blur around it), the region containing the centre is kept, holes filled, vessels, overlays
    and a margin from the image edge taken out.
+   A lesion darker than the liver is then drawn :data:`INSET_PX` inside that edge, as readers draw it: its edge
+   pixels, part liver, enhance with the liver seconds before the lesion and would set its onset.
 5. The outline's confidence (0–1): the edge contrast's consistency around it, times how far the lesion stands
    above the noise.
 """
@@ -39,6 +41,8 @@ BAND_PX = 3.0
 OUTER_PX = 4.0
 MIN_RADIUS_PX = 2.0
 HALO_PX = 3
+INSET_PX = 1
+"""A lesion darker than the liver is outlined this far inside the edge found (step 4), px."""
 """Reach of a vessel's blur beyond its mask, px: there a dark lesion is read from the pixels around (step 1)."""
 SATURATION = 10.0 * ABNORMAL_Z
 """Abnormality above which a pixel is lesion beyond doubt: higher levels are compressed logarithmically
@@ -308,7 +312,8 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     if vessels[max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3].any():
         # a vessel found over the click ran into the lesion along a ridge: the clicked lesion's thick body is none
         vessels &= ~lesion_body(a, click_rc, max(level, ABNORMAL_Z))
-    if vessels.any() and _darker_than_liver(contrast, click_rc):
+    darker = _darker_than_liver(contrast, click_rc)
+    if vessels.any() and darker:
         # a vessel's blur, bright, cancels a dark lesion's own difference beside it: read the lesion through it
         halo = ndimage.binary_dilation(vessels, iterations=HALO_PX) & ~vessels
         a = inpaint(a, ~(vessels | halo), sigma_px=float(HALO_PX))
@@ -330,6 +335,10 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     touches = bool((mask & ndimage.binary_dilation(edge, iterations=1)).any())
     mask = _keep_centre(mask & ~edge & ~blocked, click_rc)
     mask = _keep_centre(ndimage.binary_opening(mask, iterations=1), click_rc) if mask.sum() > 30 else mask
+    if darker and mask.sum() > 30:
+        # drawn just inside a dark lesion's margin, as readers draw: a pixel there half liver rises with the
+        # liver, seconds before the lesion, and would set its arterial onset
+        mask = _keep_centre(ndimage.binary_erosion(mask, iterations=INSET_PX), click_rc)
     level_in = float(np.median(contrast.abnormality[mask])) if mask.any() else 0.0
     ring = ndimage.binary_dilation(mask, iterations=6) & ~ndimage.binary_dilation(mask, iterations=2) & contrast.valid
     ring &= ~vessels
