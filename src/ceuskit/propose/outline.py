@@ -253,13 +253,18 @@ def _seed_level(a: np.ndarray, click_rc: tuple[float, float]) -> float:
 
 
 def _darker_than_liver(contrast: Contrast, click_rc: tuple[float, float]) -> bool:
-    """Whether the tissue at the click is darker than the liver on average over the contrast bins (5×5 px)."""
+    """Whether the tissue at the click (5×5 px) is darker than the liver, never clearly brighter.
+
+    Darker on average over the contrast bins and in none of them above :data:`ABNORMAL_Z`: a hypo-enhancing
+    lesion, or an iso one that washes out; not a bright lesion that washes out.
+    """
     n_bins = contrast.contrast_bins.size
-    if n_bins == 0:
-        return False
     r0, c0 = int(round(click_rc[0])), int(round(click_rc[1]))
     patch = contrast.signed[:n_bins, max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3]
-    return bool(patch.size) and float(np.median(patch.mean(axis=0))) < 0.0
+    if n_bins == 0 or patch.size == 0:
+        return False
+    per_bin = np.median(patch.reshape(n_bins, -1), axis=1)
+    return float(per_bin.mean()) < 0.0 and float(per_bin.max()) < ABNORMAL_Z
 
 
 def lesion_body(a: np.ndarray, click_rc: tuple[float, float], level: float, reach_px: int = 3) -> np.ndarray:
