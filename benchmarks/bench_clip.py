@@ -8,9 +8,13 @@ clip in the same run). "Reading" is the leanest plain read of the clip's frames,
 faster: pydicom locating the fragments and Pillow (libjpeg-turbo) decoding each to RGB, the way a user would
 write it, or ceuskit's own frame decoder (the same Pillow decode, without colour conversion to grey).
 ``Clip.iter_frames`` (decode + grey of the whole frame) is printed beside them but is no baseline: its grey
-conversion costs more than the decode. Analysis may overlap decoding with its own work on a second thread,
-so its CPU time is printed beside the wall-time ratio (the machine's load average too: on a shared machine the
-CPU ratio is the steadier figure). Memory: tracking is done over the whole clip
+conversion costs more than the decode. Analysis uses both CPUs: it decodes the frames on two threads (runs of
+frames, handed over in order) while the reading thread stores them and the tracking's first pass follows, so its
+CPU time is printed beside the wall-time ratio (the machine's load average too: on a shared machine the CPU
+ratio is the steadier figure; the baseline reading is single-threaded, as a plain loop over the frames is).
+Since the analysis decodes on two threads, the same plain read on a thread pool (one thread per CPU; Pillow
+releases the GIL while decoding) is printed beside it, with the analysis' ratio to it: the strictest reading of
+"costs no more than reading the clip" on this machine. Memory: tracking is done over the whole clip
 once it has been read (issue "Real-world clips": nothing has to be causal), so each frame keeps its ROIs'
 surroundings (uint8) and its tracking features (float16) until then; the figure is the peak's growth per
 minute of clip (1-minute vs 3-minute clip), target ≤ 80 MB per minute for this 800×600, 15 frames/s clip
@@ -136,6 +140,29 @@ def _plain_read(path: Path) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def _plain_read_threaded(path: Path) -> tuple[float, float]:
+    """(wall, CPU) s: as :func:`_plain_read`, the frames decoded by a thread pool of one thread per CPU.
+
+    Pillow releases the GIL while it decodes, so this is what a user who wants the frames fast on this machine
+    writes (``pool.map`` keeps them in order).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+    from pydicom import dcmread
+    from pydicom.encaps import generate_frames
+
+    def decode(fragment: bytes) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(fragment)))
+
+    start, cpu = time.perf_counter(), time.process_time()
+    ds = dcmread(path)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for _ in pool.map(decode, generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames))):
+            pass
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
 def _ceuskit_read(path: Path, grey: bool) -> tuple[float, float]:
     """(wall, CPU) s: ceuskit's decoder, raw frames or (``grey``) ``Clip.iter_frames``' grey frames."""
     from ceuskit.io import open_clip
@@ -174,15 +201,18 @@ def run() -> dict[str, object]:
             long_clip, short_clip = Path(tmp) / f"long-{hard}.dcm", Path(tmp) / f"short-{hard}.dcm"
             roi = write_clip(long_clip, 180.0, hard=hard)
             plain = min(_plain_read(long_clip) for _ in range(2))
+            threaded = min(_plain_read_threaded(long_clip) for _ in range(2))
             decode = min(_ceuskit_read(long_clip, grey=False) for _ in range(2))
             grey = min(_ceuskit_read(long_clip, grey=True) for _ in range(2))
             read_s, read_cpu_s = min(plain, decode)
             analyse_s, analyse_cpu_s = min(_analyse(long_clip, roi) for _ in range(2))
-            figures[f"{label}: reading wall s — pydicom+Pillow / ceuskit decode / ceuskit grey (not a baseline)"] = (
-                f"{plain[0]:.2f} / {decode[0]:.2f} / {grey[0]:.2f} ({n} frames)")
-            figures[f"{label}: baseline reading / analysis, wall s (CPU s)"] = (
+            figures[f"{label}: reading wall s — pydicom+Pillow / same on a thread pool / ceuskit decode / "
+                    "ceuskit grey (not a baseline)"] = (
+                f"{plain[0]:.2f} / {threaded[0]:.2f} / {decode[0]:.2f} / {grey[0]:.2f} ({n} frames)")
+            figures[f"{label}: baseline reading (one thread) / analysis, wall s (CPU s)"] = (
                 f"{read_s:.2f} ({read_cpu_s:.2f}) / {analyse_s:.2f} ({analyse_cpu_s:.2f})")
-            figures[f"{label}: analysis cost vs reading, wall (target ≤ 1.2)"] = round(analyse_s / read_s, 2)
+            figures[f"{label}: analysis cost vs reading on one thread, wall (target ≤ 1.2)"] = round(analyse_s / read_s, 2)
+            figures[f"{label}: analysis cost vs reading on a thread pool, wall"] = round(analyse_s / threaded[0], 2)
             figures[f"{label}: analysis cost vs reading, CPU"] = round(analyse_cpu_s / read_cpu_s, 2)
             if not hard:
                 write_clip(short_clip, 60.0)

@@ -9,7 +9,11 @@
   A clip whose lesion the truth says no pixel shows (iso in every phase on a CEUS-only screen) is expected to be
   refused.
 * **Reading.** For the centroid click, the analysis with the proposed ROIs against the analysis with the true
-  masks (lesion, and true parenchyma at its depth): every label, and the arterial onset.
+  masks (lesion, and true parenchyma at its depth): every label, and the arterial onset (with R at the arterial
+  peak and in the late phase, to tell a knife edge from an outline's fault).
+* **Design.** For every proposal case, the noiseless true-mask reading
+  (:func:`ceuskit.simulate.true_reading.true_mask_reading`) against its designed pattern, with each phase's
+  margin from the threshold that would change its label.
 * **Liver reference.** Share of its pixels in the true parenchyma, pixels over a true vessel.
 * **Sweeps.** Twelve simulated examinations (lognormal late phase, 60 dB), sweeps at 120, 180 and 240 s with
   the probe moved by up to a lesion's diameter: the loop's ROIs (true, and proposed from the centroid click)
@@ -46,9 +50,24 @@ def _invisible(truth: dict[str, Any]) -> bool:
 
 def _reading(analysis: Any) -> dict[str, Any]:
     lesion = analysis.document["lesions"][0]
-    return {"arterial": lesion["arterial_phase"]["enhancement"], "washout": lesion["portal_venous_phase"]["washout"],
-            "timing": lesion["portal_venous_phase"]["washout_timing"], "late": lesion["late_phase"]["enhancement"],
-            "onset_s": lesion["arterial_phase"]["onset_s"]}
+    arterial, pv, late = lesion["arterial_phase"], lesion["portal_venous_phase"], lesion["late_phase"]
+    return {"arterial": arterial["enhancement"], "washout": pv["washout"], "timing": pv["washout_timing"],
+            "late": late["enhancement"], "onset_s": arterial["onset_s"], "arterial_db": arterial["relative_peak_db"],
+            "peak_time_s": arterial["peak_time_s"], "washout_onset_s": pv["washout_onset_s"], "late_db": late["relative_db"]}
+
+
+def design_figures(ph: Any) -> dict[str, Any]:
+    """The noiseless true-mask reading of a proposal case against its designed pattern, with each phase's margin."""
+    from ceuskit.simulate.phantom import PATTERNS
+    from ceuskit.simulate.true_reading import true_mask_reading
+
+    spec = PATTERNS[ph.pattern]
+    found = true_mask_reading(ph)
+    at_peak = true_mask_reading(ph, peak_tolerance_s=0.0)["arterial_margin_db"]
+    designed = (spec.arterial, spec.washout, spec.late)
+    read = (found["arterial"], found["washout_timing"], found["late"])
+    return {**found, "arterial_margin_at_peak_db": at_peak,
+            "as_designed": all(a == b or b == "not_assessed" for a, b in zip(designed, read, strict=True))}
 
 
 def outline_figures(name: str, ph: Any, root: Path, clicks: int) -> dict[str, Any]:
@@ -161,6 +180,11 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
     readings = [item for item in report["outlines"].values() if "labels_same" in item]
     onsets = [item["onset_difference_s"] for item in readings if item["onset_difference_s"] is not None]
     livers = [item for item in report["outlines"].values() if "liver_in_parenchyma" in item]
+    designs = [item["design"] for item in report["outlines"].values() if "design" in item]
+
+    def least(key: str) -> float | None:
+        values = [d[key] for d in designs if d.get(key) is not None]
+        return round(min(values), 3) if values else None
     carried = report["carried"]
     summary = {
         "clips": len(report["outlines"]), "outlines": len(dices), "refused_visible": len(refused),
@@ -173,6 +197,10 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
         "onset_within_0.3s": f"{sum(o <= 0.3 for o in onsets)}/{len(onsets)}",
         "liver_in_parenchyma_min": round(min(item["liver_in_parenchyma"] for item in livers), 4) if livers else None,
         "liver_over_vessel_px_max": max(item["liver_over_vessel_px"] for item in livers) if livers else None,
+        "true_mask_as_designed": f"{sum(d['as_designed'] for d in designs)}/{len(designs)}",
+        "design_margin_min": {"arterial_at_peak_db": least("arterial_margin_at_peak_db"),
+                              "arterial_near_peak_db": least("arterial_margin_db"), "washout_db": least("washout_margin_db"),
+                              "washout_timing_s": least("washout_timing_margin_s"), "late_db": least("late_margin_db")},
     }
     for source in ("true", "proposed"):
         errors = [c["error_px"] for c in carried if c.get("source") == source and "error_px" in c]
@@ -200,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, ph in {**REAL_WORLD, **PROPOSAL_CASES}.items():
             if args.only in name:
                 report["outlines"][name] = outline_figures(name, ph, root, args.clicks)
+                if name in PROPOSAL_CASES:
+                    report["outlines"][name]["design"] = design_figures(ph)
                 print(name, json.dumps(report["outlines"][name]["clicks"]), flush=True)
         if not args.no_sweeps:
             for name in EXAMINATION_CASES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ceuskit._tic_frames import RoiStore
 from ceuskit.errors import AnalysisError, CeusError, RoiError
 from ceuskit.feed import clip_frames
 from ceuskit.io.clip import Clip, Region
@@ -216,3 +217,22 @@ def test_tic_table_keeps_nan_for_unmeasured_frames():
     table = tic_table(tics)
     assert np.isnan(table["lesion_power"][1]) and np.isnan(table["lesion_db"][1])
     assert np.isfinite(table["lesion_db"][[0, 2]]).all()
+
+
+def test_a_frame_is_stored_as_numpy_rounds_its_grey_and_marks_what_carries_no_echo():
+    """The compiled store gives numpy's rint(clip(nan_to_num(grey), 0, 255)) (run here) and ~echo | ~finite."""
+    rng = np.random.default_rng(3)
+    grey = rng.uniform(-20, 280, (30, 41)).astype(np.float32)
+    grey[::7, ::3] = np.round(grey[::7, ::3]) + 0.5  # halves round to even
+    grey[1, :6] = [np.nan, np.inf, -np.inf, 254.5, 0.5, -0.5]
+    echo = rng.random(grey.shape) > 0.1
+    store = RoiStore("r", (0, 0, 41, 30), np.ones((30, 41), bool), (0, 0, 41, 30), np.zeros((2, 30, 41), np.uint8))
+    scratch = np.empty(grey.shape, dtype=bool)
+    store.put(1, grey, echo, scratch)
+    np.testing.assert_array_equal(store.grey[1], np.rint(np.clip(np.nan_to_num(grey), 0, 255)).astype(np.uint8))
+    assert store.invalid is not None
+    np.testing.assert_array_equal(store.invalid[1], ~echo | ~np.isfinite(grey))
+    assert not store.invalid[0].any() and not store.grey[0].any()
+    clean = RoiStore("c", (0, 0, 41, 30), np.ones((30, 41), bool), (0, 0, 41, 30), np.zeros((1, 30, 41), np.uint8))
+    clean.put(0, np.nan_to_num(grey, posinf=0, neginf=0), np.ones(grey.shape, bool), scratch)
+    assert clean.invalid is None  # allocated only once some pixel carries no echo

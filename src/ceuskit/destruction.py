@@ -116,16 +116,29 @@ def _window(t: np.ndarray, d: np.ndarray, lo_s: float, hi_s: float, anchor: int,
     return more[-minimum:]
 
 
+def _rises(whole: np.ndarray, rise_db: float) -> np.ndarray:
+    """Return the samples that are finite and ``rise_db`` or more above the median of the three finite ones before.
+
+    The median of three is their middle value, taken for every sample at once.
+    """
+    finite = np.flatnonzero(np.isfinite(whole))
+    out = np.zeros(whole.size, dtype=bool)
+    if finite.size < 4:
+        return out
+    values = whole[finite]
+    middle = np.median(np.stack([values[:-3], values[1:-2], values[2:-1]]), axis=0)  # of the 3 before each
+    out[finite[3:]] = values[3:] - middle >= rise_db
+    return out
+
+
 def _segment_destructions(t: np.ndarray, d: np.ndarray, opts: DestructionOptions) -> list[Destruction]:
     counts = np.isfinite(d).sum(axis=0)
     whole = np.where(counts > 0, np.where(np.isfinite(d), d, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
     found: list[Destruction] = []
-    finite = np.flatnonzero(np.isfinite(whole))
+    candidate = _rises(whole, opts.jump_db / 2)
     k = 1
     while k < t.size - 1:
-        before = int(np.searchsorted(finite, k))  # finite samples before k
-        previous = whole[finite[max(before - 3, 0):before]]
-        if not (np.isfinite(whole[k]) and previous.size == 3 and whole[k] - np.median(previous) >= opts.jump_db / 2):
+        if not candidate[k]:
             k += 1
             continue
         pre_idx = _window(t, d, t[k] - opts.pre_window_s, t[k], k, False, 3)

@@ -8,6 +8,7 @@ the workstation call these functions; ``ceuskit info`` asks for the display map 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,23 @@ import numpy as np
 from ceuskit.errors import TimingError
 from ceuskit.io import open_clip
 from ceuskit.io.clip import Clip
-from ceuskit.io.readahead import read_ahead
-from ceuskit.pixels import Box, FrameStream
+from ceuskit.io.readahead import read_ahead_split
+from ceuskit.pixels import Box, FrameStream, reads_concurrently
 from ceuskit.preprocess.display import DisplayMap, display_map_of
 
-__all__ = ["READ_AHEAD_BYTES", "ClipDisplays", "clip_frames", "clip_summary", "display_maps"]
+__all__ = ["DECODE_THREADS", "READ_AHEAD_BYTES", "ClipDisplays", "clip_frames", "clip_summary", "display_maps"]
 
 READ_AHEAD_BYTES = 48 << 20
 """Decoded frames waiting for the reader, at most (about a second of decoding for the part of each frame a TIC
 extraction reads)."""
+
+DECODE_THREADS = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
+                            (os.cpu_count() or 1), 4))
+"""Threads decoding a clip whose frames can be decoded independently (one per CPU, up to 4): decoding is most
+of the cost of reading a clip, and the reader's own work per frame is less than a third of it."""
+
+DECODE_RUN = 8
+"""Consecutive frames one decoding thread reads at a time."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,10 @@ def display_maps(clip: Clip, *, bmode: bool = True) -> ClipDisplays:
 
 
 def clip_frames(clip: Clip, displays: ClipDisplays | None = None) -> FrameStream:
-    """Give the clip's frames to the numeric core, decoded ahead in a background thread on every pass.
+    """Give the clip's frames to the numeric core, decoded ahead in background threads on every pass.
+
+    Frames that can be decoded independently (:func:`ceuskit.pixels.reads_concurrently`) are decoded by
+    :data:`DECODE_THREADS` threads at once, runs of :data:`DECODE_RUN` frames each; the reader gets them in order.
 
     Parameters
     ----------
@@ -93,10 +105,12 @@ def clip_frames(clip: Clip, displays: ClipDisplays | None = None) -> FrameStream
     displays = display_maps(clip) if displays is None else displays
     half = clip.bmode_region if displays.bmode is not None else None
     n = clip.n_frames
+    workers = DECODE_THREADS if reads_concurrently(clip.frames) else 1
     return FrameStream(source=str(clip.source), times_s=clip.times, rows=clip.rows, columns=clip.columns,
                        ceus_box=clip.ceus_region.box, display=displays.ceus,
-                       open=lambda box=None: read_ahead(clip.frames.iterate(0, n, box),
-                                                        depth=_read_ahead_depth(clip, box)),
+                       open=lambda box=None: read_ahead_split(lambda a, b: clip.frames.iterate(a, b, box), 0, n,
+                                                              depth=_read_ahead_depth(clip, box), workers=workers,
+                                                              run=DECODE_RUN),
                        bmode_box=None if half is None else half.box,
                        bmode_display=None if half is None else displays.bmode,
                        pixel_spacing_mm=clip.pixel_spacing_mm)

@@ -34,6 +34,7 @@ from ceuskit.io.examination import acquisition_time, injection_from_header, plac
 from ceuskit.io.rois import load_rois
 from ceuskit.kinetics import KINETICS, check_kinetics
 from ceuskit.phases import PhaseOptions
+from ceuskit.pixels import Box
 from ceuskit.preprocess.display import DisplayMap, display_map_of
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
 from ceuskit.preprocess.overlays import BackgroundOverlays
@@ -214,13 +215,18 @@ def _measure(clip: Clip, rois_in: RoiInput, start_s: float, opts: AnalysisOption
         if rois.reference_of(lesion) is None:
             raise RoiError("no parenchyma ROI: add a liver ROI with role 'parenchyma' to compare the lesion with")
     digest = _in_background(clip.sha256)  # the file is hashed while it is read
-    displays = display_maps(clip, bmode=opts.overlays or opts.motion)
-    search = None
-    if opts.overlays:  # markers on the B-mode half must not pull its tracking either
-        regions = [(clip.ceus_region.box, displays.ceus)]
-        if clip.bmode_region is not None:
-            regions.append((clip.bmode_region.box, displays.bmode or display_map_of(clip, box=clip.bmode_region.box)))
-        search = BackgroundOverlays(clip, regions)  # found while the clip is read; the reading waits for them
+    regions: Future[list[tuple[Box, DisplayMap]]] = Future()
+    # overlays are found while the display maps are fitted and the clip is read; the reading waits for them
+    search = BackgroundOverlays(clip, regions.result) if opts.overlays else None
+    try:
+        displays = display_maps(clip, bmode=opts.overlays or opts.motion)
+        found_in = [(clip.ceus_region.box, displays.ceus)]
+        if opts.overlays and clip.bmode_region is not None:  # markers on the B-mode half must not pull its tracking
+            found_in.append((clip.bmode_region.box, displays.bmode or display_map_of(clip, box=clip.bmode_region.box)))
+    except BaseException as exc:
+        regions.set_exception(exc)  # the overlay thread stops too
+        raise
+    regions.set_result(found_in)
     tics = extract_tics(clip_frames(clip, displays), rois, dynamic_range_db=opts.dynamic_range_db, motion=opts.motion,
                         max_shift_mm=opts.max_shift_mm, injection_time_s=opts.injection_s - start_s,
                         exclude=None if search is None else search.result, progress=progress)

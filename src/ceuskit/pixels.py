@@ -16,7 +16,8 @@ from typing import Protocol
 import numpy as np
 from numba import njit
 
-__all__ = ["LUMA_WEIGHTS", "Box", "FramePass", "FrameSource", "FrameStream", "GreyReader", "RawClip", "to_grey"]
+__all__ = ["LUMA_WEIGHTS", "Box", "FramePass", "FrameSource", "FrameStream", "GreyReader", "RawClip",
+           "reads_concurrently", "to_grey"]
 
 Box = tuple[int, int, int, int]
 """Pixel box ``(x0, y0, x1, y1)`` of the stored full frame, x1/y1 exclusive."""
@@ -105,6 +106,15 @@ class FrameSource(Protocol):
     def close(self) -> None:
         """Release files and decoders."""
         ...
+
+
+def reads_concurrently(source: FrameSource) -> bool:
+    """Whether several threads may read frames of ``source`` at once (each its own frames).
+
+    A source says so by a true ``concurrent`` attribute (DICOM frames stored one by one, image files,
+    arrays); one without it (a video's running decoder) is read by one thread at a time.
+    """
+    return bool(getattr(source, "concurrent", False))
 
 
 class _Boxed(Protocol):

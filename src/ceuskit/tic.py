@@ -16,8 +16,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ceuskit._tic_frames import (
+    FeatureStack,
+    RoiStore,
+    clip_box,
+    grey_reader,
+    search_area,
+    shared_cover,
+    union,
+)
 from ceuskit.errors import AnalysisError, RoiError
-from ceuskit.pixels import Box, FrameStream, GreyReader
+from ceuskit.pixels import Box, FrameStream
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.preprocess.motion import (
     FEATURE_SCALE,
@@ -71,46 +80,9 @@ class TicResult:
     overlay_pixels: dict[str, int]
 
 
-@dataclass
-class _RoiStore:
-    """One ROI: its mask in its bounding box, and every frame's grey around it (the box ± the search radius)."""
-
-    name: str
-    box: Box
-    mask: np.ndarray
-    store_box: Box
-    grey: np.ndarray  # (n, h, w) uint8
-    invalid: np.ndarray | None = None  # (n, h, w) bool, only once some pixel was invalid
-
-
-@dataclass
-class _FeatureStack:
-    """Every frame's tracking features and, once some pixel was invalid, their validity.
-
-    Features are float16: smoothed grey needs no more.
-    """
-
-    values: np.ndarray  # (n, H, W) float16
-    valid: np.ndarray | None = None  # (n, H, W) bool, allocated at the first invalid pixel
-
-    def put(self, k: int, values: np.ndarray, valid: np.ndarray) -> None:
-        self.values[k] = values
-        if self.valid is None and not valid.all():
-            self.valid = np.ones(self.values.shape, dtype=bool)
-        if self.valid is not None:
-            self.valid[k] = valid
-
-    def validity(self) -> np.ndarray:
-        return self.valid if self.valid is not None else np.broadcast_to(np.True_, self.values.shape)
-
-
 def _bbox(mask: np.ndarray) -> Box:
     ys, xs = np.nonzero(mask)
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-
-
-def _union(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def _grow(box: Box, by: int, limit: Box) -> Box:
@@ -124,11 +96,11 @@ def _search_radius_px(frames: FrameStream, max_shift_mm: float) -> int:
     return radius + radius % 2
 
 
-def _template_box(rois: RoiSet, stores: list[_RoiStore]) -> Box:
+def _template_box(rois: RoiSet, stores: list[RoiStore]) -> Box:
     """Tracking template: the lesions' boxes plus context, capped in size, sides even (half-resolution features)."""
     lesion_names = {r.name for r in rois.lesions}
     boxes = [s.box for s in stores if s.name in lesion_names] or [s.box for s in stores]
-    x0, y0, x1, y1 = _union(boxes)
+    x0, y0, x1, y1 = union(boxes)
     x0, y0, x1, y1 = x0 - TEMPLATE_MARGIN_PX, y0 - TEMPLATE_MARGIN_PX, x1 + TEMPLATE_MARGIN_PX, y1 + TEMPLATE_MARGIN_PX
     cx, cy, half = (x0 + x1) // 2, (y0 + y1) // 2, MAX_TEMPLATE_PX // 2
     x0, y0, x1, y1 = max(x0, cx - half), max(y0, cy - half), min(x1, cx + half), min(y1, cy + half)
@@ -183,7 +155,7 @@ def censored_mean(power_sum: float, n_pixels: int, n_clipped: int) -> float:
     return power_sum / n_pixels
 
 
-def _roi_means(store: _RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_grey: np.ndarray
+def _roi_means(store: RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_grey: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """Return the mean linear power inside the ROI moved by each frame's shift, and its saturated share.
 
@@ -218,7 +190,7 @@ def _roi_means(store: _RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_
     return out, saturated
 
 
-def _overlay_pixels(store: _RoiStore, exclude: np.ndarray | None, shifts: np.ndarray, used: np.ndarray) -> int:
+def _overlay_pixels(store: RoiStore, exclude: np.ndarray | None, shifts: np.ndarray, used: np.ndarray) -> int:
     """Return the most overlay pixels inside the ROI (moved by the frames' shifts) over the frames used."""
     if exclude is None or not used.any():
         return 0
@@ -264,7 +236,7 @@ def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, 
         box = _bbox(mask)
         store_box = _grow(box, radius, full)
         shape = (n, store_box[3] - store_box[1], store_box[2] - store_box[0])
-        stores.append(_RoiStore(name, box, mask[box[1]:box[3], box[0]:box[2]], store_box, np.zeros(shape, np.uint8)))
+        stores.append(RoiStore(name, box, mask[box[1]:box[3], box[0]:box[2]], store_box, np.zeros(shape, np.uint8)))
     bmode = frames.bmode_box if motion else None
     offset = (bmode[0] - ceus[0], bmode[1] - ceus[1]) if bmode is not None else (0, 0)
     track_limit = bmode if bmode is not None else ceus
@@ -276,16 +248,16 @@ def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, 
             raise RoiError("the ROIs lie outside the ultrasound image region; redraw them on the image")
     search_box = (template_box[0] - radius, template_box[1] - radius, template_box[2] + radius, template_box[3] + radius)
     feature_shape = ((search_box[3] - search_box[1]) // FEATURE_SCALE, (search_box[2] - search_box[0]) // FEATURE_SCALE)
-    features = _FeatureStack(np.zeros((n, *feature_shape), np.float16)) if motion else None
+    features = FeatureStack(np.zeros((n, *feature_shape), np.float16)) if motion else None
     smoothing_px = 1.0 if bmode is not None else 2.0
     display = frames.display
     track_display = frames.bmode_display if bmode is not None and frames.bmode_display is not None else display
-    search_in_frame = _clip_box(search_box, track_limit)
+    search_in_frame = clip_box(search_box, track_limit)
     cover = None
     if features is not None and track_display is display and search_in_frame is not None:
-        cover = _shared_cover([store.store_box for store in stores] + [search_in_frame])
+        cover = shared_cover([store.store_box for store in stores] + [search_in_frame])
     # only the part of each frame that is read is handed over (a JPEG frame is converted only there)
-    read_box = _union([store.store_box for store in stores]
+    read_box = union([store.store_box for store in stores]
                       + ([search_in_frame] if features is not None and search_in_frame is not None else []))
     origin = (read_box[0], read_box[1])
     anchor = None
@@ -303,20 +275,16 @@ def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, 
             echo[ceus[1]:ceus[3], ceus[0]:ceus[2]] = True
             if exclude is not None:
                 echo &= ~exclude
+            echoes = [echo[b[1]:b[3], b[0]:b[2]] for b in (store.store_box for store in stores)]
+            scratch = [np.empty(e.shape, dtype=bool) for e in echoes]
+            all_valid = np.ones((search_box[3] - search_box[1], search_box[2] - search_box[0]), dtype=bool)
             for k, pixels in enumerate(decoded):
-                grey_of = _grey_reader(pixels, origin, display, cover)
-                for store in stores:
-                    sx0, sy0, sx1, sy1 = store.store_box
-                    grey = grey_of(store.store_box)
-                    bad = ~echo[sy0:sy1, sx0:sx1] | ~np.isfinite(grey)
-                    store.grey[k] = np.rint(np.clip(np.nan_to_num(grey), 0, 255))
-                    if bad.any():
-                        if store.invalid is None:
-                            store.invalid = np.zeros(store.grey.shape, dtype=bool)
-                        store.invalid[k] = bad
+                grey_of = grey_reader(pixels, origin, display, cover)
+                for store, store_echo, bad in zip(stores, echoes, scratch, strict=True):
+                    store.put(k, grey_of(store.store_box), store_echo, bad)
                 if features is not None:
-                    track_grey_of = grey_of if track_display is display else _grey_reader(pixels, origin, track_display, None)
-                    grey_area, valid = _search_area(track_grey_of, search_box, search_in_frame, exclude)
+                    track_grey_of = grey_of if track_display is display else grey_reader(pixels, origin, track_display, None)
+                    grey_area, valid = search_area(track_grey_of, search_box, search_in_frame, exclude, all_valid)
                     features.put(k, *frame_features(grey_area, valid, smoothing_px))
                     if anchor is not None:
                         anchor.stored(k)
@@ -357,61 +325,6 @@ def _resolved(exclude: np.ndarray | Callable[[], np.ndarray] | None) -> np.ndarr
     """Return the excluded pixels (waiting for them when given as a function), None when there are none."""
     mask = exclude() if callable(exclude) else exclude
     return mask if mask is not None and mask.any() else None
-
-
-def _clip_box(box: Box, limit: Box) -> Box | None:
-    """``box`` cut to ``limit``; None when nothing is left."""
-    x0, y0, x1, y1 = max(box[0], limit[0]), max(box[1], limit[1]), min(box[2], limit[2]), min(box[3], limit[3])
-    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
-
-
-def _area(box: Box) -> int:
-    return (box[2] - box[0]) * (box[3] - box[1])
-
-
-def _shared_cover(boxes: list[Box]) -> Box | None:
-    """Return one box whose grey serves all of ``boxes`` (each frame converted once).
-
-    Only when it is no larger than the boxes together; None when converting each box on its own costs less
-    (ROIs far apart).
-    """
-    cover = _union(boxes)
-    return cover if _area(cover) <= sum(_area(b) for b in boxes) else None
-
-
-def _grey_reader(pixels: np.ndarray, origin: tuple[int, int], display: GreyReader, cover: Box | None
-                 ) -> Callable[[Box], np.ndarray]:
-    """Return a reader of the grey of a box (frame coordinates).
-
-    Boxes inside ``cover`` come from its grey, converted once; without a cover any box is converted on demand.
-    ``pixels`` is the part of the frame whose top-left corner is ``origin`` (x, y).
-    """
-    ox, oy = origin
-    if cover is None:
-        return lambda b: display.to_grey(pixels[b[1] - oy:b[3] - oy, b[0] - ox:b[2] - ox])
-    cx0, cy0, cx1, cy1 = cover
-    grey = display.to_grey(pixels[cy0 - oy:cy1 - oy, cx0 - ox:cx1 - ox])
-    return lambda b: grey[b[1] - cy0:b[3] - cy0, b[0] - cx0:b[2] - cx0]
-
-
-def _search_area(grey_of: Callable[[Box], np.ndarray], box: Box, inside: Box | None, exclude: np.ndarray | None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return the grey of ``box`` (which may reach past the image) and its validity.
-
-    Valid: inside ``inside`` (the box cut to the tracking region), finite, not excluded.
-    """
-    x0, y0, x1, y1 = box
-    crop = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
-    valid = np.zeros(crop.shape, dtype=bool)
-    if inside is not None:
-        lx0, ly0, lx1, ly1 = inside
-        grey = grey_of(inside)
-        good = np.isfinite(grey)
-        if exclude is not None:
-            good &= ~exclude[ly0:ly1, lx0:lx1]
-        crop[ly0 - y0:ly1 - y0, lx0 - x0:lx1 - x0] = np.where(good, grey, 0.0)
-        valid[ly0 - y0:ly1 - y0, lx0 - x0:lx1 - x0] = good
-    return crop, valid
 
 
 def tic_table(tics: TicResult) -> dict[str, np.ndarray]:

@@ -1,14 +1,14 @@
-"""Frames decoded ahead in a background thread: order, errors and early exits."""
+"""Frames decoded ahead in background threads (one, or several each reading runs): order, errors and early exits."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from ceuskit.io.readahead import read_ahead
+from ceuskit.io.readahead import read_ahead, read_ahead_split
 
 
 def test_items_come_in_order_and_all_of_them() -> None:
@@ -67,4 +67,53 @@ def test_the_producer_runs_in_another_thread_ahead_of_the_consumer() -> None:
 
 def test_depth_must_be_positive() -> None:
     with pytest.raises(ValueError, match="depth"), read_ahead([1], depth=0):
+        pass
+
+
+def _runs_of(log: list[tuple[int, int, str]], fail_at: int | None = None) -> Callable[[int, int], Iterator[int]]:
+    def read(first: int, last: int) -> Iterator[int]:
+        log.append((first, last, threading.current_thread().name))
+        for k in range(first, last):
+            if k == fail_at:
+                raise OSError(f"truncated frame {k}")
+            time.sleep(0.0005)
+            yield k
+    return read
+
+
+@pytest.mark.parametrize(("workers", "run", "depth"), [(1, 4, 4), (2, 4, 4), (3, 5, 2), (4, 1, 50), (2, 100, 4)])
+def test_split_reading_gives_every_item_in_order(workers: int, run: int, depth: int) -> None:
+    log: list[tuple[int, int, str]] = []
+    with read_ahead_split(_runs_of(log), 3, 250, depth=depth, workers=workers, run=run) as items:
+        assert list(items) == list(range(3, 250))
+    if workers > 1 and run < 247:
+        assert sorted((a, b) for a, b, _ in log) == [(a, min(a + run, 250)) for a in range(3, 250, run)]
+        assert len({name for _, _, name in log}) == workers  # each run read once, by all the threads
+
+
+def test_split_reading_raises_an_error_where_its_item_would_come() -> None:
+    seen = []
+    with pytest.raises(OSError, match="truncated frame 37"), read_ahead_split(
+            _runs_of([], fail_at=37), 0, 100, depth=6, workers=3, run=4) as items:
+        for item in items:
+            seen.append(item)
+    assert seen == list(range(37))
+
+
+def test_leaving_a_split_reading_early_stops_every_thread() -> None:
+    log: list[tuple[int, int, str]] = []
+    with pytest.raises(RuntimeError), read_ahead_split(_runs_of(log), 0, 10_000, depth=8, workers=3,
+                                                       run=2) as items:
+        for item in items:
+            if item == 20:
+                raise RuntimeError("caller failed")
+    count = len(log)
+    time.sleep(0.3)
+    assert len(log) == count  # nothing runs after the block
+    assert count * 2 < 100  # each thread stopped a few runs ahead of the caller
+    assert not any(t.name.startswith("ceuskit-read-ahead") for t in threading.enumerate())
+
+
+def test_split_settings_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="workers"), read_ahead_split(_runs_of([]), 0, 10, workers=0):
         pass

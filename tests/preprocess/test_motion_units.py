@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from skimage.feature import match_template
 
 from ceuskit.preprocess.motion.envelope import into_hull
@@ -117,6 +118,31 @@ def test_features_halve_and_skip_invalid_pixels():
     np.testing.assert_array_equal(ok1, ok2)
     np.testing.assert_allclose(f1[ok1], f2[ok2], rtol=1e-5)
     assert not ok1[:, 0].any() and ok1[:, -1].all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+@pytest.mark.parametrize("smoothing_px", [0.5, 1.0, 2.0, 3.3])
+def test_features_are_scipy_gaussian_filter_of_the_binned_grey(dtype, smoothing_px):
+    """The features are scipy's gaussian_filter (run here) of the 2 × 2 block means: the same numbers, bit for bit."""
+    rng = np.random.default_rng(5)
+    crop = rng.uniform(0, 255, (38, 52)).astype(dtype)
+    sigma = max(np.sqrt(max(smoothing_px**2 - 0.25, 0.0)) / 2, 0.3)
+    blocks = crop.reshape(19, 2, 26, 2).astype(np.float64 if dtype == np.uint8 else dtype)
+    sums = ((blocks[:, 0, :, 0] + blocks[:, 0, :, 1]) + (blocks[:, 1, :, 0] + blocks[:, 1, :, 1])).astype(np.float32)
+    features, ok = frame_features(crop, np.ones(crop.shape, bool), smoothing_px)
+    np.testing.assert_array_equal(features, ndimage.gaussian_filter(sums / 4.0, sigma, mode="nearest"))
+    assert features.dtype == np.float32 and ok.all()
+    valid = rng.random(crop.shape) > 0.3
+    weights = valid.reshape(19, 2, 26, 2).sum(axis=(1, 3)).astype(np.float32)
+    masked = np.where(valid, crop, 0.0).reshape(19, 2, 26, 2)
+    sums = ((masked[:, 0, :, 0] + masked[:, 0, :, 1]) + (masked[:, 1, :, 0] + masked[:, 1, :, 1])).astype(np.float32)
+    smooth_weights = ndimage.gaussian_filter(weights, sigma, mode="nearest")
+    expected_ok = smooth_weights > 2.0
+    expected = np.where(expected_ok, ndimage.gaussian_filter(sums, sigma, mode="nearest")
+                        / np.maximum(smooth_weights, 1e-6), 0.0).astype(np.float32)
+    features, ok = frame_features(crop, valid, smoothing_px)
+    np.testing.assert_array_equal(ok, expected_ok)
+    np.testing.assert_array_equal(features, expected)
 
 
 def test_neighbour_windows_keep_their_span_at_the_ends_and_reach_sparse_frames():

@@ -6,14 +6,17 @@ truth pixel); recall is over the truth pixels.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import numpy as np
 import pytest
 from display_screens import runs_of, screen
 from scipy import ndimage
 
 from ceuskit.io import open_clip
-from ceuskit.preprocess.display import fit_display_map
-from ceuskit.preprocess.overlays import detect_overlays, overlay_mask
+from ceuskit.pixels import reads_concurrently
+from ceuskit.preprocess.display import display_map_of, fit_display_map
+from ceuskit.preprocess.overlays import BackgroundOverlays, detect_overlays, overlay_mask
 from ceuskit.simulate import Phantom, write_dicom
 
 ALL = ("timer", "mi", "markers", "calliper")
@@ -79,3 +82,22 @@ def test_detect_overlays_through_the_dicom_reader(tmp_path):
     assert not found[outside].any()  # the colour bar and the text above the image are not in the region
     assert found[shown.overlay_truth].mean() >= 0.95
     assert not (found & ~ndimage.binary_dilation(shown.overlay_truth, structure=np.ones((3, 3), dtype=bool))).any()
+
+
+def test_found_on_a_thread_as_detect_overlays_finds_them(tmp_path):
+    """The background search (frames decoded on its thread, regions given later) finds what detect_overlays does."""
+    ph = CASES["plain"]
+    shown = screen(ph, colour_map="gold", colour_bar=True, overlays=ALL, seed=9)
+    write_dicom(tmp_path / "gold.dcm", shown.frames, shown.times, ph, shown.rendered["layout"])
+    with open_clip(tmp_path / "gold.dcm") as clip:
+        assert reads_concurrently(clip.frames)
+        display = display_map_of(clip, box=clip.ceus_region.box)
+        regions: Future[list] = Future()
+        search = BackgroundOverlays(clip, regions.result)
+        regions.set_result([(clip.ceus_region.box, display)])
+        np.testing.assert_array_equal(search.result(), detect_overlays(clip, display=display))
+        failed: Future[list] = Future()
+        broken = BackgroundOverlays(clip, failed.result)
+        failed.set_exception(ValueError("no display map"))
+        with pytest.raises(ValueError, match="no display map"):
+            broken.result()

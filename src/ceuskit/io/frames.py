@@ -45,7 +45,12 @@ def _fps_times(source: str, n_frames: int, fps: float | None, what: str) -> np.n
 
 
 class ImageFrames:
-    """Decodes the image files of a frame folder on demand (a :class:`~ceuskit.io.clip.FrameSource`)."""
+    """Decodes the image files of a frame folder on demand (a :class:`~ceuskit.io.clip.FrameSource`).
+
+    Each frame is its own file: several threads may read frames at once.
+    """
+
+    concurrent = True
 
     def __init__(self, files: list[Path], rows: int, columns: int) -> None:
         self._files, self._shape = files, (rows, columns)
@@ -104,7 +109,12 @@ def read_folder(path: str | Path, *, fps: float | None = None, layout: str = "au
 
 
 class ArrayFrames:
-    """Frames of an (n, rows, columns[, 3]) array, usually memory-mapped (a :class:`FrameSource`)."""
+    """Frames of an (n, rows, columns[, 3]) array, usually memory-mapped (a :class:`FrameSource`).
+
+    Several threads may read frames at once.
+    """
+
+    concurrent = True
 
     def __init__(self, array: np.ndarray) -> None:
         self._array = array

@@ -90,7 +90,11 @@ class VideoFrames:
     path : the video file.
     pts : presentation timestamps of the frames in display order (stream time base units).
     keyframes : per frame, whether a decoder can start there.
+
+    One running decoder: one thread at a time reads frames.
     """
+
+    concurrent = False
 
     def __init__(self, path: str, pts: list[int], keyframes: list[bool]) -> None:
         self._path = path

@@ -25,14 +25,14 @@ gives no changing neighbourhood, so only off-map overlays are found there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 from scipy import ndimage
 
-from ceuskit.pixels import Box, RawClip
+from ceuskit.pixels import Box, RawClip, reads_concurrently
 from ceuskit.preprocess.display import DisplayMap, display_map_of, sample_runs
 
 __all__ = ["BackgroundOverlays", "detect_overlays", "overlay_mask"]
@@ -239,30 +239,33 @@ def _mark(full: np.ndarray, runs: Sequence[np.ndarray], box: Box, display: Displ
 class BackgroundOverlays:
     """:func:`detect_overlays` of one or more image regions of a clip, worked out on a thread.
 
-    The sampled frames are decoded when the object is made (a clip's frames are read by one thread at a
-    time); the masks are then found on a thread while the caller reads the clip, and :meth:`result` waits
-    for them. The regions share the sampled frames (:func:`detect_overlays` of each region would decode
-    the same ones).
+    The masks are found on a thread while the caller goes on (fits the display maps, reads the clip), and
+    :meth:`result` waits for them. The sampled frames are decoded on that thread too where the clip's frames
+    can be read by several threads at once (:func:`ceuskit.pixels.reads_concurrently`), else when the object
+    is made. The regions share the sampled frames (:func:`detect_overlays` of each region would decode the
+    same ones).
 
     Parameters
     ----------
     clip : RawClip
         The clip.
-    regions : sequence of (box, display map)
-        Each image region (x0, y0, x1, y1) and its display map.
+    regions : sequence of (box, display map), or a function returning it
+        Each image region (x0, y0, x1, y1) and its display map. A function is called on the thread once the
+        frames are decoded (it may wait for display maps the caller is still fitting).
     n_runs, run_length, min_contrast, min_runs, dilate_px
         As for :func:`detect_overlays`.
     """
 
-    def __init__(self, clip: RawClip, regions: Sequence[tuple[Box, DisplayMap]], *, n_runs: int = 24,
-                 run_length: int = 3, min_contrast: float = MIN_CONTRAST, min_runs: int = 2,
-                 dilate_px: int = 1) -> None:
-        runs = sample_runs(clip, n_runs, run_length)
+    def __init__(self, clip: RawClip, regions: Sequence[tuple[Box, DisplayMap]] | Callable[[], Sequence[tuple[
+                 Box, DisplayMap]]], *, n_runs: int = 24, run_length: int = 3, min_contrast: float = MIN_CONTRAST,
+                 min_runs: int = 2, dilate_px: int = 1) -> None:
+        decoded = None if reads_concurrently(clip.frames) else sample_runs(clip, n_runs, run_length)
         shape = (clip.rows, clip.columns)
 
         def find() -> np.ndarray:
+            runs = sample_runs(clip, n_runs, run_length) if decoded is None else decoded
             full = np.zeros(shape, dtype=bool)
-            for box, display in regions:
+            for box, display in regions() if callable(regions) else regions:
                 _mark(full, runs, box, display, min_contrast, min_runs, dilate_px)
             return full
 

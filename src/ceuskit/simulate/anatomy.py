@@ -16,6 +16,10 @@ and the clips of one examination share one anatomy.
 * **Heterogeneity.** The lesion's contrast is multiplied by 1 + h·G (G smooth unit-variance noise at a quarter of
   the lesion's radius, h = ``lesion_heterogeneity``), clipped to [0.2, 1.8] and scaled to mean 1 over the
   lesion, so the ROI mean keeps the pattern's curve.
+* **Mean kept.** With ``lesion_mean_kept`` the rim, heterogeneity and the edge's blur together are scaled so
+  that the lesion's own contrast averages to its pattern's curve over its true mask (the liver blurred in at
+  its edge comes on top): a rim lesion's pattern is its whole lesion's (what
+  :mod:`ceuskit.simulate.true_reading` reads), not only its rim's.
 * **Vessels.** ``vessels`` tubes 2–4 px wide and 45–90 px long pass 2–8 px outside the main lesion (roughly
   tangent to it). Their contrast arrives 2 s before the lesion's arterial bolus, peaks ``VESSEL_GAIN`` times the
   liver's peak and stays twice the liver's level (portal branches): early, bright and elongated. They are
@@ -130,9 +134,14 @@ def _local_noise(shape: tuple[int, int], centre: tuple[float, float], radii: tup
     return out
 
 
-def _modulation(mask: np.ndarray, centre: tuple[float, float], radii: tuple[float, float], ph: Phantom,
-                rng: np.random.Generator) -> np.ndarray:
-    """Contrast multiplier inside one lesion: the rim's core, then heterogeneity (mean 1 over the lesion)."""
+def _modulation(mask: np.ndarray, weight: np.ndarray, centre: tuple[float, float], radii: tuple[float, float],
+                ph: Phantom, rng: np.random.Generator) -> np.ndarray:
+    """Contrast multiplier inside one lesion: the rim's core, then heterogeneity (mean 1 over the lesion).
+
+    With ``lesion_mean_kept`` the product is scaled so that the lesion's smoothed ``weight`` times it averages 1
+    over the lesion's mask: the lesion's own contrast over its true mask is the pattern's curve, whatever its
+    rim, patches and blurred edge (the rim brighter than the pattern, its core darker).
+    """
     radius_px = min(radii)
     m = np.ones(mask.shape)
     if ph.lesion_rim_px > 0:
@@ -146,6 +155,8 @@ def _modulation(mask: np.ndarray, centre: tuple[float, float], radii: tuple[floa
         factor = np.clip(1.0 + ph.lesion_heterogeneity * field, 0.2, 1.8)
         factor /= factor[mask].mean()
         m = m * factor
+    if ph.lesion_mean_kept and mask.any():
+        m = m / float((weight * m)[mask].mean())
     return m
 
 
@@ -211,7 +222,7 @@ def build_anatomy(ph: Phantom, canvas_shape: tuple[int, int], margin: int) -> An
         mask = _outline(canvas_shape, centre, (rx, ry), ph.lesion_irregularity, rng) & ~taken
         taken |= mask
         weight = ndimage.gaussian_filter(mask.astype(float), 1.0)
-        lesions.append((mask, weight, _modulation(mask, centre, (rx, ry), ph, rng), pattern))
+        lesions.append((mask, weight, _modulation(mask, weight, centre, (rx, ry), ph, rng), pattern))
     main_centre = (ph.lesion_center_px[0] + margin, ph.lesion_center_px[1] + margin)
     vessel = _vessels(canvas_shape, lesions[0][0], main_centre, ph.vessels, rng) \
         if ph.vessels else np.zeros(canvas_shape, dtype=bool)

@@ -88,7 +88,10 @@ def _proposal_cases() -> dict[str, Phantom]:
 
     Every pattern, irregular outlines, rim enhancement, heterogeneity, vessels beside the lesion, further
     lesions, dual displays, depth attenuation, sizes from 10 to 28 px and positions off centre, in the
-    real-world clips' format (breathing, out-of-plane seconds).
+    real-world clips' format (breathing, out-of-plane seconds). Each lesion's own contrast averages to its
+    pattern's curve over its true mask (``lesion_mean_kept``: a rim lesion's pattern is the whole lesion's), and
+    lesions hypo in the late phase are shown with a 60 dB display, so that their true masks read the designed
+    pattern, every phase clear of the thresholds (:mod:`ceuskit.simulate.true_reading`).
     """
     patterns = ("hyper-early-hypo", "hyper-late-hypo", "hypo-none-hypo", "hyper-none-iso", "iso-late-hypo",
                 "hyper-early-marked", "hyper-none-hyper", "hyper-early-iso")
@@ -115,7 +118,10 @@ def _proposal_cases() -> dict[str, Phantom]:
             lesion_heterogeneity=(0.0, 0.3, 0.5)[k % 3], vessels=(0, 2, 1, 3, 0)[k % 5], more_lesions=more,
             dual=k % 5 == 3, attenuation_db=(0.0, 6.0, 10.0)[k % 3],
             breathing_amplitude_px=((2.0, 6.0), (3.0, 10.0), (1.5, 3.5), (4.0, 12.0))[k % 4],
-            colour_map="gold" if k % 11 == 7 else None)
+            colour_map="gold" if k % 11 == 7 else None, lesion_mean_kept=True,
+            # a lesion hypo in the late phase, deep in a 45 dB display, sits on its black floor there (R squeezed
+            # towards 0 dB): these are shown with 60 dB
+            dynamic_range_db=60.0 if pattern in ("hyper-late-hypo", "iso-late-hypo") else _BASE.dynamic_range_db)
     return cases
 
 

@@ -103,6 +103,8 @@ class Phantom:
     more_lesions: tuple[tuple[float, float, float, float, str], ...] = ()  # further (cx, cy, rx, ry, pattern)
     attenuation_db: float = 0.0  # echo lost from the image's top row to its bottom row, dB
     anatomy_seed: int | None = None  # random stream of the anatomy (default: seed); an examination shares one
+    # the true-mask reading (issue 24; simulate/anatomy.py): a rim and heterogeneity keep the lesion's mean
+    lesion_mean_kept: bool = False  # rim, patches and blurred edge scaled: the true mask averages the pattern's curve
 
     def pattern_spec(self) -> PhantomPattern:
         """Return the :class:`PhantomPattern` named by ``pattern`` (``InputError`` for an unknown name)."""

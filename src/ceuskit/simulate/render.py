@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -14,107 +13,24 @@ from ceuskit.phases import ARTERIAL_WINDOW_S
 from ceuskit.preprocess.linearize import power_to_grey
 from ceuskit.quality import SATURATION_WINDOW_S
 from ceuskit.roi import parse_rois
-from ceuskit.simulate.anatomy import (
-    VESSEL_GAIN,
-    VESSEL_LABEL,
-    Anatomy,
-    attenuation,
-    build_anatomy,
-    encode_labels,
-    true_labels,
-    uses_anatomy,
-)
-from ceuskit.simulate.curves import truth_timing, vessel_curve
-from ceuskit.simulate.destruction import frame_gains, kinetics_curves, kinetics_truth
+from ceuskit.simulate.anatomy import VESSEL_LABEL, encode_labels
+from ceuskit.simulate.destruction import kinetics_truth
 from ceuskit.simulate.display import Overlay, apply_display
 from ceuskit.simulate.phantom import Phantom
-from ceuskit.simulate.realism import LESION_ROI_SCALE, episode_offset, fill_in_map, lesion_rim, sparse_times
+from ceuskit.simulate.realism import LESION_ROI_SCALE
+from ceuskit.simulate.scene import (
+    NOISE_POWER,
+    Layout,
+    _speckle,
+    build_scene,
+    in_plane_contrast,
+    layout_of,
+    noiseless_image,
+    view_of,
+)
 
 __all__ = ["Layout", "layout_of", "render_frames"]
 
-
-# frames
-def _frame_times(ph: Phantom, rng: np.random.Generator) -> np.ndarray:
-    n = int(math.floor(ph.duration_s * ph.fps)) + 1
-    dt = np.full(n - 1, 1.0 / ph.fps)
-    if ph.jitter > 0:
-        dt *= 1.0 + rng.uniform(-ph.jitter, ph.jitter, n - 1)
-    dt = np.round(dt * 1000.0) / 1000.0  # whole milliseconds, as a Frame Time Vector holds them
-    return sparse_times(ph, np.concatenate([[0.0], np.cumsum(dt)]))
-
-
-def _speckle(shape: tuple[int, int], rng: np.random.Generator, corr_px: float = 0.8) -> np.ndarray:
-    """Unit-mean, spatially correlated, exponentially distributed intensity speckle."""
-    re = ndimage.gaussian_filter(rng.standard_normal(shape), corr_px, mode="wrap")
-    im = ndimage.gaussian_filter(rng.standard_normal(shape), corr_px, mode="wrap")
-    power = re * re + im * im
-    speckle: np.ndarray = power / power.mean()
-    return speckle
-
-
-def _shifts(ph: Phantom, times_s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Tissue displacement (dx, dy) px per frame: a sinusoid, or irregular cos⁴ breathing (Lujan et al. 1999).
-
-    With ``breathing_irregularity`` > 0 each cycle gets its own period and depth (± that fraction); the cos⁴
-    waveform rests at end-expiration (−amplitude) for most of the cycle and peaks briefly at +amplitude.
-    """
-    ax, ay = ph.breathing_amplitude_px
-    phase = 2 * math.pi * times_s / ph.breathing_period_s + rng.uniform(0, 2 * math.pi)
-    if ph.breathing_irregularity <= 0:
-        return np.round(np.stack([ax * np.sin(phase + 0.6), ay * np.sin(phase)], axis=1)).astype(int)
-    own = np.random.default_rng([ph.seed, 1])  # its own stream: default phantoms stay as they were
-    irregular = ph.breathing_irregularity
-    start = -own.uniform(0, ph.breathing_period_s)
-    starts, periods, depths = [], [], []
-    while start <= times_s[-1]:
-        period = ph.breathing_period_s * (1 + irregular * own.uniform(-1, 1))
-        starts.append(start)
-        periods.append(period)
-        depths.append(1 + irregular * own.uniform(-1, 1))
-        start += period
-    cycle = np.searchsorted(np.asarray(starts), times_s, side="right") - 1
-    u = (times_s - np.asarray(starts)[cycle]) / np.asarray(periods)[cycle]
-    depth = np.asarray(depths)[cycle]
-    wave_y = 2 * np.cos(math.pi * u) ** 4 - 1
-    wave_x = 2 * np.cos(math.pi * (u + 0.04)) ** 4 - 1  # a little hysteresis between the two directions
-    return np.round(np.stack([ax * depth * wave_x, ay * depth * wave_y], axis=1)).astype(int)
-
-
-def _out_of_plane(ph: Phantom, t_inj: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Frames where the probe left the lesion's plane: random single frames and/or periodic episodes."""
-    out = np.zeros(t_inj.size, dtype=bool)
-    if ph.out_of_plane_fraction > 0:
-        k = max(1, int(round(ph.out_of_plane_fraction * t_inj.size)))
-        candidates = np.flatnonzero(t_inj > ph.liver_arrival_s + 5)
-        out[rng.choice(candidates, size=min(k, candidates.size), replace=False)] = True
-    if ph.out_of_plane_period_s > 0:
-        own = np.random.default_rng([ph.seed, 2])
-        offset = episode_offset(ph, float(t_inj[0]), own.uniform(0, ph.out_of_plane_period_s))
-        into_period = np.mod(t_inj - t_inj[0] - offset, ph.out_of_plane_period_s)
-        out |= into_period < ph.out_of_plane_duration_s
-    return out
-
-
-@dataclass
-class Layout:
-    """Where the screen's parts lie: its size (rows, columns) and the CEUS (and B-mode) image boxes."""
-
-    rows: int
-    columns: int
-    ceus_box: tuple[int, int, int, int]
-    bmode_box: tuple[int, int, int, int] | None
-
-
-def layout_of(ph: Phantom) -> Layout:
-    """Return the screen layout of ``ph``: margins for the overlays, side by side when ``ph.dual``."""
-    top, side, gap = 24, 12, 16
-    if not ph.dual:
-        box = (side, top, side + ph.columns, top + ph.rows)
-        return Layout(top + ph.rows + 8, 2 * side + ph.columns, box, None)
-    left = (side, top, side + ph.columns, top + ph.rows)
-    right = (side + ph.columns + gap, top, side + 2 * ph.columns + gap, top + ph.rows)
-    ceus, bmode = (left, right) if ph.ceus_side == "left" else (right, left)
-    return Layout(top + ph.rows + 8, 2 * side + 2 * ph.columns + gap, ceus, bmode)
 
 
 def _burn_in_text(frame: np.ndarray, seed: int) -> None:
@@ -244,41 +160,6 @@ def _screen(ph: Phantom, frames: np.ndarray, times_s: np.ndarray, layout: Layout
                          colour_bar=ph.colour_bar, overlays=items, seed=ph.seed)
 
 
-def _view(ph: Phantom, margin: int, shift: np.ndarray) -> tuple[slice, slice]:
-    """Return the canvas window the image region shows when the tissue is displaced by ``shift`` (dx, dy)."""
-    dx, dy = (int(v) for v in shift)
-    return slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns)
-
-
-@dataclass
-class _Layers:
-    """Per-frame contrast of every anatomical part, and where each part is on the canvas."""
-
-    anatomy: Anatomy
-    lesion_curves: list[np.ndarray]
-    vessel_curve: np.ndarray
-
-
-def _layers(ph: Phantom, anatomy: Anatomy, t_inj: np.ndarray, liver_curve: np.ndarray) -> _Layers:
-    curves = [kinetics_curves(replace(ph, pattern=pattern), t_inj)[1] for *_rest, pattern in anatomy.lesions]
-    return _Layers(anatomy, curves, vessel_curve(ph, t_inj, gain=VESSEL_GAIN))
-
-
-def _mixture(layers: _Layers, view: tuple[slice, slice], k: int, liver_now: float) -> np.ndarray:
-    """Contrast power (before perfusion) of the canvas window ``view`` in frame ``k``.
-
-    Liver, lesions (their modulation) and vessels weighted by their smoothed masks, vessels over lesions.
-    """
-    vessel = layers.anatomy.vessel_weight[view]
-    total = vessel * layers.vessel_curve[k]
-    covered = vessel.copy()
-    for (_mask, weight, modulation, _pattern), curve in zip(layers.anatomy.lesions, layers.lesion_curves,
-                                                           strict=True):
-        w = weight[view] * (1.0 - vessel)
-        total = total + w * modulation[view] * curve[k]
-        covered = covered + w
-    return np.asarray(total + np.clip(1.0 - covered, 0.0, 1.0) * liver_now)
-
 
 def _label_names(ph: Phantom) -> dict[str, int]:
     names = {"lesion": 1, "parenchyma": 2}
@@ -299,41 +180,14 @@ def _lesion_truth(ph: Phantom, layout: Layout, shift: np.ndarray) -> list[dict[s
 
 def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Render the phantom: uint8 frames, times, shifts and noiseless per-ROI truth.  Returns a dict."""
-    rng = np.random.default_rng(ph.seed)
     spec = ph.pattern_spec()
-    times = _frame_times(ph, rng)
-    t_inj = times - ph.lead_in_s
-    shifts = _shifts(ph, times, rng)
-    n = times.size
-    out_of_plane = _out_of_plane(ph, t_inj, rng)
-    layout = layout_of(ph)
-    margin = int(np.abs(shifts).max() + 24)
-    canvas_shape = (ph.rows + 2 * margin, ph.columns + 2 * margin)
-    yy, xx = np.mgrid[0:canvas_shape[0], 0:canvas_shape[1]].astype(float)
-    cx, cy = ph.lesion_center_px[0] + margin, ph.lesion_center_px[1] + margin
-    rx, ry = ph.lesion_radii_px
-    rho_squared = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
-    inside = rho_squared <= 1.0
-    rho = np.sqrt(rho_squared)  # normalised elliptic radius
-    lesion_weight = lesion_rim(inside, ndimage.gaussian_filter(inside.astype(float), 1.0), ph)
-    perfusion = 1.0 + 0.15 * ndimage.gaussian_filter(rng.standard_normal(canvas_shape), 6.0) * 6.0
-    perfusion = np.clip(perfusion, 0.6, 1.4)
-    tissue_speckle = _speckle(canvas_shape, rng)
-    anatomy = build_anatomy(ph, canvas_shape, margin) if uses_anatomy(ph) else None
-    hypoechoic = lesion_weight if anatomy is None else anatomy.bmode_weight()
+    scene = build_scene(ph)
+    rng, times, t_inj, shifts, out_of_plane = scene.rng, scene.times, scene.t_inj, scene.shifts, scene.out_of_plane
+    layout, margin, perfusion, anatomy = scene.layout, scene.margin, scene.perfusion, scene.anatomy
+    n, ref_frame, labels, timing = times.size, scene.ref_frame, scene.labels, scene.timing
+    hypoechoic = scene.lesion_weight if anatomy is None else anatomy.bmode_weight()
     bmode_reflectivity = 10 ** (-22 / 10) * (1.0 - 0.5 * hypoechoic)
-    liver_curve, lesion_curve = kinetics_curves(ph, t_inj)  # the bolus, or with destructions and refills
-    frame_gain = frame_gains(ph, t_inj)  # flash frames and level steps (1 without them)
-    timing = truth_timing(ph)
-    peak_time_s = float(timing["peak_time_s"] or 0.0)
-    # the ROIs are drawn where the lesion shows best: the in-plane frame nearest its arterial peak
-    ref_frame = int(np.argmin(np.where(out_of_plane, np.inf, np.abs(t_inj - peak_time_s))))
-    shown = anatomy or Anatomy(((inside, lesion_weight, np.ones(1), ph.pattern),), np.zeros_like(inside),
-                               np.zeros(1))
-    labels = true_labels(shown, _view(ph, margin, shifts[ref_frame]), layout.ceus_box, (layout.rows, layout.columns))
     roi_doc = _roi_document(ph, ref_frame, layout, shifts[ref_frame], labels if anatomy is not None else None)
-    layers = _layers(ph, anatomy, t_inj, liver_curve) if anatomy is not None else None
-    depth = attenuation(ph)
     frames = np.zeros((n, layout.rows, layout.columns) + ((3,) if ph.rgb else ()), dtype=np.uint8)
     base = np.zeros((layout.rows, layout.columns), dtype=np.uint8)
     _burn_in_text(base, ph.seed)
@@ -341,26 +195,19 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
     roi_masks_ref = {r.name: r.mask(layout.rows, layout.columns) for r in rois.rois}
     truth_tic: dict[str, list[float]] = {name: [] for name in roi_masks_ref}
     x0, y0, x1, y1 = layout.ceus_box
-    gain = 10 ** (ph.gain_db / 10)
+    gain, frame_gain, depth = scene.gain, scene.frame_gain, scene.depth
     for k in range(n):
-        dx, dy = (int(v) for v in shifts[k])
-        view = (slice(margin - dy, margin - dy + ph.rows), slice(margin - dx, margin - dx + ph.columns))
-        w, local_perfusion = lesion_weight[view], perfusion[view]
-        if layers is None:
-            filled = fill_in_map(ph, rho[view], float(t_inj[k]))
-            in_plane = local_perfusion * ((1 - w) * liver_curve[k] + w * filled * lesion_curve[k])
-        else:
-            in_plane = local_perfusion * _mixture(layers, view, k, liver_curve[k])
-        noiseless = gain * frame_gain[k] * (ph.tissue_power + in_plane)  # the truth: what the ROI sees in the lesion's plane
-        if ph.attenuation_db:
-            noiseless = noiseless * depth
-        contrast = in_plane if not out_of_plane[k] else local_perfusion[::-1, ::-1] * liver_curve[k]
+        view = view_of(scene, k)
+        local_perfusion = perfusion[view]
+        in_plane = in_plane_contrast(scene, view, k)
+        noiseless = noiseless_image(scene, view, k, in_plane)  # the truth: what the ROI sees in the lesion's plane
+        contrast = in_plane if not out_of_plane[k] else local_perfusion[::-1, ::-1] * scene.liver_curve[k]
         contrast_speckle = _speckle((ph.rows, ph.columns), rng)
-        speckle = tissue_speckle[view] if not out_of_plane[k] else _speckle((ph.rows, ph.columns), rng)
+        speckle = scene.tissue_speckle[view] if not out_of_plane[k] else _speckle((ph.rows, ph.columns), rng)
         power = ph.tissue_power * speckle + contrast * contrast_speckle
         if ph.attenuation_db:
             power = power * depth
-        power += 10 ** (-55 / 10) * rng.exponential(1.0, power.shape)
+        power += NOISE_POWER * rng.exponential(1.0, power.shape)
         power *= gain * frame_gain[k]
         frame = base.copy()
         frame[y0:y1, x0:x1] = np.round(power_to_grey(power, ph.dynamic_range_db)).astype(np.uint8)
@@ -380,7 +227,7 @@ def render_frames(ph: Phantom, progress: Callable[[int, int], None] | None = Non
             truth_tic[name].append(float(full[moved].mean()))
         if progress is not None:
             progress(k + 1, n)
-    weights = _region_weights(lesion_weight, perfusion, margin, shifts[ref_frame], ph, layout, roi_masks_ref, gain)
+    weights = _region_weights(scene.lesion_weight, perfusion, margin, shifts[ref_frame], ph, layout, roi_masks_ref, gain)
     saturated = _saturated_fraction(frames, t_inj, truth_tic, roi_masks_ref, shifts - shifts[ref_frame], out_of_plane)
     frames, overlay_mask = _screen(ph, frames, times, layout, roi_doc)
     truth = {

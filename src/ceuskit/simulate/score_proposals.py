@@ -20,9 +20,9 @@ import numpy as np
 from scipy import ndimage
 
 from ceuskit.roi import RoiSet, rois_from_label_mask
-from ceuskit.simulate.anatomy import truth_masks
+from ceuskit.simulate.anatomy import decode_labels, truth_masks
 
-__all__ = ["click_frame", "dice", "inner_half_clicks", "true_mask", "truth_rois"]
+__all__ = ["click_frame", "dice", "inner_half_clicks", "reading_masks", "true_labels", "true_mask", "truth_rois"]
 
 CLEARANCE_PX = 6
 """The true-mask reading's parenchyma keeps this far from every lesion and vessel, px."""
@@ -75,19 +75,42 @@ def inner_half_clicks(lesion: np.ndarray, n: int, *, seed: int = 0) -> list[tupl
     return out
 
 
-def truth_rois(truth: Mapping[str, Any], frame: int) -> RoiSet:
-    """Return the true lesion (label 1) and parenchyma at its depth (label 2) as ROIs drawn on ``frame``."""
-    masks = {name: true_mask(truth, name, frame) for name in truth["masks"]["labels"]}
-    lesion = masks["lesion"]
-    anything = np.zeros(lesion.shape, dtype=bool)
-    for name, mask in masks.items():
-        if name != "parenchyma":
-            anything |= mask
-    clear = masks["parenchyma"] & (ndimage.distance_transform_edt(~anything) > CLEARANCE_PX)
+def reading_masks(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the true-mask reading's (lesion, parenchyma) masks from a true label image.
+
+    The lesion is label 1; the parenchyma is label 2 in the lesion's rows, at least :data:`CLEARANCE_PX` from
+    every lesion and vessel.
+
+    Parameters
+    ----------
+    labels : a true label image (0 outside the image, 1 lesion, 2 parenchyma, 3… further lesions, vessels).
+
+    Returns
+    -------
+    tuple of bool arrays
+        (lesion, parenchyma), the shape of ``labels``.
+    """
+    lesion = labels == 1
+    anything = (labels != 0) & (labels != 2)
+    clear = (labels == 2) & (ndimage.distance_transform_edt(~anything) > CLEARANCE_PX)
     rows = np.nonzero(lesion.any(axis=1))[0]
     band = np.zeros(lesion.shape, dtype=bool)
     band[rows.min():rows.max() + 1, :] = True
+    return lesion, clear & band
+
+
+def truth_rois(truth: Mapping[str, Any], frame: int) -> RoiSet:
+    """Return the true lesion (label 1) and parenchyma at its depth (label 2) as ROIs drawn on ``frame``."""
+    lesion, parenchyma = reading_masks(true_labels(truth, frame))
     labels = np.zeros(lesion.shape, dtype=np.uint8)
-    labels[clear & band] = 2
+    labels[parenchyma] = 2
     labels[lesion] = 1
     return rois_from_label_mask(labels, reference_frame=frame, source="true masks")
+
+
+def true_labels(truth: Mapping[str, Any], frame: int) -> np.ndarray:
+    """Return the truth's label image where ``frame`` shows it (moved by the truth's tissue shifts)."""
+    labels = decode_labels(truth["masks"]["runs"], truth["masks"]["shape"])
+    shifts = np.asarray(truth["shifts_px"])
+    dx, dy = (int(v) for v in shifts[frame] - shifts[int(truth["masks"]["frame"])])
+    return np.roll(np.roll(labels, dy, axis=0), dx, axis=1)

@@ -11,6 +11,7 @@ pydicom's decoders.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from collections.abc import Iterator
 
@@ -44,6 +45,13 @@ class DicomFrames:
     source : str
         File name for messages.
 
+    Attributes
+    ----------
+    concurrent : bool
+        Whether several threads may decode frames at once: frames read straight from the file or decoded by
+        Pillow (the file is read under a lock, the decoding runs in parallel); frames that go through
+        pydicom's decoders are decoded one at a time.
+
     Raises
     ------
     ClipError
@@ -68,6 +76,9 @@ class DicomFrames:
         if fmt.photometric == "PALETTE COLOR":
             self._lut, self._lut_first = _palette_table(ds, fmt, source)
         self.max_value = _max_value(fmt, self._lut)
+        self.concurrent = self._own_native or self._pillow
+        self._file_lock = threading.Lock()  # the file position is shared: seek and read together
+        self._pydicom_lock = threading.Lock()  # pydicom's decoder plugins are not known to be thread-safe
 
     def read(self, index: int) -> np.ndarray:
         """Decode one frame.
@@ -135,16 +146,17 @@ class DicomFrames:
         if self._frames is None:
             if self._own_native:
                 return self._native(index), False
-            self._fh.seek(self._value_offset)
-            with warnings.catch_warnings():
+            with self._file_lock, self._pydicom_lock, warnings.catch_warnings():
+                self._fh.seek(self._value_offset)
                 warnings.simplefilter("ignore")
                 return self._decoder.as_array(self._fh, index=index, validate=False, **self._options)[0], False
-        data = b"".join(self._read_at(offset, length) for offset, length in self._frames[index])
+        with self._file_lock:
+            data = b"".join(self._read_at(offset, length) for offset, length in self._frames[index])
         if self._pillow:
             decoded = _pillow_jpeg(data, fmt, box)
             if decoded is not None:
                 return decoded
-        with warnings.catch_warnings():
+        with self._pydicom_lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return self._decoder.as_array(encapsulate([data]), index=0, validate=False, **self._options)[0], False
 
@@ -158,8 +170,10 @@ class DicomFrames:
     def _native(self, index: int) -> np.ndarray:
         fmt = self._fmt
         buffer = bytearray(fmt.frame_bytes)
-        self._fh.seek(self._value_offset + index * fmt.frame_bytes)
-        if self._fh.readinto(buffer) < fmt.frame_bytes:  # type: ignore[attr-defined]
+        with self._file_lock:
+            self._fh.seek(self._value_offset + index * fmt.frame_bytes)
+            got = self._fh.readinto(buffer)  # type: ignore[attr-defined]
+        if got < fmt.frame_bytes:
             raise ClipError(f"{self._source}: the file is truncated inside frame {index}")
         dtype = np.dtype(np.uint8) if fmt.bits_allocated == 8 else np.dtype("<u2" if fmt.little_endian else ">u2")
         pixels = np.frombuffer(buffer, dtype=dtype)

@@ -26,14 +26,14 @@ WORKERS = min(os.cpu_count() or 1, 2)
 """Threads sharing each batch of FFTs (the batch's frames are independent: the result does not depend on it)."""
 
 
-def _spectra(stack: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    spectra: np.ndarray = fft.rfft2(stack, s=shape, axes=(-2, -1), workers=WORKERS)
+def _spectra(stack: np.ndarray, shape: tuple[int, int], workers: int) -> np.ndarray:
+    spectra: np.ndarray = fft.rfft2(stack, s=shape, axes=(-2, -1), workers=workers)
     return spectra
 
 
 def _correlate(template_spectrum: np.ndarray, image_spectrum: np.ndarray, shape: tuple[int, int],
-               out_shape: tuple[int, int]) -> np.ndarray:
-    full = fft.irfft2(np.conj(template_spectrum) * image_spectrum, s=shape, axes=(-2, -1), workers=WORKERS)
+               out_shape: tuple[int, int], workers: int) -> np.ndarray:
+    full = fft.irfft2(np.conj(template_spectrum) * image_spectrum, s=shape, axes=(-2, -1), workers=workers)
     valid: np.ndarray = full[..., :out_shape[0], :out_shape[1]]
     return valid
 
@@ -79,7 +79,7 @@ def _centred(stack: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 
 def _ncc_chunk(images: np.ndarray, image_valid: np.ndarray | None, templates: list[np.ndarray],
-               template_valid: list[np.ndarray] | None) -> np.ndarray:
+               template_valid: list[np.ndarray] | None, workers: int) -> np.ndarray:
     """Return the NCC surfaces of each image against each of its templates, and at each shift the best.
 
     The image's own work is done once for all its templates.
@@ -94,9 +94,9 @@ def _ncc_chunk(images: np.ndarray, image_valid: np.ndarray | None, templates: li
         mi = np.ones(images.shape) if image_valid is None else image_valid.astype(np.float64)
     img = _centred(images, mi)
     # where every pixel is valid only the cross term goes through the FFT: single precision suffices for it
-    f_i = _spectra(img if masked else img.astype(np.float32), shape)
+    f_i = _spectra(img if masked else img.astype(np.float32), shape, workers)
     if mi is not None:
-        f_mi, f_ii = _spectra(mi, shape), _spectra(img * img, shape)
+        f_mi, f_ii = _spectra(mi, shape, workers), _spectra(img * img, shape, workers)
     else:  # every pixel valid: the template's sums are constants, the image's are window sums
         sum_i, sum_ii = _window_sums(img, h, w)
     best: np.ndarray | None = None
@@ -105,16 +105,16 @@ def _ncc_chunk(images: np.ndarray, image_valid: np.ndarray | None, templates: li
         if masked:
             mt = np.ones(template.shape) if template_valid is None else template_valid[j].astype(np.float64)
         tpl = _centred(template, mt)
-        f_t = _spectra(tpl if masked else tpl.astype(np.float32), shape)
-        sum_ti = _correlate(f_t, f_i, shape, out_shape)
+        f_t = _spectra(tpl if masked else tpl.astype(np.float32), shape, workers)
+        sum_ti = _correlate(f_t, f_i, shape, out_shape, workers)
         n_t = np.full((m, 1, 1), float(h * w)) if mt is None else mt.sum(axis=(1, 2))[:, None, None]
         if mt is not None:
-            f_mt, f_tt = _spectra(mt, shape), _spectra(tpl * tpl, shape)
-            overlap = np.rint(_correlate(f_mt, f_mi, shape, out_shape))
-            sum_t = _correlate(f_t, f_mi, shape, out_shape)
-            sum_i = _correlate(f_mt, f_i, shape, out_shape)
-            sum_tt = _correlate(f_tt, f_mi, shape, out_shape)
-            sum_ii = _correlate(f_mt, f_ii, shape, out_shape)
+            f_mt, f_tt = _spectra(mt, shape, workers), _spectra(tpl * tpl, shape, workers)
+            overlap = np.rint(_correlate(f_mt, f_mi, shape, out_shape, workers))
+            sum_t = _correlate(f_t, f_mi, shape, out_shape, workers)
+            sum_i = _correlate(f_mt, f_i, shape, out_shape, workers)
+            sum_tt = _correlate(f_tt, f_mi, shape, out_shape, workers)
+            sum_ii = _correlate(f_mt, f_ii, shape, out_shape, workers)
         else:
             overlap = np.broadcast_to(n_t, (m,) + out_shape)
             sum_t = np.broadcast_to(tpl.sum(axis=(1, 2))[:, None, None], (m,) + out_shape)
@@ -141,7 +141,7 @@ def _coefficient(sum_ti: np.ndarray, sum_t: np.ndarray, sum_i: np.ndarray, sum_t
 
 
 def ncc_surfaces(images: np.ndarray, image_valid: np.ndarray, templates: np.ndarray | list[np.ndarray],
-                 template_valid: np.ndarray | list[np.ndarray]) -> np.ndarray:
+                 template_valid: np.ndarray | list[np.ndarray], *, workers: int = WORKERS) -> np.ndarray:
     """Masked NCC of each template against its search image, at every placement of the template inside it.
 
     Parameters
@@ -152,6 +152,7 @@ def ncc_surfaces(images: np.ndarray, image_valid: np.ndarray, templates: np.ndar
         stacks matches each image against several templates and keeps, at each shift, the best correlation
         (the image's own transforms and sums are computed once).
     template_valid : (m, h, w) bool, or a list like ``templates``.
+    workers : threads sharing each batch of FFTs (1 where the caller already runs on every CPU).
 
     Returns
     -------
@@ -168,5 +169,5 @@ def ncc_surfaces(images: np.ndarray, image_valid: np.ndarray, templates: np.ndar
     for start in range(0, m, CHUNK):
         part = slice(start, start + CHUNK)
         out[part] = _ncc_chunk(images[part], None if all_valid else image_valid[part], [t[part] for t in stacks],
-                               None if all_valid else [v[part] for v in valid])
+                               None if all_valid else [v[part] for v in valid], workers)
     return out

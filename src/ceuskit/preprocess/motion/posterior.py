@@ -14,6 +14,7 @@ of jumping to a chance maximum.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,8 +73,8 @@ def _blur(p: np.ndarray, sigma: float, out: np.ndarray) -> None:  # pragma: no c
             out[y, x] = acc[x]
 
 
-@njit(cache=True)
-def _normalise(p: np.ndarray) -> None:
+@njit(cache=True, nogil=True)
+def _normalise(p: np.ndarray) -> None:  # pragma: no cover - compiled
     total = p.sum()
     if total > 0.0 and np.isfinite(total):
         p /= total
@@ -81,8 +82,8 @@ def _normalise(p: np.ndarray) -> None:
         p[:] = 1.0 / p.size
 
 
-@njit(cache=True)
-def _moments(p: np.ndarray, offsets: np.ndarray, out: np.ndarray, row: int) -> float:
+@njit(cache=True, nogil=True)
+def _moments(p: np.ndarray, offsets: np.ndarray, out: np.ndarray, row: int) -> float:  # pragma: no cover - compiled
     """Posterior mean of the normalised map ``p`` into out[row]; returns its standard deviation."""
     size = p.shape[0]
     mean_y = 0.0
@@ -101,13 +102,11 @@ def _moments(p: np.ndarray, offsets: np.ndarray, out: np.ndarray, row: int) -> f
     return spread
 
 
-@njit(cache=True)
-def _forward_backward(likelihood: np.ndarray, step_sigma: np.ndarray, mean: np.ndarray, spread: np.ndarray,
-                      predicted: np.ndarray) -> None:
+@njit(cache=True, nogil=True)
+def _forward(likelihood: np.ndarray, step_sigma: np.ndarray, predicted_forward: np.ndarray, alpha: np.ndarray
+             ) -> None:  # pragma: no cover - compiled
+    """Run the forward recursion: each frame's prediction from the frames before it, and its filtered map."""
     n, size, _ = likelihood.shape
-    offsets = np.arange(size) - (size - 1) / 2.0
-    predicted_forward = np.empty(likelihood.shape, dtype=np.float32)
-    alpha = np.empty(likelihood.shape, dtype=np.float32)
     predicted_forward[0] = 1.0 / (size * size)
     alpha[0] = likelihood[0]
     _normalise(alpha[0])
@@ -116,19 +115,53 @@ def _forward_backward(likelihood: np.ndarray, step_sigma: np.ndarray, mean: np.n
         _normalise(predicted_forward[k])
         alpha[k] = predicted_forward[k] * likelihood[k]
         _normalise(alpha[k])
+
+
+@njit(cache=True, nogil=True)
+def _backward(likelihood: np.ndarray, step_sigma: np.ndarray, betas: np.ndarray) -> None:  # pragma: no cover
+    """Run the backward recursion: each frame's message from the frames after it (double precision)."""
+    n, size, _ = likelihood.shape
     beta = np.ones((size, size))
     work = np.empty((size, size))
-    for k in range(n - 1, -1, -1):
-        if k < n - 1:
-            _blur(likelihood[k + 1] * beta, step_sigma[k + 1], work)
-            beta[:] = work
-            _normalise(beta)
-        work[:] = alpha[k] * beta
+    betas[n - 1] = beta
+    for k in range(n - 2, -1, -1):
+        _blur(likelihood[k + 1] * beta, step_sigma[k + 1], work)
+        beta[:] = work
+        _normalise(beta)
+        betas[k] = beta
+
+
+@njit(cache=True, nogil=True)
+def _summaries(alpha: np.ndarray, predicted_forward: np.ndarray, betas: np.ndarray, start: int, stop: int,
+               mean: np.ndarray, spread: np.ndarray, predicted: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Posterior and cavity moments of frames start … stop−1 from both recursions' messages."""
+    size = alpha.shape[1]
+    offsets = np.arange(size) - (size - 1) / 2.0
+    work = np.empty((size, size))
+    for k in range(start, stop):
+        work[:] = alpha[k] * betas[k]
         _normalise(work)
         spread[k] = _moments(work, offsets, mean, k)
-        work[:] = predicted_forward[k] * beta
+        work[:] = predicted_forward[k] * betas[k]
         _normalise(work)
         _moments(work, offsets, predicted, k)
+
+
+def _forward_backward(likelihood: np.ndarray, step_sigma: np.ndarray, mean: np.ndarray, spread: np.ndarray,
+                      predicted: np.ndarray) -> None:
+    """Both recursions at once on two threads (they are independent), then the frames' moments in two halves."""
+    n = likelihood.shape[0]
+    predicted_forward = np.empty(likelihood.shape, dtype=np.float32)
+    alpha = np.empty(likelihood.shape, dtype=np.float32)
+    betas = np.empty(likelihood.shape, dtype=np.float64)
+    with ThreadPoolExecutor(1, thread_name_prefix="ceuskit-backward") as pool:
+        backward = pool.submit(_backward, likelihood, step_sigma, betas)
+        _forward(likelihood, step_sigma, predicted_forward, alpha)
+        backward.result()
+        half = n // 2
+        later = pool.submit(_summaries, alpha, predicted_forward, betas, half, n, mean, spread, predicted)
+        _summaries(alpha, predicted_forward, betas, 0, half, mean, spread, predicted)
+        later.result()
 
 
 def forward_backward(log_likelihood: np.ndarray, step_sigma: np.ndarray) -> ShiftPosterior:

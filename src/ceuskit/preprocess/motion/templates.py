@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 from scipy import ndimage
 
-from ceuskit.preprocess.motion.ncc import CHUNK, ncc_surfaces
+from ceuskit.preprocess.motion.ncc import CHUNK, WORKERS, ncc_surfaces
 
 __all__ = ["match_neighbours", "neighbour_bounds"]
 
@@ -51,15 +51,14 @@ def _chunk(features: np.ndarray, start: int, stop: int, blur: float) -> np.ndarr
     return ndimage.gaussian_filter(frames, (0.0, blur, blur), mode="nearest", truncate=2.0) if blur > 0 else frames
 
 
-def _fill_patches(features: np.ndarray, valid: np.ndarray, states: np.ndarray, keep: np.ndarray,
-                  patches: np.ndarray, weight: np.ndarray, start: int, stop: int, blur: float) -> None:
+def _fill_patches(frames: np.ndarray, valid: np.ndarray, states: np.ndarray, keep: np.ndarray,
+                  patches: np.ndarray, weight: np.ndarray, start: int, stop: int) -> None:
     """Fill frames start … stop−1 of ``patches``: each one's template-sized patch at its state.
 
-    The state is the (row, column) offset inside the search image; the patch is weighted by its validity (0
-    where invalid or the frame is not kept).
+    ``frames`` are those frames' features (:func:`_chunk`). The state is the (row, column) offset inside the
+    search image; the patch is weighted by its validity (0 where invalid or the frame is not kept).
     """
     h, w = patches.shape[1:]
-    frames = _chunk(features, start, stop, blur)
     for k in range(start, stop):
         y, x = int(states[k, 0]), int(states[k, 1])
         patches[k] = frames[k - start, y:y + h, x:x + w]
@@ -178,6 +177,8 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray | Callable[[], np.n
     patches = np.empty((n, h, w), dtype=np.float32)
     weight = np.empty((n, h, w), dtype=np.float32)
     filled = 0
+    # streaming with a blur: a chunk blurred for its patches is kept until it is matched (a chunk or two ahead)
+    blurred: dict[int, np.ndarray] | None = {} if ready is not None and blur > 0 else None
 
     def fill(upto: int) -> None:  # patches of every frame before ``upto``, whole chunks at a time
         nonlocal filled
@@ -185,7 +186,10 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray | Callable[[], np.n
             stop = min(filled + CHUNK, n)
             if ready is not None:
                 ready(stop)
-            _fill_patches(features, validity(), states, keep, patches, weight, filled, stop, blur)
+            frames = _chunk(features, filled, stop, blur)
+            if blurred is not None:
+                blurred[filled] = frames
+            _fill_patches(frames, validity(), states, keep, patches, weight, filled, stop)
             filled = stop
 
     size = features.shape[1] - h + 1
@@ -193,6 +197,11 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray | Callable[[], np.n
     counts = np.empty(n)
     sides = np.zeros(n, dtype=bool) if two_sided is None else np.asarray(two_sided, dtype=bool)
     lo64, hi64 = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+    chunks = -(-n // CHUNK)
+    alone = ready is not None or chunks < 4  # streaming (frames still being read), or too little to share
+    # the FFTs share a batch between threads only where this is all that runs: streaming, the readers keep the
+    # other CPUs busy; shared, each half of the clip has its thread
+    workers = WORKERS if ready is None and alone else 1
 
     def match(begin: int, end: int, windows: _Windows) -> None:  # chunks begin … end−1, in order
         for start in range(begin, end, CHUNK):
@@ -205,19 +214,21 @@ def match_neighbours(features: np.ndarray, valid: np.ndarray | Callable[[], np.n
             later_ok = np.empty(later.shape, dtype=bool)
             _chunk_templates(patches, weight, lo64, hi64, sides, start, stop, *windows, templates, template_ok,
                              later, later_ok)
-            images, image_ok = _chunk(features, start, stop, blur), validity()[start:stop]
+            kept = None if blurred is None else blurred.pop(start, None)
+            images = _chunk(features, start, stop, blur) if kept is None else kept
+            image_ok = validity()[start:stop]
             counts[start:stop] = template_ok.sum(axis=(1, 2))
             one, both = np.flatnonzero(~split), np.flatnonzero(split)
             if one.size:
-                ncc[start + one] = ncc_surfaces(images[one], image_ok[one], templates[one], template_ok[one])
+                ncc[start + one] = ncc_surfaces(images[one], image_ok[one], templates[one], template_ok[one],
+                                                workers=workers)
             if both.size:  # past and future templates, the image's own work done once
                 ncc[start + both] = ncc_surfaces(images[both], image_ok[both], [templates[both], later],
-                                                 [template_ok[both], later_ok])
+                                                 [template_ok[both], later_ok], workers=workers)
                 counts[start + both] = np.maximum(counts[start + both], later_ok.sum(axis=(1, 2)))
 
     first = _windows(h, w)
-    chunks = -(-n // CHUNK)
-    if ready is not None or chunks < 4:  # streaming (frames still being read), or too little to share
+    if alone:
         match(0, n, first)
         return ncc, counts
     # the clip is in: the second half's chunks on a thread of their own, its windows' sums brought to where the
