@@ -18,7 +18,7 @@ from ceuskit.io import open_clip
 from ceuskit.propose import carry_rois, loop_template, propose_rois
 from ceuskit.roi import parse_rois, rois_from_label_mask
 from ceuskit.simulate import Phantom, simulate_clip
-from ceuskit.simulate.cases import REAL_WORLD
+from ceuskit.simulate.cases import PROPOSAL_CASES, REAL_WORLD
 from ceuskit.simulate.examination import simulate_examination
 from ceuskit.simulate.score_proposals import click_frame, dice, inner_half_clicks, true_mask, truth_rois
 
@@ -36,6 +36,8 @@ PHANTOMS = {
     "iso": Phantom(duration_s=40.0, fps=4.0, seed=6, pattern="iso-none-iso", lead_in_s=3.0),
     # a yellow + burned in on the lesion's centre
     "marker": replace(REAL_WORLD["burned-in-timer"], duration_s=60.0),
+    # hypo on every frame, squeezed between two vessels that touch it
+    "hypo-vessels": replace(PROPOSAL_CASES["proposal-19-hypo-none-hypo"], duration_s=70.0),
 }
 
 
@@ -81,6 +83,20 @@ def test_outline_and_liver_reference_from_clicks_in_the_inner_half(clips: dict[s
         assert not (liver & true_mask(sim.truth, "vessel", frame)).any()
         rows = np.nonzero(lesion)[0]
         assert rows.min() <= np.nonzero(liver)[0].mean() <= rows.max()  # at the lesion's depth
+
+
+@pytest.mark.parametrize("name", ["irregular", "hypo-vessels"])
+def test_the_outline_neither_grows_round_a_bright_lesion_nor_shrinks_inside_a_dark_one(
+        clips: dict[str, Simulated], name: str) -> None:
+    # the true mask's area and centre (simulator truth): a bright rim-enhancing lesion's edge is not put out in its
+    # blur, a dark one's not cut back by the blur of the vessels touching it
+    sim = clips[name]
+    frame = click_frame(sim.truth)
+    lesion = true_mask(sim.truth, "lesion", frame)
+    _, masks, _ = _propose(sim)
+    assert abs(int(masks["lesion"].sum()) - int(lesion.sum())) <= 0.15 * lesion.sum()
+    assert np.hypot(*(np.mean(np.nonzero(masks["lesion"]), axis=1) - np.mean(np.nonzero(lesion), axis=1))) <= 2.0
+    assert dice(masks["lesion"], lesion) >= 0.85
 
 
 def test_the_reading_from_the_proposal_is_the_reading_from_the_true_masks(clips: dict[str, Simulated]) -> None:

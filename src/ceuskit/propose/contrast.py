@@ -1,12 +1,12 @@
 """How unlike the liver each pixel behaves over the clip: the abnormality map, and the vessels.
 
 For every feature image (the mean power of each time bin after the contrast arrived, in dB; the arrival-time
-and peak-enhancement maps; the B-mode half's mean grey on dual displays) the liver's level is estimated row by
+and linear peak-enhancement maps; the B-mode half's mean grey on dual displays) the liver's level is estimated row by
 row — at each depth, attenuation makes it differ — as the median of the pixels not yet known to be abnormal,
 smoothed over depth by a quadratic; its noise as the median absolute deviation of the pixels around it.  A
 pixel's z-score in each feature is its distance from the liver at its depth in units of that noise, and its
 **abnormality** is the root mean square of its z-scores (the time bins count as one feature, their mean square;
-the two maps half a feature each): about 1 in liver, large wherever the tissue arrives earlier or later,
+the peak map half a feature, the arrival map a quarter): about 1 in liver, large wherever the tissue arrives earlier or later,
 enhances more or less, or washes out — a lesion in whatever pattern, rim or heterogeneity, and vessels.  It
 grows in proportion to the share of lesion in a pixel, so half the lesion's level marks its edge.
 
@@ -29,7 +29,7 @@ from skimage.transform import probabilistic_hough_line
 from ceuskit.preprocess.linearize import grey_to_power
 from ceuskit.propose.features import ClickFeatures, contrast_bins
 
-__all__ = ["Contrast", "abnormality", "vessel_mask"]
+__all__ = ["Contrast", "abnormality", "inpaint", "vessel_mask"]
 
 SMOOTHING_PX = 1.0
 """Gaussian smoothing of the bin images (in linear power) before they are compared, px."""
@@ -40,6 +40,14 @@ ABNORMAL_Z = 4.0
 MIN_MAPPED = 0.5
 """A parametric map counts only where at least this share of the window was fitted (a clip started after the
 contrast came has no arrival times)."""
+
+ARRIVAL_WEIGHT = 0.25
+"""Weight of the arrival-time map's squared z-score (the time bins count 1 together, the peak map 0.5, B-mode 1).
+Arrival is not additive — a pixel half lesion, half liver arrives with the earlier of the two — so it pushes an
+early lesion's edge outward; it counts for a quarter, enough to tell an early-arriving iso lesion."""
+
+PEAK_WEIGHT = 0.5
+"""Weight of the peak-enhancement map's (linear power, compared as a ratio to the liver at its depth)."""
 
 MAX_Z = 50.0
 """The maps' z-scores are clipped here: one wild pixel of a map must not make a lesion."""
@@ -125,7 +133,7 @@ def _feature_images(features: ClickFeatures, dynamic_range_db: float
     if bins.size == 0:
         bins = np.arange(db.shape[0])
     images = [smoothed[b] for b in bins]
-    for name in ("arrival_time_s", "peak_enhancement_db"):
+    for name in ("arrival_time_s", "peak_enhancement"):
         image = features.maps[name]
         fill = np.nanmedian(image) if np.isfinite(image).any() else 0.0
         images.append(ndimage.gaussian_filter(np.where(np.isfinite(image), image, fill), SMOOTHING_PX)
@@ -151,9 +159,10 @@ def abnormality(features: ClickFeatures, *, dynamic_range_db: float) -> Contrast
     valid = features.coverage >= 0.8
     use = valid & ~features.smeared
     n_bins = bins.size
-    weights = np.array([1.0 / n_bins] * n_bins + [0.5, 0.5] + ([1.0] if len(images) > n_bins + 2 else []))
+    weights = np.array([1.0 / n_bins] * n_bins + [ARRIVAL_WEIGHT, PEAK_WEIGHT]
+                       + ([1.0] if len(images) > n_bins + 2 else []))
     for _ in range(2):
-        zs, references = zip(*(_zscores(image, use, relative=k < n_bins or k == n_bins + 2)
+        zs, references = zip(*(_zscores(image, use, relative=k != n_bins)
                                for k, image in enumerate(images)), strict=True)
         z = np.stack(zs)
         z[n_bins:n_bins + 2] = np.clip(z[n_bins:n_bins + 2], -MAX_Z, MAX_Z)
@@ -171,12 +180,23 @@ def abnormality(features: ClickFeatures, *, dynamic_range_db: float) -> Contrast
     early = z[early_bins].max(axis=0) if early_bins else np.zeros(valid.shape)
     liver = np.stack(references[:n_bins])
     known = valid & ~features.smeared
-    a, early = _inpaint(a, known), _inpaint(early, known)
+    a, early = inpaint(a, known), inpaint(early, known)
     return Contrast(np.where(valid, a, 0.0), z, np.where(valid, early, 0.0), valid, liver, bins)
 
 
-def _inpaint(image: np.ndarray, known: np.ndarray, sigma_px: float = 3.0) -> np.ndarray:
-    """``image`` with its unknown pixels replaced by the Gaussian-weighted mean of the known ones around."""
+def inpaint(image: np.ndarray, known: np.ndarray, sigma_px: float = 3.0) -> np.ndarray:
+    """Return ``image`` with its unknown pixels replaced by the Gaussian-weighted mean of the known ones around.
+
+    Parameters
+    ----------
+    image : (h, w) values.
+    known : (h, w) bool, the pixels kept.
+    sigma_px : the Gaussian's standard deviation, px.
+
+    Returns
+    -------
+    (h, w) array; ``image`` itself when every pixel (or none) is known.
+    """
     if known.all() or not known.any():
         return image
     weight = ndimage.gaussian_filter(known.astype(float), sigma_px)

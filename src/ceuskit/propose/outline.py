@@ -1,7 +1,10 @@
 """A lesion's outline from one click: the closed contour around the click where the tissue stops being abnormal.
 
 1. The abnormality map (:mod:`ceuskit.propose.contrast`) with the vessels, overlays and unknown pixels set to
-   the liver's level (a vessel touching the lesion is not lesion).
+   the liver's level (a vessel touching the lesion is not lesion).  Around a lesion darker than the liver, the
+   vessels' blur (within :data:`HALO_PX`) would cancel the lesion's own difference — the two differ from the liver
+   in opposite directions — and cut a liver-like strip out of it: there the map is filled in from the pixels
+   around.
 2. Rays from the centre (the click, then the first outline's centroid) every 3.75°; along each, 0.5-px samples.
    A boundary at radius r costs: minus the edge contrast (mean abnormality over the 4 px inside r minus over
    the 4 px outside, over their sum), plus the distance of the abnormality at r from the half-way level of
@@ -9,8 +12,11 @@
 3. Dynamic programming around the circle picks one radius per ray, neighbours at most 1.5 px × (radius · ray
    step) apart (a smooth, star-shaped outline; lobulated ones are star-shaped about an inner point).
 4. Within 3 px of that outline each pixel is re-decided against the half-way level of the lesion and the liver
-   around it (non-star details), the region containing the centre is kept, holes filled, vessels, overlays
+   around it (non-star details; half-way on the uncompressed scale, since a bright lesion's compressed level
+   would put its edge out in the blur around it), the region containing the centre is kept, holes filled, vessels, overlays
    and a margin from the image edge taken out.
+   A lesion darker than the liver is then drawn :data:`INSET_PX` inside that edge, as readers draw it: its edge
+   pixels, part liver, enhance with the liver seconds before the lesion and would set its onset.
 5. The outline's confidence (0–1): the edge contrast's consistency around it, times how far the lesion stands
    above the noise.
 """
@@ -23,7 +29,7 @@ import numpy as np
 from numba import njit
 from scipy import ndimage
 
-from ceuskit.propose.contrast import ABNORMAL_Z, Contrast, vessel_mask
+from ceuskit.propose.contrast import ABNORMAL_Z, Contrast, inpaint, vessel_mask
 
 __all__ = ["Outline", "lesion_outline"]
 
@@ -34,6 +40,10 @@ BLUR_PX = 1.5
 BAND_PX = 3.0
 OUTER_PX = 4.0
 MIN_RADIUS_PX = 2.0
+HALO_PX = 3
+INSET_PX = 1
+"""A lesion darker than the liver is outlined this far inside the edge found (step 4), px."""
+"""Reach of a vessel's blur beyond its mask, px: there a dark lesion is read from the pixels around (step 1)."""
 SATURATION = 10.0 * ABNORMAL_Z
 """Abnormality above which a pixel is lesion beyond doubt: higher levels are compressed logarithmically
 (:func:`_compressed`), so that a heterogeneous lesion's brightest spots (ten times its darkest in a strongly
@@ -209,8 +219,9 @@ def _refine(a: np.ndarray, mask: np.ndarray, blocked: np.ndarray) -> np.ndarray:
             inside.astype(float), sigma)
         liver_near = ndimage.gaussian_filter(np.where(outside, a, 0.0), sigma) / ndimage.gaussian_filter(
             outside.astype(float), sigma)
-    half = 0.5 * (np.nan_to_num(lesion_near, nan=float(np.median(a[mask])) if mask.any() else 0.0)
-                  + np.nan_to_num(liver_near, nan=1.0))
+    lesion_near = np.nan_to_num(lesion_near, nan=float(np.median(a[mask])) if mask.any() else 0.0)
+    # half-way on the uncompressed scale, where a pixel's abnormality grows with its share of lesion
+    half = _compressed(0.5 * (_expanded(lesion_near) + _expanded(np.nan_to_num(liver_near, nan=1.0))))
     return np.asarray(ndimage.binary_erosion(mask, iterations=3) | (band & (a >= half)))
 
 
@@ -229,10 +240,31 @@ def _compressed(a: np.ndarray) -> np.ndarray:
         return np.where(a > SATURATION, SATURATION * (1.0 + np.log(np.maximum(a, SATURATION) / SATURATION)), a)
 
 
+def _expanded(c: np.ndarray) -> np.ndarray:
+    """Return the abnormality whose :func:`_compressed` value is ``c`` (its inverse)."""
+    with np.errstate(over="ignore"):
+        return np.where(c > SATURATION, SATURATION * np.exp(np.minimum(c / SATURATION - 1.0, 50.0)), c)
+
+
 def _seed_level(a: np.ndarray, click_rc: tuple[float, float]) -> float:
     r0, c0 = int(round(click_rc[0])), int(round(click_rc[1]))
     patch = a[max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3]
     return float(np.median(patch)) if patch.size else 0.0
+
+
+def _darker_than_liver(contrast: Contrast, click_rc: tuple[float, float]) -> bool:
+    """Whether the tissue at the click (5×5 px) is darker than the liver, never clearly brighter.
+
+    Darker on average over the contrast bins and in none of them above :data:`ABNORMAL_Z`: a hypo-enhancing
+    lesion, or an iso one that washes out; not a bright lesion that washes out.
+    """
+    n_bins = contrast.contrast_bins.size
+    r0, c0 = int(round(click_rc[0])), int(round(click_rc[1]))
+    patch = contrast.signed[:n_bins, max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3]
+    if n_bins == 0 or patch.size == 0:
+        return False
+    per_bin = np.median(patch.reshape(n_bins, -1), axis=1)
+    return float(per_bin.mean()) < 0.0 and float(per_bin.max()) < ABNORMAL_Z
 
 
 def lesion_body(a: np.ndarray, click_rc: tuple[float, float], level: float, reach_px: int = 3) -> np.ndarray:
@@ -285,6 +317,11 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     if vessels[max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3].any():
         # a vessel found over the click ran into the lesion along a ridge: the clicked lesion's thick body is none
         vessels &= ~lesion_body(a, click_rc, max(level, ABNORMAL_Z))
+    darker = _darker_than_liver(contrast, click_rc)
+    if vessels.any() and darker:
+        # a vessel's blur, bright, cancels a dark lesion's own difference beside it: read the lesion through it
+        halo = ndimage.binary_dilation(vessels, iterations=HALO_PX) & ~vessels
+        a = inpaint(a, ~(vessels | halo), sigma_px=float(HALO_PX))
     a = np.where(vessels, 1.0, a)
     blocked = blocked | vessels
     mask, clear = _star(a, click_rc, max(level, ABNORMAL_Z), vessels)
@@ -303,6 +340,10 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     touches = bool((mask & ndimage.binary_dilation(edge, iterations=1)).any())
     mask = _keep_centre(mask & ~edge & ~blocked, click_rc)
     mask = _keep_centre(ndimage.binary_opening(mask, iterations=1), click_rc) if mask.sum() > 30 else mask
+    if darker and mask.sum() > 30:
+        # drawn just inside a dark lesion's margin, as readers draw: a pixel there half liver rises with the
+        # liver, seconds before the lesion, and would set its arterial onset
+        mask = _keep_centre(ndimage.binary_erosion(mask, iterations=INSET_PX), click_rc)
     level_in = float(np.median(contrast.abnormality[mask])) if mask.any() else 0.0
     ring = ndimage.binary_dilation(mask, iterations=6) & ~ndimage.binary_dilation(mask, iterations=2) & contrast.valid
     ring &= ~vessels

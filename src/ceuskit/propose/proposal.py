@@ -22,7 +22,13 @@ from ceuskit.feed import display_maps
 from ceuskit.io.clip import Clip
 from ceuskit.preprocess.linearize import DEFAULT_DYNAMIC_RANGE_DB, check_dynamic_range
 from ceuskit.propose.contrast import abnormality
-from ceuskit.propose.features import ClickFeatures, click_features, seed_frame
+from ceuskit.propose.features import (
+    SEED_RADIUS_PX,
+    TRACK_RADIUS_PX,
+    ClickFeatures,
+    click_features,
+    seed_frame,
+)
 from ceuskit.propose.liver import liver_reference
 from ceuskit.propose.outline import lesion_outline
 from ceuskit.propose.polygon import mask_to_polygon, polygon_mask
@@ -134,14 +140,20 @@ def propose_rois(clip: Clip, click: tuple[float, float], *, frame: int | None = 
     if frame is None:
         displays = display_maps(clip)  # fitted once: the seed frame's curves and (an unthinned clip) the features
         frame = seed_frame(clip, (x, y), dynamic_range_db=dynamic_range_db, displays=displays)
-    features = click_features(clip, (x, y), frame, dynamic_range_db=dynamic_range_db,
-                              injection_time_s=injection_time_s, overlays=overlays, motion=motion, displays=displays)
-    contrast = abnormality(features, dynamic_range_db=dynamic_range_db)
-    x0, y0 = features.box[:2]
-    click_rc = (y - y0, x - x0)
-    blocked = ndimage.binary_dilation(features.excluded, iterations=1) if features.excluded.any() \
-        else features.excluded
-    outline, vessels = lesion_outline(contrast, click_rc, blocked, edge_margin_px=EDGE_MARGIN_PX)
+    for radius in (TRACK_RADIUS_PX, SEED_RADIUS_PX):
+        # the wide disc anchors the tracking on the lesion's surroundings; a small lesion lost in them is
+        # tracked again on the narrow one
+        features = click_features(clip, (x, y), frame, dynamic_range_db=dynamic_range_db,
+                                  injection_time_s=injection_time_s, overlays=overlays, motion=motion,
+                                  displays=displays, track_radius_px=radius)
+        contrast = abnormality(features, dynamic_range_db=dynamic_range_db)
+        x0, y0 = features.box[:2]
+        click_rc = (y - y0, x - x0)
+        blocked = ndimage.binary_dilation(features.excluded, iterations=1) if features.excluded.any() \
+            else features.excluded
+        outline, vessels = lesion_outline(contrast, click_rc, blocked, edge_margin_px=EDGE_MARGIN_PX)
+        if outline.mask.any() and outline.confidence >= MIN_CONFIDENCE:
+            break
     if not outline.mask.any() or outline.confidence < MIN_CONFIDENCE:
         raise ProposalError(f"nothing at {x:.0f},{y:.0f} on frame {frame} stands out from the liver around it over "
                             "this clip (an iso-enhancing lesion?); draw the lesion by hand")
