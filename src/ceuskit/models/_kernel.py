@@ -392,8 +392,8 @@ def _fit_curve(code: int, t: Arr, y: Arr, sc: float, starts: Arr, lo: Arr, hi: A
 
 @njit(parallel=True, cache=True)
 def fit_kernel(t: Arr, y: Arr, scale: Arr, code: int, starts: Arr, lo: Arr, hi: Arr, max_iter: int,
-               coarse_samples: int, ftol: float, xtol: float) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
-    """Fit every curve (rows of ``y``, NaN = missing) from its starts.
+               coarse_samples: int, ftol: float, xtol: float, fitted: Arr) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
+    """Fit every curve (rows of ``y``, NaN = missing) from its starts into ``fitted`` (n, T).
 
     Parameters
     ----------
@@ -401,11 +401,13 @@ def fit_kernel(t: Arr, y: Arr, scale: Arr, code: int, starts: Arr, lo: Arr, hi: 
     starts : (n, S, 3) θ starts (NaN rows skipped).  lo, hi : (n, 3) bounds of θ.  max_iter : LM iterations
     per stage.  coarse_samples : number of block means used to choose among the starts.  ftol : the final
     stage stops when a step would lower the RSS by at most ``ftol`` residual variances, RSS/(m − 5).
-    xtol : … or moves no parameter by more than this fraction.
+    xtol : … or moves no parameter by more than this fraction.  fitted : (n, T) float64, receives the model
+    curves (allocated by the caller: numpy asks the kernel for huge pages, which makes a large output several
+    times cheaper to fault in than numba's allocation).
 
     Returns
     -------
-    theta (n, 3), linear (n, 2) = [A, b] in caller units, fitted (n, T) in caller units (NaN where the fit
+    theta (n, 3), linear (n, 2) = [A, b] in caller units, ``fitted`` in caller units (NaN where the fit
     failed), rss (n,), tss (n,) in caller units², status (n,), evaluations (n,) (model evaluations over all
     samples, block-mean ones counted by their share of the samples), top (n,) the largest fitted value (NaN
     where any fitted value is not finite).
@@ -413,7 +415,6 @@ def fit_kernel(t: Arr, y: Arr, scale: Arr, code: int, starts: Arr, lo: Arr, hi: 
     n, n_t = y.shape
     theta_out = np.full((n, 3), np.nan)
     lin_out = np.full((n, 2), np.nan)
-    fitted = np.empty((n, n_t))
     rss_out = np.full(n, np.nan)
     tss_out = np.full(n, np.nan)
     top_out = np.full(n, np.nan)
