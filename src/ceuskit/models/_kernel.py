@@ -26,7 +26,7 @@ from numba import njit, prange
 
 from ceuskit.models.shapes import log_norm, shape_terms
 
-__all__ = ["STATUS_MESSAGES", "features_kernel", "fit_kernel"]
+__all__ = ["STATUS_MESSAGES", "fit_kernel"]
 
 Arr = np.ndarray
 
@@ -436,83 +436,3 @@ def fit_kernel(t: Arr, y: Arr, scale: Arr, code: int, starts: Arr, lo: Arr, hi: 
             lin_out[c, 0], lin_out[c, 1] = area, base
             rss_out[c], tss_out[c], top_out[c] = rss, tss, top
     return theta_out, lin_out, fitted, rss_out, tss_out, status_out, eval_out, top_out
-
-
-@njit(parallel=True, cache=True)
-def features_kernel(t: Arr, y: Arr, width: int) -> Arr:
-    """Compute the timing and size features of each curve.
-
-    Per curve: [arrival (10 % rise) s, peak s, centroid s, height, baseline] of the moving average over
-    ``width`` samples (non-finite samples ignored; NaN for a curve without finite samples), then [max |y|,
-    max y − min y, number of finite samples] of the raw curve.
-    """
-    n, n_t = y.shape
-    out = np.full((n, 8), np.nan)
-    dtw = np.empty(n_t)
-    for i in range(n_t):
-        dtw[i] = 0.5 * (t[min(i + 1, n_t - 1)] - t[max(i - 1, 0)])
-    half = width // 2
-    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
-        csum = np.zeros(n_t + 1)
-        ccount = np.zeros(n_t + 1)
-        s = np.empty(n_t)
-        for c in range(chunk * _CHUNK, min(n, (chunk + 1) * _CHUNK)):
-            _features(t, y[c], half, dtw, csum, ccount, s, out[c])
-    return out
-
-
-@njit(cache=True)
-def _features(t: Arr, y: Arr, half: int, dtw: Arr, csum: Arr, ccount: Arr, s: Arr, out: Arr) -> None:
-    """:func:`features_kernel` for one curve (``csum``, ``ccount`` (T + 1,) and ``s`` (T,) scratch)."""
-    n_t = t.size
-    y_max = -np.inf
-    y_min = np.inf
-    total = 0.0
-    count = 0.0
-    for i in range(n_t):
-        v = y[i]
-        ok = math.isfinite(v)
-        total += v if ok else 0.0
-        count += 1.0 if ok else 0.0
-        csum[i + 1] = total
-        ccount[i + 1] = count
-        y_max = v if ok and v > y_max else y_max
-        y_min = v if ok and v < y_min else y_min
-    out[7] = count
-    if count == 0:
-        return
-    out[5] = max(abs(y_max), abs(y_min))
-    out[6] = y_max - y_min
-    peak = -1
-    best = -np.inf
-    for i in range(n_t):
-        a = max(i - half, 0)
-        b = min(i + half + 1, n_t)
-        k = ccount[b] - ccount[a]
-        v = (csum[b] - csum[a]) / k if k > 0 else np.nan
-        s[i] = v
-        if v > best:
-            best = v
-            peak = i
-    base = np.inf
-    for i in range(peak + 1):
-        if s[i] < base:
-            base = s[i]
-    height = s[peak] - base
-    arrival = 0
-    for i in range(peak, -1, -1):
-        if s[i] < base + 0.1 * height:
-            arrival = i
-            break
-    num = 0.0
-    den = 0.0
-    for i in range(arrival, n_t):
-        if s[i] > base:
-            w = (s[i] - base) * dtw[i]
-            num += w * t[i]
-            den += w
-    out[0] = t[arrival]
-    out[1] = t[peak]
-    out[2] = num / den if den > 0 else np.nan
-    out[3] = height
-    out[4] = base

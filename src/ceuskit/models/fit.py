@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ceuskit.errors import InputError
+from ceuskit.models._features import features_kernel
 from ceuskit.models._kernel import (
     CONVERGED,
     FLAT,
@@ -24,7 +25,6 @@ from ceuskit.models._kernel import (
     POOR_FIT,
     STATUS_MESSAGES,
     TOO_FEW,
-    features_kernel,
     fit_kernel,
 )
 from ceuskit.models.shapes import MODEL_NAMES, MODELS, get_model
