@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["features_kernel"]
+__all__ = ["extreme", "features_kernel"]
 
 Arr = np.ndarray
 
@@ -63,8 +63,8 @@ def _raw_stats(y: Arr, out: Arr) -> int:
     if count == 0:
         return count
     if count == y.size:
-        y_max = _least(y, y.size, -1.0)
-        y_min = _least(y, y.size, 1.0)
+        y_max = extreme(y, y.size, -1.0)
+        y_min = extreme(y, y.size, 1.0)
     else:
         y_max = -np.inf
         y_min = np.inf
@@ -161,11 +161,11 @@ def _timing(t: Arr, s: Arr, dtw: Arr, out: Arr) -> None:
     ``dtw`` holds each sample's share of the time axis (half the distance between its neighbours).
     """
     n_t = t.size
-    best = _least(s, n_t, -1.0)
+    best = extreme(s, n_t, -1.0)
     peak = 0
     while peak < n_t - 1 and not s[peak] == best:  # the first maximum (NaN windows never win)
         peak += 1
-    base = _least(s, peak + 1, 1.0)
+    base = extreme(s, peak + 1, 1.0)
     height = s[peak] - base
     arrival = 0
     for i in range(peak, -1, -1):
@@ -181,7 +181,7 @@ def _timing(t: Arr, s: Arr, dtw: Arr, out: Arr) -> None:
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
-def _least(s: Arr, n: int, sign: float) -> float:
+def extreme(s: Arr, n: int, sign: float) -> float:
     """Return the least of s[:n] (sign 1) or the greatest (sign −1), NaN left out (±inf if all are NaN).
 
     Four running extremes side by side: one alone would wait on each comparison in turn.

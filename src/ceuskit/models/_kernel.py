@@ -24,6 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ceuskit.models._features import extreme
 from ceuskit.models.shapes import log_norm, shape_terms
 
 __all__ = ["STATUS_MESSAGES", "fit_kernel"]
@@ -293,13 +294,10 @@ def _curve_out(code: int, t: Arr, y: Arr, t0: float, p1: float, p2: float, area:
         fitted[i] = value
         r = y[i] - value
         rss += r * r if math.isfinite(y[i]) else 0.0
-    top = -np.inf  # a separate loop: a running maximum would keep the loop above from vectorising
     bad = 0.0
     for i in range(t.size):
-        value = fitted[i]
-        top = value if value > top else top
-        bad += 0.0 if math.isfinite(value) else 1.0
-    return rss, top, bad
+        bad += 0.0 if math.isfinite(fitted[i]) else 1.0
+    return rss, extreme(fitted, fitted.size, -1.0), bad
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
@@ -309,8 +307,9 @@ def _difference_variance(v: Arr) -> float:
     A smooth curve's own slope adds little when it is densely sampled.
     """
     total = 0.0
-    for i in range(1, v.size):
-        d = v[i] - v[i - 1]
+    later = v[1:]  # loops indexed from 0 compile to SIMD code (an index like i − 1 keeps numba's wraparound test)
+    for i in range(later.size):
+        d = later[i] - v[i]
         total += d * d
     return total / (2.0 * max(v.size - 1, 1))
 
