@@ -4,8 +4,10 @@ Per curve, of its moving average over ``width`` samples (non-finite samples left
 arrival (last time before the peak below 10 % of the rise), the peak time, the centroid of the enhancement
 above the pre-peak minimum, the height and that baseline; then of the raw samples: max |y|, max − min and the
 number of finite samples.  A curve with every sample finite (the usual case) takes a path whose loops compile
-to SIMD code (window sums added shift by shift, not a running sum, whose chain of additions runs one sample at
-a time); a curve with gaps takes the cumulative-sum path.
+to SIMD code: window sums built from blocks of 1, 2, 4 … samples (a running or cumulative sum is one chain of
+additions, one sample at a time), extremes kept four at a time, every loop indexed from 0 (an index such as
+``i − 1`` or a loop from ``start`` keeps numba's negative-index test in the loop, which stops LLVM from
+vectorising it).  A curve with gaps takes the cumulative-sum path.
 """
 
 from __future__ import annotations
@@ -27,9 +29,16 @@ _CHUNK = 8  # curves per parallel task: scratch arrays are allocated once per ta
 def features_kernel(t: Arr, y: Arr, width: int) -> Arr:
     """Compute the timing and size features of each curve.
 
-    Per curve: [arrival (10 % rise) s, peak s, centroid s, height, baseline] of the moving average over
-    ``width`` samples (non-finite samples ignored; NaN for a curve without finite samples), then [max |y|,
-    max y − min y, number of finite samples] of the raw curve.
+    Parameters
+    ----------
+    t : (T,) s, increasing.  y : (n, T) curves (non-finite samples ignored).  width : moving-average window,
+    samples (odd).
+
+    Returns
+    -------
+    (n, 8) float64: per curve [arrival (10 % rise) s, peak s, centroid s, height, baseline] of the moving
+    average (NaN for a curve without finite samples), then [max |y|, max y − min y, number of finite
+    samples] of the raw curve.
     """
     n, n_t = y.shape
     out = np.full((n, 8), np.nan)
@@ -185,6 +194,14 @@ def extreme(s: Arr, n: int, sign: float) -> float:
     """Return the least of s[:n] (sign 1) or the greatest (sign −1), NaN left out (±inf if all are NaN).
 
     Four running extremes side by side: one alone would wait on each comparison in turn.
+
+    Parameters
+    ----------
+    s : (≥ n,) float64.  n : number of leading values to scan.  sign : 1.0 for the least, −1.0 for the greatest.
+
+    Returns
+    -------
+    float: the extreme value.
     """
     m0 = m1 = m2 = m3 = np.inf
     k = n // 4 * 4
