@@ -224,7 +224,8 @@ def test_a_failed_fit_is_retried_from_a_first_pass_start_and_never_made_worse():
     feats = curve_features(t, y)
     lo = np.tile([t[0] - 75.0, *(b[0] for b in MODELS["lognormal"].bounds)], (n, 1))
     hi = np.tile([t[-1] - 3 * (t[-1] - t[-2]), *(b[1] for b in MODELS["lognormal"].bounds)], (n, 1))
-    first = fit_kernel(t, y, feats["abs_max"], 0, _starts("lognormal", t, feats), lo, hi, 200, 60, FTOL, _XTOL)
+    first = fit_kernel(t, y, feats["abs_max"], 0, _starts("lognormal", t, feats), lo, hi, 200, 60, FTOL, _XTOL,
+                       np.empty_like(y))
     first_r2 = 1.0 - first[3] / first[4]
     assert np.all(res.rss <= first[3] * (1 + 1e-12))
     rescued = np.flatnonzero((first_r2 < MIN_R2) & res.success)

@@ -24,9 +24,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ceuskit.models._features import extreme
 from ceuskit.models.shapes import log_norm, shape_terms
 
-__all__ = ["STATUS_MESSAGES", "features_kernel", "fit_kernel"]
+__all__ = ["STATUS_MESSAGES", "fit_kernel"]
 
 Arr = np.ndarray
 
@@ -293,13 +294,10 @@ def _curve_out(code: int, t: Arr, y: Arr, t0: float, p1: float, p2: float, area:
         fitted[i] = value
         r = y[i] - value
         rss += r * r if math.isfinite(y[i]) else 0.0
-    top = -np.inf  # a separate loop: a running maximum would keep the loop above from vectorising
     bad = 0.0
     for i in range(t.size):
-        value = fitted[i]
-        top = value if value > top else top
-        bad += 0.0 if math.isfinite(value) else 1.0
-    return rss, top, bad
+        bad += 0.0 if math.isfinite(fitted[i]) else 1.0
+    return rss, extreme(fitted, fitted.size, -1.0), bad
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)
@@ -309,8 +307,9 @@ def _difference_variance(v: Arr) -> float:
     A smooth curve's own slope adds little when it is densely sampled.
     """
     total = 0.0
-    for i in range(1, v.size):
-        d = v[i] - v[i - 1]
+    later = v[1:]  # loops indexed from 0 compile to SIMD code (an index like i − 1 keeps numba's wraparound test)
+    for i in range(later.size):
+        d = later[i] - v[i]
         total += d * d
     return total / (2.0 * max(v.size - 1, 1))
 
@@ -392,8 +391,8 @@ def _fit_curve(code: int, t: Arr, y: Arr, sc: float, starts: Arr, lo: Arr, hi: A
 
 @njit(parallel=True, cache=True)
 def fit_kernel(t: Arr, y: Arr, scale: Arr, code: int, starts: Arr, lo: Arr, hi: Arr, max_iter: int,
-               coarse_samples: int, ftol: float, xtol: float) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
-    """Fit every curve (rows of ``y``, NaN = missing) from its starts.
+               coarse_samples: int, ftol: float, xtol: float, fitted: Arr) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
+    """Fit every curve (rows of ``y``, NaN = missing) from its starts into ``fitted`` (n, T).
 
     Parameters
     ----------
@@ -401,11 +400,13 @@ def fit_kernel(t: Arr, y: Arr, scale: Arr, code: int, starts: Arr, lo: Arr, hi: 
     starts : (n, S, 3) θ starts (NaN rows skipped).  lo, hi : (n, 3) bounds of θ.  max_iter : LM iterations
     per stage.  coarse_samples : number of block means used to choose among the starts.  ftol : the final
     stage stops when a step would lower the RSS by at most ``ftol`` residual variances, RSS/(m − 5).
-    xtol : … or moves no parameter by more than this fraction.
+    xtol : … or moves no parameter by more than this fraction.  fitted : (n, T) float64, receives the model
+    curves (allocated by the caller: numpy asks the kernel for huge pages, which makes a large output several
+    times cheaper to fault in than numba's allocation).
 
     Returns
     -------
-    theta (n, 3), linear (n, 2) = [A, b] in caller units, fitted (n, T) in caller units (NaN where the fit
+    theta (n, 3), linear (n, 2) = [A, b] in caller units, ``fitted`` in caller units (NaN where the fit
     failed), rss (n,), tss (n,) in caller units², status (n,), evaluations (n,) (model evaluations over all
     samples, block-mean ones counted by their share of the samples), top (n,) the largest fitted value (NaN
     where any fitted value is not finite).
@@ -413,7 +414,6 @@ def fit_kernel(t: Arr, y: Arr, scale: Arr, code: int, starts: Arr, lo: Arr, hi: 
     n, n_t = y.shape
     theta_out = np.full((n, 3), np.nan)
     lin_out = np.full((n, 2), np.nan)
-    fitted = np.empty((n, n_t))
     rss_out = np.full(n, np.nan)
     tss_out = np.full(n, np.nan)
     top_out = np.full(n, np.nan)
@@ -435,83 +435,3 @@ def fit_kernel(t: Arr, y: Arr, scale: Arr, code: int, starts: Arr, lo: Arr, hi: 
             lin_out[c, 0], lin_out[c, 1] = area, base
             rss_out[c], tss_out[c], top_out[c] = rss, tss, top
     return theta_out, lin_out, fitted, rss_out, tss_out, status_out, eval_out, top_out
-
-
-@njit(parallel=True, cache=True)
-def features_kernel(t: Arr, y: Arr, width: int) -> Arr:
-    """Compute the timing and size features of each curve.
-
-    Per curve: [arrival (10 % rise) s, peak s, centroid s, height, baseline] of the moving average over
-    ``width`` samples (non-finite samples ignored; NaN for a curve without finite samples), then [max |y|,
-    max y − min y, number of finite samples] of the raw curve.
-    """
-    n, n_t = y.shape
-    out = np.full((n, 8), np.nan)
-    dtw = np.empty(n_t)
-    for i in range(n_t):
-        dtw[i] = 0.5 * (t[min(i + 1, n_t - 1)] - t[max(i - 1, 0)])
-    half = width // 2
-    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
-        csum = np.zeros(n_t + 1)
-        ccount = np.zeros(n_t + 1)
-        s = np.empty(n_t)
-        for c in range(chunk * _CHUNK, min(n, (chunk + 1) * _CHUNK)):
-            _features(t, y[c], half, dtw, csum, ccount, s, out[c])
-    return out
-
-
-@njit(cache=True)
-def _features(t: Arr, y: Arr, half: int, dtw: Arr, csum: Arr, ccount: Arr, s: Arr, out: Arr) -> None:
-    """:func:`features_kernel` for one curve (``csum``, ``ccount`` (T + 1,) and ``s`` (T,) scratch)."""
-    n_t = t.size
-    y_max = -np.inf
-    y_min = np.inf
-    total = 0.0
-    count = 0.0
-    for i in range(n_t):
-        v = y[i]
-        ok = math.isfinite(v)
-        total += v if ok else 0.0
-        count += 1.0 if ok else 0.0
-        csum[i + 1] = total
-        ccount[i + 1] = count
-        y_max = v if ok and v > y_max else y_max
-        y_min = v if ok and v < y_min else y_min
-    out[7] = count
-    if count == 0:
-        return
-    out[5] = max(abs(y_max), abs(y_min))
-    out[6] = y_max - y_min
-    peak = -1
-    best = -np.inf
-    for i in range(n_t):
-        a = max(i - half, 0)
-        b = min(i + half + 1, n_t)
-        k = ccount[b] - ccount[a]
-        v = (csum[b] - csum[a]) / k if k > 0 else np.nan
-        s[i] = v
-        if v > best:
-            best = v
-            peak = i
-    base = np.inf
-    for i in range(peak + 1):
-        if s[i] < base:
-            base = s[i]
-    height = s[peak] - base
-    arrival = 0
-    for i in range(peak, -1, -1):
-        if s[i] < base + 0.1 * height:
-            arrival = i
-            break
-    num = 0.0
-    den = 0.0
-    for i in range(arrival, n_t):
-        if s[i] > base:
-            w = (s[i] - base) * dtw[i]
-            num += w * t[i]
-            den += w
-    out[0] = t[arrival]
-    out[1] = t[peak]
-    out[2] = num / den if den > 0 else np.nan
-    out[3] = height
-    out[4] = base

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ceuskit.errors import InputError
+from ceuskit.models._features import features_kernel
 from ceuskit.models._kernel import (
     CONVERGED,
     FLAT,
@@ -24,7 +25,6 @@ from ceuskit.models._kernel import (
     POOR_FIT,
     STATUS_MESSAGES,
     TOO_FEW,
-    features_kernel,
     fit_kernel,
 )
 from ceuskit.models.shapes import MODEL_NAMES, MODELS, get_model
@@ -163,13 +163,13 @@ def _fit_one_model(name: str, t: np.ndarray, y: np.ndarray, scale: np.ndarray, f
     lo = np.tile([t[0] - 0.5 * span, lo1, lo2], (n, 1))
     hi = np.tile([t[-1] - 3 * (t[-1] - t[-2]), hi1, hi2], (n, 1))
     theta, lin, fitted, rss, tss, status, _, top = fit_kernel(t, y, scale, spec.code, starts, lo, hi, int(max_iter),
-                                                              int(coarse_samples), FTOL, _XTOL)
+                                                              int(coarse_samples), FTOL, _XTOL, np.empty_like(y))
     with np.errstate(invalid="ignore", divide="ignore"):
         retry = np.flatnonzero((status == MAX_ITER) | ((status == CONVERGED) & ~(1.0 - rss / tss >= MIN_R2)))
     if retry.size:
         again = _starts(name, t, {k: v[retry] for k, v in feats.items()}, 1, _RETRY_MODE_RATIO)
         out = fit_kernel(t, y[retry], scale[retry], spec.code, again, lo[retry], hi[retry], int(max_iter),
-                         int(coarse_samples), FTOL, _XTOL)
+                         int(coarse_samples), FTOL, _XTOL, np.empty((retry.size, t.size)))
         keep = (out[5] != NO_START) & (out[3] < rss[retry])
         rows = retry[keep]
         for old, new in zip((theta, lin, fitted, rss, tss, status, top), out[:6] + out[7:], strict=True):
