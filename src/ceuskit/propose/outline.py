@@ -41,9 +41,9 @@ BAND_PX = 3.0
 OUTER_PX = 4.0
 MIN_RADIUS_PX = 2.0
 HALO_PX = 3
+"""Reach of a vessel's blur beyond its mask, px: there a dark lesion is read from the pixels around (step 1)."""
 INSET_PX = 1
 """A lesion darker than the liver is outlined this far inside the edge found (step 4), px."""
-"""Reach of a vessel's blur beyond its mask, px: there a dark lesion is read from the pixels around (step 1)."""
 SATURATION = 10.0 * ABNORMAL_Z
 """Abnormality above which a pixel is lesion beyond doubt: higher levels are compressed logarithmically
 (:func:`_compressed`), so that a heterogeneous lesion's brightest spots (ten times its darkest in a strongly
