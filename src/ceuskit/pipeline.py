@@ -401,8 +401,9 @@ def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOpt
                 refills: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Return the columns of ``tic.csv``.
 
-    The clips' TIC tables one after the other (in time order), with the clip's index, each ROI's smoothed power and
-    the replenishment fits (``NAME_refill_fit``, where refills were fitted).
+    The clips' TIC tables one after the other (in time order), with the clip's index, each ROI's smoothed power,
+    its mean display level in dB (``NAME_display_db``: the mean of its pixels' dB, the curve the onset is read on)
+    and the replenishment fits (``NAME_refill_fit``, where refills were fitted).
     """
     parts = [tic_table(part) for part in tics]
     columns = {"clip": timeline.segment}
@@ -411,6 +412,8 @@ def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOpt
     for i, name in enumerate(timeline.names):
         columns[f"{name}_power_smoothed"] = moving_average(timeline.times_s, timeline.power[i],
                                                            opts.phases.smoothing_s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            columns[f"{name}_display_db"] = 10.0 * np.log10(timeline.display_power[i])
     for name, values in refills.items():
         columns[f"{name}_refill_fit"] = values
     return columns
