@@ -52,6 +52,7 @@ import numpy as np
 from numba import njit, prange
 
 from ceuskit._fastmath import fast_log
+from ceuskit.timeseries import finite_running_sums
 
 __all__ = ["REASONS", "Arrival", "ArrivalOptions", "find_arrival", "find_arrivals", "largest_gap_s"]
 
@@ -405,17 +406,7 @@ def _window_means(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, csum: np.ndarra
     The moving average of :func:`ceuskit.timeseries.moving_average` for one series (the same running sums, so
     the same numbers), its windows given as sample indices; ``csum`` and ``ccount`` (T + 1,) are scratch.
     """
-    total = 0.0
-    count = 0.0
-    csum[0] = 0.0
-    ccount[0] = 0.0
-    for i in range(x.size):
-        v = x[i]
-        ok = np.isfinite(v)
-        total += v if ok else 0.0
-        count += 1.0 if ok else 0.0
-        csum[i + 1] = total
-        ccount[i + 1] = count
+    finite_running_sums(x, csum, ccount)
     for i in range(x.size):
         k = ccount[hi[i]] - ccount[lo[i]]
         out[i] = (csum[hi[i]] - csum[lo[i]]) / max(k, 1.0) if k > 0 else np.nan

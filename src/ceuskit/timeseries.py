@@ -7,8 +7,8 @@ from numba import njit
 
 from ceuskit.errors import InputError
 
-__all__ = ["MAX_INJECTION_LEAD_S", "check_injection_time", "interruptions", "moving_average", "round_or_none",
-           "running_median", "spikes"]
+__all__ = ["MAX_INJECTION_LEAD_S", "check_injection_time", "finite_running_sums", "interruptions", "moving_average",
+           "round_or_none", "running_median", "spikes"]
 
 MAX_INJECTION_LEAD_S = 3600.0
 """An injection may precede a clip's first frame by at most this long (``injection_time_s`` ≥ −this): times
@@ -64,6 +64,32 @@ def moving_average(times_s: np.ndarray, values: np.ndarray, window_s: float) -> 
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(count > 0, (csum[:, hi] - csum[:, lo]) / np.maximum(count, 1), np.nan)
     return out.reshape(values.shape)
+
+
+@njit(cache=True)
+def finite_running_sums(x: np.ndarray, csum: np.ndarray, ccount: np.ndarray) -> None:
+    """Write the running sum and count of the finite samples of ``x`` into ``csum`` and ``ccount``.
+
+    Compiled loops' form of :func:`moving_average`'s cumulative sums (the same additions in the same order, so
+    the same numbers): ``csum[i]`` and ``ccount[i]`` cover ``x[:i]``, so the mean over ``x[a:b]`` is
+    ``(csum[b] − csum[a]) / (ccount[b] − ccount[a])``.
+
+    Parameters
+    ----------
+    x : (T,) samples; NaN and ±inf are skipped.
+    csum, ccount : (T + 1,) float64, written.
+    """
+    total = 0.0
+    count = 0.0
+    csum[0] = 0.0
+    ccount[0] = 0.0
+    for i in range(x.size):
+        v = x[i]
+        ok = np.isfinite(v)
+        total += v if ok else 0.0
+        count += 1.0 if ok else 0.0
+        csum[i + 1] = total
+        ccount[i + 1] = count
 
 
 def running_median(times_s: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:

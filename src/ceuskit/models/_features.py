@@ -17,6 +17,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ceuskit.timeseries import finite_running_sums
+
 __all__ = ["extreme", "features_kernel"]
 
 Arr = np.ndarray
@@ -146,16 +148,7 @@ def _smooth_all_finite(y: Arr, half: int, s: Arr, block: Arr, other: Arr) -> Non
 def _smooth_with_gaps(y: Arr, half: int, csum: Arr, ccount: Arr, s: Arr) -> None:
     """Write the moving average of the finite samples of ``y`` into ``s`` (NaN where a window has none)."""
     n_t = y.size
-    total = 0.0
-    count = 0.0
-    csum[0] = ccount[0] = 0.0
-    for i in range(n_t):
-        v = y[i]
-        ok = math.isfinite(v)
-        total += v if ok else 0.0
-        count += 1.0 if ok else 0.0
-        csum[i + 1] = total
-        ccount[i + 1] = count
+    finite_running_sums(y, csum, ccount)
     for i in range(n_t):
         a = max(i - half, 0)
         b = min(i + half + 1, n_t)
