@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit.timeseries import round_or_none
+from ceuskit.timeseries import moving_average, round_or_none
 
 __all__ = ["Step", "StepOptions", "find_steps"]
 
@@ -181,8 +181,30 @@ def _piece_steps(t: np.ndarray, d: np.ndarray, opts: StepOptions) -> list[tuple[
     return sorted(kept)
 
 
+def _without_motion(t: np.ndarray, d: np.ndarray, motion_px: np.ndarray, window_s: float) -> np.ndarray:
+    """Return the curves (dB) less the part of their level that follows the tissue motion.
+
+    Per ROI, the level's departures from its moving average over ``window_s`` are regressed (least squares) on
+    the displacement's departures from its own: the dB per pixel that moving through the image's depth
+    attenuation (or across an edge) costs. That much times the displacement is taken off every tracked sample;
+    untracked samples (NaN displacement) sat at the reference position and are left alone.
+    """
+    tracked = np.all(np.isfinite(motion_px), axis=1)
+    out = d.copy()
+    for r, row in enumerate(d):
+        ok = tracked & np.isfinite(row)
+        if ok.sum() < 3 * motion_px.shape[1]:
+            continue
+        level = row[ok] - moving_average(t[ok], row[ok], window_s)
+        moved = motion_px[ok] - moving_average(t[ok], motion_px[ok].T, window_s).T
+        db_per_px = np.linalg.lstsq(moved, level, rcond=None)[0]
+        out[r, tracked] = row[tracked] - motion_px[tracked] @ db_per_px
+    return out
+
+
 def find_steps(times_s: np.ndarray, power: np.ndarray, *, segments: np.ndarray | None = None,
-               exclude: np.ndarray | None = None, options: StepOptions | None = None) -> list[Step]:
+               exclude: np.ndarray | None = None, options: StepOptions | None = None,
+               motion_px: np.ndarray | None = None) -> list[Step]:
     """Level steps in every ROI at once (see the module docstring).
 
     Parameters
@@ -192,6 +214,8 @@ def find_steps(times_s: np.ndarray, power: np.ndarray, *, segments: np.ndarray |
     segments : (T,) the clip each sample comes from; None: one clip.
     exclude : (T,) bool, samples to leave out and never to look across (flash frames, destructions).
     options : thresholds (:class:`StepOptions`).
+    motion_px : (T, 2) the tracked tissue displacement (dx, dy) at each sample, px, NaN where untracked; the
+        part of each curve's level that follows it is taken off before the search. None: no motion known.
 
     Returns
     -------
@@ -207,6 +231,8 @@ def find_steps(times_s: np.ndarray, power: np.ndarray, *, segments: np.ndarray |
     rows = np.atleast_2d(np.asarray(power, dtype=float))
     if rows.shape[1] != t.size or (exclude is not None and np.shape(exclude) != t.shape):
         raise ValueError(f"power and exclude must have {t.size} samples, as times_s")
+    if motion_px is not None and np.shape(motion_px)[0] != t.size:
+        raise ValueError(f"motion_px must have {t.size} rows, as times_s")
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.where(rows > 0, 10.0 * np.log10(np.where(rows > 0, rows, 1.0)), np.nan)
     labels = np.zeros(t.size, dtype=int) if segments is None else np.asarray(segments)
@@ -216,7 +242,9 @@ def find_steps(times_s: np.ndarray, power: np.ndarray, *, segments: np.ndarray |
     out = []
     for p in np.unique(piece[~skip]):
         idx = np.flatnonzero((piece == p) & ~skip)
-        for k, step_db, _ in _piece_steps(t[idx], d[:, idx], opts):
+        level = d[:, idx] if motion_px is None else _without_motion(
+            t[idx], d[:, idx], np.asarray(motion_px, dtype=float)[idx], 2 * opts.window_s)
+        for k, step_db, _ in _piece_steps(t[idx], level, opts):
             gain = float(np.ptp(step_db)) <= opts.gain_tolerance_db
             out.append(Step(int(idx[k]), float(t[idx[k]]), step_db, gain))
     return sorted(out, key=lambda s: s.index)

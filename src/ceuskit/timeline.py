@@ -32,6 +32,8 @@ class Timeline:
     segment : (T,) index of the clip (in time order) each sample comes from.
     display_power : (n_rois, T) the linear power of each ROI's mean display level (mean grey: what the screen
         shows, the curve the onset is read on); ``power`` itself where the pixels are not known (curve tables).
+    motion_px : (T, 2) the tissue displacement (dx, dy) the tracker estimated at each sample, px; NaN where no
+        frame was tracked (before the contrast arrives, curve tables). None: not known.
     """
 
     times_s: np.ndarray
@@ -40,11 +42,13 @@ class Timeline:
     saturated: np.ndarray
     segment: np.ndarray
     display_power: np.ndarray
+    motion_px: np.ndarray | None = None
 
     def cut(self, end: int) -> Timeline:
         """Return the samples ``[0, end)`` of every curve."""
         return Timeline(self.times_s[:end], self.names, self.power[:, :end], self.saturated[:, :end],
-                        self.segment[:end], self.display_power[:, :end])
+                        self.segment[:end], self.display_power[:, :end],
+                        None if self.motion_px is None else self.motion_px[:end])
 
     def row(self, name: str) -> int:
         """Return the row of ROI ``name`` in ``power`` and ``saturated``.
@@ -84,4 +88,5 @@ def join(tics: Sequence[TicResult], sources: Sequence[str]) -> Timeline:
     segment = np.concatenate([np.full(part.times_s.size, k) for k, part in enumerate(tics)])
     display = np.vstack([np.concatenate([part.display_power.get(name, part.power[name]) for part in tics])
                          for name in names])
-    return Timeline(times, names, power, saturated, segment, display)
+    motion = np.vstack([np.where(part.motion.tracked[:, None], part.motion.shifts_px, np.nan) for part in tics])
+    return Timeline(times, names, power, saturated, segment, display, motion)
