@@ -16,7 +16,8 @@ never in every ROI at once by the same step. The search, per clip (``segments``)
    window — an arrival, a peak — is no step), the two lines are nearly parallel (their slopes differ by at
    most ``parallel`` × the step over half a window, or three standard errors) and the new level holds: at
    least 80 % of the samples on either side lie nearer their own line than the other's;
-3. of neighbouring boundaries within a window, the one with the largest smallest step is kept.
+3. of neighbouring boundaries within a window, the one with the largest smallest step is kept, and its size
+   measured again by the two parallel lines over twice the window either side (up to the neighbouring steps).
 
 A step whose ROIs moved by the same amount (within ``gain_tolerance_db``) is a pure gain step: ratios of ROIs
 (lesion to liver) are unchanged across it. ``exclude`` keeps samples out (flashes, destructions); a window
@@ -178,7 +179,21 @@ def _piece_steps(t: np.ndarray, d: np.ndarray, opts: StepOptions) -> list[tuple[
     for item in sorted(candidates, key=lambda c: -c[2]):
         if all(abs(t[item[0]] - t[other[0]]) > window_s for other in kept):
             kept.append(item)
-    return sorted(kept)
+    return _sized(u, d, sorted(kept), 2 * window_s)
+
+
+def _sized(u: np.ndarray, d: np.ndarray, kept: list[tuple[int, tuple[float, ...], float]], window_s: float
+           ) -> list[tuple[int, tuple[float, ...], float]]:
+    """Measure each found step again over ``window_s`` either side (up to its neighbours): it holds that long.
+
+    Two parallel lines over the longer span average more noise and more breaths than the search's windows.
+    """
+    at = np.array([k for k, _, _ in kept], dtype=int)
+    lo = np.maximum(np.searchsorted(u, u[at] - window_s, side="left"), np.concatenate([[0], at[:-1]]))
+    hi = np.minimum(np.searchsorted(u, u[at] + window_s, side="left"), np.concatenate([at[1:], [u.size]]))
+    sizes = np.vstack([_joint(_sums(u, row), lo, at, hi)[0] for row in d]) if at.size else np.zeros((0, 0))
+    return [(k, tuple(float(v) for v in sizes[:, i]), float(np.min(np.abs(sizes[:, i]))))
+            for i, (k, _, _) in enumerate(kept)]
 
 
 def _without_motion(t: np.ndarray, d: np.ndarray, motion_px: np.ndarray, window_s: float) -> np.ndarray:
