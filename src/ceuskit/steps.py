@@ -3,7 +3,12 @@
 A gain change moves every ROI's echo by the same number of dB between two frames and leaves the curves'
 course alone; a depth or plane change moves them by different amounts, in the same direction. Perfusion
 never does that: an arrival or a peak changes the slope of a curve, not its level between two frames, and
-never in every ROI at once by the same step. The search, per clip (``segments``) on each ROI's curve in dB:
+never in every ROI at once by the same step. Nor does breathing: it carries the ROIs (tracked) up and down
+the image, through its depth attenuation, and their level follows the displacement, back and forth with every
+breath (a cos⁴ breath's fast excursions look like jumps within a few seconds). Where the ROIs' displacement is
+known (``motion_px``), each curve's part that follows it — its departures from a moving average regressed on
+the displacement's, dB per px — is taken off first. The search, per clip (``segments``) on each ROI's curve in
+dB:
 
 1. at every boundary between two samples, a straight line is fitted (least squares) to the samples within
    ``window_s`` before it and another to those within ``window_s`` after it (the window widened to
@@ -229,8 +234,9 @@ def find_steps(times_s: np.ndarray, power: np.ndarray, *, segments: np.ndarray |
     segments : (T,) the clip each sample comes from; None: one clip.
     exclude : (T,) bool, samples to leave out and never to look across (flash frames, destructions).
     options : thresholds (:class:`StepOptions`).
-    motion_px : (T, 2) the tracked tissue displacement (dx, dy) at each sample, px, NaN where untracked; the
-        part of each curve's level that follows it is taken off before the search. None: no motion known.
+    motion_px : (T, 2) the displacement (dx, dy) the ROIs were measured at in each sample (the applied tracked
+        shift), px, NaN where they stayed where drawn; the part of each curve's level that follows it (breathing
+        through depth attenuation) is taken off before the search. None: no motion known.
 
     Returns
     -------

@@ -32,8 +32,9 @@ class Timeline:
     segment : (T,) index of the clip (in time order) each sample comes from.
     display_power : (n_rois, T) the linear power of each ROI's mean display level (mean grey: what the screen
         shows, the curve the onset is read on); ``power`` itself where the pixels are not known (curve tables).
-    motion_px : (T, 2) the tissue displacement (dx, dy) the tracker estimated at each sample, px; NaN where no
-        frame was tracked (before the contrast arrives, curve tables). None: not known.
+    motion_px : (T, 2) the displacement (dx, dy) each sample's ROIs were measured at (the tracked tissue shift,
+        where tracking was applied), px; NaN where they stayed where drawn (untracked frames, tracking not
+        applied, curve tables). None: not known.
     """
 
     times_s: np.ndarray
@@ -88,5 +89,6 @@ def join(tics: Sequence[TicResult], sources: Sequence[str]) -> Timeline:
     segment = np.concatenate([np.full(part.times_s.size, k) for k, part in enumerate(tics)])
     display = np.vstack([np.concatenate([part.display_power.get(name, part.power[name]) for part in tics])
                          for name in names])
-    motion = np.vstack([np.where(part.motion.tracked[:, None], part.motion.shifts_px, np.nan) for part in tics])
+    motion = np.vstack([np.where(part.motion.tracked[:, None] & part.motion.applied, part.motion.shifts_px, np.nan)
+                        for part in tics])
     return Timeline(times, names, power, saturated, segment, display, motion)
