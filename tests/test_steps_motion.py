@@ -15,11 +15,14 @@ import numpy as np
 import pytest
 
 from ceuskit.pipeline import analyze
+from ceuskit.preprocess.motion.result import MotionResult
 from ceuskit.simulate import simulate_clip
 from ceuskit.simulate.cases import PROPOSAL_CASES
 from ceuskit.simulate.curves import contrast_curves
 from ceuskit.simulate.scene import _shifts
 from ceuskit.steps import find_steps
+from ceuskit.tic import TicResult
+from ceuskit.timeline import join
 
 # 10 dB of depth attenuation, cos⁴ breathing of up to 10 px in depth, 150 s: 16 false steps before motion_px
 PHANTOM = PROPOSAL_CASES["proposal-18-hyper-late-hypo"]
@@ -84,3 +87,19 @@ def test_a_breathing_clip_with_depth_attenuation_reports_its_true_steps(tmp_path
     for step, (at, size) in zip(steps, ph.level_steps, strict=True):
         assert abs(step["time_s"] - at) <= frame_s + 0.05  # the frame times carry the phantom's jitter
         assert all(abs(v - size) <= 0.5 for v in step["step_db"].values()) and step["gain"]
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_the_timeline_carries_the_shifts_the_rois_were_measured_at(applied):
+    n = 6
+    shifts = np.arange(2 * n).reshape(n, 2)
+    tracked = np.array([False, True, True, True, True, False])
+    motion = MotionResult(shifts, np.ones(n), np.zeros(n, dtype=bool), tracked, applied, "test")
+    part = TicResult(np.arange(n, dtype=float), {"lesion": np.ones(n), "liver": np.ones(n)}, motion, {},
+                     {"lesion": np.zeros(n), "liver": np.zeros(n)}, {})
+    timeline = join([part, TicResult(part.times_s + n, part.power, motion, {}, part.saturated, {})],
+                    ["a", "b"])
+    assert timeline.motion_px is not None and timeline.motion_px.shape == (2 * n, 2)
+    expected = np.where(tracked[:, None] & applied, shifts, np.nan)
+    np.testing.assert_array_equal(timeline.motion_px, np.vstack([expected, expected]))
+    np.testing.assert_array_equal(timeline.cut(4).motion_px, expected[:4])
