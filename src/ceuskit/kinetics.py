@@ -116,7 +116,7 @@ def find_events(timeline: Timeline) -> Events:
     exclude: np.ndarray = np.any(flashes, axis=0)
     for item in destructions:
         exclude[item.start:item.stop] = True
-    steps = find_steps(t, power, segments=timeline.segment, exclude=exclude)
+    steps = find_steps(t, power, segments=timeline.segment, exclude=exclude, motion_px=timeline.motion_px)
     first = destructions[0].start if destructions else t.size
     fit_end = min([first] + [s.index for s in steps])
     phase_end = min([first] + [s.index for s in steps if not s.gain])

@@ -3,7 +3,12 @@
 A gain change moves every ROI's echo by the same number of dB between two frames and leaves the curves'
 course alone; a depth or plane change moves them by different amounts, in the same direction. Perfusion
 never does that: an arrival or a peak changes the slope of a curve, not its level between two frames, and
-never in every ROI at once by the same step. The search, per clip (``segments``) on each ROI's curve in dB:
+never in every ROI at once by the same step. Nor does breathing: it carries the ROIs (tracked) up and down
+the image, through its depth attenuation, and their level follows the displacement, back and forth with every
+breath (a cos⁴ breath's fast excursions look like jumps within a few seconds). Where the ROIs' displacement is
+known (``motion_px``), each curve's part that follows it — its departures from a moving average regressed on
+the displacement's, dB per px — is taken off first. The search, per clip (``segments``) on each ROI's curve in
+dB:
 
 1. at every boundary between two samples, a straight line is fitted (least squares) to the samples within
    ``window_s`` before it and another to those within ``window_s`` after it (the window widened to
@@ -16,7 +21,8 @@ never in every ROI at once by the same step. The search, per clip (``segments``)
    window — an arrival, a peak — is no step), the two lines are nearly parallel (their slopes differ by at
    most ``parallel`` × the step over half a window, or three standard errors) and the new level holds: at
    least 80 % of the samples on either side lie nearer their own line than the other's;
-3. of neighbouring boundaries within a window, the one with the largest smallest step is kept.
+3. of neighbouring boundaries within a window, the one with the largest smallest step is kept, and its size
+   measured again by the two parallel lines over twice the window either side (up to the neighbouring steps).
 
 A step whose ROIs moved by the same amount (within ``gain_tolerance_db``) is a pure gain step: ratios of ROIs
 (lesion to liver) are unchanged across it. ``exclude`` keeps samples out (flashes, destructions); a window
@@ -30,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit.timeseries import round_or_none
+from ceuskit.timeseries import moving_average, round_or_none
 
 __all__ = ["Step", "StepOptions", "find_steps"]
 
@@ -178,11 +184,47 @@ def _piece_steps(t: np.ndarray, d: np.ndarray, opts: StepOptions) -> list[tuple[
     for item in sorted(candidates, key=lambda c: -c[2]):
         if all(abs(t[item[0]] - t[other[0]]) > window_s for other in kept):
             kept.append(item)
-    return sorted(kept)
+    return _sized(u, d, sorted(kept), 2 * window_s)
+
+
+def _sized(u: np.ndarray, d: np.ndarray, kept: list[tuple[int, tuple[float, ...], float]], window_s: float
+           ) -> list[tuple[int, tuple[float, ...], float]]:
+    """Measure each found step again over ``window_s`` either side (up to its neighbours): it holds that long.
+
+    Two parallel lines over the longer span average more noise and more breaths than the search's windows.
+    """
+    at = np.array([k for k, _, _ in kept], dtype=int)
+    lo = np.maximum(np.searchsorted(u, u[at] - window_s, side="left"), np.concatenate([[0], at[:-1]]))
+    hi = np.minimum(np.searchsorted(u, u[at] + window_s, side="left"), np.concatenate([at[1:], [u.size]]))
+    sizes = np.vstack([_joint(_sums(u, row), lo, at, hi)[0] for row in d]) if at.size else np.zeros((0, 0))
+    return [(k, tuple(float(v) for v in sizes[:, i]), float(np.min(np.abs(sizes[:, i]))))
+            for i, (k, _, _) in enumerate(kept)]
+
+
+def _without_motion(t: np.ndarray, d: np.ndarray, motion_px: np.ndarray, window_s: float) -> np.ndarray:
+    """Return the curves (dB) less the part of their level that follows the tissue motion.
+
+    Per ROI, the level's departures from its moving average over ``window_s`` are regressed (least squares) on
+    the displacement's departures from its own: the dB per pixel that moving through the image's depth
+    attenuation (or across an edge) costs. That much times the displacement is taken off every tracked sample;
+    untracked samples (NaN displacement) sat at the reference position and are left alone.
+    """
+    tracked = np.all(np.isfinite(motion_px), axis=1)
+    out = d.copy()
+    for r, row in enumerate(d):
+        ok = tracked & np.isfinite(row)
+        if ok.sum() < 3 * motion_px.shape[1]:
+            continue
+        level = row[ok] - moving_average(t[ok], row[ok], window_s)
+        moved = motion_px[ok] - moving_average(t[ok], motion_px[ok].T, window_s).T
+        db_per_px = np.linalg.lstsq(moved, level, rcond=None)[0]
+        out[r, tracked] = row[tracked] - motion_px[tracked] @ db_per_px
+    return out
 
 
 def find_steps(times_s: np.ndarray, power: np.ndarray, *, segments: np.ndarray | None = None,
-               exclude: np.ndarray | None = None, options: StepOptions | None = None) -> list[Step]:
+               exclude: np.ndarray | None = None, options: StepOptions | None = None,
+               motion_px: np.ndarray | None = None) -> list[Step]:
     """Level steps in every ROI at once (see the module docstring).
 
     Parameters
@@ -192,6 +234,9 @@ def find_steps(times_s: np.ndarray, power: np.ndarray, *, segments: np.ndarray |
     segments : (T,) the clip each sample comes from; None: one clip.
     exclude : (T,) bool, samples to leave out and never to look across (flash frames, destructions).
     options : thresholds (:class:`StepOptions`).
+    motion_px : (T, 2) the displacement (dx, dy) the ROIs were measured at in each sample (the applied tracked
+        shift), px, NaN where they stayed where drawn; the part of each curve's level that follows it (breathing
+        through depth attenuation) is taken off before the search. None: no motion known.
 
     Returns
     -------
@@ -207,6 +252,8 @@ def find_steps(times_s: np.ndarray, power: np.ndarray, *, segments: np.ndarray |
     rows = np.atleast_2d(np.asarray(power, dtype=float))
     if rows.shape[1] != t.size or (exclude is not None and np.shape(exclude) != t.shape):
         raise ValueError(f"power and exclude must have {t.size} samples, as times_s")
+    if motion_px is not None and np.shape(motion_px)[0] != t.size:
+        raise ValueError(f"motion_px must have {t.size} rows, as times_s")
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.where(rows > 0, 10.0 * np.log10(np.where(rows > 0, rows, 1.0)), np.nan)
     labels = np.zeros(t.size, dtype=int) if segments is None else np.asarray(segments)
@@ -216,7 +263,9 @@ def find_steps(times_s: np.ndarray, power: np.ndarray, *, segments: np.ndarray |
     out = []
     for p in np.unique(piece[~skip]):
         idx = np.flatnonzero((piece == p) & ~skip)
-        for k, step_db, _ in _piece_steps(t[idx], d[:, idx], opts):
+        level = d[:, idx] if motion_px is None else _without_motion(
+            t[idx], d[:, idx], np.asarray(motion_px, dtype=float)[idx], 2 * opts.window_s)
+        for k, step_db, _ in _piece_steps(t[idx], level, opts):
             gain = float(np.ptp(step_db)) <= opts.gain_tolerance_db
             out.append(Step(int(idx[k]), float(t[idx[k]]), step_db, gain))
     return sorted(out, key=lambda s: s.index)

@@ -32,6 +32,9 @@ class Timeline:
     segment : (T,) index of the clip (in time order) each sample comes from.
     display_power : (n_rois, T) the linear power of each ROI's mean display level (mean grey: what the screen
         shows, the curve the onset is read on); ``power`` itself where the pixels are not known (curve tables).
+    motion_px : (T, 2) the displacement (dx, dy) each sample's ROIs were measured at (the tracked tissue shift,
+        where tracking was applied), px; NaN where they stayed where drawn (untracked frames, tracking not
+        applied, curve tables). None: not known.
     """
 
     times_s: np.ndarray
@@ -40,11 +43,13 @@ class Timeline:
     saturated: np.ndarray
     segment: np.ndarray
     display_power: np.ndarray
+    motion_px: np.ndarray | None = None
 
     def cut(self, end: int) -> Timeline:
         """Return the samples ``[0, end)`` of every curve."""
         return Timeline(self.times_s[:end], self.names, self.power[:, :end], self.saturated[:, :end],
-                        self.segment[:end], self.display_power[:, :end])
+                        self.segment[:end], self.display_power[:, :end],
+                        None if self.motion_px is None else self.motion_px[:end])
 
     def row(self, name: str) -> int:
         """Return the row of ROI ``name`` in ``power`` and ``saturated``.
@@ -84,4 +89,6 @@ def join(tics: Sequence[TicResult], sources: Sequence[str]) -> Timeline:
     segment = np.concatenate([np.full(part.times_s.size, k) for k, part in enumerate(tics)])
     display = np.vstack([np.concatenate([part.display_power.get(name, part.power[name]) for part in tics])
                          for name in names])
-    return Timeline(times, names, power, saturated, segment, display)
+    motion = np.vstack([np.where(part.motion.tracked[:, None] & part.motion.applied, part.motion.shifts_px, np.nan)
+                        for part in tics])
+    return Timeline(times, names, power, saturated, segment, display, motion)
