@@ -67,6 +67,9 @@ MAX_TURN_DEG = 25.0
 EARLY_S = 25.0
 """Bins within this many seconds after the contrast arrives make the early image the vessels are found in."""
 
+RIM_SHARE = 0.8
+"""A straight bright run lying this much on the clicked lesion's body is a stretch of its rim, not a vessel."""
+
 
 @dataclass(frozen=True)
 class Contrast:
@@ -310,20 +313,23 @@ def _rim_band(candidate: np.ndarray, click_rc: tuple[float, float]) -> np.ndarra
     return np.asarray(ndimage.binary_dilation(hole, iterations=4) & ~hole)
 
 
-def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None, *, min_length_px: float = 25.0
-                ) -> np.ndarray:
+def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None, *, min_length_px: float = 25.0,
+                lesion: np.ndarray | None = None) -> np.ndarray:
     """Vessels of the window (module docstring).
 
     Bright-early ridges, darker on both sides, whose straight runs (Hough segments of their skeleton, ≥ 20 px)
     followed along the ridge stay straight for at least ``min_length_px``.  A lesion's rim curves away within
     that; a straighter stretch of it lies on the ring of ridges that encloses the click, which a vessel beside
-    the lesion at most touches.
+    the lesion at most touches.  Where the ridges of a rim enhancing unevenly leave that ring open, a run lying
+    :data:`RIM_SHARE` or more on the clicked ``lesion``'s body is its rim too: a vessel passes by or through a
+    lesion and runs on into the liver.
 
     Parameters
     ----------
     contrast : the window's :class:`Contrast`.
     click_rc : (row, column) of the click in the window, or None.
     min_length_px : shortest straight vessel, px.
+    lesion : (h, w) bool, the clicked lesion's body (:func:`ceuskit.propose.outline.lesion_body`), or None.
 
     Returns
     -------
@@ -354,6 +360,8 @@ def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None,
             continue
         pts = np.round(path).astype(int)
         if rim is not None and rim[pts[:, 0], pts[:, 1]].mean() >= 0.5:
+            continue
+        if lesion is not None and lesion[pts[:, 0], pts[:, 1]].mean() >= RIM_SHARE:
             continue
         out[pts[:, 0], pts[:, 1]] = True
     if not out.any():

@@ -312,11 +312,12 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     level = _seed_level(raw, click_rc)
     # very bright neighbours (vessels) must not outweigh the lesion's own edge
     a = np.minimum(raw, 3.0 * max(level, ABNORMAL_Z))
-    vessels = vessel_mask(contrast, click_rc)
+    body = lesion_body(a, click_rc, max(level, ABNORMAL_Z))
+    vessels = vessel_mask(contrast, click_rc, lesion=body)  # a rim-enhancing lesion's rim is no vessel
     r0, c0 = int(round(click_rc[0])), int(round(click_rc[1]))
     if vessels[max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3].any():
         # a vessel found over the click ran into the lesion along a ridge: the clicked lesion's thick body is none
-        vessels &= ~lesion_body(a, click_rc, max(level, ABNORMAL_Z))
+        vessels &= ~body
     darker = _darker_than_liver(contrast, click_rc)
     if vessels.any() and darker:
         # a vessel's blur, bright, cancels a dark lesion's own difference beside it: read the lesion through it
