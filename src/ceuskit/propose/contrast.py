@@ -321,15 +321,16 @@ def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None,
     followed along the ridge stay straight for at least ``min_length_px``.  A lesion's rim curves away within
     that; a straighter stretch of it lies on the ring of ridges that encloses the click, which a vessel beside
     the lesion at most touches.  Where the ridges of a rim enhancing unevenly leave that ring open, a run lying
-    :data:`RIM_SHARE` or more on the clicked ``lesion``'s body is its rim too: a vessel passes by or through a
-    lesion and runs on into the liver.
+    :data:`RIM_SHARE` or more on the clicked ``lesion`` is its rim too: a vessel passes by or through a lesion
+    and runs on into the liver.
 
     Parameters
     ----------
     contrast : the window's :class:`Contrast`.
     click_rc : (row, column) of the click in the window, or None.
     min_length_px : shortest straight vessel, px.
-    lesion : (h, w) bool, the clicked lesion's body (:func:`ceuskit.propose.outline.lesion_body`), or None.
+    lesion : (h, w) bool, the clicked lesion's body with a margin (see
+        :func:`ceuskit.propose.outline.lesion_outline`), or None.
 
     Returns
     -------
