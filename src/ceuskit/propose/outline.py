@@ -29,7 +29,14 @@ import numpy as np
 from numba import njit
 from scipy import ndimage
 
-from ceuskit.propose.contrast import ABNORMAL_Z, VESSEL_GROW_PX, VESSEL_MARGIN_PX, Contrast, inpaint, vessel_mask
+from ceuskit.propose.contrast import (
+    ABNORMAL_Z,
+    VESSEL_GROW_PX,
+    VESSEL_MARGIN_PX,
+    Contrast,
+    inpaint,
+    vessel_mask,
+)
 
 __all__ = ["Outline", "lesion_outline"]
 
@@ -318,8 +325,9 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     vessels = vessel_mask(contrast, click_rc)
     if vessels.any():
         # where a rim-enhancing lesion's ridges leave its ring open, a straight stretch of the rim passes for a
-        # vessel: a run lying on the body the lesion has without the runs found is its rim
-        body = lesion_body(np.where(vessels, 1.0, a), click_rc, max(level, ABNORMAL_Z))
+        # vessel: a run lying on the lesion's extent without the runs found (every abnormal pixel of its body,
+        # however bright the click's) is its rim
+        body = lesion_body(np.where(vessels, 1.0, a), click_rc, ABNORMAL_Z)
         if body.any():
             vessels = vessel_mask(contrast, click_rc, lesion=ndimage.binary_dilation(body, iterations=RIM_REACH_PX))
     r0, c0 = int(round(click_rc[0])), int(round(click_rc[1]))
