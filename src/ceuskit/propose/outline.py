@@ -1,5 +1,8 @@
 """A lesion's outline from one click: the closed contour around the click where the tissue stops being abnormal.
 
+0. Where the abnormality at the click stays below :data:`~ceuskit.propose.contrast.ABNORMAL_Z` (a lesion iso
+   over the clip, e.g. a loop that ends before its late wash-out) and the B-mode half of a dual display stands out
+   more there, the outline is drawn on the B-mode half's (:attr:`~ceuskit.propose.contrast.Contrast.bmode`).
 1. The abnormality map (:mod:`ceuskit.propose.contrast`) with the vessels, overlays and unknown pixels set to
    the liver's level (a vessel touching the lesion is not lesion).  Around a lesion darker than the liver, the
    vessels' blur (within :data:`HALO_PX`) would cancel the lesion's own difference — the two differ from the liver
@@ -23,7 +26,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -318,6 +321,11 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     (Outline, (h, w) bool vessel mask); the outline's mask may be empty when nothing stands out.
     """
     unknown = ~contrast.valid
+    ceus_level = _seed_level(np.where(unknown, 1.0, contrast.abnormality), click_rc)
+    if contrast.bmode is not None and ceus_level < ABNORMAL_Z and _seed_level(contrast.bmode, click_rc) > ceus_level:
+        # nothing at the click stands out clearly over the clip (a lesion iso until after a loop ends) and the
+        # B-mode half of a dual display shows it better: it is outlined there
+        contrast = replace(contrast, abnormality=contrast.bmode)
     raw = np.where(blocked | unknown, 1.0, _compressed(contrast.abnormality))
     level = _seed_level(raw, click_rc)
     # very bright neighbours (vessels) must not outweigh the lesion's own edge
