@@ -73,7 +73,16 @@ with it and does not average out over the frames: at 2 px a 3-dB hypoechoic lesi
 the liver, at 4 px 3."""
 
 RIM_SHARE = 0.8
-"""A straight bright run lying this much on the clicked lesion's body is a stretch of its rim, not a vessel."""
+"""A straight bright run lying this much within :data:`RIM_REACH_PX` of the clicked lesion's body is a stretch of
+its rim, not a vessel (unless brighter than :data:`RIM_MAX_RATIO` allows)."""
+
+RIM_REACH_PX = VESSEL_GROW_PX + VESSEL_MARGIN_PX + 2
+"""A run within this distance of the lesion's body (found with the runs taken out, so as far as their mask
+reaches, and 2 px more) lies on it, px."""
+
+RIM_MAX_RATIO = 15.0
+"""A rim's ridge is at most this many times the lesion body's median early level; a vessel touching the lesion is
+far brighter (on the simulator's proposal cases a rim's ridge is 2–9 times its body, a vessel 37 times)."""
 
 
 @dataclass(frozen=True)
@@ -333,15 +342,16 @@ def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None,
     followed along the ridge stay straight for at least ``min_length_px``.  A lesion's rim curves away within
     that; a straighter stretch of it lies on the ring of ridges that encloses the click, which a vessel beside
     the lesion at most touches.  Where the ridges of a rim enhancing unevenly leave that ring open, a run lying
-    :data:`RIM_SHARE` or more on the clicked ``lesion`` is its rim too: a vessel passes by or through a lesion
-    and runs on into the liver.
+    :data:`RIM_SHARE` or more within :data:`RIM_REACH_PX` of the clicked ``lesion``, no more than
+    :data:`RIM_MAX_RATIO` times as bright early as it, is its rim too: a vessel passes by or through a lesion and
+    runs on into the liver, and outshines it.
 
     Parameters
     ----------
     contrast : the window's :class:`Contrast`.
     click_rc : (row, column) of the click in the window, or None.
     min_length_px : shortest straight vessel, px.
-    lesion : (h, w) bool, the clicked lesion's body with a margin (see
+    lesion : (h, w) bool, the clicked lesion's body without the runs (see
         :func:`ceuskit.propose.outline.lesion_outline`), or None.
 
     Returns
@@ -358,6 +368,8 @@ def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None,
     lines = probabilistic_hough_line(skeletonize(candidate), threshold=8, line_length=20, line_gap=2,  # type: ignore[no-untyped-call, unused-ignore]
                                      rng=np.random.default_rng(0))
     rim = _rim_band(candidate, click_rc) if click_rc is not None else None
+    near = ndimage.binary_dilation(lesion, iterations=RIM_REACH_PX) if lesion is not None and lesion.any() else None
+    lesion_early = float(np.median(smooth[lesion])) if near is not None else 0.0
     out = np.zeros(early.shape, dtype=bool)
     for (xa, ya), (xb, yb) in lines:
         a, b = np.array([ya, xa], dtype=float), np.array([yb, xb], dtype=float)
@@ -374,7 +386,7 @@ def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None,
         pts = np.round(path).astype(int)
         if rim is not None and rim[pts[:, 0], pts[:, 1]].mean() >= 0.5:
             continue
-        if lesion is not None and lesion[pts[:, 0], pts[:, 1]].mean() >= RIM_SHARE:
+        if near is not None and near[pts[:, 0], pts[:, 1]].mean() >= RIM_SHARE and level <= RIM_MAX_RATIO * lesion_early:
             continue
         out[pts[:, 0], pts[:, 1]] = True
     if not out.any():

@@ -34,8 +34,6 @@ from scipy import ndimage
 
 from ceuskit.propose.contrast import (
     ABNORMAL_Z,
-    VESSEL_GROW_PX,
-    VESSEL_MARGIN_PX,
     Contrast,
     inpaint,
     vessel_mask,
@@ -54,9 +52,6 @@ HALO_PX = 3
 """Reach of a vessel's blur beyond its mask, px: there a dark lesion is read from the pixels around (step 1)."""
 INSET_PX = 1
 """A lesion darker than the liver is outlined this far inside the edge found (step 4), px."""
-RIM_REACH_PX = VESSEL_GROW_PX + VESSEL_MARGIN_PX + 2
-"""A straight bright run within this distance of the clicked lesion's body (found with the runs taken out, so
-as far as their mask reaches, and 2 px more) lies on it: a stretch of the lesion's rim, px."""
 SATURATION = 10.0 * ABNORMAL_Z
 """Abnormality above which a pixel is lesion beyond doubt: higher levels are compressed logarithmically
 (:func:`_compressed`), so that a heterogeneous lesion's brightest spots (ten times its darkest in a strongly
@@ -337,7 +332,7 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
         # however bright the click's) is its rim
         body = lesion_body(np.where(vessels, 1.0, a), click_rc, ABNORMAL_Z)
         if body.any():
-            vessels = vessel_mask(contrast, click_rc, lesion=ndimage.binary_dilation(body, iterations=RIM_REACH_PX))
+            vessels = vessel_mask(contrast, click_rc, lesion=body)
     r0, c0 = int(round(click_rc[0])), int(round(click_rc[1]))
     if vessels[max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3].any():
         # a vessel found over the click ran into the lesion along a ridge: the clicked lesion's thick body is none
