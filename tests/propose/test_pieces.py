@@ -77,6 +77,44 @@ def test_the_outline_follows_the_blob_and_leaves_the_vessel_beside_it_out() -> N
         assert outline.confidence > 0.5
 
 
+def test_a_rim_bright_early_on_one_side_only_is_the_lesion_s_not_a_vessel() -> None:
+    # a rim-enhancing lesion whose rim enhances early only along its flat top (an open stretch, straight over
+    # 25 px and more, as a vessel is): the outline takes the whole lesion, rim included
+    rng = np.random.default_rng(5)
+    shape = (140, 160)
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    lesion = (((rows - 70) / 16) ** 2 + ((cols - 80) / 24) ** 2 <= 1) & (rows >= 60)
+    rim = lesion & ~ndimage.binary_erosion(lesion, iterations=4) & (rows < 64)
+    a = 1 + 40 * ndimage.gaussian_filter(lesion.astype(float), 1.0) + rng.normal(0, 0.3, shape)
+    early = 6 * ndimage.gaussian_filter(lesion.astype(float), 1.0) + 40 * ndimage.gaussian_filter(rim * 1.0, 0.7)
+    contrast = _contrast(np.abs(a), early + rng.normal(0, 0.5, shape))
+    assert vessel_mask(contrast).any()  # the arc alone is found as a vessel: what the lesion's body must overrule
+    for click in [(70.0, 80.0), (74.0, 72.0), (67.0, 88.0)]:
+        outline, vessels = lesion_outline(contrast, click, np.zeros(shape, dtype=bool))
+        assert not (vessels & rim).any(), click
+        assert (outline.mask & rim).sum() >= 0.9 * rim.sum(), click
+        assert dice(outline.mask, lesion) >= 0.9, click
+
+
+def test_a_vessel_along_a_lesion_s_flat_side_stays_a_vessel() -> None:
+    # the same D-shaped lesion with no rim, and a vessel 5 px above its flat top no longer than the lesion, fifty
+    # times as bright early, its blur joining the two: lying beside the lesion is not enough to be its rim
+    rng = np.random.default_rng(5)
+    shape = (140, 160)
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    lesion = (((rows - 70) / 16) ** 2 + ((cols - 80) / 24) ** 2 <= 1) & (rows >= 60)
+    vessel = (np.abs(rows - 55) <= 1.5) & (cols > 58) & (cols < 104)
+    a = (1 + 40 * ndimage.gaussian_filter(lesion.astype(float), 1.0) + 400 * ndimage.gaussian_filter(vessel * 1.0, 2.0)
+         + rng.normal(0, 0.3, shape))
+    early = 6 * ndimage.gaussian_filter(lesion.astype(float), 1.0) + 300 * ndimage.gaussian_filter(vessel * 1.0, 0.7)
+    contrast = _contrast(np.abs(a), early + rng.normal(0, 0.5, shape))
+    for click in [(70.0, 80.0), (74.0, 72.0), (67.0, 88.0)]:
+        outline, vessels = lesion_outline(contrast, click, np.zeros(shape, dtype=bool))
+        assert (vessels & vessel).sum() >= 0.9 * vessel.sum(), click
+        assert not (outline.mask & vessel).any(), click
+        assert dice(outline.mask, lesion) >= 0.9, click
+
+
 def test_nothing_to_outline_in_plain_liver() -> None:
     rng = np.random.default_rng(1)
     a = np.abs(1 + rng.normal(0, 0.3, (100, 100)))

@@ -67,6 +67,23 @@ MAX_TURN_DEG = 25.0
 EARLY_S = 25.0
 """Bins within this many seconds after the contrast arrives make the early image the vessels are found in."""
 
+BMODE_OUTLINE_SMOOTHING_PX = 4.0
+"""Smoothing of the B-mode image a lesion the CEUS does not show is outlined on, px.  The tissue's speckle moves
+with it and does not average out over the frames: at 2 px a 3-dB hypoechoic lesion stands 1.5 noise units from
+the liver, at 4 px 3."""
+
+RIM_SHARE = 0.8
+"""A straight bright run lying this much within :data:`RIM_REACH_PX` of the clicked lesion's body is a stretch of
+its rim, not a vessel (unless brighter than :data:`RIM_MAX_RATIO` allows)."""
+
+RIM_REACH_PX = VESSEL_GROW_PX + VESSEL_MARGIN_PX + 2
+"""A run within this distance of the lesion's body (found with the runs taken out, so as far as their mask
+reaches, and 2 px more) lies on it, px."""
+
+RIM_MAX_RATIO = 15.0
+"""A rim's ridge is at most this many times the lesion body's median early level; a vessel touching the lesion is
+far brighter (on the simulator's proposal cases a rim's ridge is 2–9 times its body, a vessel 37 times)."""
+
 
 @dataclass(frozen=True)
 class Contrast:
@@ -80,6 +97,8 @@ class Contrast:
     valid : pixels with data (inside the image in ≥ 80 % of frames, no overlay).
     liver_power : (n_bins, h) liver level (linear power) of each contrast bin at each row.
     contrast_bins : indices of the bins counted (after the contrast arrived).
+    bmode : on a dual display, the B-mode half's absolute z-score smoothed over
+        :data:`BMODE_OUTLINE_SMOOTHING_PX` (0 where unknown), else None.
     """
 
     abnormality: np.ndarray
@@ -88,6 +107,7 @@ class Contrast:
     valid: np.ndarray
     liver_power: np.ndarray
     contrast_bins: np.ndarray
+    bmode: np.ndarray | None = None
 
 
 def _row_reference(image: np.ndarray, use: np.ndarray) -> np.ndarray:
@@ -181,7 +201,11 @@ def abnormality(features: ClickFeatures, *, dynamic_range_db: float) -> Contrast
     liver = np.stack(references[:n_bins])
     known = valid & ~features.smeared
     a, early = inpaint(a, known), inpaint(early, known)
-    return Contrast(np.where(valid, a, 0.0), z, np.where(valid, early, 0.0), valid, liver, bins)
+    bmode = None
+    if features.bmode_grey is not None:
+        wide = ndimage.gaussian_filter(grey_to_power(features.bmode_grey, dynamic_range_db), BMODE_OUTLINE_SMOOTHING_PX)
+        bmode = np.where(valid, inpaint(np.abs(_zscores(wide, use, relative=True)[0]), known), 0.0)
+    return Contrast(np.where(valid, a, 0.0), z, np.where(valid, early, 0.0), valid, liver, bins, bmode)
 
 
 def inpaint(image: np.ndarray, known: np.ndarray, sigma_px: float = 3.0) -> np.ndarray:
@@ -310,20 +334,25 @@ def _rim_band(candidate: np.ndarray, click_rc: tuple[float, float]) -> np.ndarra
     return np.asarray(ndimage.binary_dilation(hole, iterations=4) & ~hole)
 
 
-def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None, *, min_length_px: float = 25.0
-                ) -> np.ndarray:
+def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None, *, min_length_px: float = 25.0,
+                lesion: np.ndarray | None = None) -> np.ndarray:
     """Vessels of the window (module docstring).
 
     Bright-early ridges, darker on both sides, whose straight runs (Hough segments of their skeleton, ≥ 20 px)
     followed along the ridge stay straight for at least ``min_length_px``.  A lesion's rim curves away within
     that; a straighter stretch of it lies on the ring of ridges that encloses the click, which a vessel beside
-    the lesion at most touches.
+    the lesion at most touches.  Where the ridges of a rim enhancing unevenly leave that ring open, a run lying
+    :data:`RIM_SHARE` or more within :data:`RIM_REACH_PX` of the clicked ``lesion``, no more than
+    :data:`RIM_MAX_RATIO` times as bright early as it, is its rim too: a vessel passes by or through a lesion and
+    runs on into the liver, and outshines it.
 
     Parameters
     ----------
     contrast : the window's :class:`Contrast`.
     click_rc : (row, column) of the click in the window, or None.
     min_length_px : shortest straight vessel, px.
+    lesion : (h, w) bool, the clicked lesion's body without the runs (see
+        :func:`ceuskit.propose.outline.lesion_outline`), or None.
 
     Returns
     -------
@@ -339,6 +368,8 @@ def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None,
     lines = probabilistic_hough_line(skeletonize(candidate), threshold=8, line_length=20, line_gap=2,  # type: ignore[no-untyped-call, unused-ignore]
                                      rng=np.random.default_rng(0))
     rim = _rim_band(candidate, click_rc) if click_rc is not None else None
+    near = ndimage.binary_dilation(lesion, iterations=RIM_REACH_PX) if lesion is not None and lesion.any() else None
+    lesion_early = float(np.median(smooth[lesion])) if near is not None else 0.0
     out = np.zeros(early.shape, dtype=bool)
     for (xa, ya), (xb, yb) in lines:
         a, b = np.array([ya, xa], dtype=float), np.array([yb, xb], dtype=float)
@@ -354,6 +385,8 @@ def vessel_mask(contrast: Contrast, click_rc: tuple[float, float] | None = None,
             continue
         pts = np.round(path).astype(int)
         if rim is not None and rim[pts[:, 0], pts[:, 1]].mean() >= 0.5:
+            continue
+        if near is not None and near[pts[:, 0], pts[:, 1]].mean() >= RIM_SHARE and level <= RIM_MAX_RATIO * lesion_early:
             continue
         out[pts[:, 0], pts[:, 1]] = True
     if not out.any():

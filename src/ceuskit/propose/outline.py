@@ -1,5 +1,8 @@
 """A lesion's outline from one click: the closed contour around the click where the tissue stops being abnormal.
 
+0. Where the abnormality at the click stays below :data:`~ceuskit.propose.contrast.ABNORMAL_Z` (a lesion iso
+   over the clip, e.g. a loop that ends before its late wash-out) and the B-mode half of a dual display stands out
+   more there, the outline is drawn on the B-mode half's (:attr:`~ceuskit.propose.contrast.Contrast.bmode`).
 1. The abnormality map (:mod:`ceuskit.propose.contrast`) with the vessels, overlays and unknown pixels set to
    the liver's level (a vessel touching the lesion is not lesion).  Around a lesion darker than the liver, the
    vessels' blur (within :data:`HALO_PX`) would cancel the lesion's own difference — the two differ from the liver
@@ -23,13 +26,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
 from scipy import ndimage
 
-from ceuskit.propose.contrast import ABNORMAL_Z, Contrast, inpaint, vessel_mask
+from ceuskit.propose.contrast import (
+    ABNORMAL_Z,
+    Contrast,
+    inpaint,
+    vessel_mask,
+)
 
 __all__ = ["Outline", "lesion_outline"]
 
@@ -308,11 +316,23 @@ def lesion_outline(contrast: Contrast, click_rc: tuple[float, float], blocked: n
     (Outline, (h, w) bool vessel mask); the outline's mask may be empty when nothing stands out.
     """
     unknown = ~contrast.valid
+    ceus_level = _seed_level(np.where(unknown, 1.0, contrast.abnormality), click_rc)
+    if contrast.bmode is not None and ceus_level < ABNORMAL_Z and _seed_level(contrast.bmode, click_rc) > ceus_level:
+        # nothing at the click stands out clearly over the clip (a lesion iso until after a loop ends) and the
+        # B-mode half of a dual display shows it better: it is outlined there
+        contrast = replace(contrast, abnormality=contrast.bmode)
     raw = np.where(blocked | unknown, 1.0, _compressed(contrast.abnormality))
     level = _seed_level(raw, click_rc)
     # very bright neighbours (vessels) must not outweigh the lesion's own edge
     a = np.minimum(raw, 3.0 * max(level, ABNORMAL_Z))
     vessels = vessel_mask(contrast, click_rc)
+    if vessels.any():
+        # where a rim-enhancing lesion's ridges leave its ring open, a straight stretch of the rim passes for a
+        # vessel: a run lying on the lesion's extent without the runs found (every abnormal pixel of its body,
+        # however bright the click's) is its rim
+        body = lesion_body(np.where(vessels, 1.0, a), click_rc, ABNORMAL_Z)
+        if body.any():
+            vessels = vessel_mask(contrast, click_rc, lesion=body)
     r0, c0 = int(round(click_rc[0])), int(round(click_rc[1]))
     if vessels[max(r0 - 2, 0):r0 + 3, max(c0 - 2, 0):c0 + 3].any():
         # a vessel found over the click ran into the lesion along a ridge: the clicked lesion's thick body is none
