@@ -151,7 +151,8 @@ def median_grey(grey: np.ndarray) -> float:
 
     Each grey level g stands for the unit interval [g − ½, g + ½], filled evenly by its pixels: the median is
     where the cumulative count reaches half the pixels, interpolated inside the level that holds it, so it moves
-    smoothly with the image instead of in whole grey steps. It is the level at least half of the ROI's pixels
+    smoothly with the image instead of in whole grey steps; where exactly half lie at or below a level, the median
+    is the middle of the empty levels up to the next one used (as the mean of two middle values). It is the level at least half of the ROI's pixels
     show: a minority of pixels that are not the lesion's (a vessel crossing the outline, liver inside an outline
     drawn wide), however bright and early, do not move it. Grey maps to dB by a scale and an offset, which the
     median commutes with.
@@ -177,6 +178,9 @@ def median_grey(grey: np.ndarray) -> float:
     half = grey.size / 2.0
     level = int(np.searchsorted(cumulative, half, side="left"))
     below = float(cumulative[level] - counts[level])
+    if cumulative[level] == half and level < 255:  # half the pixels up to this level, half above the next one
+        above = level + 1 + int(np.flatnonzero(counts[level + 1:])[0])
+        return (level + above) / 2.0  # the middle of the empty levels between (as the mean of two middle values)
     return level - 0.5 + (half - below) / float(counts[level])
 
 
@@ -354,16 +358,14 @@ def extract_tics(frames: FrameStream, rois: RoiSet, *, dynamic_range_db: float, 
     if all(np.isnan(v[0]).all() for v in means.values()):
         raise AnalysisError(f"{frames.source}: no frame could be measured inside the ROIs")
     # a run of frames in which an ROI leaves its own curve and comes back (out of plane for a second) is
-    # left out of every ROI, whether or not the image told it. It is judged on the display level (the median
-    # grey), which moves when the ROI's bulk reads something else; a minority of its pixels (a vessel's glow at
-    # the outline, moving in and out of it with the breathing) lifts the mean power for a few frames, not it
-    shown = {k: grey_to_power(v[2], dynamic_range_db).astype(np.float64) for k, v in means.items()}
-    interrupted = interruptions(times_s, np.vstack(list(shown.values())))
+    # left out of every ROI, whether or not the image told it
+    interrupted = interruptions(times_s, np.vstack([v[0] for v in means.values()]))
     if interrupted.any():
         result = replace(result, rejected=result.rejected | interrupted)
-        for (power, _, _), level in zip(means.values(), shown.values(), strict=True):
+        for power, _, grey in means.values():
             power[interrupted] = np.nan
-            level[interrupted] = np.nan
+            grey[interrupted] = np.nan
+    shown = {k: grey_to_power(v[2], dynamic_range_db).astype(np.float64) for k, v in means.items()}
     return TicResult(times_s, {k: v[0] for k, v in means.items()}, result, masks, {k: v[1] for k, v in means.items()},
                      {s.name: _overlay_pixels(s, exclude, shifts, np.isfinite(means[s.name][0])) for s in stores},
                      shown)
