@@ -1,11 +1,13 @@
-"""The onset is read on what the screen shows: one pixel of liver around the lesion's outline does not move it.
+"""The onset is read on what the screen shows: pixels at the outline that are not the lesion's do not move it.
 
 A lesion's outline drawn one pixel too wide takes in a ring of pixels that enhance earlier than the lesion's body
-(the liver's own arrival, a vessel's glow) or later. On the screen the lesion lights up when its body does; the
-mean *power* of the ROI, though, rises with the few bright ring pixels first, by more than the 5 % of its rise in
-dB that marks the onset. The reading therefore takes the onset on the ROI's mean display level (its mean grey,
-the mean of its pixels' dB). Every expected value here is the phantom's: its true lesion mask, the true
-parenchyma at its depth and its closed-form onset.
+(the liver's own arrival, a vessel's glow) or later; a proposed outline may take in a vessel running beside the
+lesion. On the screen the lesion lights up when its body does; the mean *power* of the ROI, though, rises with the
+few bright ring pixels first, by more than the 5 % of its rise in dB that marks the onset, and with a vessel's
+pixels (8 % of the ROI, 30–40 dB above the lesion before it enhances) so does the mean of the pixels' dB. The
+reading therefore takes the onset on the ROI's display level, the median of its pixels' grey (of their dB): the
+level at least half of its pixels show. Every expected value here is the phantom's: its true lesion mask, its
+true vessels and parenchyma at its depth, and its closed-form onset.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ceuskit.pipeline import analyze
 from ceuskit.roi import rois_from_label_mask
 from ceuskit.simulate import simulate_clip
 from ceuskit.simulate.cases import PROPOSAL_CASES, REAL_WORLD
-from ceuskit.simulate.score_proposals import truth_rois
+from ceuskit.simulate.score_proposals import true_mask, truth_rois
 
 pytestmark = pytest.mark.slow
 
@@ -51,3 +53,21 @@ def test_one_pixel_of_liver_around_the_lesion_leaves_the_onset(tmp_path, name):
     assert abs(on_true - truth["onset_s"]) <= 0.5
     assert abs(on_wide - on_true) <= 0.3, (on_true, on_wide)
 
+
+
+def test_a_vessel_inside_the_outline_leaves_the_onset(tmp_path):
+    # proposal-04: two vessels run beside the lesion and arrive 2 s before it; a proposed outline took in 102 of
+    # their pixels and its onset, read on the mean grey, came 1.2 s early. Here the outline takes in every vessel
+    # pixel within 10 px of the true lesion (147 px, 8 % of the ROI).
+    ph = CASES["proposal-04"]
+    sim = simulate_clip(tmp_path, ph, name="vessel")
+    truth = sim.truth_data
+    frame = int(truth["reference_frame"])
+    with open_clip(sim.dicom) as clip:
+        masks = truth_rois(truth, frame).masks(clip.rows, clip.columns)
+    lesion, liver = masks["lesion"], masks["liver"]
+    vessel = true_mask(truth, "vessel", frame)
+    taken = vessel & ndimage.binary_dilation(lesion, iterations=10)
+    assert taken.sum() >= 0.05 * (lesion | taken).sum()
+    wide = np.where(lesion | taken, 1, np.where(liver & ~taken, 2, 0)).astype(np.uint8)
+    assert abs(_onset(sim.dicom, wide, frame, ph) - truth["onset_s"]) <= 0.3

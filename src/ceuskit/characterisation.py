@@ -155,9 +155,9 @@ def _read_bolus(timeline: Timeline, rois: RoiSet, events: Events, *, model: str,
     # single-frame flashes and dropouts decide neither peaks nor fits
     flashes = spikes(t, timeline.power, segments=timeline.segment)
     curves = np.where(flashes, np.nan, timeline.power)
-    # the onset as the reader sees it: on the ROI's mean display level (the mean of its pixels' dB), which a thin
-    # ring of earlier-arriving neighbours (a vessel's glow, a pixel of liver) barely moves, where the mean power
-    # rises with them
+    # the onset as the reader sees it: on the ROI's display level (the median of its pixels' dB), which a minority
+    # of earlier-arriving pixels (a ring of liver, a vessel's glow, a vessel inside the outline) does not move,
+    # where the mean power and the mean of the pixels' dB rise with them
     shown = np.where(flashes, np.nan, timeline.display_power)
     end = max(min(events.fit_end, t.size), 2)
     fit = fit_curves(t[:end], curves[:, :end], model=model)

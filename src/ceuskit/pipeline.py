@@ -402,7 +402,7 @@ def tic_columns(tics: Sequence[TicResult], timeline: Timeline, opts: AnalysisOpt
     """Return the columns of ``tic.csv``.
 
     The clips' TIC tables one after the other (in time order), with the clip's index, each ROI's smoothed power,
-    its mean display level in dB (``NAME_display_db``: the mean of its pixels' dB, the curve the onset is read on)
+    its display level in dB (``NAME_display_db``: the median of its pixels' dB, the curve the onset is read on)
     and the replenishment fits (``NAME_refill_fit``, where refills were fitted).
     """
     parts = [tic_table(part) for part in tics]

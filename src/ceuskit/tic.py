@@ -39,7 +39,7 @@ from ceuskit.preprocess.motion.background import AnchorWhileReading
 from ceuskit.roi import RoiSet
 from ceuskit.timeseries import interruptions
 
-__all__ = ["TicResult", "censored_mean", "extract_tics", "tic_table"]
+__all__ = ["TicResult", "censored_mean", "extract_tics", "median_grey", "tic_table"]
 
 MIN_INSIDE_FRACTION = 0.5
 """A frame's ROI mean needs at least this fraction of the ROI's pixels valid (inside the image, no overlay)."""
@@ -70,9 +70,10 @@ class TicResult:
     masks : ROI → (rows, columns) bool mask on the reference frame.
     saturated : ROI → (n_frames,) fraction of the ROI's valid pixels at the display maximum.
     overlay_pixels : ROI → the most burned-in overlay pixels that fell inside the ROI in any measured frame.
-    display_power : ROI → (n_frames,) the linear power of the ROI's mean display level (its mean grey, i.e. the
-        mean of its pixels' dB: what the screen shows), NaN where ``power`` is; empty for curves read from a
-        table, whose pixels are not known. The onset is read on it (:mod:`ceuskit.characterisation`).
+    display_power : ROI → (n_frames,) the linear power of the ROI's display level (the median of its pixels'
+        grey, i.e. of their dB: the level the bulk of the ROI shows on the screen, :func:`median_grey`), NaN where
+        ``power`` is; empty for curves read from a table, whose pixels are not known. The onset is read on it
+        (:mod:`ceuskit.characterisation`).
     """
 
     times_s: np.ndarray
@@ -145,6 +146,44 @@ def _known_start(levels: np.ndarray, times_s: np.ndarray, reference_index: int, 
     return int(np.searchsorted(times_s, times_s[above[0]] - lead_s))
 
 
+def median_grey(grey: np.ndarray) -> float:
+    """Return the median of an ROI's grey levels as a continuous level (the median of grouped data).
+
+    Each grey level g stands for the unit interval [g − ½, g + ½], filled evenly by its pixels: the median is
+    where the cumulative count reaches half the pixels, interpolated inside the level that holds it, so it moves
+    smoothly with the image instead of in whole grey steps; where exactly half lie at or below a level, the median
+    is the middle of the empty levels up to the next one used (as the mean of two middle values). It is the level at least half of the ROI's pixels
+    show: a minority of pixels that are not the lesion's (a vessel crossing the outline, liver inside an outline
+    drawn wide), however bright and early, do not move it. Grey maps to dB by a scale and an offset, which the
+    median commutes with.
+
+    Parameters
+    ----------
+    grey : (n,) uint8 grey levels (0–255), n ≥ 1.
+
+    Returns
+    -------
+    float
+        The median grey level, in [−½, 255½].
+
+    Raises
+    ------
+    ValueError
+        ``grey`` is empty.
+    """
+    if grey.size == 0:
+        raise ValueError("median_grey needs at least one pixel")
+    counts = np.bincount(grey, minlength=256)
+    cumulative = np.cumsum(counts)
+    half = grey.size / 2.0
+    level = int(np.searchsorted(cumulative, half, side="left"))
+    below = float(cumulative[level] - counts[level])
+    if cumulative[level] == half and level < 255:  # half the pixels up to this level, half above the next one
+        above = level + 1 + int(np.flatnonzero(counts[level + 1:])[0])
+        return (level + above) / 2.0  # the middle of the empty levels between (as the mean of two middle values)
+    return level - 0.5 + (half - below) / float(counts[level])
+
+
 def censored_mean(power_sum: float, n_pixels: int, n_clipped: int) -> float:
     """Mean speckle power of ``n_pixels`` whose sum is ``power_sum``, ``n_clipped`` of them at display white.
 
@@ -161,17 +200,18 @@ def censored_mean(power_sum: float, n_pixels: int, n_clipped: int) -> float:
 
 def _roi_means(store: RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_grey: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the mean linear power inside the ROI moved by each frame's shift, its saturated share, its mean grey.
+    """Return the mean linear power inside the ROI moved by each frame's shift, its saturated share, its median grey.
 
     The mean is NaN where the frame is skipped or the ROI mostly invalid; pixels at display white are taken as
     censored (:func:`censored_mean`). The share is the fraction of its valid pixels at the display maximum
-    (grey 255). The mean grey (0–255, NaN where the mean is) is what the screen shows of the ROI.
+    (grey 255). The median grey (:func:`median_grey`, NaN where the mean is) is the level the bulk of the ROI
+    shows on the screen.
     ``power_of_grey`` (256,) is the linearisation of every grey level.
     """
     n = store.grey.shape[0]
     out = np.full(n, np.nan)
     saturated = np.full(n, np.nan)
-    mean_grey = np.full(n, np.nan)
+    shown_grey = np.full(n, np.nan)
     sx0, sy0, sx1, sy1 = store.store_box
     bx0, by0, bx1, by1 = store.box
     height, width = sy1 - sy0, sx1 - sx0
@@ -193,8 +233,8 @@ def _roi_means(store: RoiStore, shifts: np.ndarray, skip: np.ndarray, power_of_g
         clipped = int(np.count_nonzero(grey >= 255))
         out[k] = censored_mean(float(power_of_grey[grey].sum()), grey.size, clipped)
         saturated[k] = clipped / grey.size
-        mean_grey[k] = float(grey.mean())
-    return out, saturated, mean_grey
+        shown_grey[k] = median_grey(grey)
+    return out, saturated, shown_grey
 
 
 def _overlay_pixels(store: RoiStore, exclude: np.ndarray | None, shifts: np.ndarray, used: np.ndarray) -> int:

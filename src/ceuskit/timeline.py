@@ -30,8 +30,9 @@ class Timeline:
     power : (n_rois, T) mean linear power (NaN in rejected frames).
     saturated : (n_rois, T) fraction of each ROI's pixels at the display maximum.
     segment : (T,) index of the clip (in time order) each sample comes from.
-    display_power : (n_rois, T) the linear power of each ROI's mean display level (mean grey: what the screen
-        shows, the curve the onset is read on); ``power`` itself where the pixels are not known (curve tables).
+    display_power : (n_rois, T) the linear power of each ROI's display level (the median of its pixels' grey:
+        what the bulk of it shows on the screen, the curve the onset is read on); ``power`` itself where the
+        pixels are not known (curve tables).
     motion_px : (T, 2) the displacement (dx, dy) each sample's ROIs were measured at (the tracked tissue shift,
         where tracking was applied), px; NaN where they stayed where drawn (untracked frames, tracking not
         applied, curve tables). None: not known.
