@@ -90,6 +90,25 @@ def test_a_lesion_holding_its_peak_while_the_liver_fills_in_reads_the_same_where
         assert out["enhancement"] == "hyper"
 
 
+def test_a_noise_spike_at_the_top_does_not_cut_the_plateau_short():
+    # a rounded top, 0.02·k² dB below its crest k samples away: within 1 dB of it for |k| ≤ 7 (15 samples). A
+    # spike of +0.6 dB on one sample raised the maximum, and so the 1-dB floor, by 0.6 dB (|k| ≤ 4 kept); the
+    # peak level read as the upper quartile of the samples near the top is the crest's again
+    from ceuskit.phases import peak_plateau
+
+    k = np.arange(-20, 21)
+    clean_db = -0.02 * k.astype(float) ** 2
+    usable, segments = np.ones(k.size, dtype=bool), np.zeros(k.size, dtype=int)
+    expected = np.flatnonzero(np.abs(k) <= 7)
+    crest = int(np.argmax(clean_db))
+    np.testing.assert_array_equal(peak_plateau(10 ** (clean_db / 10), usable, crest, segments, 1.0), expected)
+    spiked_db = clean_db.copy()
+    spiked_db[crest + 1] += 0.6
+    spiked = 10 ** (spiked_db / 10)
+    assert (spiked_db >= spiked_db.max() - 1.0).sum() == 9  # what the maximum alone keeps
+    np.testing.assert_array_equal(peak_plateau(spiked, usable, crest + 1, segments, 1.0), expected)
+
+
 def test_short_clip_late_phase_not_assessed():
     keep = T < 100
     out = characterise(T[keep], _lesion(_ratio(6, 35, -4, -4))[keep], LIVER[keep], onset_s=None)

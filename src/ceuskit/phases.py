@@ -5,7 +5,7 @@ All times are seconds after contrast injection.  Both curves are smoothed over ~
 
 * arterial phase (0–45 s): at the lesion's peak in that window, ``hyper`` if R ≥ +1.5 dB, ``hypo`` if
   R ≤ −1.5 dB, else ``iso``; ``onset_s`` is the lesion's arrival time. "At the peak" is the time the lesion
-  shows at its brightest: the times its smoothed curve stands within ``peak_plateau_db`` of its maximum (1 dB,
+  shows at its brightest: the times its smoothed curve stands within ``peak_plateau_db`` of its peak level (1 dB,
   four grey levels of 256 on a 60 dB display: a change no eye follows), R taken as its median over them. On a
   sharp peak that is R at the peak; on a lesion that holds its level for seconds while the liver fills in (R
   falling from +20 to 0 dB meanwhile, the level wobbling by breathing), the argmax alone lands anywhere on
@@ -87,9 +87,20 @@ def _label(r_db: float, opts: PhaseOptions) -> str:
     return "iso"
 
 
+PLATEAU_TOP_PERCENTILE = 75.0
+"""The lesion's peak level, as a percentile of its smoothed samples within the plateau tolerance of the maximum:
+the upper quartile, so that a quarter of them may be noise above the level the lesion holds."""
+
+
 def peak_plateau(smooth_l: np.ndarray, usable: np.ndarray, peak: int, segments: np.ndarray, tolerance_db: float
                  ) -> np.ndarray:
-    """Return the samples where the smoothed lesion stands within ``tolerance_db`` of its peak.
+    """Return the samples where the smoothed lesion stands within ``tolerance_db`` of its peak level.
+
+    The peak level is the upper quartile (:data:`PLATEAU_TOP_PERCENTILE`) of the samples within ``tolerance_db`` of
+    the maximum, not the maximum itself: the largest of many noisy samples lies above the level the lesion holds
+    (by 0.3 dB on the saturated real-world case), which cut the plateau short at both ends and moved R by
+    0.6 dB where it falls fast across the plateau.  On a noiseless sharp peak the two are within a fraction of
+    the tolerance.
 
     Parameters
     ----------
@@ -97,15 +108,18 @@ def peak_plateau(smooth_l: np.ndarray, usable: np.ndarray, peak: int, segments: 
     usable : (n,) samples that may count (in the arterial window, R finite).
     peak : index of the maximum.
     segments : (n,) the clip of each sample; only the peak's clip counts.
-    tolerance_db : how far below the maximum a sample may lie (dB).
+    tolerance_db : how far below the peak level a sample may lie (dB).
 
     Returns
     -------
     np.ndarray
         Increasing indices, ``peak`` among them.
     """
-    floor = smooth_l[peak] * 10.0 ** (-tolerance_db / 10.0)
-    return np.flatnonzero(usable & (segments == segments[peak]) & (smooth_l >= floor))
+    candidates = usable & (segments == segments[peak])
+    scale = 10.0 ** (-tolerance_db / 10.0)
+    near_top = candidates & (smooth_l >= smooth_l[peak] * scale)
+    level = float(np.percentile(smooth_l[near_top], PLATEAU_TOP_PERCENTILE))
+    return np.flatnonzero(candidates & (smooth_l >= level * scale))
 
 
 def _washout(times_s: np.ndarray, r_db: np.ndarray, start: int, segments: np.ndarray, opts: PhaseOptions

@@ -14,7 +14,8 @@ Every figure compares what ceuskit reported with what the simulator put in (``tr
   values are not the lesion's);
 * ``relative_peak_error_db``: the reported arterial relative enhancement minus the truth's: the noiseless
   lesion-to-liver ratio in dB, its median over the in-plane frames of the arterial window where the noiseless
-  lesion stands within ``PhaseOptions.peak_plateau_db`` of its maximum (DESIGN's R at the lesion's peak);
+  lesion stands within ``PhaseOptions.peak_plateau_db`` of its peak level (:func:`ceuskit.phases.peak_plateau`,
+  the analysis's own definition: DESIGN's R at the lesion's peak);
 * ``max_shift_px`` beside ``true_max_shift_px``: the largest applied shift the analysis reports, and the
   largest true displacement of the tissue from the reference frame over the clip;
 * ``in_plane_rejected``: in-plane frames the analysis rejected; ``sparse_in_plane`` and ``sparse_kept``: the
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit.phases import PhaseOptions
+from ceuskit.phases import PhaseOptions, peak_plateau
 from ceuskit.simulate.phantom import LATE_PHASE_START_S
 
 __all__ = ["DISPLAY_MARGIN_DB", "score_analysis"]
@@ -56,8 +57,8 @@ def _true_relative_peak_db(truth: Mapping[str, Any], lesion: str, reference: str
     window = in_plane & (t >= 0.0) & (t <= opts.arterial_end_s) & (les > 0) & (ref > 0)
     if not window.any():
         return None
-    top = float(les[window].max())
-    plateau = window & (les >= top * 10 ** (-opts.peak_plateau_db / 10))
+    peak = int(np.flatnonzero(window)[np.argmax(les[window])])
+    plateau = peak_plateau(les, window, peak, np.zeros(les.size, dtype=int), opts.peak_plateau_db)
     return float(np.median(10 * np.log10(les[plateau] / ref[plateau])))
 
 
