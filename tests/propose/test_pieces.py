@@ -142,6 +142,27 @@ def test_the_liver_reference_sits_at_the_lesion_s_depth_clear_of_it_and_the_vess
     assert rows.min() >= 6 and cols.min() >= 6 and rows.max() < shape[0] - 6 and cols.max() < shape[1] - 6
 
 
+def test_a_smaller_liver_reference_at_the_lesion_s_depth_beats_a_full_size_one_deeper() -> None:
+    # two horizontal vessels beside the lesion, and the image's edge on its other side, leave room at its depth
+    # for discs of two thirds of its radius only; a full-size one fits 19 px (1.6 radii) shallower, where the
+    # liver's level differs by attenuation (proposal-18's reference lay 34 px deeper than its lesion and read its
+    # late phase 2.7 dB brighter)
+    shape = (160, 200)
+    lesion = _blob(shape, (50, 40), 12, 0.0, 0)
+    vessel = np.zeros(shape, dtype=bool)
+    vessel[40:42, 55:195] = True
+    vessel[58:60, 55:195] = True
+    a = np.ones(shape)
+    a[lesion] = 10.0
+    a[vessel] = 30.0
+    reference = liver_reference(_contrast(a, np.zeros(shape)), lesion, vessel, np.zeros(shape, dtype=bool),
+                                spacing_mm=(0.3, 0.3), edge_px=6)
+    assert reference is not None
+    assert abs(reference.centre_rc[0] - 50) <= 3
+    assert 0.5 * 12 <= reference.radius_px < 12
+    assert not (ndimage.binary_dilation(vessel, iterations=2) & reference.mask(shape)).any()
+
+
 def test_marks_accept_then_edited_and_counted() -> None:
     proposed = {"reference_frame": 3, "units": "px", "rois": [
         {"name": "lesion", "role": "lesion", "shape": "polygon", "points": [[1, 1], [9, 1], [9, 9]],

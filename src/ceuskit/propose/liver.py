@@ -11,7 +11,8 @@ the image's edge.  Here:
    image when it follows the tissue).
 2. A disc of the lesion's area (radius clipped to 4–40 px) is placed where it fits (distance transform of the
    allowed pixels); the best place is the one nearest the lesion's depth, then nearest the lesion's side, with
-   the most uniform abnormality inside.  Where no such disc fits it shrinks, down to half the radius or 3 px.
+   the most uniform abnormality inside.  Smaller discs, down to half the radius or 3 px, compete with it: a
+   smaller disc at the lesion's depth beats a full-size one deeper or shallower (:data:`SIZE_COST`).
 3. The result is a polygon of 24 vertices, an ROI that can be edited like any other; its confidence says how
    well it matched the convention (depth, size, uniformity).
 """
@@ -29,6 +30,10 @@ __all__ = ["LiverReference", "liver_reference"]
 
 MIN_RADIUS_PX = 3.0
 MAX_RADIUS_PX = 40.0
+SIZE_COST = 1.0
+"""What a smaller disc costs, per fraction of the lesion's radius it gives up, in lesion radii of depth offset:
+a disc of half the radius weighs as much as half a lesion radius of depth.  Depth comes first (the liver
+darkens with depth: a reference one lesion diameter deeper makes the lesion read dB brighter), size second."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ def liver_reference(contrast: Contrast, lesion: np.ndarray, vessels: np.ndarray,
     from_lesion = ndimage.distance_transform_edt(~lesion)
     smooth_a = ndimage.uniform_filter(contrast.abnormality, 5)
     spread = np.sqrt(np.maximum(ndimage.uniform_filter(contrast.abnormality ** 2, 5) - smooth_a ** 2, 0.0))
+    best: LiverReference | None = None
+    best_cost = np.inf
     radius = target
     while radius >= max(MIN_RADIUS_PX, 0.5 * target):
         fits = room >= radius
@@ -113,13 +120,17 @@ def liver_reference(contrast: Contrast, lesion: np.ndarray, vessels: np.ndarray,
             rr, cc = np.nonzero(fits)
             cost = (np.abs(rr - depth) / max(lesion_radius, 1.0)
                     + 0.3 * (from_lesion[rr, cc] - margin - radius) / max(lesion_radius, 1.0)
-                    + 0.5 * spread[rr, cc])
-            best = int(np.argmin(cost))
-            r0, c0 = float(rr[best]), float(cc[best])
-            depth_offset = r0 - depth
-            depth_score = float(np.exp(-abs(depth_offset) / max(2.0 * lesion_radius, 4.0)))
-            confidence = round(depth_score * min(1.0, radius / target) * float(np.exp(-0.3 * spread[rr[best], cc[best]])),
-                               3)
-            return LiverReference((r0, c0), radius, confidence, depth_offset)
+                    + 0.5 * spread[rr, cc]
+                    + SIZE_COST * (1.0 - radius / target))
+            here = int(np.argmin(cost))
+            if cost[here] < best_cost:
+                best_cost = float(cost[here])
+                r0, c0 = float(rr[here]), float(cc[here])
+                depth_offset = r0 - depth
+                depth_score = float(np.exp(-abs(depth_offset) / max(2.0 * lesion_radius, 4.0)))
+                confidence = round(depth_score * min(1.0, radius / target)
+                                   * float(np.exp(-0.3 * spread[rr[here], cc[here]])), 3)
+                best = LiverReference((r0, c0), radius, confidence, depth_offset)
         radius -= 1.0
-    return None
+    return best
+
