@@ -87,23 +87,20 @@ def _label(r_db: float, opts: PhaseOptions) -> str:
     return "iso"
 
 
-PLATEAU_TOP_PERCENTILE = 75.0
-"""The lesion's peak level, as a percentile of its smoothed samples within the plateau tolerance of the maximum:
-the upper quartile, so that a quarter of them may be noise above the level the lesion holds."""
-
-
-def peak_plateau(smooth_l: np.ndarray, usable: np.ndarray, peak: int, segments: np.ndarray, tolerance_db: float
-                 ) -> np.ndarray:
+def peak_plateau(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, peak: int, segments: np.ndarray,
+                 tolerance_db: float) -> np.ndarray:
     """Return the samples where the smoothed lesion stands within ``tolerance_db`` of its peak level.
 
-    The peak level is the upper quartile (:data:`PLATEAU_TOP_PERCENTILE`) of the samples within ``tolerance_db`` of
-    the maximum, not the maximum itself: the largest of many noisy samples lies above the level the lesion holds
-    (by 0.3 dB on the saturated real-world case), which cut the plateau short at both ends and moved R by
-    0.6 dB where it falls fast across the plateau.  On a noiseless sharp peak the two are within a fraction of
-    the tolerance.
+    The peak level is read from a parabola fitted (in dB, against time) to the samples within ``tolerance_db``
+    of the maximum: the highest it reaches over their times.  The maximum itself is the largest of many noisy
+    samples and lies above the level the lesion holds (by 0.3 dB on the saturated real-world case), which cut
+    the plateau short at both ends and moved R by 0.6 dB where R falls fast across it.  On a noiseless peak the
+    fit is the maximum within a few hundredths of a dB; on a curve falling from the clip's first sample (a late
+    start), its value there.
 
     Parameters
     ----------
+    times_s : (n,) sample times, s.
     smooth_l : (n,) the lesion's smoothed linear power.
     usable : (n,) samples that may count (in the arterial window, R finite).
     peak : index of the maximum.
@@ -116,10 +113,14 @@ def peak_plateau(smooth_l: np.ndarray, usable: np.ndarray, peak: int, segments: 
         Increasing indices, ``peak`` among them.
     """
     candidates = usable & (segments == segments[peak])
-    scale = 10.0 ** (-tolerance_db / 10.0)
-    near_top = candidates & (smooth_l >= smooth_l[peak] * scale)
-    level = float(np.percentile(smooth_l[near_top], PLATEAU_TOP_PERCENTILE))
-    return np.flatnonzero(candidates & (smooth_l >= level * scale))
+    level_db = 10.0 * np.log10(np.where(candidates, np.maximum(smooth_l, 1e-300), 1.0))
+    near_top = np.flatnonzero(candidates & (level_db >= level_db[peak] - tolerance_db))
+    top_db = float(level_db[peak])
+    if near_top.size >= 4:
+        t = times_s[near_top] - times_s[peak]
+        fitted = np.polyval(np.polyfit(t, level_db[near_top], 2), t)
+        top_db = min(top_db, float(fitted.max()))
+    return np.flatnonzero(candidates & (level_db >= top_db - tolerance_db))
 
 
 def _washout(times_s: np.ndarray, r_db: np.ndarray, start: int, segments: np.ndarray, opts: PhaseOptions
@@ -192,7 +193,8 @@ def characterise(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray
     segments = np.zeros(times_s.size, dtype=int) if segments is None else np.asarray(segments)
     if window.any():
         peak = int(np.flatnonzero(window)[np.argmax(smooth_l[window])])
-        peak_db = float(np.median(r_db[peak_plateau(smooth_l, window, peak, segments, opts.peak_plateau_db)]))
+        peak_db = float(np.median(r_db[peak_plateau(times_s, smooth_l, window, peak, segments,
+                                                      opts.peak_plateau_db)]))
         arterial = _label(peak_db, opts)
         arterial_peak_s: float | None = float(times_s[peak])
     else:

@@ -58,7 +58,7 @@ def _true_relative_peak_db(truth: Mapping[str, Any], lesion: str, reference: str
     if not window.any():
         return None
     peak = int(np.flatnonzero(window)[np.argmax(les[window])])
-    plateau = peak_plateau(les, window, peak, np.zeros(les.size, dtype=int), opts.peak_plateau_db)
+    plateau = peak_plateau(t, les, window, peak, np.zeros(les.size, dtype=int), opts.peak_plateau_db)
     return float(np.median(10 * np.log10(les[plateau] / ref[plateau])))
 
 
