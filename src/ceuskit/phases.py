@@ -4,12 +4,10 @@ All times are seconds after contrast injection.  Both curves are smoothed over ~
 ``R(t) = 10·log10(L(t) / P(t))`` dB on total linear power:
 
 * arterial phase (0–45 s): at the lesion's peak in that window, ``hyper`` if R ≥ +1.5 dB, ``hypo`` if
-  R ≤ −1.5 dB, else ``iso``; ``onset_s`` is the lesion's arrival time. "At the peak" is the time the lesion
-  shows at its brightest: the times its smoothed curve stands within ``peak_plateau_db`` of its peak level (1 dB,
-  four grey levels of 256 on a 60 dB display: a change no eye follows), R taken as its median over them. On a
-  sharp peak that is R at the peak; on a lesion that holds its level for seconds while the liver fills in (R
-  falling from +20 to 0 dB meanwhile, the level wobbling by breathing), the argmax alone lands anywhere on
-  that plateau by noise and so picks any label;
+  R ≤ −1.5 dB, else ``iso``; ``onset_s`` is the lesion's arrival time. "At the peak" is at the time the
+  lesion shows at its brightest, read from the whole top of its smoothed curve (the 1 dB below its maximum:
+  four grey levels of 256 on a 60 dB display) by a parabola's vertex, or the middle of a flat top
+  (:func:`peak_sample`): the maximum alone lands anywhere on a top the lesion holds for seconds;
 * wash-out (reported under ``portal_venous_phase``): searched from the lesion's arterial peak to the clip's
   end — a lesion that was not hypo at its peak becomes hypo (R ≤ −1.5 dB) and stays so for ≥ 5 s, observed
   within one clip; timing early (< 60 s) or late; degree marked if R ≤ −10 dB before 120 s, else mild. A
@@ -31,7 +29,7 @@ import numpy as np
 
 from ceuskit.timeseries import moving_average, round_or_none
 
-__all__ = ["ARTERIAL_WINDOW_S", "PhaseOptions", "characterise", "lirads_category", "peak_plateau", "relative_db"]
+__all__ = ["ARTERIAL_WINDOW_S", "PhaseOptions", "characterise", "lirads_category", "peak_sample", "relative_db"]
 
 ARTERIAL_WINDOW_S = (0.0, 45.0)
 """The arterial phase, s after injection: where a lesion's first-pass peak and its arrival are sought."""
@@ -51,7 +49,7 @@ class PhaseOptions:
     early_washout_s: float = 60.0
     marked_washout_db: float = -10.0
     min_late_duration_s: float = 3.0  # the late phase needs this much observed time (not a sample count)
-    peak_plateau_db: float = 1.0  # the arterial peak: where the lesion stays within this of its maximum (dB)
+    peak_top_db: float = 1.0  # the arterial peak's time is read from the curve's top this deep below its maximum (dB)
 
 
 def relative_db(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray, *, smoothing_s: float = 1.0
@@ -87,16 +85,16 @@ def _label(r_db: float, opts: PhaseOptions) -> str:
     return "iso"
 
 
-def peak_plateau(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, peak: int, segments: np.ndarray,
-                 tolerance_db: float) -> np.ndarray:
-    """Return the samples where the smoothed lesion stands within ``tolerance_db`` of its peak level.
+def peak_sample(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, peak: int, segments: np.ndarray,
+                tolerance_db: float) -> int:
+    """Return the sample at the lesion's peak, its time read from the whole top of the curve rather than its maximum.
 
-    The peak level is read from a parabola fitted (in dB, against time) to the samples within ``tolerance_db``
-    of the maximum: the highest it reaches over their times.  The maximum itself is the largest of many noisy
-    samples and lies above the level the lesion holds (by 0.3 dB on the saturated real-world case), which cut
-    the plateau short at both ends and moved R by 0.6 dB where R falls fast across it.  On a noiseless peak the
-    fit is the maximum within a few hundredths of a dB; on a curve falling from the clip's first sample (a late
-    start), its value there.
+    A parabola is fitted (in dB, against time) to the smoothed samples within ``tolerance_db`` of the maximum, in
+    the maximum's clip; the peak is where it stands highest over their times (its vertex, or the end of the top
+    it rises to: a curve falling from the clip's first frame peaks there).  Where the fitted top is flat (it
+    varies by less than half the tolerance over those times: the lesion holds its level) the peak is the middle
+    of the top.  The maximum alone is one noisy sample: on a lesion that holds its level for seconds while the
+    liver fills in (R falling from +20 to 0 dB meanwhile) it lands anywhere on the plateau and so picks any label.
 
     Parameters
     ----------
@@ -105,22 +103,28 @@ def peak_plateau(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, 
     usable : (n,) samples that may count (in the arterial window, R finite).
     peak : index of the maximum.
     segments : (n,) the clip of each sample; only the peak's clip counts.
-    tolerance_db : how far below the peak level a sample may lie (dB).
+    tolerance_db : the top's depth below the maximum (dB).
 
     Returns
     -------
-    np.ndarray
-        Increasing indices, ``peak`` among them.
+    int
+        A usable sample of the peak's clip (``peak`` itself when fewer than four samples make the top).
     """
     candidates = usable & (segments == segments[peak])
     level_db = 10.0 * np.log10(np.where(candidates, np.maximum(smooth_l, 1e-300), 1.0))
-    near_top = np.flatnonzero(candidates & (level_db >= level_db[peak] - tolerance_db))
-    top_db = float(level_db[peak])
-    if near_top.size >= 4:
-        t = times_s[near_top] - times_s[peak]
-        fitted = np.polyval(np.polyfit(t, level_db[near_top], 2), t)
-        top_db = min(top_db, float(fitted.max()))
-    return np.flatnonzero(candidates & (level_db >= top_db - tolerance_db))
+    top = np.flatnonzero(candidates & (level_db >= level_db[peak] - tolerance_db))
+    if top.size < 4:
+        return peak
+    t = times_s[top] - times_s[peak]
+    coefficients = np.polyfit(t, level_db[top], 2)
+    fitted = np.polyval(coefficients, t)
+    if float(fitted.max() - fitted.min()) < 0.5 * tolerance_db:
+        at_s = float(np.median(t))
+    elif coefficients[0] < 0:
+        at_s = float(np.clip(-coefficients[1] / (2.0 * coefficients[0]), t.min(), t.max()))
+    else:
+        at_s = float(t[np.argmax(fitted)])
+    return int(top[np.argmin(np.abs(t - at_s))])
 
 
 def _washout(times_s: np.ndarray, r_db: np.ndarray, start: int, segments: np.ndarray, opts: PhaseOptions
@@ -193,8 +197,7 @@ def characterise(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray
     segments = np.zeros(times_s.size, dtype=int) if segments is None else np.asarray(segments)
     if window.any():
         peak = int(np.flatnonzero(window)[np.argmax(smooth_l[window])])
-        peak_db = float(np.median(r_db[peak_plateau(times_s, smooth_l, window, peak, segments,
-                                                      opts.peak_plateau_db)]))
+        peak_db = float(r_db[peak_sample(times_s, smooth_l, window, peak, segments, opts.peak_top_db)])
         arterial = _label(peak_db, opts)
         arterial_peak_s: float | None = float(times_s[peak])
     else:

@@ -13,9 +13,9 @@ Every figure compares what ceuskit reported with what the simulator put in (``tr
 * ``out_of_plane_kept``: out-of-plane frames with contrast showing that the analysis did not reject (their
   values are not the lesion's);
 * ``relative_peak_error_db``: the reported arterial relative enhancement minus the truth's: the noiseless
-  lesion-to-liver ratio in dB, its median over the in-plane frames of the arterial window where the noiseless
-  lesion stands within ``PhaseOptions.peak_plateau_db`` of its peak level (:func:`ceuskit.phases.peak_plateau`,
-  the analysis's own definition: DESIGN's R at the lesion's peak);
+  lesion-to-liver ratio in dB at the noiseless lesion's arterial peak among the in-plane frames, its time read
+  from the top of the curve as the analysis reads it (:func:`ceuskit.phases.peak_sample`: DESIGN's R at the
+  lesion's peak);
 * ``max_shift_px`` beside ``true_max_shift_px``: the largest applied shift the analysis reports, and the
   largest true displacement of the tissue from the reference frame over the clip;
 * ``in_plane_rejected``: in-plane frames the analysis rejected; ``sparse_in_plane`` and ``sparse_kept``: the
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ceuskit.phases import PhaseOptions, peak_plateau
+from ceuskit.phases import PhaseOptions, peak_sample
 from ceuskit.simulate.phantom import LATE_PHASE_START_S
 
 __all__ = ["DISPLAY_MARGIN_DB", "score_analysis"]
@@ -58,8 +58,8 @@ def _true_relative_peak_db(truth: Mapping[str, Any], lesion: str, reference: str
     if not window.any():
         return None
     peak = int(np.flatnonzero(window)[np.argmax(les[window])])
-    plateau = peak_plateau(t, les, window, peak, np.zeros(les.size, dtype=int), opts.peak_plateau_db)
-    return float(np.median(10 * np.log10(les[plateau] / ref[plateau])))
+    at = peak_sample(t, les, window, peak, np.zeros(les.size, dtype=int), opts.peak_top_db)
+    return float(10 * np.log10(les[at] / ref[at]))
 
 
 def score_analysis(truth: Mapping[str, Any], document: Mapping[str, Any], tic: Mapping[str, np.ndarray], *,
