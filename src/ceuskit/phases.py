@@ -90,8 +90,10 @@ def peak_sample(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, p
     """Return the sample at the lesion's peak, its time read from the whole top of the curve rather than its maximum.
 
     A parabola is fitted (in dB, against time) to the smoothed samples within ``tolerance_db`` of the maximum, in
-    the maximum's clip; the peak is where it stands highest over their times (its vertex, or the end of the top
-    it rises to: a curve falling from the clip's first frame peaks there).  Where the fitted top is flat (it
+    the maximum's clip, each weighing as much as it stands above that floor (a slow tail that only just makes
+    the top would otherwise pull the vertex its way: 2.7 dB of R on the sparse-late-frames case); the peak is
+    where the parabola stands highest over their times (its vertex, or the end of the top it rises to: a curve
+    falling from the clip's first frame peaks there).  Where the fitted top is flat (it
     varies by less than half the tolerance over those times: the lesion holds its level) the peak is the middle
     of the top.  The maximum alone is one noisy sample: on a lesion that holds its level for seconds while the
     liver fills in (R falling from +20 to 0 dB meanwhile) it lands anywhere on the plateau and so picks any label.
@@ -116,7 +118,8 @@ def peak_sample(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, p
     if top.size < 4:
         return peak
     t = times_s[top] - times_s[peak]
-    coefficients = np.polyfit(t, level_db[top], 2)
+    height_db = level_db[top] - (level_db[peak] - tolerance_db)
+    coefficients = np.polyfit(t, level_db[top], 2, w=np.sqrt(height_db))
     fitted = np.polyval(coefficients, t)
     if float(fitted.max() - fitted.min()) < 0.5 * tolerance_db:
         at_s = float(np.median(t))
