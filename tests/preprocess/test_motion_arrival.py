@@ -109,3 +109,41 @@ def test_the_chain_recovers_known_shifts_of_a_changing_image():
     # parabola through a correlation peak is biased towards whole pixels by up to a few tenths
     assert np.abs(placed[:12] - path[:12]).max() <= 0.3
     np.testing.assert_array_equal(placed[12:], path[12:])
+
+
+def _textured_frames(path, radius=6, h=24, w=28, seed=5):
+    rng = np.random.default_rng(seed)
+    scene = ndimage.gaussian_filter(rng.standard_normal((h + 2 * radius + 20, w + 2 * radius + 20)), 2.0)
+    return np.stack([ndimage.shift(scene, p, order=3, mode="nearest")[10:-10, 10:-10] for p in path]).astype(np.float32)
+
+
+def test_the_chain_holds_across_frames_that_show_nothing():
+    # frames 5–8 out of plane (nothing but faint noise): the frames before them are still placed by those after
+    n = 20
+    path = np.stack([2.0 * np.sin(np.arange(n) / 3.0), 1.5 * np.cos(np.arange(n) / 4.0)], axis=1)
+    frames = _textured_frames(path)
+    frames[5:9] = 0.01 * np.random.default_rng(8).standard_normal(frames[5:9].shape)
+    start = path.copy()
+    start[:12] = 0.0
+    placed, linked = chain_backwards(frames, np.ones(frames.shape, dtype=bool), start, 12, radius=6,
+                                     step_sigma=np.full(n, 1.5), effective_area_px=12.0)
+    assert not linked[5:9].any() and linked[:5].all() and linked[9:12].all()
+    assert np.abs(placed[:5] - path[:5]).max() <= 0.3
+    np.testing.assert_array_equal(placed[5:9], np.repeat(placed[9:10], 4, axis=0))  # held where frame 9 is
+
+
+def test_the_chain_does_not_slide_along_a_straight_vessel():
+    # a bright straight bar crossing the whole image, moving across itself only: along it nothing tells the
+    # position, and the chain keeps what the frame after says
+    radius, h, w, n = 6, 24, 28, 16
+    rows = np.arange(h + 2 * radius)[:, None] + np.zeros((1, w + 2 * radius))
+    across = np.stack([1.5 * np.sin(np.arange(n) / 2.5), np.zeros(n)], axis=1)  # (row, column): the bar is a row
+    frames = np.stack([np.exp(-0.5 * ((rows - 18.0 - p[0]) / 1.5) ** 2) for p in across]).astype(np.float32)
+    frames += 0.02 * np.random.default_rng(9).standard_normal(frames.shape).astype(np.float32)
+    start = across.copy()
+    start[:10] = 0.0
+    placed, _ = chain_backwards(frames, np.ones(frames.shape, dtype=bool), start, 10, radius=radius,
+                                step_sigma=np.full(n, 1.5), effective_area_px=12.0)
+    # across the bar: measured (a parabola through the log-likelihood of a smooth bar's peak errs by a few tenths)
+    assert np.abs(placed[:10, 0] - across[:10, 0]).max() <= 0.4
+    assert np.abs(placed[:10, 1]).max() <= 0.5  # along it: held

@@ -25,7 +25,22 @@ from scipy import ndimage
 from ceuskit.preprocess.motion.ncc import ncc_surfaces
 from ceuskit.preprocess.motion.reference import vertex
 
-__all__ = ["chain_backwards", "unreliable_lead"]
+__all__ = ["LINK_Z", "MATCH_CEILING", "chain_backwards", "unreliable_lead"]
+
+LINK_Z = 4.0
+"""A chained frame's best correlation must lie this many standard errors above 0 (Fisher z) to place it.
+
+The largest of the chance correlations over the searched shifts (a few hundred, some tens of them
+independent) reaches about 3 standard errors; 4 is beyond it (P ≈ 3·10⁻⁵ per independent shift)."""
+
+MATCH_CEILING = 0.99
+"""Correlations above this say no more about a chained frame's position than this does.
+
+The template (the next few frames, placed by earlier steps of the chain) differs from the frame by more
+than speckle: the contrast still rising, the patches' own placement errors. Along a straight vessel, the one
+structure a frame may show, the correlation then stays near 1 wherever the frame slides along it; read with
+the speckle-only likelihood, tiny differences there would count for tens of nats and walk the chain along
+the vessel. Above the ceiling the match is flat, and the tissue-speed prior decides."""
 
 
 def unreliable_lead(quality: np.ndarray, n_eff: np.ndarray, times_s: np.ndarray, arriving: np.ndarray, *,
@@ -86,12 +101,19 @@ def chain_backwards(features: np.ndarray, valid: np.ndarray, positions: np.ndarr
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Place frames lead − 1 … 0, in that order, by the frames just after each.
 
-    Frame k's template is the mean of frames k + 1 … k + ``span`` (fewer at the clip's end), each patch taken
-    at that frame's position (bilinear between pixels); its masked normalised correlation r at every shift
-    gives the log-likelihood −(N/2)·ln(1 − r²) (N: template pixels per ``effective_area_px``), to which the
-    tissue-speed prior adds a Gaussian of width ``step_sigma[k + 1]`` around frame k + 1's position. The frame
-    goes to the peak, refined between states by a parabola, where the posterior is this narrow
+    Frame k's template is the mean of the ``span`` nearest *linked* frames after it (every frame from ``lead``
+    on, and each chained frame whose match was significant), each patch taken at that frame's position
+    (bilinear between pixels). Its masked normalised correlation r at every shift (capped at
+    :data:`MATCH_CEILING`) gives the log-likelihood −(N/2)·ln(1 − r²) (N: template pixels per
+    ``effective_area_px``), to which the tissue-speed prior adds a Gaussian around the nearest linked frame's
+    position (its variance the steps' variances summed over the frames between). The frame goes to the peak,
+    refined between states by a parabola along each axis where the posterior is this narrow along it
     (``max_spread``), else to the posterior mean.
+
+    A frame whose best correlation is not significant — its Fisher z below :data:`LINK_Z` standard errors,
+    above what the largest of the chance correlations over the searched shifts reaches — shows nothing the
+    frames after it show (no contrast yet, or out of plane for a moment): it is held at the prior's centre and
+    left out of the earlier frames' templates, so that the chain does not break across it.
 
     Parameters
     ----------
@@ -103,23 +125,28 @@ def chain_backwards(features: np.ndarray, valid: np.ndarray, positions: np.ndarr
     radius : largest shift searched, feature pixels.
     step_sigma : (n,) standard deviation of the step from frame k − 1 to k, feature px.
     effective_area_px : pixels per independent sample in the features.
-    span : frames after each one whose mean is its template.
-    max_spread : posterior spread (feature px) below which the peak is refined between states.
+    span : linked frames after each one whose mean is its template.
+    max_spread : posterior spread along an axis (feature px) below which the peak is refined along it.
 
     Returns
     -------
-    ((n, 2) positions with frames 0 … lead − 1 placed, (lead,) posterior spread of each placed frame).
+    ((n, 2) positions with frames 0 … lead − 1 placed, (lead,) bool: which of them were linked).
     """
     out = np.array(positions, dtype=np.float64)
-    spreads = np.zeros(lead)
     n = features.shape[0]
+    lead = min(lead, n - 1)
+    linked_mask = np.zeros(lead, dtype=bool)
     size = 2 * radius + 1
     h, w = features.shape[1] - 2 * radius, features.shape[2] - 2 * radius
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
-    for k in range(min(lead, n - 1) - 1, -1, -1):
-        after = range(k + 1, min(k + 1 + span, n))
+    variance = np.asarray(step_sigma, dtype=np.float64) ** 2
+    linked = list(range(lead, min(lead + span, n)))  # nearest first
+    for k in range(lead - 1, -1, -1):
+        nearest = linked[0]
+        centre = out[nearest]
+        out[k] = centre  # held there unless its match is significant
         total, count = np.zeros((h, w)), np.zeros((h, w))
-        for i in after:
+        for i in linked[:span]:
             patch, ok = _patch(features[i], valid[i], out[i] + radius, h, w)
             total += np.where(ok, patch, 0.0)
             count += ok
@@ -127,18 +154,27 @@ def chain_backwards(features: np.ndarray, valid: np.ndarray, positions: np.ndarr
         template = np.where(template_ok, total / np.maximum(count, 1.0), 0.0).astype(np.float32)
         r = ncc_surfaces(np.asarray(features[k:k + 1], dtype=np.float32), valid[k:k + 1], template[None],
                          template_ok[None], workers=1)[0]
-        r = np.clip(np.nan_to_num(r, nan=0.0), 0.0, 0.995)
+        r = np.clip(np.nan_to_num(r, nan=0.0), 0.0, MATCH_CEILING)
         n_eff = float(template_ok.sum()) / effective_area_px
-        dy, dx = offsets[:, None] - out[k + 1, 0], offsets[None, :] - out[k + 1, 1]
-        log_post = -0.5 * n_eff * np.log1p(-r * r) - (dy**2 + dx**2) / (2.0 * float(step_sigma[k + 1]) ** 2)
+        if np.arctanh(float(r.max())) * np.sqrt(max(n_eff - 3.0, 1.0)) < LINK_Z:
+            continue
+        linked_mask[k] = True
+        linked.insert(0, k)
+        sigma2 = max(float(variance[k + 1:nearest + 1].sum()), 1e-6)
+        dy, dx = offsets[:, None] - centre[0], offsets[None, :] - centre[1]
+        log_post = -0.5 * n_eff * np.log1p(-r * r) - (dy**2 + dx**2) / (2.0 * sigma2)
         p = np.exp(log_post - log_post.max())
         p /= p.sum()
-        mean = np.array([(p.sum(axis=1) * offsets).sum(), (p.sum(axis=0) * offsets).sum()])
-        spreads[k] = float(np.sqrt((p * ((offsets[:, None] - mean[0]) ** 2 + (offsets[None, :] - mean[1]) ** 2)).sum()))
-        y, x = np.unravel_index(int(np.argmax(log_post)), log_post.shape)
-        if spreads[k] <= max_spread and 0 < y < size - 1 and 0 < x < size - 1:
-            out[k, 0] = y - radius + float(vertex(log_post[y, x], log_post[y - 1, x], log_post[y + 1, x]))
-            out[k, 1] = x - radius + float(vertex(log_post[y, x], log_post[y, x - 1], log_post[y, x + 1]))
-        else:
-            out[k] = mean
-    return out, spreads
+        peak = np.unravel_index(int(np.argmax(log_post)), log_post.shape)
+        for axis, marginal in enumerate((p.sum(axis=1), p.sum(axis=0))):  # each axis on its own: along a
+            mean = float((marginal * offsets).sum())  # vessel the position is vague, across it precise
+            spread = float(np.sqrt((marginal * (offsets - mean) ** 2).sum()))
+            at = peak[axis]
+            if spread <= max_spread and 0 < at < size - 1:
+                step = np.eye(2, dtype=int)[axis]
+                y, x = peak
+                out[k, axis] = at - radius + float(vertex(log_post[y, x], log_post[y - step[0], x - step[1]],
+                                                          log_post[y + step[0], x + step[1]]))
+            else:
+                out[k, axis] = mean
+    return out, linked_mask
