@@ -27,6 +27,11 @@ The clip is read once before anything is decided, so tracking need not be causal
 5. **Envelope.** The frames placed confidently show how far the breathing takes the tissue; later passes
    keep every frame inside that disc, and at the end a frame lying off the confident frames' convex hull is
    moved onto it (:mod:`.envelope`).
+5a. **Arrival.** On the anchoring pass's matches, the leading frames matched far worse than the frames after
+   them (the contrast still arriving: nothing yet, or only the vessels, lit a second or two before the lesion)
+   are judged to show what their template does not; they give no evidence and enter no template, and at the
+   end each is placed backwards from the first reliable frame by its match with the frames just after it
+   (:mod:`.arrival`): a frame showing only a vessel would otherwise lay it onto the template's lit lesion.
 6. **Breathing repeats.** Where the image cannot place a frame (a lesion passing through iso-enhancement
    has no structure to match), the sharpening passes add a weak prior around where the confidently placed
    frames were one breathing period before and after it (:mod:`.breathing`).
