@@ -69,6 +69,27 @@ def test_a_short_dip_is_not_washout_and_rejected_frames_are_skipped():
     assert abs(out["portal_venous_phase"]["washout_onset_s"] - 40) <= 0.5
 
 
+def test_a_lesion_holding_its_peak_while_the_liver_fills_in_reads_the_same_wherever_noise_puts_the_argmax():
+    # the lesion rises from 12 s, holds its level from 16 to 24 s while the liver fills in (R falling linearly
+    # from +8 to −2 dB across that plateau), then falls 3 dB/s. Bumps of 0.3 dB (below the 1 dB a reader
+    # cannot see) put the argmax at 17 s or at 23 s; the label is read at the median R over the plateau
+    # (+3 dB) either way, where the argmax alone would read hyper at 17 s and iso at 23 s
+    t = np.arange(0.0, 60.0, 0.1)
+    level_db = np.interp(t, [0.0, 12.0, 16.0, 24.0, 34.0, 60.0], [-50.0, -50.0, -20.0, -20.0, -50.0, -50.0])
+    r_db = np.interp(t, [0.0, 16.0, 24.0, 60.0], [8.0, 8.0, -2.0, -2.0])
+    liver = 10 ** ((level_db - r_db) / 10)
+    plateau = (t >= 16.0) & (t <= 24.0)
+    assert np.interp(17.0, t, r_db) >= 1.5 > np.interp(23.0, t, r_db)
+    for bump_s in (17.0, 23.0):
+        lesion = 10 ** ((level_db + 0.3 * np.exp(-0.5 * ((t - bump_s) / 0.5) ** 2)) / 10)
+        out = characterise(t, lesion, liver, onset_s=None)["arterial_phase"]
+        assert abs(out["peak_time_s"] - bump_s) <= 0.5
+        # the median R over the plateau, from the curves built here (the 1-s smoothing moves its ends a little)
+        assert out["relative_peak_db"] == pytest.approx(float(np.median(10 * np.log10(lesion / liver)[plateau])),
+                                                        abs=0.3)
+        assert out["enhancement"] == "hyper"
+
+
 def test_short_clip_late_phase_not_assessed():
     keep = T < 100
     out = characterise(T[keep], _lesion(_ratio(6, 35, -4, -4))[keep], LIVER[keep], onset_s=None)

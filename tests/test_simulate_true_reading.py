@@ -58,7 +58,10 @@ def test_margins_on_closed_form_curves():
     found = design_reading(t, lesion, parenchyma, peak_tolerance_s=0.0)
     assert (found["arterial"], found["washout"], found["washout_timing"], found["late"]) == ("hyper", True, "early",
                                                                                             "hypo")
-    assert found["arterial_db"] == pytest.approx(10 * np.log10(4.0), abs=0.05)
+    # R at the peak: its median over the times the lesion stands within 1 dB of its peak, |t − 18| ≤ w with
+    # 1 + g(w) = 2·10^(−0.1) (g the Gaussian); R falls with |t − 18|, so the median lies at w/2
+    w = 4.0 * np.sqrt(2.0 * np.log(1.0 / (2.0 * 10 ** -0.1 - 1.0)))
+    assert found["arterial_db"] == pytest.approx(10 * np.log10(2.0 * (1.0 + np.exp(-0.5 * (w / 2 / 4.0) ** 2))), abs=0.05)
     assert found["washout_margin_db"] == pytest.approx(10 * np.log10(2.0) - 1.5, abs=0.05)
     assert found["washout_timing_margin_s"] == pytest.approx(30.0, abs=0.6)  # the 1-s smoothing spreads the step
     assert found["late_margin_db"] == pytest.approx(10 * np.log10(2.0) - 1.5, abs=0.01)

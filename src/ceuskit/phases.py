@@ -4,7 +4,12 @@ All times are seconds after contrast injection.  Both curves are smoothed over ~
 ``R(t) = 10·log10(L(t) / P(t))`` dB on total linear power:
 
 * arterial phase (0–45 s): at the lesion's peak in that window, ``hyper`` if R ≥ +1.5 dB, ``hypo`` if
-  R ≤ −1.5 dB, else ``iso``; ``onset_s`` is the lesion's arrival time;
+  R ≤ −1.5 dB, else ``iso``; ``onset_s`` is the lesion's arrival time. "At the peak" is the time the lesion
+  shows at its brightest: the times its smoothed curve stands within ``peak_plateau_db`` of its maximum (1 dB,
+  four grey levels of 256 on a 60 dB display: a change no eye follows), R taken as its median over them. On a
+  sharp peak that is R at the peak; on a lesion that holds its level for seconds while the liver fills in (R
+  falling from +20 to 0 dB meanwhile, the level wobbling by breathing), the argmax alone lands anywhere on
+  that plateau by noise and so picks any label;
 * wash-out (reported under ``portal_venous_phase``): searched from the lesion's arterial peak to the clip's
   end — a lesion that was not hypo at its peak becomes hypo (R ≤ −1.5 dB) and stays so for ≥ 5 s, observed
   within one clip; timing early (< 60 s) or late; degree marked if R ≤ −10 dB before 120 s, else mild. A
@@ -26,7 +31,7 @@ import numpy as np
 
 from ceuskit.timeseries import moving_average, round_or_none
 
-__all__ = ["ARTERIAL_WINDOW_S", "PhaseOptions", "characterise", "lirads_category", "relative_db"]
+__all__ = ["ARTERIAL_WINDOW_S", "PhaseOptions", "characterise", "lirads_category", "peak_plateau", "relative_db"]
 
 ARTERIAL_WINDOW_S = (0.0, 45.0)
 """The arterial phase, s after injection: where a lesion's first-pass peak and its arrival are sought."""
@@ -46,6 +51,7 @@ class PhaseOptions:
     early_washout_s: float = 60.0
     marked_washout_db: float = -10.0
     min_late_duration_s: float = 3.0  # the late phase needs this much observed time (not a sample count)
+    peak_plateau_db: float = 1.0  # the arterial peak: where the lesion stays within this of its maximum (dB)
 
 
 def relative_db(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray, *, smoothing_s: float = 1.0
@@ -79,6 +85,27 @@ def _label(r_db: float, opts: PhaseOptions) -> str:
     if r_db <= opts.hypo_db:
         return "hypo"
     return "iso"
+
+
+def peak_plateau(smooth_l: np.ndarray, usable: np.ndarray, peak: int, segments: np.ndarray, tolerance_db: float
+                 ) -> np.ndarray:
+    """Indices of the samples where the smoothed lesion stands within ``tolerance_db`` of its peak.
+
+    Parameters
+    ----------
+    smooth_l : (n,) the lesion's smoothed linear power.
+    usable : (n,) samples that may count (in the arterial window, R finite).
+    peak : index of the maximum.
+    segments : (n,) the clip of each sample; only the peak's clip counts.
+    tolerance_db : how far below the maximum a sample may lie (dB).
+
+    Returns
+    -------
+    np.ndarray
+        Increasing indices, ``peak`` among them.
+    """
+    floor = smooth_l[peak] * 10.0 ** (-tolerance_db / 10.0)
+    return np.flatnonzero(usable & (segments == segments[peak]) & (smooth_l >= floor))
 
 
 def _washout(times_s: np.ndarray, r_db: np.ndarray, start: int, segments: np.ndarray, opts: PhaseOptions
@@ -148,14 +175,14 @@ def characterise(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray
     r_db = relative_db(times_s, lesion, parenchyma, smoothing_s=opts.smoothing_s)
     smooth_l = moving_average(times_s, lesion, opts.smoothing_s)
     window = (times_s >= 0) & (times_s <= opts.arterial_end_s) & np.isfinite(r_db)
+    segments = np.zeros(times_s.size, dtype=int) if segments is None else np.asarray(segments)
     if window.any():
         peak = int(np.flatnonzero(window)[np.argmax(smooth_l[window])])
-        peak_db = float(r_db[peak])
+        peak_db = float(np.median(r_db[peak_plateau(smooth_l, window, peak, segments, opts.peak_plateau_db)]))
         arterial = _label(peak_db, opts)
         arterial_peak_s: float | None = float(times_s[peak])
     else:
         peak, peak_db, arterial, arterial_peak_s = 0, float("nan"), "not_assessed", None
-    segments = np.zeros(times_s.size, dtype=int) if segments is None else np.asarray(segments)
     washout_onset, interval = None, None
     if arterial in ("hyper", "iso"):
         washout_onset, interval = _washout(times_s, r_db, peak, segments, opts)

@@ -12,8 +12,9 @@ Every figure compares what ceuskit reported with what the simulator put in (``tr
   below it log compression clips the signal whatever the ROI does); speckle alone gives a few tenths of a dB;
 * ``out_of_plane_kept``: out-of-plane frames with contrast showing that the analysis did not reject (their
   values are not the lesion's);
-* ``relative_peak_error_db``: the reported arterial relative enhancement minus the truth's (the noiseless
-  lesion-to-liver ratio, in dB, at the frame the analysis took as the lesion's peak);
+* ``relative_peak_error_db``: the reported arterial relative enhancement minus the truth's: the noiseless
+  lesion-to-liver ratio in dB, its median over the in-plane frames of the arterial window where the noiseless
+  lesion stands within ``PhaseOptions.peak_plateau_db`` of its maximum (DESIGN's R at the lesion's peak);
 * ``max_shift_px`` beside ``true_max_shift_px``: the largest applied shift the analysis reports, and the
   largest true displacement of the tissue from the reference frame over the clip;
 * ``in_plane_rejected``: in-plane frames the analysis rejected; ``sparse_in_plane`` and ``sparse_kept``: the
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ceuskit.phases import PhaseOptions
 from ceuskit.simulate.phantom import LATE_PHASE_START_S
 
 __all__ = ["DISPLAY_MARGIN_DB", "score_analysis"]
@@ -42,6 +44,21 @@ def _shift_errors(tic: Mapping[str, np.ndarray], truth: Mapping[str, Any], frame
     applied = np.stack([np.asarray(tic["shift_x_px"], float), np.asarray(tic["shift_y_px"], float)], axis=1)
     error_px: np.ndarray = np.hypot(*(applied[frames] - true[frames]).T)
     return error_px
+
+
+def _true_relative_peak_db(truth: Mapping[str, Any], lesion: str, reference: str, in_plane: np.ndarray
+                           ) -> float | None:
+    """The noiseless lesion-to-liver ratio (dB) at the lesion's arterial peak, by DESIGN's definition."""
+    opts = PhaseOptions()
+    t = np.asarray(truth["frame_times_s"], dtype=float) - float(truth["injection_time_s"])
+    les = np.asarray(truth["tic_truth"][lesion], dtype=float)
+    ref = np.asarray(truth["tic_truth"][reference], dtype=float)
+    window = in_plane & (t >= 0.0) & (t <= opts.arterial_end_s) & (les > 0) & (ref > 0)
+    if not window.any():
+        return None
+    top = float(les[window].max())
+    plateau = window & (les >= top * 10 ** (-opts.peak_plateau_db / 10))
+    return float(np.median(10 * np.log10(les[plateau] / ref[plateau])))
 
 
 def score_analysis(truth: Mapping[str, Any], document: Mapping[str, Any], tic: Mapping[str, np.ndarray], *,
@@ -77,12 +94,9 @@ def score_analysis(truth: Mapping[str, Any], document: Mapping[str, Any], tic: M
         expected["late"] = "not_assessed"  # the clip ends before the late phase
     errors = [f"{key}: got {value}, truth {expected[key]}" for key, value in got.items() if value != expected[key]]
     onset, true_onset = reading["arterial_phase"]["onset_s"], truth.get("onset_s")
-    peak_db, peak_s = reading["arterial_phase"]["relative_peak_db"], reading["arterial_phase"].get("peak_time_s")
-    peak_error = None
-    if peak_db is not None and peak_s is not None:
-        at = int(np.argmin(np.abs(np.asarray(tic["time_s"], dtype=float) - peak_s)))
-        true_db = 10 * np.log10(truth["tic_truth"][lesion][at] / truth["tic_truth"][reading["reference"]][at])
-        peak_error = float(peak_db - true_db)
+    peak_db = reading["arterial_phase"]["relative_peak_db"]
+    true_db = _true_relative_peak_db(truth, lesion, reading["reference"], ~out_of_plane)
+    peak_error = None if peak_db is None or true_db is None else float(peak_db - true_db)
     true = np.asarray(truth["shifts_px"], dtype=float)
     rejected = np.asarray(tic["rejected"], dtype=bool)
     sparse = np.zeros(n, dtype=bool)
