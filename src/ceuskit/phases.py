@@ -89,7 +89,7 @@ def _label(r_db: float, opts: PhaseOptions) -> str:
 
 def peak_plateau(smooth_l: np.ndarray, usable: np.ndarray, peak: int, segments: np.ndarray, tolerance_db: float
                  ) -> np.ndarray:
-    """Indices of the samples where the smoothed lesion stands within ``tolerance_db`` of its peak.
+    """Return the samples where the smoothed lesion stands within ``tolerance_db`` of its peak.
 
     Parameters
     ----------

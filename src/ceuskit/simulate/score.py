@@ -48,7 +48,7 @@ def _shift_errors(tic: Mapping[str, np.ndarray], truth: Mapping[str, Any], frame
 
 def _true_relative_peak_db(truth: Mapping[str, Any], lesion: str, reference: str, in_plane: np.ndarray
                            ) -> float | None:
-    """The noiseless lesion-to-liver ratio (dB) at the lesion's arterial peak, by DESIGN's definition."""
+    """Return the noiseless lesion-to-liver ratio (dB) at the lesion's arterial peak, by DESIGN's definition."""
     opts = PhaseOptions()
     t = np.asarray(truth["frame_times_s"], dtype=float) - float(truth["injection_time_s"])
     les = np.asarray(truth["tic_truth"][lesion], dtype=float)
