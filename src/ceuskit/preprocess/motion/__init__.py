@@ -6,6 +6,7 @@
 * :mod:`.posterior`: each frame's shift posterior under a tissue-speed prior (forward–backward);
 * :mod:`.breathing`: the breathing period, and a prior one period away where the image is silent;
 * :mod:`.rejection`: frames matched far worse than both sides in time (or, alone, not at all);
+* :mod:`.arrival`: leading frames that do not yet show what their template shows, placed by the frames after them;
 * :mod:`.envelope`: where the breathing takes the tissue (a disc while tracking, a hull at the end);
 * :mod:`.reference`: positions between states, smoothed in time, and the reference frame's own position;
 * :mod:`.tracker`: whole-clip tracking anchored to the breathing centre, and the decision to apply;

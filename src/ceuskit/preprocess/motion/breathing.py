@@ -23,13 +23,23 @@ NEAR_S = 0.3  # a resampled position counts only this close to a confidently pla
 
 def _resampled(times_s: np.ndarray, track: np.ndarray, confident: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(grid times, (G, 2) positions interpolated from the confident frames, (G,) near a confident frame)."""
+    """Return (grid times, (G, 2) positions interpolated from the confident frames, (G,) near a confident frame).
+
+    The grid lies on whole multiples of :data:`GRID_S` of the clip's time, not on the first confident frame's
+    time: which frame happens to be the first confident one does not move it.
+    """
     known_t = times_s[confident]
-    grid = np.arange(known_t[0], known_t[-1] + GRID_S / 2, GRID_S)
+    grid = GRID_S * np.arange(np.ceil(known_t[0] / GRID_S - 1e-6), np.floor(known_t[-1] / GRID_S + 1e-6) + 1)
     positions = np.stack([np.interp(grid, known_t, track[confident, axis]) for axis in (0, 1)], axis=1)
-    after = np.clip(np.searchsorted(known_t, grid), 1, known_t.size - 1)
-    gap = np.minimum(np.abs(known_t[after] - grid), np.abs(grid - known_t[after - 1]))
-    return grid, positions, gap <= NEAR_S
+    return grid, positions, _near(known_t, grid)
+
+
+def _near(known_t: np.ndarray, at_s: np.ndarray) -> np.ndarray:
+    """Return which times ``at_s`` lie within :data:`NEAR_S` of a confident frame (times ``known_t``, sorted)."""
+    after = np.clip(np.searchsorted(known_t, at_s), 1, known_t.size - 1)
+    gap = np.minimum(np.abs(known_t[after] - at_s), np.abs(at_s - known_t[after - 1]))
+    near: np.ndarray = gap <= NEAR_S
+    return near
 
 
 def breathing_period(times_s: np.ndarray, track: np.ndarray, confident: np.ndarray, *, min_s: float = 2.0,
@@ -77,15 +87,13 @@ def add_periodic_prior(ll: np.ndarray, times_s: np.ndarray, track: np.ndarray, c
     period = breathing_period(times_s, track, confident)
     if period is None:
         return None
-    grid, positions, near = _resampled(times_s, track, confident)
+    known_t = times_s[confident]
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     total = np.zeros((times_s.size, 2))
     count = np.zeros(times_s.size)
-    for t_other in (times_s - period, times_s + period):
-        j = np.rint((t_other - grid[0]) / GRID_S).astype(int)
-        ok = (j >= 0) & (j < grid.size)
-        ok[ok] = near[j[ok]]
-        total[ok] += positions[j[ok]]
+    for t_other in (times_s - period, times_s + period):  # at the very times, not at the nearest grid point
+        ok = (t_other >= known_t[0]) & (t_other <= known_t[-1]) & _near(known_t, t_other)
+        total[ok] += np.stack([np.interp(t_other[ok], known_t, track[confident, axis]) for axis in (0, 1)], axis=1)
         count[ok] += 1
     for k in np.flatnonzero(count):
         centre = total[k] / count[k]

@@ -27,6 +27,11 @@ The clip is read once before anything is decided, so tracking need not be causal
 5. **Envelope.** The frames placed confidently show how far the breathing takes the tissue; later passes
    keep every frame inside that disc, and at the end a frame lying off the confident frames' convex hull is
    moved onto it (:mod:`.envelope`).
+5a. **Arrival.** On the anchoring pass's matches, the leading frames matched far worse than the frames after
+   them (the contrast still arriving: nothing yet, or only the vessels, lit a second or two before the lesion)
+   are judged to show what their template does not; they give no evidence and enter no template, and at the
+   end each is placed backwards from the first reliable frame by its match with the frames just after it
+   (:mod:`.arrival`): a frame showing only a vessel would otherwise lay it onto the template's lit lesion.
 6. **Breathing repeats.** Where the image cannot place a frame (a lesion passing through iso-enhancement
    has no structure to match), the sharpening passes add a weak prior around where the confidently placed
    frames were one breathing period before and after it (:mod:`.breathing`).
@@ -51,6 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ceuskit.preprocess.motion.arrival import chain_backwards, unreliable_lead
 from ceuskit.preprocess.motion.breathing import add_periodic_prior
 from ceuskit.preprocess.motion.envelope import Envelope, into_hull
 from ceuskit.preprocess.motion.features import FEATURE_SCALE
@@ -97,6 +103,7 @@ class TrackingOptions:
     side_min_frames: int = 8  # … and holds at least this many frames
     reference_half_s: float = 1.5  # frames this close to the reference frame say where it lies
     smoothing_s: float = 0.5  # positions are smoothed over ± this (0: not)
+    chain_arrival: bool = True  # leading frames matched far worse than those after them: placed by those (.arrival)
 
 
 def _log_likelihood(ncc: np.ndarray, n_eff: np.ndarray, radius: int, envelope: Envelope) -> np.ndarray:
@@ -249,18 +256,20 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
     arriving = _arriving(np.asarray(levels)[start_index:], opts.arriving_fraction)
     envelope = Envelope(np.zeros(2), float(radius))
     previous: ShiftPosterior | None = None
+    matched = keep.copy()  # frames whose match with their template measures their position (:mod:`.arrival`)
+    lead = 0
     for iteration in range(1 + opts.passes):
         if iteration == 0:
             ready = anchor() if anchor is not None else None
             ncc, template_pixels = ready if ready is not None else anchor_matches(
                 features, valid, times_s, radius=radius, start_index=start_index, options=opts)
         else:
-            ncc, template_pixels = match_neighbours(feats, ok, states, keep, lo, hi, h, w, two_sided=sides)
+            ncc, template_pixels = match_neighbours(feats, ok, states, matched, lo, hi, h, w, two_sided=sides)
         n_eff = template_pixels / opts.effective_area_px
         ll = _log_likelihood(ncc, n_eff, radius, envelope)
-        ll[~keep] = 0.0  # rejected frames follow their neighbours
+        ll[~matched] = 0.0  # rejected frames and those still lacking the template's contrast follow their neighbours
         if previous is not None and opts.periodic_sigma_px > 0:
-            confident = keep & (previous.spread <= opts.confident_spread_px)
+            confident = matched & (previous.spread <= opts.confident_spread_px)
             add_periodic_prior(ll, t, previous.mean, confident, radius, opts.periodic_sigma_px)
         posterior = previous = forward_backward(ll, step_sigma)
         states = np.clip(np.rint(posterior.mean).astype(int) + radius, 0, size - 1)
@@ -268,13 +277,21 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
         keep = ~rejected_frames(q, n_eff, t, window_s=opts.reject_window_s, reject_z=opts.reject_z,
                                 reject_ratio=opts.reject_ratio, isolated_z=opts.isolated_z,
                                 lower_side=opts.lower_side) | arriving
-        envelope = Envelope.of(posterior.mean, posterior.spread, keep, radius, opts)
-    fine = _refined(posterior, ll, keep, radius, opts.subpixel_spread_px)  # from the breathing centre, feature px
+        if iteration == 0:  # judged once, on matches against plain means (never against tracked templates)
+            lead = unreliable_lead(q, n_eff, t, arriving, window_s=opts.reject_window_s,
+                                   reject_z=opts.reject_z) if opts.chain_arrival else 0
+        matched = keep.copy()
+        matched[:lead] = False
+        envelope = Envelope.of(posterior.mean, posterior.spread, matched, radius, opts)
+    fine = _refined(posterior, ll, matched, radius, opts.subpixel_spread_px)  # from the breathing centre, feature px
+    if lead:
+        fine, _ = chain_backwards(feats, ok, fine, lead, radius=radius, step_sigma=step_sigma,
+                                  effective_area_px=opts.effective_area_px, max_spread=opts.subpixel_spread_px)
     if opts.smoothing_s > 0:
         fine = smoothed(t, fine, keep, opts.smoothing_s)
     # what still lies outside the region the confidently placed frames cover had no evidence of its own to
     # be there: it is put where the breathing does reach (a vaguely placed frame right onto it)
-    confident = keep & (posterior.spread <= opts.confident_spread_px)
+    confident = matched & (posterior.spread <= opts.confident_spread_px)
     fine, _ = into_hull(fine, confident, np.where(confident, opts.hull_margin_px, 0.0))
     if not keep.any():
         return MotionResult(shifts, quality, rejected, tracked, False, "no frame could be placed; ROIs kept still")
@@ -295,7 +312,7 @@ def track(features: np.ndarray, valid: np.ndarray, times_s: np.ndarray, *, radiu
     static = np.clip(np.rint(np.median(posterior.predicted[keep], axis=0)).astype(int) + radius, 0, size - 1)
     static_q = ncc[:, static[0], static[1]]
     predicted_q = ncc[rows, predicted[:, 0], predicted[:, 1]]
-    use = keep & np.isfinite(static_q) & np.isfinite(predicted_q)
+    use = matched & np.isfinite(static_q) & np.isfinite(predicted_q)
     gain = _fisher(predicted_q[use]) - _fisher(static_q[use])
     applied, note, mean_gain = _decide(gain, opts)
     if not applied:  # a frame is judged against a tracked template only where tracking holds
