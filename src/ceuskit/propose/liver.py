@@ -11,7 +11,7 @@ the image's edge.  Here:
    image when it follows the tissue).
 2. A disc of the lesion's area (radius clipped to 4–40 px) is placed where it fits (distance transform of the
    allowed pixels); the best place is the one nearest the lesion's depth, then nearest the lesion's side, with
-   the most uniform abnormality inside.  Smaller discs, down to half the radius or 3 px, compete with it: a
+   the most uniform abnormality inside.  Smaller discs, down to a third of the radius or 3 px, compete with it: a
    smaller disc at the lesion's depth beats a full-size one deeper or shallower (:data:`SIZE_COST`).
 3. The result is a polygon of 24 vertices, an ROI that can be edited like any other; its confidence says how
    well it matched the convention (depth, size, uniformity).
@@ -30,6 +30,8 @@ __all__ = ["LiverReference", "liver_reference"]
 
 MIN_RADIUS_PX = 3.0
 MAX_RADIUS_PX = 40.0
+SMALLEST_FRACTION = 1.0 / 3.0
+"""The smallest disc tried, as a fraction of the lesion's radius (a ninth of its area)."""
 SIZE_COST = 1.0
 """What a smaller disc costs, per fraction of the lesion's radius it gives up, in lesion radii of depth offset:
 a disc of half the radius weighs as much as half a lesion radius of depth.  Depth comes first (the liver
@@ -114,7 +116,7 @@ def liver_reference(contrast: Contrast, lesion: np.ndarray, vessels: np.ndarray,
     best: LiverReference | None = None
     best_cost = np.inf
     radius = target
-    while radius >= max(MIN_RADIUS_PX, 0.5 * target):
+    while radius >= max(MIN_RADIUS_PX, SMALLEST_FRACTION * target):
         fits = room >= radius
         if fits.any():
             rr, cc = np.nonzero(fits)
