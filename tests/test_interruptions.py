@@ -71,6 +71,18 @@ def test_longer_excursions_steps_and_destructions_are_not_interruptions():
         assert not interruptions(t, curve).any()
 
 
+def test_a_dip_the_contrast_s_arrival_ends_is_not_an_interruption():
+    # three frames 5 dB below a still baseline (a vessel's glow breathing out of the outline), then the contrast
+    # arrives, 10 dB up within a frame: the curve does not resume where it was
+    t = np.arange(0.0, 60.0, 0.125)
+    y = _noisy(t, seed=9) + np.where(t >= 10.0, 1e-3, 0.0)
+    dip = (t >= 9.625) & (t < 10.0)
+    y[dip] *= 10 ** (-5.0 / 10)
+    assert not interruptions(t, y).any()
+    y[t >= 10.0] = _noisy(t, seed=9)[t >= 10.0]  # the same dip, the baseline resuming after it
+    np.testing.assert_array_equal(interruptions(t, y), dip)
+
+
 def test_sparse_frames_are_never_interruptions():
     t = np.concatenate([np.arange(0.0, 100.0, 0.125), np.arange(105.0, 150.0, 5.0)])
     y = _noisy(t, seed=8)

@@ -212,7 +212,10 @@ def interruptions(times_s: np.ndarray, values: np.ndarray, *, max_run_s: float =
     measured samples — at least ``min_samples`` of them, lasting at most ``max_run_s`` — all lie on the same
     side of the curve's running median (a window of 2·``max_run_s`` + 1 s, so the run cannot become the
     median), each ``sigmas`` robust SDs and ``min_db`` dB off it, and the curve is on its course just before
-    and just after, with a jump of at least ``min_db`` into and out of the run. A step that stays (a gain
+    and just after, with a jump of at least ``min_db`` into and out of the run, and resumes where it was: the
+    levels just before and just after the run differ by less than half the run's departure (a dip while a
+    vessel's glow breathes out of a lesion's outline, the contrast arriving right after it, is no
+    interruption: three in-plane frames at proposal-13's onset were rejected and moved it 0.38 s early). A step that stays (a gain
     step, a lesion filling in) or a fall below the earlier level that refills slowly (a destruction) does
     not come back, and is not an interruption; one or two frames are left to :func:`spikes`.
 
@@ -240,6 +243,8 @@ def interruptions(times_s: np.ndarray, values: np.ndarray, *, max_run_s: float =
                     or times[members[-1]] - times[members[0]] > max_run_s
                     or np.any(np.sign(off[first:last + 1]) != np.sign(off[first]))):
                 continue
-            if (abs(level[first] - level[first - 1]) >= min_db and abs(level[last] - level[last + 1]) >= min_db):
+            before, after = level[first - 1], level[last + 1]
+            if (abs(level[first] - before) >= min_db and abs(level[last] - after) >= min_db
+                    and abs(after - before) < 0.5 * abs(float(np.median(level[first:last + 1])) - before)):
                 out[members] = True
     return out
