@@ -89,8 +89,9 @@ def peak_sample(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, p
                 tolerance_db: float) -> int:
     """Return the sample at the lesion's peak, its time read from the whole top of the curve rather than its maximum.
 
-    A parabola is fitted (in dB, against time) to the smoothed samples within ``tolerance_db`` of the maximum, in
-    the maximum's clip, each weighing as much as it stands above that floor (a slow tail that only just makes
+    A parabola is fitted (in dB, against time) to the smoothed samples within ``tolerance_db`` of the maximum
+    that follow each other without a sample below it (the maximum's own top: proposal-30's lesion came back
+    within 1 dB after a dip, and a top spanning both put the vertex in the dip, R 3 dB low), each weighing as much as it stands above that floor (a slow tail that only just makes
     the top would otherwise pull the vertex its way: 2.7 dB of R on the sparse-late-frames case); the peak is
     where the parabola stands highest over their times (its vertex, or the end of the top it rises to: a curve
     falling from the clip's first frame peaks there).  Where the fitted top is flat (it
@@ -114,7 +115,15 @@ def peak_sample(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, p
     """
     candidates = usable & (segments == segments[peak])
     level_db = 10.0 * np.log10(np.where(candidates, np.maximum(smooth_l, 1e-300), 1.0))
-    top = np.flatnonzero(candidates & (level_db >= level_db[peak] - tolerance_db))
+    usable_idx = np.flatnonzero(candidates)
+    within = level_db[usable_idx] >= level_db[peak] - tolerance_db
+    at_peak = int(np.searchsorted(usable_idx, peak))
+    first, last = at_peak, at_peak
+    while first > 0 and within[first - 1]:
+        first -= 1
+    while last < usable_idx.size - 1 and within[last + 1]:
+        last += 1
+    top = usable_idx[first:last + 1]
     if top.size < 4:
         return peak
     t = times_s[top] - times_s[peak]
