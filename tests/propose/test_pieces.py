@@ -12,7 +12,7 @@ from scipy import ndimage
 from ceuskit.errors import InputError, RoiError
 from ceuskit.propose import accept, mark_edited, parse_click, proposal_state
 from ceuskit.propose.contrast import Contrast, vessel_mask
-from ceuskit.propose.liver import liver_reference
+from ceuskit.propose.liver import LiverReference, liver_reference
 from ceuskit.propose.outline import lesion_outline
 from ceuskit.propose.polygon import mask_to_polygon, polygon_mask
 from ceuskit.roi import parse_rois
@@ -122,16 +122,21 @@ def test_nothing_to_outline_in_plain_liver() -> None:
     assert outline.confidence < 0.1
 
 
+def _liver_beside(lesion: np.ndarray, vessel: np.ndarray) -> LiverReference | None:
+    """The liver reference beside ``lesion`` on an abnormality of 1 (liver), 10 (lesion) and 30 (vessels)."""
+    a = np.ones(lesion.shape)
+    a[lesion] = 10.0
+    a[vessel] = 30.0
+    return liver_reference(_contrast(a, np.zeros(lesion.shape)), lesion, vessel, np.zeros(lesion.shape, dtype=bool),
+                           spacing_mm=(0.3, 0.3), edge_px=6)
+
+
 def test_the_liver_reference_sits_at_the_lesion_s_depth_clear_of_it_and_the_vessels() -> None:
     shape = (120, 200)
     lesion = _blob(shape, (60, 70), 15, 0.0, 0)
     vessel = np.zeros(shape, dtype=bool)
     vessel[20:100, 110:113] = True  # a vertical vessel at the lesion's right
-    a = np.ones(shape)
-    a[lesion] = 10.0
-    a[vessel] = 30.0
-    reference = liver_reference(_contrast(a, np.zeros(shape)), lesion, vessel, np.zeros(shape, dtype=bool),
-                                spacing_mm=(0.3, 0.3), edge_px=6)
+    reference = _liver_beside(lesion, vessel)
     assert reference is not None
     disc = reference.mask(shape)
     assert abs(reference.centre_rc[0] - 60) <= 3  # the lesion's depth
@@ -142,7 +147,7 @@ def test_the_liver_reference_sits_at_the_lesion_s_depth_clear_of_it_and_the_vess
     assert rows.min() >= 6 and cols.min() >= 6 and rows.max() < shape[0] - 6 and cols.max() < shape[1] - 6
 
 
-def test_a_smaller_liver_reference_at_the_lesion_s_depth_beats_a_full_size_one_deeper() -> None:
+def test_a_smaller_liver_reference_at_the_lesion_s_depth_beats_a_full_size_one_at_another_depth() -> None:
     # two horizontal vessels beside the lesion, and the image's edge on its other side, leave room at its depth
     # for discs of two thirds of its radius only; a full-size one fits 19 px (1.6 radii) shallower, where the
     # liver's level differs by attenuation (proposal-18's reference lay 34 px deeper than its lesion and read its
@@ -152,11 +157,7 @@ def test_a_smaller_liver_reference_at_the_lesion_s_depth_beats_a_full_size_one_d
     vessel = np.zeros(shape, dtype=bool)
     vessel[40:42, 55:195] = True
     vessel[58:60, 55:195] = True
-    a = np.ones(shape)
-    a[lesion] = 10.0
-    a[vessel] = 30.0
-    reference = liver_reference(_contrast(a, np.zeros(shape)), lesion, vessel, np.zeros(shape, dtype=bool),
-                                spacing_mm=(0.3, 0.3), edge_px=6)
+    reference = _liver_beside(lesion, vessel)
     assert reference is not None
     assert abs(reference.centre_rc[0] - 50) <= 3
     assert 0.5 * 12 <= reference.radius_px < 12
