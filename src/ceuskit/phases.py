@@ -49,7 +49,7 @@ class PhaseOptions:
     early_washout_s: float = 60.0
     marked_washout_db: float = -10.0
     min_late_duration_s: float = 3.0  # the late phase needs this much observed time (not a sample count)
-    peak_top_db: float = 1.0  # the arterial peak's time is read from the curve's top this deep below its maximum (dB)
+    peak_top_db: float = 1.0  # the arterial peak is read from the curve's top, this deep below its maximum (dB)
 
 
 def relative_db(times_s: np.ndarray, lesion: np.ndarray, parenchyma: np.ndarray, *, smoothing_s: float = 1.0
@@ -91,13 +91,14 @@ def peak_sample(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, p
 
     A parabola is fitted (in dB, against time) to the smoothed samples within ``tolerance_db`` of the maximum
     that follow each other without a sample below it (the maximum's own top: proposal-30's lesion came back
-    within 1 dB after a dip, and a top spanning both put the vertex in the dip, R 3 dB low), each weighing as much as it stands above that floor (a slow tail that only just makes
-    the top would otherwise pull the vertex its way: 2.7 dB of R on the sparse-late-frames case); the peak is
-    where the parabola stands highest over their times (its vertex, or the end of the top it rises to: a curve
-    falling from the clip's first frame peaks there).  Where the fitted top is flat (it
-    varies by less than half the tolerance over those times: the lesion holds its level) the peak is the middle
-    of the top.  The maximum alone is one noisy sample: on a lesion that holds its level for seconds while the
-    liver fills in (R falling from +20 to 0 dB meanwhile) it lands anywhere on the plateau and so picks any label.
+    within 1 dB after a dip, and a top spanning both put the vertex in the dip, R 3 dB low), each weighing as
+    much as it stands above that floor (a slow tail that only just makes the top would otherwise pull the vertex
+    its way: 2.7 dB of R on the sparse-late-frames case); the peak is where the parabola stands highest over
+    their times (its vertex, or the end of the top it rises to: a curve falling from the clip's first frame
+    peaks there). Where the fitted top is flat (it varies by less than half the tolerance over those times: the
+    lesion holds its level) the peak is the middle of the top. The maximum alone is one noisy sample: on a
+    lesion that holds its level for seconds while the liver fills in (R falling from +20 to 0 dB meanwhile) it
+    lands anywhere on the plateau and so picks any label.
 
     Parameters
     ----------

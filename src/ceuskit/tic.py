@@ -151,11 +151,11 @@ def median_grey(grey: np.ndarray) -> float:
 
     Each grey level g stands for the unit interval [g − ½, g + ½], filled evenly by its pixels: the median is
     where the cumulative count reaches half the pixels, interpolated inside the level that holds it, so it moves
-    smoothly with the image instead of in whole grey steps; where exactly half lie at or below a level, the median
-    is the middle of the empty levels up to the next one used (as the mean of two middle values). It is the level at least half of the ROI's pixels
-    show: a minority of pixels that are not the lesion's (a vessel crossing the outline, liver inside an outline
-    drawn wide), however bright and early, do not move it. Grey maps to dB by a scale and an offset, which the
-    median commutes with.
+    smoothly with the image instead of in whole grey steps; where exactly half lie at or below a level, the
+    median is the middle of the empty levels up to the next one used (as the mean of two middle values). It is
+    the level at least half of the ROI's pixels show: a minority of pixels that are not the lesion's (a vessel
+    crossing the outline, liver inside an outline drawn wide), however bright and early, do not move it. Grey
+    maps to dB by a scale and an offset, which the median commutes with.
 
     Parameters
     ----------

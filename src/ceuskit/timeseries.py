@@ -206,18 +206,18 @@ def interruptions(times_s: np.ndarray, values: np.ndarray, *, max_run_s: float =
                   sigmas: float = 6.0, min_db: float = 3.0) -> np.ndarray:
     """Frames where some curve leaves its own course abruptly for a while and comes back: an interruption.
 
-    The probe leaving the lesion's plane for a second, or a deep breath, makes an ROI read something else —
-    the lesion at liver level — for a run of frames, then the curve resumes where it was. Such a run is not
-    perfusion. In each row (one clip's curve, NaN where not measured) a run is an interruption when its
-    measured samples — at least ``min_samples`` of them, lasting at most ``max_run_s`` — all lie on the same
-    side of the curve's running median (a window of 2·``max_run_s`` + 1 s, so the run cannot become the
-    median), each ``sigmas`` robust SDs and ``min_db`` dB off it, and the curve is on its course just before
-    and just after, with a jump of at least ``min_db`` into and out of the run, and resumes where it was: the
-    levels just before and just after the run differ by less than half the run's departure (a dip while a
-    vessel's glow breathes out of a lesion's outline, the contrast arriving right after it, is no
-    interruption: three in-plane frames at proposal-13's onset were rejected and moved it 0.38 s early). A step that stays (a gain
-    step, a lesion filling in) or a fall below the earlier level that refills slowly (a destruction) does
-    not come back, and is not an interruption; one or two frames are left to :func:`spikes`.
+    The probe leaving the lesion's plane for a second, or a deep breath, makes an ROI read something else — the
+    lesion at liver level — for a run of frames, then the curve resumes where it was. Such a run is not
+    perfusion. In each row (one clip's curve, NaN where not measured) a run is an interruption when its measured
+    samples — at least ``min_samples`` of them, lasting at most ``max_run_s`` — all lie on the same side of the
+    curve's running median (a window of 2·``max_run_s`` + 1 s, so the run cannot become the median), each
+    ``sigmas`` robust SDs and ``min_db`` dB off it, and the curve is on its course just before and just after,
+    with a jump of at least ``min_db`` into and out of the run, and resumes where it was: the levels just before
+    and just after the run differ by less than half the run's departure (a dip while a vessel's glow breathes
+    out of a lesion's outline, the contrast arriving right after it, is no interruption: three in-plane frames
+    at proposal-13's onset were rejected and moved it 0.38 s early). A step that stays (a gain step, a lesion
+    filling in) or a fall below the earlier level that refills slowly (a destruction) does not come back, and is
+    not an interruption; one or two frames are left to :func:`spikes`.
 
     Parameters
     ----------

@@ -135,4 +135,3 @@ def liver_reference(contrast: Contrast, lesion: np.ndarray, vessels: np.ndarray,
                 best = LiverReference((r0, c0), radius, confidence, depth_offset)
         radius -= 1.0
     return best
-

@@ -32,12 +32,7 @@ import numpy as np
 from numba import njit
 from scipy import ndimage
 
-from ceuskit.propose.contrast import (
-    ABNORMAL_Z,
-    Contrast,
-    inpaint,
-    vessel_mask,
-)
+from ceuskit.propose.contrast import ABNORMAL_Z, Contrast, inpaint, vessel_mask
 
 __all__ = ["Outline", "lesion_outline"]
 
