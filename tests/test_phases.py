@@ -113,10 +113,12 @@ def test_the_peak_is_read_from_the_whole_top_of_the_curve():
     flat_db = np.where(np.abs(t) <= 4.0, 0.0, -0.5 * (np.abs(t) - 4.0)) + 0.3 * np.exp(-0.5 * ((t - 2.0) / 0.5) ** 2)
     assert abs(peak_time(flat_db)) <= 0.5
     # two humps at −5 and +5 s, the second 0.1 dB lower, a 3 dB dip between: the peak is the first hump's, not
-    # a point between the two (a parabola through both tops has its vertex at the dip)
+    # a point between the two (a parabola through both tops has its vertex at the dip) …
     humps_db = np.maximum(-0.25 * (t + 5.0) ** 2, -0.1 - 0.25 * (t - 5.0) ** 2)
     humps_db = np.maximum(humps_db, -3.0)
     assert abs(peak_time(humps_db) + 5.0) <= 0.5
+    # … and the first pass's top when the second hump is the higher one (by less than the top's 1 dB)
+    assert abs(peak_time(humps_db[::-1]) + 5.0) <= 0.5
 
 
 def test_short_clip_late_phase_not_assessed():

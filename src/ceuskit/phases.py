@@ -85,20 +85,44 @@ def _label(r_db: float, opts: PhaseOptions) -> str:
     return "iso"
 
 
+MIN_TOP_SAMPLES = 4
+"""Fewer samples than this make no top to fit: the maximum is the peak."""
+TOP_GAP_S = 1.0
+"""Dips below the top shorter than this (the curves' smoothing: noise) do not split it, s."""
+
+
+def _first_top(times_s: np.ndarray, level_db: np.ndarray, usable: np.ndarray, peak: int, tolerance_db: float
+               ) -> np.ndarray:
+    """Return the first stretch of ``usable`` samples within ``tolerance_db`` of the maximum (the first pass's top).
+
+    Stretches apart by less than :data:`TOP_GAP_S` are one; the first holding :data:`MIN_TOP_SAMPLES` samples is
+    taken, else the one holding ``peak``.
+    """
+    near = usable[level_db[usable] >= level_db[peak] - tolerance_db]
+    splits = np.flatnonzero(np.diff(times_s[near]) > TOP_GAP_S + 1e-9) + 1
+    gaps_over = np.flatnonzero(np.diff(np.searchsorted(usable, near)) > 1) + 1
+    stretches = np.split(near, np.intersect1d(splits, gaps_over))
+    for stretch in stretches:
+        if stretch.size >= MIN_TOP_SAMPLES:
+            return stretch
+    return next(stretch for stretch in stretches if peak in stretch)
+
+
 def peak_sample(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, peak: int, segments: np.ndarray,
                 tolerance_db: float) -> int:
     """Return the sample at the lesion's peak, its time read from the whole top of the curve rather than its maximum.
 
-    A parabola is fitted (in dB, against time) to the smoothed samples within ``tolerance_db`` of the maximum
-    that follow each other without a sample below it (the maximum's own top: proposal-30's lesion came back
-    within 1 dB after a dip, and a top spanning both put the vertex in the dip, R 3 dB low), each weighing as
-    much as it stands above that floor (a slow tail that only just makes the top would otherwise pull the vertex
-    its way: 2.7 dB of R on the sparse-late-frames case); the peak is where the parabola stands highest over
-    their times (its vertex, or the end of the top it rises to: a curve falling from the clip's first frame
-    peaks there). Where the fitted top is flat (it varies by less than half the tolerance over those times: the
-    lesion holds its level) the peak is the middle of the top. The maximum alone is one noisy sample: on a
-    lesion that holds its level for seconds while the liver fills in (R falling from +20 to 0 dB meanwhile) it
-    lands anywhere on the plateau and so picks any label.
+    A parabola is fitted (in dB, against time) to the first stretch of smoothed samples within ``tolerance_db``
+    of the maximum, the first pass's top (:func:`_first_top`: a lesion that comes back to its level after a dip
+    of a second or more, as proposal-30's did, has a second top; a parabola through both put the vertex in the
+    dip, R 3 dB low; one through the top the maximum happened to fall in read proposal-06 on the later one, 4.7
+    dB low), each sample weighing as much as it stands above that floor (a slow tail that only just makes the
+    top would otherwise pull the vertex its way: 2.7 dB of R on the sparse-late-frames case); the peak is where
+    the parabola stands highest over their times (its vertex, or the end of the top it rises to: a curve falling
+    from the clip's first frame peaks there). Where the fitted top is flat (it varies by less than half the
+    tolerance over those times: the lesion holds its level) the peak is the middle of the top. The maximum alone
+    is one noisy sample: on a lesion that holds its level for seconds while the liver fills in (R falling from
+    +20 to 0 dB meanwhile) it lands anywhere on the plateau and so picks any label.
 
     Parameters
     ----------
@@ -116,16 +140,8 @@ def peak_sample(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, p
     """
     candidates = usable & (segments == segments[peak])
     level_db = 10.0 * np.log10(np.where(candidates, np.maximum(smooth_l, 1e-300), 1.0))
-    usable_idx = np.flatnonzero(candidates)
-    within = level_db[usable_idx] >= level_db[peak] - tolerance_db
-    at_peak = int(np.searchsorted(usable_idx, peak))
-    first, last = at_peak, at_peak
-    while first > 0 and within[first - 1]:
-        first -= 1
-    while last < usable_idx.size - 1 and within[last + 1]:
-        last += 1
-    top = usable_idx[first:last + 1]
-    if top.size < 4:
+    top = _first_top(times_s, level_db, np.flatnonzero(candidates), peak, tolerance_db)
+    if top.size < MIN_TOP_SAMPLES:
         return peak
     t = times_s[top] - times_s[peak]
     height_db = level_db[top] - (level_db[peak] - tolerance_db)
