@@ -93,10 +93,12 @@ TOP_GAP_S = 1.0
 
 def _first_top(times_s: np.ndarray, level_db: np.ndarray, usable: np.ndarray, peak: int, tolerance_db: float
                ) -> np.ndarray:
-    """Return the first stretch of ``usable`` samples within ``tolerance_db`` of the maximum (the first pass's top).
+    """Return the first stretch of samples within ``tolerance_db`` of the maximum (the first pass's top).
 
-    Stretches apart by less than :data:`TOP_GAP_S` are one; the first holding :data:`MIN_TOP_SAMPLES` samples is
-    taken, else the one holding ``peak``.
+    ``usable`` holds the increasing indices of the samples that may count, ``level_db`` their level and ``peak``
+    the maximum's index.  Stretches apart by less than :data:`TOP_GAP_S`, or only by samples that do not count
+    (rejected frames), are one; the first holding :data:`MIN_TOP_SAMPLES` samples is taken, else the one holding
+    ``peak``.  Returns increasing indices.
     """
     near = usable[level_db[usable] >= level_db[peak] - tolerance_db]
     splits = np.flatnonzero(np.diff(times_s[near]) > TOP_GAP_S + 1e-9) + 1
@@ -115,8 +117,8 @@ def peak_sample(times_s: np.ndarray, smooth_l: np.ndarray, usable: np.ndarray, p
     A parabola is fitted (in dB, against time) to the first stretch of smoothed samples within ``tolerance_db``
     of the maximum, the first pass's top (:func:`_first_top`: a lesion that comes back to its level after a dip
     of a second or more, as proposal-30's did, has a second top; a parabola through both put the vertex in the
-    dip, R 3 dB low; one through the top the maximum happened to fall in read proposal-06 on the later one, 4.7
-    dB low), each sample weighing as much as it stands above that floor (a slow tail that only just makes the
+    dip, R 3 dB low; one through the top the maximum happened to fall in read proposal-06 on the later one,
+    4.7 dB low), each sample weighing as much as it stands above that floor (a slow tail that only just makes the
     top would otherwise pull the vertex its way: 2.7 dB of R on the sparse-late-frames case); the peak is where
     the parabola stands highest over their times (its vertex, or the end of the top it rises to: a curve falling
     from the clip's first frame peaks there). Where the fitted top is flat (it varies by less than half the
