@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from ceuskit.preprocess.motion.ncc import ncc_surfaces
 from ceuskit.preprocess.motion.reference import vertex
+from ceuskit.preprocess.motion.rejection import level_uncertainty
 
 __all__ = ["LINK_Z", "MATCH_CEILING", "chain_backwards", "unreliable_lead"]
 
@@ -50,9 +51,9 @@ def unreliable_lead(quality: np.ndarray, n_eff: np.ndarray, times_s: np.ndarray,
     Frame k belongs to the lead while the contrast is still arriving (``arriving[k]``) and its correlation
     lies more than ``reject_z`` uncertainties below the level of the frames after it: the 80th percentile of
     their correlations within ``window_s`` (long enough to reach past the arrival: the frames right after a
-    frame showing only the vessels show little more). The uncertainty is the larger of the sampling error of a
-    correlation ρ over N independent samples, (1 − ρ²)/√(N − 3), and those frames' robust frame-to-frame
-    scatter (as :mod:`.rejection` has it). The lead ends at the first frame that is not so.
+    frame showing only the vessels show little more). The uncertainty is :mod:`.rejection`'s
+    (:func:`~.rejection.level_uncertainty`), over those frames. The lead ends at the first frame that is not
+    so.
 
     Parameters
     ----------
@@ -78,9 +79,7 @@ def unreliable_lead(quality: np.ndarray, n_eff: np.ndarray, times_s: np.ndarray,
         if following.size < min_after:
             return k
         level = float(np.percentile(following, 80.0))
-        sampling = (1.0 - min(level * level, 1.0)) / np.sqrt(max(float(n_eff[k]) - 3.0, 1.0))
-        scatter = 1.4826 * float(np.median(np.abs(np.diff(following)))) / np.sqrt(2.0) if following.size > 2 else 0.0
-        if np.isfinite(q[k]) and q[k] >= level - reject_z * max(sampling, scatter):
+        if np.isfinite(q[k]) and q[k] >= level - reject_z * level_uncertainty(level, float(n_eff[k]), following):
             return k
     return q.size
 

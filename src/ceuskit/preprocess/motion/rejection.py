@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["rejected_frames"]
+__all__ = ["level_uncertainty", "rejected_frames"]
 
 
 def rejected_frames(quality: np.ndarray, n_eff: np.ndarray, times_s: np.ndarray, *, window_s: float,
@@ -59,6 +59,20 @@ def _level(values: np.ndarray, min_side: int) -> float:
 
 
 @njit(cache=True)
+def level_uncertainty(level: float, samples: float, around: np.ndarray) -> float:
+    """Return the uncertainty of a correlation level (module docstring).
+
+    The larger of the sampling error of a correlation ``level`` over ``samples`` independent samples,
+    (1 − ρ²)/√(N − 3), and the robust frame-to-frame scatter of the finite correlations ``around`` it (from
+    successive differences: 1.4826 · median |Δ| / √2; 0 with fewer than three).
+    """
+    sampling = (1.0 - min(level * level, 1.0)) / np.sqrt(max(samples - 3.0, 1.0))
+    scatter = 1.4826 * np.median(np.abs(np.diff(around))) / np.sqrt(2.0) if around.size > 2 else 0.0
+    uncertainty: float = max(sampling, scatter)
+    return uncertainty
+
+
+@njit(cache=True)
 def _kernel(q: np.ndarray, before: np.ndarray, after: np.ndarray, samples: np.ndarray, reject_z: float,
             reject_ratio: float, isolated_z: float, min_side: int, lower_side: bool) -> np.ndarray:
     n = q.size
@@ -83,7 +97,5 @@ def _kernel(q: np.ndarray, before: np.ndarray, after: np.ndarray, samples: np.nd
             level = _level(np.concatenate((q[before[k]:k], q[k + 1:after[k]])), min_side)
         around = np.concatenate((q[before[k]:k], q[k + 1:after[k]]))
         around = around[np.isfinite(around)]
-        sampling = (1.0 - min(level * level, 1.0)) / np.sqrt(max(samples[k] - 3.0, 1.0))
-        scatter = 1.4826 * np.median(np.abs(np.diff(around))) / np.sqrt(2.0) if around.size > 2 else 0.0
-        out[k] = q[k] < level - reject_z * max(sampling, scatter) and q[k] < reject_ratio * level
+        out[k] = q[k] < level - reject_z * level_uncertainty(level, samples[k], around) and q[k] < reject_ratio * level
     return out
